@@ -1,0 +1,47 @@
+"""bayesgmm: Bayesian Gaussian mixture models.
+
+EM point estimates (:class:`GaussianMixture`), a PyMC posterior started from them
+(:class:`BayesianGMM`), cluster memberships with uncertainty, and component-count
+selection (:func:`select_components`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("bayesgmm")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0+unknown"
+
+# Public names and the module that defines each.  Imported lazily so that
+# ``import bayesgmm`` stays fast (pymc and pytensor are heavy) and the EM layer
+# can be used without touching PyMC at all.
+_LAZY = {
+    "GaussianMixture": "bayesgmm.em",
+    "BayesianGMM": "bayesgmm.bayesian",
+    "build_model": "bayesgmm.model",
+    "Priors": "bayesgmm.priors",
+    "select_components": "bayesgmm.selection",
+    "datasets": "bayesgmm.datasets",
+    "plots": "bayesgmm.plots",
+    "posterior": "bayesgmm.posterior",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str):
+    try:
+        module_name = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'bayesgmm' has no attribute {name!r}") from None
+    module = importlib.import_module(module_name)
+    value = module if module_name.endswith("." + name) else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
