@@ -1,0 +1,305 @@
+"""Shared input handling and per-draw responsibility kernels for ``bayesgmm.posterior``.
+
+Everything here is private.  The public modules take an :class:`xarray.Dataset` in
+the contract's ``posterior`` layout (``weights`` (chain, draw, component), ``means``
+(chain, draw, component, feature), ``covariances`` (chain, draw, component, feature,
+feature_bis)) and call these helpers to get plain float64 arrays, then work on numpy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy.special import logsumexp
+
+DEFAULT_MEMORY_BUDGET = 64 * 2**20  # bytes of working memory per chunk
+
+_PARAM_DIMS = {
+    "weights": ("component",),
+    "means": ("component", "feature"),
+    "covariances": ("component", "feature", "feature_bis"),
+}
+
+
+# --------------------------------------------------------------------------- inputs
+def as_dataset(obj, name: str, group: str) -> xr.Dataset:
+    """Return ``obj`` as an :class:`xarray.Dataset`.
+
+    Accepts a Dataset, or a DataTree (its ``group`` child if it has one, else the
+    node's own variables).
+    """
+    if isinstance(obj, xr.DataTree):
+        if group in obj.children:
+            return obj[group].to_dataset()
+        return obj.to_dataset()
+    if isinstance(obj, xr.Dataset):
+        return obj
+    raise TypeError(
+        f"{name} must be an xarray.Dataset (the {group!r} group of a bayesgmm result) "
+        f"or an xarray.DataTree holding a {group!r} group; got {type(obj).__name__}. "
+        f"Pass model.idata_ or model.idata_[{group!r}]."
+    )
+
+
+def _require_vars(ds: xr.Dataset, name: str, var_names, leading: tuple[str, ...]):
+    for var in var_names:
+        if var not in ds.data_vars:
+            raise ValueError(
+                f"{name} has no variable {var!r}; expected {', '.join(map(repr, var_names))} "
+                f"with dims {leading + _PARAM_DIMS[var]}, got variables "
+                f"{sorted(map(str, ds.data_vars))}. Pass the 'posterior' (or 'em') group of a "
+                "bayesgmm result."
+            )
+        expected = set(leading + _PARAM_DIMS[var])
+        got = set(ds[var].dims)
+        if got != expected:
+            raise ValueError(
+                f"{name}[{var!r}] must have dims {leading + _PARAM_DIMS[var]}, got "
+                f"{ds[var].dims}. Covariances must be full (component, feature, feature_bis) "
+                "matrices for every covariance type."
+            )
+
+
+def posterior_arrays(posterior, name: str = "posterior"):
+    """Extract float64 arrays (C, S, K), (C, S, K, D), (C, S, K, D, D) from a posterior."""
+    ds = as_dataset(posterior, name, "posterior")
+    _require_vars(ds, name, ("weights", "means", "covariances"), ("chain", "draw"))
+    w = ds["weights"].transpose("chain", "draw", "component").to_numpy().astype(np.float64)
+    m = ds["means"].transpose("chain", "draw", "component", "feature").to_numpy()
+    c = ds["covariances"].transpose("chain", "draw", "component", "feature", "feature_bis")
+    c = c.to_numpy()
+    m = m.astype(np.float64)
+    c = c.astype(np.float64)
+    _check_finite(name, {"weights": w, "means": m, "covariances": c})
+    if w.shape[2] != m.shape[2] or c.shape[2] != m.shape[2]:
+        raise ValueError(
+            f"{name}: the 'component' dim must have the same length in weights, means and "
+            f"covariances; got {w.shape[2]}, {m.shape[2]}, {c.shape[2]}."
+        )
+    if c.shape[3] != m.shape[3] or c.shape[4] != m.shape[3]:
+        raise ValueError(
+            f"{name}: covariances must be (feature, feature_bis) = ({m.shape[3]}, {m.shape[3]}) "
+            f"matrices to match the means; got {c.shape[3:]}."
+        )
+    if w.shape[0] * w.shape[1] == 0:
+        raise ValueError(f"{name} has no draws (chain x draw = {w.shape[:2]}).")
+    return ds, w, m, c
+
+
+def em_arrays(em, name: str = "em"):
+    """Extract float64 arrays (K,), (K, D), (K, D, D) from an EM result Dataset."""
+    ds = as_dataset(em, name, "em")
+    _require_vars(ds, name, ("weights", "means", "covariances"), ())
+    w = ds["weights"].transpose("component").to_numpy().astype(np.float64)
+    m = ds["means"].transpose("component", "feature").to_numpy().astype(np.float64)
+    c = ds["covariances"].transpose("component", "feature", "feature_bis").to_numpy()
+    c = c.astype(np.float64)
+    _check_finite(name, {"weights": w, "means": m, "covariances": c})
+    return ds, w, m, c
+
+
+def _check_finite(name, arrays):
+    for var, arr in arrays.items():
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        if bad:
+            raise ValueError(
+                f"{name}[{var!r}] contains {bad} non-finite values (NaN or inf); "
+                "posterior draws must be finite. Check the sampler output (divergences, "
+                "failed VI fit) before summarising."
+            )
+
+
+def validate_X(X, n_features: int, feature_names=None, name: str = "X"):
+    """Return ``(array (N, D) float64 copy-free where possible, obs coordinate values)``."""
+    obs = None
+    columns = None
+    if isinstance(X, pd.DataFrame):
+        columns = [str(c) for c in X.columns]
+        if X.index.is_unique:
+            obs = X.index.to_numpy()
+        arr = X.to_numpy()
+    elif isinstance(X, xr.DataArray):
+        if X.ndim != 2:
+            raise ValueError(f"{name} must be 2-D (obs, feature); got dims {X.dims}.")
+        if "obs" in X.dims and "feature" in X.dims:
+            X = X.transpose("obs", "feature")
+        if "feature" in X.coords:
+            columns = [str(c) for c in X["feature"].to_numpy()]
+        dim0 = X.dims[0]
+        if dim0 in X.coords:
+            obs = X[dim0].to_numpy()
+        arr = X.to_numpy()
+    else:
+        try:
+            arr = np.asarray(X)
+        except Exception as exc:  # pragma: no cover - exotic inputs
+            raise TypeError(
+                f"{name} must be array-like of shape (n_obs, n_features); got "
+                f"{type(X).__name__} ({exc})."
+            ) from None
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.number) or arr.dtype == bool
+    ):
+        raise TypeError(
+            f"{name} must contain numbers; got dtype {arr.dtype}. Convert or drop "
+            "non-numeric columns first."
+        )
+    if arr.ndim == 1 and n_features == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise ValueError(
+            f"{name} must be 2-D with shape (n_obs, n_features={n_features}); got shape "
+            f"{arr.shape}. Reshape a single observation with X.reshape(1, -1)."
+        )
+    if arr.shape[1] != n_features:
+        raise ValueError(
+            f"{name} has {arr.shape[1]} features but the posterior has {n_features}; "
+            "pass data with the same columns as the fitted data."
+        )
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} has no observations (shape {arr.shape}).")
+    if columns is not None and feature_names is not None:
+        fn = [str(f) for f in feature_names]
+        if columns != fn and not all(c.isdigit() for c in columns):
+            raise ValueError(
+                f"{name} has feature names {columns} but the posterior's features are {fn}; "
+                "reorder or rename the columns to match the fitted data."
+            )
+    arr = np.asarray(arr, dtype=np.float64)
+    nonfinite = arr.size - np.count_nonzero(np.isfinite(arr))
+    if nonfinite:
+        rows = np.flatnonzero(~np.isfinite(arr).all(axis=1))
+        raise ValueError(
+            f"{name} contains {nonfinite} NaN or infinite values (first rows: "
+            f"{rows[:5].tolist()}); drop or impute them first."
+        )
+    if obs is None:
+        obs = np.arange(arr.shape[0])
+    return arr, obs
+
+
+def check_hdi_prob(hdi_prob) -> float:
+    if isinstance(hdi_prob, bool) or not isinstance(hdi_prob, (int, float, np.floating)):
+        raise TypeError(f"hdi_prob must be a float in (0, 1); got {type(hdi_prob).__name__}.")
+    if not 0 < float(hdi_prob) < 1:
+        raise ValueError(f"hdi_prob must be in (0, 1), e.g. 0.94; got {hdi_prob}.")
+    return float(hdi_prob)
+
+
+def check_positive_int(value, name: str, allow_none: bool = True):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer or None; got {value!r}.")
+    return int(value)
+
+
+def check_memory_budget(memory_budget) -> int:
+    if (
+        isinstance(memory_budget, bool)
+        or not isinstance(memory_budget, (int, float, np.integer, np.floating))
+        or not memory_budget > 0
+    ):
+        raise ValueError(
+            f"memory_budget must be a positive number of bytes (default 64 MiB = "
+            f"{DEFAULT_MEMORY_BUDGET}); got {memory_budget!r}."
+        )
+    return int(memory_budget)
+
+
+# --------------------------------------------------------------------------- kernels
+def precision_cholesky_full(covariances: np.ndarray, name: str = "covariances") -> np.ndarray:
+    """Upper-triangular P with P P^T = inv(Sigma) for a stack (..., D, D) of covariances.
+
+    Same layout as scikit-learn's ``precisions_cholesky_`` for ``full``.
+    """
+    try:
+        from bayesgmm._kernels import compute_precision_cholesky
+    except ImportError:  # pragma: no cover - before the kernel layer lands
+        compute_precision_cholesky = None
+    lead = covariances.shape[:-2]
+    D = covariances.shape[-1]
+    flat = covariances.reshape(-1, D, D)
+    if compute_precision_cholesky is not None:
+        return np.asarray(compute_precision_cholesky(flat, "full")).reshape(*lead, D, D)
+    try:
+        L = np.linalg.cholesky(flat)
+    except np.linalg.LinAlgError:
+        eig = np.linalg.eigvalsh(flat).min(axis=-1)
+        bad = np.flatnonzero(~(eig > 0))
+        raise ValueError(
+            f"{name} contains {bad.size} matrices that are not positive definite (first flat "
+            f"index {bad[:3].tolist()}, smallest eigenvalue {eig.min():.3g}); check the "
+            "posterior draws or increase reg_covar."
+        ) from None
+    eye = np.broadcast_to(np.eye(D), flat.shape)
+    Linv = np.linalg.solve(L, eye)  # lower triangular
+    return np.swapaxes(Linv, -1, -2).reshape(*lead, D, D)
+
+
+def log_gaussian_prob_full(X: np.ndarray, means: np.ndarray, prec_chol: np.ndarray) -> np.ndarray:
+    """log N(x_n | mu_j, Sigma_j) for a flat stack j of J components -> (N, J)."""
+    try:
+        from bayesgmm._kernels import estimate_log_gaussian_prob
+    except ImportError:  # pragma: no cover - before the kernel layer lands
+        estimate_log_gaussian_prob = None
+    if estimate_log_gaussian_prob is not None:
+        return np.asarray(estimate_log_gaussian_prob(X, means, prec_chol, "full"))
+    N, D = X.shape
+    log_det = np.log(np.diagonal(prec_chol, axis1=-2, axis2=-1)).sum(axis=-1)  # (J,)
+    # y[j, n, :] = X_n P_j - mu_j P_j
+    y = np.matmul(X[None, :, :], prec_chol)
+    y -= np.einsum("jd,jde->je", means, prec_chol)[:, None, :]
+    maha = np.einsum("jnd,jnd->nj", y, y)
+    return -0.5 * (D * np.log(2 * np.pi) + maha) + log_det
+
+
+class DrawParams:
+    """Posterior draws flattened to S = chain * draw, with cached precision factors."""
+
+    def __init__(self, weights, means, covariances, name="posterior"):
+        C, Sd, K = weights.shape
+        self.shape = (C, Sd)
+        self.n_draws = C * Sd
+        self.K = K
+        self.D = means.shape[-1]
+        self.means = means.reshape(C * Sd, K, self.D)
+        w = weights.reshape(C * Sd, K)
+        if np.any(w < 0):
+            raise ValueError(f"{name}['weights'] has negative values; weights must be >= 0.")
+        with np.errstate(divide="ignore"):
+            self.log_weights = np.log(w / w.sum(axis=1, keepdims=True))
+        self.prec_chol = precision_cholesky_full(
+            covariances.reshape(C * Sd, K, self.D, self.D), name=f"{name}['covariances']"
+        )
+
+    def weighted_log_prob(self, X: np.ndarray, draws: slice) -> np.ndarray:
+        """log w_k + log N(x_n | theta_sk) for draws in ``draws`` -> (N, S_block, K)."""
+        m = self.means[draws]
+        P = self.prec_chol[draws]
+        B = m.shape[0]
+        lp = log_gaussian_prob_full(X, m.reshape(B * self.K, self.D), P.reshape(-1, self.D, self.D))
+        lp = lp.reshape(X.shape[0], B, self.K)
+        lp += self.log_weights[draws][None, :, :]
+        return lp
+
+    def responsibilities(self, X: np.ndarray, draws: slice) -> np.ndarray:
+        """r_nk per draw -> (N, S_block, K), normalised in log space."""
+        lp = self.weighted_log_prob(X, draws)
+        lp -= logsumexp(lp, axis=2, keepdims=True)
+        np.exp(lp, out=lp)
+        return lp
+
+    def bytes_per_row(self) -> int:
+        """Working bytes per (observation x draw) pair for the kernels above."""
+        return 8 * (self.K * (self.D + 4))
+
+
+def chunk_size(total_bytes_per_item: int, budget: int, n_items: int) -> int:
+    return int(max(1, min(n_items, budget // max(1, total_bytes_per_item))))
+
+
+def iter_slices(n: int, step: int):
+    for start in range(0, n, step):
+        yield slice(start, min(n, start + step))
