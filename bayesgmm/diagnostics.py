@@ -1,0 +1,470 @@
+"""Sampling diagnostics of a Bayesian Gaussian mixture fit, turned into advice.
+
+After NUTS, :func:`check_diagnostics` computes on the *relabelled* draws
+
+* the rank-normalised split R-hat (arviz-stats), flagged above ``rhat_max``
+  (default 1.01);
+* the bulk and tail effective sample sizes, flagged below ``ess_min``
+  (default 100 per chain);
+* the number of divergent transitions, flagged when there is any;
+* chains that settled in different modes (:func:`bayesgmm.posterior.detect_chain_modes`),
+  which must be reported rather than averaged.
+
+Each problem becomes a warning whose message says what was seen (the variable,
+its coordinates and the value) and what to do.  All warnings derive from
+:class:`SamplingWarning`, so ``warnings.simplefilter("error", SamplingWarning)``
+turns every one of them into an error, and each kind has its own subclass.
+
+Parameters checked: ``weights``, ``means``, ``sds`` and the off-diagonal
+``correlations`` (the covariances carry the same information; the diagonal
+correlations are constant).  Variational fits (``method`` other than ``"nuts"``)
+draw independent samples from the approximation, so the MCMC diagnostics do not
+apply to them and are not reported.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import xarray as xr
+
+from bayesgmm import _datatree
+
+__all__ = [
+    "SamplingWarning",
+    "ConvergenceWarning",
+    "LowESSWarning",
+    "DivergenceWarning",
+    "ChainModeWarning",
+    "Problem",
+    "DiagnosticsReport",
+    "check_diagnostics",
+    "warn_diagnostics",
+]
+
+#: Posterior variables whose R-hat and ESS are checked.
+CHECKED_VARS = ("weights", "means", "sds", "correlations")
+
+
+class SamplingWarning(UserWarning):
+    """Base class of the warnings about a posterior fit's reliability.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from bayesgmm.diagnostics import SamplingWarning, DivergenceWarning
+    >>> issubclass(DivergenceWarning, SamplingWarning)
+    True
+    >>> warnings.simplefilter("error", SamplingWarning)  # doctest: +SKIP
+    """
+
+
+class ConvergenceWarning(SamplingWarning):
+    """R-hat above the threshold: the chains disagree.
+
+    Examples
+    --------
+    >>> from bayesgmm.diagnostics import ConvergenceWarning, SamplingWarning
+    >>> issubclass(ConvergenceWarning, SamplingWarning)
+    True
+    """
+
+
+class LowESSWarning(SamplingWarning):
+    """Bulk or tail effective sample size below the threshold.
+
+    Examples
+    --------
+    >>> from bayesgmm.diagnostics import LowESSWarning, SamplingWarning
+    >>> issubclass(LowESSWarning, SamplingWarning)
+    True
+    """
+
+
+class DivergenceWarning(SamplingWarning):
+    """Divergent NUTS transitions: the draws may be biased.
+
+    Examples
+    --------
+    >>> from bayesgmm.diagnostics import DivergenceWarning, SamplingWarning
+    >>> issubclass(DivergenceWarning, SamplingWarning)
+    True
+    """
+
+
+class ChainModeWarning(SamplingWarning):
+    """Chains settled in different posterior modes.
+
+    Examples
+    --------
+    >>> from bayesgmm.diagnostics import ChainModeWarning, SamplingWarning
+    >>> issubclass(ChainModeWarning, SamplingWarning)
+    True
+    """
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One diagnosed problem: its kind, the warning class and the advice.
+
+    Attributes
+    ----------
+    kind : {"rhat", "ess_bulk", "ess_tail", "divergences", "chain_modes"}
+    category : type
+        The :class:`SamplingWarning` subclass to raise.
+    message : str
+        What was seen and what to do.
+
+    Examples
+    --------
+    >>> from bayesgmm.diagnostics import Problem, DivergenceWarning
+    >>> Problem("divergences", DivergenceWarning, "3 divergences").kind
+    'divergences'
+    """
+
+    kind: str
+    category: type
+    message: str
+
+
+@dataclass(frozen=True)
+class DiagnosticsReport:
+    """Diagnostics of one fit (returned by :func:`check_diagnostics`).
+
+    Attributes
+    ----------
+    method : str
+        The inference method of the fit.
+    n_chains, n_draws : int
+        Chains and draws per chain.
+    rhat, ess_bulk, ess_tail : xarray.Dataset or None
+        Per-parameter values for the checked variables (``None`` for VI).
+        Constant entries (the diagonal of ``correlations``) are NaN in ``rhat``.
+    n_divergent : xarray.DataArray or None
+        Divergent transitions per chain (``None`` if the sampler reports none).
+    chain_modes : object or None
+        The result of :func:`bayesgmm.posterior.detect_chain_modes`, if run.
+    rhat_max, ess_min : float
+        The thresholds used.
+    problems : tuple of Problem
+        Everything that exceeded a threshold, in the order rhat, ESS,
+        divergences, chain modes.
+
+    Examples
+    --------
+    >>> from bayesgmm.diagnostics import check_diagnostics  # doctest: +SKIP
+    >>> report = check_diagnostics(model.idata_)  # doctest: +SKIP
+    >>> report.ok, report.max_rhat  # doctest: +SKIP
+    (True, 1.002)
+    """
+
+    method: str
+    n_chains: int
+    n_draws: int
+    rhat: xr.Dataset | None
+    ess_bulk: xr.Dataset | None
+    ess_tail: xr.Dataset | None
+    n_divergent: xr.DataArray | None
+    chain_modes: object | None
+    rhat_max: float
+    ess_min: float
+    problems: tuple = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        """True when no problem was found."""
+        return not self.problems
+
+    @property
+    def max_rhat(self) -> float:
+        """Largest R-hat over the checked parameters (NaN for VI)."""
+        return _extreme(self.rhat, np.nanmax)[0]
+
+    @property
+    def min_ess_bulk(self) -> float:
+        """Smallest bulk ESS over the checked parameters (NaN for VI)."""
+        return _extreme(self.ess_bulk, np.nanmin)[0]
+
+    @property
+    def min_ess_tail(self) -> float:
+        """Smallest tail ESS over the checked parameters (NaN for VI)."""
+        return _extreme(self.ess_tail, np.nanmin)[0]
+
+    @property
+    def total_divergent(self) -> int:
+        """Total number of divergent transitions (0 when not reported)."""
+        return 0 if self.n_divergent is None else int(self.n_divergent.sum())
+
+    def to_dict(self) -> dict:
+        """Summary numbers and messages as a plain dict.
+
+        Examples
+        --------
+        >>> report.to_dict()["max_rhat"]  # doctest: +SKIP
+        1.002
+        """
+        return {
+            "method": self.method,
+            "n_chains": self.n_chains,
+            "n_draws": self.n_draws,
+            "max_rhat": self.max_rhat,
+            "min_ess_bulk": self.min_ess_bulk,
+            "min_ess_tail": self.min_ess_tail,
+            "n_divergent": self.total_divergent,
+            "rhat_max": self.rhat_max,
+            "ess_min": self.ess_min,
+            "ok": self.ok,
+            "problems": [p.message for p in self.problems],
+        }
+
+    def warn(self, stacklevel: int = 2) -> None:
+        """Issue one warning per problem (a :class:`SamplingWarning` subclass each).
+
+        Examples
+        --------
+        >>> report.warn()  # doctest: +SKIP
+        """
+        for p in self.problems:
+            warnings.warn(p.message, p.category, stacklevel=stacklevel + 1)
+
+    def __str__(self) -> str:
+        if self.rhat is None:
+            head = f"method={self.method}: MCMC diagnostics do not apply to VI draws."
+        else:
+            head = (
+                f"{self.n_chains} chains x {self.n_draws} draws: max R-hat "
+                f"{self.max_rhat:.3f} (<= {self.rhat_max}), min bulk ESS "
+                f"{self.min_ess_bulk:.0f}, min tail ESS {self.min_ess_tail:.0f} "
+                f"(>= {self.ess_min:.0f}), divergences {self.total_divergent}."
+            )
+        if self.ok:
+            return head + " No problems found."
+        return head + "\n" + "\n".join(f"- {p.message}" for p in self.problems)
+
+
+# --------------------------------------------------------------------------- helpers
+def _upper_triangle_only(rhat: xr.Dataset) -> xr.Dataset:
+    """NaN out the diagonal and lower triangle of ``correlations`` (duplicates/constant)."""
+    if "correlations" not in rhat:
+        return rhat
+    corr = rhat["correlations"]
+    D = corr.sizes["feature"]
+    mask = np.triu(np.ones((D, D), dtype=bool), k=1)
+    mask_da = xr.DataArray(mask, dims=("feature", "feature_bis"))
+    return rhat.assign(correlations=corr.where(mask_da))
+
+
+def _extreme(ds: xr.Dataset | None, reducer) -> tuple[float, str]:
+    """(value, 'var[coord=..., ...]') of the largest (``np.nanmax``) or smallest
+    (``np.nanmin``) entry over all variables; (NaN, "") if there is none."""
+    if ds is None:
+        return float("nan"), ""
+    largest = reducer is np.nanmax
+    best_val, best_loc = float("nan"), ""
+    for name, da in ds.data_vars.items():
+        vals = np.asarray(da.values, dtype=np.float64)
+        if vals.size == 0 or np.all(np.isnan(vals)):
+            continue
+        flat = int(np.nanargmax(vals) if largest else np.nanargmin(vals))
+        val = float(vals.flat[flat])
+        if np.isnan(best_val) or (val > best_val if largest else val < best_val):
+            idx = np.unravel_index(flat, vals.shape)
+            parts = [
+                f"{dim}={da[dim].values[i].item()!r}" if dim in da.coords else f"{dim}={i}"
+                for dim, i in zip(da.dims, idx)
+            ]
+            best_val, best_loc = val, f"{name}[{', '.join(parts)}]"
+    return best_val, best_loc
+
+
+def _count_bad(ds: xr.Dataset, bad) -> int:
+    return int(sum(int(np.count_nonzero(bad(np.asarray(da.values)))) for da in ds.data_vars.values()))
+
+
+def _check_threshold(value, name, *, minimum, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} ({value!r}).")
+    if not np.isfinite(value) or value < minimum:
+        raise ValueError(f"{name} must be a finite number >= {minimum}, got {value!r}.")
+    return float(value)
+
+
+# --------------------------------------------------------------------------- main
+def check_diagnostics(
+    tree,
+    *,
+    rhat_max: float = 1.01,
+    ess_min: float | None = None,
+    check_modes: bool = True,
+) -> DiagnosticsReport:
+    """Compute R-hat, bulk/tail ESS, divergences and chain modes of a fit.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+        A result tree (``model.idata_``).
+    rhat_max : float, default 1.01
+        R-hat above this is a problem.
+    ess_min : float, optional
+        Bulk or tail ESS below this is a problem; default ``100 * n_chains``.
+    check_modes : bool, default True
+        Also run :func:`bayesgmm.posterior.detect_chain_modes` (NUTS with at
+        least two chains).
+
+    Returns
+    -------
+    DiagnosticsReport
+        Values and the list of problems; call ``.warn()`` to issue them.
+
+    Examples
+    --------
+    >>> import bayesgmm as bg  # doctest: +SKIP
+    >>> model = bg.BayesianGMM(2, random_state=0).fit(X, draws=500, tune=500)  # doctest: +SKIP
+    >>> report = bg.diagnostics.check_diagnostics(model.idata_)  # doctest: +SKIP
+    >>> print(report)  # doctest: +SKIP
+    4 chains x 500 draws: max R-hat 1.003 (<= 1.01), min bulk ESS 1850, ...
+    """
+    rhat_max = _check_threshold(rhat_max, "rhat_max", minimum=1.0)
+    ess_min = _check_threshold(ess_min, "ess_min", minimum=0.0, allow_none=True)
+    if not isinstance(check_modes, bool):
+        raise TypeError(f"check_modes must be True or False, got {check_modes!r}.")
+    config = _datatree.get_config(tree)
+    method = str(config["method"])
+    posterior = _datatree.get_posterior(tree)
+    n_chains = int(posterior.sizes["chain"])
+    n_draws = int(posterior.sizes["draw"])
+    if ess_min is None:
+        ess_min = 100.0 * n_chains
+
+    if method != "nuts":
+        return DiagnosticsReport(
+            method, n_chains, n_draws, None, None, None, None, None, rhat_max, ess_min, ()
+        )
+
+    import arviz_stats as azs
+
+    names = [v for v in CHECKED_VARS if v in posterior]
+    ds = posterior[names]
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        rhat = _upper_triangle_only(azs.rhat(ds, sample_dims=("chain", "draw")))
+        ess_bulk = _upper_triangle_only(azs.ess(ds, sample_dims=("chain", "draw"), method="bulk"))
+        ess_tail = _upper_triangle_only(azs.ess(ds, sample_dims=("chain", "draw"), method="tail"))
+
+    problems = []
+    total = n_chains * n_draws
+    value, where = _extreme(rhat, np.nanmax)
+    if value > rhat_max:
+        n_bad = _count_bad(rhat, lambda a: a > rhat_max)
+        problems.append(
+            Problem(
+                "rhat",
+                ConvergenceWarning,
+                f"R-hat is {value:.3f} for {where} ({n_bad} parameter(s) above {rhat_max}): "
+                "the chains have not converged to the same distribution. Sample longer "
+                "(increase `tune` and `draws`), check that the EM start is sensible "
+                "(`model.em_`, more `n_init`), or use fewer components if one is empty or "
+                "redundant.",
+            )
+        )
+    for kind, ess in (("ess_bulk", ess_bulk), ("ess_tail", ess_tail)):
+        value, where = _extreme(ess, np.nanmin)
+        if value < ess_min:
+            n_bad = _count_bad(ess, lambda a: a < ess_min)
+            label = "Bulk" if kind == "ess_bulk" else "Tail"
+            problems.append(
+                Problem(
+                    kind,
+                    LowESSWarning,
+                    f"{label} effective sample size is only {value:.0f} for {where} "
+                    f"({n_bad} parameter(s) below {ess_min:.0f}, from {total} draws): "
+                    "means, intervals and memberships are imprecise. Increase `draws` "
+                    "(and `tune`), or simplify the model (fewer components, a simpler "
+                    "`covariance_type`, stronger priors).",
+                )
+            )
+
+    stats = _datatree.get_sample_stats(tree)
+    n_div = None
+    if stats is not None and "diverging" in stats:
+        n_div = stats["diverging"].astype(np.int64).sum("draw")
+        n_total = int(n_div.sum())
+        if n_total > 0:
+            per_chain = ", ".join(
+                f"chain {c}: {int(n)}" for c, n in zip(n_div["chain"].values, n_div.values)
+            )
+            problems.append(
+                Problem(
+                    "divergences",
+                    DivergenceWarning,
+                    f"{n_total} of {total} post-warmup transitions diverged ({per_chain}): "
+                    "the sampler could not follow the posterior's curvature and the draws "
+                    "may be biased. Increase `target_accept` (e.g. fit(..., "
+                    "target_accept=0.95)) and `tune`; if that does not help, use stronger "
+                    "priors (larger `Priors.lkj_eta`, smaller `sd_scale`), a simpler "
+                    "`covariance_type` or fewer components.",
+                )
+            )
+
+    modes = None
+    if check_modes and n_chains >= 2:
+        modes, mode_problem = _chain_modes(posterior, _datatree.get_permutation(tree))
+        if mode_problem is not None:
+            problems.append(mode_problem)
+
+    return DiagnosticsReport(
+        method,
+        n_chains,
+        n_draws,
+        rhat,
+        ess_bulk,
+        ess_tail,
+        n_div,
+        modes,
+        rhat_max,
+        ess_min,
+        tuple(problems),
+    )
+
+
+def _chain_modes(posterior, permutation):
+    """Run detect_chain_modes; return (ChainModeReport, Problem or None)."""
+    from bayesgmm.posterior import detect_chain_modes
+
+    report = detect_chain_modes(posterior, permutation=permutation)
+    if not report.multimodal:
+        return report, None
+    return report, Problem(
+        "chain_modes",
+        ChainModeWarning,
+        f"{report.message} Check the EM initialisation (more `n_init`, inspect "
+        "`model.em_`) and consider fewer components.",
+    )
+
+
+def warn_diagnostics(tree, **kwargs) -> DiagnosticsReport:
+    """Run :func:`check_diagnostics` and issue a warning for every problem.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+    **kwargs
+        Passed to :func:`check_diagnostics` (``rhat_max``, ``ess_min``,
+        ``check_modes``).
+
+    Returns
+    -------
+    DiagnosticsReport
+
+    Examples
+    --------
+    >>> from bayesgmm.diagnostics import warn_diagnostics  # doctest: +SKIP
+    >>> report = warn_diagnostics(model.idata_, ess_min=200)  # doctest: +SKIP
+    """
+    report = check_diagnostics(tree, **kwargs)
+    report.warn(stacklevel=3)
+    return report
