@@ -54,7 +54,6 @@ from datetime import datetime, timezone
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy.special import logsumexp
 
 __all__ = [
     "GROUPS",
@@ -63,7 +62,6 @@ __all__ = [
     "build_tree",
     "em_dataset",
     "parameter_dataset",
-    "pointwise_log_likelihood",
     "observed_dataarray",
     "get_posterior",
     "get_sample_stats",
@@ -88,9 +86,6 @@ POSTERIOR_VARS = ("weights", "means", "covariances", "sds", "correlations")
 #: ``log_likelihood="auto"`` skips the pointwise log-likelihood when the
 #: ``chain x draw x obs`` float64 array would be larger than this (bytes).
 LOG_LIKELIHOOD_MAX_BYTES = 512 * 2**20
-
-#: Working memory for one block of draws in :func:`pointwise_log_likelihood`.
-_BLOCK_BYTES = 32 * 2**20
 
 _ENGINE = "h5netcdf"
 
@@ -309,66 +304,6 @@ def observed_dataarray(X, obs, feature_names) -> xr.DataArray:
     )
 
 
-def pointwise_log_likelihood(posterior, X, *, block_bytes: int = _BLOCK_BYTES) -> np.ndarray:
-    """``log p(x_n | theta_s)`` for every draw and observation, components summed out.
-
-    Evaluated with the numpy kernels (:mod:`bayesgmm._kernels`) in blocks of
-    draws: one matrix product per block over all its components, so the working
-    memory is bounded by ``block_bytes`` plus the ``chain x draw x obs`` result.
-
-    Parameters
-    ----------
-    posterior : xarray.Dataset
-        ``weights``, ``means`` and full ``covariances`` with dims (chain, draw, ...).
-    X : ndarray of shape (n_obs, n_features)
-    block_bytes : int, default 32 MiB
-        Working-memory budget for one block of draws.
-
-    Returns
-    -------
-    ndarray of shape (chain, draw, n_obs)
-
-    Examples
-    --------
-    >>> import numpy as np, xarray as xr
-    >>> from bayesgmm._datatree import parameter_dataset, pointwise_log_likelihood
-    >>> post = parameter_dataset(np.ones((1, 1, 1)), np.zeros((1, 1, 1, 1)),
-    ...                          np.ones((1, 1, 1, 1, 1)), feature_names=["x"],
-    ...                          leading=("chain", "draw"))
-    >>> round(float(pointwise_log_likelihood(post, np.zeros((1, 1)))[0, 0, 0]), 6)
-    -0.918939
-    """
-    from bayesgmm._kernels import compute_precision_cholesky, estimate_log_gaussian_prob
-
-    X = np.asarray(X, dtype=np.float64)
-    w = posterior["weights"].transpose("chain", "draw", "component").to_numpy()
-    m = posterior["means"].transpose("chain", "draw", "component", "feature").to_numpy()
-    c = posterior["covariances"].transpose(
-        "chain", "draw", "component", "feature", "feature_bis"
-    ).to_numpy()
-    C, S, K = w.shape
-    N, D = X.shape
-    n_draws = C * S
-    w = w.reshape(n_draws, K)
-    m = m.reshape(n_draws, K, D)
-    c = c.reshape(n_draws * K, D, D)
-    prec = compute_precision_cholesky(c, "full").reshape(n_draws, K, D, D)
-    with np.errstate(divide="ignore"):
-        logw = np.log(w)
-    out = np.empty((n_draws, N))
-    per_draw = 8 * N * K * (D + 3)
-    step = int(max(1, min(n_draws, block_bytes // max(per_draw, 1))))
-    for s in range(0, n_draws, step):
-        e = min(n_draws, s + step)
-        B = e - s
-        lp = estimate_log_gaussian_prob(
-            X, m[s:e].reshape(B * K, D), prec[s:e].reshape(B * K, D, D), "full"
-        ).reshape(N, B, K)
-        lp += logw[None, s:e, :]
-        out[s:e] = logsumexp(lp, axis=2).T
-    return out.reshape(C, S, N)
-
-
 def build_tree(
     *,
     posterior: xr.Dataset,
@@ -415,7 +350,8 @@ def build_tree(
         Constructor arguments of the estimator, stored as JSON.
     log_likelihood : bool or "auto", default "auto"
         Store the pointwise log-likelihood (chain x draw x obs floats, needed
-        for LOO/WAIC). ``"auto"`` stores it unless it would exceed
+        for LOO/WAIC), computed chunk-wise by
+        :func:`bayesgmm.posterior.membership.pointwise_log_likelihood`. ``"auto"`` stores it unless it would exceed
         :data:`LOG_LIKELIHOOD_MAX_BYTES` (512 MiB), in which case a warning
         says how to get it anyway.
 
@@ -450,7 +386,9 @@ def build_tree(
     obs_coord = observed["obs"].to_numpy()
 
     post = posterior
-    wanted = [v for v in POSTERIOR_VARS if v != "correlations" or covariance_type in ("full", "tied")]
+    wanted = [
+        v for v in POSTERIOR_VARS if v != "correlations" or covariance_type in ("full", "tied")
+    ]
     if any(v not in post for v in wanted):
         post = parameter_dataset(
             post["weights"].transpose("chain", "draw", "component").to_numpy(),
@@ -512,7 +450,9 @@ def build_tree(
             stacklevel=3,
         )
     if store_ll:
-        ll = pointwise_log_likelihood(post, X)
+        from bayesgmm.posterior.membership import pointwise_log_likelihood
+
+        ll = pointwise_log_likelihood(post, X).transpose("chain", "draw", "obs").to_numpy()
         groups["/log_likelihood"] = xr.Dataset(
             {"X": (("chain", "draw", "obs"), ll)},
             coords={"chain": chain, "draw": draw, "obs": obs_coord},
