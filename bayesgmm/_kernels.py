@@ -1,0 +1,629 @@
+"""Numerical kernels for Gaussian mixtures (numpy/scipy only).
+
+Everything here works on plain ``float64`` numpy arrays in scikit-learn's
+parameter layout:
+
+=============  ====================  ======================
+type           covariances / chol    shape
+=============  ====================  ======================
+``full``       per component         ``(K, D, D)``
+``tied``       shared                ``(D, D)``
+``diag``       per component         ``(K, D)``
+``spherical``  per component         ``(K,)``
+=============  ====================  ======================
+
+``precisions_chol`` is the upper-triangular-transposed factor used by
+scikit-learn: ``precision = P @ P.T`` with ``P = inv(chol(cov)).T``, so that
+``||(x - mu) @ P||^2`` is the Mahalanobis distance.
+
+The log-densities of all components are computed with one matrix product per
+row chunk (``X_chunk @ [P_1 | P_2 | ... | P_K]``), so no ``N x K x D``
+temporary is made whole: the chunk length is chosen from a memory budget
+(:data:`CHUNK_BYTES`). The sufficient statistics of the M-step are accumulated
+chunk by chunk (:func:`accumulate_statistics`) and turned into parameters by
+:func:`estimate_parameters`; a chunked or distributed EM is just a sum of
+:class:`SufficientStatistics` over chunks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.linalg import solve_triangular
+from scipy.special import logsumexp
+
+__all__ = [
+    "CHUNK_BYTES",
+    "COVARIANCE_TYPES",
+    "SufficientStatistics",
+    "accumulate_statistics",
+    "chunk_rows",
+    "compute_log_det_cholesky",
+    "compute_precision_cholesky",
+    "compute_precision_cholesky_from_precisions",
+    "estimate_log_gaussian_prob",
+    "estimate_parameters",
+    "log_responsibilities",
+    "precisions_from_cholesky",
+]
+
+#: Memory budget (bytes) for the temporaries of one row chunk.
+CHUNK_BYTES = 64 * 2**20
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+def _singular_message(which: str = "") -> str:
+    return (
+        "Fitting the mixture model failed because "
+        + (f"{which} " if which else "some components ")
+        + "ha"
+        + ("s" if which else "ve")
+        + " a singular (not positive-definite) covariance matrix, typically "
+        "caused by a component that collapsed onto a few identical or collinear "
+        "observations. Increase `reg_covar` (e.g. 1e-4), scale the features to "
+        "comparable ranges (e.g. standardise each column), or use fewer "
+        "components."
+    )
+
+
+def _check_covariance_type(covariance_type: str) -> None:
+    if covariance_type not in COVARIANCE_TYPES:
+        raise ValueError(
+            f"`covariance_type` must be one of {list(COVARIANCE_TYPES)}; got "
+            f"{covariance_type!r}."
+        )
+
+
+def chunk_rows(
+    n_samples: int, n_components: int, n_features: int, budget: int = CHUNK_BYTES
+) -> int:
+    """Number of rows per chunk so that the chunk temporaries fit in ``budget``.
+
+    A chunk of ``n`` rows needs about ``n * (2 * K * D + 4 * K + 2 * D)``
+    float64 values (the stacked Cholesky products, the log-probabilities,
+    responsibilities and a centred copy of the rows).
+
+    Parameters
+    ----------
+    n_samples, n_components, n_features : int
+        Problem size.
+    budget : int, default=CHUNK_BYTES
+        Bytes the temporaries of one chunk may take.
+
+    Returns
+    -------
+    int
+        Rows per chunk, at least 1 and at most ``n_samples``.
+
+    Examples
+    --------
+    >>> from bayesgmm._kernels import chunk_rows
+    >>> chunk_rows(10**6, 10, 10)
+    52428
+    """
+    per_row = 8 * (2 * n_components * n_features + 4 * n_components + 2 * n_features)
+    return int(max(1, min(max(n_samples, 1), budget // max(per_row, 1))))
+
+
+# --------------------------------------------------------------------------
+# Cholesky factors of precisions
+# --------------------------------------------------------------------------
+
+
+def _precision_chol_of_matrix_stack(covariances: np.ndarray, labels) -> np.ndarray:
+    """``inv(chol(C)).T`` for a stack ``(..., D, D)``."""
+    try:
+        cov_chol = np.linalg.cholesky(covariances)
+    except np.linalg.LinAlgError:
+        # find the offending matrix to name it
+        flat = covariances.reshape(-1, *covariances.shape[-2:])
+        bad = []
+        for i, c in enumerate(flat):
+            try:
+                np.linalg.cholesky(c)
+            except np.linalg.LinAlgError:
+                bad.append(i)
+        which = labels(bad)
+        raise ValueError(_singular_message(which)) from None
+    d = covariances.shape[-1]
+    eye = np.eye(d)
+    if cov_chol.ndim == 2:
+        out = solve_triangular(cov_chol, eye, lower=True, check_finite=False).T
+    else:
+        flat = cov_chol.reshape(-1, d, d)
+        out = np.empty_like(flat)
+        for i in range(flat.shape[0]):
+            out[i] = solve_triangular(flat[i], eye, lower=True, check_finite=False).T
+        out = out.reshape(cov_chol.shape)
+    return np.ascontiguousarray(out)
+
+
+def compute_precision_cholesky(covariances, covariance_type: str) -> np.ndarray:
+    """Cholesky factors of the precision matrices from covariances.
+
+    Parameters
+    ----------
+    covariances : ndarray
+        Covariances in scikit-learn's layout for ``covariance_type``
+        (``full`` may carry leading batch dims: ``(..., K, D, D)``).
+    covariance_type : {"full", "tied", "diag", "spherical"}
+        Covariance parameterisation.
+
+    Returns
+    -------
+    precisions_chol : ndarray
+        Same shape as ``covariances``; ``precision = P @ P.T`` for matrices,
+        ``1 / sqrt(covariance)`` for ``diag``/``spherical``.
+
+    Raises
+    ------
+    ValueError
+        If a covariance is not positive-definite; the message names the
+        component and suggests ``reg_covar``, scaling or fewer components.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayesgmm._kernels import compute_precision_cholesky
+    >>> P = compute_precision_cholesky(np.array([[[4.0, 0.0], [0.0, 1.0]]]), "full")
+    >>> P[0]
+    array([[0.5, 0. ],
+           [0. , 1. ]])
+    """
+    _check_covariance_type(covariance_type)
+    covariances = np.asarray(covariances, dtype=np.float64)
+    if covariance_type == "full":
+        if covariances.ndim < 3 or covariances.shape[-1] != covariances.shape[-2]:
+            raise ValueError(
+                "`covariances` for covariance_type='full' must have shape "
+                f"(..., n_components, n_features, n_features); got {covariances.shape}."
+            )
+        return _precision_chol_of_matrix_stack(
+            covariances,
+            lambda bad: "component"
+            + ("s " if len(bad) > 1 else " ")
+            + ", ".join(str(np.unravel_index(b, covariances.shape[:-2])) for b in bad)
+            if covariances.ndim > 3
+            else "component" + ("s " if len(bad) > 1 else " ") + ", ".join(map(str, bad)),
+        )
+    if covariance_type == "tied":
+        if covariances.ndim != 2 or covariances.shape[0] != covariances.shape[1]:
+            raise ValueError(
+                "`covariances` for covariance_type='tied' must have shape "
+                f"(n_features, n_features); got {covariances.shape}."
+            )
+        return _precision_chol_of_matrix_stack(covariances, lambda bad: "the tied covariance")
+    if np.any(~(covariances > 0.0)):
+        bad = np.unique(np.nonzero(~(covariances > 0.0))[0])
+        raise ValueError(
+            _singular_message(
+                "component" + ("s " if len(bad) > 1 else " ") + ", ".join(map(str, bad))
+            )
+        )
+    return 1.0 / np.sqrt(covariances)
+
+
+def _flip(a: np.ndarray) -> np.ndarray:
+    return a[..., ::-1, ::-1]
+
+
+def compute_precision_cholesky_from_precisions(precisions, covariance_type: str) -> np.ndarray:
+    """Cholesky factors ``P`` (``precision = P @ P.T``, P upper-triangular).
+
+    Parameters
+    ----------
+    precisions : ndarray
+        Precisions in scikit-learn's layout.
+    covariance_type : {"full", "tied", "diag", "spherical"}
+        Covariance parameterisation.
+
+    Returns
+    -------
+    ndarray
+        Same layout as scikit-learn's ``precisions_cholesky_``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayesgmm._kernels import compute_precision_cholesky_from_precisions
+    >>> compute_precision_cholesky_from_precisions(np.array([4.0, 9.0]), "spherical")
+    array([2., 3.])
+    """
+    _check_covariance_type(covariance_type)
+    precisions = np.asarray(precisions, dtype=np.float64)
+    if covariance_type in ("full", "tied"):
+        try:
+            return np.ascontiguousarray(_flip(np.linalg.cholesky(_flip(precisions))))
+        except np.linalg.LinAlgError:
+            raise ValueError(
+                "`precisions_init` must be symmetric positive-definite; "
+                "Cholesky factorisation failed. Pass inverse covariance matrices."
+            ) from None
+    return np.sqrt(precisions)
+
+
+def precisions_from_cholesky(precisions_chol, covariance_type: str) -> np.ndarray:
+    """Precisions ``P @ P.T`` (matrices) or ``P**2`` (vectors).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayesgmm._kernels import precisions_from_cholesky
+    >>> precisions_from_cholesky(np.array([2.0]), "spherical")
+    array([4.])
+    """
+    p = np.asarray(precisions_chol, dtype=np.float64)
+    if covariance_type in ("full", "tied"):
+        return p @ np.swapaxes(p, -1, -2)
+    return p**2
+
+
+def compute_log_det_cholesky(precisions_chol, covariance_type: str, n_features: int):
+    """``log det(P)`` per component (= ``-0.5 log det(covariance)``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayesgmm._kernels import compute_log_det_cholesky
+    >>> float(compute_log_det_cholesky(np.array([0.5]), "spherical", 2)[0])
+    -1.3862943611198906
+    """
+    p = np.asarray(precisions_chol, dtype=np.float64)
+    if covariance_type == "full":
+        return np.sum(np.log(np.diagonal(p, axis1=-2, axis2=-1)), axis=-1)
+    if covariance_type == "tied":
+        return np.sum(np.log(np.diagonal(p)))
+    if covariance_type == "diag":
+        return np.sum(np.log(p), axis=-1)
+    return n_features * np.log(p)
+
+
+# --------------------------------------------------------------------------
+# E-step
+# --------------------------------------------------------------------------
+
+
+class _LogProbPlan:
+    """Pre-computed operands of the batched log-density."""
+
+    def __init__(self, means, precisions_chol, covariance_type, n_features):
+        means = np.asarray(means, dtype=np.float64)
+        p = np.asarray(precisions_chol, dtype=np.float64)
+        self.covariance_type = covariance_type
+        k, d = means.shape
+        self.k, self.d = k, d
+        self.const = -0.5 * d * _LOG_2PI + compute_log_det_cholesky(p, covariance_type, d)
+        if covariance_type == "full":
+            # W = [P_1 | ... | P_K]  (D, K*D);  b = [mu_k @ P_k]_k (K*D,)
+            self.W = np.ascontiguousarray(np.transpose(p, (1, 0, 2)).reshape(d, k * d))
+            self.b = np.einsum("kd,kde->ke", means, p).reshape(k * d)
+        elif covariance_type == "tied":
+            self.P = p
+            self.mP = means @ p  # (K, D)
+            self.mP_sq = np.sum(self.mP**2, axis=1)
+        elif covariance_type == "diag":
+            prec = p**2  # (K, D)
+            self.prec_T = np.ascontiguousarray(prec.T)
+            self.mp_T = np.ascontiguousarray((means * prec).T)
+            self.c = np.sum(means**2 * prec, axis=1)
+        else:
+            prec = p**2  # (K,)
+            self.prec = prec
+            self.means_T = np.ascontiguousarray(means.T)
+            self.c = np.sum(means**2, axis=1) * prec
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        ct = self.covariance_type
+        n = X.shape[0]
+        if ct == "full":
+            y = X @ self.W
+            y -= self.b
+            np.square(y, out=y)
+            maha = np.add.reduce(y.reshape(n, self.k, self.d), axis=2)
+        elif ct == "tied":
+            y = X @ self.P
+            maha = np.sum(y * y, axis=1)[:, None] - 2.0 * (y @ self.mP.T) + self.mP_sq
+        elif ct == "diag":
+            maha = (X * X) @ self.prec_T
+            maha -= 2.0 * (X @ self.mp_T)
+            maha += self.c
+        else:
+            sq = np.einsum("nd,nd->n", X, X)
+            maha = np.multiply.outer(sq, self.prec)
+            maha -= 2.0 * (X @ self.means_T) * self.prec
+            maha += self.c
+        maha *= -0.5
+        maha += self.const
+        return maha
+
+
+def estimate_log_gaussian_prob(
+    X, means, precisions_chol, covariance_type: str, *, chunk_size: int | None = None
+) -> np.ndarray:
+    """Log-density ``log N(x_n | mu_k, Sigma_k)`` of every row under every component.
+
+    Computed in row chunks with one matrix product per chunk, so memory is
+    ``O(N * K)`` for the result plus a bounded chunk temporary.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Data.
+    means : ndarray of shape (n_components, n_features)
+        Component means.
+    precisions_chol : ndarray
+        Cholesky factors of the precisions (scikit-learn layout).
+    covariance_type : {"full", "tied", "diag", "spherical"}
+        Covariance parameterisation.
+    chunk_size : int, optional
+        Rows per chunk; by default chosen from :data:`CHUNK_BYTES`.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_components)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayesgmm._kernels import estimate_log_gaussian_prob
+    >>> lp = estimate_log_gaussian_prob(np.zeros((1, 1)), np.zeros((1, 1)),
+    ...                                 np.ones((1, 1, 1)), "full")
+    >>> round(float(lp[0, 0]), 6)  # log N(0 | 0, 1)
+    -0.918939
+    """
+    _check_covariance_type(covariance_type)
+    X = np.asarray(X, dtype=np.float64)
+    means = np.asarray(means, dtype=np.float64)
+    n, d = X.shape
+    k = means.shape[0]
+    plan = _LogProbPlan(means, precisions_chol, covariance_type, d)
+    step = chunk_size or chunk_rows(n, k, d)
+    if n <= step:
+        return plan(X)
+    out = np.empty((n, k))
+    for s in range(0, n, step):
+        out[s : s + step] = plan(X[s : s + step])
+    return out
+
+
+def log_responsibilities(weighted_log_prob) -> tuple[np.ndarray, np.ndarray]:
+    """Normalise weighted log-probabilities with log-sum-exp.
+
+    Parameters
+    ----------
+    weighted_log_prob : ndarray of shape (n_samples, n_components)
+        ``log pi_k + log N(x_n | mu_k, Sigma_k)``.
+
+    Returns
+    -------
+    log_norm : ndarray of shape (n_samples,)
+        ``log p(x_n)``.
+    log_resp : ndarray of shape (n_samples, n_components)
+        ``log p(z_n = k | x_n)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayesgmm._kernels import log_responsibilities
+    >>> norm, lr = log_responsibilities(np.log([[0.25, 0.75]]))
+    >>> float(norm[0]), np.exp(lr).round(2).tolist()
+    (0.0, [[0.25, 0.75]])
+    """
+    w = np.asarray(weighted_log_prob, dtype=np.float64)
+    log_norm = logsumexp(w, axis=1)
+    with np.errstate(under="ignore", invalid="ignore"):
+        log_resp = w - log_norm[:, None]
+    return log_norm, log_resp
+
+
+# --------------------------------------------------------------------------
+# Sufficient statistics and M-step
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class SufficientStatistics:
+    """Weighted sufficient statistics of one EM iteration (additive over chunks).
+
+    Attributes
+    ----------
+    nk : ndarray (K,)
+        ``sum_n w_n r_nk``.
+    sx : ndarray (K, D)
+        ``sum_n w_n r_nk x_n``.
+    sxx : ndarray
+        Second moments: ``full`` (K, D, D) ``sum w r x x^T``; ``tied`` (D, D)
+        ``sum w x x^T``; ``diag``/``spherical`` (K, D) ``sum w r x*x``.
+    loglik : float
+        ``sum_n w_n log p(x_n)`` under the parameters of the E-step (0 when
+        the statistics come from given responsibilities).
+    weight : float
+        ``sum_n w_n``.
+    n : int
+        Number of rows.
+    worst : ndarray (m,), worst_index : ndarray (m,)
+        The ``m`` lowest log-likelihoods seen and their global row indices
+        (used to re-seed empty components).
+    """
+
+    nk: np.ndarray
+    sx: np.ndarray
+    sxx: np.ndarray
+    loglik: float = 0.0
+    weight: float = 0.0
+    n: int = 0
+    worst: np.ndarray | None = None
+    worst_index: np.ndarray | None = None
+
+    def __add__(self, other: "SufficientStatistics") -> "SufficientStatistics":
+        if self.worst is None:
+            worst, worst_index = other.worst, other.worst_index
+        elif other.worst is None:
+            worst, worst_index = self.worst, self.worst_index
+        else:
+            m = max(len(self.worst), len(other.worst))
+            w = np.concatenate([self.worst, other.worst])
+            i = np.concatenate([self.worst_index, other.worst_index])
+            order = np.lexsort((i, w))[:m]
+            worst, worst_index = w[order], i[order]
+        return SufficientStatistics(
+            self.nk + other.nk,
+            self.sx + other.sx,
+            self.sxx + other.sxx,
+            self.loglik + other.loglik,
+            self.weight + other.weight,
+            self.n + other.n,
+            worst,
+            worst_index,
+        )
+
+
+def _chunk_statistics(X, resp, w, covariance_type, loglik, weight, log_norm, offset, n_worst):
+    """Statistics of one chunk given its (unweighted) responsibilities."""
+    r = resp if w is None else resp * w[:, None]
+    nk = r.sum(axis=0)
+    sx = r.T @ X
+    n, d = X.shape
+    k = r.shape[1]
+    if covariance_type == "full":
+        # one GEMM: [r_1 * X | ... | r_K * X]^T @ X  -> (K*D, D)
+        xr = (r[:, :, None] * X[:, None, :]).reshape(n, k * d)
+        sxx = (xr.T @ X).reshape(k, d, d)
+    elif covariance_type == "tied":
+        xw = X if w is None else X * w[:, None]
+        sxx = xw.T @ X
+    else:
+        sxx = r.T @ (X * X)
+    worst = worst_index = None
+    if log_norm is not None and n_worst > 0:
+        m = min(n_worst, n)
+        idx = np.argpartition(log_norm, m - 1)[:m] if m < n else np.arange(n)
+        order = np.lexsort((idx, log_norm[idx]))
+        worst, worst_index = log_norm[idx][order], idx[order] + offset
+    return SufficientStatistics(nk, sx, sxx, loglik, weight, n, worst, worst_index)
+
+
+def accumulate_statistics(
+    X,
+    covariance_type: str,
+    *,
+    resp=None,
+    means=None,
+    precisions_chol=None,
+    log_weights=None,
+    sample_weight=None,
+    shift=None,
+    chunk_size: int | None = None,
+    row_offset: int = 0,
+    n_worst: int = 0,
+) -> SufficientStatistics:
+    """E-step plus sufficient statistics, chunk by chunk.
+
+    Either ``resp`` (given responsibilities, e.g. from an initialisation) or
+    the current parameters (``means``, ``precisions_chol``, ``log_weights``)
+    must be given. ``shift`` is subtracted from every row before the second
+    moments are formed (centring reduces cancellation); the parameters passed
+    must then be expressed in the shifted coordinates too.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    covariance_type : str
+    resp : ndarray of shape (n_samples, n_components), optional
+    means, precisions_chol, log_weights : ndarray, optional
+    sample_weight : ndarray of shape (n_samples,), optional
+    shift : ndarray of shape (n_features,), optional
+    chunk_size : int, optional
+    row_offset : int, default=0
+        Global index of the first row (for ``worst_index``).
+    n_worst : int, default=0
+        How many lowest-likelihood rows to remember.
+
+    Returns
+    -------
+    SufficientStatistics
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayesgmm._kernels import accumulate_statistics
+    >>> X = np.array([[0.0], [2.0]])
+    >>> st = accumulate_statistics(X, "diag", resp=np.ones((2, 1)))
+    >>> st.nk, st.sx, st.sxx
+    (array([2.]), array([[2.]]), array([[4.]]))
+    """
+    X = np.asarray(X, dtype=np.float64)
+    n, d = X.shape
+    if resp is not None:
+        k = resp.shape[1]
+    else:
+        k = np.asarray(means).shape[0]
+        plan = _LogProbPlan(means, precisions_chol, covariance_type, d)
+        log_weights = np.asarray(log_weights, dtype=np.float64)
+    step = chunk_size or chunk_rows(n, k, d)
+    total = None
+    for s in range(0, max(n, 1), step):
+        xc = X[s : s + step]
+        if shift is not None:
+            xc = xc - shift
+        wc = None if sample_weight is None else sample_weight[s : s + step]
+        log_norm = None
+        if resp is not None:
+            rc = np.asarray(resp[s : s + step], dtype=np.float64)
+            ll = 0.0
+        else:
+            wlp = plan(xc)
+            wlp += log_weights
+            log_norm = logsumexp(wlp, axis=1)
+            wlp -= log_norm[:, None]
+            with np.errstate(under="ignore"):
+                rc = np.exp(wlp, out=wlp)
+            ll = float(log_norm.sum() if wc is None else wc @ log_norm)
+        wt = float(xc.shape[0] if wc is None else wc.sum())
+        st = _chunk_statistics(
+            xc, rc, wc, covariance_type, ll, wt, log_norm, row_offset + s, n_worst
+        )
+        total = st if total is None else total + st
+    return total
+
+
+def estimate_parameters(
+    stats: SufficientStatistics, covariance_type: str, reg_covar: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """M-step: ``(nk, means, covariances)`` from sufficient statistics.
+
+    Matches scikit-learn's ``_estimate_gaussian_parameters`` (``nk`` gets
+    ``10 * eps`` added; ``reg_covar`` is added to the covariance diagonal).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayesgmm._kernels import accumulate_statistics, estimate_parameters
+    >>> X = np.array([[0.0], [2.0]])
+    >>> st = accumulate_statistics(X, "spherical", resp=np.ones((2, 1)))
+    >>> nk, means, cov = estimate_parameters(st, "spherical", 0.0)
+    >>> means, cov
+    (array([[1.]]), array([1.]))
+    """
+    nk = stats.nk + 10 * np.finfo(np.float64).eps
+    means = stats.sx / nk[:, None]
+    if covariance_type == "full":
+        cov = stats.sxx / nk[:, None, None] - means[:, :, None] * means[:, None, :]
+        cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))
+        d = cov.shape[-1]
+        cov[:, np.arange(d), np.arange(d)] += reg_covar
+    elif covariance_type == "tied":
+        cov = stats.sxx - (nk[:, None] * means).T @ means
+        cov /= nk.sum()
+        cov = 0.5 * (cov + cov.T)
+        cov[np.diag_indices_from(cov)] += reg_covar
+    else:
+        cov = stats.sxx / nk[:, None] - means**2 + reg_covar
+        if covariance_type == "spherical":
+            cov = cov.mean(axis=1)
+    return nk, means, cov

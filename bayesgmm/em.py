@@ -1,0 +1,1219 @@
+"""Expectation-maximisation for Gaussian mixtures: :class:`GaussianMixture`.
+
+A drop-in for :class:`sklearn.mixture.GaussianMixture` (same constructor
+parameters, methods, fitted attributes and numerics: log space, Cholesky
+factors of the precisions, ``reg_covar`` on the covariance diagonal, the
+same ``lower_bound_``/``n_iter_``/``converged_`` semantics) with
+
+* vectorised E- and M-steps (one matrix product per row chunk for all
+  components; memory bounded by a chunk budget, never an ``N x K x D``
+  temporary for the whole data),
+* ``sample_weight`` in :meth:`GaussianMixture.fit`,
+* :meth:`GaussianMixture.icl` (integrated completed likelihood),
+* ``lower_bounds_`` (history) and ``feature_names_in_`` for DataFrames,
+* numpy, pandas, xarray and dask input; a dask array is fitted as a map-reduce
+  of sufficient statistics over its blocks, so it runs on a
+  ``dask.distributed`` cluster,
+* re-seeding of empty or collapsed components (with a warning).
+
+The estimator implements scikit-learn's estimator protocol itself
+(``get_params``/``set_params``/``__sklearn_tags__``/``__sklearn_is_fitted__``),
+so :func:`sklearn.base.clone`, pipelines and grid search work, but
+scikit-learn is not needed at run time.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import numbers
+import sys
+import warnings
+from time import time
+
+import numpy as np
+
+from bayesgmm import _kernels
+from bayesgmm._validation import (
+    check_array,
+    check_feature_names,
+    check_n_features,
+    check_random_state,
+    check_sample_weight,
+    is_dask_array,
+)
+from bayesgmm.covariance import COVARIANCE_TYPES, get_covariance_type
+
+__all__ = [
+    "ConvergenceWarning",
+    "DegenerateComponentWarning",
+    "GaussianMixture",
+    "NotFittedError",
+]
+
+_INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+
+
+class ConvergenceWarning(UserWarning):
+    """EM stopped at ``max_iter`` before the lower bound changed by less than ``tol``."""
+
+
+class DegenerateComponentWarning(UserWarning):
+    """A mixture component became empty or collapsed and was re-seeded."""
+
+
+class NotFittedError(ValueError, AttributeError):
+    """The estimator is used before ``fit``.
+
+    When scikit-learn is imported, the raised error is also an instance of
+    :class:`sklearn.exceptions.NotFittedError`.
+    """
+
+
+_NOT_FITTED_CLS: dict[str, type] = {}
+
+
+def _not_fitted(name: str, method: str) -> NotFittedError:
+    cls = NotFittedError
+    sk = sys.modules.get("sklearn.exceptions")
+    if sk is not None:  # make it catchable as scikit-learn's error as well
+        cls = _NOT_FITTED_CLS.get("sk")
+        if cls is None:
+            cls = type("NotFittedError", (NotFittedError, sk.NotFittedError), {})
+            cls.__module__ = __name__
+            _NOT_FITTED_CLS["sk"] = cls
+    return cls(
+        f"This {name} instance is not fitted yet. Call 'fit' with appropriate "
+        f"arguments before using `{method}`."
+    )
+
+
+# --------------------------------------------------------------------------
+# Data access: in-memory chunks or dask blocks, with a map-reduce
+# --------------------------------------------------------------------------
+
+
+def _sum(parts):
+    total = parts[0]
+    for p in parts[1:]:
+        total = total + p
+    return total
+
+
+class _Moments:
+    """Additive (weight, sum x, sum x^2) for the centring shift and data scale."""
+
+    def __init__(self, w, sx, sxx):
+        self.w, self.sx, self.sxx = w, sx, sxx
+
+    def __add__(self, other):
+        return _Moments(self.w + other.w, self.sx + other.sx, self.sxx + other.sxx)
+
+
+def _block_moments(x, w, offset):
+    if w is None:
+        return _Moments(float(x.shape[0]), x.sum(axis=0), np.einsum("nd,nd->d", x, x))
+    return _Moments(float(w.sum()), w @ x, w @ (x * x))
+
+
+class _KMStats:
+    """Additive k-means statistics (counts, sums, inertia)."""
+
+    def __init__(self, counts, sums, inertia):
+        self.counts, self.sums, self.inertia = counts, sums, inertia
+
+    def __add__(self, other):
+        return _KMStats(
+            self.counts + other.counts, self.sums + other.sums, self.inertia + other.inertia
+        )
+
+
+def _nearest(x, centers, c_sq):
+    d2 = np.einsum("nd,nd->n", x, x)[:, None] - 2.0 * (x @ centers.T) + c_sq
+    lab = np.argmin(d2, axis=1)
+    return lab, np.maximum(d2[np.arange(x.shape[0]), lab], 0.0)
+
+
+def _block_kmeans(x, w, offset, centers, shift):
+    xc = x - shift
+    k = centers.shape[0]
+    lab, dmin = _nearest(xc, centers, np.einsum("kd,kd->k", centers, centers))
+    onehot = np.zeros((xc.shape[0], k))
+    onehot[np.arange(xc.shape[0]), lab] = 1.0 if w is None else w
+    return _KMStats(onehot.sum(axis=0), onehot.T @ xc, float(dmin.sum() if w is None else w @ dmin))
+
+
+def _block_stats_kmeans_resp(x, w, offset, centers, shift, covariance_type):
+    xc = x - shift
+    k = centers.shape[0]
+    lab, _ = _nearest(xc, centers, np.einsum("kd,kd->k", centers, centers))
+    resp = np.zeros((xc.shape[0], k))
+    resp[np.arange(xc.shape[0]), lab] = 1.0
+    return _kernels.accumulate_statistics(xc, covariance_type, resp=resp, sample_weight=w)
+
+
+def _block_stats_resp(x, w, offset, resp, shift, covariance_type):
+    r = resp[offset : offset + x.shape[0]]
+    return _kernels.accumulate_statistics(
+        x, covariance_type, resp=r, sample_weight=w, shift=shift
+    )
+
+
+def _block_stats_em(x, w, offset, means_c, prec_chol, log_weights, shift, covariance_type, n_worst):
+    return _kernels.accumulate_statistics(
+        x,
+        covariance_type,
+        means=means_c,
+        precisions_chol=prec_chol,
+        log_weights=log_weights,
+        sample_weight=w,
+        shift=shift,
+        row_offset=offset,
+        n_worst=n_worst,
+    )
+
+
+def _block_weighted_log_prob(x, means_c, prec_chol, log_weights, shift, covariance_type):
+    out = _kernels.estimate_log_gaussian_prob(x - shift, means_c, prec_chol, covariance_type)
+    out += log_weights
+    return out
+
+
+def _block_labels(x, means_c, prec_chol, log_weights, shift, covariance_type):
+    return np.argmax(
+        _block_weighted_log_prob(x, means_c, prec_chol, log_weights, shift, covariance_type),
+        axis=1,
+    )
+
+
+class _Data:
+    """Row chunks of a numpy array or the blocks of a dask array."""
+
+    def __init__(self, X, sample_weight=None, chunk_size=None, n_components=1):
+        self.X = X
+        self.dask = is_dask_array(X)
+        self.n, self.d = (int(s) for s in X.shape)
+        self.sample_weight = sample_weight
+        if self.dask:
+            self.offsets = np.concatenate([[0], np.cumsum(X.chunks[0])[:-1]]).astype(int)
+        else:
+            step = chunk_size or _kernels.chunk_rows(self.n, n_components, self.d)
+            self.offsets = np.arange(0, self.n, step)
+            self.step = step
+
+    def map_reduce(self, func, *args):
+        """``sum_b func(X_b, w_b, offset_b, *args)`` over chunks / dask blocks."""
+        if not self.dask:
+            parts = []
+            w = self.sample_weight
+            for s in self.offsets:
+                parts.append(
+                    func(
+                        self.X[s : s + self.step],
+                        None if w is None else w[s : s + self.step],
+                        int(s),
+                        *args,
+                    )
+                )
+            return _sum(parts)
+        import dask
+
+        blocks = self.X.to_delayed().ravel()
+        w = self.sample_weight
+        if w is None:
+            wblocks = [None] * len(blocks)
+        elif is_dask_array(w):
+            wblocks = w.rechunk((self.X.chunks[0],)).to_delayed().ravel()
+        else:
+            wblocks = [w[s : s + c] for s, c in zip(self.offsets, self.X.chunks[0])]
+        fn = dask.delayed(func, pure=True)
+        parts = [fn(b, wb, int(s), *args) for b, wb, s in zip(blocks, wblocks, self.offsets)]
+        while len(parts) > 1:  # tree reduction
+            parts = [
+                dask.delayed(_sum, pure=True)(parts[i : i + 8]) for i in range(0, len(parts), 8)
+            ]
+        return dask.compute(parts[0])[0]
+
+    def rows(self, idx):
+        idx = np.asarray(idx, dtype=int)
+        if self.dask:
+            order = np.argsort(idx)
+            out = np.asarray(self.X[idx[order]].compute())
+            res = np.empty_like(out)
+            res[order] = out
+            return res
+        return np.array(self.X[idx])
+
+
+# --------------------------------------------------------------------------
+# The estimator
+# --------------------------------------------------------------------------
+
+
+class GaussianMixture:
+    """Gaussian mixture fitted by expectation-maximisation.
+
+    Same parameters, methods and fitted attributes as
+    :class:`sklearn.mixture.GaussianMixture` (scikit-learn is not needed to
+    use it), plus ``sample_weight`` in :meth:`fit`, :meth:`icl`,
+    ``lower_bounds_`` and input as pandas DataFrames, xarray DataArrays or
+    dask arrays (fitted as a map-reduce over blocks).
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of mixture components.
+    covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
+        ``full``: one general covariance per component; ``tied``: one shared
+        general covariance; ``diag``: one diagonal covariance per component;
+        ``spherical``: one variance per component.
+    tol : float, default=1e-3
+        EM stops when the lower bound (mean log-likelihood per observation)
+        changes by less than ``tol`` between iterations.
+    reg_covar : float, default=1e-6
+        Non-negative value added to the diagonal of every covariance.
+    max_iter : int, default=100
+        Maximum number of EM iterations per initialisation.
+    n_init : int, default=1
+        Number of initialisations; the one with the highest lower bound is kept.
+    init_params : {"kmeans", "k-means++", "random", "random_from_data"}, default="kmeans"
+        How the initial responsibilities are made: hard assignments of
+        k-means (k-means++ seeding then Lloyd iterations); of k-means++
+        seeding only; uniform random responsibilities; or ``n_components``
+        randomly chosen observations as means.
+    weights_init : array-like of shape (n_components,), optional
+        Initial weights (non-negative, summing to one).
+    means_init : array-like of shape (n_components, n_features), optional
+        Initial means.
+    precisions_init : array-like, optional
+        Initial precisions (inverse covariances) in the layout of
+        ``covariance_type``: (K,) spherical, (D, D) tied, (K, D) diag,
+        (K, D, D) full.
+    random_state : int, RandomState or None, default=None
+        Seed for the initialisation (and :meth:`sample`). The same seed gives
+        the same fit.
+    warm_start : bool, default=False
+        Start from the previous fit's parameters (``n_init`` then ignored).
+    verbose : int, default=0
+        1 prints each initialisation and iteration; 2 also the change of the
+        lower bound and timings.
+    verbose_interval : int, default=10
+        Iterations between printed messages.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+    means_ : ndarray of shape (n_components, n_features)
+    covariances_ : ndarray
+        Layout of ``covariance_type`` (see ``precisions_init``).
+    precisions_ : ndarray
+        Inverse covariances, same layout.
+    precisions_cholesky_ : ndarray
+        ``precision = P @ P.T`` (matrix types) or ``P**2`` (vector types).
+    converged_ : bool
+        Whether the best initialisation converged within ``max_iter``.
+    n_iter_ : int
+        EM iterations of the best initialisation.
+    lower_bound_ : float
+        Mean (weighted) log-likelihood per observation of the best
+        initialisation, evaluated at the parameters *before* its last
+        M-step (scikit-learn's definition).
+    lower_bounds_ : list of float
+        ``lower_bound`` after each iteration of the best initialisation.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Column names seen in ``fit`` (only for data with string column names).
+
+    Notes
+    -----
+    ``sample_weight`` scales each observation's contribution to the
+    sufficient statistics (``sum w r``, ``sum w r x``, ``sum w r x x^T``) and
+    to the log-likelihood, so an integer weight is the same as repeating the
+    row that many times; ``lower_bound_`` is then the weighted mean
+    ``sum w log p(x) / sum w``.
+
+    Empty components (less than one observation's worth of responsibility)
+    and collapsed ones (no variance left in some direction beyond
+    ``reg_covar``) are re-seeded at the worst-explained observation with the
+    average covariance of the other components and weight ``1/K``; a
+    :class:`DegenerateComponentWarning` says so. The lower bound can drop at
+    such an iteration.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayesgmm import GaussianMixture
+    >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
+    >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+    >>> np.sort(gm.means_[:, 0])
+    array([ 1., 10.])
+    >>> gm.predict([[0, 0], [12, 3]]).tolist() == [int(np.argmin(gm.means_[:, 0])),
+    ...                                            int(np.argmax(gm.means_[:, 0]))]
+    True
+    """
+
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        covariance_type="full",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weights_init=None,
+        means_init=None,
+        precisions_init=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+
+    # ---------------------------------------------------------------- protocol
+    @classmethod
+    def _get_param_names(cls):
+        sig = inspect.signature(cls.__init__)
+        return sorted(p.name for p in sig.parameters.values() if p.name != "self")
+
+    def get_params(self, deep=True):
+        """Constructor parameters as a dict (scikit-learn protocol).
+
+        Examples
+        --------
+        >>> from bayesgmm import GaussianMixture
+        >>> GaussianMixture(n_components=3).get_params()["n_components"]
+        3
+        """
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    def set_params(self, **params):
+        """Set constructor parameters (scikit-learn protocol); returns ``self``.
+
+        Examples
+        --------
+        >>> from bayesgmm import GaussianMixture
+        >>> GaussianMixture().set_params(n_components=4).n_components
+        4
+        """
+        valid = set(self._get_param_names())
+        for key, value in params.items():
+            if key not in valid:
+                raise ValueError(
+                    f"Invalid parameter {key!r} for estimator {type(self).__name__}. "
+                    f"Valid parameters are: {sorted(valid)}."
+                )
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self):
+        defaults = {
+            p.name: p.default
+            for p in inspect.signature(type(self).__init__).parameters.values()
+            if p.name != "self"
+        }
+        parts = []
+        for name in defaults:
+            value = getattr(self, name, None)
+            default = defaults[name]
+            same = value is default
+            if not same:
+                try:
+                    same = bool(type(value) is type(default) and value == default)
+                except Exception:  # arrays
+                    same = False
+            if not same:
+                r = repr(value)
+                if len(r) > 60:
+                    r = r[:57] + "..."
+                parts.append(f"{name}={r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    def __sklearn_tags__(self):
+        from sklearn.utils import Tags, TargetTags
+
+        tags = Tags(
+            estimator_type="density_estimator",
+            target_tags=TargetTags(required=False),
+        )
+        return tags
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "means_")
+
+    def __getstate__(self):
+        return dict(self.__dict__)
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
+    # ------------------------------------------------------------- validation
+    def _check_params(self):
+        def _int(name, lo):
+            v = getattr(self, name)
+            if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < lo:
+                raise ValueError(
+                    f"`{name}` must be an integer >= {lo}; got {v!r}."
+                )
+
+        def _real(name, lo):
+            v = getattr(self, name)
+            if not isinstance(v, numbers.Real) or isinstance(v, bool) or not (v >= lo) or not np.isfinite(v):
+                raise ValueError(f"`{name}` must be a finite number >= {lo}; got {v!r}.")
+
+        _int("n_components", 1)
+        _int("max_iter", 0)
+        _int("n_init", 1)
+        _int("verbose_interval", 1)
+        _real("tol", 0.0)
+        _real("reg_covar", 0.0)
+        if self.covariance_type not in COVARIANCE_TYPES:
+            raise ValueError(
+                f"`covariance_type` must be one of {list(COVARIANCE_TYPES)}; got "
+                f"{self.covariance_type!r}."
+            )
+        if self.init_params not in _INIT_PARAMS:
+            raise ValueError(
+                f"`init_params` must be one of {list(_INIT_PARAMS)}; got {self.init_params!r}."
+            )
+        if not isinstance(self.warm_start, (bool, np.bool_)):
+            raise ValueError(f"`warm_start` must be True or False; got {self.warm_start!r}.")
+        if not isinstance(self.verbose, (numbers.Integral, bool)):
+            raise ValueError(f"`verbose` must be an integer (0, 1, 2); got {self.verbose!r}.")
+
+    def _checked_inits(self, n_features):
+        k, d = self.n_components, n_features
+        ct = self.covariance_type
+        weights = means = precisions = None
+        if self.weights_init is not None:
+            weights = _as_float(self.weights_init, "weights_init")
+            if weights.shape != (k,):
+                raise ValueError(
+                    f"`weights_init` must have shape (n_components,) = ({k},); got "
+                    f"{weights.shape}."
+                )
+            if np.any(weights < 0) or np.any(weights > 1):
+                raise ValueError(
+                    "`weights_init` must lie in [0, 1]; got min "
+                    f"{weights.min():.5g}, max {weights.max():.5g}."
+                )
+            if not np.isclose(weights.sum(), 1.0, rtol=0, atol=1e-8):
+                raise ValueError(
+                    f"`weights_init` must sum to 1; got sum {weights.sum():.8g}. "
+                    "Divide by its sum."
+                )
+        if self.means_init is not None:
+            means = _as_float(self.means_init, "means_init")
+            if means.shape != (k, d):
+                raise ValueError(
+                    f"`means_init` must have shape (n_components, n_features) = ({k}, {d}); "
+                    f"got {means.shape}."
+                )
+        if self.precisions_init is not None:
+            precisions = _as_float(self.precisions_init, "precisions_init")
+            shape = get_covariance_type(ct).covariance_shape(k, d)
+            if precisions.shape != shape:
+                raise ValueError(
+                    f"`precisions_init` for covariance_type={ct!r} must have shape {shape}; "
+                    f"got {precisions.shape}."
+                )
+            if ct in ("full", "tied"):
+                mats = precisions.reshape(-1, d, d)
+                if not np.allclose(mats, np.swapaxes(mats, 1, 2)) or np.any(
+                    np.linalg.eigvalsh(mats) <= 0
+                ):
+                    raise ValueError(
+                        f"`precisions_init` ({ct}) must be symmetric positive-definite "
+                        "matrices (inverse covariances)."
+                    )
+            elif np.any(precisions <= 0):
+                raise ValueError(f"`precisions_init` ({ct}) must be positive.")
+        return weights, means, precisions
+
+    def _check_fitted(self, method):
+        if not hasattr(self, "means_"):
+            raise _not_fitted(type(self).__name__, method)
+
+    def _validate_predict_X(self, X, method):
+        self._check_fitted(method)
+        arr, names = check_array(X, name="X")
+        check_feature_names(getattr(self, "feature_names_in_", None), names, type(self).__name__)
+        check_n_features(self.n_features_in_, arr.shape, "X", type(self).__name__)
+        return arr
+
+    # ------------------------------------------------------------------- fit
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate the parameters with EM (best of ``n_init`` initialisations).
+
+        Parameters
+        ----------
+        X : array-like, DataFrame, DataArray or dask array, shape (n_samples, n_features)
+            Data. Never modified.
+        y : None
+            Ignored (scikit-learn API).
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative observation weights; each observation's contribution
+            to the sufficient statistics and the log-likelihood is scaled by
+            its weight (integer weights = repeated rows).
+
+        Returns
+        -------
+        self : GaussianMixture
+
+        Warns
+        -----
+        ConvergenceWarning
+            The best initialisation did not converge within ``max_iter``.
+        DegenerateComponentWarning
+            A component was re-seeded.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm import GaussianMixture
+        >>> X = np.r_[np.zeros((5, 1)), np.ones((5, 1))] + np.arange(10)[:, None] * 1e-2
+        >>> GaussianMixture(2, random_state=0).fit(X).weights_.round(2)
+        array([0.5, 0.5])
+        """
+        self._fit(X, sample_weight, want_labels=False)
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit and return the most probable component of each row of ``X``.
+
+        Equals ``fit(X).predict(X)`` (a final E-step is made after fitting).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm import GaussianMixture
+        >>> X = np.array([[0.0], [0.1], [5.0], [5.1]])
+        >>> lab = GaussianMixture(2, random_state=0).fit_predict(X)
+        >>> bool(lab[0] == lab[1] and lab[2] == lab[3] and lab[0] != lab[2])
+        True
+        """
+        return self._fit(X, sample_weight, want_labels=True)
+
+    def _fit(self, X, sample_weight, want_labels):
+        self._check_params()
+        X, names = check_array(X, name="X", min_samples=2)
+        n, d = int(X.shape[0]), int(X.shape[1])
+        if n < self.n_components:
+            raise ValueError(
+                f"Expected n_samples >= n_components but got n_components = "
+                f"{self.n_components}, n_samples = {n}: `X` has fewer rows than "
+                "components. Use fewer components or more data."
+            )
+        w = check_sample_weight(sample_weight, n)
+        weights_init, means_init, precisions_init = self._checked_inits(d)
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        if not do_init and d != self.n_features_in_:
+            raise ValueError(
+                f"X has {d} features, but the warm-started GaussianMixture was fitted "
+                f"with {self.n_features_in_}; pass data with the same columns or "
+                "set warm_start=False."
+            )
+        self.n_features_in_ = d
+        if names is not None:
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+
+        ct = self.covariance_type
+        k = self.n_components
+        data = _Data(X, w, n_components=k)
+        mom = data.map_reduce(_block_moments)
+        shift = mom.sx / mom.w
+        data_var = np.maximum(mom.sxx / mom.w - shift**2, 0.0)
+        self._data_scale = float(data_var.mean()) if data_var.mean() > 0 else 1.0
+        rng = check_random_state(self.random_state)
+        n_init = self.n_init if do_init else 1
+
+        best = None
+        max_lower_bound = -np.inf
+        self.converged_ = False
+        for init in range(n_init):
+            self._print_init_beg(init)
+            if do_init:
+                params = self._initialize(
+                    data, shift, rng, weights_init, means_init, precisions_init
+                )
+            else:
+                params = (
+                    self.weights_,
+                    self.means_ - shift,
+                    self.covariances_,
+                    self.precisions_cholesky_,
+                )
+            lower_bound = -np.inf if do_init else self.lower_bound_
+            history = []
+            converged = False
+            n_iter = 0
+            for n_iter in range(1, self.max_iter + 1):
+                prev = lower_bound
+                weights, means_c, covs, prec_chol = params
+                with np.errstate(divide="ignore"):
+                    log_w = np.log(weights)
+                stats = data.map_reduce(
+                    _block_stats_em, means_c, prec_chol, log_w, shift, ct, k
+                )
+                lower_bound = stats.loglik / stats.weight
+                history.append(float(lower_bound))
+                params, reseeded = self._m_step(stats, data, shift)
+                change = lower_bound - prev
+                self._print_iter_end(n_iter, change)
+                if not reseeded and abs(change) < self.tol:
+                    converged = True
+                    break
+            self._print_init_end(lower_bound, converged)
+            if best is None or lower_bound > max_lower_bound:
+                max_lower_bound = lower_bound
+                best = (params, n_iter, history, converged)
+
+        params, n_iter, history, converged = best
+        if self.max_iter == 0:
+            # like scikit-learn: the (best) initial parameters, no iteration
+            max_lower_bound = -np.inf
+        self.converged_ = converged
+        if not converged and self.max_iter > 0:
+            warnings.warn(
+                "Best performing initialization did not converge after "
+                f"max_iter={self.max_iter} iterations (last change of the lower bound "
+                f"above tol={self.tol}). Increase max_iter, increase tol, try "
+                "n_init > 1 or another init_params, or check for degenerate data "
+                "(duplicated rows, features on very different scales).",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        weights, means_c, covs, prec_chol = params
+        self.weights_ = np.asarray(weights, dtype=np.float64)
+        self.means_ = means_c + shift
+        if covs is not None:
+            self.covariances_ = covs
+        self.precisions_cholesky_ = prec_chol
+        self.precisions_ = _kernels.precisions_from_cholesky(prec_chol, ct)
+        if covs is None:  # all three initial values given and max_iter == 0
+            self.covariances_ = _covariances_from_precisions(self.precisions_, ct)
+        self.n_iter_ = int(n_iter)
+        self.lower_bound_ = float(max_lower_bound)
+        self.lower_bounds_ = list(history)
+        if want_labels:
+            return self._labels(data.X)
+        return None
+
+    # ---------------------------------------------------------- init / M-step
+    def _initialize(self, data, shift, rng, weights_init, means_init, precisions_init):
+        ct = self.covariance_type
+        k = self.n_components
+        n = data.n
+        need_resp = weights_init is None or means_init is None or precisions_init is None
+        weights = means_c = covs = prec_chol = None
+        if need_resp:
+            stats = self._init_statistics(data, shift, rng)
+            nk, means_c, covs = _kernels.estimate_parameters(stats, ct, self.reg_covar)
+            weights = nk / (stats.weight if data.sample_weight is not None else n)
+        if weights_init is not None:
+            weights = weights_init
+        if means_init is not None:
+            means_c = means_init - shift
+        if precisions_init is None:
+            prec_chol = _kernels.compute_precision_cholesky(covs, ct)
+        else:
+            prec_chol = _kernels.compute_precision_cholesky_from_precisions(precisions_init, ct)
+            covs = None
+        return weights, means_c, covs, prec_chol
+
+    def _init_statistics(self, data, shift, rng):
+        ct = self.covariance_type
+        k = self.n_components
+        n = data.n
+        ip = self.init_params
+        if ip == "random":
+            resp = rng.uniform(size=(n, k))
+            resp /= resp.sum(axis=1)[:, None]
+            return data.map_reduce(_block_stats_resp, resp, shift, ct)
+        if ip == "random_from_data":
+            idx = rng.choice(n, size=k, replace=False)
+            return _stats_from_points(data.rows(idx) - shift, data, idx, ct)
+        centers = _kmeans_plusplus(data, shift, k, rng)
+        if ip == "k-means++":
+            return _stats_from_points(centers[0], data, centers[1], ct)
+        centers = _lloyd(data, shift, centers[0], tol=1e-4 * self._data_scale)
+        return data.map_reduce(_block_stats_kmeans_resp, centers, shift, ct)
+
+    def _m_step(self, stats, data, shift):
+        ct = self.covariance_type
+        k = self.n_components
+        nk, means_c, covs = _kernels.estimate_parameters(stats, ct, self.reg_covar)
+        bad = self._degenerate(stats, covs)
+        reseeded = bool(bad.size)
+        if reseeded:
+            means_c, covs, nk = self._reseed(bad, stats, data, shift, means_c, covs, nk)
+        weights = nk / nk.sum()
+        prec_chol = _kernels.compute_precision_cholesky(covs, ct)
+        return (weights, means_c, covs, prec_chol), reseeded
+
+    def _degenerate(self, stats, covs):
+        """Indices of empty (< 1 observation) or collapsed components."""
+        ct = self.covariance_type
+        k = self.n_components
+        if k == 1:
+            return np.array([], dtype=int)
+        per_obs = stats.weight / max(stats.n, 1)
+        empty = stats.nk / per_obs < 1.0
+        tiny = 1e-10 * self._data_scale
+        if ct == "full":
+            lam = np.linalg.eigvalsh(covs)[:, 0] - self.reg_covar
+            collapsed = lam <= tiny
+        elif ct == "diag":
+            collapsed = (covs - self.reg_covar).min(axis=1) <= tiny
+        elif ct == "spherical":
+            collapsed = covs - self.reg_covar <= tiny
+        else:
+            collapsed = np.zeros(k, dtype=bool)
+        return np.nonzero(empty | collapsed)[0]
+
+    def _reseed(self, bad, stats, data, shift, means_c, covs, nk):
+        ct = self.covariance_type
+        k = self.n_components
+        good = np.setdiff1d(np.arange(k), bad)
+        idx = stats.worst_index[: len(bad)] if stats.worst_index is not None else []
+        if len(idx) < len(bad):
+            return means_c, covs, nk
+        points = data.rows(idx) - shift
+        means_c = means_c.copy()
+        covs = np.array(covs, copy=True)
+        nk = nk.copy()
+        total = nk.sum()
+        for j, c in enumerate(bad):
+            means_c[c] = points[j]
+            if ct in ("full", "diag", "spherical"):
+                if good.size:
+                    covs[c] = covs[good].mean(axis=0)
+                elif ct == "full":
+                    covs[c] = np.diag(np.full(data.d, self._data_scale + self.reg_covar))
+                elif ct == "diag":
+                    covs[c] = self._data_scale + self.reg_covar
+                else:
+                    covs[c] = self._data_scale + self.reg_covar
+            nk[c] = total / k
+        warnings.warn(
+            f"Component(s) {bad.tolist()} became empty or collapsed onto too few "
+            "observations during EM and were re-seeded at the worst-explained "
+            "observations. If this keeps happening, use fewer components, increase "
+            "reg_covar, or scale the features.",
+            DegenerateComponentWarning,
+            stacklevel=4,
+        )
+        return means_c, covs, nk
+
+    # ------------------------------------------------------------- verbose
+    def _print_init_beg(self, n_init):
+        if self.verbose >= 1:
+            print(f"Initialization {n_init}")
+        if self.verbose >= 2:
+            self._init_prev_time = time()
+            self._iter_prev_time = self._init_prev_time
+
+    def _print_iter_end(self, n_iter, diff):
+        if n_iter % self.verbose_interval:
+            return
+        if self.verbose == 1:
+            print(f"  Iteration {n_iter}")
+        elif self.verbose >= 2:
+            now = time()
+            print(f"  Iteration {n_iter}\t time lapse {now - self._iter_prev_time:.5f}s\t ll change {diff:.5f}")
+            self._iter_prev_time = now
+
+    def _print_init_end(self, lb, converged):
+        if self.verbose == 1:
+            print(f"Initialization converged: {converged}")
+        elif self.verbose >= 2:
+            t = time() - self._init_prev_time
+            print(f"Initialization converged: {converged}\t time lapse {t:.5f}s\t lower bound {lb:.5f}")
+
+    # ----------------------------------------------------------- inference
+    def _plan_args(self):
+        with np.errstate(divide="ignore"):
+            log_w = np.log(self.weights_)
+        return (self.means_, self.precisions_cholesky_, log_w, np.zeros(self.n_features_in_), self.covariance_type)
+
+    def _weighted_log_prob(self, X):
+        args = self._plan_args()
+        if is_dask_array(X):
+            return X.map_blocks(
+                _block_weighted_log_prob, *args, dtype=np.float64,
+                chunks=(X.chunks[0], (self.n_components,)),
+            )
+        return _block_weighted_log_prob(X, *args)
+
+    def _labels(self, X):
+        args = self._plan_args()
+        if is_dask_array(X):
+            return np.asarray(
+                X.map_blocks(_block_labels, *args, dtype=np.int64, drop_axis=1).compute()
+            )
+        step = _kernels.chunk_rows(X.shape[0], self.n_components, X.shape[1])
+        return np.concatenate(
+            [_block_labels(X[s : s + step], *args) for s in range(0, X.shape[0], step)]
+        ) if X.shape[0] else np.zeros(0, dtype=np.int64)
+
+    def score_samples(self, X):
+        """Log-likelihood ``log p(x_n)`` of each row under the fitted mixture.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) (a dask array for dask input)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm import GaussianMixture
+        >>> gm = GaussianMixture(1).fit(np.array([[-1.0], [1.0]]))
+        >>> round(float(gm.score_samples([[0.0]])[0]), 4)  # log N(0 | 0, 1)
+        -0.9189
+        """
+        X = self._validate_predict_X(X, "score_samples")
+        wlp = self._weighted_log_prob(X)
+        if is_dask_array(X):
+            return wlp.map_blocks(_logsumexp_rows, dtype=np.float64, drop_axis=1)
+        return _logsumexp_rows(wlp)
+
+    def score(self, X, y=None, sample_weight=None):
+        """Mean (weighted) log-likelihood per row of ``X``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm import GaussianMixture
+        >>> X = np.array([[-1.0], [1.0]])
+        >>> gm = GaussianMixture(1).fit(X)
+        >>> bool(np.isclose(gm.score(X), gm.lower_bound_, rtol=1e-3))
+        True
+        """
+        s = self.score_samples(X)
+        if is_dask_array(s):
+            s = s.compute()
+        w = check_sample_weight(sample_weight, s.shape[0])
+        if w is None:
+            return float(np.mean(s))
+        return float(w @ s / w.sum())
+
+    def predict(self, X):
+        """Most probable component of each row.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm import GaussianMixture
+        >>> gm = GaussianMixture(2, means_init=[[0.0], [5.0]]).fit([[0.0], [0.2], [5.0], [5.2]])
+        >>> gm.predict([[0.1], [5.1]]).tolist()
+        [0, 1]
+        """
+        X = self._validate_predict_X(X, "predict")
+        if is_dask_array(X):
+            return X.map_blocks(_block_labels, *self._plan_args(), dtype=np.int64, drop_axis=1)
+        return self._labels(X)
+
+    def predict_proba(self, X):
+        """Responsibilities ``p(z_n = k | x_n)`` (rows sum to one).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm import GaussianMixture
+        >>> gm = GaussianMixture(2, means_init=[[0.0], [5.0]]).fit([[0.0], [0.2], [5.0], [5.2]])
+        >>> gm.predict_proba([[0.1]]).round(3)
+        array([[1., 0.]])
+        """
+        X = self._validate_predict_X(X, "predict_proba")
+        wlp = self._weighted_log_prob(X)
+        if is_dask_array(X):
+            return wlp.map_blocks(_resp_rows, dtype=np.float64)
+        return _resp_rows(wlp)
+
+    def sample(self, n_samples=1):
+        """Draw samples from the fitted mixture.
+
+        Uses ``random_state`` exactly like scikit-learn (a fresh generator from
+        the seed on every call), so the draws equal scikit-learn's for the
+        same parameters and seed.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,)
+            Component of each draw (sorted by component).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm import GaussianMixture
+        >>> gm = GaussianMixture(1, random_state=0).fit(np.array([[-1.0], [1.0]]))
+        >>> X, y = gm.sample(3)
+        >>> X.shape, y.tolist()
+        ((3, 1), [0, 0, 0])
+        """
+        self._check_fitted("sample")
+        if not isinstance(n_samples, numbers.Integral) or isinstance(n_samples, bool) or n_samples < 1:
+            raise ValueError(
+                f"`n_samples` must be an integer >= 1; got {n_samples!r}. The "
+                "sampling requires at least one sample."
+            )
+        d = self.means_.shape[1]
+        rng = check_random_state(self.random_state)
+        counts = rng.multinomial(n_samples, self.weights_)
+        ct = self.covariance_type
+        if ct == "full":
+            X = np.vstack([
+                rng.multivariate_normal(m, c, int(s))
+                for m, c, s in zip(self.means_, self.covariances_, counts)
+            ])
+        elif ct == "tied":
+            X = np.vstack([
+                rng.multivariate_normal(m, self.covariances_, int(s))
+                for m, s in zip(self.means_, counts)
+            ])
+        else:
+            X = np.vstack([
+                m + rng.standard_normal(size=(s, d)) * np.sqrt(c)
+                for m, c, s in zip(self.means_, self.covariances_, counts)
+            ])
+        y = np.concatenate([np.full(int(s), i, dtype=np.int64) for i, s in enumerate(counts)])
+        return X, y
+
+    # ---------------------------------------------------------- criteria
+    def _n_parameters(self):
+        return get_covariance_type(self.covariance_type).n_parameters(
+            self.n_components, self.means_.shape[1]
+        )
+
+    def bic(self, X):
+        """Bayesian information criterion ``-2 log L + p log N`` (lower is better).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm import GaussianMixture
+        >>> X = np.array([[-1.0], [1.0], [0.0]])
+        >>> gm = GaussianMixture(1).fit(X)
+        >>> bool(np.isclose(gm.bic(X), -2 * gm.score(X) * 3 + 2 * np.log(3)))
+        True
+        """
+        n = _n_rows(X)
+        return -2.0 * self.score(X) * n + self._n_parameters() * math.log(n)
+
+    def aic(self, X):
+        """Akaike information criterion ``-2 log L + 2 p`` (lower is better).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm import GaussianMixture
+        >>> X = np.array([[-1.0], [1.0], [0.0]])
+        >>> gm = GaussianMixture(1).fit(X)
+        >>> bool(np.isclose(gm.aic(X), -2 * gm.score(X) * 3 + 2 * 2))
+        True
+        """
+        n = _n_rows(X)
+        return -2.0 * self.score(X) * n + 2.0 * self._n_parameters()
+
+    def icl(self, X, method="entropy"):
+        """Integrated completed likelihood criterion (lower is better).
+
+        ICL (Biernacki, Celeux & Govaert 2000) penalises BIC by how unclear
+        the classification is, favouring well-separated clusters:
+
+        * ``method="entropy"`` (default):
+          ``ICL = BIC + 2 * sum_n EN(x_n)`` with the entropy
+          ``EN(x_n) = -sum_k t_nk log t_nk`` of the responsibilities ``t``
+          (the "ICL-BIC" of McLachlan & Peel 2000, Sec. 6.10.3), i.e. minus
+          twice the expected complete-data log-likelihood plus ``p log N``.
+        * ``method="map"``: ``ICL = BIC - 2 * sum_n log t_{n, z_n}`` with the
+          MAP labels ``z_n`` (the complete likelihood at the MAP
+          classification, as in Biernacki et al. 2000 and R mclust's
+          ``icl()``; mclust reports it with the opposite sign, higher is
+          better, i.e. ``mclust_icl = -icl(X, method="map")``).
+
+        Both are ``>= BIC``, with equality when every row is assigned with
+        probability one.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        method : {"entropy", "map"}, default="entropy"
+
+        Returns
+        -------
+        float
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm import GaussianMixture
+        >>> X = np.array([[0.0], [0.1], [5.0], [5.1]])
+        >>> gm = GaussianMixture(2, random_state=0).fit(X)
+        >>> bool(gm.icl(X) >= gm.bic(X))
+        True
+        """
+        if method not in ("entropy", "map"):
+            raise ValueError(f"`method` must be 'entropy' or 'map'; got {method!r}.")
+        Xv = self._validate_predict_X(X, "icl")
+        wlp = self._weighted_log_prob(Xv)
+        if is_dask_array(wlp):
+            wlp = wlp.compute()
+        log_norm, log_resp = _kernels.log_responsibilities(wlp)
+        n = wlp.shape[0]
+        bic = -2.0 * float(log_norm.sum()) + self._n_parameters() * math.log(n)
+        if method == "entropy":
+            with np.errstate(under="ignore", invalid="ignore"):
+                r = np.exp(log_resp)
+                ent = -np.sum(np.where(r > 0, r * log_resp, 0.0))
+            return float(bic + 2.0 * ent)
+        return float(bic - 2.0 * np.sum(np.max(log_resp, axis=1)))
+
+
+# --------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------
+
+
+def _n_rows(X):
+    if hasattr(X, "shape") and len(getattr(X, "shape")) >= 1:
+        return int(X.shape[0])
+    return len(X)
+
+
+def _as_float(a, name):
+    try:
+        arr = np.array(a, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be a numeric array; got {type(a).__name__}.") from None
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"`{name}` contains NaN or inf; pass finite values.")
+    return arr
+
+
+def _logsumexp_rows(wlp):
+    from scipy.special import logsumexp
+
+    return logsumexp(wlp, axis=1)
+
+
+def _resp_rows(wlp):
+    _, log_resp = _kernels.log_responsibilities(wlp)
+    return np.exp(log_resp)
+
+
+def _covariances_from_precisions(precisions, ct):
+    if ct in ("full", "tied"):
+        return np.linalg.inv(precisions)
+    return 1.0 / precisions
+
+
+def _stats_from_points(points_c, data, idx, ct):
+    """Statistics of one-hot responsibilities at rows ``idx`` (one per component).
+
+    Like scikit-learn's ``random_from_data``/``k-means++`` initialisations:
+    each component gets exactly one observation (so its covariance starts at
+    ``reg_covar`` times the identity).
+    """
+    k = points_c.shape[0]
+    w = None if data.sample_weight is None else np.asarray(data.sample_weight)[idx]
+    st = _kernels.accumulate_statistics(points_c, ct, resp=np.eye(k), sample_weight=w)
+    st.weight = float(data.n if data.sample_weight is None else np.sum(data.sample_weight))
+    st.n = data.n
+    return st
+
+
+def _kmeans_plusplus(data, shift, k, rng):
+    """k-means++ seeding (Arthur & Vassilvitskii 2007) with greedy local trials.
+
+    For a dask array the seeding runs on a random subsample of at most 20,000
+    rows. Returns (centers in shifted coordinates, row indices).
+    """
+    if data.dask:
+        m = min(data.n, 20000)
+        sub_idx = np.sort(rng.choice(data.n, size=m, replace=False))
+        X = data.rows(sub_idx) - shift
+        w = None if data.sample_weight is None else np.asarray(data.sample_weight)[sub_idx]
+    else:
+        sub_idx = None
+        X = data.X - shift if data.n * data.d <= 5e7 else None
+        w = data.sample_weight
+        if X is None:
+            m = 200000
+            sub_idx = np.sort(rng.choice(data.n, size=m, replace=False))
+            X = data.X[sub_idx] - shift
+            w = None if w is None else w[sub_idx]
+    n = X.shape[0]
+    x_sq = np.einsum("nd,nd->n", X, X)
+    n_trials = 2 + int(np.log(k))
+    p = None if w is None else w / w.sum()
+    first = rng.choice(n, p=p) if p is not None else rng.randint(n)
+    idx = [first]
+    closest = np.maximum(x_sq - 2 * X @ X[first] + x_sq[first], 0.0)
+    if w is not None:
+        closest = closest * w
+    pot = closest.sum()
+    for _ in range(1, k):
+        if pot <= 0:
+            cand = rng.randint(n, size=n_trials)
+        else:
+            cand = np.searchsorted(np.cumsum(closest), rng.uniform(size=n_trials) * pot)
+            cand = np.clip(cand, None, n - 1)
+        d_c = np.maximum(x_sq[None, :] - 2 * X[cand] @ X.T + x_sq[cand][:, None], 0.0)
+        if w is not None:
+            d_c = d_c * w
+        np.minimum(closest, d_c, out=d_c)
+        pots = d_c.sum(axis=1)
+        best = int(np.argmin(pots))
+        idx.append(int(cand[best]))
+        closest = d_c[best]
+        pot = pots[best]
+    idx = np.asarray(idx)
+    centers = X[idx].copy()
+    glob = idx if sub_idx is None else sub_idx[idx]
+    return centers, glob
+
+
+def _lloyd(data, shift, centers, max_iter=300, tol=1e-4):
+    """Lloyd iterations as a map-reduce; returns centers (shifted coordinates).
+
+    Stops when the centers move by at most ``tol`` (squared Euclidean, summed),
+    scikit-learn's criterion with ``tol`` already scaled by the data variance.
+    """
+    for _ in range(max_iter):
+        st = data.map_reduce(_block_kmeans, centers, shift)
+        new = centers.copy()
+        nz = st.counts > 0
+        new[nz] = st.sums[nz] / st.counts[nz, None]
+        moved = np.sum((new - centers) ** 2)
+        centers = new
+        if moved <= tol:
+            break
+    return centers
