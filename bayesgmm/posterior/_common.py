@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy.special import logsumexp
 
 DEFAULT_MEMORY_BUDGET = 64 * 2**20  # bytes of working memory per chunk
 
@@ -221,17 +220,19 @@ def precision_cholesky_full(covariances: np.ndarray, name: str = "covariances") 
     lead = covariances.shape[:-2]
     D = covariances.shape[-1]
     flat = covariances.reshape(-1, D, D)
-    if compute_precision_cholesky is not None:
-        return np.asarray(compute_precision_cholesky(flat, "full")).reshape(*lead, D, D)
     try:
+        if compute_precision_cholesky is not None:
+            return np.asarray(compute_precision_cholesky(flat, "full")).reshape(*lead, D, D)
         L = np.linalg.cholesky(flat)
-    except np.linalg.LinAlgError:
+    except (ValueError, np.linalg.LinAlgError):
         eig = np.linalg.eigvalsh(flat).min(axis=-1)
         bad = np.flatnonzero(~(eig > 0))
+        where = [np.unravel_index(b, lead) for b in bad[:3]]
         raise ValueError(
-            f"{name} contains {bad.size} matrices that are not positive definite (first flat "
-            f"index {bad[:3].tolist()}, smallest eigenvalue {eig.min():.3g}); check the "
-            "posterior draws or increase reg_covar."
+            f"{name} contains {bad.size} matrices that are not positive definite (first "
+            f"at index {[tuple(int(i) for i in w) for w in where]} of dims {lead}, smallest "
+            f"eigenvalue {eig.min():.3g}); posterior covariance draws must be symmetric "
+            "positive definite: check the sampler output or the covariance construction."
         ) from None
     eye = np.broadcast_to(np.eye(D), flat.shape)
     Linv = np.linalg.solve(L, eye)  # lower triangular
@@ -287,8 +288,10 @@ class DrawParams:
     def responsibilities(self, X: np.ndarray, draws: slice) -> np.ndarray:
         """r_nk per draw -> (N, S_block, K), normalised in log space."""
         lp = self.weighted_log_prob(X, draws)
-        lp -= logsumexp(lp, axis=2, keepdims=True)
+        # log-space normalisation: subtract the max, exponentiate, divide by the sum
+        lp -= lp.max(axis=2, keepdims=True)
         np.exp(lp, out=lp)
+        lp /= lp.sum(axis=2, keepdims=True)
         return lp
 
     def bytes_per_row(self) -> int:
