@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayesgmm._kernels import compute_precision_cholesky, estimate_log_gaussian_prob
+
 DEFAULT_MEMORY_BUDGET = 64 * 2**20  # bytes of working memory per chunk
 
 _PARAM_DIMS = {
@@ -211,19 +213,15 @@ def check_memory_budget(memory_budget) -> int:
 def precision_cholesky_full(covariances: np.ndarray, name: str = "covariances") -> np.ndarray:
     """Upper-triangular P with P P^T = inv(Sigma) for a stack (..., D, D) of covariances.
 
-    Same layout as scikit-learn's ``precisions_cholesky_`` for ``full``.
+    Same layout as scikit-learn's ``precisions_cholesky_`` for ``full``; computed by
+    :func:`bayesgmm._kernels.compute_precision_cholesky`, with an error message that
+    names the offending draw.
     """
-    try:
-        from bayesgmm._kernels import compute_precision_cholesky
-    except ImportError:  # pragma: no cover - before the kernel layer lands
-        compute_precision_cholesky = None
     lead = covariances.shape[:-2]
     D = covariances.shape[-1]
     flat = covariances.reshape(-1, D, D)
     try:
-        if compute_precision_cholesky is not None:
-            return np.asarray(compute_precision_cholesky(flat, "full")).reshape(*lead, D, D)
-        L = np.linalg.cholesky(flat)
+        return np.asarray(compute_precision_cholesky(flat, "full")).reshape(*lead, D, D)
     except (ValueError, np.linalg.LinAlgError):
         eig = np.linalg.eigvalsh(flat).min(axis=-1)
         bad = np.flatnonzero(~(eig > 0))
@@ -234,26 +232,14 @@ def precision_cholesky_full(covariances: np.ndarray, name: str = "covariances") 
             f"eigenvalue {eig.min():.3g}); posterior covariance draws must be symmetric "
             "positive definite: check the sampler output or the covariance construction."
         ) from None
-    eye = np.broadcast_to(np.eye(D), flat.shape)
-    Linv = np.linalg.solve(L, eye)  # lower triangular
-    return np.swapaxes(Linv, -1, -2).reshape(*lead, D, D)
 
 
 def log_gaussian_prob_full(X: np.ndarray, means: np.ndarray, prec_chol: np.ndarray) -> np.ndarray:
-    """log N(x_n | mu_j, Sigma_j) for a flat stack j of J components -> (N, J)."""
-    try:
-        from bayesgmm._kernels import estimate_log_gaussian_prob
-    except ImportError:  # pragma: no cover - before the kernel layer lands
-        estimate_log_gaussian_prob = None
-    if estimate_log_gaussian_prob is not None:
-        return np.asarray(estimate_log_gaussian_prob(X, means, prec_chol, "full"))
-    N, D = X.shape
-    log_det = np.log(np.diagonal(prec_chol, axis1=-2, axis2=-1)).sum(axis=-1)  # (J,)
-    # y[j, n, :] = X_n P_j - mu_j P_j
-    y = np.matmul(X[None, :, :], prec_chol)
-    y -= np.einsum("jd,jde->je", means, prec_chol)[:, None, :]
-    maha = np.einsum("jnd,jnd->nj", y, y)
-    return -0.5 * (D * np.log(2 * np.pi) + maha) + log_det
+    """log N(x_n | mu_j, Sigma_j) for a flat stack j of J components -> (N, J).
+
+    Draws are evaluated by stacking draw x component into the kernel's component axis.
+    """
+    return estimate_log_gaussian_prob(X, means, prec_chol, "full")
 
 
 class DrawParams:
