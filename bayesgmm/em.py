@@ -110,10 +110,11 @@ class _Moments:
         return _Moments(self.w + other.w, self.sx + other.sx, self.sxx + other.sxx)
 
 
-def _block_moments(x, w, offset):
+def _block_moments(x, w, offset, center):
+    xc = x - center
     if w is None:
-        return _Moments(float(x.shape[0]), x.sum(axis=0), np.einsum("nd,nd->d", x, x))
-    return _Moments(float(w.sum()), w @ x, w @ (x * x))
+        return _Moments(float(x.shape[0]), xc.sum(axis=0), xc.T @ xc)
+    return _Moments(float(w.sum()), w @ xc, (xc * w[:, None]).T @ xc)
 
 
 class _KMStats:
@@ -334,8 +335,9 @@ class GaussianMixture:
     ``sum w log p(x) / sum w``.
 
     Empty components (less than one observation's worth of responsibility)
-    and collapsed ones (no variance left in some direction beyond
-    ``reg_covar``) are re-seeded at the worst-explained observation with the
+    and components collapsed onto a single observation (less than two
+    observations' worth and no variance beyond ``reg_covar`` left in some
+    direction) are re-seeded at the worst-explained observation with the
     average covariance of the other components and weight ``1/K``; a
     :class:`DegenerateComponentWarning` says so. The lower bound can drop at
     such an iteration.
@@ -638,10 +640,17 @@ class GaussianMixture:
         ct = self.covariance_type
         k = self.n_components
         data = _Data(X, w, n_components=k)
-        mom = data.map_reduce(_block_moments)
-        shift = mom.sx / mom.w
-        data_var = np.maximum(mom.sxx / mom.w - shift**2, 0.0)
-        self._data_scale = float(data_var.mean()) if data_var.mean() > 0 else 1.0
+        # one pass for the centring shift and the data covariance (about the
+        # first row, which keeps the moments well conditioned)
+        first = np.asarray(data.rows([0])[0])
+        mom = data.map_reduce(_block_moments, first)
+        mean_c = mom.sx / mom.w
+        shift = first + mean_c
+        data_cov = mom.sxx / mom.w - np.outer(mean_c, mean_c)
+        data_cov = 0.5 * (data_cov + data_cov.T)
+        self._data_cov = data_cov
+        scale = float(np.trace(data_cov)) / d
+        self._data_scale = scale if scale > 0 else 1.0
         rng = check_random_state(self.random_state)
         n_init = self.n_init if do_init else 1
 
@@ -662,6 +671,7 @@ class GaussianMixture:
                     self.precisions_cholesky_,
                 )
             lower_bound = -np.inf if do_init else self.lower_bound_
+            self._reseeds_left = 3
             history = []
             converged = False
             n_iter = 0
@@ -770,24 +780,56 @@ class GaussianMixture:
         return (weights, means_c, covs, prec_chol), reseeded
 
     def _degenerate(self, stats, covs):
-        """Indices of empty (< 1 observation) or collapsed components."""
+        """Indices of empty or collapsed components.
+
+        Empty: less than one observation's worth of responsibility.
+        Collapsed: less than two observations' worth, and no variance left
+        (beyond ``reg_covar``) in some direction in which the data do vary
+        (``< 1e-10`` times the data's variance there), i.e. the component sits
+        on a single observation and its likelihood would grow without bound.
+        Components that are singular but hold several observations (e.g. a
+        cluster constant in one feature) are left alone, as in scikit-learn.
+        """
         ct = self.covariance_type
         k = self.n_components
-        if k == 1:
+        if k == 1 or self._reseeds_left <= 0:
             return np.array([], dtype=int)
         per_obs = stats.weight / max(stats.n, 1)
-        empty = stats.nk / per_obs < 1.0
-        tiny = 1e-10 * self._data_scale
-        if ct == "full":
-            lam = np.linalg.eigvalsh(covs)[:, 0] - self.reg_covar
-            collapsed = lam <= tiny
-        elif ct == "diag":
-            collapsed = (covs - self.reg_covar).min(axis=1) <= tiny
-        elif ct == "spherical":
-            collapsed = covs - self.reg_covar <= tiny
-        else:
-            collapsed = np.zeros(k, dtype=bool)
-        return np.nonzero(empty | collapsed)[0]
+        n_eff = stats.nk / per_obs
+        empty = n_eff < 1.0
+        small = n_eff < 2.0
+        dc = self._data_cov
+        floor = 1e-12 * self._data_scale
+        collapsed = np.zeros(k, dtype=bool)
+        if small.any():
+            if ct == "full":
+                lam, vec = np.linalg.eigh(covs)
+                v = vec[:, :, 0]  # (K, D) direction of least variance
+                dvar = np.einsum("kd,de,ke->k", v, dc, v)
+                collapsed = (lam[:, 0] - self.reg_covar <= 1e-10 * dvar) & (dvar > floor)
+            elif ct == "diag":
+                dvar = np.diag(dc)
+                collapsed = np.any(
+                    (covs - self.reg_covar <= 1e-10 * dvar) & (dvar > floor), axis=1
+                )
+            elif ct == "spherical":
+                dvar = np.trace(dc) / dc.shape[0]
+                collapsed = (covs - self.reg_covar <= 1e-10 * dvar) & (dvar > floor)
+            collapsed &= small
+        bad = np.nonzero(empty | collapsed)[0]
+        if bad.size:
+            self._reseeds_left -= 1
+            if self._reseeds_left == 0:
+                warnings.warn(
+                    f"Component(s) {bad.tolist()} keep becoming empty or collapsing "
+                    "after 3 re-seedings; they are left as they are. The data do "
+                    "not support this many components: use fewer components, or "
+                    "increase reg_covar.",
+                    DegenerateComponentWarning,
+                    stacklevel=5,
+                )
+                return np.array([], dtype=int)
+        return bad
 
     def _reseed(self, bad, stats, data, shift, means_c, covs, nk):
         ct = self.covariance_type

@@ -1,0 +1,198 @@
+"""Kernels and covariance registry against brute-force implementations."""
+
+import numpy as np
+import pytest
+from scipy.stats import multivariate_normal
+
+from bayesgmm import _kernels
+from bayesgmm.covariance import COVARIANCE_TYPES, get_covariance_type
+
+K, D = 3, 4
+
+
+def _random_params(ct, seed=0):
+    rng = np.random.default_rng(seed)
+    means = rng.normal(size=(K, D)) * 3
+    if ct == "full":
+        a = rng.normal(size=(K, D, D))
+        cov = a @ np.swapaxes(a, 1, 2) + 0.5 * np.eye(D)
+    elif ct == "tied":
+        a = rng.normal(size=(D, D))
+        cov = a @ a.T + 0.5 * np.eye(D)
+    elif ct == "diag":
+        cov = rng.uniform(0.3, 3.0, size=(K, D))
+    else:
+        cov = rng.uniform(0.3, 3.0, size=K)
+    return means, cov
+
+
+def _full(ct, cov):
+    return get_covariance_type(ct).to_full(cov, K, n_features=D)
+
+
+@pytest.mark.parametrize("ct", COVARIANCE_TYPES)
+def test_log_gaussian_prob_matches_scipy(ct):
+    means, cov = _random_params(ct)
+    X = np.random.default_rng(1).normal(size=(50, D)) * 3
+    P = _kernels.compute_precision_cholesky(cov, ct)
+    got = _kernels.estimate_log_gaussian_prob(X, means, P, ct)
+    full = _full(ct, cov)
+    want = np.column_stack(
+        [multivariate_normal(means[k], full[k]).logpdf(X) for k in range(K)]
+    )
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("ct", COVARIANCE_TYPES)
+def test_chunked_equals_unchunked(ct):
+    means, cov = _random_params(ct, seed=2)
+    X = np.random.default_rng(3).normal(size=(101, D))
+    P = _kernels.compute_precision_cholesky(cov, ct)
+    whole = _kernels.estimate_log_gaussian_prob(X, means, P, ct, chunk_size=1000)
+    chunked = _kernels.estimate_log_gaussian_prob(X, means, P, ct, chunk_size=7)
+    np.testing.assert_allclose(chunked, whole, rtol=1e-13)
+    r = np.random.default_rng(4).dirichlet(np.ones(K), size=101)
+    a = _kernels.accumulate_statistics(X, ct, resp=r, chunk_size=1000)
+    b = _kernels.accumulate_statistics(X, ct, resp=r, chunk_size=9)
+    for f in ("nk", "sx", "sxx"):
+        np.testing.assert_allclose(getattr(a, f), getattr(b, f), rtol=1e-12)
+
+
+def test_chunk_rows_respects_budget(monkeypatch):
+    assert _kernels.chunk_rows(10**6, 10, 10, budget=8 * 260 * 100) == 100
+    monkeypatch.setattr(_kernels, "CHUNK_BYTES", 8 * 260 * 10)
+    assert _kernels.chunk_rows(10**6, 10, 10) == 10
+    assert _kernels.chunk_rows(5, 10, 10, budget=10**9) == 5
+
+
+def test_log_responsibilities_brute_force():
+    rng = np.random.default_rng(5)
+    w = rng.normal(size=(20, 4)) * 50  # wide range: naive exp would overflow
+    norm, lr = _kernels.log_responsibilities(w)
+    m = w.max(axis=1, keepdims=True)
+    want = (m + np.log(np.exp(w - m).sum(axis=1, keepdims=True)))[:, 0]
+    np.testing.assert_allclose(norm, want, rtol=1e-13)
+    np.testing.assert_allclose(np.exp(lr).sum(axis=1), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(lr, w - want[:, None], rtol=1e-13, atol=1e-12)
+
+
+@pytest.mark.parametrize("ct", COVARIANCE_TYPES)
+def test_precision_cholesky_inverts_covariance(ct):
+    _, cov = _random_params(ct, seed=6)
+    P = _kernels.compute_precision_cholesky(cov, ct)
+    prec = _kernels.precisions_from_cholesky(P, ct)
+    if ct in ("full", "tied"):
+        np.testing.assert_allclose(prec @ cov, np.broadcast_to(np.eye(D), prec.shape), atol=1e-10)
+        # upper triangular, like scikit-learn
+        assert np.allclose(np.tril(P if ct == "tied" else P[0], -1), 0)
+    else:
+        np.testing.assert_allclose(prec * cov, 1.0, rtol=1e-12)
+    # and back from precisions
+    P2 = _kernels.compute_precision_cholesky_from_precisions(prec, ct)
+    np.testing.assert_allclose(P2, P, rtol=1e-8, atol=1e-10)
+
+
+def test_precision_cholesky_batch_dims():
+    _, cov = _random_params("full", seed=7)
+    stack = np.stack([cov, 2 * cov])  # (2, K, D, D): e.g. posterior draws
+    P = _kernels.compute_precision_cholesky(stack, "full")
+    np.testing.assert_allclose(P[1], _kernels.compute_precision_cholesky(2 * cov, "full"))
+
+
+@pytest.mark.parametrize("ct", ["full", "tied", "diag", "spherical"])
+def test_singular_covariance_error_gives_advice(ct):
+    _, cov = _random_params(ct, seed=8)
+    cov = np.array(cov)
+    if ct == "full":
+        cov[1] = np.ones((D, D))  # rank one
+    elif ct == "tied":
+        cov = np.ones((D, D))
+    else:
+        cov[1] = 0.0
+    with pytest.raises(ValueError, match="reg_covar") as exc:
+        _kernels.compute_precision_cholesky(cov, ct)
+    msg = str(exc.value)
+    assert "fewer components" in msg and "scale" in msg
+    if ct != "tied":
+        assert "component 1" in msg
+
+
+@pytest.mark.parametrize("ct", COVARIANCE_TYPES)
+def test_m_step_matches_weighted_brute_force(ct):
+    rng = np.random.default_rng(9)
+    X = rng.normal(size=(60, D)) + 10.0
+    r = rng.dirichlet(np.ones(K), size=60)
+    w = rng.uniform(0.1, 3.0, size=60)
+    reg = 1e-3
+    st = _kernels.accumulate_statistics(X, ct, resp=r, sample_weight=w, shift=X.mean(0))
+    nk, means, cov = get_covariance_type(ct).m_step(st, reg)
+    rw = r * w[:, None]
+    nk_b = rw.sum(0)
+    mu_b = rw.T @ X / nk_b[:, None]
+    np.testing.assert_allclose(nk, nk_b, rtol=1e-12)
+    np.testing.assert_allclose(means + X.mean(0), mu_b, rtol=1e-12)
+    covs = np.stack(
+        [((X - mu_b[k]) * rw[:, k : k + 1]).T @ (X - mu_b[k]) / nk_b[k] for k in range(K)]
+    )
+    if ct == "full":
+        want = covs + reg * np.eye(D)
+    elif ct == "tied":
+        want = (covs * nk_b[:, None, None]).sum(0) / nk_b.sum() + reg * np.eye(D)
+    elif ct == "diag":
+        want = np.diagonal(covs, axis1=1, axis2=2) + reg
+    else:
+        want = np.diagonal(covs, axis1=1, axis2=2).mean(1) + reg
+    np.testing.assert_allclose(cov, want, rtol=1e-10)
+
+
+def test_statistics_from_parameters_are_the_e_step():
+    means, cov = _random_params("full", seed=10)
+    X = np.random.default_rng(11).normal(size=(40, D)) * 3
+    P = _kernels.compute_precision_cholesky(cov, "full")
+    logw = np.log([0.2, 0.3, 0.5])
+    st = _kernels.accumulate_statistics(
+        X, "full", means=means, precisions_chol=P, log_weights=logw, n_worst=2, chunk_size=13
+    )
+    wlp = _kernels.estimate_log_gaussian_prob(X, means, P, "full") + logw
+    norm, lr = _kernels.log_responsibilities(wlp)
+    assert st.loglik == pytest.approx(norm.sum(), rel=1e-12)
+    np.testing.assert_allclose(st.nk, np.exp(lr).sum(0), rtol=1e-12)
+    assert st.weight == 40 and st.n == 40
+    np.testing.assert_array_equal(st.worst_index, np.argsort(norm)[:2])
+
+
+# ---------------------------------------------------------------- registry
+
+
+def test_registry_names_and_errors():
+    assert COVARIANCE_TYPES == ("full", "tied", "diag", "spherical")
+    with pytest.raises(ValueError, match="full.*tied.*diag.*spherical"):
+        get_covariance_type("banana")
+
+
+@pytest.mark.parametrize("ct", COVARIANCE_TYPES)
+def test_n_parameters_matches_sklearn(ct):
+    sk = pytest.importorskip("sklearn.mixture")
+    X = np.random.default_rng(0).normal(size=(30, 3))
+    g = sk.GaussianMixture(4, covariance_type=ct, random_state=0).fit(X)
+    assert get_covariance_type(ct).n_parameters(4, 3) == g._n_parameters()
+    assert get_covariance_type(ct).covariance_shape(4, 3) == g.covariances_.shape
+    full = get_covariance_type(ct).to_full(g.covariances_, 4, n_features=3)
+    assert full.shape == (4, 3, 3)
+    # full matrices give the same densities as the compact layout
+    lp = _kernels.estimate_log_gaussian_prob(
+        X, g.means_, _kernels.compute_precision_cholesky(full, "full"), "full"
+    )
+    np.testing.assert_allclose(lp, g._estimate_log_prob(X), rtol=1e-9)
+
+
+def test_to_full_batch_dims():
+    c = np.arange(1.0, 7.0).reshape(2, 3)  # (draws, K) spherical
+    out = get_covariance_type("spherical").to_full(c, 3, n_features=2)
+    assert out.shape == (2, 3, 2, 2)
+    assert out[1, 2, 1, 1] == 6.0 and out[1, 2, 0, 1] == 0.0
+    d = np.arange(1.0, 13.0).reshape(2, 3, 2)  # (draws, K, D) diag
+    out = get_covariance_type("diag").to_full(d, 3)
+    np.testing.assert_array_equal(np.diagonal(out, axis1=-2, axis2=-1), d)
+    with pytest.raises(ValueError, match="n_features"):
+        get_covariance_type("spherical").to_full(c, 3)
