@@ -1,0 +1,275 @@
+"""The PyMC model of the Bayesian Gaussian mixture.
+
+:func:`build_model` is a pure function: data, component count, covariance type
+and :class:`~bayesgmm.priors.Priors` in, a fresh :class:`pymc.Model` out.  The
+likelihood sums the components out for all observations at once with matrix
+products against the inverse Cholesky factors of the covariances (no
+``pm.Mixture`` over a list of ``MvNormal``); it is an observed
+:class:`pymc.CustomDist` named ``X`` with a batched ``logp`` and a ``random``,
+so ``pm.compute_log_likelihood`` and ``pm.sample_prior_predictive`` work.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from bayesgmm.priors import Priors, ResolvedPriors
+
+__all__ = ["build_model", "COVARIANCE_PRIORS", "prepare_data"]
+
+_LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+# --------------------------------------------------------------------------- data
+def prepare_data(X):
+    """Validate ``X`` and return ``(array, obs_coords, feature_names)``.
+
+    Accepts numpy arrays, pandas DataFrames and xarray DataArrays with dims
+    (obs, feature).  Feature names follow the contract: DataFrame columns, or
+    ``x0, x1, ...``; ``obs`` is the DataFrame index when unique, else ``0..N-1``.
+    The caller's data are never modified (a float64 copy is returned).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from bayesgmm.model import prepare_data
+    >>> arr, obs, feats = prepare_data(pd.DataFrame({"a": [1, 2], "b": [3, 4]}))
+    >>> feats
+    ['a', 'b']
+    """
+    from bayesgmm._validation import check_array
+
+    arr, names = check_array(X, name="X", min_samples=2, allow_dask=False)
+    arr = np.array(arr, dtype=float, copy=True)  # never alias the caller's data
+    features = None if names is None else [str(n) for n in names]
+    obs = None
+    if hasattr(X, "columns") and hasattr(X, "index"):  # pandas DataFrame
+        if X.index.is_unique:
+            obs = np.asarray(X.index)
+    elif hasattr(X, "dims") and hasattr(X, "coords") and getattr(X, "ndim", 0) == 2:  # xarray
+        d_obs = X.dims[0]
+        if d_obs in X.coords:
+            idx = np.asarray(X.coords[d_obs].values)
+            if len(np.unique(idx)) == len(idx):
+                obs = idx
+    if features is None:
+        features = [f"x{d}" for d in range(arr.shape[1])]
+    if obs is None:
+        obs = np.arange(arr.shape[0])
+    return arr, obs, features
+
+
+def _check_n_components(n_components):
+    if isinstance(n_components, bool) or not isinstance(n_components, (int, np.integer)):
+        raise TypeError(f"n_components must be an int >= 1, got {type(n_components).__name__} {n_components!r}.")
+    if n_components < 1:
+        raise ValueError(f"n_components must be >= 1, got {n_components}.")
+    return int(n_components)
+
+
+def _check_covariance_type(covariance_type):
+    from bayesgmm.covariance import get_covariance_type
+
+    return get_covariance_type(covariance_type).name
+
+
+def _check_priors(priors):
+    if priors is None:
+        return Priors()
+    if isinstance(priors, dict):
+        return Priors.from_dict(priors)
+    if not isinstance(priors, Priors):
+        raise TypeError(
+            f"priors must be a bayesgmm.Priors, a dict of its fields, or None, got {type(priors).__name__}."
+        )
+    return priors
+
+
+# ------------------------------------------------------------ covariance priors
+# Each entry creates the covariance prior for one covariance type inside the
+# current model context and returns the Cholesky factors of the covariances,
+# a tensor of shape (K, D, D).  Keys equal those of the EM registry
+# (bayesgmm.covariance); a test checks that.
+
+
+def _full_prior(K, D, rp: ResolvedPriors):
+    if D == 1:
+        # pm.LKJCholeskyCov fails for n=1; its density there is exactly the
+        # half-normal on the sd (the 1x1 correlation matrix is fixed), so use that.
+        sd = pm.HalfNormal("sd", sigma=rp.sd_sigma[0], dims="component")
+        return sd[:, None, None] * pt.ones((1, 1, 1))
+    chols = []
+    for k in range(K):
+        sd_dist = pm.HalfNormal.dist(sigma=rp.sd_sigma, shape=(D,))
+        packed = pm.LKJCholeskyCov(f"chol_cov_{k}", eta=rp.lkj_eta, n=D, sd_dist=sd_dist, compute_corr=False)
+        chols.append(pm.math.expand_packed_triangular(D, packed, lower=True))
+    return pt.stack(chols)
+
+
+def _tied_prior(K, D, rp: ResolvedPriors):
+    if D == 1:  # see _full_prior
+        sd = pm.HalfNormal("sd", sigma=rp.sd_sigma[0])
+        return pt.broadcast_to(sd[None, None, None], (K, 1, 1))
+    sd_dist = pm.HalfNormal.dist(sigma=rp.sd_sigma, shape=(D,))
+    packed = pm.LKJCholeskyCov("chol_cov", eta=rp.lkj_eta, n=D, sd_dist=sd_dist, compute_corr=False)
+    chol = pm.math.expand_packed_triangular(D, packed, lower=True)
+    return pt.broadcast_to(chol[None, :, :], (K, D, D))
+
+
+def _diag_prior(K, D, rp: ResolvedPriors):
+    sds = pm.HalfNormal("sds", sigma=rp.sd_sigma, dims=("component", "feature"))
+    return sds[:, :, None] * pt.eye(D)[None, :, :]
+
+
+def _spherical_prior(K, D, rp: ResolvedPriors):
+    sd = pm.HalfNormal("sd", sigma=rp.sd_sigma_spherical, dims="component")
+    return sd[:, None, None] * pt.eye(D)[None, :, :]
+
+
+COVARIANCE_PRIORS = {
+    "full": _full_prior,
+    "tied": _tied_prior,
+    "diag": _diag_prior,
+    "spherical": _spherical_prior,
+}
+
+
+# ------------------------------------------------------------------ likelihood
+def mixture_loglik(value, weights, means, chol):
+    """Pointwise log-likelihood of a Gaussian mixture, components summed out.
+
+    ``value`` (N, D), ``weights`` (K,), ``means`` (K, D), ``chol`` (K, D, D)
+    lower Cholesky factors of the covariances.  Returns an (N,) tensor.  One
+    ``(N, D) @ (D, K*D)`` product whitens the data for all components.
+    """
+    K = chol.shape[0]
+    D = chol.shape[-1]
+    A = pt.linalg.inv(chol)  # (K, D, D) inverse Cholesky factors
+    AT_all = pt.transpose(A, (2, 0, 1)).reshape((D, K * D))  # [A_1^T ... A_K^T]
+    b = pt.sum(A * means[:, None, :], axis=-1)  # A_k mu_k, (K, D)
+    Y = pt.dot(value, AT_all).reshape((value.shape[0], K, D)) - b[None, :, :]
+    logdet = pt.sum(pt.log(pt.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)  # (K,)
+    log_norm = -0.5 * D * _LOG_2PI - logdet - 0.5 * pt.sum(Y**2, axis=-1)  # (N, K)
+    return pt.logsumexp(log_norm + pt.log(weights)[None, :], axis=-1)
+
+
+def _strip_batch(x, core_ndim):
+    # CustomDist left-pads parameters with broadcastable dims up to the batch
+    # ndim of the observed value; the parameters here are never batched.
+    while x.ndim > core_ndim:
+        x = x[0]
+    return x
+
+
+def _custom_logp(value, weights, means, chol):
+    return mixture_loglik(
+        value, _strip_batch(weights, 1), _strip_batch(means, 2), _strip_batch(chol, 3)
+    )
+
+
+def _mixture_random(weights, means, chol, rng=None, size=None):
+    weights = np.asarray(weights).reshape(-1)
+    means = np.asarray(means)
+    means = means.reshape(means.shape[-2:])
+    chol = np.asarray(chol)
+    chol = chol.reshape(chol.shape[-3:])
+    if size is None:
+        size = ()
+    size = tuple(np.atleast_1d(size).astype(int)) if np.ndim(size) else (int(size),)
+    K, D = means.shape
+    p = np.clip(weights, 0, None)
+    z = rng.choice(K, size=size, p=p / p.sum())
+    eps = rng.standard_normal((*size, D))
+    return means[z] + np.einsum("...ij,...j->...i", chol[z], eps)
+
+
+# ------------------------------------------------------------------- the model
+def build_model(X, n_components, covariance_type="full", priors=None, *, coords=None) -> pm.Model:
+    """Build the PyMC model of a Bayesian Gaussian mixture.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Data (numpy, pandas DataFrame, xarray DataArray). DataFrame columns
+        become the ``feature`` coordinate. The data enter as
+        ``pm.Data("X_data")`` (the observed variable is ``X``), so
+        ``pm.set_data({"X_data": X_new})`` swaps them without recompiling.
+    n_components : int
+        Number of mixture components ``K``.
+    covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
+        scikit-learn's meaning: one full covariance per component, one shared
+        full covariance, one diagonal per component, one variance per component.
+    priors : Priors or dict, optional
+        Prior configuration, defaults to :class:`~bayesgmm.priors.Priors`.
+    coords : dict, optional
+        Extra or overriding coordinates (e.g. ``{"component": ["a", "b"]}``).
+
+    Returns
+    -------
+    pymc.Model
+        Free variables ``weights`` (component), ``means`` (component, feature)
+        and per type ``chol_cov_0..K-1`` (full), ``chol_cov`` (tied), ``sds``
+        (diag) or ``sd`` (spherical); deterministics ``covariances``
+        (component, feature, feature_bis), ``sds`` (component, feature),
+        ``correlations`` (full and tied); observed ``X`` (obs, feature).
+
+    Examples
+    --------
+    >>> import numpy as np, pymc as pm
+    >>> from bayesgmm.model import build_model
+    >>> X = np.random.default_rng(0).normal(size=(50, 2))
+    >>> model = build_model(X, n_components=2, covariance_type="diag")
+    >>> sorted(v.name for v in model.free_RVs)
+    ['means', 'sds', 'weights']
+    >>> model["covariances"].type.ndim
+    3
+    """
+    K = _check_n_components(n_components)
+    covariance_type = _check_covariance_type(covariance_type)
+    priors = _check_priors(priors)
+    arr, obs, features = prepare_data(X)
+    N, D = arr.shape
+    rp = priors.resolve(arr, K)
+    model_coords = {
+        "obs": obs,
+        "feature": features,
+        "feature_bis": features,
+        "component": np.arange(K),
+    }
+    if coords is not None:
+        if not isinstance(coords, dict):
+            raise TypeError(f"coords must be a dict of dim name -> values, got {type(coords).__name__}.")
+        model_coords.update(coords)
+
+    with pm.Model(coords=model_coords) as model:
+        X_data = pm.Data("X_data", arr, dims=("obs", "feature"))
+        weights = pm.Dirichlet("weights", a=rp.weights_alpha, dims="component")
+        means = pm.Normal(
+            "means",
+            mu=rp.mean_loc[None, :],
+            sigma=rp.mean_sd[None, :],
+            dims=("component", "feature"),
+        )
+        chol = COVARIANCE_PRIORS[covariance_type](K, D, rp)
+        cov = chol @ pt.transpose(chol, (0, 2, 1))
+        pm.Deterministic("covariances", cov, dims=("component", "feature", "feature_bis"))
+        sds = pt.sqrt(pt.diagonal(cov, axis1=-2, axis2=-1))
+        if covariance_type != "diag":
+            pm.Deterministic("sds", sds, dims=("component", "feature"))
+        if covariance_type in ("full", "tied"):
+            corr = cov / (sds[:, :, None] * sds[:, None, :])
+            pm.Deterministic("correlations", corr, dims=("component", "feature", "feature_bis"))
+        pm.CustomDist(
+            "X",
+            weights,
+            means,
+            chol,
+            logp=_custom_logp,
+            random=_mixture_random,
+            signature="(k),(k,d),(k,d,d)->(d)",
+            observed=X_data,
+            dims=("obs", "feature"),
+        )
+    return model
