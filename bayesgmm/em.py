@@ -666,7 +666,7 @@ class GaussianMixture:
             else:
                 params = (
                     self.weights_,
-                    self.means_ - shift,
+                    self.means_,
                     self.covariances_,
                     self.precisions_cholesky_,
                 )
@@ -677,11 +677,11 @@ class GaussianMixture:
             n_iter = 0
             for n_iter in range(1, self.max_iter + 1):
                 prev = lower_bound
-                weights, means_c, covs, prec_chol = params
+                weights, means, covs, prec_chol = params
                 with np.errstate(divide="ignore"):
                     log_w = np.log(weights)
                 stats = data.map_reduce(
-                    _block_stats_em, means_c, prec_chol, log_w, shift, ct, k
+                    _block_stats_em, means - shift, prec_chol, log_w, shift, ct, k
                 )
                 lower_bound = stats.loglik / stats.weight
                 history.append(float(lower_bound))
@@ -711,9 +711,9 @@ class GaussianMixture:
                 ConvergenceWarning,
                 stacklevel=3,
             )
-        weights, means_c, covs, prec_chol = params
+        weights, means, covs, prec_chol = params
         self.weights_ = np.asarray(weights, dtype=np.float64)
-        self.means_ = means_c + shift
+        self.means_ = np.asarray(means, dtype=np.float64)
         if covs is not None:
             self.covariances_ = covs
         self.precisions_cholesky_ = prec_chol
@@ -733,21 +733,22 @@ class GaussianMixture:
         k = self.n_components
         n = data.n
         need_resp = weights_init is None or means_init is None or precisions_init is None
-        weights = means_c = covs = prec_chol = None
+        weights = means = covs = prec_chol = None
         if need_resp:
             stats = self._init_statistics(data, shift, rng)
             nk, means_c, covs = _kernels.estimate_parameters(stats, ct, self.reg_covar)
+            means = means_c + shift
             weights = nk / (stats.weight if data.sample_weight is not None else n)
         if weights_init is not None:
             weights = weights_init
         if means_init is not None:
-            means_c = means_init - shift
+            means = means_init
         if precisions_init is None:
             prec_chol = _kernels.compute_precision_cholesky(covs, ct)
         else:
             prec_chol = _kernels.compute_precision_cholesky_from_precisions(precisions_init, ct)
             covs = None
-        return weights, means_c, covs, prec_chol
+        return weights, means, covs, prec_chol
 
     def _init_statistics(self, data, shift, rng):
         ct = self.covariance_type
@@ -777,7 +778,7 @@ class GaussianMixture:
             means_c, covs, nk = self._reseed(bad, stats, data, shift, means_c, covs, nk)
         weights = nk / nk.sum()
         prec_chol = _kernels.compute_precision_cholesky(covs, ct)
-        return (weights, means_c, covs, prec_chol), reseeded
+        return (weights, means_c + shift, covs, prec_chol), reseeded
 
     def _degenerate(self, stats, covs):
         """Indices of empty or collapsed components.

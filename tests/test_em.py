@@ -1,0 +1,326 @@
+"""bayesgmm.GaussianMixture: behaviour, weights, criteria, warnings, properties."""
+
+import doctest
+import pickle
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+import bayesgmm._kernels as kernels_module
+import bayesgmm.covariance
+import bayesgmm.em as em_module
+import bayesgmm._validation
+from bayesgmm import GaussianMixture
+from bayesgmm.em import ConvergenceWarning, DegenerateComponentWarning, NotFittedError
+
+COV_TYPES = ["full", "tied", "diag", "spherical"]
+
+
+def _blobs(n=300, seed=0, d=2):
+    rng = np.random.default_rng(seed)
+    centers = np.array([[0.0] * d, [6.0] + [0.0] * (d - 1), [0.0, 6.0] + [0.0] * (d - 2)])
+    labels = rng.integers(0, 3, size=n)
+    return centers[labels] + rng.normal(size=(n, d)), labels
+
+
+def _fixed_init(X, ct, k=3, seed=0):
+    """Explicit initial parameters (so two fits start from the same point)."""
+    rng = np.random.default_rng(seed)
+    d = X.shape[1]
+    means = X[rng.choice(X.shape[0], k, replace=False)]
+    prec = {"full": np.tile(np.eye(d), (k, 1, 1)), "tied": np.eye(d),
+            "diag": np.ones((k, d)), "spherical": np.ones(k)}[ct]
+    return dict(weights_init=np.full(k, 1.0 / k), means_init=means, precisions_init=prec)
+
+
+@pytest.mark.parametrize(
+    "module", [em_module, kernels_module, bayesgmm.covariance, bayesgmm._validation]
+)
+def test_docstring_examples_run(module):
+    res = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert res.attempted > 0 and res.failed == 0
+
+
+def test_recovers_known_truth():
+    X, labels = _blobs(900)
+    gm = GaussianMixture(3, n_init=2, random_state=0).fit(X)
+    order = np.argsort(gm.means_[:, 0] + 10 * gm.means_[:, 1])
+    np.testing.assert_allclose(gm.means_[order], [[0, 0], [6, 0], [0, 6]], atol=0.2)
+    np.testing.assert_allclose(gm.weights_[order], np.bincount(labels) / 900, atol=0.02)
+    for c in gm.covariances_:
+        np.testing.assert_allclose(c, np.eye(2), atol=0.25)
+    assert gm.converged_ and 1 <= gm.n_iter_ <= 100
+    assert len(gm.lower_bounds_) == gm.n_iter_ and gm.lower_bounds_[-1] == gm.lower_bound_
+    # score_samples is the log of the mixture density, by brute force
+    from scipy.stats import multivariate_normal
+    dens = sum(w * multivariate_normal(m, c).pdf(X[:5]) for w, m, c in
+               zip(gm.weights_, gm.means_, gm.covariances_))
+    np.testing.assert_allclose(gm.score_samples(X[:5]), np.log(dens), rtol=1e-10)
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_integer_weights_equal_repeated_rows(ct):
+    X, _ = _blobs(120, seed=1)
+    w = np.random.default_rng(2).integers(0, 4, size=120)
+    init = _fixed_init(X[w > 0], ct)
+    kw = dict(covariance_type=ct, max_iter=30, tol=0.0, **init)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a = GaussianMixture(3, **kw).fit(X, sample_weight=w)
+        b = GaussianMixture(3, **kw).fit(np.repeat(X, w, axis=0))
+    for attr in ("weights_", "means_", "covariances_"):
+        np.testing.assert_allclose(getattr(a, attr), getattr(b, attr), rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(a.lower_bounds_, b.lower_bounds_, rtol=1e-10)
+
+
+def test_weights_scale_free_and_zero_weight_drops_rows():
+    X, _ = _blobs(150, seed=3)
+    w = np.random.default_rng(4).uniform(0.2, 2.0, size=150)
+    w[:10] = 0.0
+    init = _fixed_init(X[10:], "full")
+    kw = dict(max_iter=20, tol=0.0, **init)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a = GaussianMixture(3, **kw).fit(X, sample_weight=w)
+        b = GaussianMixture(3, **kw).fit(X, sample_weight=7.5 * w)
+        c = GaussianMixture(3, **kw).fit(X[10:], sample_weight=w[10:])
+    np.testing.assert_allclose(a.means_, b.means_, rtol=1e-10)
+    np.testing.assert_allclose(a.means_, c.means_, rtol=1e-10)
+    assert a.lower_bound_ == pytest.approx(c.lower_bound_, rel=1e-12)
+    assert w[0] == 0.0  # the caller's weights were not modified
+
+
+def test_icl_against_brute_force():
+    X, _ = _blobs(200, seed=5)
+    X[:20] = X[:20] * 0.3 + 3.0  # points in between: unsure memberships
+    gm = GaussianMixture(3, covariance_type="diag", random_state=0).fit(X)
+    r = gm.predict_proba(X)
+    loglik = gm.score_samples(X).sum()
+    p = 3 * 2 + 3 * 2 + 2  # diag: means + variances + weights - 1
+    bic = -2 * loglik + p * np.log(200)
+    assert gm.bic(X) == pytest.approx(bic, rel=1e-12)
+    ent = -np.sum(r * np.log(np.clip(r, 1e-300, None)))
+    assert gm.icl(X) == pytest.approx(bic + 2 * ent, rel=1e-10)
+    assert gm.icl(X, method="map") == pytest.approx(bic - 2 * np.log(r.max(axis=1)).sum(), rel=1e-10)
+    assert gm.bic(X) < gm.icl(X, method="map") < gm.icl(X)
+    assert gm.aic(X) == pytest.approx(-2 * loglik + 2 * p, rel=1e-12)
+    with pytest.raises(ValueError, match="'entropy' or 'map'"):
+        gm.icl(X, method="soft")
+
+
+def test_icl_prefers_separated_solution():
+    # two well separated clusters: ICL's entropy term grows when a cluster is split
+    rng = np.random.default_rng(6)
+    X = np.r_[rng.normal(size=(200, 2)), rng.normal(size=(200, 2)) + 8]
+    icl = {k: GaussianMixture(k, n_init=3, random_state=0).fit(X).icl(X) for k in (1, 2, 3)}
+    assert min(icl, key=icl.get) == 2
+
+
+def test_convergence_warning_says_what_to_do():
+    X, _ = _blobs(100)
+    with pytest.warns(ConvergenceWarning, match="Increase max_iter") as rec:
+        gm = GaussianMixture(3, max_iter=2, tol=0.0, random_state=0).fit(X)
+    assert issubclass(rec[0].category, UserWarning)
+    assert not gm.converged_ and gm.n_iter_ == 2
+
+
+def test_singular_covariance_error_names_reg_covar():
+    X = np.r_[np.zeros((10, 2)), np.ones((10, 2))]
+    with pytest.raises(ValueError, match="reg_covar.*scale.*fewer components"):
+        GaussianMixture(2, reg_covar=0.0, random_state=0).fit(X)
+
+
+def test_empty_component_is_reseeded_with_warning():
+    X, _ = _blobs(300, seed=7)
+    means = np.array([[0.0, 0.0], [6.0, 0.0], [500.0, 500.0]])  # third one far away
+    gm = GaussianMixture(3, means_init=means, random_state=0)
+    with pytest.warns(DegenerateComponentWarning, match="re-seeded.*fewer components"):
+        gm.fit(X)
+    assert np.all(gm.weights_ > 0.2)  # the empty component found the third cluster
+    assert np.abs(gm.means_ - [0, 6]).sum(axis=1).min() < 0.5
+
+
+def test_single_point_collapse_is_reseeded():
+    rng = np.random.default_rng(8)
+    X = np.r_[rng.normal(size=(100, 2)), [[30.0, 30.0]], rng.normal(size=(100, 2)) + 6]
+    means = np.array([[0.0, 0.0], [6.0, 6.0], [30.0, 30.0]])  # one on the outlier
+    with pytest.warns(DegenerateComponentWarning):
+        gm = GaussianMixture(3, means_init=means, random_state=0).fit(X)
+    assert np.isfinite(gm.lower_bound_)
+
+
+def test_too_few_samples_and_bad_params():
+    with pytest.raises(ValueError, match="n_samples >= n_components.*fewer components"):
+        GaussianMixture(5).fit(np.random.default_rng(0).normal(size=(3, 2)))
+    X = np.ones((10, 2))
+    for kw, match in [
+        ({"covariance_type": "banana"}, "covariance_type"),
+        ({"init_params": "kmeans+"}, "init_params"),
+        ({"n_components": 0}, "n_components"),
+        ({"tol": -1.0}, "tol"),
+        ({"reg_covar": -1e-6}, "reg_covar"),
+        ({"n_init": 0}, "n_init"),
+        ({"weights_init": [0.5, 0.6]}, "weights_init.*sum to 1"),
+        ({"means_init": np.zeros((3, 2))}, r"means_init.*\(2, 2\)"),
+        ({"precisions_init": np.ones((2, 3))}, "precisions_init.*shape"),
+        ({"precisions_init": -np.ones((2, 2, 2))}, "positive-definite"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            GaussianMixture(**{"n_components": 2, **kw}).fit(X)
+
+
+def test_not_fitted_and_feature_checks():
+    gm = GaussianMixture(2)
+    with pytest.raises(NotFittedError, match="not fitted"):
+        gm.predict(np.ones((2, 2)))
+    sk_exc = pytest.importorskip("sklearn.exceptions")
+    with pytest.raises(sk_exc.NotFittedError):
+        gm.predict_proba(np.ones((2, 2)))
+    X, _ = _blobs(60)
+    gm.fit(X)
+    with pytest.raises(ValueError, match="X has 3 features, but GaussianMixture is expecting 2"):
+        gm.predict(np.ones((2, 3)))
+
+
+def test_dataframe_and_dataarray_input():
+    X, _ = _blobs(90)
+    df = pd.DataFrame(X, columns=["eruptions", "waiting"])
+    gm = GaussianMixture(3, random_state=0).fit(df)
+    assert gm.feature_names_in_.tolist() == ["eruptions", "waiting"]
+    with pytest.raises(ValueError, match="feature names should match"):
+        gm.predict(df[["waiting", "eruptions"]])
+    ref = GaussianMixture(3, random_state=0).fit(X)
+    assert not hasattr(ref, "feature_names_in_")
+    np.testing.assert_allclose(gm.means_, ref.means_)
+    da_ = xr.DataArray(X, dims=("obs", "feature"), coords={"feature": ["eruptions", "waiting"]})
+    np.testing.assert_allclose(gm.predict_proba(da_), ref.predict_proba(X))
+    # refitting on numpy forgets the names
+    gm.fit(X)
+    assert not hasattr(gm, "feature_names_in_")
+
+
+def test_input_not_modified_and_read_only_ok():
+    X, _ = _blobs(90)
+    X = np.asfortranarray(X)
+    X.setflags(write=False)
+    before = X.copy()
+    gm = GaussianMixture(3, random_state=0).fit(X)
+    gm.predict(X)
+    np.testing.assert_array_equal(X, before)
+
+
+@pytest.mark.parametrize("ct", COV_TYPES)
+def test_warm_start_continues(ct):
+    X, _ = _blobs(150, seed=9)
+    init = _fixed_init(X, ct)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        one = GaussianMixture(3, covariance_type=ct, max_iter=10, tol=0.0, **init).fit(X)
+        ws = GaussianMixture(3, covariance_type=ct, max_iter=5, tol=0.0, warm_start=True, **init)
+        ws.fit(X)
+        ws.fit(X)
+    np.testing.assert_allclose(ws.means_, one.means_, rtol=1e-10)
+    np.testing.assert_allclose(ws.lower_bounds_, one.lower_bounds_[5:], rtol=1e-12)
+
+
+def test_max_iter_zero_returns_initialisation():
+    X, _ = _blobs(60)
+    init = _fixed_init(X, "full")
+    gm = GaussianMixture(3, max_iter=0, **init).fit(X)
+    np.testing.assert_array_equal(gm.means_, init["means_init"])
+    np.testing.assert_allclose(gm.precisions_, init["precisions_init"])
+    assert gm.n_iter_ == 0 and gm.lower_bounds_ == []
+
+
+def test_chunked_fit_equals_single_chunk(monkeypatch):
+    X, _ = _blobs(500, seed=10)
+    init = _fixed_init(X, "full")
+    kw = dict(max_iter=10, tol=0.0, **init)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a = GaussianMixture(3, **kw).fit(X)
+        monkeypatch.setattr(kernels_module, "CHUNK_BYTES", 8 * 40 * 37)  # 37-row chunks
+        b = GaussianMixture(3, **kw).fit(X)
+        lab = b.fit_predict(X)
+    np.testing.assert_allclose(b.means_, a.means_, rtol=1e-10)
+    np.testing.assert_allclose(b.covariances_, a.covariances_, rtol=1e-10)
+    np.testing.assert_array_equal(lab, a.predict(X))
+
+
+def test_verbose_output(capsys):
+    X, _ = _blobs(60)
+    GaussianMixture(3, verbose=2, verbose_interval=1, random_state=0).fit(X)
+    out = capsys.readouterr().out
+    assert "Initialization 0" in out and "Iteration 1" in out and "lower bound" in out
+
+
+def test_protocol_clone_repr_pickle():
+    gm = GaussianMixture(3, covariance_type="diag", n_init=2)
+    assert repr(gm) == "GaussianMixture(n_components=3, covariance_type='diag', n_init=2)"
+    assert gm.get_params()["covariance_type"] == "diag"
+    with pytest.raises(ValueError, match="Invalid parameter 'n_comp'"):
+        gm.set_params(n_comp=2)
+    sk_base = pytest.importorskip("sklearn.base")
+    c = sk_base.clone(gm)
+    assert c is not gm and c.get_params() == gm.get_params()
+    X, _ = _blobs(60)
+    gm.fit(X)
+    g2 = pickle.loads(pickle.dumps(gm))
+    np.testing.assert_array_equal(g2.predict(X), gm.predict(X))
+
+
+def test_sample_matches_fit():
+    X, _ = _blobs(300)
+    gm = GaussianMixture(3, random_state=0).fit(X)
+    xs, ys = gm.sample(3000)
+    assert xs.shape == (3000, 2) and np.all(np.diff(ys) >= 0)
+    np.testing.assert_allclose(np.bincount(ys) / 3000, gm.weights_, atol=0.03)
+    for k in range(3):
+        np.testing.assert_allclose(xs[ys == k].mean(0), gm.means_[k], atol=0.15)
+    with pytest.raises(ValueError, match="n_samples"):
+        gm.sample(0)
+
+
+# ----------------------------------------------------------- property tests
+hypothesis = pytest.importorskip("hypothesis")
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(20, 80),
+    d=st.integers(1, 3),
+    k=st.integers(1, 4),
+    ct=st.sampled_from(COV_TYPES),
+    init=st.sampled_from(["kmeans", "k-means++", "random", "random_from_data"]),
+)
+def test_lower_bound_never_decreases(seed, n, d, k, ct, init):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)) * rng.uniform(0.5, 3, size=d) + rng.integers(0, 3, size=(n, 1)) * 3
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        gm = GaussianMixture(k, covariance_type=ct, init_params=init, random_state=seed,
+                             max_iter=40, reg_covar=1e-4).fit(X)
+    reseeded = any(issubclass(w.category, DegenerateComponentWarning) for w in rec)
+    hypothesis.assume(not reseeded)  # re-seeding deliberately restarts a component
+    lb = np.asarray(gm.lower_bounds_)
+    assert np.all(np.diff(lb) >= -1e-9 * np.maximum(1.0, np.abs(lb[1:])))
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), k=st.integers(1, 4), ct=st.sampled_from(COV_TYPES))
+def test_fit_predict_equals_fit_then_predict_and_seed_determinism(seed, k, ct):
+    X, _ = _blobs(60, seed=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = GaussianMixture(k, covariance_type=ct, random_state=seed, max_iter=5, n_init=2)
+        labels = a.fit_predict(X)
+        b = GaussianMixture(k, covariance_type=ct, random_state=seed, max_iter=5, n_init=2).fit(X)
+    np.testing.assert_array_equal(labels, b.predict(X))
+    np.testing.assert_array_equal(a.means_, b.means_)
+    np.testing.assert_array_equal(a.covariances_, b.covariances_)
+    assert a.lower_bounds_ == b.lower_bounds_
