@@ -301,14 +301,22 @@ from hypothesis import given, settings, strategies as st  # noqa: E402
 def test_lower_bound_never_decreases(seed, n, d, k, ct, init):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, d)) * rng.uniform(0.5, 3, size=d) + rng.integers(0, 3, size=(n, 1)) * 3
+    # Exact EM never decreases the likelihood. reg_covar makes the M-step a
+    # slightly perturbed maximiser (the lower bound can then drop by ~1e-9 at
+    # reg_covar=1e-4, in scikit-learn too), so the property is checked with a
+    # negligible reg_covar.
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
-        gm = GaussianMixture(k, covariance_type=ct, init_params=init, random_state=seed,
-                             max_iter=40, reg_covar=1e-4).fit(X)
+        try:
+            gm = GaussianMixture(k, covariance_type=ct, init_params=init, random_state=seed,
+                                 max_iter=40, reg_covar=1e-12).fit(X)
+        except ValueError as exc:  # a singular covariance with reg_covar ~ 0
+            assert "reg_covar" in str(exc)
+            hypothesis.assume(False)
     reseeded = any(issubclass(w.category, DegenerateComponentWarning) for w in rec)
     hypothesis.assume(not reseeded)  # re-seeding deliberately restarts a component
     lb = np.asarray(gm.lower_bounds_)
-    assert np.all(np.diff(lb) >= -1e-9 * np.maximum(1.0, np.abs(lb[1:])))
+    assert np.all(np.diff(lb) >= -1e-10 * np.maximum(1.0, np.abs(lb[1:])))
 
 
 @settings(max_examples=15, deadline=None)
