@@ -70,6 +70,7 @@ __all__ = [
     "get_log_likelihood",
     "get_permutation",
     "get_config",
+    "restore_em",
     "get_feature_names",
     "get_obs",
     "has_log_likelihood",
@@ -272,6 +273,7 @@ def em_dataset(em, feature_names) -> xr.Dataset:
         params = em.get_params()
     except AttributeError:  # pragma: no cover - duck-typed estimators
         params = {}
+    lower_bounds = np.asarray(getattr(em, "lower_bounds_", []), dtype=np.float64)
     ds.attrs = _safe_attrs(
         {
             "log_likelihood": float(getattr(em, "lower_bound_", np.nan)),
@@ -279,6 +281,7 @@ def em_dataset(em, feature_names) -> xr.Dataset:
             "n_iter": int(getattr(em, "n_iter_", -1)),
             "covariance_type": ct.name,
             "params": to_json(params),
+            **({"lower_bounds": lower_bounds} if lower_bounds.size else {}),
         }
     )
     return ds
@@ -319,6 +322,7 @@ def build_tree(
     sampler_config: dict,
     estimator_params: dict | None = None,
     log_likelihood="auto",
+    extra_attrs: dict | None = None,
 ) -> xr.DataTree:
     """Assemble the result tree of a fit (the layout in the module docstring).
 
@@ -354,6 +358,8 @@ def build_tree(
         :func:`bayesgmm.posterior.membership.pointwise_log_likelihood`. ``"auto"`` stores it unless it would exceed
         :data:`LOG_LIKELIHOOD_MAX_BYTES` (512 MiB), in which case a warning
         says how to get it anyway.
+    extra_attrs : dict, optional
+        More root attributes (str/int/float; bools are stored as int).
 
     Returns
     -------
@@ -470,6 +476,7 @@ def build_tree(
             "estimator_params": to_json(estimator_params or {}),
             "relabelled": int(permutation is not None),
             "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            **(extra_attrs or {}),
         }
     )
     return tree
@@ -653,6 +660,70 @@ def get_config(tree) -> dict:
     out["n_components"] = int(out["n_components"])
     out["relabelled"] = bool(out.get("relabelled", 0))
     return out
+
+
+def restore_em(tree, feature_names_in=None):
+    """Rebuild the fitted :class:`bayesgmm.GaussianMixture` from the ``em`` group.
+
+    The constructor parameters come from the group's ``params`` attribute; the
+    fitted parameters are converted back from full matrices to the layout of the
+    covariance type (exactly: the full matrices were expanded from it), and the
+    precision factors are recomputed from the covariances.
+
+    Parameters
+    ----------
+    tree : xarray.DataTree
+    feature_names_in : array-like of str, optional
+        Set as ``feature_names_in_`` (when the fit saw column names).
+
+    Returns
+    -------
+    GaussianMixture
+
+    Examples
+    --------
+    >>> from bayesgmm._datatree import restore_em  # doctest: +SKIP
+    >>> em = restore_em(model.idata_)  # doctest: +SKIP
+    >>> em.predict(X)  # doctest: +SKIP
+    """
+    from bayesgmm import _kernels
+    from bayesgmm.em import GaussianMixture
+
+    ds = get_em(tree)
+    attrs = dict(ds.attrs)
+    params = json.loads(attrs.get("params") or "{}")
+    for key in ("weights_init", "means_init", "precisions_init"):
+        if params.get(key) is not None:
+            params[key] = np.asarray(params[key], dtype=np.float64)
+    if isinstance(params.get("random_state"), str):  # a generator was stored as its repr
+        params["random_state"] = None
+    ct = str(attrs.get("covariance_type", params.get("covariance_type", "full")))
+    params["covariance_type"] = ct
+    em = GaussianMixture(**params)
+    full = ds["covariances"].transpose("component", "feature", "feature_bis").to_numpy()
+    K, D = full.shape[:2]
+    if ct == "full":
+        cov = full.copy()
+    elif ct == "tied":
+        cov = full[0].copy()
+    elif ct == "diag":
+        cov = np.diagonal(full, axis1=-2, axis2=-1).copy()
+    else:
+        cov = full[:, 0, 0].copy()
+    em.weights_ = ds["weights"].transpose("component").to_numpy().copy()
+    em.means_ = ds["means"].transpose("component", "feature").to_numpy().copy()
+    em.covariances_ = cov
+    em.precisions_cholesky_ = _kernels.compute_precision_cholesky(cov, ct)
+    em.precisions_ = _kernels.precisions_from_cholesky(em.precisions_cholesky_, ct)
+    em.converged_ = bool(attrs.get("converged", 0))
+    em.n_iter_ = int(attrs.get("n_iter", -1))
+    em.lower_bound_ = float(attrs.get("log_likelihood", np.nan))
+    lbs = attrs.get("lower_bounds")
+    em.lower_bounds_ = [] if lbs is None else [float(v) for v in np.atleast_1d(lbs)]
+    em.n_features_in_ = int(D)
+    if feature_names_in is not None:
+        em.feature_names_in_ = np.asarray(list(feature_names_in), dtype=object)
+    return em
 
 
 # --------------------------------------------------------------------------- storage

@@ -1,0 +1,715 @@
+"""The Bayesian Gaussian mixture: EM first, then the posterior by NUTS or VI.
+
+:class:`BayesianGMM` composes the layers of the package: input validation, the EM
+estimator (:class:`bayesgmm.GaussianMixture`, restarts), the PyMC model
+(:func:`bayesgmm.build_model`) sampled by :func:`bayesgmm.inference.run_inference`
+from the EM solution, relabelling of the draws against EM
+(:func:`bayesgmm.posterior.relabel_draws`), the result tree
+(:mod:`bayesgmm._datatree`) and the sampling diagnostics
+(:mod:`bayesgmm.diagnostics`).  It holds no numerics of its own.
+"""
+
+from __future__ import annotations
+
+import inspect
+import numbers
+import warnings
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayesgmm import _datatree
+from bayesgmm._validation import check_array, check_feature_names, check_n_features
+from bayesgmm.em import NotFittedError
+
+__all__ = ["BayesianGMM", "NotFittedError", "METHODS"]
+
+#: Inference methods accepted by :meth:`BayesianGMM.fit`.
+METHODS = ("nuts", "advi", "fullrank_advi", "minibatch_advi")
+
+
+def _check_int(value, name, minimum, what=""):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"{name} must be an integer >= {minimum}{what}, got "
+            f"{type(value).__name__} {value!r}."
+        )
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}{what}, got {value}.")
+    return int(value)
+
+
+def _obs_coords(X, n):
+    """The contract's ``obs`` coordinate: a unique DataFrame index / DataArray coord."""
+    if isinstance(X, pd.DataFrame):
+        if X.index.is_unique:
+            return X.index
+    elif isinstance(X, xr.DataArray) and X.ndim == 2:
+        dim = "obs" if "obs" in X.dims else X.dims[0]
+        if dim in X.coords:
+            idx = pd.Index(X[dim].to_numpy())
+            if idx.is_unique:
+                return idx
+    return np.arange(n)
+
+
+class BayesianGMM:
+    """Bayesian Gaussian mixture model: EM point estimate, then the full posterior.
+
+    The model: weights ~ Dirichlet(alpha); means ~ Normal centred on the data with
+    a scale set from the data's spread; covariances with an LKJ prior on the
+    correlations and half-normal priors on the standard deviations (``full``),
+    or the matching priors of ``tied``, ``diag`` and ``spherical`` (see
+    :class:`bayesgmm.Priors` for the defaults and how to change them).
+    :meth:`fit` runs EM with restarts (kept as ``em_``), starts every chain at
+    the EM estimate, samples with NUTS (nutpie by default) or fits a variational
+    approximation, relabels the draws against EM and checks the diagnostics.
+
+    Parameters
+    ----------
+    n_components : int, default 1
+        Number of mixture components ``K``.
+    covariance_type : {"full", "tied", "diag", "spherical"}, default "full"
+        scikit-learn's meaning (one covariance per component, one shared
+        covariance, diagonal, a single variance per component).
+    priors : bayesgmm.Priors, dict or None, default None
+        Prior configuration; ``None`` uses :class:`bayesgmm.Priors` defaults.
+    random_state : int, numpy.random.Generator, RandomState or None
+        Seeds EM and the sampler; the same int gives the same result.
+
+    Attributes
+    ----------
+    idata_ : xarray.DataTree
+        Groups ``posterior`` (relabelled draws), ``sample_stats``,
+        ``log_likelihood``, ``observed_data`` and ``em``; the root attributes
+        hold the model and sampler configuration and the package version.
+    em_ : bayesgmm.GaussianMixture
+        The EM fit the chains were started from and relabelled against.
+    diagnostics_ : bayesgmm.diagnostics.DiagnosticsReport
+        R-hat, ESS, divergences and chain modes of the fit.
+    n_features_in_ : int
+        Number of features seen in :meth:`fit`.
+    feature_names_in_ : ndarray of str
+        Column names seen in :meth:`fit` (only for data with column names).
+
+    See Also
+    --------
+    bayesgmm.GaussianMixture : the EM estimator alone.
+    bayesgmm.build_model : the PyMC model, to extend it.
+
+    Examples
+    --------
+    >>> import bayesgmm as bg
+    >>> X = bg.datasets.load_old_faithful()
+    >>> model = bg.BayesianGMM(n_components=2, random_state=0)
+    >>> model.fit(X, draws=200, tune=200, chains=2, progressbar=False)  # doctest: +SKIP
+    BayesianGMM(n_components=2, random_state=0)
+    >>> model.membership()["probability"].shape  # doctest: +SKIP
+    (272, 2)
+    """
+
+    def __init__(self, n_components=1, *, covariance_type="full", priors=None, random_state=None):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.priors = priors
+        self.random_state = random_state
+        self._check_params()
+
+    # ------------------------------------------------------------ sklearn protocol
+    @classmethod
+    def _get_param_names(cls):
+        sig = inspect.signature(cls.__init__)
+        return [p.name for p in sig.parameters.values() if p.name != "self"]
+
+    def get_params(self, deep=True):
+        """Constructor parameters as a dict (scikit-learn protocol).
+
+        Examples
+        --------
+        >>> from bayesgmm import BayesianGMM
+        >>> BayesianGMM(3).get_params()["n_components"]
+        3
+        """
+        return {name: getattr(self, name) for name in self._get_param_names()}
+
+    def set_params(self, **params):
+        """Set constructor parameters (scikit-learn protocol); returns ``self``.
+
+        Examples
+        --------
+        >>> from bayesgmm import BayesianGMM
+        >>> BayesianGMM().set_params(n_components=4).n_components
+        4
+        """
+        valid = set(self._get_param_names())
+        for key in params:
+            if key not in valid:
+                raise ValueError(
+                    f"Invalid parameter {key!r} for BayesianGMM; valid parameters are "
+                    f"{sorted(valid)}."
+                )
+        old = {k: getattr(self, k) for k in params}
+        for key, value in params.items():
+            setattr(self, key, value)
+        try:
+            self._check_params()
+        except (TypeError, ValueError):
+            for key, value in old.items():
+                setattr(self, key, value)
+            raise
+        return self
+
+    def __repr__(self):
+        defaults = {
+            p.name: p.default
+            for p in inspect.signature(type(self).__init__).parameters.values()
+            if p.name != "self"
+        }
+        parts = []
+        for name, default in defaults.items():
+            value = getattr(self, name)
+            if value is default or (
+                isinstance(value, (str, int)) and type(value) is type(default) and value == default
+            ):
+                continue
+            parts.append(f"{name}={value!r}")
+        return f"BayesianGMM({', '.join(parts)})"
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "idata_")
+
+    def _check_params(self):
+        from bayesgmm.covariance import COVARIANCE_TYPES
+        from bayesgmm.priors import Priors
+
+        _check_int(self.n_components, "n_components", 1)
+        if not isinstance(self.covariance_type, str) or self.covariance_type not in COVARIANCE_TYPES:
+            raise ValueError(
+                f"covariance_type must be one of {list(COVARIANCE_TYPES)}, got "
+                f"{self.covariance_type!r}."
+            )
+        if self.priors is not None and not isinstance(self.priors, (Priors, dict)):
+            raise TypeError(
+                "priors must be a bayesgmm.Priors, a dict of its fields, or None; got "
+                f"{type(self.priors).__name__}. Example: priors=bg.Priors(lkj_eta=4.0)."
+            )
+        rs = self.random_state
+        if not (
+            rs is None
+            or (isinstance(rs, numbers.Integral) and not isinstance(rs, bool))
+            or isinstance(rs, (np.random.Generator, np.random.RandomState))
+        ):
+            raise TypeError(
+                "random_state must be None, an int, or a numpy Generator/RandomState; got "
+                f"{type(rs).__name__} ({rs!r}). Pass e.g. random_state=0."
+            )
+        if isinstance(rs, numbers.Integral) and not 0 <= int(rs) < 2**32:
+            raise ValueError(f"random_state must be in [0, 2**32), got {rs}.")
+
+    def _resolved_priors(self):
+        from bayesgmm.priors import Priors
+
+        if self.priors is None:
+            return Priors()
+        if isinstance(self.priors, dict):
+            return Priors.from_dict(self.priors)
+        return self.priors
+
+    def _seeds(self):
+        """(EM random_state, sampler random_seed) from ``random_state``."""
+        rs = self.random_state
+        if rs is None or isinstance(rs, numbers.Integral):
+            return (None if rs is None else int(rs)), (None if rs is None else int(rs))
+        if isinstance(rs, np.random.Generator):
+            a, b = rs.integers(0, 2**31 - 1, size=2)
+        else:
+            a, b = rs.randint(0, 2**31 - 1, size=2)
+        return int(a), int(b)
+
+    def _check_fitted(self, method):
+        if not hasattr(self, "idata_"):
+            raise NotFittedError(
+                f"This BayesianGMM instance is not fitted yet: call fit(X) (or "
+                f"BayesianGMM.load(path)) before {method}()."
+            )
+
+    # ------------------------------------------------------------------------ fit
+    def fit(
+        self,
+        X,
+        y=None,
+        *,
+        method="nuts",
+        draws=1000,
+        tune=1000,
+        chains=4,
+        progressbar=True,
+        nuts_sampler="nutpie",
+        n_init=5,
+        log_likelihood="auto",
+        **sampler_kwargs,
+    ):
+        """Fit EM, then the posterior, relabel, and check the diagnostics.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            numpy array, pandas DataFrame (columns become the ``feature``
+            coordinate, a unique index the ``obs`` coordinate), xarray DataArray
+            (obs, feature), or a dask array (computed: the posterior needs the
+            data in memory). Never modified.
+        y : None
+            Ignored (scikit-learn API).
+        method : {"nuts", "advi", "fullrank_advi", "minibatch_advi"}, default "nuts"
+            NUTS, or a variational approximation from which ``draws`` x
+            ``chains`` draws are taken.
+        draws : int, default 1000
+            Draws per chain kept.
+        tune : int, default 1000
+            Tuning (warm-up) steps per chain for NUTS; iterations hint for VI
+            (see :func:`bayesgmm.inference.run_inference`).
+        chains : int, default 4
+        progressbar : bool, default True
+        nuts_sampler : {"nutpie", "pymc", "numpyro", "blackjax"}, default "nutpie"
+        n_init : int, default 5
+            EM restarts; the best is kept as ``em_`` and starts the chains.
+        log_likelihood : bool or "auto", default "auto"
+            Store the pointwise log-likelihood (chain x draw x obs; needed for
+            LOO). ``"auto"`` skips it above 512 MiB, with a warning.
+        **sampler_kwargs
+            Passed on to the sampler (e.g. ``target_accept=0.95``).
+
+        Returns
+        -------
+        self : BayesianGMM
+
+        Warns
+        -----
+        bayesgmm.diagnostics.SamplingWarning
+            R-hat above 1.01, low ESS, divergences, or chains in different modes
+            (each a subclass; see :mod:`bayesgmm.diagnostics`).
+
+        Notes
+        -----
+        The fitted attributes are set only when everything succeeded: an error
+        or a KeyboardInterrupt during fitting leaves the object as it was.
+
+        Examples
+        --------
+        >>> import bayesgmm as bg
+        >>> X = bg.datasets.load_old_faithful()
+        >>> m = bg.BayesianGMM(2, random_state=1)
+        >>> m.fit(X, draws=300, tune=300, chains=2, progressbar=False)  # doctest: +SKIP
+        BayesianGMM(n_components=2, random_state=1)
+        """
+        self._check_params()
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}.")
+        draws = _check_int(draws, "draws", 1)
+        tune = _check_int(tune, "tune", 0)
+        chains = _check_int(chains, "chains", 1)
+        n_init = _check_int(n_init, "n_init", 1)
+        if not isinstance(progressbar, bool):
+            raise TypeError(f"progressbar must be True or False, got {progressbar!r}.")
+        if not isinstance(nuts_sampler, str):
+            raise TypeError(
+                f"nuts_sampler must be a string such as 'nutpie' or 'pymc', got {nuts_sampler!r}."
+            )
+        if log_likelihood not in (True, False, "auto"):
+            raise ValueError(
+                f"log_likelihood must be True, False or 'auto', got {log_likelihood!r}."
+            )
+        if y is not None:
+            raise ValueError(
+                "y must be None: a mixture model is unsupervised (the argument exists only "
+                "for scikit-learn compatibility)."
+            )
+
+        K = int(self.n_components)
+        arr, names = check_array(X, name="X", min_samples=2)
+        if not isinstance(arr, np.ndarray):  # dask: the posterior needs the data in memory
+            arr = np.asarray(arr.compute(), dtype=np.float64)
+            X_in = arr if names is None else pd.DataFrame(arr, columns=list(names))
+        else:
+            X_in = X
+        n, d = arr.shape
+        if n < K:
+            raise ValueError(
+                f"X has {n} rows but n_components={K}; use fewer components or more data."
+            )
+        feature_names = [str(f) for f in names] if names is not None else [f"x{i}" for i in range(d)]
+        obs = _obs_coords(X, n)
+        priors = self._resolved_priors()
+        em_seed, sampler_seed = self._seeds()
+
+        from bayesgmm.em import GaussianMixture
+        from bayesgmm.inference import run_inference
+        from bayesgmm.posterior import relabel_draws
+
+        em = GaussianMixture(
+            K, covariance_type=self.covariance_type, n_init=n_init, random_state=em_seed
+        ).fit(X_in)
+        raw = run_inference(
+            X_in,
+            K,
+            self.covariance_type,
+            priors,
+            em,
+            method=method,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            random_seed=sampler_seed,
+            progressbar=progressbar,
+            nuts_sampler=nuts_sampler,
+            **sampler_kwargs,
+        )
+        raw_post = raw["posterior"].to_dataset()
+        em_ds = _datatree.em_dataset(em, feature_names)
+        relabelled, perm = relabel_draws(raw_post, em_ds)
+        stats = raw["sample_stats"].to_dataset() if "sample_stats" in raw.children else None
+        sampler_config = {
+            "method": method,
+            "draws": draws,
+            "tune": tune,
+            "chains": chains,
+            "random_seed": sampler_seed,
+            "nuts_sampler": nuts_sampler if method == "nuts" else None,
+            "n_init": n_init,
+            "em_random_state": em_seed,
+            **{k: v for k, v in sampler_kwargs.items()},
+        }
+        rs = self.random_state
+        tree = _datatree.build_tree(
+            posterior=relabelled,
+            sample_stats=stats,
+            permutation=perm.transpose("chain", "draw", "component").to_numpy(),
+            em=em,
+            X=arr,
+            obs=obs,
+            feature_names=feature_names,
+            covariance_type=self.covariance_type,
+            method=method,
+            model_config=priors.to_dict(),
+            sampler_config=sampler_config,
+            estimator_params={
+                "n_components": K,
+                "covariance_type": self.covariance_type,
+                "priors": None if self.priors is None else priors.to_dict(),
+                "random_state": int(rs) if isinstance(rs, numbers.Integral) else None,
+            },
+            log_likelihood=log_likelihood,
+            extra_attrs={"fitted_with_feature_names": int(names is not None)},
+        )
+        from bayesgmm.diagnostics import check_diagnostics
+
+        report = check_diagnostics(tree)
+        report.warn(stacklevel=2)
+
+        # Assign the fitted state only now: an interrupt above leaves self unchanged.
+        self.em_ = em
+        self.diagnostics_ = report
+        self.n_features_in_ = d
+        if names is not None:
+            self.feature_names_in_ = np.asarray(names, dtype=object)
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        self.idata_ = tree
+        return self
+
+    # ------------------------------------------------------------------ results
+    def _validate_new(self, X, method):
+        self._check_fitted(method)
+        arr, names = check_array(X, name="X", allow_dask=False)
+        check_feature_names(getattr(self, "feature_names_in_", None), names, "BayesianGMM")
+        check_n_features(self.n_features_in_, arr.shape, "X", "BayesianGMM")
+        return arr
+
+    def membership(self, hdi_prob=0.94):
+        """Posterior membership of every fitted observation, with uncertainty.
+
+        Parameters
+        ----------
+        hdi_prob : float, default 0.94
+            Mass of the equal-tailed credible intervals.
+
+        Returns
+        -------
+        xarray.Dataset
+            dims (obs, component): ``probability`` (posterior mean), ``lower`` /
+            ``upper`` (interval), ``entropy`` (obs), ``assignment`` (obs, the most
+            probable component), ``probability_max`` (obs) with
+            ``probability_max_lower`` / ``probability_max_upper``; see
+            :func:`bayesgmm.posterior.membership_summary`.
+
+        Examples
+        --------
+        >>> m = model.membership()  # doctest: +SKIP
+        >>> m["entropy"].sortby(m["entropy"], ascending=False)[:5]  # most ambiguous  # doctest: +SKIP
+        """
+        self._check_fitted("membership")
+        from bayesgmm.posterior.membership import membership_summary
+
+        return membership_summary(
+            _datatree.get_posterior(self.idata_),
+            _datatree.get_observed(self.idata_),
+            hdi_prob=hdi_prob,
+        )
+
+    def predict_proba(self, X, return_interval=False, hdi_prob=0.94):
+        """Membership probabilities of (new) observations, averaged over the posterior.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        return_interval : bool, default False
+            Also return the lower and upper bounds of the equal-tailed
+            ``hdi_prob`` credible interval of each probability.
+        hdi_prob : float, default 0.94
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_components)
+            Rows sum to one.
+        lower, upper : ndarray of shape (n_samples, n_components)
+            Only with ``return_interval=True``.
+
+        Examples
+        --------
+        >>> p, lo, hi = model.predict_proba([[2.0, 55.0]], return_interval=True)  # doctest: +SKIP
+        """
+        from bayesgmm.posterior.membership import predictive_membership
+
+        if not isinstance(return_interval, bool):
+            raise TypeError(f"return_interval must be True or False, got {return_interval!r}.")
+        arr = self._validate_new(X, "predict_proba")
+        res = predictive_membership(
+            _datatree.get_posterior(self.idata_), arr, hdi_prob=hdi_prob
+        )
+        proba = res["probability"].transpose("obs", "component").to_numpy()
+        if not return_interval:
+            return proba
+        return (
+            proba,
+            res["lower"].transpose("obs", "component").to_numpy(),
+            res["upper"].transpose("obs", "component").to_numpy(),
+        )
+
+    def predict(self, X):
+        """Most probable component of each row of ``X`` under the posterior.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,), int
+
+        Examples
+        --------
+        >>> model.predict([[2.0, 55.0], [4.5, 80.0]])  # doctest: +SKIP
+        array([1, 0])
+        """
+        return self.predict_proba(X).argmax(axis=1)
+
+    def score_samples(self, X):
+        """Posterior predictive log density ``log (1/S) sum_s p(x | theta_s)``.
+
+        Low values flag observations the fitted mixture finds unlikely
+        (anomalies).
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+
+        Examples
+        --------
+        >>> model.score_samples([[3.5, 70.0]])  # doctest: +SKIP
+        """
+        from bayesgmm.posterior.membership import posterior_predictive_log_density
+
+        arr = self._validate_new(X, "score_samples")
+        return posterior_predictive_log_density(
+            _datatree.get_posterior(self.idata_), arr
+        ).to_numpy()
+
+    def summary(self, var_names=None, hdi_prob=0.94, kind="all", **kwargs):
+        """Posterior summary of the relabelled draws (arviz-stats).
+
+        Off-diagonal correlations are listed once, as ``correlations[k, a:b]``
+        (the diagonal is constant and the matrix symmetric).
+
+        Parameters
+        ----------
+        var_names : list of str, optional
+            Default ``weights``, ``means``, ``sds`` and (``full``/``tied``)
+            ``correlations``.
+        hdi_prob : float, default 0.94
+            Mass of the equal-tailed credible interval.
+        kind : str, default "all"
+            See :func:`arviz_stats.summary` (``"stats"``, ``"diagnostics"``, ...).
+        **kwargs
+            Passed to :func:`arviz_stats.summary` (e.g. ``fmt="xarray"``).
+
+        Returns
+        -------
+        pandas.DataFrame (or what ``fmt`` asks for)
+
+        Examples
+        --------
+        >>> model.summary(kind="stats")  # doctest: +SKIP
+        """
+        import arviz_stats as azs
+
+        self._check_fitted("summary")
+        if isinstance(hdi_prob, bool) or not isinstance(hdi_prob, numbers.Real) or not 0 < hdi_prob < 1:
+            raise ValueError(f"hdi_prob must be a number in (0, 1), e.g. 0.94; got {hdi_prob!r}.")
+        post = _datatree.get_posterior(self.idata_)
+        default = [v for v in ("weights", "means", "sds", "correlations") if v in post]
+        if var_names is None:
+            var_names = default
+        elif isinstance(var_names, str):
+            var_names = [var_names]
+        unknown = [v for v in var_names if v not in post]
+        if unknown:
+            raise ValueError(
+                f"var_names {unknown} are not posterior variables; choose from "
+                f"{sorted(map(str, post.data_vars))}."
+            )
+        ds = post[list(var_names)]
+        if "correlations" in ds:
+            ds = ds.assign(correlations=_upper_pairs(ds["correlations"]))
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return azs.summary(
+                ds, kind=kind, ci_prob=float(hdi_prob), ci_kind="eti",
+                sample_dims=("chain", "draw"), **kwargs,
+            )
+
+    def compare_em(self, **kwargs):
+        """EM estimates next to the posterior (delegates to :func:`bayesgmm.posterior.compare_em`).
+
+        Returns
+        -------
+        xarray.Dataset
+            Per parameter: EM value, posterior mean, sd, interval, whether EM
+            lies inside it, and the standardised difference.
+
+        Examples
+        --------
+        >>> model.compare_em().to_dataframe()  # doctest: +SKIP
+        """
+        self._check_fitted("compare_em")
+        from bayesgmm.posterior import compare_em
+
+        return compare_em(
+            _datatree.get_posterior(self.idata_), _datatree.get_em(self.idata_), **kwargs
+        )
+
+    def sample_prior_predictive(self, X=None, draws=500, random_seed=None):
+        """Draw from the prior and the prior predictive (delegates to :func:`bayesgmm.build_model`).
+
+        Parameters
+        ----------
+        X : array-like, optional
+            Data that set the prior scales (and the number of observations
+            simulated); default the fitted data.
+        draws : int, default 500
+        random_seed : int, optional
+            Default: derived from ``random_state``.
+
+        Returns
+        -------
+        xarray.DataTree
+            PyMC's result with ``prior`` and ``prior_predictive`` groups.
+
+        Examples
+        --------
+        >>> import bayesgmm as bg
+        >>> X = bg.datasets.load_old_faithful()
+        >>> prior = bg.BayesianGMM(2, random_state=0).sample_prior_predictive(X, draws=10)
+        >>> prior["prior"]["weights"].shape
+        (1, 10, 2)
+        """
+        import pymc as pm
+
+        from bayesgmm.model import build_model
+
+        draws = _check_int(draws, "draws", 1)
+        if X is None:
+            if not hasattr(self, "idata_"):
+                raise NotFittedError(
+                    "sample_prior_predictive() needs data to set the prior scales: pass X, "
+                    "or fit the model first."
+                )
+            X = _datatree.get_observed(self.idata_).to_pandas()
+        if random_seed is None:
+            random_seed = self._seeds()[1]
+        model = build_model(
+            X, self.n_components, covariance_type=self.covariance_type,
+            priors=self._resolved_priors(),
+        )
+        with model:
+            return pm.sample_prior_predictive(draws=draws, random_seed=random_seed)
+
+    # -------------------------------------------------------------- persistence
+    def save(self, path):
+        """Save the fit (the result tree) to a netCDF file.
+
+        Everything needed to predict is in the file: :meth:`load` restores a
+        model whose predictions are identical.
+
+        Examples
+        --------
+        >>> model.save("fit.nc")  # doctest: +SKIP
+        """
+        self._check_fitted("save")
+        _datatree.save(self.idata_, path)
+
+    @classmethod
+    def load(cls, path):
+        """Restore a fitted model saved by :meth:`save`.
+
+        Returns
+        -------
+        BayesianGMM
+            With ``idata_``, ``em_``, ``diagnostics_``, ``n_features_in_`` and
+            (when the fit saw column names) ``feature_names_in_``.
+
+        Examples
+        --------
+        >>> model = BayesianGMM.load("fit.nc")  # doctest: +SKIP
+        >>> model.predict_proba(X_new)  # doctest: +SKIP
+        """
+        from bayesgmm.diagnostics import check_diagnostics
+        from bayesgmm.priors import Priors
+
+        tree = _datatree.load(path)
+        config = _datatree.get_config(tree)
+        params = config.get("estimator_params") or {}
+        priors = params.get("priors")
+        model = cls(
+            int(params.get("n_components", config["n_components"])),
+            covariance_type=str(params.get("covariance_type", config["covariance_type"])),
+            priors=None if priors is None else Priors.from_dict(priors),
+            random_state=params.get("random_state"),
+        )
+        names = _datatree.get_feature_names(tree)
+        has_names = bool(int(config.get("fitted_with_feature_names", 0)))
+        model.em_ = _datatree.restore_em(tree, names if has_names else None)
+        model.n_features_in_ = len(names)
+        if has_names:
+            model.feature_names_in_ = np.asarray(names, dtype=object)
+        model.diagnostics_ = check_diagnostics(tree)
+        model.idata_ = tree
+        return model
+
+
+def _upper_pairs(corr: xr.DataArray) -> xr.DataArray:
+    """Correlations (..., feature, feature_bis) -> (..., pair) for the upper triangle."""
+    feats = [str(f) for f in corr["feature"].to_numpy()]
+    D = len(feats)
+    i, j = np.triu_indices(D, k=1)
+    vals = corr.transpose(..., "feature", "feature_bis").to_numpy()[..., i, j]
+    dims = [d for d in corr.dims if d not in ("feature", "feature_bis")] + ["pair"]
+    coords = {d: corr[d].to_numpy() for d in dims[:-1] if d in corr.coords}
+    coords["pair"] = np.array([f"{feats[a]}:{feats[b]}" for a, b in zip(i, j)], dtype=str)
+    return xr.DataArray(vals, dims=dims, coords=coords)

@@ -1,0 +1,104 @@
+"""Fast tests of BayesianGMM that need no posterior sampling."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayesgmm as bg
+from bayesgmm.bayesian import BayesianGMM, NotFittedError
+
+
+def test_repr_and_params_protocol():
+    m = BayesianGMM(3, covariance_type="diag", random_state=0)
+    assert repr(m) == "BayesianGMM(n_components=3, covariance_type='diag', random_state=0)"
+    assert repr(BayesianGMM()) == "BayesianGMM()"
+    assert m.get_params() == {"n_components": 3, "covariance_type": "diag", "priors": None,
+                              "random_state": 0}
+    assert m.set_params(n_components=2) is m and m.n_components == 2
+    with pytest.raises(ValueError, match="Invalid parameter 'n_component'"):
+        m.set_params(n_component=2)
+    with pytest.raises(ValueError, match="covariance_type must be one of"):
+        m.set_params(covariance_type="banana")
+    assert m.covariance_type == "diag"  # a rejected set_params leaves the object unchanged
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        ({"n_components": 0}, ValueError, "n_components must be an integer >= 1, got 0"),
+        ({"n_components": 2.5}, TypeError, "n_components must be an integer"),
+        ({"n_components": True}, TypeError, "n_components must be an integer"),
+        ({"covariance_type": "banana"}, ValueError, "covariance_type must be one of"),
+        ({"priors": 3}, TypeError, "priors must be a bayesgmm.Priors"),
+        ({"random_state": "seed"}, TypeError, "random_state must be None, an int"),
+        ({"random_state": -1}, ValueError, "random_state must be in"),
+    ],
+)
+def test_bad_constructor_arguments(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        BayesianGMM(**kwargs)
+
+
+def test_unfitted_use_raises_not_fitted_error():
+    m = BayesianGMM(2)
+    X = np.zeros((3, 2))
+    for call in (m.membership, lambda: m.predict_proba(X), lambda: m.predict(X),
+                 lambda: m.score_samples(X), m.summary, m.compare_em, lambda: m.save("x.nc")):
+        with pytest.raises(NotFittedError, match="not fitted yet") as info:
+            call()
+        assert isinstance(info.value, ValueError) and isinstance(info.value, AttributeError)
+    with pytest.raises(NotFittedError, match="pass X"):
+        m.sample_prior_predictive()
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        ({"method": "gibbs"}, ValueError, "method must be one of"),
+        ({"draws": 0}, ValueError, "draws must be an integer >= 1"),
+        ({"tune": -1}, ValueError, "tune must be an integer >= 0"),
+        ({"chains": 1.5}, TypeError, "chains must be an integer"),
+        ({"n_init": 0}, ValueError, "n_init must be an integer >= 1"),
+        ({"progressbar": "no"}, TypeError, "progressbar must be True or False"),
+        ({"log_likelihood": "some"}, ValueError, "log_likelihood must be True, False or 'auto'"),
+        ({"y": np.zeros(10)}, ValueError, "y must be None"),
+    ],
+)
+def test_bad_fit_arguments_fail_before_any_work(kwargs, exc, match):
+    X = np.random.default_rng(0).normal(size=(10, 2))
+    m = BayesianGMM(2)
+    with pytest.raises(exc, match=match):
+        m.fit(X, **kwargs)
+    assert not hasattr(m, "idata_") and not hasattr(m, "em_")
+
+
+def test_bad_data_errors_name_the_problem():
+    m = BayesianGMM(2)
+    X = pd.DataFrame({"a": [1.0, np.nan, 3.0, 4.0], "b": [1.0, 2.0, 3.0, 4.0]})
+    with pytest.raises(ValueError, match="NaN"):
+        m.fit(X)
+    X_before = X.copy()
+    with pytest.raises(ValueError, match="X has 3 rows but n_components=4"):
+        BayesianGMM(4).fit(np.eye(3))
+    with pytest.raises(ValueError, match="at least 2"):
+        BayesianGMM(1).fit(np.array([[1.0, 2.0]]))
+    pd.testing.assert_frame_equal(X, X_before)  # caller's data untouched
+
+
+@pytest.mark.slow
+def test_sample_prior_predictive_matches_documented_priors():
+    X = bg.datasets.load_old_faithful()
+    prior = BayesianGMM(2, random_state=0).sample_prior_predictive(X, draws=2000)
+    w = prior["prior"]["weights"].values.reshape(-1, 2)
+    m = prior["prior"]["means"].values.reshape(-1, 2, 2)
+    # Dirichlet(1, 1): each weight is Uniform(0, 1)
+    assert w.mean() == pytest.approx(0.5, abs=0.02)
+    assert w[:, 0].std() == pytest.approx(np.sqrt(1 / 12), rel=0.06)
+    # means ~ Normal(data mean, 2 * data sd) per feature (Priors defaults)
+    sd = X.std(ddof=1).to_numpy()
+    assert np.all(np.abs(m.mean(axis=(0, 1)) - X.mean().to_numpy()) < 0.15 * sd)
+    np.testing.assert_allclose(m.std(axis=(0, 1)), 2 * sd, rtol=0.06)
+    assert prior["prior_predictive"]["X"].shape[-2:] == (272, 2)
+    # reproducible with the same seed
+    again = BayesianGMM(2, random_state=0).sample_prior_predictive(X, draws=2000)
+    np.testing.assert_array_equal(again["prior"]["means"].values, prior["prior"]["means"].values)
