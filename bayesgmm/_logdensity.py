@@ -1,0 +1,535 @@
+"""Fast log posterior density of the Gaussian mixture with an analytic gradient.
+
+:class:`MixtureDensity` evaluates *exactly* the posterior of
+:func:`bayesgmm.model.build_model` (same priors, same normalising constants, same
+unconstrained parametrisation and Jacobians as PyMC's default transforms), in
+numpy, with a hand-derived gradient.  It is the engine behind the default
+``nutpie`` sampler and the minibatch ADVI: no compilation, and per gradient a
+handful of BLAS calls over all observations and components at once.
+
+Unconstrained vector layout (the order of PyMC's ``model.value_vars``):
+
+``weights_simplex__`` (K-1)
+    PyMC's simplex transform: ``w = softmax([z, -sum(z)])``.  Dirichlet(alpha)
+    plus its log-Jacobian is ``const + sum_k alpha_k log w_k``.
+``means`` (K*D)
+    untransformed.
+covariance parameters
+    ``full``: per component the row-major packed lower Cholesky factor of the
+    covariance with log-diagonal (``chol_cov_k_cholesky-cov-packed__``; for
+    D = 1 this is ``sd_log__`` (K,)); ``tied``: one such block; ``diag``:
+    ``sds_log__`` (K*D); ``spherical``: ``sd_log__`` (K).
+
+Likelihood: with ``A_k = L_k^{-1}`` and ``y_nk = A_k (x_n - mu_k)``,
+``log N = -D/2 log(2 pi) - sum log diag(L_k) - |y_nk|^2 / 2``.  With the
+responsibilities ``r_nk``, ``R_k = sum_n r_nk`` and
+``M_k = sum_n r_nk y_nk y_nk^T``::
+
+    d/d mu_k     = A_k^T sum_n r_nk y_nk
+    d/d L_k      = tril(A_k^T M_k) - R_k diag(1 / L_k,ii)
+    d/d log w_k  = R_k
+
+The LKJ-Cholesky prior (PyMC's ``_LKJCholeskyCov.logp`` plus the log-diagonal
+Jacobian) reduces, with ``sd_i = |L_i.|`` the row norms, to::
+
+    norm(eta, D) + sum_i [(2 eta - 1 + D - i) log L_ii
+                          - (2 eta - 2 + D) log sd_i + log HalfNormal(sd_i | sigma_i)]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import gammaln
+
+from bayesgmm.priors import Priors, ResolvedPriors
+
+__all__ = ["MixtureDensity"]
+
+_LOG_2PI = float(np.log(2.0 * np.pi))
+_HALFNORMAL_CONST = float(0.5 * np.log(2.0 / np.pi))
+_COV_TYPES = ("full", "tied", "diag", "spherical")
+
+
+def _lkj_normalizing_constant(eta: float, n: int) -> float:
+    k = np.arange(1, n)
+    return float((n - 1) * gammaln(eta + 0.5 * (n - 1)) - np.sum(0.5 * k * np.log(np.pi) + gammaln(eta + 0.5 * (n - 1 - k))))
+
+
+class MixtureDensity:
+    """Log posterior density and gradient of the Bayesian Gaussian mixture.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Data (validated and copied to float64).
+    n_components : int
+        Number of components ``K``.
+    covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
+    priors : Priors, ResolvedPriors or None
+        ``None`` uses the default :class:`~bayesgmm.priors.Priors`; a
+        :class:`Priors` is resolved against ``X``.
+    chunk_size : int, default=16384
+        Rows per block in the likelihood, to bound temporaries.
+    max_design_bytes : int, default=2**29
+        The centred data and their pairwise products (``N * (D(D+1)/2 + D + 1)``
+        floats) are precomputed when they fit in this many bytes, else rebuilt
+        chunk by chunk at every evaluation.
+
+    Attributes
+    ----------
+    ndim : int
+        Length of the unconstrained parameter vector.
+    names, shapes : list
+        Names and shapes of the blocks of the vector (PyMC's value variables).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayesgmm._logdensity import MixtureDensity
+    >>> X = np.random.default_rng(0).normal(size=(100, 2))
+    >>> dens = MixtureDensity(X, 2, "full")
+    >>> x = dens.pack(np.array([0.5, 0.5]), np.array([[-1.0, 0], [1, 0]]), np.stack([np.eye(2)] * 2))
+    >>> lp, grad = dens.logp_and_grad(x)
+    >>> grad.shape == (dens.ndim,)
+    True
+    >>> dens.unpack(x)["covariances"].shape
+    (2, 2, 2)
+    """
+
+    def __init__(self, X, n_components, covariance_type="full", priors=None, *, chunk_size=16384,
+                 max_design_bytes=2**29):
+        from bayesgmm.model import _check_covariance_type, _check_n_components, prepare_data
+
+        self.covariance_type = _check_covariance_type(covariance_type)
+        K = self.n_components = _check_n_components(n_components)
+        arr, _, features = prepare_data(X)
+        self.X = np.ascontiguousarray(arr)
+        self.feature_names = features
+        N, D = self.X.shape
+        self.n_features = D
+        if priors is None:
+            priors = Priors()
+        if isinstance(priors, dict):
+            priors = Priors.from_dict(priors)
+        if isinstance(priors, Priors):
+            priors = priors.resolve(self.X, K)
+        if not isinstance(priors, ResolvedPriors):
+            raise TypeError(f"priors must be a Priors, ResolvedPriors or None, got {type(priors).__name__}.")
+        if priors.n_components != K or priors.n_features != D:
+            raise ValueError(
+                f"priors were resolved for {priors.n_components} components and {priors.n_features} "
+                f"features, but the density has {K} and {D}; resolve them with the same X and n_components."
+            )
+        if not (isinstance(chunk_size, (int, np.integer)) and chunk_size >= 1):
+            raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}.")
+        self.chunk_size = int(chunk_size)
+        self._P = D * (D + 1) // 2
+        self._tril = np.tril_indices(D)
+        # centred data and their pairwise products, transposed: (P + D + 1, N)
+        self._shift = self.X.mean(axis=0)
+        self._ZT = self._design(self.X) if (self._P + D + 1) * N * 8 <= max_design_bytes else None
+        self.priors = priors
+        self._is_diag_packed = self._tril[0] == self._tril[1]
+
+        ct = self.covariance_type
+        names = ["weights_simplex__", "means"]
+        shapes = [(K - 1,), (K, D)]
+        if ct == "full":
+            if D == 1:
+                names.append("sd_log__")
+                shapes.append((K,))
+            else:
+                names += [f"chol_cov_{k}_cholesky-cov-packed__" for k in range(K)]
+                shapes += [(self._P,)] * K
+        elif ct == "tied":
+            names.append("sd_log__" if D == 1 else "chol_cov_cholesky-cov-packed__")
+            shapes.append(() if D == 1 else (self._P,))
+        elif ct == "diag":
+            names.append("sds_log__")
+            shapes.append((K, D))
+        else:
+            names.append("sd_log__")
+            shapes.append((K,))
+        self.names = names
+        self.shapes = shapes
+        sizes = [int(np.prod(s)) for s in shapes]
+        self.ndim = int(sum(sizes))
+        self._i_w = slice(0, K - 1)
+        self._i_mu = slice(K - 1, K - 1 + K * D)
+        self._i_cov = slice(K - 1 + K * D, self.ndim)
+
+        # constants of the prior
+        a = priors.weights_alpha
+        self._const = float(gammaln(a.sum()) - gammaln(a).sum() + np.log(K))
+        self._const += float(np.sum(-0.5 * _LOG_2PI - np.log(priors.mean_sd)) * K)
+        if ct in ("full", "tied"):
+            n_cov = K if ct == "full" else 1
+            self._const += n_cov * (
+                _lkj_normalizing_constant(priors.lkj_eta, D) + np.sum(_HALFNORMAL_CONST - np.log(priors.sd_sigma))
+            )
+        elif ct == "diag":
+            self._const += K * float(np.sum(_HALFNORMAL_CONST - np.log(priors.sd_sigma)))
+        else:
+            self._const += K * float(_HALFNORMAL_CONST - np.log(priors.sd_sigma_spherical))
+        eta = priors.lkj_eta
+        self._lkj_a = 2 * eta - 1 + D - np.arange(D)  # coefficient of log L_ii
+        self._lkj_b = 2 * eta - 2 + D  # coefficient of -log sd_i
+
+    # ------------------------------------------------------------ parameters
+    def _check_x(self, x):
+        x = np.asarray(x, dtype=float)
+        if x.shape != (self.ndim,):
+            raise ValueError(
+                f"x must be a 1-d array of length ndim={self.ndim} (the unconstrained parameters), "
+                f"got shape {x.shape}; build it with pack()."
+            )
+        return x
+
+    def _weights(self, z):
+        v = np.append(z, -z.sum())
+        v = v - v.max()
+        logw = v - np.log(np.exp(v).sum())
+        return logw, np.exp(logw)
+
+    def _cholesky(self, u):
+        """Lower Cholesky factors (K, D, D) from the covariance block ``u``."""
+        K, D = self.n_components, self.n_features
+        ct = self.covariance_type
+        if ct in ("full", "tied"):
+            n_cov = K if ct == "full" else 1
+            packed = u.reshape(n_cov, self._P)
+            L = np.zeros((n_cov, D, D))
+            vals = packed.copy()
+            vals[:, self._is_diag_packed] = np.exp(packed[:, self._is_diag_packed])
+            L[:, self._tril[0], self._tril[1]] = vals
+            if ct == "tied":
+                L = np.broadcast_to(L, (K, D, D))
+            return L
+        s = np.exp(u).reshape(K, D) if ct == "diag" else np.repeat(np.exp(u)[:, None], D, axis=1)
+        L = np.zeros((K, D, D))
+        L[:, np.arange(D), np.arange(D)] = s
+        return L
+
+    def unpack(self, x) -> dict:
+        """Constrained parameters in the contract's shapes.
+
+        Returns
+        -------
+        dict
+            ``weights`` (K,), ``means`` (K, D), ``covariances`` (K, D, D),
+            ``sds`` (K, D), and ``correlations`` (K, D, D) for full/tied;
+            ``chol`` (K, D, D) the lower Cholesky factors.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm._logdensity import MixtureDensity
+        >>> d = MixtureDensity(np.random.default_rng(1).normal(size=(20, 2)), 3, "spherical")
+        >>> d.unpack(np.zeros(d.ndim))["weights"]
+        array([0.33333333, 0.33333333, 0.33333333])
+        """
+        x = self._check_x(x)
+        K, D = self.n_components, self.n_features
+        _, w = self._weights(x[self._i_w])
+        mu = x[self._i_mu].reshape(K, D).copy()
+        L = self._cholesky(x[self._i_cov])
+        cov = L @ np.swapaxes(L, -1, -2)
+        sds = np.sqrt(np.diagonal(cov, axis1=-2, axis2=-1)).copy()
+        out = {"weights": w, "means": mu, "covariances": cov, "sds": sds, "chol": np.array(L)}
+        if self.covariance_type in ("full", "tied"):
+            out["correlations"] = cov / (sds[:, :, None] * sds[:, None, :])
+        return out
+
+    def pack(self, weights, means, covariances) -> np.ndarray:
+        """Unconstrained vector from constrained parameters (scikit-learn layout).
+
+        Parameters
+        ----------
+        weights : array of shape (K,)
+            Mixing weights (zeros are clipped to 1e-12 and renormalised).
+        means : array of shape (K, D)
+        covariances : array
+            scikit-learn layout: full (K, D, D), tied (D, D), diag (K, D),
+            spherical (K,).  A (K, D, D) stack is also accepted for every type
+            (tied then uses the first, diag/spherical the diagonal / its mean).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm._logdensity import MixtureDensity
+        >>> d = MixtureDensity(np.random.default_rng(1).normal(size=(20, 2)), 2, "diag")
+        >>> x = d.pack([0.3, 0.7], [[0, 0], [1, 1]], [[1.0, 4.0], [0.25, 1.0]])
+        >>> d.unpack(x)["sds"]
+        array([[1. , 2. ],
+               [0.5, 1. ]])
+        """
+        K, D = self.n_components, self.n_features
+        ct = self.covariance_type
+        w = np.asarray(weights, dtype=float).reshape(-1)
+        if w.shape != (K,) or not np.all(np.isfinite(w)) or np.any(w < 0):
+            raise ValueError(f"weights must be {K} finite non-negative numbers, got {np.asarray(weights)!r}.")
+        w = np.clip(w, 1e-12, None)
+        w = w / w.sum()
+        logw = np.log(w)
+        z = (logw - logw.mean())[:-1]
+        mu = np.asarray(means, dtype=float)
+        if mu.shape != (K, D):
+            raise ValueError(f"means must have shape ({K}, {D}), got {mu.shape}.")
+        cov = np.asarray(covariances, dtype=float)
+        expected = {"full": (K, D, D), "tied": (D, D), "diag": (K, D), "spherical": (K,)}[ct]
+        if cov.shape == (K, D, D) and ct != "full":
+            cov = {
+                "tied": cov[0],
+                "diag": np.diagonal(cov, axis1=-2, axis2=-1),
+                "spherical": np.diagonal(cov, axis1=-2, axis2=-1).mean(-1),
+            }[ct]
+        if cov.shape != expected:
+            raise ValueError(
+                f"covariances for covariance_type={ct!r} must have shape {expected} (scikit-learn layout), got {cov.shape}."
+            )
+        if not np.all(np.isfinite(cov)):
+            raise ValueError("covariances contain NaN or infinite values.")
+        if ct in ("full", "tied"):
+            try:
+                L = np.linalg.cholesky(cov.reshape(-1, D, D))
+            except np.linalg.LinAlgError:
+                raise ValueError(
+                    "covariances are not positive definite; regularise them (e.g. add reg_covar * I)."
+                ) from None
+            packed = L[:, self._tril[0], self._tril[1]]
+            packed[:, self._is_diag_packed] = np.log(packed[:, self._is_diag_packed])
+            u = packed.ravel()
+        else:
+            if np.any(cov <= 0):
+                raise ValueError("covariances (variances) must be > 0.")
+            u = 0.5 * np.log(cov).ravel()
+        return np.concatenate([z, mu.ravel(), u])
+
+    # ---------------------------------------------------------------- density
+    def _design_chunks(self, X):
+        """Yield the transposed design ``[x_i x_j (i >= j); x; 1]`` in column chunks."""
+        if X is None and self._ZT is not None:
+            for start in range(0, self._ZT.shape[1], self.chunk_size):
+                yield self._ZT[:, start : start + self.chunk_size]
+            return
+        X = self.X if X is None else np.asarray(X, dtype=float)
+        for start in range(0, X.shape[0], self.chunk_size):
+            yield self._design(X[start : start + self.chunk_size])
+
+    def _design(self, X):
+        Xs = (X - self._shift).T  # (D, n), centred
+        i, j = self._tril
+        P, D = self._P, self.n_features
+        ZT = np.empty((P + D + 1, Xs.shape[1]))
+        np.multiply(Xs[i], Xs[j], out=ZT[:P])
+        ZT[P : P + D] = Xs
+        ZT[-1] = 1.0
+        return ZT
+
+    def _loglik_stats(self, X, logw, mu, L):
+        """Log-likelihood summed over rows and the whitened sufficient statistics.
+
+        Quadratic forms via one ``(K, P+D+1) @ (P+D+1, n)`` product against
+        the precomputed design of centred data and its pairwise products, the
+        responsibilities' moments via one more product; then
+        ``S1_k = A_k sum_n r_nk (x_n - mu_k)`` and
+        ``M_k = A_k [sum_n r_nk (x_n - mu_k)(x_n - mu_k)^T] A_k^T``.
+        """
+        K, D, P = self.n_components, self.n_features, self._P
+        i, j = self._tril
+        A = np.linalg.inv(L) if self.covariance_type in ("full", "tied") else _diag_inv(L)
+        Prec = np.matmul(np.swapaxes(A, -1, -2), A)  # precision matrices
+        mu_s = mu - self._shift
+        Pmu = np.einsum("kij,kj->ki", Prec, mu_s)
+        logdet = np.log(np.diagonal(L, axis1=-2, axis2=-1)).sum(-1)
+        Q = np.empty((K, P + D + 1))
+        Q[:, :P] = Prec[:, i, j] * np.where(i == j, -0.5, -1.0)
+        Q[:, P : P + D] = Pmu
+        Q[:, -1] = logw - logdet - 0.5 * D * _LOG_2PI - 0.5 * np.sum(mu_s * Pmu, axis=-1)
+        total = 0.0
+        W = np.zeros((P + D + 1, K))
+        for ZT in self._design_chunks(X):
+            lp = Q @ ZT  # (K, n)
+            m = lp.max(axis=0)
+            lp -= m
+            np.exp(lp, out=lp)
+            s = lp.sum(axis=0)
+            total += float(np.log(s).sum() + m.sum())
+            lp /= s
+            W += ZT @ lp.T
+        R = W[-1].copy()
+        W1 = W[P : P + D].T  # sum_n r_nk x_n (centred), (K, D)
+        S2 = np.zeros((K, D, D))
+        S2[:, i, j] = W[:P].T
+        S2[:, j, i] = W[:P].T
+        d1 = W1 - R[:, None] * mu_s  # sum_n r_nk (x_n - mu_k)
+        C = S2 - W1[:, :, None] * mu_s[:, None, :] - mu_s[:, :, None] * W1[:, None, :]
+        C += R[:, None, None] * mu_s[:, :, None] * mu_s[:, None, :]
+        S1 = np.einsum("kij,kj->ki", A, d1)
+        M = np.matmul(np.matmul(A, C), np.swapaxes(A, -1, -2))
+        return total, A, R, S1, M
+
+    def logp_and_grad(self, x, X=None, scale=1.0):
+        """Log posterior density (with Jacobian) and its gradient at ``x``.
+
+        Parameters
+        ----------
+        x : ndarray of shape (ndim,)
+            Unconstrained parameters.
+        X : ndarray of shape (n, D), optional
+            Data to evaluate the likelihood on instead of the stored data
+            (e.g. a minibatch; it is not validated).
+        scale : float, default=1.0
+            Multiplies the log-likelihood and its gradient (``N / n`` for an
+            unbiased minibatch estimate).
+
+        Returns
+        -------
+        logp : float
+            Equal to PyMC's ``model.compile_logp()`` of :func:`build_model`
+            (``-inf`` outside the numerically valid region).
+        grad : ndarray of shape (ndim,)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm._logdensity import MixtureDensity
+        >>> d = MixtureDensity(np.random.default_rng(1).normal(size=(30, 1)), 1, "full")
+        >>> lp, g = d.logp_and_grad(np.zeros(d.ndim))
+        >>> bool(np.isfinite(lp)), g.shape
+        (True, (2,))
+        """
+        x = self._check_x(x)
+        with np.errstate(all="ignore"):
+            try:
+                lp, g = self._logp_and_grad(x, X, float(scale))
+            except np.linalg.LinAlgError:
+                return -np.inf, np.zeros(self.ndim)
+        if not np.isfinite(lp) or not np.all(np.isfinite(g)):
+            return -np.inf, np.zeros(self.ndim)
+        return lp, g
+
+    def logp(self, x) -> float:
+        """Log posterior density only (see :meth:`logp_and_grad`)."""
+        return self.logp_and_grad(x)[0]
+
+    def _logp_and_grad(self, x, X, scale):
+        K, D = self.n_components, self.n_features
+        ct = self.covariance_type
+        pr = self.priors
+        z = x[self._i_w]
+        logw, w = self._weights(z)
+        mu = x[self._i_mu].reshape(K, D)
+        u = x[self._i_cov]
+        L = self._cholesky(u)
+
+        ll, A, R, S1, M = self._loglik_stats(X, logw, mu, L)
+        ll *= scale
+        R *= scale
+        S1 *= scale
+        M *= scale
+
+        # --- weights: Dirichlet + Jacobian = const + sum alpha log w
+        lp = self._const + float(pr.weights_alpha @ logw) + ll
+        cw = pr.weights_alpha + R
+        gw_full = cw - cw.sum() * w  # gradient wrt v (the full logit vector)
+        g_z = gw_full[:-1] - gw_full[-1]
+
+        # --- means
+        dm = (mu - pr.mean_loc) / pr.mean_sd
+        lp -= 0.5 * float(np.sum(dm * dm))
+        g_mu = -dm / pr.mean_sd + np.einsum("kji,kj->ki", A, S1)  # A_k^T S1_k
+
+        # --- covariance: likelihood part d/dL
+        diagL = np.diagonal(L, axis1=-2, axis2=-1)  # (K, D)
+        G = np.tril(np.matmul(np.swapaxes(A, -1, -2), M))
+        G[:, np.arange(D), np.arange(D)] -= R[:, None] / diagL
+        if ct in ("full", "tied"):
+            if ct == "tied":
+                G = G.sum(axis=0, keepdims=True)
+                Lp = L[:1]
+            else:
+                Lp = L
+            dg = np.diagonal(Lp, axis1=-2, axis2=-1)
+            sd2 = np.sum(Lp * Lp, axis=-1)  # squared row norms, (n_cov, D)
+            sig2 = pr.sd_sigma**2
+            lp += float(np.sum(self._lkj_a * np.log(dg)) - 0.5 * self._lkj_b * np.sum(np.log(sd2)) - 0.5 * np.sum(sd2 / sig2))
+            G = G - (self._lkj_b / sd2 + 1.0 / sig2)[:, :, None] * Lp
+            G[:, np.arange(D), np.arange(D)] += self._lkj_a / dg
+            gp = G[:, self._tril[0], self._tril[1]]
+            dpack = Lp[:, self._tril[0], self._tril[1]]
+            g_cov = np.where(self._is_diag_packed, gp * dpack, gp).ravel()
+        elif ct == "diag":
+            s = diagL
+            sig2 = pr.sd_sigma**2
+            lp += float(np.sum(np.log(s)) - 0.5 * np.sum(s * s / sig2))
+            g_cov = (np.diagonal(G, axis1=-2, axis2=-1) * s + 1.0 - s * s / sig2).ravel()
+        else:
+            s = diagL[:, 0]
+            sig2 = pr.sd_sigma_spherical**2
+            lp += float(np.sum(np.log(s)) - 0.5 * np.sum(s * s / sig2))
+            g_cov = np.sum(np.diagonal(G, axis1=-2, axis2=-1), axis=-1) * s + 1.0 - s * s / sig2
+        grad = np.concatenate([g_z, g_mu.ravel(), g_cov])
+        return float(lp), grad
+
+    # ----------------------------------------------------------- likelihood
+    def pointwise_log_likelihood(self, weights, means, covariances, X=None) -> np.ndarray:
+        """log p(x_n | theta), components summed out, for one parameter draw.
+
+        Parameters
+        ----------
+        weights : (K,), means : (K, D), covariances : (K, D, D) full matrices
+            (or the scikit-learn layout of this density's covariance type).
+        X : array (n, D), optional
+            Defaults to the stored data.
+
+        Returns
+        -------
+        ndarray of shape (n,)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm._logdensity import MixtureDensity
+        >>> d = MixtureDensity(np.array([[0.0], [1.0], [2.0]]), 1, "full")
+        >>> np.round(d.pointwise_log_likelihood([1.0], [[0.0]], [[[1.0]]]), 4)
+        array([-0.9189, -1.4189, -2.9189])
+        """
+        K, D = self.n_components, self.n_features
+        w = np.asarray(weights, dtype=float).reshape(-1)
+        mu = np.asarray(means, dtype=float)
+        cov = np.asarray(covariances, dtype=float)
+        if cov.shape != (K, D, D):
+            from bayesgmm.covariance import get_covariance_type
+
+            cov = get_covariance_type(self.covariance_type).to_full(cov, K, D)
+        if w.shape != (K,) or mu.shape != (K, D):
+            raise ValueError(f"weights must have shape ({K},) and means ({K}, {D}); got {w.shape} and {mu.shape}.")
+        try:
+            L = np.linalg.cholesky(cov)
+        except np.linalg.LinAlgError:
+            raise ValueError("covariances are not positive definite; regularise them (e.g. add reg_covar * I).") from None
+        with np.errstate(divide="ignore"):
+            logw = np.log(np.clip(w, 0, None) / w.sum())
+        Xe = self.X if X is None else np.asarray(X, dtype=float)
+        A = np.linalg.inv(L)
+        out = np.empty(Xe.shape[0])
+        logdet = np.log(np.diagonal(L, axis1=-2, axis2=-1)).sum(-1)
+        c = logw - logdet - 0.5 * D * _LOG_2PI
+        AT_all = np.swapaxes(A, -1, -2).transpose(1, 0, 2).reshape(D, K * D)
+        b = np.einsum("kij,kj->ki", A, mu)
+        with np.errstate(divide="ignore"):
+            for start in range(0, Xe.shape[0], self.chunk_size):
+                Xc = Xe[start : start + self.chunk_size]
+                Y = (Xc @ AT_all).reshape(Xc.shape[0], K, D) - b
+                lp = c - 0.5 * np.einsum("nkd,nkd->nk", Y, Y)
+                m = lp.max(axis=1, keepdims=True)
+                out[start : start + Xc.shape[0]] = (m + np.log(np.exp(lp - m).sum(axis=1, keepdims=True)))[:, 0]
+        return out
+
+
+def _diag_inv(L):
+    A = np.zeros_like(L)
+    D = L.shape[-1]
+    A[:, np.arange(D), np.arange(D)] = 1.0 / np.diagonal(L, axis1=-2, axis2=-1)
+    return A
