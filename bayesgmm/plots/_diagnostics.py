@@ -1,0 +1,176 @@
+"""Trace, rank and pair plots of the relabelled draws, through arviz-plots."""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from bayesgmm import _datatree
+from bayesgmm.plots._common import resolve_tree
+
+__all__ = ["trace", "rank", "pair"]
+
+_DEFAULT_VARS = ("weights", "means", "sds")
+
+
+def _upper_pairs(corr: xr.DataArray) -> xr.DataArray:
+    """Correlation matrices (..., feature, feature_bis) -> (..., pair), upper triangle only.
+
+    The diagonal is constant 1 and the lower triangle repeats the upper one: only the
+    ``D (D - 1) / 2`` free correlations are plotted.
+    """
+    feats = [str(f) for f in corr["feature"].to_numpy()]
+    i, j = np.triu_indices(len(feats), k=1)
+    vals = corr.transpose(..., "feature", "feature_bis").to_numpy()[..., i, j]
+    dims = [d for d in corr.dims if d not in ("feature", "feature_bis")] + ["pair"]
+    coords = {d: corr[d].to_numpy() for d in dims[:-1] if d in corr.coords}
+    coords["pair"] = np.array([f"{feats[a]}:{feats[b]}" for a, b in zip(i, j)], dtype=str)
+    return xr.DataArray(vals, dims=dims, coords=coords)
+
+
+def _posterior_tree(model_or_tree, var_names, *, with_stats: bool) -> tuple[xr.DataTree, list]:
+    """A DataTree with the relabelled draws of ``var_names`` (and ``sample_stats``)."""
+    tree = resolve_tree(model_or_tree)
+    post = _datatree.get_posterior(tree)
+    if var_names is None:
+        var_names = [v for v in _DEFAULT_VARS if v in post]
+    elif isinstance(var_names, str):
+        var_names = [var_names]
+    else:
+        try:
+            var_names = list(var_names)
+        except TypeError:
+            raise TypeError(
+                f"var_names must be a str or a list of str; got {type(var_names).__name__}."
+            ) from None
+    if not var_names:
+        raise ValueError("var_names is empty; name at least one posterior variable.")
+    unknown = [v for v in var_names if v not in post]
+    if unknown:
+        raise ValueError(
+            f"var_names {unknown} are not posterior variables; choose from "
+            f"{sorted(map(str, post.data_vars))}."
+        )
+    ds = post[list(var_names)]
+    if "correlations" in ds:
+        if ds.sizes.get("feature", 0) < 2:
+            raise ValueError("correlations need at least 2 features; drop it from var_names.")
+        ds = ds.assign(correlations=_upper_pairs(ds["correlations"]))
+    groups = {"posterior": ds}
+    stats = _datatree.get_sample_stats(tree)
+    if with_stats and stats is not None and "diverging" in stats:
+        groups["sample_stats"] = stats[["diverging"]].astype({"diverging": bool})
+    return xr.DataTree.from_dict(groups), list(var_names)
+
+
+def trace(model_or_tree, var_names=None, *, coords=None, compact: bool = True, **kwargs):
+    """Trace and marginal-density plot of the relabelled posterior draws.
+
+    A thin wrapper over :func:`arviz_plots.plot_trace_dist`.  Draws are the
+    ones stored in the result tree, already relabelled against the EM fit, so
+    one line per chain per component is meaningful (unrelabelled draws would
+    jump between components).
+
+    Parameters
+    ----------
+    model_or_tree : BayesianGMM or xarray.DataTree
+        A fitted model or its result tree.
+    var_names : str or list of str, optional
+        Posterior variables (default ``weights``, ``means``, ``sds``).
+        ``correlations`` are shown for the free (upper-triangle) pairs only.
+    coords : dict, optional
+        Subset, e.g. ``{"component": [0, 1], "feature": ["waiting"]}``.
+    compact : bool, default True
+        One panel per variable with a line per component/feature
+        (``False``: one panel per scalar).
+    **kwargs
+        Passed to :func:`arviz_plots.plot_trace_dist`.
+
+    Returns
+    -------
+    arviz_plots.PlotCollection
+        ``pc.viz["figure"]`` is the matplotlib figure.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> pc = bg.plots.trace(model, var_names=["weights"])  # doctest: +SKIP
+    >>> pc.viz["figure"].item()  # doctest: +SKIP
+    """
+    import arviz_plots as azp
+
+    dt, var_names = _posterior_tree(model_or_tree, var_names, with_stats=True)
+    kwargs.setdefault("backend", "matplotlib")
+    return azp.plot_trace_dist(dt, var_names=var_names, coords=coords, compact=compact, **kwargs)
+
+
+def rank(model_or_tree, var_names=None, *, coords=None, **kwargs):
+    """Rank (fractional-rank ECDF) plot of the relabelled draws, one panel per scalar.
+
+    A thin wrapper over :func:`arviz_plots.plot_rank`: with chains that mix,
+    every chain's rank ECDF stays inside the simultaneous envelope; a chain in
+    a different mode or label ordering leaves it.
+
+    Parameters
+    ----------
+    model_or_tree : BayesianGMM or xarray.DataTree
+    var_names : str or list of str, optional
+        Default ``weights``, ``means``, ``sds``.
+    coords : dict, optional
+        Subset, e.g. ``{"component": [0]}``.
+    **kwargs
+        Passed to :func:`arviz_plots.plot_rank`.
+
+    Returns
+    -------
+    arviz_plots.PlotCollection
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> pc = bg.plots.rank(model, var_names="weights")  # doctest: +SKIP
+    """
+    import arviz_plots as azp
+
+    dt, var_names = _posterior_tree(model_or_tree, var_names, with_stats=False)
+    kwargs.setdefault("backend", "matplotlib")
+    return azp.plot_rank(dt, var_names=var_names, coords=coords, **kwargs)
+
+
+def pair(model_or_tree, var_names=None, *, coords=None, **kwargs):
+    """Pair plot (scatter of every pair of scalars, marginals on the diagonal).
+
+    A thin wrapper over :func:`arviz_plots.plot_pair` on the relabelled draws.
+    The number of panels grows with the square of the number of scalars:
+    select a few with ``var_names`` and ``coords``.
+
+    Parameters
+    ----------
+    model_or_tree : BayesianGMM or xarray.DataTree
+    var_names : str or list of str, optional
+        Default ``means`` (all components and features).
+    coords : dict, optional
+        Subset, e.g. ``{"component": 0}``.
+    **kwargs
+        Passed to :func:`arviz_plots.plot_pair` (``marginal``, ``triangle``...).
+
+    Returns
+    -------
+    arviz_plots.PlotMatrix
+        ``pm.viz["plot"]`` holds the axes (row_index, col_index).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> pm = bg.plots.pair(model, var_names="means", coords={"component": 0})  # doctest: +SKIP
+    """
+    import arviz_plots as azp
+
+    if var_names is None:
+        var_names = ["means"]
+    dt, var_names = _posterior_tree(model_or_tree, var_names, with_stats=True)
+    kwargs.setdefault("backend", "matplotlib")
+    return azp.plot_pair(dt, var_names=var_names, coords=coords, **kwargs)
