@@ -9,15 +9,34 @@ numpy kernels underneath, xarray in and out on top (dims ``chain``, ``draw``,
 * :mod:`~bayesgmm.posterior.membership` -- membership probabilities with intervals
   (:func:`membership_summary`, :func:`predictive_membership`), the posterior predictive
   density (:func:`posterior_predictive_log_density`) and the pointwise log-likelihood.
+* :mod:`~bayesgmm.posterior.similarity` -- the co-clustering matrix
+  (:func:`posterior_similarity`).
+* :mod:`~bayesgmm.posterior.partition` -- point partitions (:func:`point_partition`
+  minimising expected Binder / VI loss, :func:`map_partition`), the adjusted Rand index
+  and :func:`ambiguous_observations`.
 """
 
 from __future__ import annotations
 
+from bayesgmm.posterior.similarity import (
+    posterior_similarity,
+    similarity_from_labels,
+    similarity_from_memberships,
+)
 from bayesgmm.posterior.membership import (
     membership_summary,
     pointwise_log_likelihood,
     posterior_predictive_log_density,
     predictive_membership,
+)
+from bayesgmm.posterior.partition import (
+    adjusted_rand_index,
+    ambiguous_observations,
+    expected_binder_loss,
+    expected_vi_lower_bound,
+    map_partition,
+    point_partition,
+    salso,
 )
 from bayesgmm.posterior.relabel import (
     ChainModeReport,
@@ -29,6 +48,16 @@ from bayesgmm.posterior.relabel import (
 
 __all__ = [
     "ChainModeReport",
+    "adjusted_rand_index",
+    "ambiguous_observations",
+    "expected_binder_loss",
+    "expected_vi_lower_bound",
+    "map_partition",
+    "point_partition",
+    "posterior_similarity",
+    "salso",
+    "similarity_from_labels",
+    "similarity_from_memberships",
     "apply_permutation",
     "detect_chain_modes",
     "membership_summary",
