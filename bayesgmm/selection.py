@@ -591,7 +591,8 @@ def occupied_components(
             log_empty = np.log1p(-np.minimum(r, 1.0)).sum(axis=0)  # (B, K)
         expected[sl] = np.sum(1.0 - np.exp(log_empty), axis=1)
         cum = np.cumsum(r, axis=2)
-        u = rng.random((N, B, 1)) * cum[:, :, -1:]
+        # uniforms drawn draw-major, so the counts do not depend on the block size
+        u = rng.random((B, N)).T[:, :, None] * cum[:, :, -1:]
         z = np.minimum((cum < u).sum(axis=2), K - 1)  # (N, B)
         used = np.zeros((B, K), dtype=bool)
         used[np.broadcast_to(np.arange(B), (N, B)), z] = True

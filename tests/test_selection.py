@@ -1,0 +1,483 @@
+"""Tests of bayesgmm.selection: the EM grid, LOO/WAIC, the sparse overfitted mixture."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from scipy.special import logsumexp
+from scipy.stats import multivariate_normal
+
+import bayesgmm as bg
+from bayesgmm import _datatree
+from bayesgmm.selection import (
+    ParetoKWarning,
+    SelectionResult,
+    SelectionWarning,
+    occupied_components,
+    select_components,
+    waic,
+)
+
+
+@pytest.fixture(scope="module")
+def two_blobs():
+    return bg.datasets.make_mixture(120, n_components=2, n_features=2, random_state=3)
+
+
+# ---------------------------------------------------------------------------
+# EM grid: BIC / ICL
+# ---------------------------------------------------------------------------
+
+
+def _n_params(ct, k, d):
+    cov = {"full": k * d * (d + 1) / 2, "tied": d * (d + 1) / 2, "diag": k * d, "spherical": k}
+    return (k - 1) + k * d + cov[ct]
+
+
+def test_bic_table_matches_direct_computation(two_blobs):
+    X = two_blobs.X
+    n, d = X.shape
+    cts = ("full", "diag", "spherical", "tied")
+    res = select_components(X, [1, 2, 3], cts, n_init=1, random_state=0, progressbar=False)
+    t = res.table
+    assert t["bic"].dims == ("n_components", "covariance_type")
+    assert list(t["covariance_type"].values) == list(cts)
+    for k in (1, 2, 3):
+        for ct in cts:
+            gm = bg.GaussianMixture(k, covariance_type=ct, n_init=1, random_state=0).fit(X)
+            cell = t.sel(n_components=k, covariance_type=ct)
+            # log-likelihood straight from the density of the fitted mixture
+            dens = sum(
+                w * multivariate_normal(m, c).pdf(X)
+                for w, m, c in zip(
+                    gm.weights_,
+                    gm.means_,
+                    bg.covariance.get_covariance_type(ct).to_full(gm.covariances_, k, d),
+                )
+            )
+            loglik = float(np.sum(np.log(dens)))
+            p = _n_params(ct, k, d)
+            assert cell["log_likelihood"].item() == pytest.approx(loglik, rel=1e-9)
+            assert cell["n_parameters"].item() == p
+            assert cell["bic"].item() == pytest.approx(-2 * loglik + p * math.log(n), rel=1e-9)
+            assert cell["aic"].item() == pytest.approx(-2 * loglik + 2 * p, rel=1e-9)
+            assert cell["bic"].item() == pytest.approx(gm.bic(X), rel=1e-12)
+            # mclust's ICL: BIC minus twice the log of the MAP responsibilities
+            resp = gm.predict_proba(X)
+            icl = -2 * loglik + p * math.log(n) - 2 * np.sum(np.log(resp.max(axis=1)))
+            assert cell["icl"].item() == pytest.approx(icl, rel=1e-9)
+            assert cell["bic_mclust"].item() == -cell["bic"].item()
+            assert cell["icl_mclust"].item() == -cell["icl"].item()
+            assert bool(cell["converged"]) == gm.converged_
+            assert str(cell["message"].item()) == ""
+    best = np.unravel_index(np.nanargmin(t["bic"].values), t["bic"].shape)
+    assert (res.n_components, res.covariance_type) == (
+        int(t["n_components"][best[0]]),
+        str(t["covariance_type"][best[1]].values),
+    )
+    assert res.best_model is res.models[(res.n_components, res.covariance_type)]
+    assert set(res.models) == {(k, ct) for k in (1, 2, 3) for ct in cts}
+
+
+def test_icl_entropy_and_icl_method(two_blobs):
+    X = two_blobs.X
+    res = select_components(
+        X, [2, 3], method="icl", icl_method="entropy", n_init=1, random_state=1, progressbar=False
+    )
+    for k in (2, 3):
+        gm = res.models[(k, "full")]
+        r = gm.predict_proba(X)
+        ent = -np.sum(np.where(r > 0, r * np.log(np.where(r > 0, r, 1)), 0.0))
+        want = gm.bic(X) + 2 * ent
+        assert res.table["icl"].sel(n_components=k, covariance_type="full").item() == pytest.approx(want)
+    assert res.method == "icl"
+    assert res.table.attrs["criterion"] == "icl"
+    assert res.n_components == int(res.table["n_components"][np.nanargmin(res.table["icl"].values[:, 0])])
+
+
+def test_bic_loglik_close_to_sklearn(two_blobs):
+    sk = pytest.importorskip("sklearn.mixture")
+    X = two_blobs.X
+    res = select_components(X, [1, 2, 3], n_init=3, random_state=0, progressbar=False)
+    for k in (1, 2, 3):
+        ref = sk.GaussianMixture(k, n_init=3, random_state=0).fit(X)
+        assert res.table["bic"].sel(n_components=k, covariance_type="full").item() == pytest.approx(
+            ref.bic(X), rel=1e-4
+        )
+
+
+@pytest.mark.parametrize("true_k", [1, 2, 3, 4])
+def test_bic_recovers_truth_on_separated_data(true_k):
+    d = bg.datasets.make_mixture(80 * true_k, n_components=true_k, separation=8.0, random_state=10 + true_k)
+    res = select_components(d.X, range(1, 6), n_init=2, random_state=0, progressbar=False)
+    assert res.n_components == true_k
+    assert res.table.attrs["best_n_components"] == true_k
+
+
+def test_failed_cells_are_nan_with_reason_and_warning():
+    X = np.array([[0.0, 0.0], [0.1, 0.3], [5.0, 5.0], [5.2, 4.9], [5.1, 5.3]])
+    with pytest.warns(SelectionWarning, match="1 of 3 fits failed"):
+        res = select_components(X, [1, 2, 8], n_init=1, random_state=0, progressbar=False)
+    cell = res.table.sel(n_components=8, covariance_type="full")
+    assert np.isnan(cell["bic"].item()) and np.isnan(cell["log_likelihood"].item())
+    assert "n_components" in str(cell["message"].item())
+    assert res.models[(8, "full")] is None
+    assert res.n_components in (1, 2)
+
+
+def test_nonconvergence_is_recorded_and_warned(two_blobs):
+    with pytest.warns(SelectionWarning, match="did not converge"):
+        res = select_components(
+            two_blobs.X, [2, 3], n_init=1, max_iter=1, random_state=0, progressbar=False
+        )
+    assert not res.table["converged"].values.any()
+    assert "ConvergenceWarning" not in str(res.table["message"].values)  # recorded as text
+    assert all("converge" in str(m).lower() for m in res.table["message"].values.ravel())
+
+
+def test_same_seed_same_table_and_dataframe_view(two_blobs):
+    df_in = pd.DataFrame(two_blobs.X, columns=["a", "b"])
+    r1 = select_components(df_in, [1, 2, 3], ("full", "diag"), n_init=1, random_state=5, progressbar=False)
+    r2 = select_components(df_in, [1, 2, 3], ("full", "diag"), n_init=1, random_state=5, progressbar=False)
+    xr.testing.assert_identical(r1.table.drop_vars("seconds"), r2.table.drop_vars("seconds"))
+    df = r1.to_dataframe()
+    assert df.index.names == ["n_components", "covariance_type"]
+    assert len(df) == 6
+    assert df.loc[(2, "diag"), "bic"] == r1.table["bic"].sel(n_components=2, covariance_type="diag").item()
+    assert list(r1.best_model.feature_names_in_) == ["a", "b"]
+    assert "lower is better" in r1.table.attrs["convention"].lower()
+    assert "SelectionResult(method='bic'" in repr(r1)
+
+
+def test_progress_line_on_stderr(two_blobs, capsys):
+    select_components(two_blobs.X, [1, 2], n_init=1, random_state=0, progressbar=True)
+    err = capsys.readouterr().err
+    assert "2/2 fits" in err
+    select_components(two_blobs.X, [1, 2], n_init=1, random_state=0, progressbar=False)
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.slow
+def test_parallel_equals_serial(two_blobs):
+    kw = dict(n_init=1, random_state=2, progressbar=False)
+    r1 = select_components(two_blobs.X, [1, 2, 3], ("full", "diag"), n_jobs=1, **kw)
+    r2 = select_components(two_blobs.X, [1, 2, 3], ("full", "diag"), n_jobs=2, **kw)
+    xr.testing.assert_identical(r1.table.drop_vars("seconds"), r2.table.drop_vars("seconds"))
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        ({"method": "aic"}, ValueError, "`method` must be one of"),
+        ({"n_components": 0}, ValueError, "`n_components`"),
+        ({"n_components": []}, ValueError, "`n_components`"),
+        ({"n_components": "3"}, TypeError, "`n_components`"),
+        ({"n_components": [1, 2.5]}, ValueError, "invalid entries"),
+        ({"covariance_types": ("full", "banana")}, ValueError, "`covariance_types` contains 'banana'"),
+        ({"covariance_types": ()}, ValueError, "`covariance_types` is empty"),
+        ({"n_jobs": 0}, ValueError, "`n_jobs`"),
+        ({"n_init": 0}, ValueError, "`n_init`"),
+        ({"random_state": "zero"}, TypeError, "`random_state`"),
+        ({"progressbar": "yes"}, TypeError, "`progressbar`"),
+        ({"icl_method": "bogus"}, ValueError, "`icl_method`"),
+        ({"rule": "bogus"}, ValueError, "`rule`"),
+        ({"random_state": 0, "covariance_type": "diag"}, TypeError, "set per cell"),
+    ],
+)
+def test_bad_arguments(two_blobs, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        select_components(two_blobs.X, **{"progressbar": False, **kwargs})
+
+
+def test_bad_data():
+    with pytest.raises(ValueError, match="NaN"):
+        select_components(np.array([[0.0, np.nan], [1.0, 2.0], [3.0, 1.0]]), [1], progressbar=False)
+    with pytest.raises(ValueError):
+        select_components(np.zeros(5), [1], progressbar=False)
+
+
+# ---------------------------------------------------------------------------
+# WAIC
+# ---------------------------------------------------------------------------
+
+
+def test_waic_matches_direct_formula():
+    rng = np.random.default_rng(0)
+    ll = rng.normal(-2.0, 0.3, size=(2, 50, 7))  # chain, draw, obs
+    res = waic(xr.DataArray(ll, dims=("chain", "draw", "obs"), coords={"obs": list("abcdefg")}))
+    flat = ll.reshape(100, 7)
+    lppd = np.array([logsumexp(flat[:, i]) - np.log(100) for i in range(7)])
+    pw = np.array([np.var(flat[:, i], ddof=1) for i in range(7)])
+    elpd_i = lppd - pw
+    assert res.elpd == pytest.approx(elpd_i.sum(), rel=1e-12)
+    assert res.p == pytest.approx(pw.sum(), rel=1e-12)
+    assert res.se == pytest.approx(np.sqrt(7 * np.var(elpd_i)), rel=1e-12)
+    np.testing.assert_allclose(res.elpd_i.values, elpd_i)
+    assert list(res.elpd_i["obs"].values) == list("abcdefg")
+    assert res.n_samples == 100 and res.n_data_points == 7 and not res.warning
+
+
+def test_waic_warns_on_large_pointwise_p_and_validates():
+    rng = np.random.default_rng(1)
+    ll = rng.normal(-2.0, 2.0, size=(200, 5))
+    with pytest.warns(SelectionWarning, match="prefer method='loo'"):
+        res = waic(ll)
+    assert res.warning
+    with pytest.raises(ValueError, match="at least 2 draws"):
+        waic(np.zeros((1, 4)))
+    with pytest.raises(ValueError, match="non-finite"):
+        waic(np.array([[0.0, np.inf], [0.0, 1.0]]))
+    with pytest.raises(ValueError, match="observation axis"):
+        waic(np.zeros(4))
+
+
+# ---------------------------------------------------------------------------
+# occupied components
+# ---------------------------------------------------------------------------
+
+
+def _posterior_ds(w, m, c):
+    return xr.Dataset(
+        {
+            "weights": (("chain", "draw", "component"), w),
+            "means": (("chain", "draw", "component", "feature"), m),
+            "covariances": (("chain", "draw", "component", "feature", "feature_bis"), c),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def overlap_posterior():
+    """Random draws with overlapping components, so counts vary draw to draw."""
+    rng = np.random.default_rng(4)
+    C, S, K, D, N = 2, 6, 4, 2, 25
+    w = rng.dirichlet(np.full(K, 0.7), size=(C, S))
+    m = rng.normal(0, 1.5, size=(C, S, K, D))
+    A = rng.normal(size=(C, S, K, D, D))
+    c = A @ np.swapaxes(A, -1, -2) + np.eye(D)
+    X = rng.normal(0, 2, size=(N, D))
+    return _posterior_ds(w, m, c), X
+
+
+def _responsibilities(w, m, c, X):
+    lp = np.stack([np.log(w[k]) + multivariate_normal(m[k], c[k]).logpdf(X) for k in range(len(w))], axis=1)
+    return np.exp(lp - logsumexp(lp, axis=1, keepdims=True))
+
+
+def test_occupied_components_matches_direct_loop(overlap_posterior):
+    post, X = overlap_posterior
+    out = occupied_components(post, X, random_state=123)
+    w, m, c = (post[v].values for v in ("weights", "means", "covariances"))
+    C, S = w.shape[:2]
+    rng = np.random.default_rng(123)
+    occ = np.empty((C, S), dtype=int)
+    expct = np.empty((C, S))
+    for i in range(C):
+        for s in range(S):
+            r = _responsibilities(w[i, s], m[i, s], c[i, s], X)
+            u = rng.random(X.shape[0])
+            z = np.array([np.searchsorted(np.cumsum(rn) / rn.sum(), un, side="right") for rn, un in zip(r, u)])
+            occ[i, s] = len(np.unique(np.minimum(z, r.shape[1] - 1)))
+            expct[i, s] = np.sum(1 - np.prod(1 - r, axis=0))
+    np.testing.assert_array_equal(out["occupied"].values, occ)
+    np.testing.assert_allclose(out["expected_occupied"].values, expct, rtol=1e-9)
+    assert out["occupied"].dims == ("chain", "draw")
+    assert len(np.unique(occ)) > 1  # the test data really vary
+
+
+def test_occupied_components_block_size_invariant(overlap_posterior):
+    post, X = overlap_posterior
+    a = occupied_components(post, X, random_state=9)
+    b = occupied_components(post, X, random_state=9, memory_budget=1)  # one draw per block
+    xr.testing.assert_identical(a, b)
+
+
+def test_occupied_components_empty_and_separated():
+    X = np.concatenate([np.full((10, 1), 0.0), np.full((10, 1), 20.0)]) + np.linspace(0, 0.5, 20)[:, None]
+    S = 30
+    w = np.tile([0.5, 0.5, 1e-12], (1, S, 1))
+    m = np.tile(np.array([[0.0], [20.0], [10.0]]), (1, S, 1, 1))
+    c = np.ones((1, S, 3, 1, 1))
+    out = occupied_components(_posterior_ds(w, m, c), X, random_state=0)
+    assert (out["occupied"].values == 2).all()
+    np.testing.assert_allclose(out["expected_occupied"].values, 2.0, atol=1e-6)
+
+
+def test_occupied_components_validation(overlap_posterior):
+    post, X = overlap_posterior
+    with pytest.raises(TypeError, match="xarray.Dataset"):
+        occupied_components(post["weights"], X)
+    with pytest.raises(ValueError, match="lacks the variable"):
+        occupied_components(post.drop_vars("means"), X)
+    with pytest.raises(ValueError, match="features"):
+        occupied_components(post, X[:, :1])
+
+
+# ---------------------------------------------------------------------------
+# LOO / WAIC / sparse through a stand-in Bayesian fit (no sampling)
+# ---------------------------------------------------------------------------
+
+
+class FakeBayesianGMM:
+    """Stand-in for BayesianGMM: draws scattered around the EM fit, a real result tree.
+
+    The draws are not a real posterior; what is tested is that the selection
+    computes LOO/WAIC/occupied counts on exactly the tree it was given.
+    """
+
+    instances: list = []
+
+    def __init__(self, n_components=1, *, covariance_type="full", priors=None, random_state=None):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.priors = priors
+        self.random_state = random_state
+        FakeBayesianGMM.instances.append(self)
+
+    def fit(self, X, *, n_init=1, progressbar=True, draws=40, chains=2, spread=1.0, empty_beyond=None):
+        self.fit_kwargs = dict(n_init=n_init, progressbar=progressbar, draws=draws, chains=chains)
+        X = np.asarray(X, dtype=float)
+        K = self.n_components
+        em = bg.GaussianMixture(K, covariance_type=self.covariance_type, n_init=n_init, random_state=0).fit(X)
+        rng = np.random.default_rng(self.random_state)
+        n, d = X.shape
+        w = em.weights_.copy()
+        if empty_beyond is not None and K > empty_beyond:
+            em = bg.GaussianMixture(empty_beyond, n_init=n_init, random_state=0).fit(X)
+            w = np.concatenate([em.weights_, np.full(K - empty_beyond, 1e-9)])
+            means = np.concatenate([em.means_, np.tile(X.mean(0), (K - empty_beyond, 1))])
+            covs = np.concatenate([em.covariances_, np.tile(np.cov(X.T)[None], (K - empty_beyond, 1, 1))])
+        else:
+            means = em.means_
+            covs = bg.covariance.get_covariance_type(self.covariance_type).to_full(em.covariances_, K)
+        w = w / w.sum()
+        nk = np.maximum(w * n, 1.0)
+        W = rng.dirichlet(np.maximum(nk, 1e-3) / spread**2 + 1e-3, size=(chains, draws)) if empty_beyond is None else np.broadcast_to(w, (chains, draws, K)).copy()
+        M = means + spread * rng.normal(size=(chains, draws, K, d)) * np.sqrt(np.diagonal(covs, axis1=-2, axis2=-1) / nk[:, None])
+        Cv = np.broadcast_to(covs, (chains, draws, K, d, d)).copy()
+        names = [f"x{i}" for i in range(d)]
+        post = _datatree.parameter_dataset(W, M, Cv, feature_names=names, leading=("chain", "draw"))
+        self.idata_ = _datatree.build_tree(
+            posterior=post, sample_stats=None, permutation=None, em=em, X=X, feature_names=names,
+            covariance_type=self.covariance_type, method="nuts", model_config={}, sampler_config={},
+        )
+        return self
+
+
+@pytest.fixture
+def fake_bayes(monkeypatch):
+    import bayesgmm.bayesian
+
+    FakeBayesianGMM.instances = []
+    monkeypatch.setattr(bayesgmm.bayesian, "BayesianGMM", FakeBayesianGMM)
+    return FakeBayesianGMM
+
+
+@pytest.mark.filterwarnings("ignore:Estimated shape parameter of Pareto")
+def test_loo_table_equals_arviz_stats_on_the_same_draws(fake_bayes, two_blobs):
+    import arviz_stats
+
+    X = two_blobs.X
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ParetoKWarning)
+        res = select_components(X, [1, 2, 3], method="loo", random_state=0, progressbar=False,
+                                n_init=1, draws=50, rule="best")
+    t = res.table
+    trees = {f"K={k} full": res.models[(k, "full")].idata_ for k in (1, 2, 3)}
+    for k in (1, 2, 3):
+        ref = arviz_stats.loo(trees[f"K={k} full"], pointwise=True)
+        cell = t.sel(n_components=k, covariance_type="full")
+        assert cell["elpd"].item() == pytest.approx(ref.elpd, rel=1e-12)
+        assert cell["se"].item() == pytest.approx(ref.se, rel=1e-12)
+        assert cell["p"].item() == pytest.approx(ref.p, rel=1e-12)
+        assert cell["n_high_pareto_k"].item() == int(np.sum(ref.pareto_k.values > ref.good_k))
+        assert cell["max_pareto_k"].item() == pytest.approx(float(ref.pareto_k.max()))
+        # elpd_loo = lppd - p_loo, with lppd computed directly from the log-likelihood
+        ll = trees[f"K={k} full"].log_likelihood["X"].values.reshape(-1, X.shape[0])
+        lppd = np.sum(logsumexp(ll, axis=0) - np.log(ll.shape[0]))
+        assert cell["elpd"].item() + cell["p"].item() == pytest.approx(lppd, rel=1e-9)
+    cmp = arviz_stats.compare(trees, round_to="none")
+    for k in (1, 2, 3):
+        row = cmp.loc[f"K={k} full"]
+        cell = t.sel(n_components=k, covariance_type="full")
+        assert cell["elpd_diff"].item() == pytest.approx(row["elpd_diff"], abs=1e-9)
+        assert cell["dse"].item() == pytest.approx(row["dse"], abs=1e-9)
+        assert cell["weight"].item() == pytest.approx(row["weight"], abs=1e-6)
+        assert cell["rank"].item() == row["rank"]
+    assert t["weight"].sum().item() == pytest.approx(1.0)
+    assert res.n_components == int(t["n_components"][np.nanargmax(t["elpd"].values[:, 0])])
+    assert list(res.comparison.index) == list(cmp.index)
+    inst = fake_bayes.instances[0]
+    assert inst.random_state == 0 and inst.fit_kwargs["progressbar"] is False and inst.fit_kwargs["draws"] == 50
+
+
+@pytest.mark.filterwarnings("ignore:.*WAIC is unreliable")
+def test_waic_table_uses_waic_formula(fake_bayes, two_blobs):
+    res = select_components(two_blobs.X, [1, 2], method="waic", random_state=0, progressbar=False, n_init=1)
+    for k in (1, 2):
+        ll = res.models[(k, "full")].idata_.log_likelihood["X"]
+        ref = waic(ll, warn=False)
+        assert res.table["elpd"].sel(n_components=k, covariance_type="full").item() == pytest.approx(ref.elpd)
+        assert res.table["p"].sel(n_components=k, covariance_type="full").item() == pytest.approx(ref.p)
+    assert "n_high_pareto_k" not in res.table
+    assert res.n_components == 2
+
+
+def test_one_se_rule_prefers_fewer_components():
+    ds = xr.Dataset(
+        {
+            "elpd": (("n_components", "covariance_type"), [[-300.0], [-200.0], [-199.0]]),
+            "elpd_diff": (("n_components", "covariance_type"), [[-101.0], [-1.0], [0.0]]),
+            "dse": (("n_components", "covariance_type"), [[10.0], [1.5], [0.0]]),
+        }
+    )
+    from bayesgmm.selection import _pick_elpd
+
+    assert _pick_elpd(ds, [1, 2, 3], ["full"], "one_se") == (2, "full")
+    assert _pick_elpd(ds, [1, 2, 3], ["full"], "best") == (3, "full")
+
+
+def test_pareto_k_warning_says_what_to_do(fake_bayes, two_blobs):
+    # draws far too spread out for the data: importance ratios are heavy-tailed
+    with pytest.warns(ParetoKWarning, match="run more draws"):
+        res = select_components(two_blobs.X, [2, 3], method="loo", random_state=0,
+                                progressbar=False, n_init=1, spread=25.0)
+    assert (res.table["n_high_pareto_k"].values > 0).any()
+
+
+def test_sparse_counts_occupied_components(fake_bayes, two_blobs):
+    res = select_components(two_blobs.X, range(1, 6), method="sparse", random_state=0,
+                            progressbar=False, n_init=1, empty_beyond=2)
+    inst = fake_bayes.instances[0]
+    assert inst.n_components == 5
+    assert inst.priors.weights_alpha == 0.01
+    t = res.table
+    assert t["probability"].dims == ("covariance_type", "n_occupied")
+    np.testing.assert_allclose(t["probability"].sum("n_occupied").values, 1.0)
+    # direct: counts from occupied_components on the same posterior and seed
+    occ = occupied_components(_datatree.get_posterior(inst.idata_), two_blobs.X, random_state=0)
+    counts = np.bincount(occ["occupied"].values.ravel(), minlength=6)[1:]
+    np.testing.assert_allclose(t["probability"].sel(covariance_type="full").values, counts / counts.sum())
+    assert res.n_components == 2 and int(t["mode"].sel(covariance_type="full")) == 2
+    assert res.best_model is inst
+    df = res.to_dataframe()
+    assert df.index.names == ["covariance_type", "n_occupied"] and len(df) == 5
+
+
+def test_sparse_needs_more_than_one_component(fake_bayes, two_blobs):
+    with pytest.raises(ValueError, match="max\\(n_components\\)"):
+        select_components(two_blobs.X, [1], method="sparse", progressbar=False)
+    with pytest.raises(TypeError, match="set by"):
+        select_components(two_blobs.X, [1, 2], method="loo", progressbar=False, random_state=0,
+                          covariance_type="full")
+
+
+def test_result_type(two_blobs):
+    res = select_components(two_blobs.X, [1, 2], n_init=1, random_state=0, progressbar=False)
+    assert isinstance(res, SelectionResult)
+    assert bg.select_components is select_components
