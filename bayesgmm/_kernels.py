@@ -441,7 +441,8 @@ class SufficientStatistics:
         ``sum_n w_n r_nk x_n``.
     sxx : ndarray
         Second moments: ``full`` (K, D, D) ``sum w r x x^T``; ``tied`` (D, D)
-        ``sum w x x^T``; ``diag``/``spherical`` (K, D) ``sum w r x*x``.
+        ``sum w x x^T``; ``diag`` (K, D) ``sum w r x*x``; ``spherical`` (K, 1)
+        ``sum w r |x|^2``.
     loglik : float
         ``sum_n w_n log p(x_n)`` under the parameters of the E-step (0 when
         the statistics come from given responsibilities).
@@ -486,29 +487,95 @@ class SufficientStatistics:
         )
 
 
-def _chunk_statistics(X, resp, w, covariance_type, loglik, weight, log_norm, offset, n_worst):
-    """Statistics of one chunk given its (unweighted) responsibilities."""
-    r = resp if w is None else resp * w[:, None]
-    nk = r.sum(axis=0)
-    sx = r.T @ X
-    n, d = X.shape
-    k = r.shape[1]
-    if covariance_type == "full":
-        # one GEMM: [r_1 * X | ... | r_K * X]^T @ X  -> (K*D, D)
-        xr = (r[:, :, None] * X[:, None, :]).reshape(n, k * d)
-        sxx = (xr.T @ X).reshape(k, d, d)
-    elif covariance_type == "tied":
-        xw = X if w is None else X * w[:, None]
-        sxx = xw.T @ X
+def _n_moment_features(covariance_type: str, d: int) -> int:
+    if covariance_type in ("full", "tied"):
+        return d * (d + 1) // 2
+    return d if covariance_type == "diag" else 1
+
+
+def _moment_features(x: np.ndarray, covariance_type: str) -> np.ndarray:
+    """Per-row features ``Z = [second moments | x]`` of one chunk.
+
+    ``full``/``tied``: the upper triangle of ``x x^T`` (row-major,
+    ``D(D+1)/2`` columns); ``diag``: ``x**2``; ``spherical``: ``|x|^2``. The
+    E-step is then ``Z @ A + c`` and the M-step statistics ``r.T @ Z``: two
+    matrix products per chunk for all components together.
+    """
+    n, d = x.shape
+    m2 = _n_moment_features(covariance_type, d)
+    z = np.empty((n, m2 + d))
+    if covariance_type in ("full", "tied"):
+        off = 0
+        for i in range(d):
+            np.multiply(x[:, i : i + 1], x[:, i:], out=z[:, off : off + d - i])
+            off += d - i
+    elif covariance_type == "diag":
+        np.multiply(x, x, out=z[:, :d])
     else:
-        sxx = r.T @ (X * X)
-    worst = worst_index = None
-    if log_norm is not None and n_worst > 0:
-        m = min(n_worst, n)
-        idx = np.argpartition(log_norm, m - 1)[:m] if m < n else np.arange(n)
-        order = np.lexsort((idx, log_norm[idx]))
-        worst, worst_index = log_norm[idx][order], idx[order] + offset
-    return SufficientStatistics(nk, sx, sxx, loglik, weight, n, worst, worst_index)
+        np.einsum("nd,nd->n", x, x, out=z[:, 0])
+    z[:, m2:] = x
+    return z
+
+
+def _triu(d: int):
+    return np.triu_indices(d)
+
+
+def _expansion_operands(means, precisions_chol, log_weights, covariance_type):
+    """``A`` (M, K) and ``c`` (K,) with ``Z @ A + c = log w_k + log N(x | mu_k, S_k)``."""
+    means = np.asarray(means, dtype=np.float64)
+    p = np.asarray(precisions_chol, dtype=np.float64)
+    k, d = means.shape
+    const = (
+        -0.5 * d * _LOG_2PI
+        + compute_log_det_cholesky(p, covariance_type, d)
+        + np.asarray(log_weights, dtype=np.float64)
+    )
+    if covariance_type in ("full", "tied"):
+        prec = p @ np.swapaxes(p, -1, -2)
+        if covariance_type == "tied":
+            prec = np.broadcast_to(prec, (k, d, d))
+        iu, ju = _triu(d)
+        coef = prec[:, iu, ju] * np.where(iu == ju, 1.0, 2.0)  # (K, m2)
+        lm = np.einsum("kde,ke->kd", prec, means)  # (K, D): Lambda_k mu_k
+        A = np.concatenate([-0.5 * coef, lm], axis=1).T
+        c = const - 0.5 * np.einsum("kd,kd->k", lm, means)
+    elif covariance_type == "diag":
+        prec = p**2
+        A = np.concatenate([-0.5 * prec, prec * means], axis=1).T
+        c = const - 0.5 * np.sum(prec * means**2, axis=1)
+    else:
+        prec = p**2
+        A = np.concatenate([-0.5 * prec[:, None], prec[:, None] * means], axis=1).T
+        c = const - 0.5 * prec * np.sum(means**2, axis=1)
+    return np.ascontiguousarray(A), c
+
+
+def _normalise_rows(wlp: np.ndarray) -> np.ndarray:
+    """In place: ``wlp`` -> responsibilities; returns ``log p(x_n)`` (log-sum-exp)."""
+    m = wlp.max(axis=1)
+    finite = np.isfinite(m)
+    if not finite.all():  # rows where every component has -inf (or inf) density
+        m = np.where(finite, m, 0.0)
+    wlp -= m[:, None]
+    with np.errstate(under="ignore"):
+        np.exp(wlp, out=wlp)
+    s = wlp.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        wlp *= (1.0 / s)[:, None]
+        return m + np.log(s)
+
+
+def _expand_second_moments(sxx_compact, covariance_type, d):
+    """Compact ``r.T @ Z`` second moments -> scikit-learn-like layouts."""
+    if covariance_type in ("full", "tied"):
+        iu, ju = _triu(d)
+        k = sxx_compact.shape[0]
+        full = np.zeros((k, d, d))
+        full[:, iu, ju] = sxx_compact
+        full[:, ju, iu] = sxx_compact
+        return full.sum(axis=0) if covariance_type == "tied" else full
+    return sxx_compact
 
 
 def accumulate_statistics(
@@ -529,9 +596,15 @@ def accumulate_statistics(
 
     Either ``resp`` (given responsibilities, e.g. from an initialisation) or
     the current parameters (``means``, ``precisions_chol``, ``log_weights``)
-    must be given. ``shift`` is subtracted from every row before the second
-    moments are formed (centring reduces cancellation); the parameters passed
-    must then be expressed in the shifted coordinates too.
+    must be given. ``shift`` is subtracted from every row first (centring
+    reduces cancellation in the moment expansion); the parameters passed must
+    then be expressed in the shifted coordinates too.
+
+    Each chunk costs two matrix products for all components together: the
+    per-row features ``Z = [upper(x x^T) | x]`` (``full``/``tied``; ``x**2``
+    for ``diag``, ``|x|^2`` for ``spherical``) give the weighted
+    log-densities as ``Z @ A + c`` and the statistics as ``r.T @ Z``. Chunks
+    are small (about :data:`CHUNK_BYTES` / 32, so they stay in cache).
 
     Parameters
     ----------
@@ -560,39 +633,62 @@ def accumulate_statistics(
     >>> st.nk, st.sx, st.sxx
     (array([2.]), array([[2.]]), array([[4.]]))
     """
+    _check_covariance_type(covariance_type)
     X = np.asarray(X, dtype=np.float64)
     n, d = X.shape
     if resp is not None:
         k = resp.shape[1]
     else:
         k = np.asarray(means).shape[0]
-        plan = _LogProbPlan(means, precisions_chol, covariance_type, d)
-        log_weights = np.asarray(log_weights, dtype=np.float64)
-    step = chunk_size or chunk_rows(n, k, d)
-    total = None
-    for s in range(0, max(n, 1), step):
+        A, c = _expansion_operands(means, precisions_chol, log_weights, covariance_type)
+    m2 = _n_moment_features(covariance_type, d)
+    if chunk_size is None:
+        per_row = 8 * (2 * (m2 + d) + 3 * k + d)
+        chunk_size = int(max(256, min(16384, (CHUNK_BYTES // 32) // per_row)))
+    step = chunk_size
+    nk = np.zeros(k)
+    srz = np.zeros((k, m2 + d))
+    loglik = 0.0
+    weight = 0.0
+    log_norm_all = np.empty(n) if (resp is None and n_worst > 0) else None
+    for s in range(0, n, step):
         xc = X[s : s + step]
         if shift is not None:
             xc = xc - shift
+        z = _moment_features(xc, covariance_type)
         wc = None if sample_weight is None else sample_weight[s : s + step]
-        log_norm = None
         if resp is not None:
-            rc = np.asarray(resp[s : s + step], dtype=np.float64)
-            ll = 0.0
+            r = np.asarray(resp[s : s + step], dtype=np.float64)
         else:
-            wlp = plan(xc)
-            wlp += log_weights
-            log_norm = logsumexp(wlp, axis=1)
-            wlp -= log_norm[:, None]
-            with np.errstate(under="ignore"):
-                rc = np.exp(wlp, out=wlp)
-            ll = float(log_norm.sum() if wc is None else wc @ log_norm)
-        wt = float(xc.shape[0] if wc is None else wc.sum())
-        st = _chunk_statistics(
-            xc, rc, wc, covariance_type, ll, wt, log_norm, row_offset + s, n_worst
-        )
-        total = st if total is None else total + st
-    return total
+            r = z @ A
+            r += c
+            log_norm = _normalise_rows(r)
+            loglik += float(log_norm.sum() if wc is None else wc @ log_norm)
+            if log_norm_all is not None:
+                log_norm_all[s : s + xc.shape[0]] = log_norm
+        if wc is not None:
+            r = r * wc[:, None]
+            weight += float(wc.sum())
+        else:
+            weight += float(xc.shape[0])
+        nk += r.sum(axis=0)
+        srz += r.T @ z
+    worst = worst_index = None
+    if log_norm_all is not None and n:
+        m = min(n_worst, n)
+        idx = np.argpartition(log_norm_all, m - 1)[:m] if m < n else np.arange(n)
+        order = np.lexsort((idx, log_norm_all[idx]))
+        worst, worst_index = log_norm_all[idx][order], idx[order] + row_offset
+    return SufficientStatistics(
+        nk,
+        srz[:, m2:],
+        _expand_second_moments(srz[:, :m2], covariance_type, d),
+        loglik,
+        weight,
+        n,
+        worst,
+        worst_index,
+    )
 
 
 def estimate_parameters(
@@ -625,8 +721,9 @@ def estimate_parameters(
         cov /= nk.sum()
         cov = 0.5 * (cov + cov.T)
         cov[np.diag_indices_from(cov)] += reg_covar
-    else:
+    elif covariance_type == "diag":
         cov = stats.sxx / nk[:, None] - means**2 + reg_covar
-        if covariance_type == "spherical":
-            cov = cov.mean(axis=1)
+    else:  # sxx holds sum_n w r |x|^2: the mean of the diagonal variances
+        d = means.shape[1]
+        cov = (stats.sxx[:, 0] / nk - np.sum(means**2, axis=1)) / d + reg_covar
     return nk, means, cov
