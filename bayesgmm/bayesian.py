@@ -531,7 +531,7 @@ class BayesianGMM:
             _datatree.get_posterior(self.idata_), arr
         ).to_numpy()
 
-    def summary(self, var_names=None, hdi_prob=0.94, kind="all", **kwargs):
+    def summary(self, var_names=None, hdi_prob=0.94, kind="all", round_to="none", **kwargs):
         """Posterior summary of the relabelled draws (arviz-stats).
 
         Off-diagonal correlations are listed once, as ``correlations[k, a:b]``
@@ -546,6 +546,9 @@ class BayesianGMM:
             Mass of the equal-tailed credible interval.
         kind : str, default "all"
             See :func:`arviz_stats.summary` (``"stats"``, ``"diagnostics"``, ...).
+        round_to : int, "auto" or "none", default "none"
+            Unrounded floats by default; ``"auto"`` gives ArviZ's display
+            rounding (which can round interval bounds to the sd's precision).
         **kwargs
             Passed to :func:`arviz_stats.summary` (e.g. ``fmt="xarray"``).
 
@@ -581,7 +584,7 @@ class BayesianGMM:
             warnings.simplefilter("ignore", RuntimeWarning)
             return azs.summary(
                 ds, kind=kind, ci_prob=float(hdi_prob), ci_kind="eti",
-                sample_dims=("chain", "draw"), **kwargs,
+                sample_dims=("chain", "draw"), round_to=round_to, **kwargs,
             )
 
     def compare_em(self, **kwargs):
