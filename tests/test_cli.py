@@ -27,3 +27,21 @@ def test_usage_errors():
     with pytest.raises(SystemExit):
         main(["nonsense"])
     assert main([]) == 2
+
+
+@pytest.mark.slow
+def test_demo_quick_runs_em_and_posterior(capsys):
+    assert main(["demo", "--quick", "--quiet", "--seed", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "--- Posterior, K=2: NUTS" in out
+    assert "max R-hat" in out
+    # posterior summary rows for the weights, with means near the EM values
+    row = re.search(r"^weights\[0\]\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)", out, re.M)
+    assert row is not None, out
+    mean, sd, lo, hi = map(float, row.groups())
+    assert min(abs(mean - 0.644), abs(mean - 0.356)) < 0.03  # EM: 0.644 / 0.356
+    assert lo < mean < hi and 0 < sd < 0.05
+    m = re.search(r"Memberships: (\d+) of 272 eruptions .*; (\d+) are uncertain", out)
+    assert m is not None and int(m.group(1)) + int(m.group(2)) == 272
+    assert 250 <= int(m.group(1)) <= 271  # most eruptions are clearly in one regime
+    assert "The most ambiguous" in out and "interval" in out
