@@ -425,8 +425,9 @@ def test_trace_rank_pair_panels(fit2d, model2d):
     pc = plots.trace(tree, var_names=["weights", "means"])
     fig = _figure(pc)
     fig.canvas.draw()
-    # compact: per variable a trace and a density panel
-    assert len(fig.axes) == 2 * 2
+    # compact: per variable (means: per feature) a trace and a density panel
+    assert len(fig.axes) == 2 * (1 + 2)
+    assert set(pc.viz["trace"].data_vars) == {"weights", "means[f0]", "means[f1]"}
     # one trace line per chain per scalar: weights (3 comps) x 2 chains
     lines = pc.viz["trace"]["weights"].values
     assert lines.size == 2 * 3
@@ -444,6 +445,13 @@ def test_trace_rank_pair_panels(fit2d, model2d):
     pc = plots.trace(tree, var_names="correlations", compact=False)
     assert len(_figure(pc).axes) == 2 * 3  # one free correlation per component
 
+    # coords select before the features are split into panels
+    pc = plots.trace(tree, var_names=["means", "sds"], coords={"feature": "f1", "component": [0, 2]})
+    assert len(_figure(pc).axes) == 2 * 2
+    assert pc.viz["trace"]["means"].values.size == 2 * 2  # 2 components x 2 chains
+    pc = plots.rank(tree, var_names="means", coords={"component": 1})
+    assert len(_figure(pc).axes) == 2  # one panel per feature
+
 
 def test_diagnostic_wrappers_bad_input(fit2d):
     with pytest.raises(ValueError, match="not posterior variables"):
@@ -452,3 +460,7 @@ def test_diagnostic_wrappers_bad_input(fit2d):
         plots.rank({"posterior": 1})
     with pytest.raises(ValueError, match="empty"):
         plots.pair(fit2d[0], var_names=[])
+    with pytest.raises(ValueError, match="not dims"):
+        plots.trace(fit2d[0], var_names="weights", coords={"feature": "f0"})
+    with pytest.raises(ValueError, match="do not exist"):
+        plots.rank(fit2d[0], var_names="weights", coords={"component": [7]})

@@ -152,7 +152,8 @@ def clusters(
     >>> matplotlib.use("Agg")
     >>> import bayesgmm as bg
     >>> model = bg.BayesianGMM(2, random_state=0).fit(
-    ...     bg.datasets.load_old_faithful(), draws=200, tune=200, chains=2)  # doctest: +SKIP
+    ...     bg.datasets.load_old_faithful(), draws=200, tune=200, chains=2,
+    ...     progressbar=False)  # doctest: +SKIP
     >>> ax = bg.plots.clusters(model, n_ellipse_draws=10)  # doctest: +SKIP
     >>> len(ax.patches)  # 2 x (10 + 1) posterior + 2 EM ellipses  # doctest: +SKIP
     24

@@ -132,5 +132,5 @@ def coclustering(similarity, *, partition=None, boundaries: bool = True, cmap="B
     ax.set_xlabel("observation" + (" (ordered by cluster)" if labels is not None else ""))
     ax.set_ylabel("observation" + (" (ordered by cluster)" if labels is not None else ""))
     n_clusters = "" if labels is None else f", {np.unique(labels).size} clusters"
-    ax.set_title(f"Posterior co-clustering ({n} observations{n_clusters})")
+    ax.set_title(f"Posterior co-clustering\n({n} observations{n_clusters})")
     return ax

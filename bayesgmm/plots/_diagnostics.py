@@ -28,7 +28,24 @@ def _upper_pairs(corr: xr.DataArray) -> xr.DataArray:
     return xr.DataArray(vals, dims=dims, coords=coords)
 
 
-def _posterior_tree(model_or_tree, var_names, *, with_stats: bool) -> tuple[xr.DataTree, list]:
+def _split_features(ds: xr.Dataset) -> xr.Dataset:
+    """One variable per feature (``means[waiting]``) for variables with only a feature dim.
+
+    Features have different units, so a compact panel mixing them is unreadable; this
+    only renames slices, nothing is computed.
+    """
+    out = {}
+    for name, var in ds.data_vars.items():
+        if "feature" in var.dims and "feature_bis" not in var.dims and var.sizes["feature"] > 1:
+            for f in var["feature"].to_numpy():
+                out[f"{name}[{f}]"] = var.sel(feature=f, drop=True)
+        else:
+            out[name] = var
+    return xr.Dataset(out)
+
+
+def _posterior_tree(model_or_tree, var_names, *, coords=None, with_stats: bool,
+                    split_features: bool = False) -> tuple[xr.DataTree, list]:
     """A DataTree with the relabelled draws of ``var_names`` (and ``sample_stats``)."""
     tree = resolve_tree(model_or_tree)
     post = _datatree.get_posterior(tree)
@@ -52,15 +69,32 @@ def _posterior_tree(model_or_tree, var_names, *, with_stats: bool) -> tuple[xr.D
             f"{sorted(map(str, post.data_vars))}."
         )
     ds = post[list(var_names)]
-    if "correlations" in ds:
+    if coords is not None:
+        if not isinstance(coords, dict):
+            raise TypeError(
+                f"coords must be a dict such as {{'component': [0, 1]}}; got {type(coords).__name__}."
+            )
+        bad = [d for d in coords if d not in ds.dims or d in ("chain", "draw")]
+        if bad:
+            raise ValueError(
+                f"coords names {bad}, which are not dims of {list(var_names)}; use some of "
+                f"{[d for d in ds.dims if d not in ('chain', 'draw')]}."
+            )
+        try:
+            ds = ds.sel(coords)
+        except KeyError as exc:
+            raise ValueError(f"coords selects values that do not exist: {exc}.") from None
+    if "correlations" in ds and "feature_bis" in ds["correlations"].dims:
         if ds.sizes.get("feature", 0) < 2:
             raise ValueError("correlations need at least 2 features; drop it from var_names.")
         ds = ds.assign(correlations=_upper_pairs(ds["correlations"]))
+    if split_features:
+        ds = _split_features(ds)
     groups = {"posterior": ds}
     stats = _datatree.get_sample_stats(tree)
     if with_stats and stats is not None and "diverging" in stats:
         groups["sample_stats"] = stats[["diverging"]].astype({"diverging": bool})
-    return xr.DataTree.from_dict(groups), list(var_names)
+    return xr.DataTree.from_dict(groups), [str(v) for v in ds.data_vars]
 
 
 def trace(model_or_tree, var_names=None, *, coords=None, compact: bool = True, **kwargs):
@@ -81,8 +115,9 @@ def trace(model_or_tree, var_names=None, *, coords=None, compact: bool = True, *
     coords : dict, optional
         Subset, e.g. ``{"component": [0, 1], "feature": ["waiting"]}``.
     compact : bool, default True
-        One panel per variable with a line per component/feature
-        (``False``: one panel per scalar).
+        One panel per variable and feature (``means[waiting]``: features have
+        different units) with a line per component and chain (``False``: one
+        panel per scalar).
     **kwargs
         Passed to :func:`arviz_plots.plot_trace_dist`.
 
@@ -95,14 +130,20 @@ def trace(model_or_tree, var_names=None, *, coords=None, compact: bool = True, *
     --------
     >>> import matplotlib
     >>> matplotlib.use("Agg")
+    >>> import bayesgmm as bg
+    >>> model = bg.BayesianGMM(2, random_state=0).fit(
+    ...     bg.datasets.load_old_faithful(), draws=200, tune=200, chains=2,
+    ...     progressbar=False)  # doctest: +SKIP
     >>> pc = bg.plots.trace(model, var_names=["weights"])  # doctest: +SKIP
-    >>> pc.viz["figure"].item()  # doctest: +SKIP
+    >>> len(pc.viz["figure"].item().axes)  # trace and density panels  # doctest: +SKIP
+    2
     """
     import arviz_plots as azp
 
-    dt, var_names = _posterior_tree(model_or_tree, var_names, with_stats=True)
+    dt, var_names = _posterior_tree(model_or_tree, var_names, coords=coords, with_stats=True,
+                                    split_features=bool(compact))
     kwargs.setdefault("backend", "matplotlib")
-    return azp.plot_trace_dist(dt, var_names=var_names, coords=coords, compact=compact, **kwargs)
+    return azp.plot_trace_dist(dt, var_names=var_names, compact=compact, **kwargs)
 
 
 def rank(model_or_tree, var_names=None, *, coords=None, **kwargs):
@@ -130,13 +171,19 @@ def rank(model_or_tree, var_names=None, *, coords=None, **kwargs):
     --------
     >>> import matplotlib
     >>> matplotlib.use("Agg")
+    >>> import bayesgmm as bg
+    >>> model = bg.BayesianGMM(2, random_state=0).fit(
+    ...     bg.datasets.load_old_faithful(), draws=200, tune=200, chains=2,
+    ...     progressbar=False)  # doctest: +SKIP
     >>> pc = bg.plots.rank(model, var_names="weights")  # doctest: +SKIP
+    >>> len(pc.viz["figure"].item().axes)  # one panel per component  # doctest: +SKIP
+    2
     """
     import arviz_plots as azp
 
-    dt, var_names = _posterior_tree(model_or_tree, var_names, with_stats=False)
+    dt, var_names = _posterior_tree(model_or_tree, var_names, coords=coords, with_stats=False)
     kwargs.setdefault("backend", "matplotlib")
-    return azp.plot_rank(dt, var_names=var_names, coords=coords, **kwargs)
+    return azp.plot_rank(dt, var_names=var_names, **kwargs)
 
 
 def pair(model_or_tree, var_names=None, *, coords=None, **kwargs):
@@ -165,12 +212,18 @@ def pair(model_or_tree, var_names=None, *, coords=None, **kwargs):
     --------
     >>> import matplotlib
     >>> matplotlib.use("Agg")
+    >>> import bayesgmm as bg
+    >>> model = bg.BayesianGMM(2, random_state=0).fit(
+    ...     bg.datasets.load_old_faithful(), draws=200, tune=200, chains=2,
+    ...     progressbar=False)  # doctest: +SKIP
     >>> pm = bg.plots.pair(model, var_names="means", coords={"component": 0})  # doctest: +SKIP
+    >>> pm.viz["plot"].shape  # two features  # doctest: +SKIP
+    (2, 2)
     """
     import arviz_plots as azp
 
     if var_names is None:
         var_names = ["means"]
-    dt, var_names = _posterior_tree(model_or_tree, var_names, with_stats=True)
+    dt, var_names = _posterior_tree(model_or_tree, var_names, coords=coords, with_stats=True)
     kwargs.setdefault("backend", "matplotlib")
-    return azp.plot_pair(dt, var_names=var_names, coords=coords, **kwargs)
+    return azp.plot_pair(dt, var_names=var_names, **kwargs)
