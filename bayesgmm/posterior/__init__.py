@@ -14,6 +14,8 @@ numpy kernels underneath, xarray in and out on top (dims ``chain``, ``draw``,
 * :mod:`~bayesgmm.posterior.partition` -- point partitions (:func:`point_partition`
   minimising expected Binder / VI loss, :func:`map_partition`), the adjusted Rand index
   and :func:`ambiguous_observations`.
+* :mod:`~bayesgmm.posterior.compare` -- EM against the posterior (:func:`compare_em`)
+  and EM labels against the posterior partition (:func:`compare_partitions`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from bayesgmm.posterior.similarity import (
     similarity_from_labels,
     similarity_from_memberships,
 )
+from bayesgmm.posterior.compare import compare_em, compare_partitions
 from bayesgmm.posterior.membership import (
     membership_summary,
     pointwise_log_likelihood,
@@ -50,6 +53,8 @@ __all__ = [
     "ChainModeReport",
     "adjusted_rand_index",
     "ambiguous_observations",
+    "compare_em",
+    "compare_partitions",
     "expected_binder_loss",
     "expected_vi_lower_bound",
     "map_partition",

@@ -1,0 +1,273 @@
+"""EM point estimates against the posterior, and EM labels against the posterior partition.
+
+Works on any set of draws in the contract's ``posterior`` layout, so NUTS and VI
+results (or VI against NUTS, by passing a posterior summary in the ``em`` layout) are
+compared the same way.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+from scipy.optimize import linear_sum_assignment
+
+from bayesgmm.posterior._common import check_hdi_prob, em_arrays, posterior_arrays
+from bayesgmm.posterior.partition import _check_labels, adjusted_rand_index
+
+__all__ = ["compare_em", "compare_partitions"]
+
+_VARS = ("weights", "means", "sds", "correlations")
+
+
+def _derived(weights, means, cov):
+    """weights, means, sds, correlations (upper triangle i < j) from full covariances."""
+    sds = np.sqrt(np.diagonal(cov, axis1=-2, axis2=-1))
+    corr = cov / (sds[..., :, None] * sds[..., None, :])
+    D = means.shape[-1]
+    iu = np.triu_indices(D, 1)
+    return {
+        "weights": weights,
+        "means": means,
+        "sds": sds,
+        "correlations": corr[..., iu[0], iu[1]],
+    }
+
+
+def _labels(var, comp, feat):
+    K, D = len(comp), len(feat)
+    if var == "weights":
+        return [f"weights[{k}]" for k in comp]
+    if var in ("means", "sds"):
+        return [f"{var}[{k}, {f}]" for k in comp for f in feat]
+    iu = np.triu_indices(D, 1)
+    return [f"correlations[{k}, {feat[i]}, {feat[j]}]" for k in comp for i, j in zip(*iu)]
+
+
+def compare_em(posterior, em, *, hdi_prob: float = 0.94, var_names=_VARS) -> xr.Dataset:
+    """Compare the EM estimates with the posterior, parameter by parameter.
+
+    For each scalar parameter (weights; means; standard deviations and correlations,
+    derived from the covariance matrices): the EM value, the posterior mean and sd, the
+    equal-tailed credible interval, whether the EM value lies inside it, and the
+    standardised difference ``(EM - mean) / sd``.
+
+    Parameters
+    ----------
+    posterior : xarray.Dataset or xarray.DataTree
+        Relabelled draws (``weights``, ``means``, ``covariances``), from NUTS or VI.
+    em : xarray.Dataset or xarray.DataTree
+        The EM fit in the ``em`` layout (same component labels as the relabelled
+        posterior).
+    hdi_prob : float, default 0.94
+        Mass of the equal-tailed interval.
+    var_names : sequence of {"weights", "means", "sds", "correlations"}
+        Parameters to include (correlations only exist for two or more features; only
+        the pairs i < j are listed).
+
+    Returns
+    -------
+    xarray.Dataset
+        dim ``parameter`` (labels such as ``"means[0, x1]"``), with a ``variable``
+        coordinate (``"means"``) and the variables ``em``, ``mean``, ``sd``, ``lower``,
+        ``upper``, ``em_inside`` (bool) and ``std_diff``; attrs ``hdi_prob`` and
+        ``interval``.  ``.to_dataframe()`` gives one readable row per parameter.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> rng = np.random.default_rng(0)
+    >>> post = xr.Dataset({
+    ...     "weights": (("chain", "draw", "component"), np.full((1, 200, 1), 1.0)),
+    ...     "means": (("chain", "draw", "component", "feature"),
+    ...               rng.normal(0.0, 0.1, (1, 200, 1, 1))),
+    ...     "covariances": (("chain", "draw", "component", "feature", "feature_bis"),
+    ...                     np.ones((1, 200, 1, 1, 1)))})
+    >>> em = xr.Dataset({"weights": ("component", [1.0]),
+    ...                  "means": (("component", "feature"), [[0.5]]),
+    ...                  "covariances": (("component", "feature", "feature_bis"), [[[1.0]]])})
+    >>> table = compare_em(post, em, var_names=["means"])
+    >>> table["parameter"].values.tolist(), bool(table["em_inside"][0])
+    (['means[0, 0]'], False)
+    """
+    hdi_prob = check_hdi_prob(hdi_prob)
+    if isinstance(var_names, str):
+        var_names = [var_names]
+    unknown = [v for v in var_names if v not in _VARS]
+    if unknown or not var_names:
+        raise ValueError(f"var_names must be a non-empty subset of {_VARS}; got {list(var_names)}.")
+    ds, w, m, c = posterior_arrays(posterior)
+    eds, ew, emn, ec = em_arrays(em)
+    C, S, K, D = m.shape
+    if ew.shape[0] != K or emn.shape[1] != D:
+        raise ValueError(
+            f"em has {ew.shape[0]} components and {emn.shape[1]} features but the posterior "
+            f"has {K} and {D}; compare fits with the same n_components and data."
+        )
+    comp = (
+        ds["weights"]["component"].to_numpy().tolist()
+        if "component" in ds["weights"].coords
+        else list(range(K))
+    )
+    feat = (
+        [str(f) for f in ds["means"]["feature"].to_numpy()]
+        if "feature" in ds["means"].coords
+        else [str(i) for i in range(D)]
+    )
+    post = _derived(w.reshape(C * S, K), m.reshape(C * S, K, D), c.reshape(C * S, K, D, D))
+    ref = _derived(ew, emn, ec)
+    lo_q, hi_q = (1 - hdi_prob) / 2, 1 - (1 - hdi_prob) / 2
+    rows = {k: [] for k in ("label", "variable", "em", "mean", "sd", "lower", "upper")}
+    for var in var_names:
+        if var == "correlations" and D < 2:
+            continue
+        draws = post[var].reshape(C * S, -1)
+        value = ref[var].reshape(-1)
+        labels = _labels(var, comp, feat)
+        q = np.quantile(draws, [lo_q, hi_q], axis=0)
+        rows["label"] += labels
+        rows["variable"] += [var] * len(labels)
+        rows["em"].append(value)
+        rows["mean"].append(draws.mean(axis=0))
+        rows["sd"].append(draws.std(axis=0, ddof=1) if C * S > 1 else np.zeros(len(labels)))
+        rows["lower"].append(q[0])
+        rows["upper"].append(q[1])
+    arr = {k: np.concatenate(rows[k]) for k in ("em", "mean", "sd", "lower", "upper")}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        std_diff = (arr["em"] - arr["mean"]) / arr["sd"]
+    inside = (arr["em"] >= arr["lower"]) & (arr["em"] <= arr["upper"])
+    interval = {"hdi_prob": hdi_prob, "interval": "equal-tailed"}
+    return xr.Dataset(
+        {
+            "em": ("parameter", arr["em"]),
+            "mean": ("parameter", arr["mean"]),
+            "sd": ("parameter", arr["sd"]),
+            "lower": ("parameter", arr["lower"], interval),
+            "upper": ("parameter", arr["upper"], interval),
+            "em_inside": ("parameter", inside),
+            "std_diff": ("parameter", std_diff, {"description": "(em - mean) / sd"}),
+        },
+        coords={"parameter": rows["label"], "variable": ("parameter", rows["variable"])},
+        attrs={"hdi_prob": hdi_prob, "interval": "equal-tailed", "n_draws": C * S},
+    )
+
+
+def compare_partitions(
+    em_labels,
+    partition,
+    membership: xr.Dataset | None = None,
+    *,
+    match: str = "auto",
+    width_threshold: float = 0.5,
+) -> xr.Dataset:
+    """Agreement between the EM hard labels and a posterior point partition.
+
+    Parameters
+    ----------
+    em_labels : array-like of shape (n_obs,)
+        EM's ``predict(X)``.
+    partition : xarray.DataArray or array-like of shape (n_obs,)
+        From :func:`~bayesgmm.posterior.point_partition` or
+        :func:`~bayesgmm.posterior.map_partition`.
+    membership : xarray.Dataset, optional
+        From :func:`~bayesgmm.posterior.membership_summary`; adds the width of each
+        observation's interval for its most probable component and flags wide ones.
+    match : {"auto", "overlap", "none"}, default "auto"
+        How posterior clusters get EM labels: ``"overlap"`` matches clusters to EM
+        labels one-to-one maximising the number of shared observations (Hungarian
+        algorithm; clusters left over get label -1); ``"none"`` takes the labels as
+        they are (right for the MAP partition of a posterior relabelled against EM);
+        ``"auto"``: ``"none"`` when ``partition.attrs["loss"] == "map"``, else
+        ``"overlap"``.
+    width_threshold : float, default 0.5
+        An interval ``probability_max_upper - probability_max_lower`` wider than this
+        is flagged.
+
+    Returns
+    -------
+    xarray.Dataset
+        dim ``obs``: ``em_label``, ``posterior_label`` (in EM's labels), ``disagree``
+        (bool) and, with ``membership``, ``interval_width`` and ``wide`` (bool);
+        ``flagged`` = disagree or wide.  attrs ``adjusted_rand_index``,
+        ``n_disagree``, ``n_wide``, ``n_flagged``, ``n_clusters_em``,
+        ``n_clusters_posterior``.
+
+    Examples
+    --------
+    >>> out = compare_partitions([0, 0, 1, 1, 1], [1, 1, 0, 0, 1])
+    >>> out["posterior_label"].values.tolist(), out["disagree"].values.tolist()
+    ([0, 0, 1, 1, 0], [False, False, False, False, True])
+    >>> round(out.attrs["adjusted_rand_index"], 3)
+    0.167
+    """
+    em_raw = em_labels.to_numpy() if isinstance(em_labels, xr.DataArray) else np.asarray(em_labels)
+    if em_raw.ndim != 1:
+        raise ValueError(f"em_labels must be 1-D; got shape {em_raw.shape}.")
+    n = em_raw.shape[0]
+    part_raw = partition.to_numpy() if isinstance(partition, xr.DataArray) else np.asarray(partition)
+    part_idx = _check_labels(part_raw, "partition", n=n)
+    if match not in ("auto", "overlap", "none"):
+        raise ValueError(f"match must be 'auto', 'overlap' or 'none'; got {match!r}.")
+    if match == "auto":
+        is_map = isinstance(partition, xr.DataArray) and partition.attrs.get("loss") == "map"
+        match = "none" if is_map else "overlap"
+    em_vals, em_idx = np.unique(em_raw, return_inverse=True)
+    if match == "none":
+        post_lab = part_raw
+    else:
+        cont = np.zeros((part_idx.max() + 1, em_idx.max() + 1), dtype=np.int64)
+        np.add.at(cont, (part_idx, em_idx), 1)
+        rows, cols = linear_sum_assignment(-cont)
+        mapping = np.full(cont.shape[0], -1, dtype=np.int64)
+        mapping[rows] = cols
+        mapped = mapping[part_idx]
+        post_lab = np.where(mapped >= 0, em_vals[np.clip(mapped, 0, None)], -1)
+        if em_vals.dtype.kind not in "iu":
+            post_lab = np.where(mapped >= 0, em_vals[np.clip(mapped, 0, None)].astype(object), None)
+    disagree = np.asarray(post_lab != em_raw, dtype=bool)
+    obs = np.arange(n)
+    if isinstance(partition, xr.DataArray) and "obs" in partition.coords:
+        obs = partition["obs"].to_numpy()
+    out = xr.Dataset(
+        {
+            "em_label": ("obs", em_raw),
+            "posterior_label": ("obs", post_lab),
+            "disagree": ("obs", disagree),
+        },
+        coords={"obs": obs},
+    )
+    flagged = disagree.copy()
+    n_wide = 0
+    if membership is not None:
+        if not isinstance(membership, xr.Dataset) or not {
+            "probability_max_lower",
+            "probability_max_upper",
+        } <= set(membership.data_vars):
+            raise TypeError(
+                "membership must be the Dataset from membership_summary() (with "
+                "probability_max_lower/upper); got "
+                f"{type(membership).__name__}."
+            )
+        if membership.sizes.get("obs") != n:
+            raise ValueError(
+                f"membership has {membership.sizes.get('obs')} observations but em_labels has {n}."
+            )
+        if isinstance(width_threshold, bool) or not 0 < float(width_threshold) < 1:
+            raise ValueError(f"width_threshold must be in (0, 1); got {width_threshold!r}.")
+        width = (membership["probability_max_upper"] - membership["probability_max_lower"]).to_numpy()
+        wide = width > width_threshold
+        out["interval_width"] = ("obs", width)
+        out["wide"] = ("obs", wide)
+        flagged |= wide
+        n_wide = int(wide.sum())
+    out["flagged"] = ("obs", flagged)
+    out.attrs = {
+        "adjusted_rand_index": adjusted_rand_index(em_raw, part_raw),
+        "n_disagree": int(disagree.sum()),
+        "n_wide": n_wide,
+        "n_flagged": int(flagged.sum()),
+        "n_clusters_em": int(em_vals.size),
+        "n_clusters_posterior": int(part_idx.max() + 1),
+        "match": match,
+        "width_threshold": float(width_threshold),
+    }
+    return out
