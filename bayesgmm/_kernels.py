@@ -493,28 +493,30 @@ def _n_moment_features(covariance_type: str, d: int) -> int:
     return d if covariance_type == "diag" else 1
 
 
-def _moment_features(x: np.ndarray, covariance_type: str) -> np.ndarray:
-    """Per-row features ``Z = [second moments | x]`` of one chunk.
+def _moment_features_t(xt: np.ndarray, covariance_type: str) -> np.ndarray:
+    """Per-row features, transposed: ``Z.T = [second moments | x].T`` of one chunk.
 
-    ``full``/``tied``: the upper triangle of ``x x^T`` (row-major,
-    ``D(D+1)/2`` columns); ``diag``: ``x**2``; ``spherical``: ``|x|^2``. The
-    E-step is then ``Z @ A + c`` and the M-step statistics ``r.T @ Z``: two
-    matrix products per chunk for all components together.
+    ``xt`` is the chunk transposed, ``(D, n)`` C-contiguous. Rows of the
+    result: ``full``/``tied`` the upper triangle of ``x x^T`` (row-major,
+    ``D(D+1)/2`` rows); ``diag`` ``x**2``; ``spherical`` ``|x|^2``; then ``x``.
+    The E-step is ``A.T @ Z.T + c`` and the M-step statistics ``R @ Z``: two
+    matrix products per chunk for all components together. The transposed
+    layout keeps every elementwise pass over long contiguous rows.
     """
-    n, d = x.shape
+    d, n = xt.shape
     m2 = _n_moment_features(covariance_type, d)
-    z = np.empty((n, m2 + d))
+    zt = np.empty((m2 + d, n))
     if covariance_type in ("full", "tied"):
         off = 0
         for i in range(d):
-            np.multiply(x[:, i : i + 1], x[:, i:], out=z[:, off : off + d - i])
+            np.multiply(xt[i], xt[i:], out=zt[off : off + d - i])
             off += d - i
     elif covariance_type == "diag":
-        np.multiply(x, x, out=z[:, :d])
+        np.multiply(xt, xt, out=zt[:d])
     else:
-        np.einsum("nd,nd->n", x, x, out=z[:, 0])
-    z[:, m2:] = x
-    return z
+        np.einsum("dn,dn->n", xt, xt, out=zt[0])
+    zt[m2:] = xt
+    return zt
 
 
 def _triu(d: int):
@@ -551,18 +553,18 @@ def _expansion_operands(means, precisions_chol, log_weights, covariance_type):
     return np.ascontiguousarray(A), c
 
 
-def _normalise_rows(wlp: np.ndarray) -> np.ndarray:
-    """In place: ``wlp`` -> responsibilities; returns ``log p(x_n)`` (log-sum-exp)."""
-    m = wlp.max(axis=1)
+def _normalise_columns(wt: np.ndarray) -> np.ndarray:
+    """In place: ``wt`` (K, n) log-weights -> responsibilities; returns ``log p(x_n)``."""
+    m = wt.max(axis=0)
     finite = np.isfinite(m)
     if not finite.all():  # rows where every component has -inf (or inf) density
         m = np.where(finite, m, 0.0)
-    wlp -= m[:, None]
+    wt -= m
     with np.errstate(under="ignore"):
-        np.exp(wlp, out=wlp)
-    s = wlp.sum(axis=1)
+        np.exp(wt, out=wt)
+    s = wt.sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        wlp *= (1.0 / s)[:, None]
+        wt *= 1.0 / s
         return m + np.log(s)
 
 
@@ -641,6 +643,7 @@ def accumulate_statistics(
     else:
         k = np.asarray(means).shape[0]
         A, c = _expansion_operands(means, precisions_chol, log_weights, covariance_type)
+        At = np.ascontiguousarray(A.T)
     m2 = _n_moment_features(covariance_type, d)
     if chunk_size is None:
         per_row = 8 * (2 * (m2 + d) + 3 * k + d)
@@ -653,26 +656,30 @@ def accumulate_statistics(
     log_norm_all = np.empty(n) if (resp is None and n_worst > 0) else None
     for s in range(0, n, step):
         xc = X[s : s + step]
+        nc = xc.shape[0]
+        xt = np.empty((d, nc))
         if shift is not None:
-            xc = xc - shift
-        z = _moment_features(xc, covariance_type)
+            np.subtract(xc.T, shift[:, None], out=xt)
+        else:
+            xt[...] = xc.T
+        zt = _moment_features_t(xt, covariance_type)
         wc = None if sample_weight is None else sample_weight[s : s + step]
         if resp is not None:
-            r = np.asarray(resp[s : s + step], dtype=np.float64)
+            rt = np.array(np.asarray(resp[s : s + step], dtype=np.float64).T, order="C")
         else:
-            r = z @ A
-            r += c
-            log_norm = _normalise_rows(r)
+            rt = At @ zt
+            rt += c[:, None]
+            log_norm = _normalise_columns(rt)
             loglik += float(log_norm.sum() if wc is None else wc @ log_norm)
             if log_norm_all is not None:
-                log_norm_all[s : s + xc.shape[0]] = log_norm
+                log_norm_all[s : s + nc] = log_norm
         if wc is not None:
-            r = r * wc[:, None]
+            rt *= wc
             weight += float(wc.sum())
         else:
-            weight += float(xc.shape[0])
-        nk += r.sum(axis=0)
-        srz += r.T @ z
+            weight += float(nc)
+        nk += rt.sum(axis=1)
+        srz += rt @ zt.T
     worst = worst_index = None
     if log_norm_all is not None and n:
         m = min(n_worst, n)
