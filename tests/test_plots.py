@@ -403,6 +403,24 @@ def test_compare_em_from_dataset_with_multiindex():
     assert [c for c in ax.collections if c.get_gid() == "em_outside"][0].get_offsets().shape[0] == 1
 
 
+def test_compare_em_on_posterior_comparison(fit2d, model2d):
+    from bayesgmm.posterior import compare_em
+
+    tree = fit2d[0]
+    table = compare_em(dt.get_posterior(tree), dt.get_em(tree))
+    ax = plots.compare_em(table)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == [str(p) for p in table["parameter"].values]
+    assert len([ln for ln in ax.lines if ln.get_gid() == "interval"]) == table.sizes["parameter"]
+    n_in = sum(c.get_offsets().shape[0] for c in ax.collections if c.get_gid() == "em_inside")
+    assert n_in == int(table["em_inside"].sum())
+    assert "94%" in ax.get_title()
+    # the variable coordinate selects rows exactly; a model is asked for its comparison
+    ax = plots.compare_em(model2d, var_names=["weights", "sds"])
+    n_rows = int(table["variable"].isin(["weights", "sds"]).sum())
+    assert len(ax.get_yticklabels()) == n_rows == 3 + 3 * 2
+
+
 def test_compare_em_bad_input():
     with pytest.raises(TypeError, match="compare_em"):
         plots.compare_em([1, 2])

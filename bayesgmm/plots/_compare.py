@@ -37,13 +37,16 @@ def _row_label(key, names) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts)
 
 
-def _as_frame(comparison) -> pd.DataFrame:
+def _as_frame(comparison) -> tuple[pd.DataFrame, dict]:
     if is_model(comparison):
         comparison = comparison.compare_em()
+    attrs = {}
     if isinstance(comparison, xr.Dataset):
+        attrs = dict(comparison.attrs)
         df = comparison.to_dataframe()
     elif isinstance(comparison, pd.DataFrame):
         df = comparison
+        attrs = dict(comparison.attrs)
     else:
         raise TypeError(
             "comparison must be the table returned by model.compare_em() / "
@@ -63,6 +66,8 @@ def _as_frame(comparison) -> pd.DataFrame:
         {role: df[col].to_numpy() for role, col in cols.items() if col is not None},
         index=[_row_label(k, list(df.index.names)) for k in df.index],
     )
+    if "variable" in df.columns:  # compare_em's coordinate naming each row's parameter
+        out["variable"] = df["variable"].astype(str).to_numpy()
     for role in ("em", "mean", "lower", "upper"):
         out[role] = pd.to_numeric(out[role], errors="coerce").astype(np.float64)
     # rows without a value (e.g. the constant diagonal of a correlation matrix) are skipped
@@ -70,7 +75,7 @@ def _as_frame(comparison) -> pd.DataFrame:
     if "inside" not in out:
         out["inside"] = (out["em"] >= out["lower"]) & (out["em"] <= out["upper"])
     out["inside"] = out["inside"].astype(bool)
-    return out
+    return out, attrs
 
 
 def compare_em(comparison, *, var_names=None, standardize: bool | None = None,
@@ -92,8 +97,9 @@ def compare_em(comparison, *, var_names=None, standardize: bool | None = None,
         inside-the-interval flag per parameter.  A fitted model is asked for
         its ``compare_em()``.
     var_names : str or list of str, optional
-        Keep only the rows whose label starts with one of these (e.g.
-        ``["weights", "means"]``).
+        Keep only the rows of these parameters (e.g. ``["weights", "means"]``):
+        matched against the table's ``variable`` coordinate, or the start of
+        the row label for a table without one.
     standardize : bool, optional
         Plot ``(value - posterior mean) / (interval half-width)``, so every
         interval spans [-1, 1] and the EM mark shows how far outside it lies.
@@ -127,17 +133,22 @@ def compare_em(comparison, *, var_names=None, standardize: bool | None = None,
     >>> [tick.get_text() for tick in ax.get_yticklabels()]
     ['weights[0]', 'weights[1]']
     """
-    df = _as_frame(comparison)
+    df, attrs = _as_frame(comparison)
     if var_names is not None:
         if isinstance(var_names, str):
             var_names = [var_names]
         var_names = [str(v) for v in var_names]
-        keep = [any(str(lab).startswith(v) for v in var_names) for lab in df.index]
+        if "variable" in df:
+            keep = df["variable"].isin(var_names).to_numpy()
+        else:
+            keep = [any(str(lab).startswith(v) for v in var_names) for lab in df.index]
+        available = (sorted(set(df["variable"])) if "variable" in df
+                     else list(df.index[:3]))
         df = df[np.asarray(keep, dtype=bool)]
         if df.empty:
             raise ValueError(
-                f"var_names {var_names} select no row of the comparison; row labels look like "
-                f"{list(_as_frame(comparison).index[:3])}."
+                f"var_names {var_names} select no row of the comparison; available: "
+                f"{available}."
             )
     if df.empty:
         raise ValueError("comparison has no rows with finite values to plot.")
@@ -190,5 +201,7 @@ def compare_em(comparison, *, var_names=None, standardize: bool | None = None,
         ax.set_xlabel("value")
     ax.legend(loc="best", fontsize="small", framealpha=0.7)
     n_out = int((~inside).sum())
-    ax.set_title(f"EM vs posterior: {n_out} of {n} EM values outside the interval")
+    prob = attrs.get("hdi_prob")
+    what = f"the {float(prob):.0%} interval" if prob is not None else "the interval"
+    ax.set_title(f"EM vs posterior: {n_out} of {n} EM values outside {what}")
     return ax
