@@ -100,8 +100,8 @@ class SelectionResult:
     ...                            random_state=0)
     >>> res.n_components
     2
-    >>> res.to_dataframe().loc[(2, "full"), "bic"] == res.table["bic"].sel(
-    ...     n_components=2, covariance_type="full").item()
+    >>> bool(res.to_dataframe().loc[(2, "full"), "bic"] == res.table["bic"].sel(
+    ...     n_components=2, covariance_type="full").item())
     True
     """
 
