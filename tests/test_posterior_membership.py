@@ -151,3 +151,16 @@ def test_membership_input_validation(small):
     c_bad[0, 0, 0] = [[1.0, 2.0], [2.0, 1.0]]  # indefinite
     with pytest.raises(ValueError, match=r"1 matrices that are not positive definite \(first at index \[\(0, 0\)\]"):
         membership_summary(posterior_dataset(w, m, c_bad), X)
+
+
+def test_batched_precision_cholesky_matches_shared_kernel():
+    from bayesgmm._kernels import compute_precision_cholesky
+    from bayesgmm.posterior._common import precision_cholesky_full
+
+    W, M, Cv = truth(K=3, D=4, seed=8)
+    _, _, c = draws_around(W, M, Cv, chains=2, draws=7, scale=0.3)
+    mine = precision_cholesky_full(c)
+    ref = np.stack([compute_precision_cholesky(c[a, s], "full") for a in range(2) for s in range(7)])
+    np.testing.assert_allclose(mine.reshape(ref.shape), ref, rtol=1e-10, atol=1e-12)
+    P = mine[1, 3, 2]
+    np.testing.assert_allclose(P @ P.T, np.linalg.inv(c[1, 3, 2]), rtol=1e-9)

@@ -154,3 +154,18 @@ def test_detect_chain_modes_reports_switched_chains():
     assert rep.switched_chains == [1]
     # without relabelling the chains look like different modes
     assert detect_chain_modes(post).multimodal
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=15, deadline=None)
+@given(K=st.integers(1, 5), D=st.integers(1, 3), seed=st.integers(0, 10_000))
+def test_relabel_property_undoes_any_permutation(K, D, seed):
+    W, M, Cv = truth(K=K, D=D, sep=8.0, seed=seed)
+    w, m, c = draws_around(W, M, Cv, chains=2, draws=5, scale=0.02, seed=seed + 1)
+    perm = random_permutations(2, 5, K, seed=seed + 2)
+    out, p = relabel_draws(posterior_dataset(*permute(w, m, c, perm)), em_dataset(W, M, Cv))
+    np.testing.assert_array_equal(out["means"].values, m)
+    # raw[j] = true[perm[j]] and relabelled[k] = raw[p[k]], so p is the inverse of perm
+    np.testing.assert_array_equal(p.values, np.argsort(perm, axis=-1))
