@@ -453,6 +453,18 @@ def test_trace_rank_pair_panels(fit2d, model2d):
         np.sort([ln.get_ydata()[0] for ln in lines.ravel()]),
         np.sort(dt.get_posterior(tree)["weights"].values[:, 0, :].ravel()))
 
+    # one colour per component, the same in every panel
+    for var in ("weights", "means[f0]", "means[f1]"):
+        lines = pc.viz["trace"][var]
+        for k in range(3):
+            cols = {matplotlib.colors.to_hex(ln.get_color())
+                    for ln in np.ravel(lines.sel(component=k).values)}
+            assert len(cols) == 1
+            ref = pc.viz["trace"]["weights"].sel(component=k).values.ravel()[0].get_color()
+            assert cols == {matplotlib.colors.to_hex(ref)}
+    assert len({matplotlib.colors.to_hex(ln.get_color())
+                for ln in pc.viz["trace"]["weights"].values.ravel()}) == 3
+
     pc = plots.rank(model2d, var_names="weights")
     assert len(_figure(pc).axes) == 3  # one panel per component
 
@@ -482,3 +494,29 @@ def test_diagnostic_wrappers_bad_input(fit2d):
         plots.trace(fit2d[0], var_names="weights", coords={"feature": "f0"})
     with pytest.raises(ValueError, match="do not exist"):
         plots.rank(fit2d[0], var_names="weights", coords={"component": [7]})
+
+
+# --------------------------------------------------------------------------- real fit
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::bayesgmm.diagnostics.SamplingWarning")  # few draws on purpose
+def test_plots_on_a_real_tiny_fit():
+    from bayesgmm import BayesianGMM
+    from bayesgmm.posterior import compare_em
+
+    data = make_mixture(80, 2, 2, separation=6.0, random_state=5)
+    model = BayesianGMM(2, random_state=0).fit(data.X, draws=100, tune=150, chains=2,
+                                                progressbar=False)
+    ax = plots.clusters(model, n_ellipse_draws=5)
+    assert len(_patches(ax, GID_DRAW)) == 2 * 5
+    assert len(_patches(ax, GID_MEAN)) == len(_patches(ax, GID_EM)) == 2
+    assert _points(ax)[0].get_offsets().shape == (80, 2)
+    ax = plots.membership_uncertainty(model, by="probability")
+    assert _points(ax)[0].get_array().min() >= 0.5 - 1e-12
+    sim = posterior_similarity(model.idata_, data.X)
+    ax = plots.coclustering(sim, partition=point_partition(sim, random_state=0))
+    assert ax.images[0].get_array().shape == (80, 80)
+    ax = plots.compare_em(model)
+    assert len(ax.get_yticklabels()) == compare_em(dt.get_posterior(model.idata_),
+                                                   dt.get_em(model.idata_)).sizes["parameter"]
+    pc = plots.trace(model)
+    assert len(_figure(pc).axes) == 2 * (1 + 2 + 2)  # weights, means x 2, sds x 2

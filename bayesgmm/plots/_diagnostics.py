@@ -116,8 +116,8 @@ def trace(model_or_tree, var_names=None, *, coords=None, compact: bool = True, *
         Subset, e.g. ``{"component": [0, 1], "feature": ["waiting"]}``.
     compact : bool, default True
         One panel per variable and feature (``means[waiting]``: features have
-        different units) with a line per component and chain (``False``: one
-        panel per scalar).
+        different units) with a line per component and chain, each component
+        in one colour throughout (``False``: one panel per scalar).
     **kwargs
         Passed to :func:`arviz_plots.plot_trace_dist`.
 
@@ -143,6 +143,10 @@ def trace(model_or_tree, var_names=None, *, coords=None, compact: bool = True, *
     dt, var_names = _posterior_tree(model_or_tree, var_names, coords=coords, with_stats=True,
                                     split_features=bool(compact))
     kwargs.setdefault("backend", "matplotlib")
+    post = dt["posterior"].to_dataset()
+    if compact and all("component" in post[v].dims for v in var_names):
+        # one colour per component across all panels (as in bayesgmm.plots.clusters)
+        kwargs.setdefault("aes", {"color": ["component"]})
     return azp.plot_trace_dist(dt, var_names=var_names, compact=compact, **kwargs)
 
 

@@ -20,6 +20,9 @@ functions of :mod:`bayesgmm.posterior` and draws them with :mod:`bayesgmm.plots`
   relabelled draws.
 
 The plots only draw; every number comes from the fit and :mod:`bayesgmm.posterior`.
+K = 3 is deliberately one component too many for Old Faithful: its sampler warnings
+(R-hat, ESS), the mixing in ``trace_k3.png`` and the two-cluster point partition in
+``coclustering_k3.png`` show what an unsupported component looks like.
 PNGs are written at a modest resolution so that each stays below ~200 kB.
 """
 
