@@ -240,7 +240,8 @@ def test_membership_uncertainty_shading(fit2d, by):
     got = pts.get_offsets()
     got_order = np.lexsort(np.asarray(got).T[::-1])
     np.testing.assert_allclose(np.asarray(got)[got_order], X.values[order])
-    np.testing.assert_allclose(np.asarray(pts.get_array())[got_order], membership[var].values[order])
+    np.testing.assert_allclose(np.asarray(pts.get_array())[got_order],
+                               membership[var].values[order])
     assert pts.colorbar is not None
     assert len(ax.figure.axes) == 2  # the plot and its colorbar
     lo, hi = pts.get_clim()
@@ -289,7 +290,8 @@ def test_coclustering_heatmap_ordered_by_partition(fit2d):
     boundaries = [ln for ln in ax.lines if ln.get_gid() == GID_BOUNDARY]
     assert len(boundaries) == 2 * (n_clusters - 1)
     edges = np.cumsum(np.bincount(labels))[:-1] - 0.5
-    hlines = sorted(ln.get_ydata()[0] for ln in boundaries if ln.get_ydata()[0] == ln.get_ydata()[1])
+    hlines = sorted(ln.get_ydata()[0] for ln in boundaries
+                    if ln.get_ydata()[0] == ln.get_ydata()[1])
     np.testing.assert_allclose(hlines, edges)
     assert len(ax.figure.axes) == 2  # heatmap + colorbar
     # block structure: within-cluster blocks ~1, between-cluster ~0 (separated data)
@@ -476,7 +478,8 @@ def test_trace_rank_pair_panels(fit2d, model2d):
     assert len(_figure(pc).axes) == 2 * 3  # one free correlation per component
 
     # coords select before the features are split into panels
-    pc = plots.trace(tree, var_names=["means", "sds"], coords={"feature": "f1", "component": [0, 2]})
+    pc = plots.trace(tree, var_names=["means", "sds"],
+                     coords={"feature": "f1", "component": [0, 2]})
     assert len(_figure(pc).axes) == 2 * 2
     assert pc.viz["trace"]["means"].values.size == 2 * 2  # 2 components x 2 chains
     pc = plots.rank(tree, var_names="means", coords={"component": 1})

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-import xarray as xr
 
 from bayesgmm import _datatree
 from bayesgmm.plots._common import (

@@ -343,7 +343,9 @@ def as_observed(X, name: str = "X"):
     try:
         values = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
-        raise TypeError(f"{name} must hold numbers; got dtype {np.asarray(values).dtype}.") from None
+        raise TypeError(
+            f"{name} must hold numbers; got dtype {np.asarray(values).dtype}."
+        ) from None
     return values, names
 
 
@@ -358,14 +360,17 @@ def as_labels(partition, n_obs: int, name: str = "partition") -> np.ndarray:
     """
     values = partition.to_numpy() if isinstance(partition, xr.DataArray) else np.asarray(partition)
     if values.ndim != 1:
-        raise ValueError(f"{name} must be 1-D (one label per observation); got shape {values.shape}.")
+        raise ValueError(
+            f"{name} must be 1-D (one label per observation); got shape {values.shape}."
+        )
     if values.shape[0] != n_obs:
         raise ValueError(
             f"{name} has {values.shape[0]} labels but the data have {n_obs} observations; "
             "pass the partition of these data (e.g. from bayesgmm.posterior.map_partition)."
         )
     if values.dtype.kind not in "iu":
-        if values.dtype.kind == "f" and np.all(np.isfinite(values)) and np.all(values == np.round(values)):
+        whole = values.dtype.kind == "f" and np.all(np.isfinite(values))
+        if whole and np.all(values == np.round(values)):
             values = values.astype(np.int64)
         else:
             raise TypeError(

@@ -72,7 +72,8 @@ def _posterior_tree(model_or_tree, var_names, *, coords=None, with_stats: bool,
     if coords is not None:
         if not isinstance(coords, dict):
             raise TypeError(
-                f"coords must be a dict such as {{'component': [0, 1]}}; got {type(coords).__name__}."
+                "coords must be a dict such as {'component': [0, 1]}; got "
+                f"{type(coords).__name__}."
             )
         bad = [d for d in coords if d not in ds.dims or d in ("chain", "draw")]
         if bad:

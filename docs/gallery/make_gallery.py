@@ -58,7 +58,6 @@ def _figure_of(pc):
 def render(k, out, *, draws, tune, chains, seed, log=print):
     """Fit Old Faithful with ``k`` components and write the gallery PNGs for it."""
     import bayesgmm as bg
-    from bayesgmm import posterior
 
     X = bg.datasets.load_old_faithful()
     log(f"K={k}: fitting EM + NUTS ({chains} chains x {draws} draws, {tune} tuning steps)")
