@@ -27,6 +27,7 @@ from bayesgmm.posterior._common import (
     check_positive_int,
     chunk_size,
     iter_slices,
+    logsumexp_axis1,
     posterior_arrays,
     validate_X,
 )
@@ -63,9 +64,10 @@ def _obs_chunk(params: DrawParams, n_obs: int, obs_chunk, memory_budget) -> int:
 
 
 def _entropy(p: np.ndarray, axis: int = -1) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
-    return -t.sum(axis=axis)
+    """-sum p log p along ``axis`` (0 log 0 = 0), in nats."""
+    logp = np.log(np.maximum(p, np.finfo(np.float64).tiny))
+    logp *= p
+    return -logp.sum(axis=axis)
 
 
 def _summarise(params, X, hdi_prob, step):
@@ -78,13 +80,13 @@ def _summarise(params, X, hdi_prob, step):
     pmax_lo = np.empty(N)
     pmax_hi = np.empty(N)
     for sl in iter_slices(N, step):
-        R = params.responsibilities(X[sl], slice(None))  # (n, S, K)
-        prob[sl] = R.mean(axis=1)
-        exp_ent[sl] = _entropy(R).mean(axis=1)
-        q = np.quantile(R, [lo_q, hi_q], axis=1)
+        R = params.responsibilities(X[sl], slice(None))  # (n, K, S)
+        prob[sl] = R.mean(axis=2)
+        exp_ent[sl] = _entropy(R, axis=1).mean(axis=1)
+        q = np.quantile(R, [lo_q, hi_q], axis=2)
         lower[sl], upper[sl] = q[0], q[1]
         best = prob[sl].argmax(axis=1)
-        rmax = np.take_along_axis(R, best[:, None, None], axis=2)[:, :, 0]  # (n, S)
+        rmax = R[np.arange(R.shape[0]), best]  # (n, S)
         q = np.quantile(rmax, [lo_q, hi_q], axis=1)
         pmax_lo[sl], pmax_hi[sl] = q[0], q[1]
         del R
@@ -284,8 +286,8 @@ def posterior_predictive_log_density(
     step = _obs_chunk(params, Xa.shape[0], obs_chunk, memory_budget)
     out = np.empty(Xa.shape[0])
     for sl in iter_slices(Xa.shape[0], step):
-        lp = params.weighted_log_prob(Xa[sl], slice(None))  # (n, S, K)
-        out[sl] = logsumexp(logsumexp(lp, axis=2), axis=1) - np.log(params.n_draws)
+        lp = params.weighted_log_prob(Xa[sl], slice(None))  # (n, K, S)
+        out[sl] = logsumexp(logsumexp_axis1(lp), axis=1) - np.log(params.n_draws)
     return xr.DataArray(out, dims=("obs",), coords={"obs": obs}, name="log_density")
 
 
@@ -331,7 +333,7 @@ def pointwise_log_likelihood(
     step = _obs_chunk(params, Xa.shape[0], obs_chunk, memory_budget)
     out = np.empty((params.n_draws, Xa.shape[0]))
     for sl in iter_slices(Xa.shape[0], step):
-        out[:, sl] = logsumexp(params.weighted_log_prob(Xa[sl], slice(None)), axis=2).T
+        out[:, sl] = logsumexp_axis1(params.weighted_log_prob(Xa[sl], slice(None))).T
     C, S = params.shape
     coords = {d: ds[d].to_numpy() for d in ("chain", "draw") if d in ds.coords}
     coords["obs"] = obs

@@ -123,16 +123,16 @@ def _stephens(params: DrawParams, X, perm0, max_iter, budget):
         # Q = mean over draws of the permuted memberships.
         Q = np.zeros((N, K))
         for sl in iter_slices(S, block):
-            R = params.responsibilities(X, sl)  # (N, B, K)
-            idx = perm[sl]  # (B, K)
-            Q += np.take_along_axis(R, idx[None, :, :], axis=2).sum(axis=1)
+            R = params.responsibilities(X, sl)  # (N, K, B)
+            idx = perm[sl].T  # (K, B): relabelled k of draw b is raw idx[k, b]
+            Q += np.take_along_axis(R, idx[None, :, :], axis=1).sum(axis=2)
         Q /= S
         logQ = np.log(np.clip(Q, 1e-300, None))
         # cost[j, k] = -sum_n r_nj log q_nk (the r log r part is the same for all perms)
         new = np.empty_like(perm)
         for sl in iter_slices(S, block):
             R = params.responsibilities(X, sl)
-            cost = -np.einsum("nbj,nk->bjk", R, logQ)
+            cost = -np.einsum("njb,nk->bjk", R, logQ)
             new[sl] = _assign(cost)
         if np.array_equal(new, perm):
             break

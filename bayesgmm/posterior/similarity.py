@@ -109,7 +109,7 @@ def _similarity(params: DrawParams, X: np.ndarray, budget: int) -> np.ndarray:
     block = chunk_size(per_draw, budget, S)
     psm = np.zeros((N, N))
     for sl in iter_slices(S, block):
-        R = params.responsibilities(X, sl)  # (N, B, K), C-contiguous
+        R = params.responsibilities(X, sl)  # (N, K, B), C-contiguous
         flat = R.reshape(N, -1)
         psm += flat @ flat.T
     psm /= S
