@@ -144,3 +144,25 @@ def test_compare_partitions_with_membership_and_map():
         compare_partitions([0, 1, 0], [0, 1, 1], mem)
     with pytest.raises(ValueError, match="partition has 2 labels but there are 3"):
         compare_partitions([0, 1, 0], [0, 1])
+
+
+def test_compare_em_plugin_standard_errors(fit):
+    W, M, Cv, w, m, c = fit
+    table = compare_em(posterior_dataset(w, m, c), em_dataset(W, M, Cv), n_obs=500)
+    N = 500
+    sd = np.sqrt(np.diagonal(Cv, axis1=1, axis2=2))
+    rho = Cv[2, 0, 1] / (sd[2, 0] * sd[2, 1])
+    expected = {
+        "weights[0]": np.sqrt(W[0] * (1 - W[0]) / N),
+        "means[1, x2]": sd[1, 2] / np.sqrt(N * W[1]),
+        "sds[2, x0]": sd[2, 0] / np.sqrt(2 * N * W[2]),
+        "correlations[2, x0, x1]": (1 - rho**2) / np.sqrt(N * W[2]),
+    }
+    for label, se in expected.items():
+        row = table.sel(parameter=label)
+        assert float(row["em_se"]) == pytest.approx(se, rel=1e-12)
+        assert float(row["sd_ratio"]) == pytest.approx(float(row["sd"]) / se, rel=1e-12)
+    assert table.attrs["n_obs"] == 500
+    assert "em_se" not in compare_em(posterior_dataset(w, m, c), em_dataset(W, M, Cv))
+    with pytest.raises(ValueError, match="n_obs must be a positive integer"):
+        compare_em(posterior_dataset(w, m, c), em_dataset(W, M, Cv), n_obs=0)

@@ -43,7 +43,22 @@ def _labels(var, comp, feat):
     return [f"correlations[{k}, {feat[i]}, {feat[j]}]" for k in comp for i, j in zip(*iu)]
 
 
-def compare_em(posterior, em, *, hdi_prob: float = 0.94, var_names=_VARS) -> xr.Dataset:
+def _plugin_se(ref, var, n_obs):
+    """Complete-data ("assignments known") standard errors of the EM estimates."""
+    w = ref["weights"]
+    nk = np.maximum(n_obs * w, 1e-300)
+    if var == "weights":
+        return np.sqrt(w * (1 - w) / n_obs)
+    if var == "means":
+        return ref["sds"] / np.sqrt(nk)[:, None]
+    if var == "sds":
+        return ref["sds"] / np.sqrt(2 * nk)[:, None]
+    return (1 - ref["correlations"] ** 2) / np.sqrt(nk)[:, None]
+
+
+def compare_em(
+    posterior, em, *, hdi_prob: float = 0.94, var_names=_VARS, n_obs: int | None = None
+) -> xr.Dataset:
     """Compare the EM estimates with the posterior, parameter by parameter.
 
     For each scalar parameter (weights; means; standard deviations and correlations,
@@ -63,6 +78,13 @@ def compare_em(posterior, em, *, hdi_prob: float = 0.94, var_names=_VARS) -> xr.
     var_names : sequence of {"weights", "means", "sds", "correlations"}
         Parameters to include (correlations only exist for two or more features; only
         the pairs i < j are listed).
+    n_obs : int, optional
+        Number of observations the models were fitted to.  When given, the table also
+        has ``em_se``, the EM plug-in standard error that treats the cluster
+        assignments as known (weights ``sqrt(w (1 - w) / N)``, means
+        ``sd / sqrt(N w)``, sds ``sd / sqrt(2 N w)``, correlations
+        ``(1 - rho^2) / sqrt(N w)``), and ``sd_ratio = sd / em_se``: values well above
+        1 show how much uncertainty the plug-in view misses when components overlap.
 
     Returns
     -------
@@ -116,7 +138,11 @@ def compare_em(posterior, em, *, hdi_prob: float = 0.94, var_names=_VARS) -> xr.
     post = _derived(w.reshape(C * S, K), m.reshape(C * S, K, D), c.reshape(C * S, K, D, D))
     ref = _derived(ew, emn, ec)
     lo_q, hi_q = (1 - hdi_prob) / 2, 1 - (1 - hdi_prob) / 2
-    rows = {k: [] for k in ("label", "variable", "em", "mean", "sd", "lower", "upper")}
+    if n_obs is not None and (
+        isinstance(n_obs, bool) or not isinstance(n_obs, (int, np.integer)) or n_obs < 1
+    ):
+        raise ValueError(f"n_obs must be a positive integer (the number of rows of X); got {n_obs!r}.")
+    rows = {k: [] for k in ("label", "variable", "em", "mean", "sd", "lower", "upper", "se")}
     for var in var_names:
         if var == "correlations" and D < 2:
             continue
@@ -131,12 +157,14 @@ def compare_em(posterior, em, *, hdi_prob: float = 0.94, var_names=_VARS) -> xr.
         rows["sd"].append(draws.std(axis=0, ddof=1) if C * S > 1 else np.zeros(len(labels)))
         rows["lower"].append(q[0])
         rows["upper"].append(q[1])
+        if n_obs is not None:
+            rows["se"].append(_plugin_se(ref, var, int(n_obs)).reshape(-1))
     arr = {k: np.concatenate(rows[k]) for k in ("em", "mean", "sd", "lower", "upper")}
     with np.errstate(divide="ignore", invalid="ignore"):
         std_diff = (arr["em"] - arr["mean"]) / arr["sd"]
     inside = (arr["em"] >= arr["lower"]) & (arr["em"] <= arr["upper"])
     interval = {"hdi_prob": hdi_prob, "interval": "equal-tailed"}
-    return xr.Dataset(
+    out = xr.Dataset(
         {
             "em": ("parameter", arr["em"]),
             "mean": ("parameter", arr["mean"]),
@@ -149,6 +177,13 @@ def compare_em(posterior, em, *, hdi_prob: float = 0.94, var_names=_VARS) -> xr.
         coords={"parameter": rows["label"], "variable": ("parameter", rows["variable"])},
         attrs={"hdi_prob": hdi_prob, "interval": "equal-tailed", "n_draws": C * S},
     )
+    if n_obs is not None:
+        se = np.concatenate(rows["se"])
+        out["em_se"] = ("parameter", se, {"description": "EM plug-in (complete-data) standard error"})
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["sd_ratio"] = ("parameter", arr["sd"] / se, {"description": "sd / em_se"})
+        out.attrs["n_obs"] = int(n_obs)
+    return out
 
 
 def compare_partitions(
