@@ -71,10 +71,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 K, D = 2, 2
 N_OBS = 80
 L_DRAWS = 99  # ranks take values 0..L
-CHAINS = 2
-DRAWS_PER_CHAIN = 500  # 2 x 500 = 1000 draws, thinned by 10 -> 100, keep 99
-TUNE = 500
-THIN = 10
+CHAINS = 1
+DRAWS_PER_CHAIN = 700  # 700 draws thinned by 7 -> 100, keep 99
+TUNE = 300
+THIN = 7
 
 
 def reference_priors(covariance_type):
