@@ -267,8 +267,9 @@ class BayesianGMM:
         draws : int, default 1000
             Draws per chain kept.
         tune : int, default 1000
-            Tuning (warm-up) steps per chain for NUTS; iterations hint for VI
-            (see :func:`bayesgmm.inference.run_inference`).
+            Tuning (warm-up) steps per chain for NUTS. For VI the number of
+            optimisation steps is ``n`` if given in ``sampler_kwargs``, else
+            ``max(10 * tune, 5000)`` (see :func:`bayesgmm.inference.run_inference`).
         chains : int, default 4
         progressbar : bool, default True
         nuts_sampler : {"nutpie", "pymc", "numpyro", "blackjax"}, default "nutpie"
@@ -278,7 +279,8 @@ class BayesianGMM:
             Store the pointwise log-likelihood (chain x draw x obs; needed for
             LOO). ``"auto"`` skips it above 512 MiB, with a warning.
         **sampler_kwargs
-            Passed on to the sampler (e.g. ``target_accept=0.95``).
+            Passed on to the sampler (e.g. ``target_accept=0.95`` for NUTS,
+            ``n=20000`` steps for VI, ``batch_size`` for minibatch ADVI).
 
         Returns
         -------

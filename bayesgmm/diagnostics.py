@@ -19,7 +19,10 @@ Parameters checked: ``weights``, ``means``, ``sds`` and the off-diagonal
 ``correlations`` (the covariances carry the same information; the diagonal
 correlations are constant).  Variational fits (``method`` other than ``"nuts"``)
 draw independent samples from the approximation, so the MCMC diagnostics do not
-apply to them and are not reported.
+apply to them; for those the loss history is checked instead: if the mean loss of
+the last 10% of the iterations is lower than that of the 10% before by more than
+four standard errors, the optimisation had not converged
+(:class:`VIConvergenceWarning`).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ __all__ = [
     "LowESSWarning",
     "DivergenceWarning",
     "ChainModeWarning",
+    "VIConvergenceWarning",
     "Problem",
     "DiagnosticsReport",
     "check_diagnostics",
@@ -105,13 +109,24 @@ class ChainModeWarning(SamplingWarning):
     """
 
 
+class VIConvergenceWarning(SamplingWarning):
+    """The variational loss was still decreasing when the optimisation stopped.
+
+    Examples
+    --------
+    >>> from bayesgmm.diagnostics import VIConvergenceWarning, SamplingWarning
+    >>> issubclass(VIConvergenceWarning, SamplingWarning)
+    True
+    """
+
+
 @dataclass(frozen=True)
 class Problem:
     """One diagnosed problem: its kind, the warning class and the advice.
 
     Attributes
     ----------
-    kind : {"rhat", "ess_bulk", "ess_tail", "divergences", "chain_modes"}
+    kind : {"rhat", "ess_bulk", "ess_tail", "divergences", "chain_modes", "vi_loss"}
     category : type
         The :class:`SamplingWarning` subclass to raise.
     message : str
@@ -231,7 +246,10 @@ class DiagnosticsReport:
 
     def __str__(self) -> str:
         if self.rhat is None:
-            head = f"method={self.method}: MCMC diagnostics do not apply to VI draws."
+            head = (
+                f"method={self.method}: MCMC diagnostics do not apply to VI draws; "
+                "the loss history was checked."
+            )
         else:
             head = (
                 f"{self.n_chains} chains x {self.n_draws} draws: max R-hat "
@@ -341,8 +359,10 @@ def check_diagnostics(
         ess_min = 100.0 * n_chains
 
     if method != "nuts":
+        problem = _vi_loss_problem(_datatree.get_sample_stats(tree))
         return DiagnosticsReport(
-            method, n_chains, n_draws, None, None, None, None, None, rhat_max, ess_min, ()
+            method, n_chains, n_draws, None, None, None, None, None, rhat_max, ess_min,
+            () if problem is None else (problem,),
         )
 
     import arviz_stats as azs
@@ -429,6 +449,31 @@ def check_diagnostics(
         ess_min,
         tuple(problems),
     )
+
+
+def _vi_loss_problem(stats) -> Problem | None:
+    """A Problem when the VI loss still decreased over the last 20% of iterations."""
+    if stats is None or "loss" not in stats:
+        return None
+    loss = np.asarray(stats["loss"].values, dtype=np.float64).ravel()
+    loss = loss[np.isfinite(loss)]
+    m = loss.size // 10
+    if m < 10:
+        return None
+    prev, last = loss[-2 * m : -m], loss[-m:]
+    drop = float(prev.mean() - last.mean())
+    se = float(np.sqrt(prev.var(ddof=1) / m + last.var(ddof=1) / m))
+    if drop > 4 * se and drop > 0:
+        return Problem(
+            "vi_loss",
+            VIConvergenceWarning,
+            f"The variational loss was still decreasing when the optimisation stopped (mean "
+            f"of the last {m} iterations {last.mean():.6g}, {drop:.3g} below the {m} before, "
+            f"{drop / max(se, 1e-300):.1f} standard errors): the approximation has not "
+            "converged. Run more iterations (fit(..., method=..., n=<more steps>)) or use "
+            "method='nuts'.",
+        )
+    return None
 
 
 def _chain_modes(posterior, permutation):

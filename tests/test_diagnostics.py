@@ -29,7 +29,8 @@ def _caught(fn):
     return rec
 
 
-def _tree(em_and_X, *, C=4, S=400, rho=0.0, shift=None, diverging=0, method="nuts", seed=0):
+def _tree(em_and_X, *, C=4, S=400, rho=0.0, shift=None, diverging=0, method="nuts", seed=0,
+          loss=None):
     """Draws around the EM fit: AR(1) with coefficient ``rho`` per chain; ``shift`` adds
     a per-chain offset to means[component=1]; ``diverging`` marks that many draws."""
     em, X = em_and_X
@@ -53,6 +54,8 @@ def _tree(em_and_X, *, C=4, S=400, rho=0.0, shift=None, diverging=0, method="nut
     div.flat[rng.choice(C * S, diverging, replace=False)] = True
     stats = xr.Dataset({"diverging": (("chain", "draw"), div)},
                        coords={"chain": np.arange(C), "draw": np.arange(S)})
+    if loss is not None:
+        stats = xr.Dataset({"loss": ("vi_iteration", loss)})
     return dt.build_tree(
         posterior=post, sample_stats=stats, permutation=np.broadcast_to(np.arange(K), (C, S, K)),
         em=em, X=X, feature_names=["a", "b"], covariance_type="full", method=method,
@@ -141,11 +144,21 @@ def test_chain_in_other_mode_is_reported(em_and_X):
     assert all(issubclass(p.category, dg.SamplingWarning) for p in report.problems)
 
 
-def test_vi_results_skip_mcmc_diagnostics(em_and_X):
-    tree = _tree(em_and_X, C=1, S=100, shift=None, method="advi")
+def test_vi_results_skip_mcmc_diagnostics_and_check_the_loss(em_and_X):
+    rng = np.random.default_rng(3)
+    flat = 2000 + rng.normal(size=5000)
+    tree = _tree(em_and_X, C=1, S=100, shift=None, method="advi", loss=flat)
     report = dg.check_diagnostics(tree)
     assert report.ok and report.rhat is None and np.isnan(report.max_rhat)
     assert "do not apply" in str(report)
+    # still going down at the end: 2000 + 50 exp(-i / 3000) + noise
+    decreasing = 2000 + 50 * np.exp(-np.arange(5000) / 3000) + rng.normal(size=5000)
+    tree = _tree(em_and_X, C=1, S=100, method="advi", loss=decreasing)
+    report = dg.check_diagnostics(tree)
+    assert [p.kind for p in report.problems] == ["vi_loss"]
+    rec = _caught(report.warn)
+    assert rec[0].category is dg.VIConvergenceWarning
+    assert "still decreasing" in str(rec[0].message) and "n=" in str(rec[0].message)
 
 
 def test_bad_arguments(em_and_X):
