@@ -363,6 +363,18 @@ class ChainModeReport:
     threshold : float
     message : str
         A sentence the caller can use as a warning ("" when ``multimodal`` is False).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> rng = np.random.default_rng(1)
+    >>> w = rng.dirichlet([50, 50], size=(2, 100))             # two chains, one mode
+    >>> report = detect_chain_modes(xr.Dataset({"weights": (("chain", "draw", "component"), w)}),
+    ...                             var_names=["weights"])
+    >>> bool(report), report.groups
+    (False, [[0, 1]])
+    >>> if report:                                               # how callers use it
+    ...     import warnings; warnings.warn(report.message)
     """
 
     multimodal: bool
