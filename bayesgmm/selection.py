@@ -552,7 +552,7 @@ def occupied_components(
     >>> occupied_components(post, X, random_state=0)["occupied"].item()
     2
     """
-    from bayesgmm.posterior._common import DrawParams, iter_slices
+    from bayesgmm import _kernels
 
     if not isinstance(posterior, xr.Dataset):
         raise TypeError(
@@ -576,17 +576,33 @@ def occupied_components(
             f"`X` has {Xa.shape[1]} features but the posterior means have {m.shape[-1]}; "
             "pass the data the model was fitted to."
         )
+    C, Sd, K = w.shape
+    D = m.shape[-1]
+    S, N = C * Sd, Xa.shape[0]
+    if np.any(~np.isfinite(w)) or np.any(w < 0):
+        raise ValueError("`posterior['weights']` must be finite and >= 0.")
+    w = w.reshape(S, K)
+    with np.errstate(divide="ignore"):
+        log_w = np.log(w / w.sum(axis=1, keepdims=True))
+    m = m.reshape(S, K, D)
+    c = c.reshape(S * K, D, D)
     rng = np.random.default_rng(random_state)
-    params = DrawParams(w, m, c)
-    C, Sd = params.shape
-    S, K, N = params.n_draws, params.K, Xa.shape[0]
-    per_draw = 8 * N * (params.bytes_per_row() // 8 + 2 * K + 2)
+    # working set per draw: log-probabilities, responsibilities, cumsum (N x K each)
+    per_draw = 8 * N * K * 4 + 8 * K * D * D
     step = int(max(1, min(S, memory_budget // max(1, per_draw))))
     occ = np.empty(S, dtype=np.int64)
     expected = np.empty(S, dtype=np.float64)
-    for sl in iter_slices(S, step):
-        r = params.responsibilities(Xa, sl)  # (N, B, K)
-        B = r.shape[1]
+    for start in range(0, S, step):
+        sl = slice(start, min(S, start + step))
+        B = sl.stop - sl.start
+        prec_chol = _kernels.compute_precision_cholesky(c[sl.start * K : sl.stop * K], "full")
+        lp = _kernels.estimate_log_gaussian_prob(
+            Xa, m[sl].reshape(B * K, D), prec_chol, "full"
+        ).reshape(N, B, K)
+        lp += log_w[sl][None, :, :]
+        lp -= lp.max(axis=2, keepdims=True)
+        r = np.exp(lp, out=lp)
+        r /= r.sum(axis=2, keepdims=True)  # (N, B, K) responsibilities
         with np.errstate(divide="ignore"):
             log_empty = np.log1p(-np.minimum(r, 1.0)).sum(axis=0)  # (B, K)
         expected[sl] = np.sum(1.0 - np.exp(log_empty), axis=1)

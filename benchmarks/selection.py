@@ -79,8 +79,9 @@ def main(argv=None):
     rows = []
     t_start = time.perf_counter()
     for method in args.methods:
-        for k in args.true_k:
-            for s in range(args.first_seed, args.first_seed + args.seeds):
+        # seeds outer, true K inner: an interrupted run still covers every K
+        for s in range(args.first_seed, args.first_seed + args.seeds):
+            for k in args.true_k:
                 data = bg.datasets.make_mixture(
                     args.n_per_component * k, n_components=k, n_features=args.n_features,
                     covariance_type=args.covariance_type, separation=args.separation,
