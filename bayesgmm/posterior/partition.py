@@ -51,15 +51,16 @@ def _check_psm(psm, name="similarity"):
         )
     if not np.issubdtype(arr.dtype, np.number):
         raise TypeError(f"{name} must be numeric; got dtype {arr.dtype}.")
-    arr = arr.astype(np.float64)
-    if not np.all(np.isfinite(arr)) or arr.min(initial=0) < -1e-9 or arr.max(initial=0) > 1 + 1e-9:
+    arr = np.array(arr, dtype=np.float64)  # a copy: the caller's matrix is never modified
+    lo, hi = float(arr.min(initial=0.0)), float(arr.max(initial=0.0))
+    if not (np.isfinite(lo) and np.isfinite(hi)) or lo < -1e-9 or hi > 1 + 1e-9:
         raise ValueError(
             f"{name} must hold probabilities in [0, 1] without NaN; got values in "
             f"[{np.nanmin(arr):.3g}, {np.nanmax(arr):.3g}]."
         )
-    if not np.allclose(arr, arr.T, atol=1e-8):
-        raise ValueError(f"{name} must be symmetric; it is not (max |S - S^T| = "
-                         f"{np.abs(arr - arr.T).max():.3g}).")
+    asym = float(np.abs(arr - arr.T).max(initial=0.0))
+    if asym > 1e-8:
+        raise ValueError(f"{name} must be symmetric; it is not (max |S - S^T| = {asym:.3g}).")
     arr = np.clip(arr, 0.0, 1.0)
     np.fill_diagonal(arr, 1.0)
     return arr
@@ -116,11 +117,13 @@ def expected_binder_loss(labels, similarity, *, a: float = 1.0) -> float:
     """
     p = _check_psm(similarity)
     c = _check_labels(labels, n=p.shape[0])
-    a = _check_a(a)
+    return _binder(c, p, _check_a(a))
+
+
+def _binder(c, p, a):
     same = c[:, None] == c[None, :]
-    iu = np.triu_indices(p.shape[0], 1)
-    terms = np.where(same, (2 - a) * (1 - p), a * p)[iu]
-    return float(terms.sum())
+    terms = np.where(same, (2 - a) * (1 - p), a * p)
+    return float((terms.sum() - np.trace(terms)) / 2)
 
 
 def expected_vi_lower_bound(labels, similarity) -> float:
@@ -152,6 +155,10 @@ def expected_vi_lower_bound(labels, similarity) -> float:
     """
     p = _check_psm(similarity)
     c = _check_labels(labels, n=p.shape[0])
+    return _vi_lb(c, p)
+
+
+def _vi_lb(c, p):
     n = p.shape[0]
     size = np.bincount(c)[c]
     within = np.einsum("nm,nm->n", p, c[:, None] == c[None, :])
@@ -218,7 +225,7 @@ class _State:
             self.n_clusters -= 1
         if self.loss == "vi":
             members = self.lab1 == k + 1
-            self.s[members] -= self.p[members, i]
+            self.s[members] -= self.p[i, members]  # p is symmetric: rows are contiguous
             self.s[i] = 1.0
         return k
 
@@ -226,7 +233,7 @@ class _State:
         k = int(k)
         if self.loss == "vi":
             members = self.lab1 == k + 1
-            self.s[members] += self.p[members, i]
+            self.s[members] += self.p[i, members]
             self.s[i] = 1.0 + self.p[i, members].sum()
         self.lab1[i] = k + 1
         if self.sizes[k] == 0:
@@ -257,7 +264,7 @@ class _State:
         best = int(np.argmin(masked))
         if current is not None:
             stay = cost[current]  # 0 when i was a singleton: staying = its own cluster
-            if not cost[best] < stay - 1e-12 * max(1.0, abs(stay)):
+            if not cost[best] < stay - 1e-12 * max(1.0, stay if stay > 0 else -stay):
                 return current
         return best
 
@@ -304,12 +311,12 @@ class _State:
             self.remove(i)
             c = self.insertion_costs(i)[k] if self.sizes[k] > 0 else 0.0
             change -= c
-            scale += abs(c)
+            scale += c if c > 0 else -c
         for i in rng.permutation(members):
             slot = self.best_slot(i)
             c = self.insertion_costs(i)[slot]
             change += c
-            scale += abs(c)
+            scale += c if c > 0 else -c
             self.insert(i, slot)
         # accept only a real improvement (not round-off, not the same partition again)
         if change < -1e-9 * scale and not _same_partition(self.lab1, saved[0]):
@@ -430,9 +437,7 @@ def salso(
     ):
         raise ValueError(f"max_clusters must be a positive integer or None; got {max_clusters!r}.")
     rng = np.random.default_rng(random_state)
-    value = (lambda c: expected_binder_loss(c, p, a=a)) if loss == "binder" else (
-        lambda c: expected_vi_lower_bound(c, p)
-    )
+    value = (lambda c: _binder(c, p, a)) if loss == "binder" else (lambda c: _vi_lb(c, p))
     best, best_val = None, np.inf
     seen = set()
     for run in range(int(n_runs)):
@@ -483,9 +488,8 @@ def point_partition(
     >>> part.values.tolist(), part.attrs["n_clusters"]
     ([0, 0, 1], 2)
     """
-    p = _check_psm(similarity)
     labels, val = salso(
-        p,
+        similarity.to_numpy() if isinstance(similarity, xr.DataArray) else similarity,
         loss=loss,
         a=a,
         n_runs=n_runs,
