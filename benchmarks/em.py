@@ -1,0 +1,255 @@
+"""Benchmark: bayesgmm.GaussianMixture vs scikit-learn's GaussianMixture (EM).
+
+Both libraries fit the same data from the same initial parameters
+(``weights_init``, ``means_init``, ``precisions_init``) for the same number of
+iterations (``tol=0``, ``max_iter``), so they do the same EM work. For every
+cell of the grid the script prints
+
+* the median fit time of each library at 1 and at 2 BLAS threads
+  (``threadpoolctl``); each library is scored at its better thread setting and
+  the ratio ``sklearn / bayesgmm`` is printed (> 1: bayesgmm faster);
+* the peak memory of one fit of each library, measured in a fresh
+  subprocess with :mod:`tracemalloc` (numpy reports its array allocations to
+  tracemalloc, so this is the peak of *extra* array memory allocated during
+  ``fit``: the input ``X`` itself is excluded, BLAS-internal buffers are not
+  counted for either library), plus the subprocess's peak RSS
+  (``resource.getrusage``, input included) as an absolute figure;
+* for full / N=1e5 / D=10 / K=10, the GFLOP/s of one bayesgmm EM iteration
+  vs the machine's matrix-product throughput (a large ``A @ B`` timed in the
+  same run).
+
+Usage::
+
+    python benchmarks/em.py --quick            # N in {1e4, 1e5}, D in {2, 10}
+    python benchmarks/em.py --target           # N=1e5, D=10, K=10 only
+    python benchmarks/em.py                    # the whole grid (long: N=1e6)
+    python benchmarks/em.py --cells 1e6,50,10,full --repeats 1 --threads 2
+
+See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+
+GRID_N = [10_000, 100_000, 1_000_000]
+GRID_D = [2, 10, 50]
+GRID_K = [3, 10]
+GRID_CT = ["full", "diag"]
+
+
+def make_data(n, d, k, seed=0):
+    """K well-separated Gaussian clusters with random covariances (float64)."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(k, d)) * 4.0
+    scales = rng.uniform(0.5, 2.0, size=(k, d))
+    labels = rng.integers(0, k, size=n)
+    X = rng.standard_normal(size=(n, d))
+    X *= scales[labels]
+    X += centers[labels]
+    return X
+
+
+def make_init(X, k, ct, seed=1):
+    """Shared initial parameters: K random rows, identity-like precisions."""
+    rng = np.random.default_rng(seed)
+    n, d = X.shape
+    means = X[rng.choice(n, size=k, replace=False)].copy()
+    var = X[: min(n, 10_000)].var(axis=0).mean()
+    prec = {
+        "full": np.tile(np.eye(d) / var, (k, 1, 1)),
+        "tied": np.eye(d) / var,
+        "diag": np.full((k, d), 1.0 / var),
+        "spherical": np.full(k, 1.0 / var),
+    }[ct]
+    return dict(weights_init=np.full(k, 1.0 / k), means_init=means, precisions_init=prec)
+
+
+def estimator(lib, k, ct, init, max_iter):
+    if lib == "sklearn":
+        from sklearn.mixture import GaussianMixture
+    else:
+        from bayesgmm import GaussianMixture
+    return GaussianMixture(k, covariance_type=ct, tol=0.0, max_iter=max_iter, **init)
+
+
+def time_fit(lib, X, k, ct, init, max_iter, threads, repeats):
+    from threadpoolctl import threadpool_limits
+
+    times = []
+    with threadpool_limits(limits=threads, user_api="blas"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(repeats):
+            est = estimator(lib, k, ct, init, max_iter)
+            t0 = time.perf_counter()
+            est.fit(X)
+            times.append(time.perf_counter() - t0)
+    return float(np.median(times)), est
+
+
+def memory_child(lib, n, d, k, ct, max_iter, threads):
+    """Run in a fresh process: peak traced allocation of one fit, and peak RSS."""
+    import tracemalloc
+
+    from threadpoolctl import threadpool_limits
+
+    X = make_data(n, d, k)
+    init = make_init(X, k, ct)
+    est = estimator(lib, k, ct, init, max_iter)
+    with threadpool_limits(limits=threads, user_api="blas"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tracemalloc.start()
+        est.fit(X)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    print(json.dumps({"peak_traced": peak, "max_rss": rss, "x_bytes": X.nbytes}))
+
+
+def measure_memory(lib, n, d, k, ct, max_iter, threads):
+    cmd = [
+        sys.executable, os.path.abspath(__file__), "--_memory-child",
+        lib, str(n), str(d), str(k), ct, str(max_iter), str(threads),
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def matmul_gflops(threads, size=2000, repeats=5):
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(size, size)), rng.normal(size=(size, size))
+    with threadpool_limits(limits=threads, user_api="blas"):
+        a @ b
+        ts = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            a @ b
+            ts.append(time.perf_counter() - t0)
+    return 2 * size**3 / np.median(ts) / 1e9
+
+
+def em_iteration_flops(n, d, k, ct):
+    """Floating-point operations of the two per-chunk matrix products of one
+    bayesgmm EM iteration (E-step ``A.T @ Z.T``, M-step ``R @ Z``)."""
+    m = {"full": d * (d + 1) // 2 + d, "tied": d * (d + 1) // 2 + d,
+         "diag": 2 * d, "spherical": 1 + d}[ct]
+    return 2 * 2 * n * m * k
+
+
+def fmt_bytes(b):
+    return f"{b / 2**20:8.1f}"
+
+
+def parse_cells(args):
+    if args.cells:
+        cells = []
+        for spec in args.cells:
+            n, d, k, ct = spec.split(",")
+            cells.append((int(float(n)), int(d), int(k), ct))
+        return cells
+    if args.target:
+        return [(100_000, 10, 10, "full"), (100_000, 10, 10, "diag")]
+    ns = [10_000, 100_000] if args.quick else GRID_N
+    ds = [2, 10] if args.quick else GRID_D
+    return list(itertools.product(ns, ds, GRID_K, GRID_CT))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="N in {1e4, 1e5}, D in {2, 10}")
+    p.add_argument("--target", action="store_true", help="only N=1e5, D=10, K=10")
+    p.add_argument("--cells", nargs="*", help="explicit cells 'N,D,K,type'")
+    p.add_argument("--repeats", type=int, default=3, help="timed fits per setting (median)")
+    p.add_argument("--max-iter", type=int, default=10)
+    p.add_argument("--threads", default="1,2", help="BLAS thread settings to try")
+    p.add_argument("--no-memory", action="store_true", help="skip the memory subprocesses")
+    p.add_argument("--libs", default="sklearn,bayesgmm")
+    p.add_argument("--_memory-child", nargs=7, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args._memory_child:
+        lib, n, d, k, ct, it, th = args._memory_child
+        memory_child(lib, int(n), int(d), int(k), ct, int(it), int(th))
+        return
+
+    from threadpoolctl import threadpool_info
+
+    threads = [int(t) for t in args.threads.split(",")]
+    libs = args.libs.split(",")
+    blas = [
+        f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')}, "
+        f"{i.get('num_threads')} threads)"
+        for i in threadpool_info() if i.get("user_api") == "blas"
+    ]
+    print(f"# BLAS: {'; '.join(blas)}; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}")
+    print(f"# CPUs: {os.cpu_count()}; load average: {os.getloadavg()}")
+    mm = {t: matmul_gflops(t) for t in threads}
+    print("# matmul throughput (2000x2000 @ 2000x2000): "
+          + ", ".join(f"{t} thread(s) {g:.1f} GFLOP/s" for t, g in mm.items()))
+    print(f"# {args.max_iter} EM iterations (tol=0), same initial parameters; median of "
+          f"{args.repeats}; time in s; memory = peak traced MiB during fit (fresh process)")
+    header = (f"{'N':>8} {'D':>3} {'K':>3} {'type':>5} | "
+              + " ".join(f"{lib[:7]}@{t}" .rjust(10) for lib in libs for t in threads)
+              + " | best sk  best bg  speedup | mem sk  mem bg  ratio | rss bg MiB")
+    print(header)
+    print("-" * len(header))
+    rows = []
+    for n, d, k, ct in parse_cells(args):
+        X = make_data(n, d, k)
+        init = make_init(X, k, ct)
+        res = {}
+        for lib in libs:
+            for t in threads:
+                res[(lib, t)], _ = time_fit(lib, X, k, ct, init, args.max_iter, t, args.repeats)
+        best = {lib: min(res[(lib, t)] for t in threads) for lib in libs}
+        line = f"{n:>8} {d:>3} {k:>3} {ct:>5} | " + " ".join(
+            f"{res[(lib, t)]:10.3f}" for lib in libs for t in threads)
+        row = {"n": n, "d": d, "k": k, "type": ct, "times": {f"{a}@{b}": v for (a, b), v in res.items()}}
+        if {"sklearn", "bayesgmm"} <= set(libs):
+            sp = best["sklearn"] / best["bayesgmm"]
+            line += f" | {best['sklearn']:7.3f} {best['bayesgmm']:8.3f} {sp:7.1f}x"
+            row["speedup"] = sp
+        if not args.no_memory:
+            mem = {}
+            for lib in libs:
+                t_best = min(threads, key=lambda t: res[(lib, t)])
+                mem[lib] = measure_memory(lib, n, d, k, ct, args.max_iter, t_best)
+            if {"sklearn", "bayesgmm"} <= set(libs):
+                ms, mb = mem["sklearn"]["peak_traced"], mem["bayesgmm"]["peak_traced"]
+                line += f" | {fmt_bytes(ms)} {fmt_bytes(mb)} {mb / ms:5.2f}"
+            if "bayesgmm" in mem:
+                line += f" | {mem['bayesgmm']['max_rss'] / 2**20:9.1f}"
+            row["memory"] = mem
+        print(line, flush=True)
+        rows.append(row)
+        if (n, d, k, ct) == (100_000, 10, 10, "full") and "bayesgmm" in libs:
+            t_best = min(threads, key=lambda t: res[("bayesgmm", t)])
+            per_iter = _per_iteration(X, k, ct, init, t_best, args.max_iter)
+            fl = em_iteration_flops(n, d, k, ct)
+            print(f"#   full N=1e5 D=10 K=10: one bayesgmm EM iteration {per_iter * 1e3:.1f} ms at "
+                  f"{t_best} thread(s), {fl / 1e9:.2f} GFLOP in its matrix products -> "
+                  f"{fl / per_iter / 1e9:.1f} GFLOP/s = {fl / per_iter / 1e9 / mm[t_best]:.0%} of "
+                  f"the measured matmul throughput ({mm[t_best]:.1f} GFLOP/s)")
+    return rows
+
+
+def _per_iteration(X, k, ct, init, threads, max_iter):
+    """Time per EM iteration: (fit with max_iter) - (fit with 0 iterations), / max_iter."""
+    t_full, _ = time_fit("bayesgmm", X, k, ct, init, max_iter, threads, 3)
+    t_zero, _ = time_fit("bayesgmm", X, k, ct, init, 0, threads, 3)
+    return max(t_full - t_zero, 1e-9) / max_iter
+
+
+if __name__ == "__main__":
+    main()
