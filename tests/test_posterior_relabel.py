@@ -169,3 +169,15 @@ def test_relabel_property_undoes_any_permutation(K, D, seed):
     np.testing.assert_array_equal(out["means"].values, m)
     # raw[j] = true[perm[j]] and relabelled[k] = raw[p[k]], so p is the inverse of perm
     np.testing.assert_array_equal(p.values, np.argsort(perm, axis=-1))
+
+
+def test_stephens_low_memory_path_equals_cached(setup):
+    W, M, Cv, w, m, c = setup
+    post = posterior_dataset(*permute(w, m, c, random_permutations(*w.shape, seed=8)))
+    X, _ = sample_data(W, M, Cv, 60)
+    ref = em_dataset(W, M, Cv)
+    a, pa = relabel_draws(post, ref, method="stephens", X=X)
+    b, pb = relabel_draws(post, ref, method="stephens", X=X, memory_budget=1)
+    xr.testing.assert_identical(a, b)
+    xr.testing.assert_identical(pa, pb)
+    np.testing.assert_array_equal(a["means"].values, m)

@@ -118,20 +118,25 @@ def _stephens(params: DrawParams, X, perm0, max_iter, budget):
     perm = perm0.copy()
     N = X.shape[0]
     block = chunk_size(N * params.bytes_per_row(), budget, S)
+    # Keep all memberships when they fit in the budget; else recompute them per pass.
+    cached = params.responsibilities(X, slice(None)) if 8 * N * K * S <= budget // 2 else None
+
+    def blocks():
+        for sl in iter_slices(S, block):
+            yield sl, (cached[:, :, sl] if cached is not None else params.responsibilities(X, sl))
+
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
         # Q = mean over draws of the permuted memberships.
         Q = np.zeros((N, K))
-        for sl in iter_slices(S, block):
-            R = params.responsibilities(X, sl)  # (N, K, B)
+        for sl, R in blocks():  # R: (N, K, B)
             idx = perm[sl].T  # (K, B): relabelled k of draw b is raw idx[k, b]
             Q += np.take_along_axis(R, idx[None, :, :], axis=1).sum(axis=2)
         Q /= S
         logQ = np.log(np.clip(Q, 1e-300, None))
         # cost[j, k] = -sum_n r_nj log q_nk (the r log r part is the same for all perms)
         new = np.empty_like(perm)
-        for sl in iter_slices(S, block):
-            R = params.responsibilities(X, sl)
+        for sl, R in blocks():
             cost = -np.einsum("njb,nk->bjk", R, logQ)
             new[sl] = _assign(cost)
         if np.array_equal(new, perm):
