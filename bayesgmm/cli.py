@@ -201,6 +201,9 @@ def parse_component_range(text: str) -> list[int]:
     parts = [p.strip() for p in str(text).split(",")]
     if not text.strip() or any(not p for p in parts):
         raise argparse.ArgumentTypeError(f"invalid component range {text!r}: {hint}")
+    def where(part):
+        return repr(text) if part == text.strip() else f"{text!r} (at {part!r})"
+
     out = set()
     for part in parts:
         lo_text, sep, hi_text = part.partition("-")
@@ -208,14 +211,14 @@ def parse_component_range(text: str) -> list[int]:
             lo = int(lo_text)
             hi = int(hi_text) if sep else lo
         except ValueError:
-            raise argparse.ArgumentTypeError(f"invalid component range {text!r} ({part!r}): {hint}") from None
+            raise argparse.ArgumentTypeError(f"invalid component range {where(part)}: {hint}") from None
         if lo < 1 or hi < 1:
             raise argparse.ArgumentTypeError(
-                f"invalid component range {text!r} ({part!r}): component counts must be >= 1"
+                f"invalid component range {where(part)}: component counts must be >= 1"
             )
         if hi < lo:
             raise argparse.ArgumentTypeError(
-                f"invalid component range {text!r} ({part!r}): the range is empty "
+                f"invalid component range {where(part)}: the range is empty "
                 f"(low {lo} > high {hi}); write {hi}-{lo}"
             )
         out.update(range(lo, hi + 1))
@@ -443,8 +446,9 @@ def write_plots(model, out_dir: str, *, suffix: str = "", seed: int = 0, max_obs
         ("coclustering", lambda: bg.plots.coclustering(similarity(), partition=partition)),
         ("compare_em", lambda: bg.plots.compare_em(model.compare_em(), var_names=["weights", "means", "sds"])),
         ("trace", lambda: bg.plots.trace(model, var_names=["weights", "means"])),
-        ("rank", lambda: bg.plots.rank(model, var_names=["weights"])),
     ]
+    if model.idata_["posterior"].sizes["chain"] >= 2:  # rank plots compare chains
+        jobs.append(("rank", lambda: bg.plots.rank(model, var_names=["weights"])))
     for name, draw in jobs:
         path = os.path.join(out_dir, f"{name}{suffix}.png")
         try:
@@ -748,7 +752,9 @@ def run_fit(args) -> int:
     seconds = time.perf_counter() - t0
     report = model.diagnostics_
     head = str(report).splitlines()[0]
-    _say(args, "" if args.quiet else f"Done in {seconds:.1f} s.", f"Diagnostics: {head}")
+    if not args.quiet:
+        _say(args, f"Done in {seconds:.1f} s.")
+    _say(args, f"Diagnostics: {head}")
     for problem in report.problems:
         _err("warning", problem.message)
     summary = model.summary(kind="stats")
@@ -778,8 +784,6 @@ def _add_select_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--covariance", type=_covariance_list, default=["full"], metavar="TYPES",
                    help="comma-separated covariance types from full, tied, diag, spherical (default: full)")
     p.add_argument("--n-init", type=_positive_int, default=5, help="EM restarts per fit (default: 5)")
-    p.add_argument("--inference", default=None, choices=_FIT_METHODS,
-                   help="loo/waic/sparse: inference method of each Bayesian fit (default: nuts)")
     p.add_argument("--draws", type=_positive_int, help="loo/waic/sparse: draws per chain (default: 1000)")
     p.add_argument("--tune", type=_nonnegative_int, help="loo/waic/sparse: warm-up steps (default: 1000)")
     p.add_argument("--chains", type=_positive_int, help="loo/waic/sparse: chains (default: 4)")
@@ -804,11 +808,9 @@ def run_select(args) -> int:
         raise CLIError("--jobs must be a positive number of worker processes or -1 (all cores)")
     bayesian = args.method in ("loo", "waic", "sparse")
     extra = {k: getattr(args, k) for k in ("draws", "tune", "chains") if getattr(args, k) is not None}
-    if args.inference is not None:
-        extra["method"] = args.inference
     if extra and not bayesian:
         raise CLIError(
-            f"--{'/--'.join(k if k != 'method' else 'inference' for k in extra)} only apply to "
+            f"--{'/--'.join(extra)} only apply to "
             "--method loo, waic or sparse (bic/icl fit EM only)"
         )
     X = read_data(args.data, args.columns, sep=args.sep, index_col=args.index_col)

@@ -1,12 +1,109 @@
-"""Tests of the command line interface."""
+"""Tests of the command line interface.
 
+Every command runs end to end in a subprocess (``python -m bayesgmm.cli``) with
+tiny settings, including its error paths: exit status, and a one-line message on
+stderr without a Python traceback.
+"""
+
+import os
 import re
+import subprocess
+import sys
 
+import numpy as np
+import pandas as pd
 import pytest
 
-from bayesgmm.cli import main
+from bayesgmm.cli import main, parse_component_range
 
 
+def run_cli(*args, cwd=None, timeout=300):
+    env = dict(os.environ, PYTHONWARNINGS="ignore::DeprecationWarning")
+    proc = subprocess.run(
+        [sys.executable, "-m", "bayesgmm.cli", *map(str, args)],
+        capture_output=True, text=True, cwd=cwd, timeout=timeout, env=env,
+    )
+    return proc
+
+
+def assert_clean_error(proc, code, *needles):
+    """Exit status ``code``, every needle on stderr, and no traceback anywhere."""
+    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout, proc.stderr
+    for needle in needles:
+        assert needle in proc.stderr, (needle, proc.stderr)
+    errors = [line for line in proc.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1, proc.stderr  # one line
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    import bayesgmm as bg
+
+    d = tmp_path_factory.mktemp("cli")
+    X = bg.datasets.load_old_faithful()
+    X.to_csv(d / "faithful.csv", index=False)
+    mixed = X.copy()
+    mixed.insert(0, "id", [f"e{i}" for i in range(len(X))])
+    mixed["site"] = "yellowstone"
+    mixed.loc[5, "waiting"] = np.nan
+    mixed.to_csv(d / "mixed.csv", index=False)
+    typo = X.astype(object)
+    typo.loc[7, "waiting"] = "7o"
+    typo.to_csv(d / "typo.csv", index=False)
+    (d / "empty.csv").write_text("")
+    (d / "not_a_fit.nc").write_text("eruptions,waiting\n1,2\n")
+    return d
+
+
+@pytest.fixture(scope="module")
+def nuts_fit(data_dir):
+    """One tiny NUTS fit (2 chains x 40 draws) shared by the fit and report tests."""
+    out = data_dir / "fit.nc"
+    proc = run_cli("fit", data_dir / "faithful.csv", "--components", "2", "--columns", "waiting,eruptions",
+                   "--draws", 40, "--tune", 40, "--chains", 2, "--seed", 3, "--quiet", "--strict",
+                   "--out", out)
+    return proc, out
+
+
+# ------------------------------------------------------------------ global options
+def test_version_and_help():
+    from bayesgmm import __version__
+
+    proc = run_cli("--version")
+    assert proc.returncode == 0 and proc.stdout.strip() == f"bayesgmm {__version__}"
+    proc = run_cli("--help")
+    assert proc.returncode == 0
+    for command in ("demo", "fit", "select", "report"):
+        assert command in proc.stdout
+    assert "exit status" in proc.stdout and "130" in proc.stdout
+    proc = run_cli()  # no command: help and usage error
+    assert proc.returncode == 2 and "COMMAND" in proc.stdout
+
+
+def test_usage_errors():
+    with pytest.raises(SystemExit) as e:
+        main(["demo", "--seed", "notanint"])
+    assert e.value.code == 2
+    with pytest.raises(SystemExit) as e:
+        main(["nonsense"])
+    assert e.value.code == 2
+    assert main([]) == 2
+
+
+def test_parse_component_range():
+    assert parse_component_range("1-6") == [1, 2, 3, 4, 5, 6]
+    assert parse_component_range(" 4 ") == [4]
+    assert parse_component_range("2,5,3-4,5") == [2, 3, 4, 5]
+    import argparse
+
+    for bad, why in [("6-1", "low 6 > high 1"), ("0-3", ">= 1"), ("a", "expected"), ("1,,2", "expected"),
+                     ("", "expected"), ("2-x", "expected")]:
+        with pytest.raises(argparse.ArgumentTypeError, match=re.escape(why)):
+            parse_component_range(bad)
+
+
+# ------------------------------------------------------------------ demo
 def test_demo_em_only_prints_em_table_matching_mclust(capsys):
     assert main(["demo", "--em-only", "--quiet", "--seed", "1"]) == 0
     out = capsys.readouterr().out
@@ -20,18 +117,19 @@ def test_demo_em_only_prints_em_table_matching_mclust(capsys):
     assert re.search(r"0\.644\s+4\.290\s+79\.970", out) or re.search(r"0\.644\s+4\.290\s+79\.97", out)
 
 
-def test_usage_errors():
-    with pytest.raises(SystemExit) as e:
-        main(["demo", "--seed", "notanint"])
-    assert e.value.code == 2
-    with pytest.raises(SystemExit):
-        main(["nonsense"])
-    assert main([]) == 2
+def test_demo_subprocess_global_options_before_and_after(tmp_path):
+    # global options before the command; test_demo_em_only_... passes them after it
+    a = run_cli("--quiet", "--seed", "1", "demo", "--em-only", cwd=tmp_path)
+    assert a.returncode == 0, a.stderr
+    assert "BIC prefers K=2" in a.stdout and "Traceback" not in a.stderr
+    assert "seconds" not in a.stdout  # --quiet drops the timings
+    assert not (tmp_path / "bayesgmm-demo").exists()  # --em-only writes no plots
 
 
 @pytest.mark.slow
-def test_demo_quick_runs_em_and_posterior(capsys):
-    assert main(["demo", "--quick", "--quiet", "--seed", "0"]) == 0
+def test_demo_quick_runs_em_and_posterior_and_writes_plots(capsys, tmp_path):
+    out_dir = tmp_path / "demo-out"
+    assert main(["demo", "--quick", "--quiet", "--seed", "0", "--out", str(out_dir)]) == 0
     out = capsys.readouterr().out
     assert "--- Posterior, K=2: NUTS" in out
     assert "max R-hat" in out
@@ -41,7 +139,158 @@ def test_demo_quick_runs_em_and_posterior(capsys):
     mean, sd, lo, hi = map(float, row.groups())
     assert min(abs(mean - 0.644), abs(mean - 0.356)) < 0.03  # EM: 0.644 / 0.356
     assert lo < mean < hi and 0 < sd < 0.05
-    m = re.search(r"Memberships: (\d+) of 272 eruptions .*; (\d+) (?:is|are) uncertain", out)
+    m = re.search(r"Memberships: (\d+) of 272 eruptions .*; (\d+) are uncertain", out)
     assert m is not None and int(m.group(1)) + int(m.group(2)) == 272
     assert 250 <= int(m.group(1)) <= 271  # most eruptions are clearly in one regime
     assert "The most ambiguous" in out and "interval" in out
+    pngs = sorted(p.name for p in out_dir.glob("*.png"))
+    for name in ("clusters_k2.png", "membership_entropy_k2.png", "coclustering_k2.png", "trace_k2.png"):
+        assert name in pngs
+    assert all((out_dir / p).stat().st_size > 5000 for p in pngs)
+    assert f"written to {out_dir}" in out
+
+
+# ------------------------------------------------------------------ fit
+def test_fit_nuts_saves_a_loadable_model_and_strict_fails_on_tiny_runs(nuts_fit, data_dir):
+    proc, out = nuts_fit
+    # 2 x 40 draws cannot reach the ESS threshold (100 per chain): --strict -> 1,
+    # with the fit saved anyway
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "bayesgmm: warning: Bulk effective sample size" in proc.stderr
+    assert "(--strict); the fit was saved" in proc.stderr
+    assert "Posterior summary" in proc.stdout and "weights[0]" in proc.stdout
+    assert "Done in" not in proc.stdout  # --quiet
+    from bayesgmm import BayesianGMM
+
+    model = BayesianGMM.load(out)
+    assert model.n_components == 2 and model.covariance_type == "full"
+    post = model.idata_["posterior"]
+    assert post.sizes["chain"] == 2 and post.sizes["draw"] == 40
+    assert list(model.feature_names_in_) == ["waiting", "eruptions"]  # --columns order kept
+    means = post["means"].mean(("chain", "draw")).sel(feature="waiting").to_numpy()
+    np.testing.assert_allclose(np.sort(means), [54.5, 80.0], atol=1.5)
+
+
+def test_fit_minibatch_advi_strict_passes(data_dir, tmp_path):
+    out = tmp_path / "vi.nc"
+    proc = run_cli("fit", data_dir / "faithful.csv", "-k", "2", "--method", "minibatch_advi",
+                   "--covariance", "diag", "--draws", 30, "--tune", 0, "--chains", 1, "--strict",
+                   "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "MCMC diagnostics do not apply" in proc.stdout and "Done in" in proc.stdout
+    assert out.exists() and f"Saved the fit to {out}" in proc.stdout
+    from bayesgmm import BayesianGMM
+
+    model = BayesianGMM.load(out)
+    assert model.covariance_type == "diag" and model.idata_.attrs["method"] == "minibatch_advi"
+
+
+@pytest.mark.parametrize(
+    "args, code, needles",
+    [
+        (["missing.csv", "-k", "2"], 2, ["data file", "missing.csv", "not found"]),
+        (["{d}/empty.csv", "-k", "2"], 2, ["is empty"]),
+        (["{d}/faithful.csv", "-k", "2", "--columns", "waiting,durations"], 2,
+         ["unknown column(s) 'durations'", "available columns: eruptions, waiting"]),
+        (["{d}/mixed.csv", "-k", "2"], 2, ["non-numeric column(s)", "'id'", "'site'", "--columns"]),
+        (["{d}/typo.csv", "-k", "2"], 2, ["non-numeric column(s)", "'waiting'", "'7o' in data row 8"]),
+        (["{d}/mixed.csv", "-k", "2", "--columns", "eruptions,waiting"], 2, ["1 missing in 'waiting'"]),
+        (["{d}/mixed.csv", "-k", "2", "--index-col", "nope"], 2, ["--index-col 'nope'"]),
+        (["{d}/faithful.csv", "-k", "300"], 2, ["272 rows but --components is 300"]),
+        (["{d}/faithful.csv", "-k", "0"], 2, ["--components/-k", "expected an integer >= 1"]),
+        (["{d}/faithful.csv", "-k", "2", "--method", "gibbs"], 2, ["--method", "invalid choice: 'gibbs'"]),
+        (["{d}/faithful.csv", "-k", "2", "--out", "{d}/no/such/dir/fit.nc"], 2, ["does not exist"]),
+    ],
+)
+def test_fit_errors(data_dir, args, code, needles):
+    args = [a.format(d=data_dir) for a in args]
+    if "--out" not in args:
+        args += ["--out", str(data_dir / "never.nc")]
+    proc = run_cli("fit", *args)
+    assert_clean_error(proc, code, *needles)
+    assert not (data_dir / "never.nc").exists()
+
+
+# ------------------------------------------------------------------ select
+def test_select_bic_table_plot_and_csv(data_dir, tmp_path):
+    table, plot = tmp_path / "table.csv", tmp_path / "sel.png"
+    proc = run_cli("--quiet", "select", data_dir / "faithful.csv", "--components", "1-3",
+                   "--covariance", "full,diag", "--out", table, "--plot", plot)
+    assert proc.returncode == 0, proc.stderr
+    assert "Selected: K=2 (full covariances)." in proc.stdout
+    assert "lower is better" in proc.stdout
+    df = pd.read_csv(table)
+    assert len(df) == 6 and set(df["covariance_type"]) == {"full", "diag"}
+    row = df[(df.n_components == 2) & (df.covariance_type == "full")].iloc[0]
+    assert row["bic"] == pytest.approx(2322.192, abs=2e-3)  # mclust's -BIC for VVV, G=2
+    assert row["bic_mclust"] == pytest.approx(-row["bic"])
+    assert plot.stat().st_size > 5000
+
+
+def test_select_sparse_with_tiny_sampling(data_dir):
+    proc = run_cli("select", data_dir / "faithful.csv", "-k", "4", "--method", "sparse",
+                   "--draws", 30, "--tune", 30, "--chains", 1, "-q")
+    assert proc.returncode == 0, proc.stderr
+    m = re.search(r"occupied components: (\d+)", proc.stdout)
+    assert m is not None and 1 <= int(m.group(1)) <= 4, proc.stdout
+    assert "probability" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "args, needles",
+    [
+        (["missing.csv"], ["data file 'missing.csv' not found"]),
+        (["{d}/faithful.csv", "-k", "6-1"], ["invalid component range '6-1'", "low 6 > high 1"]),
+        (["{d}/faithful.csv", "-k", "0-3"], ["invalid component range", ">= 1"]),
+        (["{d}/faithful.csv", "-k", "two"], ["invalid component range 'two'"]),
+        (["{d}/faithful.csv", "--covariance", "full,banded"], ["'banded'", "full, tied, diag, spherical"]),
+        (["{d}/faithful.csv", "--columns", "eruptions,wait"], ["unknown column(s) 'wait'"]),
+        (["{d}/mixed.csv", "--columns", "eruptions,site"], ["non-numeric column(s)", "'site'"]),
+        (["{d}/faithful.csv", "--draws", "10"], ["only apply to --method loo, waic or sparse"]),
+    ],
+)
+def test_select_errors(data_dir, args, needles):
+    proc = run_cli("select", *[a.format(d=data_dir) for a in args])
+    assert_clean_error(proc, 2, *needles)
+
+
+# ------------------------------------------------------------------ report
+def test_report_writes_tables_and_plots(nuts_fit, tmp_path):
+    _, fit = nuts_fit
+    out = tmp_path / "rep"
+    proc = run_cli("report", fit, "--out", out, "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    files = {p.name for p in out.iterdir()}
+    assert {"summary.csv", "memberships.csv", "compare_em.csv"} <= files
+    assert {"clusters.png", "membership_entropy.png", "membership_probability.png", "coclustering.png",
+            "compare_em.png", "trace.png", "rank.png"} <= files
+    members = pd.read_csv(out / "memberships.csv", index_col="obs")
+    assert len(members) == 272
+    assert list(members.columns[:2]) == ["waiting", "eruptions"]
+    np.testing.assert_allclose(members[["probability_0", "probability_1"]].sum(axis=1), 1.0, atol=1e-9)
+    assert (members["lower"] <= members["upper"]).all() and (members["probability"] >= 0.5).all()
+    summary = pd.read_csv(out / "summary.csv", index_col="parameter")
+    assert "weights[0]" in summary.index and {"mean", "sd"} <= set(summary.columns)
+    from bayesgmm import BayesianGMM
+
+    model = BayesianGMM.load(fit)
+    mem = model.membership()
+    np.testing.assert_array_equal(members["component"], mem["assignment"])
+    np.testing.assert_allclose(members["entropy"], mem["entropy"], rtol=1e-12)
+    k = mem["assignment"].to_numpy()
+    rows = np.arange(len(k))
+    np.testing.assert_allclose(members["lower"], mem["lower"].to_numpy()[rows, k], rtol=1e-12)
+    np.testing.assert_allclose(members["upper_1"], mem["upper"].sel(component=1), rtol=1e-12)
+    np.testing.assert_allclose(
+        summary.loc["weights[0]", "mean"], float(model.idata_["posterior"]["weights"].sel(component=0).mean()))
+    assert "Wrote 10 files" in proc.stdout
+
+
+def test_report_errors(data_dir, tmp_path):
+    assert_clean_error(run_cli("report", tmp_path / "missing.nc"), 2, "fit file", "not found")
+    assert_clean_error(run_cli("report", data_dir / "not_a_fit.nc", "--out", tmp_path / "r"), 2,
+                       "cannot read the fit", "BayesianGMM.save()")
+    assert_clean_error(run_cli("report", tmp_path), 2, "is a directory")
