@@ -381,6 +381,9 @@ class BayesianGMM:
             "n_init": n_init,
             "em_random_state": em_seed,
             **{k: v for k, v in sampler_kwargs.items()},
+            # timings and settings reported by the inference layer (setup_time,
+            # sampling_time, n_steps_total, ...)
+            "inference": {str(k): v for k, v in raw.attrs.items()},
         }
         rs = self.random_state
         tree = _datatree.build_tree(

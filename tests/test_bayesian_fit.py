@@ -32,7 +32,7 @@ def truth():
 @pytest.fixture(scope="module")
 def nuts(truth):
     model = BayesianGMM(3, covariance_type="full", random_state=1)
-    sampling_warnings = _fit_recording(model, truth.X, draws=500, tune=500, chains=4)
+    sampling_warnings = _fit_recording(model, truth.X, draws=400, tune=400, chains=4)
     return model, sampling_warnings
 
 
@@ -122,7 +122,8 @@ def test_acceptance_three_separated_clusters(nuts, truth):
 def test_advi_close_to_nuts(nuts, truth):
     nuts_model, _ = nuts
     advi = BayesianGMM(3, covariance_type="full", random_state=1)
-    _fit_recording(advi, truth.X, method="advi", draws=500, chains=1)
+    vi_warnings = _fit_recording(advi, truth.X, method="advi", draws=500, chains=1, n=3000)
+    assert vi_warnings == []  # started at EM, 3000 steps converge (loss check passes)
     assert dt.get_config(advi.idata_)["method"] == "advi"
     assert set(advi.idata_.children) == set(nuts_model.idata_.children)
     pn = dt.get_posterior(nuts_model.idata_)
@@ -184,12 +185,15 @@ def test_bad_run_triggers_warnings(truth):
 def test_old_faithful_end_to_end(K):
     X = bg.datasets.load_old_faithful()
     model = BayesianGMM(K, random_state=0)
-    _fit_recording(model, X, draws=300, tune=300, chains=2)
+    draws = 300 if K == 2 else 200
+    _fit_recording(model, X, draws=draws, tune=draws, chains=2)
     tree = model.idata_
     assert list(model.feature_names_in_) == ["eruptions", "waiting"]
-    assert dt.get_posterior(tree)["means"].sizes == {"chain": 2, "draw": 300, "component": K,
+    assert dt.get_posterior(tree)["means"].sizes == {"chain": 2, "draw": draws, "component": K,
                                                       "feature": 2}
-    assert dt.get_log_likelihood(tree).shape == (2, 300, 272)
+    assert dt.get_log_likelihood(tree).shape == (2, draws, 272)
+    inference = dt.get_config(tree)["sampler_config"]["inference"]
+    assert inference["method"] == "nuts" and inference["n_steps_total"] > 0
     mem = model.membership()
     np.testing.assert_allclose(mem["probability"].sum("component"), 1.0, atol=1e-10)
     if K == 2:
@@ -199,3 +203,31 @@ def test_old_faithful_end_to_end(K):
         np.testing.assert_allclose(means[order], [[2.04, 54.5], [4.29, 80.0]], rtol=0.03)
         assert np.mean(model.predict(X) == model.em_.predict(X)) >= 0.98
         assert model.diagnostics_.ok
+
+
+@pytest.mark.parametrize("cov_type", ["tied", "diag", "spherical"])
+def test_other_covariance_types_structure_and_round_trip(cov_type, tmp_path):
+    d = make_mixture(150, 2, 3, covariance_type=cov_type, random_state=5)
+    model = BayesianGMM(2, covariance_type=cov_type, random_state=0)
+    _fit_recording(model, d.X, draws=100, tune=100, chains=2)
+    post = dt.get_posterior(model.idata_)
+    cov = post["covariances"].values  # (chain, draw, K, D, D), always full
+    assert cov.shape == (2, 100, 2, 3, 3)
+    off = ~np.eye(3, dtype=bool)
+    if cov_type == "tied":
+        np.testing.assert_array_equal(cov[:, :, 0], cov[:, :, 1])
+        assert "correlations" in post
+    else:
+        assert "correlations" not in post
+        assert np.all(cov[..., off] == 0)
+    if cov_type == "spherical":
+        diag = np.diagonal(cov, axis1=-2, axis2=-1)
+        np.testing.assert_allclose(diag, diag[..., :1] * np.ones(3), rtol=1e-12)
+    np.testing.assert_allclose(post["sds"].values, np.sqrt(np.diagonal(cov, axis1=-2, axis2=-1)))
+    # the em group holds the EM fit as full matrices; load restores its own layout exactly
+    model.save(tmp_path / "fit.nc")
+    loaded = BayesianGMM.load(tmp_path / "fit.nc")
+    xr.testing.assert_identical(loaded.idata_, model.idata_)
+    assert loaded.em_.covariance_type == cov_type
+    np.testing.assert_array_equal(loaded.em_.covariances_, model.em_.covariances_)
+    np.testing.assert_array_equal(loaded.predict_proba(d.X), model.predict_proba(d.X))
