@@ -164,3 +164,19 @@ def test_batched_precision_cholesky_matches_shared_kernel():
     np.testing.assert_allclose(mine.reshape(ref.shape), ref, rtol=1e-10, atol=1e-12)
     P = mine[1, 3, 2]
     np.testing.assert_allclose(P @ P.T, np.linalg.inv(c[1, 3, 2]), rtol=1e-9)
+
+
+def test_membership_accepts_dataarray_and_handles_duplicate_index(small):
+    w, m, c, X = small
+    post = posterior_dataset(w, m, c)
+    ref = membership_summary(post, X)
+    da = xr.DataArray(X.T, dims=("feature", "obs"), coords={"feature": ["x0", "x1"], "obs": np.arange(40) * 10})
+    out = membership_summary(post, da)
+    np.testing.assert_allclose(out["probability"].values, ref["probability"].values)
+    np.testing.assert_array_equal(out["obs"].values, np.arange(40) * 10)
+    df = pd.DataFrame(X, columns=["x0", "x1"], index=[0] * 40)  # not unique -> 0..N-1
+    out = membership_summary(post, df)
+    np.testing.assert_array_equal(out["obs"].values, np.arange(40))
+    # a DataTree with a posterior group works as well
+    tree = xr.DataTree.from_dict({"posterior": post})
+    xr.testing.assert_identical(membership_summary(tree, X), ref)
