@@ -455,6 +455,11 @@ def detect_chain_modes(
             raise ValueError(f"posterior[{name!r}] needs 'chain' and 'draw' dims; got {var.dims}.")
         rest = [d for d in var.dims if d not in ("chain", "draw")]
         arr = var.transpose("chain", "draw", *rest).to_numpy().astype(np.float64)
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(
+                f"posterior[{name!r}] contains NaN or infinite values; chain modes cannot be "
+                "compared. Check the sampler output."
+            )
         C, S = arr.shape[:2]
         if S < 2:
             raise ValueError(f"posterior needs at least 2 draws per chain; got {S}.")
