@@ -2,7 +2,6 @@ import itertools
 
 import numpy as np
 import pytest
-import xarray as xr
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 from sklearn.metrics import adjusted_rand_score
