@@ -325,6 +325,49 @@ class _State:
         return False
 
 
+class _BinderState(_State):
+    """Binder loss with per-cluster cost sums kept up to date by rank-1 updates.
+
+    ``CT[k, i] = sum_{j in cluster k} w_ij`` (zero diagonal), so the insertion costs of
+    an observation are a column read (O(number of clusters)) and a move costs O(n_obs)
+    contiguous work; sweeps where few observations move are then cheap.
+    """
+
+    def __init__(self, p, loss, a, max_clusters):
+        super().__init__(p, "binder", a, max_clusters)
+        self.w = self.w.copy()
+        np.fill_diagonal(self.w, 0.0)
+        self.CT = np.zeros((8, self.n))
+
+    def _ensure(self, slots):
+        if slots > self.CT.shape[0]:
+            grown = np.zeros((max(2 * self.CT.shape[0], slots), self.n))
+            grown[: self.CT.shape[0]] = self.CT
+            self.CT = grown
+
+    def snapshot(self):
+        return (*super().snapshot(), self.CT.copy())
+
+    def restore(self, snap):
+        super().restore(snap[:5])
+        self.CT = snap[5]
+
+    def remove(self, i):
+        k = super().remove(i)
+        self.CT[k] -= self.w[i]
+        return k
+
+    def insert(self, i, k):
+        super().insert(i, k)
+        self._ensure(int(k) + 1)
+        self.CT[int(k)] += self.w[i]
+
+    def insertion_costs(self, i):
+        m = self.top + 2
+        self._ensure(m)
+        return self.CT[:m, i].copy()
+
+
 def _same_partition(a, b):
     return np.array_equal(_canonical(a), _canonical(b))
 
@@ -345,7 +388,7 @@ def _sweeten(st, rng, max_sweeps):
 
 
 def _one_run(p, loss, a, max_clusters, rng, max_sweeps, one_cluster=False):
-    st = _State(p, loss, a, max_clusters)
+    st = (_BinderState if loss == "binder" else _State)(p, loss, a, max_clusters)
     if one_cluster:  # start from the single-cluster partition
         for i in range(st.n):
             st.insert(i, 0)
