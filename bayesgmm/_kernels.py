@@ -54,6 +54,11 @@ CHUNK_BYTES = 64 * 2**20
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
+# The EM loop works on chunks of CHUNK_BYTES / _EM_CHUNK_DIVISOR bytes of
+# temporaries: small enough to stay in the last-level cache, large enough for
+# efficient matrix products and little Python overhead per chunk.
+_EM_CHUNK_DIVISOR = 8
+
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -650,7 +655,7 @@ def accumulate_statistics(
     m2 = _n_moment_features(covariance_type, d)
     if chunk_size is None:
         per_row = 8 * (2 * (m2 + d) + 3 * k + d)
-        chunk_size = int(max(256, min(16384, (CHUNK_BYTES // 32) // per_row)))
+        chunk_size = int(max(256, min(65536, (CHUNK_BYTES // _EM_CHUNK_DIVISOR) // per_row)))
     step = chunk_size
     nk = np.zeros(k)
     srz = np.zeros((k, m2 + d))
