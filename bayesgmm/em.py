@@ -55,11 +55,40 @@ _INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 
 
 class ConvergenceWarning(UserWarning):
-    """EM stopped at ``max_iter`` before the lower bound changed by less than ``tol``."""
+    """EM stopped at ``max_iter`` before the lower bound changed by less than ``tol``.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> from bayesgmm import GaussianMixture
+    >>> from bayesgmm.em import ConvergenceWarning
+    >>> X = np.random.default_rng(0).normal(size=(50, 2))
+    >>> with warnings.catch_warnings(record=True) as w:
+    ...     warnings.simplefilter("always")
+    ...     _ = GaussianMixture(3, max_iter=1, tol=0.0, random_state=0).fit(X)
+    >>> any(issubclass(x.category, ConvergenceWarning) for x in w)
+    True
+    """
 
 
 class DegenerateComponentWarning(UserWarning):
-    """A mixture component became empty or collapsed and was re-seeded."""
+    """A mixture component became empty or collapsed and was re-seeded.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> from bayesgmm import GaussianMixture
+    >>> from bayesgmm.em import DegenerateComponentWarning
+    >>> X = np.random.default_rng(0).normal(size=(60, 1))
+    >>> far = GaussianMixture(2, means_init=[[0.0], [1000.0]])  # 2nd starts empty
+    >>> with warnings.catch_warnings(record=True) as w:
+    ...     warnings.simplefilter("always")
+    ...     _ = far.fit(X)
+    >>> any(issubclass(x.category, DegenerateComponentWarning) for x in w)
+    True
+    """
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -67,6 +96,16 @@ class NotFittedError(ValueError, AttributeError):
 
     When scikit-learn is imported, the raised error is also an instance of
     :class:`sklearn.exceptions.NotFittedError`.
+
+    Examples
+    --------
+    >>> from bayesgmm import GaussianMixture
+    >>> from bayesgmm.em import NotFittedError
+    >>> try:
+    ...     GaussianMixture().predict([[0.0]])
+    ... except NotFittedError as exc:
+    ...     print(str(exc)[:45])
+    This GaussianMixture instance is not fitted y
     """
 
 
@@ -945,6 +984,18 @@ class GaussianMixture:
     def score(self, X, y=None, sample_weight=None):
         """Mean (weighted) log-likelihood per row of ``X``.
 
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored.
+        sample_weight : array-like of shape (n_samples,), optional
+            Weights of the rows in the mean.
+
+        Returns
+        -------
+        float
+
         Examples
         --------
         >>> import numpy as np
@@ -965,6 +1016,14 @@ class GaussianMixture:
     def predict(self, X):
         """Most probable component of each row.
 
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of int64, shape (n_samples,) (a dask array for dask input)
+
         Examples
         --------
         >>> import numpy as np
@@ -980,6 +1039,14 @@ class GaussianMixture:
 
     def predict_proba(self, X):
         """Responsibilities ``p(z_n = k | x_n)`` (rows sum to one).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components) (a dask array for dask input)
 
         Examples
         --------
