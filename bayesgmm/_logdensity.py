@@ -130,6 +130,19 @@ class MixtureDensity:
         self._ZT = self._design(self.X) if (self._P + D + 1) * N * 8 <= max_design_bytes else None
         self.priors = priors
         self._is_diag_packed = self._tril[0] == self._tril[1]
+        self._tril_flat = self._tril[0] * D + self._tril[1]
+        self._diag_flat = np.arange(D) * (D + 1)
+        # Tq: (D*D, P) maps a flattened symmetric precision to the quadratic-form
+        # coefficients of [x_i x_j (i >= j)]; Ts: (P, D*D) scatters the packed
+        # second moments back into a symmetric matrix.
+        self._Tq = np.zeros((D * D, self._P))
+        self._Ts = np.zeros((self._P, D * D))
+        for p, (a, b) in enumerate(zip(*self._tril)):
+            self._Tq[a * D + b, p] = -0.5
+            self._Tq[b * D + a, p] = -0.5
+            self._Ts[p, a * D + b] = 1.0
+            self._Ts[p, b * D + a] = 1.0
+        self._sig2 = priors.sd_sigma**2
 
         ct = self.covariance_type
         names = ["weights_simplex__", "means"]
@@ -198,17 +211,17 @@ class MixtureDensity:
         if ct in ("full", "tied"):
             n_cov = K if ct == "full" else 1
             packed = u.reshape(n_cov, self._P)
-            L = np.zeros((n_cov, D, D))
-            vals = packed.copy()
-            vals[:, self._is_diag_packed] = np.exp(packed[:, self._is_diag_packed])
-            L[:, self._tril[0], self._tril[1]] = vals
+            L = np.zeros((n_cov, D * D))
+            L[:, self._tril_flat] = packed
+            L[:, self._diag_flat] = np.exp(packed[:, self._is_diag_packed])
+            L = L.reshape(n_cov, D, D)
             if ct == "tied":
                 L = np.broadcast_to(L, (K, D, D))
             return L
         s = np.exp(u).reshape(K, D) if ct == "diag" else np.repeat(np.exp(u)[:, None], D, axis=1)
-        L = np.zeros((K, D, D))
-        L[:, np.arange(D), np.arange(D)] = s
-        return L
+        L = np.zeros((K, D * D))
+        L[:, self._diag_flat] = s
+        return L.reshape(K, D, D)
 
     def unpack(self, x) -> dict:
         """Constrained parameters in the contract's shapes.
@@ -336,18 +349,20 @@ class MixtureDensity:
         ``M_k = A_k [sum_n r_nk (x_n - mu_k)(x_n - mu_k)^T] A_k^T``.
         """
         K, D, P = self.n_components, self.n_features, self._P
-        i, j = self._tril
-        A = np.linalg.inv(L) if self.covariance_type in ("full", "tied") else _diag_inv(L)
+        if self.covariance_type in ("full", "tied"):
+            A = np.linalg.inv(L)
+        else:
+            A = _diag_inv(L)
         Prec = np.matmul(np.swapaxes(A, -1, -2), A)  # precision matrices
         mu_s = mu - self._shift
-        Pmu = np.einsum("kij,kj->ki", Prec, mu_s)
-        logdet = np.log(np.diagonal(L, axis1=-2, axis2=-1)).sum(-1)
+        Pmu = np.matmul(Prec, mu_s[:, :, None])[:, :, 0]
+        logdet = np.log(L.reshape(K, D * D)[:, self._diag_flat]).sum(-1)
         Q = np.empty((K, P + D + 1))
-        Q[:, :P] = Prec[:, i, j] * np.where(i == j, -0.5, -1.0)
+        np.matmul(Prec.reshape(K, D * D), self._Tq, out=Q[:, :P])
         Q[:, P : P + D] = Pmu
         Q[:, -1] = logw - logdet - 0.5 * D * _LOG_2PI - 0.5 * np.sum(mu_s * Pmu, axis=-1)
         total = 0.0
-        W = np.zeros((P + D + 1, K))
+        W = None
         for ZT in self._design_chunks(X):
             lp = Q @ ZT  # (K, n)
             m = lp.max(axis=0)
@@ -356,18 +371,14 @@ class MixtureDensity:
             s = lp.sum(axis=0)
             total += float(np.log(s).sum() + m.sum())
             lp /= s
-            W += ZT @ lp.T
-        R = W[-1].copy()
+            W = ZT @ lp.T if W is None else W + ZT @ lp.T
+        R = W[-1]
         W1 = W[P : P + D].T  # sum_n r_nk x_n (centred), (K, D)
-        S2 = np.zeros((K, D, D))
-        S2[:, i, j] = W[:P].T
-        S2[:, j, i] = W[:P].T
+        S2 = (W[:P].T @ self._Ts).reshape(K, D, D)  # sum_n r_nk x_n x_n^T
         d1 = W1 - R[:, None] * mu_s  # sum_n r_nk (x_n - mu_k)
-        C = S2 - W1[:, :, None] * mu_s[:, None, :] - mu_s[:, :, None] * W1[:, None, :]
-        C += R[:, None, None] * mu_s[:, :, None] * mu_s[:, None, :]
-        S1 = np.einsum("kij,kj->ki", A, d1)
-        M = np.matmul(np.matmul(A, C), np.swapaxes(A, -1, -2))
-        return total, A, R, S1, M
+        # C = sum_n r_nk (x_n - mu_k)(x_n - mu_k)^T
+        C = S2 - d1[:, :, None] * mu_s[:, None, :] - mu_s[:, :, None] * W1[:, None, :]
+        return total, A, Prec, R, d1, C
 
     def logp_and_grad(self, x, X=None, scale=1.0):
         """Log posterior density (with Jacobian) and its gradient at ``x``.
@@ -418,58 +429,70 @@ class MixtureDensity:
         ct = self.covariance_type
         pr = self.priors
         z = x[self._i_w]
-        logw, w = self._weights(z)
+        v = np.empty(K)
+        v[:-1] = z
+        v[-1] = -z.sum()
+        v -= v.max()
+        e = np.exp(v)
+        se = e.sum()
+        w = e / se
+        logw = v - np.log(se)
         mu = x[self._i_mu].reshape(K, D)
-        u = x[self._i_cov]
-        L = self._cholesky(u)
+        L = self._cholesky(x[self._i_cov])
 
-        ll, A, R, S1, M = self._loglik_stats(X, logw, mu, L)
-        ll *= scale
-        R *= scale
-        S1 *= scale
-        M *= scale
+        ll, A, Prec, R, d1, C = self._loglik_stats(X, logw, mu, L)
+        if scale != 1.0:
+            ll *= scale
+            R = R * scale
+            d1 = d1 * scale
+            C = C * scale
 
         # --- weights: Dirichlet + Jacobian = const + sum alpha log w
-        lp = self._const + float(pr.weights_alpha @ logw) + ll
-        cw = pr.weights_alpha + R
+        alpha = pr.weights_alpha
+        lp = self._const + float(alpha @ logw) + ll
+        cw = alpha + R
         gw_full = cw - cw.sum() * w  # gradient wrt v (the full logit vector)
-        g_z = gw_full[:-1] - gw_full[-1]
+        grad = np.empty(self.ndim)
+        grad[self._i_w] = gw_full[:-1] - gw_full[-1]
 
         # --- means
         dm = (mu - pr.mean_loc) / pr.mean_sd
         lp -= 0.5 * float(np.sum(dm * dm))
-        g_mu = -dm / pr.mean_sd + np.einsum("kji,kj->ki", A, S1)  # A_k^T S1_k
+        grad[self._i_mu] = (np.matmul(Prec, d1[:, :, None])[:, :, 0] - dm / pr.mean_sd).ravel()
 
-        # --- covariance: likelihood part d/dL
-        diagL = np.diagonal(L, axis1=-2, axis2=-1)  # (K, D)
-        G = np.tril(np.matmul(np.swapaxes(A, -1, -2), M))
-        G[:, np.arange(D), np.arange(D)] -= R[:, None] / diagL
+        # --- covariance: likelihood part d/dL = tril(Prec C A^T) - R diag(1/L_ii)
+        G = np.matmul(np.matmul(Prec, C), np.swapaxes(A, -1, -2)).reshape(K, D * D)
+        diagL = L.reshape(K, D * D)[:, self._diag_flat]  # (K, D)
         if ct in ("full", "tied"):
+            G = G[:, self._tril_flat]  # (K, P) lower triangle, packed
+            G[:, self._is_diag_packed] -= R[:, None] / diagL
             if ct == "tied":
                 G = G.sum(axis=0, keepdims=True)
                 Lp = L[:1]
+                dg = diagL[:1]
             else:
                 Lp = L
-            dg = np.diagonal(Lp, axis1=-2, axis2=-1)
+                dg = diagL
+            Lpk = Lp.reshape(Lp.shape[0], D * D)[:, self._tril_flat]  # packed L
             sd2 = np.sum(Lp * Lp, axis=-1)  # squared row norms, (n_cov, D)
-            sig2 = pr.sd_sigma**2
+            sig2 = self._sig2
             lp += float(np.sum(self._lkj_a * np.log(dg)) - 0.5 * self._lkj_b * np.sum(np.log(sd2)) - 0.5 * np.sum(sd2 / sig2))
-            G = G - (self._lkj_b / sd2 + 1.0 / sig2)[:, :, None] * Lp
-            G[:, np.arange(D), np.arange(D)] += self._lkj_a / dg
-            gp = G[:, self._tril[0], self._tril[1]]
-            dpack = Lp[:, self._tril[0], self._tril[1]]
-            g_cov = np.where(self._is_diag_packed, gp * dpack, gp).ravel()
-        elif ct == "diag":
-            s = diagL
-            sig2 = pr.sd_sigma**2
-            lp += float(np.sum(np.log(s)) - 0.5 * np.sum(s * s / sig2))
-            g_cov = (np.diagonal(G, axis1=-2, axis2=-1) * s + 1.0 - s * s / sig2).ravel()
+            G -= (self._lkj_b / sd2 + 1.0 / sig2)[:, self._tril[0]] * Lpk
+            G[:, self._is_diag_packed] += self._lkj_a / dg
+            G[:, self._is_diag_packed] *= dg  # chain rule for the log-diagonal
+            grad[self._i_cov] = G.ravel()
         else:
-            s = diagL[:, 0]
-            sig2 = pr.sd_sigma_spherical**2
-            lp += float(np.sum(np.log(s)) - 0.5 * np.sum(s * s / sig2))
-            g_cov = np.sum(np.diagonal(G, axis1=-2, axis2=-1), axis=-1) * s + 1.0 - s * s / sig2
-        grad = np.concatenate([g_z, g_mu.ravel(), g_cov])
+            Gd = G[:, self._diag_flat] - R[:, None] / diagL
+            if ct == "diag":
+                s = diagL
+                sig2 = self._sig2
+                lp += float(np.sum(np.log(s)) - 0.5 * np.sum(s * s / sig2))
+                grad[self._i_cov] = (Gd * s + 1.0 - s * s / sig2).ravel()
+            else:
+                s = diagL[:, 0]
+                sig2 = pr.sd_sigma_spherical**2
+                lp += float(np.sum(np.log(s)) - 0.5 * np.sum(s * s / sig2))
+                grad[self._i_cov] = Gd.sum(axis=-1) * s + 1.0 - s * s / sig2
         return float(lp), grad
 
     # ----------------------------------------------------------- likelihood

@@ -12,9 +12,9 @@ so ``pm.compute_log_likelihood`` and ``pm.sample_prior_predictive`` work.
 from __future__ import annotations
 
 import numpy as np
-import pymc as pm
-import pytensor.tensor as pt
 
+# pymc and pytensor are imported inside the functions that need them, so that
+# the data helpers here (used by the numpy fast path) do not pay their import.
 from bayesgmm.priors import Priors, ResolvedPriors
 
 __all__ = ["build_model", "COVARIANCE_PRIORS", "prepare_data"]
@@ -95,6 +95,9 @@ def _check_priors(priors):
 
 
 def _full_prior(K, D, rp: ResolvedPriors):
+    import pymc as pm
+    import pytensor.tensor as pt
+
     if D == 1:
         # pm.LKJCholeskyCov fails for n=1; its density there is exactly the
         # half-normal on the sd (the 1x1 correlation matrix is fixed), so use that.
@@ -109,6 +112,9 @@ def _full_prior(K, D, rp: ResolvedPriors):
 
 
 def _tied_prior(K, D, rp: ResolvedPriors):
+    import pymc as pm
+    import pytensor.tensor as pt
+
     if D == 1:  # see _full_prior
         sd = pm.HalfNormal("sd", sigma=rp.sd_sigma[0])
         return pt.broadcast_to(sd[None, None, None], (K, 1, 1))
@@ -119,11 +125,17 @@ def _tied_prior(K, D, rp: ResolvedPriors):
 
 
 def _diag_prior(K, D, rp: ResolvedPriors):
+    import pymc as pm
+    import pytensor.tensor as pt
+
     sds = pm.HalfNormal("sds", sigma=rp.sd_sigma, dims=("component", "feature"))
     return sds[:, :, None] * pt.eye(D)[None, :, :]
 
 
 def _spherical_prior(K, D, rp: ResolvedPriors):
+    import pymc as pm
+    import pytensor.tensor as pt
+
     sd = pm.HalfNormal("sd", sigma=rp.sd_sigma_spherical, dims="component")
     return sd[:, None, None] * pt.eye(D)[None, :, :]
 
@@ -144,6 +156,8 @@ def mixture_loglik(value, weights, means, chol):
     lower Cholesky factors of the covariances.  Returns an (N,) tensor.  One
     ``(N, D) @ (D, K*D)`` product whitens the data for all components.
     """
+    import pytensor.tensor as pt
+
     K = chol.shape[0]
     D = chol.shape[-1]
     A = pt.linalg.inv(chol)  # (K, D, D) inverse Cholesky factors
@@ -186,7 +200,7 @@ def _mixture_random(weights, means, chol, rng=None, size=None):
 
 
 # ------------------------------------------------------------------- the model
-def build_model(X, n_components, covariance_type="full", priors=None, *, coords=None) -> pm.Model:
+def build_model(X, n_components, covariance_type="full", priors=None, *, coords=None) -> "pymc.Model":
     """Build the PyMC model of a Bayesian Gaussian mixture.
 
     Parameters
@@ -226,6 +240,9 @@ def build_model(X, n_components, covariance_type="full", priors=None, *, coords=
     >>> model["covariances"].type.ndim
     3
     """
+    import pymc as pm
+    import pytensor.tensor as pt
+
     K = _check_n_components(n_components)
     covariance_type = _check_covariance_type(covariance_type)
     priors = _check_priors(priors)
