@@ -654,8 +654,12 @@ def accumulate_statistics(
         At = np.ascontiguousarray(A.T)
     m2 = _n_moment_features(covariance_type, d)
     if chunk_size is None:
-        per_row = 8 * (2 * (m2 + d) + 3 * k + d)
-        chunk_size = int(max(256, min(65536, (CHUNK_BYTES // _EM_CHUNK_DIVISOR) // per_row)))
+        per_row = 2 * (m2 + d) + 3 * k + d  # float64 temporaries per row
+        rows_cache = (CHUNK_BYTES // _EM_CHUNK_DIVISOR) // (8 * per_row)
+        # never more temporaries than one n x (D + 2K) array (what any EM
+        # needs for its responsibilities and a centred copy of the data)
+        rows_mem = n * (d + 2 * k) // per_row
+        chunk_size = int(max(256, min(65536, rows_cache, rows_mem)))
     step = chunk_size
     nk = np.zeros(k)
     srz = np.zeros((k, m2 + d))

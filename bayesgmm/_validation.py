@@ -94,6 +94,9 @@ def _shape_hint(arr_ndim: int, name: str) -> str:
 
 
 def _check_finite(arr: np.ndarray, feature_names, name: str) -> None:
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(arr.sum()):  # fast path without an n x d temporary
+            return
     bad = ~np.isfinite(arr)
     if not bad.any():
         return

@@ -149,11 +149,17 @@ class _Moments:
         return _Moments(self.w + other.w, self.sx + other.sx, self.sxx + other.sxx)
 
 
-def _block_moments(x, w, offset, center):
-    xc = x - center
-    if w is None:
-        return _Moments(float(x.shape[0]), xc.sum(axis=0), xc.T @ xc)
-    return _Moments(float(w.sum()), w @ xc, (xc * w[:, None]).T @ xc)
+def _block_moments(x, w, offset, center, step=8192):
+    d = x.shape[1]
+    total = _Moments(0.0, np.zeros(d), np.zeros((d, d)))
+    for s in range(0, x.shape[0], step):  # small temporaries
+        xc = x[s : s + step] - center
+        if w is None:
+            total = total + _Moments(float(xc.shape[0]), xc.sum(axis=0), xc.T @ xc)
+        else:
+            wc = w[s : s + step]
+            total = total + _Moments(float(wc.sum()), wc @ xc, (xc * wc[:, None]).T @ xc)
+    return total
 
 
 class _KMStats:
