@@ -229,6 +229,7 @@ def test_select_bic_table_plot_and_csv(data_dir, tmp_path):
     assert plot.stat().st_size > 5000
 
 
+@pytest.mark.slow
 def test_select_sparse_with_tiny_sampling(data_dir):
     proc = run_cli("select", data_dir / "faithful.csv", "-k", "4", "--method", "sparse",
                    "--draws", 30, "--tune", 30, "--chains", 1, "-q")
