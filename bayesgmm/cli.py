@@ -171,6 +171,16 @@ def _nonnegative_int(text: str) -> int:
     return value
 
 
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}: expected a number in (0, 1) such as 0.95") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"invalid value {value}: expected a number in (0, 1) such as 0.95")
+    return value
+
+
 def parse_component_range(text: str) -> list[int]:
     """Parse a component-count specification such as ``"1-6"`` or ``"2,3,5"``.
 
@@ -706,6 +716,11 @@ def _add_fit_arguments(p: argparse.ArgumentParser) -> None:
                         "max(10 * tune, 5000) (default: 1000)")
     p.add_argument("--chains", type=_positive_int, default=4, help="chains (default: 4)")
     p.add_argument("--n-init", type=_positive_int, default=5, help="EM restarts (default: 5)")
+    p.add_argument("--target-accept", type=_probability, metavar="P",
+                   help="NUTS target acceptance rate in (0, 1), e.g. 0.95 against divergences "
+                        "(default: the sampler's)")
+    p.add_argument("--vi-steps", type=_positive_int, metavar="N",
+                   help="VI methods: optimisation steps (default: max(10 * tune, 5000))")
     p.add_argument("--out", "-o", required=True, metavar="FIT.nc", help="where to save the fit (netCDF)")
     p.add_argument("--strict", action="store_true",
                    help="exit with status 1 when the sampling diagnostics find a problem "
@@ -722,6 +737,15 @@ def run_fit(args) -> int:
     0
     """
     _check_output_file(args.out, "output file")
+    sampler_kwargs = {}
+    if args.target_accept is not None:
+        if args.method != "nuts":
+            raise CLIError("--target-accept only applies to --method nuts")
+        sampler_kwargs["target_accept"] = args.target_accept
+    if args.vi_steps is not None:
+        if args.method == "nuts":
+            raise CLIError("--vi-steps only applies to the VI methods (advi, fullrank_advi, minibatch_advi)")
+        sampler_kwargs["n"] = args.vi_steps
     X = read_data(args.data, args.columns, sep=args.sep, index_col=args.index_col)
     _check_constant(X, args.data)
     n, d = X.shape
@@ -746,7 +770,7 @@ def run_fit(args) -> int:
     with _Warnings(skip=(SamplingWarning,)):
         try:
             model.fit(X, method=args.method, draws=args.draws, tune=args.tune, chains=args.chains,
-                      n_init=args.n_init, progressbar=_progress(args))
+                      n_init=args.n_init, progressbar=_progress(args), **sampler_kwargs)
         except (ValueError, RuntimeError, ArithmeticError, np.linalg.LinAlgError) as exc:
             raise CLIError(f"the fit failed: {type(exc).__name__}: {exc}", EXIT_FAILURE) from None
     seconds = time.perf_counter() - t0

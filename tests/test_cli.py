@@ -175,7 +175,7 @@ def test_fit_nuts_saves_a_loadable_model_and_strict_fails_on_tiny_runs(nuts_fit,
 def test_fit_minibatch_advi_strict_passes(data_dir, tmp_path):
     out = tmp_path / "vi.nc"
     proc = run_cli("fit", data_dir / "faithful.csv", "-k", "2", "--method", "minibatch_advi",
-                   "--covariance", "diag", "--draws", 30, "--tune", 0, "--chains", 1, "--strict",
+                   "--covariance", "diag", "--draws", 30, "--vi-steps", 3000, "--chains", 1, "--strict",
                    "--out", out)
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
@@ -185,6 +185,7 @@ def test_fit_minibatch_advi_strict_passes(data_dir, tmp_path):
 
     model = BayesianGMM.load(out)
     assert model.covariance_type == "diag" and model.idata_.attrs["method"] == "minibatch_advi"
+    assert model.idata_["sample_stats"]["loss"].size == 3000  # --vi-steps
 
 
 @pytest.mark.parametrize(
@@ -202,6 +203,9 @@ def test_fit_minibatch_advi_strict_passes(data_dir, tmp_path):
         (["{d}/faithful.csv", "-k", "0"], 2, ["--components/-k", "expected an integer >= 1"]),
         (["{d}/faithful.csv", "-k", "2", "--method", "gibbs"], 2, ["--method", "invalid choice: 'gibbs'"]),
         (["{d}/faithful.csv", "-k", "2", "--out", "{d}/no/such/dir/fit.nc"], 2, ["does not exist"]),
+        (["{d}/faithful.csv", "-k", "2", "--target-accept", "1.5"], 2, ["--target-accept", "(0, 1)"]),
+        (["{d}/faithful.csv", "-k", "2", "--method", "advi", "--target-accept", "0.9"], 2,
+         ["--target-accept only applies to --method nuts"]),
     ],
 )
 def test_fit_errors(data_dir, args, code, needles):
