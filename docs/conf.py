@@ -158,5 +158,12 @@ def _fill(app, docname, source):
     source[0] = _MARKER.sub(repl, source[0])
 
 
+def _always_reread(app, env, added, changed, removed):
+    # The generated parts depend on files Sphinx does not track (notebooks/, the
+    # gallery PNGs, the CLI): re-read these pages on every (incremental) build.
+    return ["notebooks", "gallery", "cli"]
+
+
 def setup(app):
     app.connect("source-read", _fill)
+    app.connect("env-get-outdated", _always_reread)
