@@ -339,7 +339,7 @@ def _precisions(cov, covariance_type):
     return 1.0 / cov
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=12, deadline=None)
 @given(
     covariance_type=st.sampled_from(COV_TYPES),
     log_c=st.floats(-3, 3),
@@ -404,7 +404,7 @@ def test_mixture_density_equivariant_to_affine_rescaling(covariance_type, log_c,
 
 
 # ------------------------------------------------------------------ reproducibility
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=5, deadline=None)
 @given(
     seed=st.integers(0, 2**32 - 1),
     init_params=st.sampled_from(["kmeans", "k-means++", "random", "random_from_data"]),
