@@ -38,7 +38,43 @@ import xarray as xr
 from bayesgmm._logdensity import MixtureDensity
 from bayesgmm.priors import Priors, ResolvedPriors
 
-__all__ = ["run_inference", "METHODS", "NUTS_SAMPLERS"]
+__all__ = ["run_inference", "METHODS", "NUTS_SAMPLERS", "VIConvergenceWarning"]
+
+
+class VIConvergenceWarning(UserWarning):
+    """The variational optimisation had not settled when it stopped.
+
+    Examples
+    --------
+    >>> from bayesgmm.inference import VIConvergenceWarning
+    >>> issubclass(VIConvergenceWarning, UserWarning)
+    True
+    """
+
+
+def _check_vi_loss(loss, n, method):
+    """Warn when the loss still drifts over the last 10% of the steps.
+
+    Compares the mean loss over the last tenth of the steps with the tenth
+    before it; a drop larger than four standard errors of that difference
+    means the optimisation was still making progress.
+    """
+    loss = np.asarray(loss, dtype=float)
+    loss = loss[np.isfinite(loss)]
+    w = len(loss) // 10
+    if w < 20:
+        return
+    last, prev = loss[-w:], loss[-2 * w : -w]
+    diff = prev.mean() - last.mean()
+    se = np.sqrt(last.var(ddof=1) / w + prev.var(ddof=1) / w)
+    if diff > 4 * se:
+        warnings.warn(
+            f"{method} may not have converged: the loss still fell by {diff:.4g} (more than 4 standard errors) "
+            f"over the last {w} of its {n} steps. Increase the number of steps, e.g. n={2 * n}, "
+            "or use method='nuts' for exact posterior draws.",
+            VIConvergenceWarning,
+            stacklevel=3,
+        )
 
 METHODS = ("nuts", "advi", "fullrank_advi", "minibatch_advi")
 NUTS_SAMPLERS = ("nutpie", "pymc", "numpyro", "blackjax")
@@ -495,6 +531,7 @@ def _pymc_fit(X, priors, *, method, dens, x0, draws, tune, chains, progressbar, 
     post = _select_posterior(idata["posterior"].to_dataset(), dens)
     post = _reshape_chains(post, chains, draws)
     loss = np.asarray(approx.hist, dtype=float)
+    _check_vi_loss(loss, n, method)
     stats = xr.Dataset({"loss": (("vi_iteration",), loss)})
     return _tree(post.drop_attrs(), stats, {"method": method, "setup_time": setup_time,
                                             "sampling_time": sampling_time, "vi_steps": n})
@@ -572,6 +609,7 @@ def _minibatch_advi(*, dens, x0, draws, tune, chains, progressbar, seed_jitter, 
         xs = mu + s * draw_rng.standard_normal((chains, draws, d))
         post = _draws_to_dataset(dens, xs)
     sampling_time = time.perf_counter() - t1
+    _check_vi_loss(losses, steps, "minibatch_advi")
     stats = xr.Dataset({"loss": (("vi_iteration",), losses)})
     return _tree(post, stats, {"method": "minibatch_advi", "setup_time": setup_time,
                                "sampling_time": sampling_time, "vi_steps": steps, "batch_size": batch_size})

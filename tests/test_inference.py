@@ -218,3 +218,25 @@ def test_end_to_end_three_clusters_converges_and_covers_truth():
     wh = post["weights"].quantile(0.97, ("chain", "draw")).values[perm]
     emp_w = n / n.sum()
     assert np.all((wl < emp_w) & (emp_w < wh))
+
+
+def test_vi_convergence_warning():
+    from bayesgmm.inference import VIConvergenceWarning, _check_vi_loss
+
+    rng = np.random.default_rng(0)
+    flat = 100 + rng.normal(size=2000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", VIConvergenceWarning)
+        _check_vi_loss(flat, 2000, "advi")  # settled: no warning
+    falling = 100 + np.linspace(50, 0, 2000) + rng.normal(size=2000)
+    with pytest.warns(VIConvergenceWarning, match="Increase the number of steps, e.g. n=4000"):
+        _check_vi_loss(falling, 2000, "advi")
+
+
+def test_minibatch_advi_too_few_steps_warns():
+    from bayesgmm.inference import VIConvergenceWarning
+
+    X, centres = _clusters(n_per=100, seed=9)
+    init = _init(centres + 5.0, "diag")  # start far from the optimum, stop early (full batch)
+    with pytest.warns(VIConvergenceWarning):
+        _run(X, 2, "diag", init, method="minibatch_advi", n=400, batch_size=200, random_seed=0, draws=10)
