@@ -352,21 +352,26 @@ class BayesianGMM:
         em = GaussianMixture(
             K, covariance_type=self.covariance_type, n_init=n_init, random_state=em_seed
         ).fit(X_in)
-        raw = run_inference(
-            X_in,
-            K,
-            self.covariance_type,
-            priors,
-            em,
-            method=method,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            random_seed=sampler_seed,
-            progressbar=progressbar,
-            nuts_sampler=nuts_sampler,
-            **sampler_kwargs,
-        )
+        from bayesgmm.diagnostics import _InferenceVIWarning
+
+        with warnings.catch_warnings():
+            # the same check is reported below by the diagnostics, as a SamplingWarning
+            warnings.filterwarnings("ignore", category=_InferenceVIWarning)
+            raw = run_inference(
+                X_in,
+                K,
+                self.covariance_type,
+                priors,
+                em,
+                method=method,
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                random_seed=sampler_seed,
+                progressbar=progressbar,
+                nuts_sampler=nuts_sampler,
+                **sampler_kwargs,
+            )
         raw_post = raw["posterior"].to_dataset()
         em_ds = _datatree.em_dataset(em, feature_names)
         relabelled, perm = relabel_draws(raw_post, em_ds)

@@ -109,8 +109,17 @@ class ChainModeWarning(SamplingWarning):
     """
 
 
-class VIConvergenceWarning(SamplingWarning):
+try:  # the inference layer warns on its own when used directly; share its class
+    from bayesgmm.inference import VIConvergenceWarning as _InferenceVIWarning
+except ImportError:  # pragma: no cover - older inference layer
+    _InferenceVIWarning = UserWarning
+
+
+class VIConvergenceWarning(SamplingWarning, _InferenceVIWarning):
     """The variational loss was still decreasing when the optimisation stopped.
+
+    Also a subclass of :class:`bayesgmm.inference.VIConvergenceWarning`, so a
+    filter on either class catches it.
 
     Examples
     --------
