@@ -223,6 +223,7 @@ def test_select_bic_table_plot_and_csv(data_dir, tmp_path):
     proc = run_cli("--quiet", "select", data_dir / "faithful.csv", "--components", "1-3",
                    "--covariance", "full,diag", "--out", table, "--plot", plot)
     assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""  # --quiet: no progress bar
     assert "Selected: K=2 (full covariances)." in proc.stdout
     assert "lower is better" in proc.stdout
     df = pd.read_csv(table)
@@ -231,6 +232,13 @@ def test_select_bic_table_plot_and_csv(data_dir, tmp_path):
     assert row["bic"] == pytest.approx(2322.192, abs=2e-3)  # mclust's -BIC for VVV, G=2
     assert row["bic_mclust"] == pytest.approx(-row["bic"])
     assert plot.stat().st_size > 5000
+
+
+def test_select_shows_progress_unless_quiet(data_dir):
+    proc = run_cli("select", data_dir / "faithful.csv", "-k", "1-2", "--n-init", 1)
+    assert proc.returncode == 0, proc.stderr
+    assert "2/2" in proc.stderr  # one overall progress bar over the fits, on stderr
+    assert "2/2" not in proc.stdout and "Selected: K=2" in proc.stdout
 
 
 @pytest.mark.slow
