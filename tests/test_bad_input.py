@@ -154,6 +154,23 @@ def _select(data):
     return select_components(data, [1, 2], progressbar=False)
 
 
+# Inputs our validation does not handle yet (bug reports BUG-R5, BUG-R6): each raises a
+# raw pandas/numpy error instead of ours.
+KNOWN_BAD_DATA = {
+    "duplicate_column_names": (
+        lambda: pd.DataFrame(X, columns=["a", "a"]), ValueError, ["'a'", "duplicate"],
+        "BUG-R5: a DataFrame with duplicate column names raises pandas' raw "
+        "AttributeError \"'DataFrame' object has no attribute 'dtype'\" from _validation.check_array",
+    ),
+    "ragged_list": (
+        lambda: [[1.0, 2.0], [3.0]] * 5, ValueError, ["row"],
+        "BUG-R6: a ragged list of rows raises numpy's raw 'setting an array element with a "
+        "sequence ... inhomogeneous shape' ValueError, which names neither X nor the fix",
+        AssertionError,
+    ),
+}
+
+
 FITTERS = {"em": _em_fit, "bayes": _bayes_fit, "select": _select}
 
 
@@ -171,6 +188,28 @@ def test_bad_data_fit(case, fitter, monkeypatch):
             raise AssertionError("BayesianGMM.fit reached the sampler with invalid data")
 
         monkeypatch.setattr(bayesgmm.inference, "run_inference", no_sampling)
+    with pytest.raises(err_type) as excinfo:
+        FITTERS[fitter](data)
+    assert_our_error(excinfo, "X", *words)
+    _same_data(data, before)
+
+
+@pytest.mark.parametrize("fitter", list(FITTERS))
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(k, marks=pytest.mark.xfail(strict=True, reason=v[3], raises=v[4]))
+        for k, v in KNOWN_BAD_DATA.items()
+    ],
+)
+def test_bad_data_fit_known_bugs(case, fitter, monkeypatch):
+    make, err_type, words, _, _ = KNOWN_BAD_DATA[case]
+    data = make()
+    before = _snapshot(data)
+    if fitter == "bayes":
+        import bayesgmm.inference
+
+        monkeypatch.setattr(bayesgmm.inference, "run_inference", None)
     with pytest.raises(err_type) as excinfo:
         FITTERS[fitter](data)
     assert_our_error(excinfo, "X", *words)
