@@ -420,7 +420,10 @@ def check_diagnostics(
     stats = _datatree.get_sample_stats(tree)
     n_div = None
     if stats is not None and "diverging" in stats:
-        n_div = stats["diverging"].astype(np.int64).sum("draw")
+        diverging = stats["diverging"].astype(bool)
+        if "tuning" in stats and stats["tuning"].dims == diverging.dims:
+            diverging = diverging & ~stats["tuning"].astype(bool)  # warm-up ones do not count
+        n_div = diverging.astype(np.int64).sum("draw")
         n_total = int(n_div.sum())
         if n_total > 0:
             per_chain = ", ".join(

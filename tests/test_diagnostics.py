@@ -130,6 +130,10 @@ def test_divergences_warn_with_counts(em_and_X):
         report.warn()
     msg = next(p.message for p in report.problems if p.kind == "divergences")
     assert "target_accept" in msg
+    # divergences flagged as warm-up (a sampler's `tuning` stat) do not count
+    stats = tree["sample_stats"].to_dataset()
+    tree["sample_stats"] = tree["sample_stats"].assign(tuning=stats["diverging"].copy())
+    assert dg.check_diagnostics(tree).total_divergent == 0
 
 
 def test_chain_in_other_mode_is_reported(em_and_X):
