@@ -161,6 +161,7 @@ KNOWN_BAD_DATA = {
         lambda: pd.DataFrame(X, columns=["a", "a"]), ValueError, ["'a'", "duplicate"],
         "BUG-R5: a DataFrame with duplicate column names raises pandas' raw "
         "AttributeError \"'DataFrame' object has no attribute 'dtype'\" from _validation.check_array",
+        AttributeError,
     ),
     "ragged_list": (
         lambda: [[1.0, 2.0], [3.0]] * 5, ValueError, ["row"],
