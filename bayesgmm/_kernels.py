@@ -498,19 +498,27 @@ def _n_moment_features(covariance_type: str, d: int) -> int:
     return d if covariance_type == "diag" else 1
 
 
-def _moment_features_t(xt: np.ndarray, covariance_type: str) -> np.ndarray:
-    """Per-row features, transposed: ``Z.T = [second moments | x].T`` of one chunk.
+def _moment_features_t(xc: np.ndarray, shift, covariance_type: str) -> np.ndarray:
+    """Per-row features of one chunk, transposed: ``Z.T = [second moments | x | 1].T``.
 
-    ``xt`` is the chunk transposed, ``(D, n)`` C-contiguous. Rows of the
-    result: ``full``/``tied`` the upper triangle of ``x x^T`` (row-major,
-    ``D(D+1)/2`` rows); ``diag`` ``x**2``; ``spherical`` ``|x|^2``; then ``x``.
-    The E-step is ``A.T @ Z.T + c`` and the M-step statistics ``R @ Z``: two
-    matrix products per chunk for all components together. The transposed
-    layout keeps every elementwise pass over long contiguous rows.
+    ``xc`` is the chunk ``(n, D)`` (``shift`` is subtracted). Rows of the
+    result, each a contiguous length-``n`` vector: ``full``/``tied`` the upper
+    triangle of ``x x^T`` (row-major, ``D(D+1)/2`` rows); ``diag`` ``x**2``;
+    ``spherical`` ``|x|^2``; then the ``D`` rows of ``x``; then a row of ones.
+    The E-step is then ``A.T @ Z.T`` (constants folded into the last row of
+    ``A``) and the M-step statistics ``R @ Z`` (its last column is ``nk``): two
+    matrix products per chunk for all components together, and every
+    elementwise pass runs over long contiguous rows.
     """
-    d, n = xt.shape
+    n, d = xc.shape
     m2 = _n_moment_features(covariance_type, d)
-    zt = np.empty((m2 + d, n))
+    zt = np.empty((m2 + d + 1, n))
+    xt = zt[m2 : m2 + d]
+    if shift is not None:
+        np.subtract(xc.T, shift[:, None], out=xt)
+    else:
+        xt[...] = xc.T
+    zt[-1] = 1.0
     if covariance_type in ("full", "tied"):
         off = 0
         for i in range(d):
@@ -520,7 +528,6 @@ def _moment_features_t(xt: np.ndarray, covariance_type: str) -> np.ndarray:
         np.multiply(xt, xt, out=zt[:d])
     else:
         np.einsum("dn,dn->n", xt, xt, out=zt[0])
-    zt[m2:] = xt
     return zt
 
 
@@ -651,36 +658,29 @@ def accumulate_statistics(
     else:
         k = np.asarray(means).shape[0]
         A, c = _expansion_operands(means, precisions_chol, log_weights, covariance_type)
-        At = np.ascontiguousarray(A.T)
+        Atc = np.ascontiguousarray(np.concatenate([A, c[None, :]], axis=0).T)  # (K, M+1)
     m2 = _n_moment_features(covariance_type, d)
     if chunk_size is None:
-        per_row = 2 * (m2 + d) + 3 * k + d  # float64 temporaries per row
+        per_row = m2 + d + 1 + 2 * k  # float64 temporaries per row
         rows_cache = (CHUNK_BYTES // _EM_CHUNK_DIVISOR) // (8 * per_row)
         # never more temporaries than one n x (D + 2K) array (what any EM
         # needs for its responsibilities and a centred copy of the data)
         rows_mem = n * (d + 2 * k) // per_row
         chunk_size = int(max(256, min(65536, rows_cache, rows_mem)))
     step = chunk_size
-    nk = np.zeros(k)
-    srz = np.zeros((k, m2 + d))
+    srz = np.zeros((k, m2 + d + 1))
     loglik = 0.0
     weight = 0.0
     log_norm_all = np.empty(n) if (resp is None and n_worst > 0) else None
     for s in range(0, n, step):
         xc = X[s : s + step]
         nc = xc.shape[0]
-        xt = np.empty((d, nc))
-        if shift is not None:
-            np.subtract(xc.T, shift[:, None], out=xt)
-        else:
-            xt[...] = xc.T
-        zt = _moment_features_t(xt, covariance_type)
+        zt = _moment_features_t(xc, shift, covariance_type)
         wc = None if sample_weight is None else sample_weight[s : s + step]
         if resp is not None:
             rt = np.array(np.asarray(resp[s : s + step], dtype=np.float64).T, order="C")
         else:
-            rt = At @ zt
-            rt += c[:, None]
+            rt = Atc @ zt  # weighted log-densities, (K, n)
             log_norm = _normalise_columns(rt)
             loglik += float(log_norm.sum() if wc is None else wc @ log_norm)
             if log_norm_all is not None:
@@ -690,7 +690,6 @@ def accumulate_statistics(
             weight += float(wc.sum())
         else:
             weight += float(nc)
-        nk += rt.sum(axis=1)
         srz += rt @ zt.T
     worst = worst_index = None
     if log_norm_all is not None and n:
@@ -699,8 +698,8 @@ def accumulate_statistics(
         order = np.lexsort((idx, log_norm_all[idx]))
         worst, worst_index = log_norm_all[idx][order], idx[order] + row_offset
     return SufficientStatistics(
-        nk,
-        srz[:, m2:],
+        srz[:, -1].copy(),
+        srz[:, m2:-1].copy(),
         _expand_second_moments(srz[:, :m2], covariance_type, d),
         loglik,
         weight,

@@ -162,6 +162,22 @@ def _block_moments(x, w, offset, center, step=8192):
     return total
 
 
+class _Sum:
+    """Additive (weight, sum x)."""
+
+    def __init__(self, w, sx):
+        self.w, self.sx = w, sx
+
+    def __add__(self, other):
+        return _Sum(self.w + other.w, self.sx + other.sx)
+
+
+def _block_sum(x, w, offset):
+    if w is None:
+        return _Sum(float(x.shape[0]), x.sum(axis=0))
+    return _Sum(float(w.sum()), w @ x)
+
+
 class _KMStats:
     """Additive k-means statistics (counts, sums, inertia)."""
 
@@ -685,17 +701,42 @@ class GaussianMixture:
         ct = self.covariance_type
         k = self.n_components
         data = _Data(X, w, n_components=k)
-        # one pass for the centring shift and the data covariance (about the
-        # first row, which keeps the moments well conditioned)
-        first = np.asarray(data.rows([0])[0])
-        mom = data.map_reduce(_block_moments, first)
-        mean_c = mom.sx / mom.w
-        shift = first + mean_c
-        data_cov = mom.sxx / mom.w - np.outer(mean_c, mean_c)
-        data_cov = 0.5 * (data_cov + data_cov.T)
-        self._data_cov = data_cov
-        scale = float(np.trace(data_cov)) / d
-        self._data_scale = scale if scale > 0 else 1.0
+        # centring shift: the (weighted) mean; the data covariance is only
+        # computed when needed (degenerate-component checks, k-means tol)
+        if data.dask:
+            tot = data.map_reduce(_block_sum)
+            shift = tot.sx / tot.w
+        elif w is None:
+            shift = X.mean(axis=0)
+        else:
+            shift = (w @ X) / w.sum()
+        self._data_cache = {"data": data, "shift": shift}
+        try:
+            return self._fit_loop(data, shift, do_init, want_labels,
+                                  weights_init, means_init, precisions_init)
+        finally:
+            self._data_cache = None
+
+    @property
+    def _data_cov(self):
+        cache = self._data_cache
+        if "cov" not in cache:
+            data, shift = cache["data"], cache["shift"]
+            mom = data.map_reduce(_block_moments, shift)
+            mean_c = mom.sx / mom.w
+            cov = mom.sxx / mom.w - np.outer(mean_c, mean_c)
+            cache["cov"] = 0.5 * (cov + cov.T)
+        return cache["cov"]
+
+    @property
+    def _data_scale(self):
+        scale = float(np.trace(self._data_cov)) / self._data_cov.shape[0]
+        return scale if scale > 0 else 1.0
+
+    def _fit_loop(self, data, shift, do_init, want_labels,
+                  weights_init, means_init, precisions_init):
+        ct = self.covariance_type
+        k = self.n_components
         rng = check_random_state(self.random_state)
         n_init = self.n_init if do_init else 1
 
