@@ -285,6 +285,7 @@ def read_data(path, columns=None, *, sep=",", index_col=None) -> pd.DataFrame:
         raise CLIError(f"data file {path!r} not found")
     if os.path.isdir(path):
         raise CLIError(f"data file {path!r} is a directory; pass a CSV file")
+    sep = {"\\t": "\t", "tab": "\t"}.get(sep, sep)
     try:
         df = pd.read_csv(path, sep=sep)
     except pd.errors.EmptyDataError:
@@ -297,6 +298,11 @@ def read_data(path, columns=None, *, sep=",", index_col=None) -> pd.DataFrame:
         raise CLIError(f"data file {path!r} could not be read: {exc.strerror or exc}") from None
     names = [str(c) for c in df.columns]
     df.columns = names
+    if index_col is None and columns is None and names[0].startswith("Unnamed: 0"):
+        # a headerless first column, as pandas' to_csv() writes the index: labels, not data
+        index_col = names[0]
+        _err("warning", f"the first column of {path!r} has no name; using it as the observation "
+                        "labels (pass --columns to choose the features explicitly)")
     if index_col is not None:
         if index_col not in names:
             raise CLIError(
@@ -337,6 +343,11 @@ def read_data(path, columns=None, *, sep=",", index_col=None) -> pd.DataFrame:
     if bad:
         detail = "; ".join(f"{n!r} ({why})" for n, why in bad.items())
         hint = "choose numeric columns with --columns" if not columns else "fix or drop them"
+        if len(names) == 1 and sep == ",":  # one column: probably the wrong separator
+            for other, label in ((";", "';'"), ("\t", "a tab"), ("|", "'|'")):
+                if other in names[0]:
+                    hint = f"is the separator {label}? Pass --sep {other!r}"
+                    break
         raise CLIError(f"non-numeric column(s) in {path!r}: {detail}; {hint}")
     df = df.astype("float64")
     values = df.to_numpy()
@@ -699,7 +710,7 @@ def _add_data_arguments(p: argparse.ArgumentParser) -> None:
         help="comma-separated columns to use (default: all columns, which must all be numeric)",
     )
     p.add_argument("--index-col", metavar="NAME", help="column holding observation labels (not a feature)")
-    p.add_argument("--sep", default=",", help="field separator of the CSV file (default: ,)")
+    p.add_argument("--sep", default=",", help="field separator of the CSV file, e.g. ';' or '\\t' (default: ,)")
 
 
 def _add_fit_arguments(p: argparse.ArgumentParser) -> None:

@@ -52,6 +52,8 @@ def data_dir(tmp_path_factory):
     typo.loc[7, "waiting"] = "7o"
     typo.to_csv(d / "typo.csv", index=False)
     (d / "empty.csv").write_text("")
+    (d / "semicolon.csv").write_text("a;b\n1;2\n3;4\n5;7\n")
+    X.to_csv(d / "with_index.csv")  # pandas' default: an unnamed first column of labels
     (d / "not_a_fit.nc").write_text("eruptions,waiting\n1,2\n")
     return d
 
@@ -235,8 +237,11 @@ def test_select_bic_table_plot_and_csv(data_dir, tmp_path):
 
 
 def test_select_shows_progress_unless_quiet(data_dir):
-    proc = run_cli("select", data_dir / "faithful.csv", "-k", "1-2", "--n-init", 1)
+    # also: an unnamed first column (pandas' index) is taken as labels, with a warning
+    proc = run_cli("select", data_dir / "with_index.csv", "-k", "1-2", "--n-init", 1)
     assert proc.returncode == 0, proc.stderr
+    assert "bayesgmm: warning: the first column of" in proc.stderr
+    assert "272 rows x 2 columns" in proc.stdout
     assert "2/2" in proc.stderr  # one overall progress bar over the fits, on stderr
     assert "2/2" not in proc.stdout and "Selected: K=2" in proc.stdout
 
@@ -262,6 +267,7 @@ def test_select_sparse_with_tiny_sampling(data_dir):
         (["{d}/faithful.csv", "--columns", "eruptions,wait"], ["unknown column(s) 'wait'"]),
         (["{d}/mixed.csv", "--columns", "eruptions,site"], ["non-numeric column(s)", "'site'"]),
         (["{d}/faithful.csv", "--draws", "10"], ["only apply to --method loo, waic or sparse"]),
+        (["{d}/semicolon.csv"], ["non-numeric column(s)", "'a;b'", "is the separator ';'? Pass --sep ';'"]),
     ],
 )
 def test_select_errors(data_dir, args, needles):
