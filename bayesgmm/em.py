@@ -885,10 +885,10 @@ class GaussianMixture:
         n_eff = stats.nk / per_obs
         empty = n_eff < 1.0
         small = n_eff < 2.0
-        dc = self._data_cov
-        floor = 1e-12 * self._data_scale
         collapsed = np.zeros(k, dtype=bool)
         if small.any():
+            dc = self._data_cov
+            floor = 1e-12 * self._data_scale
             if ct == "full":
                 lam, vec = np.linalg.eigh(covs)
                 v = vec[:, :, 0]  # (K, D) direction of least variance

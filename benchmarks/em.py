@@ -8,6 +8,8 @@ cell of the grid the script prints
 * the median fit time of each library at 1 and at 2 BLAS threads
   (``threadpoolctl``); each library is scored at its better thread setting and
   the ratio ``sklearn / bayesgmm`` is printed (> 1: bayesgmm faster);
+* the median CPU time (``time.process_time``) of the 1-thread fits and its
+  ratio: on a shared, loaded machine this is steadier than wall time;
 * the peak memory of one fit of each library, measured in a fresh
   subprocess with :mod:`tracemalloc` (numpy reports its array allocations to
   tracemalloc, so this is the peak of *extra* array memory allocated during
@@ -83,17 +85,21 @@ def estimator(lib, k, ct, init, max_iter):
     return GaussianMixture(k, covariance_type=ct, tol=0.0, max_iter=max_iter, **init)
 
 
-def time_fit(lib, X, k, ct, init, max_iter, threads, repeats):
+def time_fit(lib, X, k, ct, init, max_iter, threads, repeats, cpu=None):
+    """Median wall time of ``repeats`` fits (and, into ``cpu``, median CPU time)."""
     from threadpoolctl import threadpool_limits
 
-    times = []
+    times, cpus = [], []
     with threadpool_limits(limits=threads, user_api="blas"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for _ in range(repeats):
             est = estimator(lib, k, ct, init, max_iter)
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             est.fit(X)
             times.append(time.perf_counter() - t0)
+            cpus.append(time.process_time() - c0)
+    if cpu is not None:
+        cpu.append(float(np.median(cpus)))
     return float(np.median(times)), est
 
 
@@ -201,17 +207,20 @@ def main(argv=None):
           f"{args.repeats}; time in s; memory = peak traced MiB during fit (fresh process)")
     header = (f"{'N':>8} {'D':>3} {'K':>3} {'type':>5} | "
               + " ".join(f"{lib[:7]}@{t}" .rjust(10) for lib in libs for t in threads)
-              + " | best sk  best bg  speedup | mem sk  mem bg  ratio | rss bg MiB")
+              + " | best sk  best bg  speedup | cpu sk  cpu bg  speedup | mem sk  mem bg  ratio | rss bg MiB")
     print(header)
     print("-" * len(header))
     rows = []
     for n, d, k, ct in parse_cells(args):
         X = make_data(n, d, k)
         init = make_init(X, k, ct)
-        res = {}
+        res, cpu = {}, {}
         for lib in libs:
             for t in threads:
-                res[(lib, t)], _ = time_fit(lib, X, k, ct, init, args.max_iter, t, args.repeats)
+                c = []
+                res[(lib, t)], _ = time_fit(lib, X, k, ct, init, args.max_iter, t, args.repeats, c)
+                if t == 1:
+                    cpu[lib] = c[0]
         best = {lib: min(res[(lib, t)] for t in threads) for lib in libs}
         line = f"{n:>8} {d:>3} {k:>3} {ct:>5} | " + " ".join(
             f"{res[(lib, t)]:10.3f}" for lib in libs for t in threads)
@@ -220,6 +229,10 @@ def main(argv=None):
             sp = best["sklearn"] / best["bayesgmm"]
             line += f" | {best['sklearn']:7.3f} {best['bayesgmm']:8.3f} {sp:7.1f}x"
             row["speedup"] = sp
+            if len(cpu) == 2:
+                cs = cpu["sklearn"] / cpu["bayesgmm"]
+                line += f" | {cpu['sklearn']:6.3f} {cpu['bayesgmm']:7.3f} {cs:6.1f}x"
+                row["cpu_speedup"] = cs
         if not args.no_memory:
             mem = {}
             for lib in libs:
