@@ -428,10 +428,11 @@ def _figure_of(obj):
 def write_plots(model, out_dir: str, *, suffix: str = "", seed: int = 0, max_obs: int = 2000) -> list[str]:
     """Draw the standard plots of a fitted model into ``out_dir`` as PNG files.
 
-    ``clusters``, ``membership_entropy``, ``membership_probability``,
-    ``coclustering`` (a random subsample of ``max_obs`` observations beyond
-    that), ``compare_em``, ``trace`` and ``rank``. A plot that fails is skipped
-    with a warning; the others are still written.
+    ``clusters``, ``membership_entropy``, ``membership_probability`` (with two
+    or more features), ``coclustering`` (a random subsample of ``max_obs``
+    observations beyond that), ``compare_em``, ``trace`` and ``rank`` (with two
+    or more chains). A plot that fails is skipped with a warning; the others are
+    still written.
 
     Returns
     -------
@@ -468,6 +469,8 @@ def write_plots(model, out_dir: str, *, suffix: str = "", seed: int = 0, max_obs
         ("compare_em", lambda: bg.plots.compare_em(model.compare_em(), var_names=["weights", "means", "sds"])),
         ("trace", lambda: bg.plots.trace(model, var_names=["weights", "means"])),
     ]
+    if observed.sizes["feature"] < 2:  # scatter plots need two features
+        jobs = [job for job in jobs if job[0] not in ("clusters", "membership_entropy", "membership_probability")]
     if model.idata_["posterior"].sizes["chain"] >= 2:  # rank plots compare chains
         jobs.append(("rank", lambda: bg.plots.rank(model, var_names=["weights"])))
     for name, draw in jobs:
@@ -475,7 +478,7 @@ def write_plots(model, out_dir: str, *, suffix: str = "", seed: int = 0, max_obs
         try:
             fig = _figure_of(draw())
             fig.savefig(path, dpi=90, bbox_inches="tight")
-        except (ValueError, TypeError, KeyError, RuntimeError, ImportError) as exc:
+        except Exception as exc:  # a plot is not worth failing the whole report for
             _err("warning", f"skipped the {name} plot (K={k}): {type(exc).__name__}: {exc}")
         else:
             written.append(path)
