@@ -356,7 +356,7 @@ def read_data(path, columns=None, *, sep=",", index_col=None) -> pd.DataFrame:
         n_nan = int(np.isnan(values[:, j]).sum())
         n_inf = int(np.isinf(values[:, j]).sum())
         if n_nan:
-            problems.append(f"{n_nan} missing in {name!r}")
+            problems.append(f"{n_nan} missing (empty or NaN) in {name!r}")
         if n_inf:
             problems.append(f"{n_inf} infinite in {name!r}")
     if problems:

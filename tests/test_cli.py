@@ -199,7 +199,7 @@ def test_fit_minibatch_advi_strict_passes(data_dir, tmp_path):
          ["unknown column(s) 'durations'", "available columns: eruptions, waiting"]),
         (["{d}/mixed.csv", "-k", "2"], 2, ["non-numeric column(s)", "'id'", "'site'", "--columns"]),
         (["{d}/typo.csv", "-k", "2"], 2, ["non-numeric column(s)", "'waiting'", "'7o' in data row 8"]),
-        (["{d}/mixed.csv", "-k", "2", "--columns", "eruptions,waiting"], 2, ["1 missing in 'waiting'"]),
+        (["{d}/mixed.csv", "-k", "2", "--columns", "eruptions,waiting"], 2, ["1 missing (empty or NaN) in 'waiting'"]),
         (["{d}/mixed.csv", "-k", "2", "--index-col", "nope"], 2, ["--index-col 'nope'"]),
         (["{d}/faithful.csv", "-k", "300"], 2, ["272 rows but --components is 300"]),
         (["{d}/faithful.csv", "-k", "0"], 2, ["--components/-k", "expected an integer >= 1"]),
