@@ -373,6 +373,7 @@ class BayesianGMM:
                 **sampler_kwargs,
             )
         raw_post = raw["posterior"].to_dataset()
+        _check_complete(raw_post, draws, chains)
         em_ds = _datatree.em_dataset(em, feature_names)
         relabelled, perm = relabel_draws(raw_post, em_ds)
         stats = raw["sample_stats"].to_dataset() if "sample_stats" in raw.children else None
@@ -714,6 +715,39 @@ class BayesianGMM:
         model.diagnostics_ = check_diagnostics(tree)
         model.idata_ = tree
         return model
+
+
+def _check_complete(posterior: xr.Dataset, draws: int, chains: int) -> None:
+    """Raise KeyboardInterrupt for a sampler run that was interrupted.
+
+    nutpie catches Ctrl-C itself and returns what it has: the ``draw`` dim cut
+    to the longest chain and the shorter chains padded with NaN.  Such a run is
+    not a fit: the model is left unchanged.  Non-finite values that are not such
+    a tail are reported as a ValueError.
+    """
+    w = posterior["weights"].transpose("chain", "draw", "component").to_numpy()
+    finite = np.isfinite(w).all(axis=-1)  # (chain, draw)
+    for name in ("means", "covariances"):
+        if name in posterior:
+            v = posterior[name].transpose("chain", "draw", ...).to_numpy()
+            finite &= np.isfinite(v.reshape(*v.shape[:2], -1)).all(axis=-1)
+    n_got = finite.sum(axis=1)
+    # a finite prefix per chain, then only non-finite draws
+    prefix_only = all(finite[c, : n_got[c]].all() for c in range(finite.shape[0]))
+    short = w.shape[1] < draws or w.shape[0] < chains
+    if finite.all() and not short:
+        return
+    if short or prefix_only:
+        got = ", ".join(f"chain {c}: {int(n)}" for c, n in enumerate(n_got))
+        raise KeyboardInterrupt(
+            f"Sampling was interrupted ({got} of {draws} draws); the model was left "
+            "unchanged. Fit again to get a complete posterior."
+        )
+    raise ValueError(
+        f"The sampler returned {int((~finite).sum())} draws with non-finite parameters "
+        "(NaN or inf). Check the data for extreme values or duplicated rows, and try "
+        "more `tune` steps or method='nuts' with a higher `target_accept`."
+    )
 
 
 def _upper_pairs(corr: xr.DataArray) -> xr.DataArray:

@@ -102,3 +102,34 @@ def test_sample_prior_predictive_matches_documented_priors():
     # reproducible with the same seed
     again = BayesianGMM(2, random_state=0).sample_prior_predictive(X, draws=2000)
     np.testing.assert_array_equal(again["prior"]["means"].values, prior["prior"]["means"].values)
+
+
+def _post(C=2, S=10, K=2):
+    rng = np.random.default_rng(0)
+    import xarray as xr
+
+    return xr.Dataset({
+        "weights": (("chain", "draw", "component"), rng.dirichlet(np.ones(K), size=(C, S))),
+        "means": (("chain", "draw", "component", "feature"), rng.normal(size=(C, S, K, 2))),
+        "covariances": (("chain", "draw", "component", "feature", "feature_bis"),
+                        np.broadcast_to(np.eye(2), (C, S, K, 2, 2)).copy()),
+    })
+
+
+def test_check_complete_detects_interrupted_runs():
+    from bayesgmm.bayesian import _check_complete
+
+    _check_complete(_post(), draws=10, chains=2)  # complete: no error
+    # nutpie's Ctrl-C: draw dim cut to the longest chain, shorter chains NaN-padded
+    post = _post(S=7)
+    post["weights"][1, 5:] = np.nan
+    post["means"][1, 5:] = np.nan
+    with pytest.raises(KeyboardInterrupt, match=r"chain 0: 7, chain 1: 5 of 10 draws"):
+        _check_complete(post, draws=10, chains=2)
+    with pytest.raises(KeyboardInterrupt, match="interrupted"):
+        _check_complete(_post(C=1), draws=10, chains=2)
+    # a NaN in the middle of a chain is not an interruption
+    post = _post()
+    post["covariances"][0, 3, 1, 0, 0] = np.inf
+    with pytest.raises(ValueError, match="1 draws with non-finite parameters"):
+        _check_complete(post, draws=10, chains=2)

@@ -231,3 +231,27 @@ def test_other_covariance_types_structure_and_round_trip(cov_type, tmp_path):
     assert loaded.em_.covariance_type == cov_type
     np.testing.assert_array_equal(loaded.em_.covariances_, model.em_.covariances_)
     np.testing.assert_array_equal(loaded.predict_proba(d.X), model.predict_proba(d.X))
+
+
+def test_sampler_interrupted_by_ctrl_c_leaves_previous_state(nuts, truth, monkeypatch):
+    """nutpie swallows Ctrl-C and returns a truncated, NaN-padded trace: no fit."""
+    model, _ = nuts
+    before = {k: getattr(model, k) for k in ("idata_", "em_", "diagnostics_")}
+    import bayesgmm.inference
+
+    real = bayesgmm.inference.run_inference
+
+    def aborted(*args, **kwargs):
+        kwargs["draws"] = 40
+        raw = real(*args, **kwargs)
+        post = raw["posterior"].to_dataset()
+        post = post.where(post["chain"] == 0).isel(draw=slice(0, 30))  # chain 1 "stopped"
+        post.loc[{"chain": 0}] = raw["posterior"].to_dataset().isel(chain=0, draw=slice(0, 30))
+        raw["posterior"] = post
+        return raw
+
+    monkeypatch.setattr(bayesgmm.inference, "run_inference", aborted)
+    with pytest.raises(KeyboardInterrupt, match="interrupted"):
+        model.fit(truth.X, draws=100, tune=30, chains=2, progressbar=False)
+    for k, v in before.items():
+        assert getattr(model, k) is v
