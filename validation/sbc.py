@@ -260,7 +260,7 @@ def _done_ids(path):
         return {int(r["replicate"]) for r in csv.DictReader(f)}
 
 
-def run(covariance_type, replicates, processes, seed, tag):
+def run(covariance_type, replicates, processes, seed, tag, timeout=480.0):
     import multiprocessing as mp
 
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -274,23 +274,55 @@ def run(covariance_type, replicates, processes, seed, tag):
         with path.open() as f:
             fieldnames = next(csv.reader(f))
     ctx = mp.get_context("spawn")
-    with ctx.Pool(processes, maxtasksperchild=20) as pool:
-        for i, row in enumerate(pool.imap_unordered(run_replicate, todo), 1):
-            if fieldnames is None:
-                if row["status"] != "ok":  # wait for a complete row to fix the header
-                    print(f"  rep {row['replicate']}: {row['status']}", flush=True)
-                    pending = RESULTS / f"sbc_{covariance_type}{tag}_errors.txt"
-                    with pending.open("a") as f:
-                        f.write(f"{row}\n")
+
+    def write(row):
+        nonlocal fieldnames
+        if fieldnames is None:
+            if row["status"] != "ok":  # wait for a complete row to fix the header
+                with (RESULTS / f"sbc_{covariance_type}{tag}_errors.txt").open("a") as f:
+                    f.write(f"{row}\n")
+                return
+            fieldnames = list(row)
+            with path.open("w", newline="") as f:
+                csv.DictWriter(f, fieldnames=fieldnames).writeheader()
+        with path.open("a", newline="") as f:
+            csv.DictWriter(f, fieldnames=fieldnames, extrasaction="ignore", restval="").writerow(row)
+
+    # One async task per replicate with a wall-clock limit: a replicate that runs past
+    # `timeout` s is recorded as status "timeout" (and reported), the pool restarted.
+    n_done = 0
+    pending = list(todo)
+    while pending:
+        pool = ctx.Pool(processes)
+        running = []
+        restart = False
+        while (pending or running) and not restart:
+            while pending and len(running) < processes:
+                task = pending.pop(0)
+                running.append((task, time.perf_counter(), pool.apply_async(run_replicate, (task,))))
+            time.sleep(0.5)
+            still = []
+            for task, started, res in running:
+                if res.ready():
+                    row = res.get()
+                elif time.perf_counter() - started > timeout:
+                    row = {"replicate": task[1], "seed": task[2], "covariance_type": covariance_type,
+                           "status": f"timeout: no result after {timeout:.0f} s wall",
+                           "wall_time": time.perf_counter() - started}
+                    restart = True
+                else:
+                    still.append((task, started, res))
                     continue
-                fieldnames = list(row)
-                with path.open("w", newline="") as f:
-                    csv.DictWriter(f, fieldnames=fieldnames).writeheader()
-            with path.open("a", newline="") as f:
-                csv.DictWriter(f, fieldnames=fieldnames, extrasaction="ignore", restval="").writerow(row)
-            el = time.perf_counter() - t0
-            print(f"  [{covariance_type}] {i}/{len(todo)} rep {row['replicate']} {row['status'][:60]} "
-                  f"{row['wall_time']:.1f}s div={row.get('divergences', '')} elapsed {el:.0f}s", flush=True)
+                n_done += 1
+                write(row)
+                el = time.perf_counter() - t0
+                print(f"  [{covariance_type}] {n_done}/{len(todo)} rep {row['replicate']} {row['status'][:60]} "
+                      f"{row['wall_time']:.1f}s div={row.get('divergences', '')} elapsed {el:.0f}s", flush=True)
+            running = still
+        if restart:  # re-queue the replicates that were still running, kill the pool
+            pending = [t for t, _, _ in running] + pending
+        pool.terminate()
+        pool.join()
     wall = time.perf_counter() - t0
     print(f"[{covariance_type}] wall time {wall:.0f} s for {len(todo)} replicates", flush=True)
     with (RESULTS / "wall_times.txt").open("a") as f:
@@ -419,11 +451,13 @@ def main(argv=None):
     ap.add_argument("--tag", default="", help="suffix of the result files (e.g. _smoke)")
     ap.add_argument("--analyse", action="store_true", help="only analyse the CSVs on file")
     ap.add_argument("--bins", type=int, default=20)
+    ap.add_argument("--timeout", type=float, default=480.0,
+                    help="wall seconds per replicate before it is recorded as 'timeout' (default 480)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     if not args.analyse:
         for ct in args.covariance_type:
-            run(ct, args.replicates, args.processes, args.seed, args.tag)
+            run(ct, args.replicates, args.processes, args.seed, args.tag, args.timeout)
     analyse(args.tag, args.bins)
     print(f"total wall time {time.perf_counter() - t0:.0f} s")
 
