@@ -133,3 +133,13 @@ def test_check_complete_detects_interrupted_runs():
     post["covariances"][0, 3, 1, 0, 0] = np.inf
     with pytest.raises(ValueError, match="1 draws with non-finite parameters"):
         _check_complete(post, draws=10, chains=2)
+
+
+@pytest.mark.slow
+def test_docstring_examples_run():
+    import doctest
+
+    import bayesgmm.bayesian
+
+    res = doctest.testmod(bayesgmm.bayesian, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert res.attempted > 0 and res.failed == 0

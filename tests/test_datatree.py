@@ -252,3 +252,13 @@ def test_build_tree_rejects_bad_permutation():
         dt.build_tree(posterior=post, sample_stats=None, permutation=np.zeros((1, 2, 2)), em=em,
                       X=X, feature_names=["a", "b"], covariance_type="full", method="nuts",
                       model_config={}, sampler_config={})
+
+
+@pytest.mark.parametrize("module_name", ["bayesgmm._datatree", "bayesgmm.diagnostics"])
+def test_docstring_examples_run(module_name):
+    import doctest
+    import importlib
+
+    res = doctest.testmod(importlib.import_module(module_name),
+                          optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+    assert res.attempted > 0 and res.failed == 0
