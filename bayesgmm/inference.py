@@ -346,7 +346,8 @@ def _nuts_nutpie(*, dens, x0, draws, tune, chains, progressbar, seed_jitter, see
     names = _posterior_vars(dens)
     K, D = dens.n_components, dens.n_features
     shapes = {"weights": (K,), "means": (K, D), "covariances": (K, D, D), "sds": (K, D), "correlations": (K, D, D)}
-    sd0 = _curvature_scale(dens, x0) if jitter > 0 else np.zeros(dens.ndim)
+    with _blas_one_thread():
+        sd0 = _curvature_scale(dens, x0) if jitter > 0 else np.zeros(dens.ndim)
 
     def make_logp_fn():
         def logp(x, **_):
@@ -437,7 +438,8 @@ def _pymc_initvals(dens: MixtureDensity, x):
 
 
 def _chain_starts(dens, x0, chains, seed_jitter, jitter):
-    sd0 = _curvature_scale(dens, x0) if jitter > 0 else np.zeros(dens.ndim)
+    with _blas_one_thread():
+        sd0 = _curvature_scale(dens, x0) if jitter > 0 else np.zeros(dens.ndim)
     rng = np.random.default_rng(seed_jitter)
     return [x0 + jitter * sd0 * rng.standard_normal(dens.ndim) for _ in range(chains)]
 
@@ -514,7 +516,8 @@ def _pymc_fit(X, priors, *, method, dens, x0, draws, tune, chains, progressbar, 
     start = _pymc_initvals(dens, x0)
     if method == "advi" and "start_sigma" not in kwargs:
         # start the approximation's sds at the local posterior curvature
-        sd0 = _curvature_scale(dens, x0)
+        with _blas_one_thread():
+            sd0 = _curvature_scale(dens, x0)
         sigma, offset = {}, 0
         for name, shape in zip(dens.names, dens.shapes):
             size = int(np.prod(shape))
