@@ -88,20 +88,22 @@ def test_bad_data_errors_name_the_problem():
 @pytest.mark.slow
 def test_sample_prior_predictive_matches_documented_priors():
     X = bg.datasets.load_old_faithful()
-    prior = BayesianGMM(2, random_state=0).sample_prior_predictive(X, draws=2000)
+    prior = BayesianGMM(2, random_state=0).sample_prior_predictive(X, draws=1000)
     w = prior["prior"]["weights"].values.reshape(-1, 2)
     m = prior["prior"]["means"].values.reshape(-1, 2, 2)
     # Dirichlet(1, 1): each weight is Uniform(0, 1)
     assert w.mean() == pytest.approx(0.5, abs=0.02)
-    assert w[:, 0].std() == pytest.approx(np.sqrt(1 / 12), rel=0.06)
+    assert w[:, 0].std() == pytest.approx(np.sqrt(1 / 12), rel=0.07)
     # means ~ Normal(data mean, 2 * data sd) per feature (Priors defaults)
     sd = X.std(ddof=1).to_numpy()
     assert np.all(np.abs(m.mean(axis=(0, 1)) - X.mean().to_numpy()) < 0.15 * sd)
-    np.testing.assert_allclose(m.std(axis=(0, 1)), 2 * sd, rtol=0.06)
+    np.testing.assert_allclose(m.std(axis=(0, 1)), 2 * sd, rtol=0.07)
     assert prior["prior_predictive"]["X"].shape[-2:] == (272, 2)
     # reproducible with the same seed
-    again = BayesianGMM(2, random_state=0).sample_prior_predictive(X, draws=2000)
+    again = BayesianGMM(2, random_state=0).sample_prior_predictive(X, draws=1000)
     np.testing.assert_array_equal(again["prior"]["means"].values, prior["prior"]["means"].values)
+    np.testing.assert_array_equal(again["prior_predictive"]["X"].values,
+                                  prior["prior_predictive"]["X"].values)
 
 
 def _post(C=2, S=10, K=2):
