@@ -568,7 +568,10 @@ def _minibatch_advi(*, dens, x0, draws, tune, chains, progressbar, seed_jitter, 
     rng = np.random.default_rng(seed_sampler)
     scale = N / batch_size
     with _blas_one_thread():
-        sd0 = _curvature_scale(dens, x0)
+        # curvature from a subsample (scaled to N): the full data are not needed for a start
+        n_sub = min(N, 20000)
+        sub = rng.choice(N, size=n_sub, replace=False) if n_sub < N else slice(None)
+        sd0 = _curvature_scale(dens, x0, X=dens.X[sub], scale=N / n_sub)
         setup_time = time.perf_counter() - t0
         t1 = time.perf_counter()
         mu = x0.copy()
@@ -583,8 +586,15 @@ def _minibatch_advi(*, dens, x0, draws, tune, chains, progressbar, seed_jitter, 
         n_avg = 0
         avg_from = steps - max(steps // 5, 1)
         bar = _progress(steps, progressbar, "minibatch ADVI")
+        perm, pos = rng.permutation(N), 0
         for it in range(steps):
-            idx = rng.choice(N, size=batch_size, replace=False) if batch_size < N else slice(None)
+            if batch_size < N:  # epochs of a random permutation: O(1) per observation
+                if pos + batch_size > N:
+                    perm, pos = rng.permutation(N), 0
+                idx = perm[pos : pos + batch_size]
+                pos += batch_size
+            else:
+                idx = slice(None)
             e = rng.standard_normal(d)
             s = np.exp(params[d:])
             theta = params[:d] + s * e
