@@ -32,7 +32,7 @@ def truth():
 @pytest.fixture(scope="module")
 def nuts(truth):
     model = BayesianGMM(3, covariance_type="full", random_state=1)
-    sampling_warnings = _fit_recording(model, truth.X, draws=400, tune=400, chains=4)
+    sampling_warnings = _fit_recording(model, truth.X, draws=700, tune=500, chains=4)
     return model, sampling_warnings
 
 
