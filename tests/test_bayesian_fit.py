@@ -185,7 +185,7 @@ def test_bad_run_triggers_warnings(truth):
 def test_old_faithful_end_to_end(K):
     X = bg.datasets.load_old_faithful()
     model = BayesianGMM(K, random_state=0)
-    draws = 300 if K == 2 else 200
+    draws = 500 if K == 2 else 200
     _fit_recording(model, X, draws=draws, tune=draws, chains=2)
     tree = model.idata_
     assert list(model.feature_names_in_) == ["eruptions", "waiting"]
