@@ -179,6 +179,11 @@ class BayesianGMM:
     def __sklearn_is_fitted__(self):
         return hasattr(self, "idata_")
 
+    def __sklearn_tags__(self):
+        from sklearn.utils import Tags, TargetTags
+
+        return Tags(estimator_type="density_estimator", target_tags=TargetTags(required=False))
+
     def _check_params(self):
         from bayesgmm.covariance import COVARIANCE_TYPES
         from bayesgmm.priors import Priors

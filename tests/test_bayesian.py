@@ -22,6 +22,18 @@ def test_repr_and_params_protocol():
     assert m.covariance_type == "diag"  # a rejected set_params leaves the object unchanged
 
 
+def test_scikit_learn_clone_and_fitted_check():
+    from sklearn.base import clone
+    from sklearn.exceptions import NotFittedError as SkNotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    m = BayesianGMM(3, priors=bg.Priors(lkj_eta=3.0), random_state=2)
+    c = clone(m)
+    assert c is not m and c.get_params()["priors"] == m.get_params()["priors"]
+    with pytest.raises(SkNotFittedError):
+        check_is_fitted(m)
+
+
 @pytest.mark.parametrize(
     "kwargs, exc, match",
     [
