@@ -27,6 +27,7 @@ _LAZY = {
     "datasets": "bayesgmm.datasets",
     "plots": "bayesgmm.plots",
     "posterior": "bayesgmm.posterior",
+    "diagnostics": "bayesgmm.diagnostics",
 }
 
 __all__ = ["__version__", *_LAZY]
