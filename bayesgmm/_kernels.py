@@ -621,7 +621,8 @@ def accumulate_statistics(
     per-row features ``Z = [upper(x x^T) | x]`` (``full``/``tied``; ``x**2``
     for ``diag``, ``|x|^2`` for ``spherical``) give the weighted
     log-densities as ``Z @ A + c`` and the statistics as ``r.T @ Z``. Chunks
-    are small (about :data:`CHUNK_BYTES` / 32, so they stay in cache).
+    are small (about :data:`CHUNK_BYTES` / 8 of temporaries, and never more
+    than one ``n x (D + 2K)`` array), so they stay in cache.
 
     Parameters
     ----------

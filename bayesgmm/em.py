@@ -766,12 +766,11 @@ class GaussianMixture:
                 weights, means, covs, prec_chol = params
                 with np.errstate(divide="ignore"):
                     log_w = np.log(weights)
-                stats = data.map_reduce(
-                    _block_stats_em, means - shift, prec_chol, log_w, shift, ct, k
-                )
+                estep = (means - shift, prec_chol, log_w, shift, ct)
+                stats = data.map_reduce(_block_stats_em, *estep, 0)
                 lower_bound = stats.loglik / stats.weight
                 history.append(float(lower_bound))
-                params, reseeded = self._m_step(stats, data, shift)
+                params, reseeded = self._m_step(stats, data, shift, estep)
                 change = lower_bound - prev
                 self._print_iter_end(n_iter, change)
                 if not reseeded and abs(change) < self.tol:
@@ -854,14 +853,14 @@ class GaussianMixture:
         centers = _lloyd(data, shift, centers[0], tol=1e-4 * self._data_scale)
         return data.map_reduce(_block_stats_kmeans_resp, centers, shift, ct)
 
-    def _m_step(self, stats, data, shift):
+    def _m_step(self, stats, data, shift, estep):
         ct = self.covariance_type
         k = self.n_components
         nk, means_c, covs = _kernels.estimate_parameters(stats, ct, self.reg_covar)
         bad = self._degenerate(stats, covs)
         reseeded = bool(bad.size)
         if reseeded:
-            means_c, covs, nk = self._reseed(bad, stats, data, shift, means_c, covs, nk)
+            means_c, covs, nk = self._reseed(bad, data, shift, estep, means_c, covs, nk)
         weights = nk / nk.sum()
         prec_chol = _kernels.compute_precision_cholesky(covs, ct)
         return (weights, means_c + shift, covs, prec_chol), reseeded
@@ -918,11 +917,13 @@ class GaussianMixture:
                 return np.array([], dtype=int)
         return bad
 
-    def _reseed(self, bad, stats, data, shift, means_c, covs, nk):
+    def _reseed(self, bad, data, shift, estep, means_c, covs, nk):
         ct = self.covariance_type
         k = self.n_components
         good = np.setdiff1d(np.arange(k), bad)
-        idx = stats.worst_index[: len(bad)] if stats.worst_index is not None else []
+        # one extra E-step pass (only now) to find the worst-explained rows
+        worst = data.map_reduce(_block_stats_em, *estep, len(bad))
+        idx = worst.worst_index[: len(bad)] if worst.worst_index is not None else []
         if len(idx) < len(bad):
             return means_c, covs, nk
         points = data.rows(idx) - shift
