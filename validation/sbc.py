@@ -401,15 +401,20 @@ def holm(pvalues):
     return adj
 
 
-def analyse(tag="", n_bins=20, plots=True):
+def analyse(tag="", n_bins=20, plots=True, pool=None):
+    """Tests, table and plots from the CSVs of ``tag`` (or of all tags in ``pool``,
+    written under the tag ``_pooled``)."""
     import pandas as pd
 
     lines = []
+    tags = [tag] if pool is None else list(pool)
+    if pool is not None:
+        tag = "_pooled"
     for ct in ("full", "diag"):
-        path = RESULTS / f"sbc_{ct}{tag}.csv"
-        if not path.exists():
+        paths = [RESULTS / f"sbc_{ct}{t}.csv" for t in tags]
+        if not all(p.exists() for p in paths):
             continue
-        df = pd.read_csv(path)
+        df = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
         ok = df[df["status"] == "ok"]
         cols = [c for c in ok.columns if c.startswith("rank_")]
         res = []
@@ -498,6 +503,8 @@ def main(argv=None):
     ap.add_argument("--check-prior", action="store_true",
                     help="only compare the prior simulator with NUTS on the prior-only density")
     ap.add_argument("--bins", type=int, default=20)
+    ap.add_argument("--pool", nargs="+", default=None, metavar="TAG",
+                    help="with --analyse: pool the runs of these tags ('' for the untagged run)")
     ap.add_argument("--timeout", type=float, default=480.0,
                     help="wall seconds per replicate before it is recorded as 'timeout' (default 480)")
     args = ap.parse_args(argv)
@@ -509,7 +516,7 @@ def main(argv=None):
     if not args.analyse:
         for ct in args.covariance_type:
             run(ct, args.replicates, args.processes, args.seed, args.tag, args.timeout)
-    analyse(args.tag, args.bins)
+    analyse(args.tag, args.bins, pool=args.pool)
     print(f"total wall time {time.perf_counter() - t0:.0f} s")
 
 
