@@ -850,3 +850,52 @@ def test_bayes_tiny_scale():
     labels, means = _bayes_partition_and_means(X * c, c)
     assert max(np.mean(labels == _TRUTH), np.mean(labels != _TRUTH)) == 1.0
     np.testing.assert_allclose(means, _CLUSTER_MEANS, atol=0.5)
+
+
+# ------------------------------------------------------------ CLI: select and fit
+def _write_csvs(tmp_path):
+    df = pd.DataFrame(X, columns=["a", "b"])
+    df.to_csv(tmp_path / "good.csv", index=False)
+    const = df.copy()
+    const["c"] = 1.0
+    const.to_csv(tmp_path / "const.csv", index=False)
+    _df_str().to_csv(tmp_path / "str.csv", index=False)
+
+
+CLI_MATRIX = [
+    # (arguments, expected exit status, words in the output)
+    (["select", "good.csv", "-k", "1-3", "-q"], 0, ["Selected: K=2"]),
+    (["select", "str.csv", "-k", "1-3", "-q", "--columns", "a,b"], 0, ["Selected: K=2"]),
+    (["select", "good.csv", "-k", "0-3", "-q"], 2, ["--components", ">= 1"]),
+    (["select", "good.csv", "-k", "3-1", "-q"], 2, ["--components", "empty"]),
+    (["select", "str.csv", "-k", "1-3", "-q"], 2, ["'c'", "--columns"]),
+    (["select", "str.csv", "-k", "1-3", "-q", "--columns", "a,zz"], 2, ["'zz'"]),
+    (["select", "good.csv", "-k", "1-3", "-q", "--method", "bogus"], 2, ["--method"]),
+    (["fit", "const.csv", "-k", "2", "-o", "o.nc", "-q", "--draws", "20", "--tune", "20", "--chains", "1"], 2,
+     ["'c'", "constant", "--columns"]),
+    (["fit", "good.csv", "-k", "0", "-o", "o.nc", "-q"], 2, ["--components", ">= 1"]),
+    (["fit", "good.csv", "-k", "2", "-o", "o.nc", "-q", "--draws", "-5"], 2, ["--draws"]),
+    (["fit", "good.csv", "-k", "2", "-o", "missing_dir/o.nc", "-q", "--draws", "20", "--tune", "20",
+      "--chains", "1"], 2, ["missing_dir", "does not exist"]),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args, status, words", CLI_MATRIX, ids=[" ".join(a[:2] + a[2:4]) + f"->{s}" for a, s, _ in CLI_MATRIX])
+def test_cli_matrix(args, status, words, tmp_path):
+    from bayesgmm import cli
+
+    if args[0] not in getattr(cli, "SUBCOMMANDS", {}):
+        pytest.skip(f"the `bayesgmm {args[0]}` subcommand is not on main yet")
+    _write_csvs(tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.glob("*.csv")}
+    proc = _run_cli(*args, cwd=tmp_path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == status, out
+    assert "Traceback" not in out, out
+    for w in words:
+        assert w in out, (w, out)
+    if status != 0:
+        assert not (tmp_path / "o.nc").exists()
+    # the input files are never modified
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("*.csv")} == before
