@@ -339,8 +339,10 @@ class FakeBayesianGMM:
         self.random_state = random_state
         FakeBayesianGMM.instances.append(self)
 
-    def fit(self, X, *, n_init=1, progressbar=True, draws=40, chains=2, spread=1.0, empty_beyond=None):
+    def fit(self, X, *, n_init=1, progressbar=True, draws=40, chains=2, spread=1.0, empty_beyond=None,
+            method="nuts"):
         self.fit_kwargs = dict(n_init=n_init, progressbar=progressbar, draws=draws, chains=chains)
+        self.fit_method = method
         X = np.asarray(X, dtype=float)
         K = self.n_components
         em = bg.GaussianMixture(K, covariance_type=self.covariance_type, n_init=n_init, random_state=0).fit(X)
@@ -469,6 +471,15 @@ def test_sparse_counts_occupied_components(fake_bayes, two_blobs):
     assert df.index.names == ["covariance_type", "n_occupied"] and len(df) == 5
 
 
+def test_sparse_with_vi_warns(fake_bayes, two_blobs):
+    with pytest.warns(SelectionWarning, match="variational"):
+        select_components(two_blobs.X, [1, 2, 3], method="sparse", random_state=0, progressbar=False,
+                          n_init=1, empty_beyond=2, inference="advi")
+    assert fake_bayes.instances[-1].fit_method == "advi"
+    with pytest.raises(ValueError, match="`inference`"):
+        select_components(two_blobs.X, [1, 2], method="loo", progressbar=False, inference="gibbs")
+
+
 def test_sparse_needs_more_than_one_component(fake_bayes, two_blobs):
     with pytest.raises(ValueError, match="max\\(n_components\\)"):
         select_components(two_blobs.X, [1], method="sparse", progressbar=False)
@@ -481,3 +492,49 @@ def test_result_type(two_blobs):
     res = select_components(two_blobs.X, [1, 2], n_init=1, random_state=0, progressbar=False)
     assert isinstance(res, SelectionResult)
     assert bg.select_components is select_components
+
+
+# ---------------------------------------------------------------------------
+# end to end with the real BayesianGMM (small, slow)
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_blobs():
+    return bg.datasets.make_mixture(120, n_components=2, random_state=2001)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_loo_end_to_end_against_arviz_stats(small_blobs):
+    import arviz_stats
+
+    res = select_components(small_blobs.X, [1, 2], method="loo", random_state=1, progressbar=False,
+                            n_init=1, draws=150, tune=150, chains=2)
+    assert res.n_components == 2
+    for k in (1, 2):
+        tree = res.models[(k, "full")].idata_
+        ref = arviz_stats.loo(tree, pointwise=True)
+        cell = res.table.sel(n_components=k, covariance_type="full")
+        assert cell["elpd"].item() == pytest.approx(ref.elpd, rel=1e-12)
+        assert cell["se"].item() == pytest.approx(ref.se, rel=1e-12)
+    diff = res.table["elpd"].sel(n_components=1).item() - res.table["elpd"].sel(n_components=2).item()
+    assert res.table["elpd_diff"].sel(n_components=1, covariance_type="full").item() == pytest.approx(diff)
+    assert diff < -20  # one Gaussian for two far-apart blobs predicts much worse
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_sparse_end_to_end(small_blobs):
+    res = select_components(small_blobs.X, range(1, 5), method="sparse", random_state=2,
+                            progressbar=False, n_init=2, draws=100, tune=300, chains=2)
+    model = res.best_model
+    assert model.n_components == 4
+    assert model.idata_.attrs["n_components"] == 4
+    p = res.table["probability"].sel(covariance_type="full")
+    assert p.sum().item() == pytest.approx(1.0)
+    occ = occupied_components(_datatree.get_posterior(model.idata_), small_blobs.X, random_state=2)
+    counts = np.bincount(occ["occupied"].values.ravel(), minlength=5)[1:]
+    np.testing.assert_allclose(p.values, counts / counts.sum())
+    assert res.n_components == 2
+    assert p.sel(n_occupied=2).item() > 0.5
