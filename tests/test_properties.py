@@ -36,7 +36,15 @@ from bayesgmm._logdensity import MixtureDensity  # noqa: E402
 from bayesgmm.covariance import get_covariance_type  # noqa: E402
 from bayesgmm.posterior import relabel_draws  # noqa: E402
 
-SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# BAYESGMM_HYPOTHESIS_SCALE=10 multiplies every max_examples (a longer local search).
+_SCALE = max(1, int(__import__("os").environ.get("BAYESGMM_HYPOTHESIS_SCALE", "1")))
+
+
+def _ex(n):
+    return n * _SCALE
+
+
+SETTINGS = settings(max_examples=_ex(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 COV_TYPES = ["full", "tied", "diag", "spherical"]
 TINY = dict(draws=20, tune=20, chains=1, progressbar=False)
 
@@ -165,7 +173,7 @@ def test_kernel_responsibilities_extreme_inputs(covariance_type, seed, log_x_sca
     np.testing.assert_allclose(resp.sum(axis=1), 1.0, rtol=1e-10)
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=_ex(10), deadline=None)
 @given(log_scale=st.floats(0, 200), seed=st.integers(0, 1000))
 def test_em_predict_proba_far_outliers(log_scale, seed):
     gm = _fitted_em()
@@ -311,7 +319,7 @@ def test_relabel_undoes_known_permutation_and_is_idempotent(seed, K, C, S):
     )
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=_ex(15), deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), K=st.integers(2, 3))
 def test_relabel_idempotent_for_overlapping_draws(seed, K):
     """Idempotence also when the draws do not match the reference well."""
@@ -339,7 +347,7 @@ def _precisions(cov, covariance_type):
     return 1.0 / cov
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=_ex(12), deadline=None)
 @given(
     covariance_type=st.sampled_from(COV_TYPES),
     log_c=st.floats(-3, 3),
@@ -377,7 +385,7 @@ def test_em_equivariant_to_translation_and_scaling(covariance_type, log_c, shift
     np.testing.assert_allclose(b.score(Xt), a.score(X) - 2 * np.log(c), rtol=1e-7, atol=1e-6)
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=_ex(15), deadline=None)
 @given(
     covariance_type=st.sampled_from(COV_TYPES),
     log_c=st.floats(-6, 6),
@@ -404,7 +412,7 @@ def test_mixture_density_equivariant_to_affine_rescaling(covariance_type, log_c,
 
 
 # ------------------------------------------------------------------ reproducibility
-@settings(max_examples=5, deadline=None)
+@settings(max_examples=_ex(5), deadline=None)
 @given(
     seed=st.integers(0, 2**32 - 1),
     init_params=st.sampled_from(["kmeans", "k-means++", "random", "random_from_data"]),
