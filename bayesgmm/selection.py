@@ -705,9 +705,14 @@ def _elpd_results(results, cells, method, var_name="X"):
             )
             continue
         if method == "loo":
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
-                res = arviz_stats.loo(tree, var_name=var_name, pointwise=True)
+            try:
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
+                    res = arviz_stats.loo(tree, var_name=var_name, pointwise=True)
+            except (ValueError, FloatingPointError, np.linalg.LinAlgError) as err:
+                # e.g. the Pareto fit of a degenerate tail ("All tail values are the same")
+                r["error"] = f"PSIS-LOO failed: {type(err).__name__}: {err}"
+                continue
             k_vals = np.asarray(res.pareto_k.values, dtype=float)
             info[cell] = {
                 "n_high_pareto_k": int(np.sum(k_vals > res.good_k)),

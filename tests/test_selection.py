@@ -538,3 +538,28 @@ def test_sparse_end_to_end(small_blobs):
     np.testing.assert_allclose(p.values, counts / counts.sum())
     assert res.n_components == 2
     assert p.sel(n_occupied=2).item() > 0.5
+
+
+@pytest.mark.filterwarnings("ignore:Estimated shape parameter of Pareto")
+@pytest.mark.filterwarnings("ignore::bayesgmm.selection.ParetoKWarning")
+def test_loo_failure_in_one_cell_is_recorded(fake_bayes, two_blobs, monkeypatch):
+    import arviz_stats
+
+    real_loo = arviz_stats.loo
+    calls = []
+
+    def flaky_loo(tree, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise ValueError("All tail values are the same")
+        return real_loo(tree, **kw)
+
+    monkeypatch.setattr(arviz_stats, "loo", flaky_loo)
+    with pytest.warns(SelectionWarning, match="PSIS-LOO failed"):
+        res = select_components(two_blobs.X, [1, 2, 3], method="loo", random_state=0,
+                                progressbar=False, n_init=1, rule="best")
+    cell = res.table.sel(n_components=2, covariance_type="full")
+    assert np.isnan(cell["elpd"].item()) and cell["rank"].item() == -1
+    assert "All tail values" in str(cell["message"].item())
+    assert np.isfinite(res.table["elpd"].sel(n_components=[1, 3]).values).all()
+    assert res.n_components in (1, 3)
