@@ -105,6 +105,63 @@ def _table(df: pd.DataFrame) -> str:
         return df.to_string(float_format=lambda v: f"{v:.3f}")
 
 
+def _memberships_line(n_sure: int, n_total: int, noun: str) -> str:
+    """The memberships sentence, with the verbs agreeing with the counts.
+
+    Examples
+    --------
+    >>> from bayesgmm.cli import _memberships_line
+    >>> _memberships_line(271, 272, "eruptions")
+    'Memberships: 271 of 272 eruptions belong to one component with probability >= 0.9; 1 is uncertain.'
+    >>> _memberships_line(1, 2, "observations").split(";")[1]
+    ' 1 is uncertain.'
+    """
+    n_unsure = n_total - n_sure
+    belong = "belongs" if n_sure == 1 else "belong"
+    are = "is" if n_unsure == 1 else "are"
+    return (
+        f"Memberships: {n_sure} of {n_total} {noun} {belong} to one component with "
+        f"probability >= 0.9; {n_unsure} {are} uncertain."
+    )
+
+
+#: Columns of the printed EM-vs-posterior table, in order.
+COMPARE_COLUMNS = ("em", "mean", "sd", "lower", "upper", "em_inside", "std_diff")
+
+
+def compare_table(comparison) -> pd.DataFrame:
+    """The EM-vs-posterior comparison as a table for printing: one row per parameter.
+
+    Parameters
+    ----------
+    comparison : xarray.Dataset
+        From :meth:`bayesgmm.BayesianGMM.compare_em` (or
+        :func:`bayesgmm.posterior.compare_em`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: the parameter labels (``weights[0]``, ``means[1, waiting]``...);
+        columns :data:`COMPARE_COLUMNS` (``em``, ``mean``, ``sd``, ``lower``,
+        ``upper``, ``em_inside``, ``std_diff``), without the ``variable``
+        coordinate (it repeats the start of each label).
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> from bayesgmm.cli import COMPARE_COLUMNS, compare_table
+    >>> ds = xr.Dataset({c: ("parameter", [0.5]) for c in COMPARE_COLUMNS},
+    ...                 coords={"parameter": ["weights[0]"], "variable": ("parameter", ["weights"])})
+    >>> list(compare_table(ds).columns) == list(COMPARE_COLUMNS)
+    True
+    """
+    df = comparison.to_dataframe() if hasattr(comparison, "to_dataframe") else pd.DataFrame(comparison)
+    df = df[[c for c in COMPARE_COLUMNS if c in df.columns]]
+    df.index = df.index.astype(str)
+    df.index.name = None
+    return df
+
+
 def _progress(args) -> bool:
     return not getattr(args, "quiet", False)
 
@@ -430,9 +487,10 @@ def write_plots(model, out_dir: str, *, suffix: str = "", seed: int = 0, max_obs
 
     ``clusters``, ``membership_entropy``, ``membership_probability`` (with two
     or more features), ``coclustering`` (a random subsample of ``max_obs``
-    observations beyond that), ``compare_em``, ``trace`` and ``rank`` (with two
-    or more chains). A plot that fails is skipped with a warning; the others are
-    still written.
+    observations beyond that), ``compare_em``, ``trace`` and ``rank``. A plot
+    that fails is skipped with a warning; the others are still written (so a
+    one-chain fit gets no ``rank`` plot: :func:`bayesgmm.plots.rank` explains
+    that rank plots compare chains).
 
     Returns
     -------
@@ -471,8 +529,9 @@ def write_plots(model, out_dir: str, *, suffix: str = "", seed: int = 0, max_obs
     ]
     if observed.sizes["feature"] < 2:  # scatter plots need two features
         jobs = [job for job in jobs if job[0] not in ("clusters", "membership_entropy", "membership_probability")]
-    if model.idata_["posterior"].sizes["chain"] >= 2:  # rank plots compare chains
-        jobs.append(("rank", lambda: bg.plots.rank(model, var_names=["weights"])))
+    # rank plots compare chains: with one chain plots.rank raises a ValueError that
+    # says so, and the plot is skipped with that warning below
+    jobs.append(("rank", lambda: bg.plots.rank(model, var_names=["weights"])))
     for name, draw in jobs:
         path = os.path.join(out_dir, f"{name}{suffix}.png")
         try:
@@ -585,8 +644,29 @@ def _em_components(em, feature_names) -> pd.DataFrame:
     return df
 
 
-def _bayes_part(X, k, seed, quick, quiet, out):
-    """Fit the posterior for K=k and print summary and memberships."""
+#: Printed before the K=3 posterior: why it is shown although the data have two clusters.
+_K3_INTRO = (
+    "Why K=3 as well? Old Faithful really has two clusters (short and long eruptions; BIC prefers K=2",
+    "above). A third component is not supported by the data, so its posterior is poorly identified: it",
+    "splits one of the two clusters in different ways, or shrinks towards a tiny weight, and chains can",
+    "settle on different splits. Expect sampling warnings (R-hat, effective sample size, chains in",
+    "different modes) below. That is the point of showing it: EM returns three components without a",
+    "complaint; the posterior and its diagnostics show that the data do not support the third one.",
+)
+#: Printed after the K=3 diagnostics when they found problems.
+_K3_PROBLEMS = (
+    "These warnings are expected here: they come from the third component, which the data do not "
+    "support (see above), and sampling longer will not make it meaningful. Use K=2 for these data "
+    "(bayesgmm select compares component counts)."
+)
+
+
+def _bayes_part(X, k, seed, quick, quiet, out, *, intro=(), if_problems=None):
+    """Fit the posterior for K=k and print summary and memberships.
+
+    ``intro`` lines are printed after the section heading; ``if_problems`` after
+    the diagnostics when they found problems.
+    """
     from bayesgmm.bayesian import BayesianGMM
 
     chains, draws, tune = (2, 300, 300) if quick else (4, 500, 500)
@@ -605,7 +685,11 @@ def _bayes_part(X, k, seed, quick, quiet, out):
     from bayesgmm.diagnostics import SamplingWarning, check_diagnostics
 
     report = check_diagnostics(model.idata_)
+    if intro:
+        out(*intro, "")
     out(str(report))
+    if report.problems and if_problems:
+        out(if_problems)
     for w in caught:
         if issubclass(w.category, SamplingWarning):
             continue  # already in the report
@@ -616,12 +700,9 @@ def _bayes_part(X, k, seed, quick, quiet, out):
     out("", "Posterior summary (relabelled against EM; 94% equal-tailed intervals):",
         _table(summary.loc[keep]))
 
-    cmp = model.compare_em()
-    try:
-        cmp_df = cmp.to_dataframe() if hasattr(cmp, "to_dataframe") else pd.DataFrame(cmp)
-        out("", "EM vs posterior:", _table(cmp_df.head(12)))
-    except Exception:  # pragma: no cover - display only
-        pass
+    cmp = compare_table(model.compare_em(var_names=["weights", "means", "sds"]))
+    out("", "EM vs posterior (em_inside: the EM estimate lies in the 94% interval; "
+            "std_diff = (em - mean) / sd):", _table(cmp))
 
     mem = model.membership()
     prob = mem["probability"].to_numpy()
@@ -649,8 +730,7 @@ def _bayes_part(X, k, seed, quick, quiet, out):
     n_unsure = int(np.sum(pmax < 0.9))
     out(
         "",
-        f"Memberships: {prob.shape[0] - n_unsure} of {prob.shape[0]} eruptions belong to one "
-        f"component with probability >= 0.9; {n_unsure} are uncertain. The most ambiguous:",
+        _memberships_line(prob.shape[0] - n_unsure, prob.shape[0], "eruptions") + " The most ambiguous:",
         _table(pd.DataFrame(rows).set_index("obs")),
     )
     return model
@@ -690,8 +770,12 @@ def run_demo(args) -> int:
         return 0
     written = []
     for k in ((2,) if args.quick else (2, 3)):
-        model = _bayes_part(X, k, args.seed, args.quick, args.quiet, out)
+        extra = {"intro": _K3_INTRO, "if_problems": _K3_PROBLEMS} if k == 3 else {}
+        model = _bayes_part(X, k, args.seed, args.quick, args.quiet, out, **extra)
         written += write_plots(model, args.out, suffix=f"_k{k}", seed=args.seed)
+    if args.quick:
+        out("", "(--quick fits K=2 only; the full demo also fits K=3, one component more than the "
+                "data support, to show how the sampling diagnostics flag it.)")
     out(
         "",
         f"Plots ({len(written)} PNG files) written to {args.out}{os.sep}: "
@@ -969,8 +1053,7 @@ def run_report(args) -> int:
         if not args.no_plots:
             written += [os.path.basename(p) for p in write_plots(model, args.out, seed=args.seed)]
     n_unsure = int((members["probability"] < 0.9).sum())
-    _say(args, "", f"Memberships: {len(members) - n_unsure} of {len(members)} observations belong to one "
-                   f"component with probability >= 0.9; {n_unsure} are uncertain.",
+    _say(args, "", _memberships_line(len(members) - n_unsure, len(members), "observations"),
          f"Wrote {len(written)} files to {args.out}{os.sep}: {', '.join(written)}")
     return 0
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayesgmm.cli import main, parse_component_range
+from bayesgmm.cli import COMPARE_COLUMNS, _memberships_line, _table, compare_table, main, parse_component_range
 
 
 def run_cli(*args, cwd=None, timeout=300):
@@ -128,6 +128,46 @@ def test_demo_subprocess_global_options_before_and_after(tmp_path):
     assert not (tmp_path / "bayesgmm-demo").exists()  # --em-only writes no plots
 
 
+def test_memberships_line_agrees_with_the_counts():
+    one = _memberships_line(271, 272, "eruptions")
+    assert one.endswith("; 1 is uncertain.") and "271 of 272 eruptions belong to one" in one
+    assert _memberships_line(270, 272, "eruptions").endswith("; 2 are uncertain.")
+    assert _memberships_line(272, 272, "eruptions").endswith("; 0 are uncertain.")
+    assert "1 of 2 observations belongs to one" in _memberships_line(1, 2, "observations")
+    for n in range(4):
+        assert "1 are" not in _memberships_line(n, 3, "eruptions")
+
+
+def test_compare_table_has_parameter_rows_and_no_variable_column():
+    import xarray as xr
+
+    from bayesgmm.posterior import compare_em
+
+    rng = np.random.default_rng(0)
+    K, D, S = 2, 2, 50
+    post = xr.Dataset({
+        "weights": (("chain", "draw", "component"), np.full((1, S, K), 0.5)),
+        "means": (("chain", "draw", "component", "feature"), rng.normal(0.0, 0.1, (1, S, K, D))),
+        "covariances": (("chain", "draw", "component", "feature", "feature_bis"),
+                        np.broadcast_to(np.eye(D), (1, S, K, D, D)).copy()),
+    }, coords={"feature": ["eruptions", "waiting"], "feature_bis": ["eruptions", "waiting"]})
+    em = xr.Dataset({
+        "weights": ("component", [0.5, 0.5]),
+        "means": (("component", "feature"), np.zeros((K, D))),
+        "covariances": (("component", "feature", "feature_bis"), np.broadcast_to(np.eye(D), (K, D, D)).copy()),
+    }, coords={"feature": ["eruptions", "waiting"], "feature_bis": ["eruptions", "waiting"]})
+    cmp = compare_em(post, em, var_names=["weights", "means", "sds"])
+    assert "variable" in cmp.coords  # the raw to_dataframe() would carry it as a column
+    table = compare_table(cmp)
+    assert list(table.columns) == list(COMPARE_COLUMNS)
+    assert list(table.index[:3]) == ["weights[0]", "weights[1]", "means[0, eruptions]"]
+    assert len(table) == K + 2 * K * D
+    text = _table(table).splitlines()
+    assert text[0].split() == list(COMPARE_COLUMNS)  # one header line: no index name, no variable
+    assert text[1].split()[0] == "weights[0]"
+    assert "variable" not in "\n".join(text)
+
+
 @pytest.mark.slow
 def test_demo_quick_runs_em_and_posterior_and_writes_plots(capsys, tmp_path):
     out_dir = tmp_path / "demo-out"
@@ -141,8 +181,16 @@ def test_demo_quick_runs_em_and_posterior_and_writes_plots(capsys, tmp_path):
     mean, sd, lo, hi = map(float, row.groups())
     assert min(abs(mean - 0.644), abs(mean - 0.356)) < 0.03  # EM: 0.644 / 0.356
     assert lo < mean < hi and 0 < sd < 0.05
-    m = re.search(r"Memberships: (\d+) of 272 eruptions .*; (\d+) are uncertain", out)
+    m = re.search(r"Memberships: (\d+) of 272 eruptions .*; (\d+) (is|are) uncertain", out)
     assert m is not None and int(m.group(1)) + int(m.group(2)) == 272
+    assert (m.group(3) == "is") == (m.group(2) == "1")
+    assert not re.search(r"\b1 are\b", out)
+    # the EM-vs-posterior table: parameter rows, no `variable` column
+    i = out.index("EM vs posterior")
+    table_lines = out[i:].splitlines()[1:]
+    assert table_lines[0].split() == ["em", "mean", "sd", "lower", "upper", "em_inside", "std_diff"]
+    assert table_lines[1].split()[0] == "weights[0]"
+    assert "(--quick fits K=2 only" in out
     assert 250 <= int(m.group(1)) <= 271  # most eruptions are clearly in one regime
     assert "The most ambiguous" in out and "interval" in out
     pngs = sorted(p.name for p in out_dir.glob("*.png"))
@@ -306,6 +354,25 @@ def test_report_writes_tables_and_plots(nuts_fit, tmp_path):
     np.testing.assert_allclose(
         summary.loc["weights[0]", "mean"], float(model.idata_["posterior"]["weights"].sel(component=0).mean()))
     assert "Wrote 10 files" in proc.stdout
+
+
+def test_report_one_chain_skips_the_rank_plot_with_a_clear_warning(nuts_fit, tmp_path, capsys):
+    from bayesgmm import _datatree as dt
+
+    _, fit = nuts_fit
+    one = tmp_path / "one_chain.nc"
+    dt.save(dt.load(fit).isel(chain=[0]), one)
+    out = tmp_path / "rep1"
+    assert main(["report", str(one), "--out", str(out), "--quiet"]) == 0
+    cap = capsys.readouterr()
+    assert "1 chain(s) x 40 draws" in cap.out
+    warning = [line for line in cap.err.splitlines() if "rank plot" in line]
+    assert len(warning) == 1, cap.err
+    assert warning[0].startswith("bayesgmm: warning: skipped the rank plot")
+    assert "rank plots compare chains" in warning[0] and "chains >= 2" in warning[0]
+    files = {p.name for p in out.iterdir()}
+    assert "rank.png" not in files and {"trace.png", "compare_em.png", "summary.csv"} <= files
+    assert not re.search(r"\b1 are\b", cap.out)
 
 
 def test_report_errors(data_dir, tmp_path):

@@ -499,6 +499,14 @@ def test_diagnostic_wrappers_bad_input(fit2d):
         plots.rank(fit2d[0], var_names="weights", coords={"component": [7]})
 
 
+def test_rank_needs_two_chains_trace_works_with_one():
+    tree, _ = _make_tree(C=1, S=30)
+    with pytest.raises(ValueError, match=r"rank plots compare chains.*1 chain.*chains >= 2.*plots\.trace"):
+        plots.rank(tree, var_names="weights")
+    pc = plots.trace(tree, var_names="weights")  # the suggested alternative works
+    assert pc.viz["trace"]["weights"].values.size == 3  # 3 components x 1 chain
+
+
 # --------------------------------------------------------------------------- real fit
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::bayesgmm.diagnostics.SamplingWarning")  # few draws on purpose

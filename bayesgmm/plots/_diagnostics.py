@@ -172,6 +172,13 @@ def rank(model_or_tree, var_names=None, *, coords=None, **kwargs):
     -------
     arviz_plots.PlotCollection
 
+    Raises
+    ------
+    ValueError
+        With a single chain: ranks are computed over the pooled chains, so one
+        chain's ranks are uniform by construction and the plot shows nothing.
+        Fit with ``chains >= 2``, or use :func:`trace`.
+
     Examples
     --------
     >>> import matplotlib
@@ -187,6 +194,15 @@ def rank(model_or_tree, var_names=None, *, coords=None, **kwargs):
     import arviz_plots as azp
 
     dt, var_names = _posterior_tree(model_or_tree, var_names, coords=coords, with_stats=False)
+    n_chains = dt["posterior"].sizes.get("chain", 1)
+    if n_chains < 2:
+        # The ranks are taken over all chains pooled; with one chain they are a
+        # permutation of 1..n, so its rank ECDF is uniform by construction (and
+        # arviz-plots' multi-chain test fails with a cryptic message).
+        raise ValueError(
+            f"rank plots compare chains, but the posterior has {n_chains} chain; fit with "
+            "chains >= 2, or use plots.trace to look at a single chain."
+        )
     kwargs.setdefault("backend", "matplotlib")
     return azp.plot_rank(dt, var_names=var_names, **kwargs)
 
