@@ -84,6 +84,24 @@ def test_bic_table_matches_direct_computation(two_blobs):
     assert set(res.models) == {(k, ct) for k in (1, 2, 3) for ct in cts}
 
 
+@pytest.mark.slow
+def test_old_faithful_matches_published_mclust():
+    # Scrucca, Fop, Murphy and Raftery (2016), The R Journal 8(1), "mclust 5", Old Faithful:
+    # best model EEE (= tied), 3 components: log-likelihood -1126.361, df 11,
+    # BIC -2314.386, ICL -2360.865 (mclust's higher-is-better signs).
+    X = bg.datasets.load_old_faithful()
+    res = select_components(X, range(1, 5), ("full", "tied", "diag", "spherical"), n_init=5,
+                            random_state=0, progressbar=False)
+    assert (res.n_components, res.covariance_type) == (3, "tied")
+    cell = res.table.sel(n_components=3, covariance_type="tied")
+    assert cell["n_parameters"].item() == 11
+    assert cell["log_likelihood"].item() >= -1126.361 - 1e-3  # match or beat mclust's optimum
+    assert cell["log_likelihood"].item() == pytest.approx(-1126.361, abs=0.05)
+    assert cell["bic_mclust"].item() == pytest.approx(-2314.386, abs=0.1)
+    # ICL depends on the MAP responsibilities near the cluster boundaries: looser
+    assert cell["icl_mclust"].item() == pytest.approx(-2360.865, abs=5.0)
+
+
 def test_icl_entropy_and_icl_method(two_blobs):
     X = two_blobs.X
     res = select_components(
