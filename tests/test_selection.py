@@ -90,7 +90,7 @@ def test_old_faithful_matches_published_mclust():
     # best model EEE (= tied), 3 components: log-likelihood -1126.361, df 11,
     # BIC -2314.386, ICL -2360.865 (mclust's higher-is-better signs).
     X = bg.datasets.load_old_faithful()
-    res = select_components(X, range(1, 5), ("full", "tied", "diag", "spherical"), n_init=5,
+    res = select_components(X, range(1, 5), ("full", "tied", "diag", "spherical"), n_init=10,
                             random_state=0, progressbar=False)
     assert (res.n_components, res.covariance_type) == (3, "tied")
     cell = res.table.sel(n_components=3, covariance_type="tied")
