@@ -82,13 +82,22 @@ def test_random_inits_reproduce_sklearn_stream(ct, init_params):
 
 
 @pytest.mark.parametrize("ct", COV_TYPES)
-def test_restarts_reach_sklearn_best(ct):
-    X = _data(seed=2)
-    ref = sklearn_mixture.GaussianMixture(3, covariance_type=ct, n_init=5, random_state=0).fit(X)
-    ours = GaussianMixture(3, covariance_type=ct, n_init=5, random_state=0).fit(X)
-    # same optimum up to tol=1e-3 convergence noise, never worse
-    assert ours.lower_bound_ >= ref.lower_bound_ - 1e-3
-    assert ours.score(X) >= ref.score(X) - 1e-3
+@pytest.mark.parametrize("dataset", ["blobs", "old_faithful"])
+def test_restarts_reach_sklearn_best(ct, dataset):
+    if dataset == "blobs":
+        X, k = _data(seed=2), 3
+    else:
+        from bayesgmm.datasets import load_old_faithful
+
+        X, k = np.asarray(load_old_faithful(), dtype=float), 3
+    kw = dict(covariance_type=ct, n_init=4, tol=1e-7, max_iter=200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # slow restarts may stop at max_iter
+        ref = sklearn_mixture.GaussianMixture(k, random_state=0, **kw).fit(X)
+        ours = GaussianMixture(k, random_state=0, **kw).fit(X)
+    # at least scikit-learn's best optimum (up to the convergence tolerance)
+    assert ours.score(X) >= ref.score(X) - 1e-5
+    assert ours.lower_bound_ >= ref.lower_bound_ - 1e-5
 
 
 def test_sample_equals_sklearn_draws():
