@@ -794,7 +794,7 @@ class GaussianMixture:
                 "n_init > 1 or another init_params, or check for degenerate data "
                 "(duplicated rows, features on very different scales).",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         weights, means, covs, prec_chol = params
         self.weights_ = np.asarray(weights, dtype=np.float64)
@@ -912,7 +912,7 @@ class GaussianMixture:
                     "not support this many components: use fewer components, or "
                     "increase reg_covar.",
                     DegenerateComponentWarning,
-                    stacklevel=5,
+                    stacklevel=6,
                 )
                 return np.array([], dtype=int)
         return bad
@@ -949,7 +949,7 @@ class GaussianMixture:
             "observations. If this keeps happening, use fewer components, increase "
             "reg_covar, or scale the features.",
             DegenerateComponentWarning,
-            stacklevel=4,
+            stacklevel=6,
         )
         return means_c, covs, nk
 
