@@ -127,6 +127,13 @@ def _to_float_numpy(X, name: str, feature_names) -> np.ndarray:
     if _is_pandas_df(X):
         import pandas as pd
 
+        dup = X.columns[X.columns.duplicated()].unique().tolist()
+        if dup:
+            raise ValueError(
+                f"`{name}` has duplicate column names {[str(c) for c in dup]}; feature "
+                "names must be unique. Rename or drop the repeated columns (e.g. "
+                "`df.loc[:, ~df.columns.duplicated()]`)."
+            )
         bad_cols = [
             c
             for c in X.columns
@@ -159,7 +166,14 @@ def _to_float_numpy(X, name: str, feature_names) -> np.ndarray:
             ) from None
     if _is_xarray(X):
         X = X.values
-    arr = np.asarray(X)
+    try:
+        arr = np.asarray(X)
+    except ValueError:
+        raise ValueError(
+            f"`{name}` could not be made into a 2D array: its rows have different "
+            "lengths (a ragged list). Every row must have one value per feature; "
+            "pad or drop the short rows."
+        ) from None
     if arr.dtype.kind == "c":
         raise ValueError(
             f"Complex data not supported: `{name}` has dtype {arr.dtype}; pass real "

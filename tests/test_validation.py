@@ -167,3 +167,11 @@ def test_random_state():
     np.testing.assert_array_equal(a, b)
     with pytest.raises(TypeError, match="random_state"):
         check_random_state("seed")
+
+
+def test_duplicate_columns_and_ragged_rows():
+    df = pd.DataFrame(np.ones((3, 3)), columns=["a", "a", "b"])
+    with pytest.raises(ValueError, match=r"duplicate column names \['a'\]"):
+        check_array(df)
+    with pytest.raises(ValueError, match="rows have different lengths"):
+        check_array([[1.0, 2.0], [3.0]])
