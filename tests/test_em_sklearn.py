@@ -91,7 +91,11 @@ def test_restarts_reach_sklearn_best(ct, dataset):
 
         X, k = np.asarray(load_old_faithful(), dtype=float), 3
     kw = dict(covariance_type=ct, n_init=4, tol=1e-7, max_iter=200)
-    with warnings.catch_warnings():
+    from threadpoolctl import threadpool_limits
+
+    # (1 BLAS thread: scikit-learn's per-component triangular solves are slow
+    # with a multithreaded BLAS on a busy machine)
+    with warnings.catch_warnings(), threadpool_limits(1):
         warnings.simplefilter("ignore")  # slow restarts may stop at max_iter
         ref = sklearn_mixture.GaussianMixture(k, random_state=0, **kw).fit(X)
         ours = GaussianMixture(k, random_state=0, **kw).fit(X)
