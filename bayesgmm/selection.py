@@ -316,8 +316,13 @@ def _fit_cell(kind, X, k, ct, seed, options):
                     k, covariance_type=ct, priors=options["priors"], random_state=seed
                 ).fit(X, n_init=options["n_init"], progressbar=False, **options["kwargs"])
             out["model"] = model
-        except (ValueError, np.linalg.LinAlgError, FloatingPointError, RuntimeError) as err:
-            out["error"] = f"{type(err).__name__}: {err}"
+        except (KeyboardInterrupt, SystemExit, GeneratorExit):
+            raise
+        except BaseException as err:  # noqa: BLE001
+            # Any failure of one cell (singular covariances, a sampler that cannot
+            # start -- nutpie raises a BaseException "PanicException" then) is
+            # recorded with its reason and warned about; the grid goes on.
+            out["error"] = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
     out["seconds"] = time.perf_counter() - t0
     seen = set()
     for w in rec:

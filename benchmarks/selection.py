@@ -107,7 +107,9 @@ def main(argv=None):
                         extra = f"high_k={nk}"
                     n_warn = len(rec)
                     error = ""
-                except Exception as err:  # noqa: BLE001 - record and go on
+                except (KeyboardInterrupt, SystemExit):
+                    raise
+                except BaseException as err:  # noqa: BLE001 - record and go on
                     selected, extra, n_warn, error = -1, "", 0, f"{type(err).__name__}: {err}"
                 sec = time.perf_counter() - t0
                 rows.append(dict(method=method, true_k=k, seed=s, selected=selected,

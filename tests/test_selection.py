@@ -581,3 +581,31 @@ def test_loo_failure_in_one_cell_is_recorded(fake_bayes, two_blobs, monkeypatch)
     assert "All tail values" in str(cell["message"].item())
     assert np.isfinite(res.table["elpd"].sel(n_components=[1, 3]).values).all()
     assert res.n_components in (1, 3)
+
+
+@pytest.mark.filterwarnings("ignore:.*WAIC is unreliable")
+def test_any_cell_failure_is_recorded_not_raised(fake_bayes, two_blobs, monkeypatch):
+    class PanicLike(BaseException):  # like pyo3's PanicException from nutpie
+        pass
+
+    real_fit = FakeBayesianGMM.fit
+
+    def fit(self, X, **kw):
+        if self.n_components == 2:
+            raise PanicLike("Could not initialize state because of bad initial gradient\nmore")
+        return real_fit(self, X, **kw)
+
+    monkeypatch.setattr(FakeBayesianGMM, "fit", fit)
+    with pytest.warns(SelectionWarning, match="1 of 3 fits failed"):
+        res = select_components(two_blobs.X, [1, 2, 3], method="waic", random_state=0,
+                                progressbar=False, n_init=1)
+    msg = str(res.table["message"].sel(n_components=2, covariance_type="full").item())
+    assert msg == "PanicLike: Could not initialize state because of bad initial gradient"
+    assert res.models[(2, "full")] is None and res.n_components in (1, 3)
+
+    def interrupt(self, X, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(FakeBayesianGMM, "fit", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        select_components(two_blobs.X, [1, 2], method="waic", progressbar=False)
