@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import copy
-import itertools
 import warnings
 
 import numpy as np
@@ -25,7 +24,7 @@ import pytest
 import xarray as xr
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402
 
