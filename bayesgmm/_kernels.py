@@ -561,17 +561,16 @@ def _expansion_operands(means, precisions_chol, log_weights, covariance_type):
 
 def _normalise_columns(wt: np.ndarray) -> np.ndarray:
     """In place: ``wt`` (K, n) log-weights -> responsibilities; returns ``log p(x_n)``."""
-    m = wt.max(axis=0)
-    finite = np.isfinite(m)
-    if not finite.all():  # rows where every component has -inf (or inf) density
-        m = np.where(finite, m, 0.0)
-    wt -= m
+    m = np.maximum.reduce(wt, axis=0)
+    if not np.isfinite(m).all():  # rows where every component has -inf (or inf) density
+        m = np.where(np.isfinite(m), m, 0.0)
     # exp() of arguments below ~-708 underflows to subnormals/zero and takes a
     # slow path (~30x); responsibilities below exp(-700) ~ 1e-304 are zero for
-    # every purpose here, so clip first.
-    np.maximum(wt, -700.0, out=wt)
+    # every purpose here, so clip first (to max - 700, then subtract the max).
+    np.maximum(wt, m - 700.0, out=wt)
+    np.subtract(wt, m, out=wt)
     np.exp(wt, out=wt)
-    s = wt.sum(axis=0)
+    s = np.ones(wt.shape[0]) @ wt
     with np.errstate(divide="ignore", invalid="ignore"):
         wt *= 1.0 / s
         return m + np.log(s)
