@@ -597,3 +597,24 @@ def test_bayes_interrupted_first_fit_leaves_unfitted(monkeypatch):
     assert model.get_params() == params
     with pytest.raises(ValueError, match="fit"):
         model.predict_proba(X)
+
+
+@pytest.mark.slow
+def test_bayes_save_load_round_trip_dataframe_full(tmp_path):
+    """Full covariances, DataFrame with string columns and a string index."""
+    import pandas as pd
+
+    df = pd.DataFrame(X, columns=["waiting", "eruptions"], index=[f"obs{i}" for i in range(len(X))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = BayesianGMM(2, covariance_type="full", random_state=2).fit(df, **TINY)
+    path = tmp_path / "fit_full.nc"
+    model.save(path)
+    loaded = BayesianGMM.load(path)
+    _tree_equal(loaded.idata_, model.idata_)
+    np.testing.assert_array_equal(loaded.feature_names_in_, ["waiting", "eruptions"])
+    np.testing.assert_array_equal(loaded.idata_["observed_data"]["obs"].values, df.index.to_numpy())
+    np.testing.assert_array_equal(loaded.predict_proba(df), model.predict_proba(df))
+    xr.testing.assert_equal(loaded.membership(), model.membership())
+    with pytest.raises(ValueError, match="feature names"):
+        loaded.predict_proba(df[["eruptions", "waiting"]])
