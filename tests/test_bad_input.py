@@ -860,3 +860,30 @@ def test_cli_matrix(args, status, words, tmp_path):
         assert not (tmp_path / "o.nc").exists()
     # the input files are never modified
     assert {p.name: p.read_bytes() for p in tmp_path.glob("*.csv")} == before
+
+
+# ------------------------------------------------ edge shapes that must work
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "n_components, covariance_type, columns, rows",
+    [(2, "full", 1, None), (2, "tied", 1, None), (2, "diag", 1, None), (2, "spherical", 1, None),
+     (1, "full", 2, None), (2, "full", 2, 2)],
+    ids=["D1-full", "D1-tied", "D1-diag", "D1-spherical", "K1", "N=K"],
+)
+def test_bayes_edge_shapes(n_components, covariance_type, columns, rows):
+    data = X[:rows, :columns].copy() if rows else X[:, :columns].copy()
+    before = data.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = BayesianGMM(n_components, covariance_type=covariance_type, random_state=0).fit(data, **TINY)
+    proba = model.predict_proba(data)
+    assert proba.shape == (len(data), n_components)
+    assert np.isfinite(proba).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    post = model.idata_["posterior"]
+    assert post["covariances"].shape[-2:] == (columns, columns)
+    assert np.isfinite(post["covariances"].values).all()
+    if rows is None and n_components == 2:
+        # the two clusters along feature 0 are recovered
+        assert (proba[: len(X) // 2].argmax(1) != proba[len(X) // 2 :].argmax(1)[0]).all()
+    np.testing.assert_array_equal(data, before)
