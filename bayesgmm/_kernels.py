@@ -31,7 +31,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import logsumexp
 
 __all__ = [
     "CHUNK_BYTES",
@@ -45,6 +44,7 @@ __all__ = [
     "estimate_log_gaussian_prob",
     "estimate_parameters",
     "log_responsibilities",
+    "logsumexp_rows",
     "precisions_from_cholesky",
 ]
 
@@ -417,10 +417,39 @@ def log_responsibilities(weighted_log_prob) -> tuple[np.ndarray, np.ndarray]:
     (0.0, [[0.25, 0.75]])
     """
     w = np.asarray(weighted_log_prob, dtype=np.float64)
-    log_norm = logsumexp(w, axis=1)
+    log_norm = logsumexp_rows(w)
     with np.errstate(under="ignore", invalid="ignore"):
         log_resp = w - log_norm[:, None]
     return log_norm, log_resp
+
+
+def logsumexp_rows(w) -> np.ndarray:
+    """``log(sum_k exp(w[n, k]))`` per row, stable and fast.
+
+    Terms more than 700 below the row maximum add less than ``1e-304`` to a
+    sum that is at least one, so they are clipped before ``exp`` (which is
+    ~30x slower on arguments that underflow).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayesgmm._kernels import logsumexp_rows
+    >>> logsumexp_rows(np.log([[1.0, 3.0], [2.0, 2.0]])).round(6)
+    array([1.386294, 1.386294])
+    """
+    w = np.asarray(w, dtype=np.float64)
+    if w.shape[1] == 0:
+        return np.full(w.shape[0], -np.inf)
+    m = np.max(w, axis=1)
+    finite = np.isfinite(m)
+    m_safe = np.where(finite, m, 0.0)
+    e = np.maximum(w - m_safe[:, None], -700.0)
+    np.exp(e, out=e)
+    with np.errstate(divide="ignore"):
+        out = m_safe + np.log(e.sum(axis=1))
+    if not finite.all():  # all -inf -> -inf; any +inf -> +inf; nan stays nan
+        out = np.where(finite, out, m)
+    return out
 
 
 # --------------------------------------------------------------------------

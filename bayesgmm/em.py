@@ -1277,9 +1277,7 @@ def _as_float(a, name):
 
 
 def _logsumexp_rows(wlp):
-    from scipy.special import logsumexp
-
-    return logsumexp(wlp, axis=1)
+    return _kernels.logsumexp_rows(wlp)
 
 
 def _resp_rows(wlp):

@@ -196,3 +196,18 @@ def test_to_full_batch_dims():
     np.testing.assert_array_equal(np.diagonal(out, axis1=-2, axis2=-1), d)
     with pytest.raises(ValueError, match="n_features"):
         get_covariance_type("spherical").to_full(c, 3)
+
+
+def test_logsumexp_rows_matches_scipy_including_infinities():
+    from scipy.special import logsumexp
+
+    rng = np.random.default_rng(12)
+    w = rng.normal(size=(30, 5)) * 400  # terms far below the max are clipped
+    w[0] = -np.inf
+    w[1, 2] = np.inf
+    w[2, :4] = -np.inf
+    with np.errstate(invalid="ignore"):
+        want = logsumexp(w, axis=1)
+    got = _kernels.logsumexp_rows(w)
+    np.testing.assert_allclose(got, want, rtol=1e-14)
+    assert got[0] == -np.inf and got[1] == np.inf
