@@ -897,8 +897,13 @@ def select_components(
         One overall progress bar over the fits (tqdm when installed, else a
         line on stderr); per-fit progress bars are switched off.
     n_jobs : int, default 1
-        Worker processes for the cells (``-1``: all cores). The per-cell
-        results do not depend on ``n_jobs``.
+        Worker processes for the cells (``-1``: all cores; "spawn" start
+        method, so each worker pays the import of the package once). Every
+        cell gets the same seed whatever ``n_jobs`` is: the EM cells are
+        identical for any ``n_jobs`` (tested); a Bayesian cell is as
+        reproducible as the sampler is. With a sampler that already runs its
+        chains in parallel, keep ``n_jobs * chains`` at most the number of
+        cores.
     icl_method : {"map", "entropy"}, default "map"
         ICL penalty (:meth:`GaussianMixture.icl`): ``"map"`` is R mclust's
         ``icl()`` (so ``icl_mclust`` matches mclust), ``"entropy"`` is
