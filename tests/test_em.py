@@ -332,3 +332,11 @@ def test_fit_predict_equals_fit_then_predict_and_seed_determinism(seed, k, ct):
     np.testing.assert_array_equal(a.means_, b.means_)
     np.testing.assert_array_equal(a.covariances_, b.covariances_)
     assert a.lower_bounds_ == b.lower_bounds_
+
+
+def test_fit_leaves_blas_threads_as_they_were():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    before = [i["num_threads"] for i in threadpoolctl.threadpool_info()]
+    X, _ = _blobs(200)
+    GaussianMixture(3, random_state=0).fit(X)
+    assert [i["num_threads"] for i in threadpoolctl.threadpool_info()] == before
