@@ -380,8 +380,40 @@ def test_em_equivariant_to_translation_and_scaling(covariance_type, log_c, shift
     np.testing.assert_allclose((b.means_ - shift) / c, a.means_, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(b.covariances_ / c**2, a.covariances_, rtol=1e-5, atol=1e-8)
     np.testing.assert_allclose(b.predict_proba(Xt), a.predict_proba(X), rtol=1e-5, atol=1e-8)
-    # log-likelihood per observation shifts by -D log c
-    np.testing.assert_allclose(b.score(Xt), a.score(X) - 2 * np.log(c), rtol=1e-7, atol=1e-6)
+    # log-likelihood per observation shifts by -D log c (tied/diag/spherical: BUG-R7,
+    # checked in test_em_score_invariant_to_large_offset)
+    if covariance_type == "full":
+        np.testing.assert_allclose(b.score(Xt), a.score(X) - 2 * np.log(c), rtol=1e-7, atol=1e-6)
+
+
+_R7 = pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason=(
+        "BUG-R7: for tied/diag/spherical, score/score_samples/bic evaluate the expanded quadratic "
+        "form on uncentred data: fit on X + 1e8 gives exact parameters but score off by 0.1-1.2 "
+        "nats/obs (diag: bic 588 vs 444)"
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    "covariance_type",
+    ["full", pytest.param("tied", marks=_R7), pytest.param("diag", marks=_R7), pytest.param("spherical", marks=_R7)],
+)
+@pytest.mark.parametrize("offset", [1e6, 1e8])
+def test_em_score_invariant_to_large_offset(covariance_type, offset):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
+        b = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X + offset)
+    # the fit itself is translation-equivariant ...
+    np.testing.assert_allclose(b.means_ - offset, a.means_, atol=1e-6)
+    np.testing.assert_allclose(b.lower_bound_, a.lower_bound_, atol=1e-8)
+    # ... and so must be everything evaluated from it
+    np.testing.assert_allclose(b.score_samples(X + offset), a.score_samples(X), atol=1e-6)
+    np.testing.assert_allclose(b.bic(X + offset), a.bic(X), atol=1e-4)
+    np.testing.assert_allclose(b.predict_proba(X + offset), a.predict_proba(X), atol=1e-9)
 
 
 @settings(max_examples=_ex(15), deadline=None)
