@@ -691,6 +691,14 @@ class GaussianMixture:
                 "components. Use fewer components or more data."
             )
         w = check_sample_weight(sample_weight, n)
+        if w is not None and not is_dask_array(w):
+            n_pos = int(np.count_nonzero(w))
+            if n_pos < self.n_components:
+                raise ValueError(
+                    f"`sample_weight` gives positive weight to {n_pos} rows, fewer than "
+                    f"n_components={self.n_components}; use fewer components or give "
+                    "more rows a positive weight."
+                )
         weights_init, means_init, precisions_init = self._checked_inits(d)
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         if not do_init and d != self.n_features_in_:
@@ -854,7 +862,11 @@ class GaussianMixture:
             resp /= resp.sum(axis=1)[:, None]
             return data.map_reduce(_block_stats_resp, resp, shift, ct)
         if ip == "random_from_data":
-            idx = rng.choice(n, size=k, replace=False)
+            if data.sample_weight is None:
+                idx = rng.choice(n, size=k, replace=False)
+            else:  # only rows that carry weight
+                pos = np.flatnonzero(np.asarray(data.sample_weight) > 0)
+                idx = pos[rng.choice(len(pos), size=k, replace=False)]
             return _stats_from_points(data.rows(idx) - shift, data, idx, ct)
         centers = _kmeans_plusplus(data, shift, k, rng)
         if ip == "k-means++":
@@ -1357,7 +1369,7 @@ def _kmeans_plusplus(data, shift, k, rng):
         X = data.X - shift if data.n * data.d <= 5e7 else None
         w = data.sample_weight
         if X is None:
-            m = 200000
+            m = min(data.n, 200000)
             sub_idx = np.sort(rng.choice(data.n, size=m, replace=False))
             X = data.X[sub_idx] - shift
             w = None if w is None else w[sub_idx]

@@ -340,3 +340,15 @@ def test_fit_leaves_blas_threads_as_they_were():
     X, _ = _blobs(200)
     GaussianMixture(3, random_state=0).fit(X)
     assert [i["num_threads"] for i in threadpoolctl.threadpool_info()] == before
+
+
+@pytest.mark.parametrize("init_params", ["kmeans", "k-means++", "random_from_data"])
+def test_zero_weight_rows_never_seed_components(init_params):
+    X, _ = _blobs(150, seed=11)
+    w = np.ones(150)
+    X = np.r_[X, np.full((50, 2), 1000.0)]  # far-away rows with zero weight
+    w = np.r_[w, np.zeros(50)]
+    gm = GaussianMixture(3, init_params=init_params, random_state=0).fit(X, sample_weight=w)
+    assert np.all(np.abs(gm.means_) < 20)
+    with pytest.raises(ValueError, match="positive weight to 2 rows"):
+        GaussianMixture(3).fit(X[:3], sample_weight=[1.0, 1.0, 0.0])
