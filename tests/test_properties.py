@@ -386,21 +386,7 @@ def test_em_equivariant_to_translation_and_scaling(covariance_type, log_c, shift
         np.testing.assert_allclose(b.score(Xt), a.score(X) - 2 * np.log(c), rtol=1e-7, atol=1e-6)
 
 
-_R7 = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "BUG-R7: for tied/diag/spherical, score/score_samples/bic evaluate the expanded quadratic "
-        "form on uncentred data: fit on X + 1e8 gives exact parameters but score off by 0.1-1.2 "
-        "nats/obs (diag: bic 588 vs 444)"
-    ),
-)
-
-
-@pytest.mark.parametrize(
-    "covariance_type",
-    ["full", pytest.param("tied", marks=_R7), pytest.param("diag", marks=_R7), pytest.param("spherical", marks=_R7)],
-)
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
 @pytest.mark.parametrize("offset", [1e6, 1e8])
 def test_em_score_invariant_to_large_offset(covariance_type, offset):
     with warnings.catch_warnings():
