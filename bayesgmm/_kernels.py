@@ -426,9 +426,24 @@ def log_responsibilities(weighted_log_prob) -> tuple[np.ndarray, np.ndarray]:
     (0.0, [[0.25, 0.75]])
     """
     w = np.asarray(weighted_log_prob, dtype=np.float64)
-    log_norm = logsumexp_rows(w)
-    with np.errstate(under="ignore", invalid="ignore"):
-        log_resp = w - log_norm[:, None]
+    if w.shape[1] == 0:
+        return np.full(w.shape[0], -np.inf), w.copy()
+    # Subtract the row max first: ``w - logsumexp(w)`` loses the log-sum term
+    # when |w| >~ 1e13 (it is below one ulp of w; [[-1e16, -1e16]] gave [1, 1]).
+    m = np.max(w, axis=1, keepdims=True)
+    finite = np.isfinite(m)
+    m_safe = np.where(finite, m, 0.0)
+    with np.errstate(under="ignore", invalid="ignore", divide="ignore"):
+        log_resp = w - m_safe  # exactly 0 at the row max
+        e = np.maximum(log_resp, -700.0)  # as logsumexp_rows: skip exp's slow path
+        np.exp(e, out=e)
+        lse = np.log(e.sum(axis=1, keepdims=True))
+        log_resp -= lse
+        log_norm = (m_safe + lse)[:, 0]
+    if not finite.all():  # all -inf -> log_norm -inf; +inf / nan propagate
+        log_norm = np.where(finite[:, 0], log_norm, m[:, 0])
+        with np.errstate(invalid="ignore"):
+            log_resp = np.where(finite, log_resp, w - m)
     return log_norm, log_resp
 
 

@@ -116,13 +116,6 @@ def test_log_responsibilities_sum_to_one(offsets, level, n_neg_inf):
     _check_responsibilities(_rows(base, offsets, n_neg_inf), rtol=1e-9)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG-R4: _kernels.log_responsibilities computes w - logsumexp(w); for |w| >~ 1e13 "
-        "logsumexp rounds to max(w) and [[-1e16, -1e16]] gives responsibilities [[1, 1]]"
-    ),
-)
 @SETTINGS
 @hypothesis.example(offsets=np.zeros((1, 2)), level=-1e16, n_neg_inf=0)
 @given(offsets=_offsets, level=st.floats(-1e300, 1e300), n_neg_inf=st.integers(0, 5))
@@ -131,13 +124,6 @@ def test_log_responsibilities_sum_to_one_extreme(offsets, level, n_neg_inf):
     _check_responsibilities(_rows(base, offsets, n_neg_inf), rtol=1e-9)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG-R4: GaussianMixture.predict_proba of a far outlier equidistant from two "
-        "components: [[0, 1e6]] -> [0.49998546, 0.49998546], [[0, 1e9]] -> [1, 1]"
-    ),
-)
 def test_em_predict_proba_far_equidistant_outlier():
     g = GaussianMixture(
         2, covariance_type="spherical", weights_init=[0.5, 0.5], means_init=[[-1.0, 0.0], [1.0, 0.0]],
