@@ -681,6 +681,19 @@ class GaussianMixture:
         return self._fit(X, sample_weight, want_labels=True)
 
     def _fit(self, X, sample_weight, want_labels):
+        # A fit that does not complete (KeyboardInterrupt, an error in the EM
+        # loop) leaves the estimator exactly as it was: fitted attributes
+        # (n_features_in_, feature_names_in_, converged_, ...) are assigned
+        # along the way, so snapshot them and restore on any exception.
+        state = dict(vars(self))
+        try:
+            return self._fit_attempt(X, sample_weight, want_labels)
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(state)
+            raise
+
+    def _fit_attempt(self, X, sample_weight, want_labels):
         self._check_params()
         X, names = check_array(X, name="X", min_samples=2)
         n, d = int(X.shape[0]), int(X.shape[1])

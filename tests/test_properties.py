@@ -502,14 +502,6 @@ def _assert_state_equal(obj, state):
             assert now[k] == v, k
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG-R1: GaussianMixture._fit assigns n_features_in_, feature_names_in_, converged_, "
-        "_data_cov and _data_scale before the EM loop, so a KeyboardInterrupt during a refit "
-        "on 3-feature data leaves n_features_in_=3 with the old 2-feature means_ (predict fails)"
-    ),
-)
 def test_em_interrupted_fit_leaves_previous_state(monkeypatch):
     gm = GaussianMixture(2, random_state=0).fit(X)
     state = _state(gm)
