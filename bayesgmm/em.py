@@ -741,6 +741,7 @@ class GaussianMixture:
         self._data_cache = {"data": data, "shift": shift}
         m = _kernels._n_moment_features(self.covariance_type, d) + d + 1
         try:
+            self._warn_reg_covar_scale(names)
             with _single_thread_blas(k * m <= _SMALL_BLAS and not data.dask):
                 return self._fit_loop(data, shift, do_init, want_labels,
                                       weights_init, means_init, precisions_init)
@@ -762,6 +763,34 @@ class GaussianMixture:
     def _data_scale(self):
         scale = float(np.trace(self._data_cov)) / self._data_cov.shape[0]
         return scale if scale > 0 else 1.0
+
+    def _warn_reg_covar_scale(self, names=None):
+        """Warn when the absolute ``reg_covar`` swamps a feature's variance.
+
+        The regulariser is added to every covariance diagonal; above ~1e-3 of
+        a feature's variance it dominates the fit (for data scaled by 1e-8 the
+        default 1e-6 silently collapsed every component onto the data mean).
+        Constant features (variance 0 up to rounding) are left to the other
+        checks. The data covariance is cached, so with the default k-means
+        initialisation this costs nothing extra.
+        """
+        if self.reg_covar <= 0:
+            return
+        var = np.diagonal(self._data_cov)
+        floor = 1e-12 * max(float(var.max()), 0.0)
+        small = np.flatnonzero((var > floor) & (self.reg_covar > 1e-3 * var))
+        if small.size == 0:
+            return
+        which = [str(names[j]) for j in small] if names is not None else small.tolist()
+        warnings.warn(
+            f"reg_covar={self.reg_covar:g} exceeds 1e-3 x the variance (smallest "
+            f"{float(var[small].min()):.3g}) of feature(s) {which}: the regulariser "
+            "dominates the fit and components may collapse onto the data mean. "
+            "Standardise the data (e.g. (X - X.mean(0)) / X.std(0)) or lower "
+            "reg_covar (e.g. 1e-6 x the smallest feature variance).",
+            DegenerateComponentWarning,
+            stacklevel=5,
+        )
 
     def _fit_loop(self, data, shift, do_init, want_labels,
                   weights_init, means_init, precisions_init):
@@ -824,7 +853,7 @@ class GaussianMixture:
                 "n_init > 1 or another init_params, or check for degenerate data "
                 "(duplicated rows, features on very different scales).",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
         weights, means, covs, prec_chol = params
         self.weights_ = np.asarray(weights, dtype=np.float64)
@@ -946,7 +975,7 @@ class GaussianMixture:
                     "not support this many components: use fewer components, or "
                     "increase reg_covar.",
                     DegenerateComponentWarning,
-                    stacklevel=6,
+                    stacklevel=7,
                 )
                 return np.array([], dtype=int)
         return bad
@@ -983,7 +1012,7 @@ class GaussianMixture:
             "observations. If this keeps happening, use fewer components, increase "
             "reg_covar, or scale the features.",
             DegenerateComponentWarning,
-            stacklevel=6,
+            stacklevel=7,
         )
         return means_c, covs, nk
 

@@ -292,15 +292,6 @@ def test_em_tiny_scale_with_scaled_reg_covar():
     np.testing.assert_allclose(v1 / c**2, v0, rtol=1e-5, atol=1e-8)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG-R2: GaussianMixture.fit(X * 1e-8) with the default absolute reg_covar=1e-6 "
-        "silently returns two identical components at the data mean (reg_covar >> data "
-        "variance 1e-16) without any warning; expected the scaled fit or a warning naming "
-        "reg_covar"
-    ),
-)
 def test_em_tiny_scale():
     c = 1e-8
     ref = GaussianMixture(2, random_state=0).fit(X)
