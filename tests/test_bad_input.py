@@ -789,14 +789,6 @@ def test_bayes_large_scale():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG-R2 (Bayesian side): BayesianGMM.fit(X * 1e-8) starts the chains at the EM fit, "
-        "whose absolute reg_covar=1e-6 collapses both components onto the data mean; the "
-        "posterior then puts every point in one cluster, although the priors are scale-free"
-    ),
-)
 def test_bayes_tiny_scale():
     c = 1e-8
     labels, means = _bayes_partition_and_means(X * c, c)
