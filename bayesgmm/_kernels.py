@@ -299,10 +299,13 @@ class _LogProbPlan:
         self.covariance_type = covariance_type
         k, d = means.shape
         self.k, self.d = k, d
-        # Evaluate in coordinates centred on the means' mean: the expanded
-        # forms below (x'Px - 2 mu'Px + mu'Pmu) cancel catastrophically on
-        # uncentred data (an offset of 1e8 cost ~1 nat/obs; x - mu is unchanged).
-        centre = means.mean(axis=0) if k else None
+        # tied/diag/spherical: evaluate in coordinates centred on the means'
+        # mean: their expanded forms (x'Px - 2 mu'Px + mu'Pmu) cancel
+        # catastrophically on uncentred data (an offset of 1e8 cost ~1 nat/obs;
+        # x - mu is unchanged). ``full`` forms (x P - mu P) before squaring, so
+        # its error grows only linearly with the offset; it is left uncentred
+        # so its results do not depend on which components share a call.
+        centre = means.mean(axis=0) if k and covariance_type != "full" else None
         self.centre = centre if centre is not None and np.any(centre) else None
         if self.centre is not None:
             means = means - self.centre
