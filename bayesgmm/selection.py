@@ -214,6 +214,39 @@ def _check_n_jobs(n_jobs) -> int:
     return int(n_jobs)
 
 
+def _check_em_kwargs(covariance_type, n_init, fit_kwargs):
+    """Validate the EM keywords once, up front (not as a failure of every cell)."""
+    bad = sorted(set(fit_kwargs) & {"n_components", "covariance_type", "random_state", "n_init"})
+    if bad:
+        raise TypeError(
+            f"select_components got {bad} in **fit_kwargs; these are set per cell. Use the "
+            "arguments n_components, covariance_types, n_init and random_state instead."
+        )
+    from bayesgmm.em import GaussianMixture
+
+    try:
+        gm = GaussianMixture(1, covariance_type=covariance_type, n_init=int(n_init), **fit_kwargs)
+    except TypeError as err:
+        raise TypeError(
+            f"select_components: invalid keyword for GaussianMixture in **fit_kwargs ({err})."
+        ) from None
+    gm._check_params()
+
+
+def _check_priors(priors):
+    """``priors`` as a :class:`Priors` (a dict is validated now) or None."""
+    from bayesgmm.priors import Priors
+
+    if priors is None or isinstance(priors, Priors):
+        return priors
+    if isinstance(priors, dict):
+        return Priors.from_dict(priors)
+    raise TypeError(
+        "`priors` must be a bayesgmm.Priors, a dict of its fields, or None; got "
+        f"{type(priors).__name__}. Example: priors=bg.Priors(lkj_eta=4.0)."
+    )
+
+
 def _base_seed(random_state):
     """One integer seed shared by every cell (so cell K equals a direct fit with it)."""
     if random_state is None:
@@ -1019,6 +1052,12 @@ def select_components(
         raise ValueError(f"`rule` must be 'one_se' or 'best'; got {rule!r}.")
     n_jobs = _check_n_jobs(n_jobs)
     seed = _base_seed(random_state)
+    # Parameter errors are not per-cell fit failures: raise them here, before
+    # the grid runs (a cell catches every error and records it as a failed fit).
+    if method in ("bic", "icl"):
+        _check_em_kwargs(cts[0], n_init, fit_kwargs)
+    else:
+        priors = _check_priors(priors)
     Xa, names = check_array(X, name="X", min_samples=2)
     n = int(Xa.shape[0])
     X_fit = X

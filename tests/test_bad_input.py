@@ -528,6 +528,11 @@ SELECT_BAD = [
     ({"n_init": 0}, ValueError, "n_init"),
     ({"rule": "x"}, ValueError, "rule"),
     ({"n_jobs": 0}, ValueError, "n_jobs"),
+    # parameter errors raise before any fit (BUG-R3), not as "every fit failed"
+    ({"max_iter": -1}, ValueError, "max_iter"),
+    ({"method": "loo", "priors": {"weights_alpha": 0.0}}, ValueError, "weights_alpha"),
+    ({"method": "waic", "priors": {"lkj_eta": -1.0}}, ValueError, "lkj_eta"),
+    ({"method": "loo", "priors": {"bogus": 1.0}}, ValueError, "bogus"),
 ]
 
 
@@ -547,14 +552,6 @@ def test_select_sparse_alpha_nonpositive():
     assert_our_error(excinfo, "weights_alpha")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG-R3: select_components(X, [3], method='sparse', priors={'weights_alpha': 0.0}) "
-        "raises 'the overfitted mixture failed to fit (see the warning above)' instead of the "
-        "Priors ValueError naming weights_alpha (the dict is validated only inside the cell)"
-    ),
-)
 def test_select_sparse_alpha_nonpositive_dict():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -563,14 +560,6 @@ def test_select_sparse_alpha_nonpositive_dict():
     assert_our_error(excinfo, "weights_alpha", "> 0")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG-R3: select_components(X, [1, 2], reg_covar=-1) reports 'every fit of the selection "
-        "grid failed' instead of a ValueError naming reg_covar (invalid EM keywords are treated "
-        "as per-cell fit failures)"
-    ),
-)
 def test_select_invalid_fit_kwargs():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
