@@ -975,7 +975,14 @@ def select_components(
         * ``"sparse"`` -- ``probability`` (``covariance_type``,
           ``n_occupied``): posterior probability of each number of occupied
           components; ``occupied`` and ``expected_occupied`` (``covariance_type``,
-          chain, draw); ``weights_mean`` (``covariance_type``, ``component``).
+          chain, draw); ``weights_sorted_mean`` (``covariance_type``, ``rank``):
+          the posterior mean of the weights sorted in decreasing order within
+          each draw (rank 0 = the largest weight). A per-component mean would
+          mislead here: the empty components of the overfitted mixture switch
+          labels between draws, so every label's mean weight looks non-zero
+          even when the posterior is sure that only a few components are
+          occupied; the sorted weights do not depend on the labels and show
+          the empty ones as (near) zero.
 
     Warns
     -----
@@ -1170,6 +1177,17 @@ def _check_bayes_kwargs(fit_kwargs):
         )
 
 
+def _sorted_weights_mean(weights):
+    """Posterior mean of the weights sorted in decreasing order within each draw.
+
+    Label-invariant (unlike the per-component mean, which mixes the switching
+    labels of the empty components of an overfitted mixture).
+    """
+    w = np.asarray(weights.transpose(..., "component").to_numpy(), dtype=np.float64)
+    w = w.reshape(-1, w.shape[-1])
+    return -np.sort(-w, axis=1).mean(axis=0)
+
+
 def _select_sparse(X, Xa, ks, cts, n_init, seed, progressbar, n_jobs, priors, fit_kwargs):
     from bayesgmm import _datatree
     from bayesgmm.priors import Priors
@@ -1223,7 +1241,7 @@ def _select_sparse(X, Xa, ks, cts, n_init, seed, progressbar, n_jobs, priors, fi
         prob[j] = counts / counts.sum()
         occ_list.append(oc["occupied"])
         exp_list.append(oc["expected_occupied"])
-        w_list.append(post["weights"].mean(("chain", "draw")).to_numpy())
+        w_list.append(_sorted_weights_mean(post["weights"]))
     template = next(o for o in occ_list if o is not None)
     occ = xr.concat(
         [o if o is not None else xr.full_like(template, -1) for o in occ_list],
@@ -1241,11 +1259,16 @@ def _select_sparse(X, Xa, ks, cts, n_init, seed, progressbar, n_jobs, priors, fi
             "expected_occupied": exp.assign_attrs(
                 long_name="expected number of occupied components given the draw"
             ),
-            "weights_mean": (("covariance_type", "component"), np.vstack(w_list)),
+            "weights_sorted_mean": (
+                ("covariance_type", "rank"),
+                np.vstack(w_list),
+                {"long_name": "posterior mean of the weights sorted in decreasing order "
+                              "within each draw (label-invariant; rank 0 = largest)"},
+            ),
             "message": (("covariance_type",), np.asarray(message, dtype=str)),
         },
         coords={"n_occupied": n_occ, "covariance_type": np.asarray(cts),
-                "component": np.arange(k_max)},
+                "rank": np.arange(k_max)},
     )
     p_ok = np.where(np.isfinite(prob), prob, -1.0)
     j_best, i_best = np.unravel_index(int(np.argmax(p_ok)), p_ok.shape)

@@ -487,6 +487,27 @@ def test_sparse_counts_occupied_components(fake_bayes, two_blobs):
     assert res.best_model is inst
     df = res.to_dataframe()
     assert df.index.names == ["covariance_type", "n_occupied"] and len(df) == 5
+    # label-invariant weights summary: per-draw sorted weights, averaged (direct computation)
+    assert "weights_mean" not in t
+    assert t["weights_sorted_mean"].dims == ("covariance_type", "rank")
+    W = _datatree.get_posterior(inst.idata_)["weights"].transpose("chain", "draw", "component").values
+    direct = np.sort(W.reshape(-1, 5), axis=1)[:, ::-1].mean(axis=0)
+    np.testing.assert_allclose(t["weights_sorted_mean"].sel(covariance_type="full").values, direct)
+    assert np.all(np.diff(direct) <= 0) and direct[2:].max() < 1e-6
+
+
+def test_sorted_weights_mean_is_label_invariant():
+    from bayesgmm.selection import _sorted_weights_mean
+
+    # two occupied components whose labels switch between draws: the per-label mean
+    # is 0.25 everywhere, the sorted mean shows two components and two empty ones
+    w = np.array([[[0.6, 0.4, 0.0, 0.0], [0.0, 0.0, 0.4, 0.6]],
+                  [[0.0, 0.6, 0.0, 0.4], [0.4, 0.0, 0.6, 0.0]]])
+    da = xr.DataArray(w, dims=("chain", "draw", "component"))
+    np.testing.assert_allclose(da.mean(("chain", "draw")).values, 0.25)
+    np.testing.assert_allclose(_sorted_weights_mean(da), [0.6, 0.4, 0.0, 0.0])
+    np.testing.assert_allclose(_sorted_weights_mean(da.transpose("component", "draw", "chain")),
+                               [0.6, 0.4, 0.0, 0.0])
 
 
 def test_sparse_with_vi_warns(fake_bayes, two_blobs):
