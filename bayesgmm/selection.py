@@ -781,6 +781,7 @@ def _elpd_table(elpds, info, results, ks, cts, method, rule):
     rank = np.full(shape, -1, dtype=np.int64)
     n_high = np.full(shape, -1, dtype=np.int64)
     max_k = np.full(shape, np.nan)
+    good_k = np.full(shape, np.nan)
     message = np.full(shape, "", dtype=object)
     seconds = np.full(shape, np.nan)
     if len(elpds) >= 2:
@@ -814,6 +815,7 @@ def _elpd_table(elpds, info, results, ks, cts, method, rule):
             if method == "loo":
                 n_high[i, j] = info[cell]["n_high_pareto_k"]
                 max_k[i, j] = info[cell]["max_pareto_k"]
+                good_k[i, j] = info[cell]["good_k"]
             message[i, j] = " | ".join(msgs)
     dims = ("n_components", "covariance_type")
     label = "PSIS-LOO" if method == "loo" else "WAIC"
@@ -828,7 +830,11 @@ def _elpd_table(elpds, info, results, ks, cts, method, rule):
     }
     if method == "loo":
         data["n_high_pareto_k"] = (dims, n_high, {"long_name": "observations with Pareto k > good_k (-1 = failed)"})
-        data["max_pareto_k"] = (dims, max_k)
+        data["max_pareto_k"] = (dims, max_k, {"long_name": "largest PSIS Pareto k of the cell"})
+        data["good_k"] = (dims, good_k, {
+            "long_name": "Pareto k reliability threshold min(1 - 1/log10(S), 0.7); cells with "
+                         "max_pareto_k above it are skipped by the selection rule",
+        })
     data["seconds"] = (dims, seconds)
     data["message"] = (dims, message.astype(str))
     ds = xr.Dataset(
@@ -839,19 +845,91 @@ def _elpd_table(elpds, info, results, ks, cts, method, rule):
     return ds, comparison
 
 
-def _pick_elpd(ds, ks, cts, rule):
-    """Best cell: highest elpd, or the simplest cell within one dse of it."""
+#: Pareto k above which PSIS-LOO is unreliable when the table has no ``good_k``.
+PARETO_K_THRESHOLD = 0.7
+
+
+def _unreliable_loo_cells(ds, ks, cts):
+    """Cells whose max Pareto k exceeds their threshold: ``{(k, ct): (max_k, good_k)}``."""
+    if "max_pareto_k" not in ds:
+        return {}
+    max_k = ds["max_pareto_k"].to_numpy()
+    good = ds["good_k"].to_numpy() if "good_k" in ds else np.full(max_k.shape, PARETO_K_THRESHOLD)
+    good = np.where(np.isfinite(good), good, PARETO_K_THRESHOLD)
+    return {
+        (k, ct): (float(max_k[i, j]), float(good[i, j]))
+        for i, k in enumerate(ks)
+        for j, ct in enumerate(cts)
+        if np.isfinite(max_k[i, j]) and max_k[i, j] > good[i, j]
+    }
+
+
+def _pick_elpd(ds, ks, cts, rule, pointwise=None, stacklevel=4):
+    """Best cell: highest elpd, or the simplest cell within one dse of it.
+
+    For PSIS-LOO, cells whose max Pareto k exceeds the reliability threshold
+    (``good_k``) are skipped, with a :class:`ParetoKWarning` naming them: their
+    elpd is likely too optimistic, so neither rule may prefer them (unless every
+    cell is unreliable). When the highest-elpd cell is skipped, the one-SE rule
+    measures from the best reliable cell; ``pointwise`` (``{cell: elpd_i}``)
+    then gives the standard error of that difference, ``sqrt(N Var(diff_i))``
+    as in :func:`arviz_stats.compare` (without it, the table's ``dse`` of the
+    cell is used as an approximation).
+    """
     elpd = ds["elpd"].to_numpy()
-    best = _argbest(elpd, ks, cts, higher_is_better=True)
+    skipped = _unreliable_loo_cells(ds, ks, cts)
+    ok = np.isfinite(elpd)
+    for i, k in enumerate(ks):
+        for j, ct in enumerate(cts):
+            if (k, ct) in skipped:
+                ok[i, j] = False
+    if skipped and not ok.any():
+        warnings.warn(
+            "PSIS-LOO is unreliable (max Pareto k above the threshold) for every cell, so "
+            f"the choice rests on unreliable elpd estimates ({len(skipped)} cells). Run more "
+            "draws (draws=...), use moment matching (arviz_stats.loo_moment_match) or exact "
+            "K-fold cross-validation (arviz_stats.loo_kfold), or compare with method='bic'.",
+            ParetoKWarning,
+            stacklevel=stacklevel,
+        )
+        ok = np.isfinite(elpd)
+        skipped = {}
+    best = _argbest(np.where(ok, elpd, np.nan), ks, cts, higher_is_better=True)
+    top = _argbest(elpd, ks, cts, higher_is_better=True)
+    if skipped:
+        desc = "; ".join(
+            f"K={k} {ct} (max Pareto k = {mk:.2f} > {gk:.2f})" for (k, ct), (mk, gk) in skipped.items()
+        )
+        warnings.warn(
+            f"rule={rule!r} skipped the cells whose PSIS-LOO is unreliable: {desc}; their elpd "
+            "is likely too optimistic. To consider them, run more draws (draws=...) and refit, "
+            "use moment matching (arviz_stats.loo_moment_match) or exact K-fold "
+            "cross-validation (arviz_stats.loo_kfold) for them; otherwise treat those "
+            "component counts as unsupported.",
+            ParetoKWarning,
+            stacklevel=stacklevel,
+        )
     if best is None or rule == "best":
         return best
     # one_se: the fewest components (then the first covariance type) whose elpd is
-    # within one standard error of the difference from the best cell.
-    diff = ds["elpd_diff"].to_numpy()
-    dse = ds["dse"].to_numpy()
+    # within one standard error of the difference from the best (reliable) cell.
+    if best == top:
+        diff = ds["elpd_diff"].to_numpy()
+        dse = ds["dse"].to_numpy()
+    else:
+        ib, jb = ks.index(best[0]), cts.index(best[1])
+        diff = elpd - elpd[ib, jb]
+        dse = ds["dse"].to_numpy().copy()
+        if pointwise is not None and best in pointwise:
+            ref = np.asarray(pointwise[best], dtype=float)
+            for i, k in enumerate(ks):
+                for j, ct in enumerate(cts):
+                    if (k, ct) in pointwise:
+                        d = np.asarray(pointwise[(k, ct)], dtype=float) - ref
+                        dse[i, j] = math.sqrt(d.size * np.var(d))
     for i, k in enumerate(ks):
         for j, ct in enumerate(cts):
-            if np.isfinite(diff[i, j]) and diff[i, j] >= -dse[i, j]:
+            if ok[i, j] and np.isfinite(diff[i, j]) and diff[i, j] >= -dse[i, j]:
                 return k, ct
     return best
 
@@ -950,7 +1028,12 @@ def select_components(
         highest elpd; ``"one_se"`` the fewest components whose elpd is within
         one standard error (``dse``) of that, because extra components that
         stay empty or split a cluster cost little elpd and the difference is
-        noise.
+        noise. For ``"loo"`` both rules skip cells whose PSIS-LOO is
+        unreliable (``max_pareto_k`` above ``good_k``, i.e.
+        ``min(1 - 1/log10(S), 0.7)``), with a :class:`ParetoKWarning` naming
+        them (their elpd is likely too optimistic); the one-SE rule then
+        measures from the best reliable cell. If every cell is unreliable,
+        all are used, with a warning.
     inference : {"nuts", "advi", "fullrank_advi", "minibatch_advi"}, default "nuts"
         For the Bayesian methods: ``BayesianGMM.fit(method=inference)``.
     **fit_kwargs
@@ -970,7 +1053,8 @@ def select_components(
           better), ``converged``, ``n_iter``, ``seconds``, ``message``.
         * ``"loo"``/``"waic"`` -- same dims: ``elpd``, ``se``, ``p``,
           ``elpd_diff``, ``dse``, ``weight`` (stacking), ``rank``, and for
-          LOO ``n_high_pareto_k``, ``max_pareto_k``; plus ``seconds``,
+          LOO ``n_high_pareto_k``, ``max_pareto_k``, ``good_k`` (the
+          cell's Pareto k threshold); plus ``seconds``,
           ``message``.
         * ``"sparse"`` -- ``probability`` (``covariance_type``,
           ``n_occupied``): posterior probability of each number of occupied
@@ -1156,7 +1240,13 @@ def _select_elpd(X, ks, cts, method, n_init, seed, progressbar, n_jobs, priors, 
     table, comparison = _elpd_table(elpds, info, results, ks, cts, method, rule)
     if method == "loo":
         _warn_pareto(table, ks, cts, stacklevel=4)
-    best = _pick_elpd(table, ks, cts, rule)
+    pointwise = {
+        c: np.asarray(e.elpd_i).ravel() for c, e in elpds.items() if getattr(e, "elpd_i", None) is not None
+    }
+    best = _pick_elpd(table, ks, cts, rule, pointwise=pointwise, stacklevel=4)
+    skipped = _unreliable_loo_cells(table, ks, cts)
+    if skipped and len(skipped) < int(np.isfinite(table["elpd"].to_numpy()).sum()):
+        table.attrs["skipped_unreliable_loo"] = ", ".join(_cell_name(c) for c in skipped)
     table.attrs.update(
         method=method,
         criterion="elpd_" + method,

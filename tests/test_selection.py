@@ -462,12 +462,72 @@ def test_one_se_rule_prefers_fewer_components():
     assert _pick_elpd(ds, [1, 2, 3], ["full"], "best") == (3, "full")
 
 
+def _elpd_ds_from_pointwise(pointwise, max_k, good_k=0.7):
+    """A LOO table as _elpd_table builds it, from synthetic pointwise elpd arrays."""
+    elpd = np.array([[p.sum()] for p in pointwise])
+    top = int(np.argmax(elpd[:, 0]))
+    diff = elpd - elpd[top]
+    dse = np.array([[math.sqrt(p.size * np.var(p - pointwise[top]))] for p in pointwise])
+    dims = ("n_components", "covariance_type")
+    return xr.Dataset({
+        "elpd": (dims, elpd), "elpd_diff": (dims, diff), "dse": (dims, dse),
+        "max_pareto_k": (dims, np.asarray(max_k, dtype=float)[:, None]),
+        "good_k": (dims, np.full((len(pointwise), 1), good_k)),
+    })
+
+
+def test_loo_rules_skip_cells_with_unreliable_pareto_k():
+    from bayesgmm.selection import _pick_elpd
+
+    rng = np.random.default_rng(0)
+    n = 200
+    base = -2.0 + 0.3 * rng.normal(size=n)
+
+    def noise():  # centred, so each cell's elpd offset is exact
+        e = rng.normal(size=n)
+        return 0.05 * (e - e.mean())
+
+    pointwise = [
+        base - 0.5 + noise(),    # K=1: clearly worse (elpd -100 behind K=3)
+        base + noise(),          # K=2: 0.4 behind K=3, dse ~1: within one dse
+        base + 0.002 + noise(),  # K=3: best reliable cell
+        base + 0.3 + noise(),    # K=4: highest elpd (+60), but PSIS unreliable
+    ]
+    ks, cts = [1, 2, 3, 4], ["full"]
+    ds = _elpd_ds_from_pointwise(pointwise, max_k=[0.2, 0.3, 0.4, 6.1])
+    pw = dict(zip([(k, "full") for k in ks], pointwise))
+    # what the rule would pick without the Pareto k check: K=4 (everything else > 1 dse behind)
+    assert ds["elpd"].values.argmax() == 3
+    assert all(ds["elpd_diff"].values[i, 0] < -ds["dse"].values[i, 0] for i in range(3))
+    with pytest.warns(ParetoKWarning, match=r"K=4 full \(max Pareto k = 6\.10 > 0\.70\).*more draws"):
+        assert _pick_elpd(ds, ks, cts, "best", pointwise=pw) == (3, "full")
+    # one-SE from the best reliable cell, K=3, with the dse of K=2 - K=3 computed pointwise
+    d23 = pointwise[1] - pointwise[2]
+    assert -d23.sum() < math.sqrt(n * np.var(d23))
+    d13 = pointwise[0] - pointwise[2]
+    assert -d13.sum() > math.sqrt(n * np.var(d13))
+    with pytest.warns(ParetoKWarning, match="K=4 full"):
+        assert _pick_elpd(ds, ks, cts, "one_se", pointwise=pw) == (2, "full")
+    # a cell at the threshold is reliable: nothing skipped, no warning
+    ok = _elpd_ds_from_pointwise(pointwise, max_k=[0.2, 0.3, 0.4, 0.7])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _pick_elpd(ok, ks, cts, "best", pointwise=pw) == (4, "full")
+    # every cell unreliable: all are used, with a warning saying so
+    bad = _elpd_ds_from_pointwise(pointwise, max_k=[1.0, 1.2, 1.5, 6.1])
+    with pytest.warns(ParetoKWarning, match="every cell"):
+        assert _pick_elpd(bad, ks, cts, "best", pointwise=pw) == (4, "full")
+
+
 def test_pareto_k_warning_says_what_to_do(fake_bayes, two_blobs):
     # draws far too spread out for the data: importance ratios are heavy-tailed
     with pytest.warns(ParetoKWarning, match="run more draws"):
         res = select_components(two_blobs.X, [2, 3], method="loo", random_state=0,
                                 progressbar=False, n_init=1, spread=25.0)
     assert (res.table["n_high_pareto_k"].values > 0).any()
+    # per-cell max Pareto k and the threshold the selection rule used are in the table
+    assert np.isfinite(res.table["max_pareto_k"].values).all()
+    assert ((res.table["good_k"].values > 0) & (res.table["good_k"].values <= 0.7)).all()
 
 
 def test_sparse_counts_occupied_components(fake_bayes, two_blobs):
