@@ -181,3 +181,15 @@ def test_stephens_low_memory_path_equals_cached(setup):
     xr.testing.assert_identical(a, b)
     xr.testing.assert_identical(pa, pb)
     np.testing.assert_array_equal(a["means"].values, m)
+
+
+def test_assign_tolerates_non_finite_costs():
+    # An empty component with overflowing variance gives inf/nan costs; the
+    # assignment must stay feasible and still match the finite components.
+    from bayesgmm.posterior.relabel import _assign
+
+    cost = np.array([[[0.0, 5.0, 9.0], [np.inf, np.inf, np.inf], [4.0, np.nan, 0.5]]])
+    perm = _assign(cost)
+    assert sorted(perm[0].tolist()) == [0, 1, 2]
+    # relabelled[k] = raw[perm[k]]: reference 0 <- draw 0, reference 2 <- draw 2
+    assert perm[0, 0] == 0 and perm[0, 2] == 2 and perm[0, 1] == 1

@@ -107,9 +107,20 @@ def _assign(cost: np.ndarray) -> np.ndarray:
     S, K, _ = cost.shape
     perm = np.empty((S, K), dtype=np.int64)
     for s in range(S):
-        rows, cols = linear_sum_assignment(cost[s])
+        c = cost[s]
+        if not np.isfinite(c).all():
+            # A draw component with an overflowing or undefined cost (e.g. an empty
+            # component of an overfitted VI fit with astronomically large variances)
+            # matches anything equally badly; a large finite cost keeps the
+            # assignment feasible (scipy rejects rows without a finite entry).
+            c = np.where(np.isfinite(c), c, _INFEASIBLE_COST)
+        rows, cols = linear_sum_assignment(c)
         perm[s, cols] = rows
     return perm
+
+
+#: Stand-in for non-finite relabelling costs (finite, and summing K of them cannot overflow).
+_INFEASIBLE_COST = 1e250
 
 
 def _stephens(params: DrawParams, X, perm0, max_iter, budget):
