@@ -351,13 +351,10 @@ class BayesianGMM:
         em_seed, sampler_seed = self._seeds()
 
         from bayesgmm.em import GaussianMixture
-        from bayesgmm.inference import run_inference
+        from bayesgmm.inference import initial_reg_covar, run_inference
         from bayesgmm.posterior import relabel_draws
 
-        # The priors are scale-free, so the initialising EM's regulariser is too:
-        # an absolute reg_covar=1e-6 collapsed data of scale 1e-8 onto its mean.
-        data_var = float(np.mean(np.var(arr, axis=0)))
-        reg_covar = 1e-6 * data_var if np.isfinite(data_var) and data_var > 0 else 1e-6
+        reg_covar = initial_reg_covar(arr)
         em = GaussianMixture(
             K, covariance_type=self.covariance_type, n_init=n_init, random_state=em_seed,
             reg_covar=reg_covar,

@@ -97,13 +97,26 @@ def _check_int(value, name, minimum):
     return int(value)
 
 
+def initial_reg_covar(X) -> float:
+    """``reg_covar`` for the EM fit that starts the chains: 1e-6 x the mean feature variance.
+
+    The priors are scale-free, so the initialising EM's regulariser must be too: an
+    absolute ``reg_covar=1e-6`` collapses data of scale 1e-8 onto its mean.
+    """
+    data_var = float(np.mean(np.var(np.asarray(X, dtype=np.float64), axis=0)))
+    return 1e-6 * data_var if np.isfinite(data_var) and data_var > 0 else 1e-6
+
+
 def _init_params(init, dens: MixtureDensity, random_seed):
     """(weights, means, covariances in sklearn layout) from an EM fit, a dict or None."""
     K, D, ct = dens.n_components, dens.n_features, dens.covariance_type
     if init is None:
         from bayesgmm.em import GaussianMixture
 
-        init = GaussianMixture(K, covariance_type=ct, n_init=3, random_state=random_seed).fit(dens.X)
+        init = GaussianMixture(
+            K, covariance_type=ct, n_init=3, random_state=random_seed,
+            reg_covar=initial_reg_covar(dens.X),
+        ).fit(dens.X)
     if isinstance(init, dict):
         try:
             w, mu, cov = init["weights"], init["means"], init["covariances"]

@@ -240,3 +240,18 @@ def test_minibatch_advi_too_few_steps_warns():
     init = _init(centres + 5.0, "diag")  # start far from the optimum, stop early (full batch)
     with pytest.warns(VIConvergenceWarning):
         _run(X, 2, "diag", init, method="minibatch_advi", n=400, batch_size=200, random_seed=0, draws=10)
+
+
+def test_default_em_start_is_scale_free():
+    # init=None builds the starting EM itself; its reg_covar must follow the data's
+    # scale, or data of scale 1e-8 collapse onto their mean (both components equal).
+    from bayesgmm._logdensity import MixtureDensity
+    from bayesgmm.inference import _init_params, initial_reg_covar
+    from bayesgmm.priors import Priors
+
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(0.0, 1.0, (60, 2)), rng.normal(6.0, 1.0, (60, 2))]) * 1e-8
+    assert initial_reg_covar(X) == pytest.approx(1e-6 * np.var(X, axis=0).mean())
+    dens = MixtureDensity(X, 2, "full", Priors().resolve(X, n_components=2))
+    mu = dens.unpack(_init_params(None, dens, 0))["means"]
+    assert np.abs(mu[0] - mu[1]).min() > 4e-8  # the two clusters, 6e-8 apart, are found
