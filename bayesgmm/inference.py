@@ -394,17 +394,30 @@ def _nuts_nutpie(*, dens, x0, draws, tune, chains, progressbar, seed_jitter, see
     setup_time = time.perf_counter() - t0
     t1 = time.perf_counter()
     with _blas_one_thread():
-        trace = nutpie.sample(
-            compiled,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            seed=seed_sampler,
-            progress_bar=progressbar,
-            init_mean=x0,
-            save_warmup=True,
-            **kwargs,
-        )
+        try:
+            trace = nutpie.sample(
+                compiled,
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                seed=seed_sampler,
+                progress_bar=progressbar,
+                init_mean=x0,
+                save_warmup=True,
+                **kwargs,
+            )
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as err:  # nutpie's Rust panics are BaseExceptions
+            if isinstance(err, Exception) and not type(err).__name__.endswith("PanicException"):
+                raise
+            raise RuntimeError(
+                f"nutpie could not sample this model ({type(err).__name__}: {err}). This "
+                "usually means a chain started where the gradient is not finite, e.g. an "
+                "empty component of an overfitted mixture. Try another random_state, "
+                "fewer components, another jitter or a larger Dirichlet concentration "
+                "(Priors(weights_alpha=...))."
+            ) from err
     sampling_time = time.perf_counter() - t1
     post = trace["posterior"].to_dataset()
     post = post.drop_attrs() if hasattr(post, "drop_attrs") else post

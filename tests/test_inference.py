@@ -255,3 +255,23 @@ def test_default_em_start_is_scale_free():
     dens = MixtureDensity(X, 2, "full", Priors().resolve(X, n_components=2))
     mu = dens.unpack(_init_params(None, dens, 0))["means"]
     assert np.abs(mu[0] - mu[1]).min() > 4e-8  # the two clusters, 6e-8 apart, are found
+
+
+def test_nutpie_panic_becomes_a_runtime_error_with_advice(monkeypatch):
+    # nutpie reports Rust panics (e.g. a non-finite gradient at a chain's start) as a
+    # BaseException subclass named PanicException; users get a RuntimeError instead.
+    import nutpie
+
+    from bayesgmm.inference import run_inference
+
+    class PanicException(BaseException):
+        pass
+
+    def boom(*args, **kwargs):
+        raise PanicException("Could not initialize state because of bad initial gradient")
+
+    monkeypatch.setattr(nutpie, "sample", boom)
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(40, 2))
+    with pytest.raises(RuntimeError, match="nutpie could not sample.*random_state"):
+        run_inference(X, 2, "diag", draws=10, tune=10, chains=1, progressbar=False, random_seed=0)
