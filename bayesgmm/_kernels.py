@@ -548,7 +548,7 @@ def _n_moment_features(covariance_type: str, d: int) -> int:
     return d if covariance_type == "diag" else 1
 
 
-def _moment_features_t(xc: np.ndarray, shift, covariance_type: str) -> np.ndarray:
+def _moment_features_t(xc: np.ndarray, shift, covariance_type: str, out=None) -> np.ndarray:
     """Per-row features of one chunk, transposed: ``Z.T = [second moments | x | 1].T``.
 
     ``xc`` is the chunk ``(n, D)`` (``shift`` is subtracted). Rows of the
@@ -558,11 +558,12 @@ def _moment_features_t(xc: np.ndarray, shift, covariance_type: str) -> np.ndarra
     The E-step is then ``A.T @ Z.T`` (constants folded into the last row of
     ``A``) and the M-step statistics ``R @ Z`` (its last column is ``nk``): two
     matrix products per chunk for all components together, and every
-    elementwise pass runs over long contiguous rows.
+    elementwise pass runs over long contiguous rows. ``out``: a contiguous
+    buffer of ``(m2 + D + 1) * n`` float64 to fill instead of a new array.
     """
     n, d = xc.shape
     m2 = _n_moment_features(covariance_type, d)
-    zt = np.empty((m2 + d + 1, n))
+    zt = np.empty((m2 + d + 1, n)) if out is None else out.reshape(m2 + d + 1, n)
     xt = zt[m2 : m2 + d]
     if shift is not None:
         np.subtract(xc.T, shift[:, None], out=xt)
@@ -644,6 +645,49 @@ def _expand_second_moments(sxx_compact, covariance_type, d):
     return sxx_compact
 
 
+def _em_chunk_size(n: int, d: int, k: int, covariance_type: str) -> int:
+    """Default rows per chunk of :func:`accumulate_statistics`."""
+    per_row = _n_moment_features(covariance_type, d) + d + 1 + 2 * k  # float64 per row
+    rows_cache = (CHUNK_BYTES // _EM_CHUNK_DIVISOR) // (8 * per_row)
+    # never more temporaries than one n x (D + 2K) array (what any EM
+    # needs for its responsibilities and a centred copy of the data)
+    rows_mem = n * (d + 2 * k) // per_row
+    return int(max(256, min(65536, rows_cache, rows_mem)))
+
+
+def workspace_size(
+    n_samples: int, n_features: int, n_components: int, covariance_type: str, features: bool
+) -> int:
+    """Size (float64 values) of the ``workspace`` of :func:`accumulate_statistics`."""
+    step = _em_chunk_size(n_samples, n_features, n_components, covariance_type)
+    m = 0 if features else _n_moment_features(covariance_type, n_features) + n_features + 1
+    return step * (n_components + m)
+
+
+def moment_features(X, covariance_type: str, n_components: int, shift=None, out=None) -> list:
+    """The per-chunk features that :func:`accumulate_statistics` builds from ``X``.
+
+    They do not depend on the parameters, so an EM loop can build them once
+    per fit and pass them as ``features=`` to every iteration. Memory:
+    ``N * (m2 + D + 1)`` float64 (``m2 = D`` for ``diag``, 1 for ``spherical``),
+    in one buffer (``out``, contiguous, if given).
+    """
+    _check_covariance_type(covariance_type)
+    X = np.asarray(X, dtype=np.float64)
+    n, d = X.shape
+    step = _em_chunk_size(n, d, n_components, covariance_type)
+    m = _n_moment_features(covariance_type, d) + d + 1
+    # one buffer (numpy asks the kernel for huge pages above 4 MiB: far
+    # fewer page faults than one allocation per chunk)
+    buf = np.empty(m * n) if out is None else out
+    return [
+        _moment_features_t(
+            X[s : s + step], shift, covariance_type, out=buf[m * s : m * min(s + step, n)]
+        )
+        for s in range(0, n, step)
+    ]
+
+
 def accumulate_statistics(
     X,
     covariance_type: str,
@@ -657,6 +701,8 @@ def accumulate_statistics(
     chunk_size: int | None = None,
     row_offset: int = 0,
     n_worst: int = 0,
+    features=None,
+    workspace=None,
 ) -> SufficientStatistics:
     """E-step plus sufficient statistics, chunk by chunk.
 
@@ -686,6 +732,15 @@ def accumulate_statistics(
         Global index of the first row (for ``worst_index``).
     n_worst : int, default=0
         How many lowest-likelihood rows to remember.
+    features : list of ndarray, optional
+        The per-chunk features of ``X`` from :func:`moment_features` (same
+        ``shift``, ``covariance_type`` and ``n_components``), reused across
+        EM iterations instead of being rebuilt; ``chunk_size`` is then ignored.
+    workspace : ndarray, optional
+        A contiguous float64 buffer reused for the per-chunk temporaries
+        (responsibilities, and the features when ``features`` is not given)
+        instead of allocating them for every chunk; ignored when smaller
+        than :func:`workspace_size`.
 
     Returns
     -------
@@ -710,14 +765,17 @@ def accumulate_statistics(
         A, c = _expansion_operands(means, precisions_chol, log_weights, covariance_type)
         Atc = np.ascontiguousarray(np.concatenate([A, c[None, :]], axis=0).T)  # (K, M+1)
     m2 = _n_moment_features(covariance_type, d)
-    if chunk_size is None:
-        per_row = m2 + d + 1 + 2 * k  # float64 temporaries per row
-        rows_cache = (CHUNK_BYTES // _EM_CHUNK_DIVISOR) // (8 * per_row)
-        # never more temporaries than one n x (D + 2K) array (what any EM
-        # needs for its responsibilities and a centred copy of the data)
-        rows_mem = n * (d + 2 * k) // per_row
-        chunk_size = int(max(256, min(65536, rows_cache, rows_mem)))
-    step = chunk_size
+    if features is not None:
+        step = features[0].shape[1] if features else max(n, 1)
+    else:
+        step = chunk_size or _em_chunk_size(n, d, k, covariance_type)
+    rbuf = zbuf = None
+    if workspace is not None and resp is None:
+        need_z = 0 if features is not None else m2 + d + 1
+        if workspace.size >= step * (k + need_z):
+            rbuf = workspace[: step * k]
+            if need_z:
+                zbuf = workspace[step * k : step * (k + need_z)]
     srz = np.zeros((k, m2 + d + 1))
     loglik = 0.0
     weight = 0.0
@@ -725,12 +783,19 @@ def accumulate_statistics(
     for s in range(0, n, step):
         xc = X[s : s + step]
         nc = xc.shape[0]
-        zt = _moment_features_t(xc, shift, covariance_type)
+        if features is not None:
+            zt = features[s // step]
+        else:
+            out = None if zbuf is None else zbuf[: (m2 + d + 1) * nc]
+            zt = _moment_features_t(xc, shift, covariance_type, out=out)
         wc = None if sample_weight is None else sample_weight[s : s + step]
         if resp is not None:
             rt = np.array(np.asarray(resp[s : s + step], dtype=np.float64).T, order="C")
         else:
-            rt = Atc @ zt  # weighted log-densities, (K, n)
+            if rbuf is None:
+                rt = Atc @ zt  # weighted log-densities, (K, n)
+            else:  # a reused buffer: no fresh pages (page faults) per chunk
+                rt = np.matmul(Atc, zt, out=rbuf[: k * nc].reshape(k, nc))
             log_norm = _normalise_columns(rt)
             loglik += float(log_norm.sum() if wc is None else wc @ log_norm)
             if log_norm_all is not None:

@@ -221,7 +221,10 @@ def _block_stats_resp(x, w, offset, resp, shift, covariance_type):
     )
 
 
-def _block_stats_em(x, w, offset, means_c, prec_chol, log_weights, shift, covariance_type, n_worst):
+def _block_stats_em(
+    x, w, offset, means_c, prec_chol, log_weights, shift, covariance_type, n_worst,
+    feats=None, work=None,
+):
     return _kernels.accumulate_statistics(
         x,
         covariance_type,
@@ -232,6 +235,8 @@ def _block_stats_em(x, w, offset, means_c, prec_chol, log_weights, shift, covari
         shift=shift,
         row_offset=offset,
         n_worst=n_worst,
+        features=None if feats is None else feats.get(offset),
+        workspace=work,
     )
 
 
@@ -262,6 +267,43 @@ class _Data:
             step = chunk_size or _kernels.chunk_rows(self.n, n_components, self.d)
             self.offsets = np.arange(0, self.n, step)
             self.step = step
+
+    def moment_features(self, shift, covariance_type, n_components):
+        """Per-block E/M-step features, built once per fit, or None.
+
+        Only for in-memory data and ``diag``/``spherical`` (whose features,
+        ``[x*x | x | 1]`` or ``[|x|^2 | x | 1]``, cost as much to build as the
+        rest of an iteration), and only while they take at most
+        :data:`_FEATURE_CACHE_BYTES`; otherwise every iteration rebuilds them.
+        """
+        if self.dask or covariance_type not in ("diag", "spherical"):
+            return None
+        m = _kernels._n_moment_features(covariance_type, self.d) + self.d + 1
+        if 8 * m * self.n > _FEATURE_CACHE_BYTES:
+            return None
+        X = self.X
+        buf = np.empty(m * self.n)  # one allocation: huge pages, few page faults
+        return {
+            int(s): _kernels.moment_features(
+                X[s : s + self.step],
+                covariance_type,
+                n_components,
+                shift,
+                out=buf[m * s : m * min(s + self.step, self.n)],
+            )
+            for s in self.offsets
+        }
+
+    def workspace(self, covariance_type, n_components, features):
+        """A buffer for the chunk temporaries of the E/M-steps, or None (dask:
+        blocks may run in parallel threads; in-memory chunks run one by one)."""
+        if self.dask or self.n == 0:
+            return None
+        return np.empty(
+            _kernels.workspace_size(
+                min(self.step, self.n), self.d, n_components, covariance_type, features
+            )
+        )
 
     def map_reduce(self, func, *args):
         """``sum_b func(X_b, w_b, offset_b, *args)`` over chunks / dask blocks."""
@@ -802,6 +844,10 @@ class GaussianMixture:
         best = None
         max_lower_bound = -np.inf
         self.converged_ = False
+        feats = work = None
+        if self.max_iter > 0:  # built once per fit, reused by every iteration
+            feats = data.moment_features(shift, ct, k)
+            work = data.workspace(ct, k, feats is not None)
         for init in range(n_init):
             self._print_init_beg(init)
             if do_init:
@@ -826,7 +872,7 @@ class GaussianMixture:
                 with np.errstate(divide="ignore"):
                     log_w = np.log(weights)
                 estep = (means - shift, prec_chol, log_w, shift, ct)
-                stats = data.map_reduce(_block_stats_em, *estep, 0)
+                stats = data.map_reduce(_block_stats_em, *estep, 0, feats, work)
                 lower_bound = stats.loglik / stats.weight
                 history.append(float(lower_bound))
                 params, reseeded = self._m_step(stats, data, shift, estep)
@@ -1321,6 +1367,10 @@ class GaussianMixture:
 # --------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------
+
+#: Largest size (bytes) of the EM features kept for a whole fit (see
+#: ``_Data.moment_features``): the chunk budget of :mod:`bayesgmm._kernels`.
+_FEATURE_CACHE_BYTES = _kernels.CHUNK_BYTES
 
 #: Above this many entries of the per-chunk operand ``A`` (K x features) the EM
 #: matrix products are large enough to profit from a multithreaded BLAS.
