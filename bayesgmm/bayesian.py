@@ -11,7 +11,6 @@ from the EM solution, relabelling of the draws against EM
 
 from __future__ import annotations
 
-import inspect
 import numbers
 import warnings
 
@@ -20,6 +19,7 @@ import pandas as pd
 import xarray as xr
 
 from bayesgmm import _datatree
+from bayesgmm._estimator import EstimatorMixin
 from bayesgmm._validation import check_array, check_feature_names, check_n_features
 from bayesgmm.em import NotFittedError
 
@@ -54,7 +54,7 @@ def _obs_coords(X, n):
     return np.arange(n)
 
 
-class BayesianGMM:
+class BayesianGMM(EstimatorMixin):
     """Bayesian Gaussian mixture model: EM point estimate, then the full posterior.
 
     The model: weights ~ Dirichlet(alpha); means ~ Normal centred on the data with
@@ -117,72 +117,10 @@ class BayesianGMM:
         self._check_params()
 
     # ------------------------------------------------------------ sklearn protocol
-    @classmethod
-    def _get_param_names(cls):
-        sig = inspect.signature(cls.__init__)
-        return [p.name for p in sig.parameters.values() if p.name != "self"]
-
-    def get_params(self, deep=True):
-        """Constructor parameters as a dict (scikit-learn protocol).
-
-        Examples
-        --------
-        >>> from bayesgmm import BayesianGMM
-        >>> BayesianGMM(3).get_params()["n_components"]
-        3
-        """
-        return {name: getattr(self, name) for name in self._get_param_names()}
-
-    def set_params(self, **params):
-        """Set constructor parameters (scikit-learn protocol); returns ``self``.
-
-        Examples
-        --------
-        >>> from bayesgmm import BayesianGMM
-        >>> BayesianGMM().set_params(n_components=4).n_components
-        4
-        """
-        valid = set(self._get_param_names())
-        for key in params:
-            if key not in valid:
-                raise ValueError(
-                    f"Invalid parameter {key!r} for BayesianGMM; valid parameters are "
-                    f"{sorted(valid)}."
-                )
-        old = {k: getattr(self, k) for k in params}
-        for key, value in params.items():
-            setattr(self, key, value)
-        try:
-            self._check_params()
-        except (TypeError, ValueError):
-            for key, value in old.items():
-                setattr(self, key, value)
-            raise
-        return self
-
-    def __repr__(self):
-        defaults = {
-            p.name: p.default
-            for p in inspect.signature(type(self).__init__).parameters.values()
-            if p.name != "self"
-        }
-        parts = []
-        for name, default in defaults.items():
-            value = getattr(self, name)
-            if value is default or (
-                isinstance(value, (str, int)) and type(value) is type(default) and value == default
-            ):
-                continue
-            parts.append(f"{name}={value!r}")
-        return f"BayesianGMM({', '.join(parts)})"
+    _check_params_on_set = True
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "idata_")
-
-    def __sklearn_tags__(self):
-        from sklearn.utils import Tags, TargetTags
-
-        return Tags(estimator_type="density_estimator", target_tags=TargetTags(required=False))
 
     def _check_params(self):
         from bayesgmm.covariance import COVARIANCE_TYPES

@@ -24,7 +24,6 @@ scikit-learn is not needed at run time.
 
 from __future__ import annotations
 
-import inspect
 import math
 import numbers
 import sys
@@ -34,6 +33,7 @@ from time import time
 import numpy as np
 
 from bayesgmm import _kernels
+from bayesgmm._estimator import EstimatorMixin
 from bayesgmm._validation import (
     check_array,
     check_feature_names,
@@ -354,7 +354,7 @@ class _Data:
 # --------------------------------------------------------------------------
 
 
-class GaussianMixture:
+class GaussianMixture(EstimatorMixin):
     """Gaussian mixture fitted by expectation-maximisation.
 
     Same parameters, methods and fitted attributes as
@@ -499,73 +499,6 @@ class GaussianMixture:
         self.verbose_interval = verbose_interval
 
     # ---------------------------------------------------------------- protocol
-    @classmethod
-    def _get_param_names(cls):
-        sig = inspect.signature(cls.__init__)
-        return sorted(p.name for p in sig.parameters.values() if p.name != "self")
-
-    def get_params(self, deep=True):
-        """Constructor parameters as a dict (scikit-learn protocol).
-
-        Examples
-        --------
-        >>> from bayesgmm import GaussianMixture
-        >>> GaussianMixture(n_components=3).get_params()["n_components"]
-        3
-        """
-        return {name: getattr(self, name) for name in self._get_param_names()}
-
-    def set_params(self, **params):
-        """Set constructor parameters (scikit-learn protocol); returns ``self``.
-
-        Examples
-        --------
-        >>> from bayesgmm import GaussianMixture
-        >>> GaussianMixture().set_params(n_components=4).n_components
-        4
-        """
-        valid = set(self._get_param_names())
-        for key, value in params.items():
-            if key not in valid:
-                raise ValueError(
-                    f"Invalid parameter {key!r} for estimator {type(self).__name__}. "
-                    f"Valid parameters are: {sorted(valid)}."
-                )
-            setattr(self, key, value)
-        return self
-
-    def __repr__(self):
-        defaults = {
-            p.name: p.default
-            for p in inspect.signature(type(self).__init__).parameters.values()
-            if p.name != "self"
-        }
-        parts = []
-        for name in defaults:
-            value = getattr(self, name, None)
-            default = defaults[name]
-            same = value is default
-            if not same:
-                try:
-                    same = bool(type(value) is type(default) and value == default)
-                except Exception:  # arrays
-                    same = False
-            if not same:
-                r = repr(value)
-                if len(r) > 60:
-                    r = r[:57] + "..."
-                parts.append(f"{name}={r}")
-        return f"{type(self).__name__}({', '.join(parts)})"
-
-    def __sklearn_tags__(self):
-        from sklearn.utils import Tags, TargetTags
-
-        tags = Tags(
-            estimator_type="density_estimator",
-            target_tags=TargetTags(required=False),
-        )
-        return tags
-
     def __sklearn_is_fitted__(self):
         return hasattr(self, "means_")
 
