@@ -504,6 +504,74 @@ def _group(tree, group: str, required: bool = True) -> xr.Dataset | None:
     return tree[group].to_dataset()
 
 
+def select_variables(post: xr.Dataset, var_names, default) -> xr.Dataset:
+    """``post[var_names]`` with checked names; ``var_names=None`` takes ``default``.
+
+    Parameters
+    ----------
+    post : xarray.Dataset
+        Posterior (or EM) variables.
+    var_names : str, list of str or None
+    default : sequence of str
+        Used when ``var_names`` is None (only those present in ``post``).
+
+    Returns
+    -------
+    xarray.Dataset
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> ds = xr.Dataset({"weights": ("component", np.array([0.4, 0.6]))})
+    >>> list(select_variables(ds, None, ("weights", "means")).data_vars)
+    ['weights']
+    """
+    if var_names is None:
+        var_names = [v for v in default if v in post]
+    elif isinstance(var_names, str):
+        var_names = [var_names]
+    else:
+        try:
+            var_names = list(var_names)
+        except TypeError:
+            raise TypeError(
+                f"var_names must be a str or a list of str; got {type(var_names).__name__}."
+            ) from None
+    if not var_names:
+        raise ValueError("var_names is empty; name at least one posterior variable.")
+    unknown = [v for v in var_names if v not in post]
+    if unknown:
+        raise ValueError(
+            f"var_names {unknown} are not posterior variables; choose from "
+            f"{sorted(map(str, post.data_vars))}."
+        )
+    return post[list(var_names)]
+
+
+def correlation_pairs(corr: xr.DataArray) -> xr.DataArray:
+    """Correlation matrices (..., feature, feature_bis) -> (..., pair), upper triangle only.
+
+    The diagonal is constant 1 and the lower triangle repeats the upper one, so only
+    the ``D (D - 1) / 2`` free correlations are kept; ``pair`` is labelled
+    ``"a:b"`` from the feature names.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> c = xr.DataArray(np.array([[1.0, 0.3], [0.3, 1.0]]), dims=("feature", "feature_bis"),
+    ...                  coords={"feature": ["a", "b"], "feature_bis": ["a", "b"]})
+    >>> correlation_pairs(c).to_series().to_dict()
+    {'a:b': 0.3}
+    """
+    feats = [str(f) for f in corr["feature"].to_numpy()]
+    i, j = np.triu_indices(len(feats), k=1)
+    vals = corr.transpose(..., "feature", "feature_bis").to_numpy()[..., i, j]
+    dims = [d for d in corr.dims if d not in ("feature", "feature_bis")] + ["pair"]
+    coords = {d: corr[d].to_numpy() for d in dims[:-1] if d in corr.coords}
+    coords["pair"] = np.array([f"{feats[a]}:{feats[b]}" for a, b in zip(i, j)], dtype=str)
+    return xr.DataArray(vals, dims=dims, coords=coords)
+
+
 def get_posterior(tree) -> xr.Dataset:
     """The relabelled posterior draws (``weights``, ``means``, ``covariances``, ...).
 

@@ -522,20 +522,9 @@ class BayesianGMM(EstimatorMixin):
         if isinstance(hdi_prob, bool) or not isinstance(hdi_prob, numbers.Real) or not 0 < hdi_prob < 1:
             raise ValueError(f"hdi_prob must be a number in (0, 1), e.g. 0.94; got {hdi_prob!r}.")
         post = _datatree.get_posterior(self.idata_)
-        default = [v for v in ("weights", "means", "sds", "correlations") if v in post]
-        if var_names is None:
-            var_names = default
-        elif isinstance(var_names, str):
-            var_names = [var_names]
-        unknown = [v for v in var_names if v not in post]
-        if unknown:
-            raise ValueError(
-                f"var_names {unknown} are not posterior variables; choose from "
-                f"{sorted(map(str, post.data_vars))}."
-            )
-        ds = post[list(var_names)]
+        ds = _datatree.select_variables(post, var_names, ("weights", "means", "sds", "correlations"))
         if "correlations" in ds:
-            ds = ds.assign(correlations=_upper_pairs(ds["correlations"]))
+            ds = ds.assign(correlations=_datatree.correlation_pairs(ds["correlations"]))
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
             return azs.summary(
@@ -693,15 +682,3 @@ def _check_complete(posterior: xr.Dataset, draws: int, chains: int) -> None:
         "(NaN or inf). Check the data for extreme values or duplicated rows, and try "
         "more `tune` steps or method='nuts' with a higher `target_accept`."
     )
-
-
-def _upper_pairs(corr: xr.DataArray) -> xr.DataArray:
-    """Correlations (..., feature, feature_bis) -> (..., pair) for the upper triangle."""
-    feats = [str(f) for f in corr["feature"].to_numpy()]
-    D = len(feats)
-    i, j = np.triu_indices(D, k=1)
-    vals = corr.transpose(..., "feature", "feature_bis").to_numpy()[..., i, j]
-    dims = [d for d in corr.dims if d not in ("feature", "feature_bis")] + ["pair"]
-    coords = {d: corr[d].to_numpy() for d in dims[:-1] if d in corr.coords}
-    coords["pair"] = np.array([f"{feats[a]}:{feats[b]}" for a, b in zip(i, j)], dtype=str)
-    return xr.DataArray(vals, dims=dims, coords=coords)

@@ -13,21 +13,6 @@ __all__ = ["trace", "rank", "pair"]
 _DEFAULT_VARS = ("weights", "means", "sds")
 
 
-def _upper_pairs(corr: xr.DataArray) -> xr.DataArray:
-    """Correlation matrices (..., feature, feature_bis) -> (..., pair), upper triangle only.
-
-    The diagonal is constant 1 and the lower triangle repeats the upper one: only the
-    ``D (D - 1) / 2`` free correlations are plotted.
-    """
-    feats = [str(f) for f in corr["feature"].to_numpy()]
-    i, j = np.triu_indices(len(feats), k=1)
-    vals = corr.transpose(..., "feature", "feature_bis").to_numpy()[..., i, j]
-    dims = [d for d in corr.dims if d not in ("feature", "feature_bis")] + ["pair"]
-    coords = {d: corr[d].to_numpy() for d in dims[:-1] if d in corr.coords}
-    coords["pair"] = np.array([f"{feats[a]}:{feats[b]}" for a, b in zip(i, j)], dtype=str)
-    return xr.DataArray(vals, dims=dims, coords=coords)
-
-
 def _split_features(ds: xr.Dataset) -> xr.Dataset:
     """One variable per feature (``means[waiting]``) for variables with only a feature dim.
 
@@ -49,26 +34,8 @@ def _posterior_tree(model_or_tree, var_names, *, coords=None, with_stats: bool,
     """A DataTree with the relabelled draws of ``var_names`` (and ``sample_stats``)."""
     tree = resolve_tree(model_or_tree)
     post = _datatree.get_posterior(tree)
-    if var_names is None:
-        var_names = [v for v in _DEFAULT_VARS if v in post]
-    elif isinstance(var_names, str):
-        var_names = [var_names]
-    else:
-        try:
-            var_names = list(var_names)
-        except TypeError:
-            raise TypeError(
-                f"var_names must be a str or a list of str; got {type(var_names).__name__}."
-            ) from None
-    if not var_names:
-        raise ValueError("var_names is empty; name at least one posterior variable.")
-    unknown = [v for v in var_names if v not in post]
-    if unknown:
-        raise ValueError(
-            f"var_names {unknown} are not posterior variables; choose from "
-            f"{sorted(map(str, post.data_vars))}."
-        )
-    ds = post[list(var_names)]
+    ds = _datatree.select_variables(post, var_names, _DEFAULT_VARS)
+    var_names = [str(v) for v in ds.data_vars]
     if coords is not None:
         if not isinstance(coords, dict):
             raise TypeError(
@@ -88,7 +55,7 @@ def _posterior_tree(model_or_tree, var_names, *, coords=None, with_stats: bool,
     if "correlations" in ds and "feature_bis" in ds["correlations"].dims:
         if ds.sizes.get("feature", 0) < 2:
             raise ValueError("correlations need at least 2 features; drop it from var_names.")
-        ds = ds.assign(correlations=_upper_pairs(ds["correlations"]))
+        ds = ds.assign(correlations=_datatree.correlation_pairs(ds["correlations"]))
     if split_features:
         ds = _split_features(ds)
     groups = {"posterior": ds}
