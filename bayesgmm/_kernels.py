@@ -633,6 +633,35 @@ def _normalise_columns(wt: np.ndarray) -> np.ndarray:
         return m + np.log(s)
 
 
+#: Rows per batch of :func:`_stats_product`.
+_STATS_BATCH = 2048
+
+
+def _stats_product(rt: np.ndarray, zt: np.ndarray) -> np.ndarray:
+    """``rt @ zt.T`` ((K, n) x (M, n) -> (K, M)), as a batch of products over
+    row slices of at most :data:`_STATS_BATCH` rows, summed.
+
+    Same result up to rounding (the sum over rows is split into partial
+    sums). With OpenBLAS, one product whose inner dimension is the chunk
+    length (~10^4) did not run concurrently when called from two threads,
+    while the batched form (one numpy call, inner dimension <= 4096) did and
+    is as fast on one thread (``benchmarks/em.py``).
+    """
+    n = rt.shape[1]
+    b = _STATS_BATCH
+    a = n // b
+    if a < 2:
+        return rt @ zt.T
+    k, m = rt.shape[0], zt.shape[0]
+    head = a * b
+    r3 = rt[:, :head].reshape(k, a, b).transpose(1, 0, 2)
+    z3 = zt[:, :head].reshape(m, a, b).transpose(1, 2, 0)
+    out = np.add.reduce(np.matmul(r3, z3), axis=0)
+    if head < n:
+        out += rt[:, head:] @ zt[:, head:].T
+    return out
+
+
 def _expand_second_moments(sxx_compact, covariance_type, d):
     """Compact ``r.T @ Z`` second moments -> scikit-learn-like layouts."""
     if covariance_type in ("full", "tied"):
@@ -656,26 +685,35 @@ def _em_chunk_size(n: int, d: int, k: int, covariance_type: str) -> int:
 
 
 def workspace_size(
-    n_samples: int, n_features: int, n_components: int, covariance_type: str, features: bool
+    n_samples: int,
+    n_features: int,
+    n_components: int,
+    covariance_type: str,
+    features: bool,
+    chunk_size: int | None = None,
 ) -> int:
     """Size (float64 values) of the ``workspace`` of :func:`accumulate_statistics`."""
-    step = _em_chunk_size(n_samples, n_features, n_components, covariance_type)
+    step = chunk_size or _em_chunk_size(n_samples, n_features, n_components, covariance_type)
+    step = min(step, max(n_samples, 1))
     m = 0 if features else _n_moment_features(covariance_type, n_features) + n_features + 1
     return step * (n_components + m)
 
 
-def moment_features(X, covariance_type: str, n_components: int, shift=None, out=None) -> list:
+def moment_features(
+    X, covariance_type: str, n_components: int, shift=None, out=None, chunk_size=None
+) -> list:
     """The per-chunk features that :func:`accumulate_statistics` builds from ``X``.
 
     They do not depend on the parameters, so an EM loop can build them once
     per fit and pass them as ``features=`` to every iteration. Memory:
     ``N * (m2 + D + 1)`` float64 (``m2 = D`` for ``diag``, 1 for ``spherical``),
-    in one buffer (``out``, contiguous, if given).
+    in one buffer (``out``, contiguous, if given). ``chunk_size``: rows per
+    chunk (default: what :func:`accumulate_statistics` would use for ``X``).
     """
     _check_covariance_type(covariance_type)
     X = np.asarray(X, dtype=np.float64)
     n, d = X.shape
-    step = _em_chunk_size(n, d, n_components, covariance_type)
+    step = chunk_size or _em_chunk_size(n, d, n_components, covariance_type)
     m = _n_moment_features(covariance_type, d) + d + 1
     # one buffer (numpy asks the kernel for huge pages above 4 MiB: far
     # fewer page faults than one allocation per chunk)
@@ -805,7 +843,7 @@ def accumulate_statistics(
             weight += float(wc.sum())
         else:
             weight += float(nc)
-        srz += rt @ zt.T
+        srz += _stats_product(rt, zt)
     worst = worst_index = None
     if log_norm_all is not None and n:
         m = min(n_worst, n)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import sys
 import warnings
 from time import time
@@ -223,7 +224,7 @@ def _block_stats_resp(x, w, offset, resp, shift, covariance_type):
 
 def _block_stats_em(
     x, w, offset, means_c, prec_chol, log_weights, shift, covariance_type, n_worst,
-    feats=None, work=None,
+    feats=None, chunk=None, work=None,
 ):
     return _kernels.accumulate_statistics(
         x,
@@ -236,6 +237,7 @@ def _block_stats_em(
         row_offset=offset,
         n_worst=n_worst,
         features=None if feats is None else feats.get(offset),
+        chunk_size=chunk,
         workspace=work,
     )
 
@@ -254,19 +256,40 @@ def _block_labels(x, means_c, prec_chol, log_weights, shift, covariance_type):
 
 
 class _Data:
-    """Row chunks of a numpy array or the blocks of a dask array."""
+    """Row blocks of a numpy array or the blocks of a dask array.
 
-    def __init__(self, X, sample_weight=None, chunk_size=None, n_components=1):
+    In-memory data are cut into blocks whose boundaries depend only on the
+    problem size (never on the thread count), and :meth:`map_reduce` sums the
+    per-block results in block order: a fit is bit-for-bit the same whether
+    its blocks run on one thread or several (``n_threads``).
+    """
+
+    def __init__(self, X, sample_weight=None, chunk_size=None, n_components=1, n_threads=1):
         self.X = X
         self.dask = is_dask_array(X)
         self.n, self.d = (int(s) for s in X.shape)
         self.sample_weight = sample_weight
+        self.n_threads = 1
+        self._pool = None
+        self._work = None
         if self.dask:
             self.offsets = np.concatenate([[0], np.cumsum(X.chunks[0])[:-1]]).astype(int)
         else:
-            step = chunk_size or _kernels.chunk_rows(self.n, n_components, self.d)
+            step = chunk_size or _block_rows(self.n, n_components, self.d)
             self.offsets = np.arange(0, self.n, step)
             self.step = step
+            self.n_threads = max(1, min(int(n_threads), len(self.offsets)))
+
+    def close(self):
+        """Shut the worker threads down (if any) and drop the workspaces."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+        self._work = None
+
+    def em_chunk_rows(self, covariance_type, n_components):
+        """Rows per E/M-step chunk inside a block (from the whole data's size)."""
+        return _kernels._em_chunk_size(self.n, self.d, n_components, covariance_type)
 
     def moment_features(self, shift, covariance_type, n_components):
         """Per-block E/M-step features, built once per fit, or None.
@@ -282,44 +305,95 @@ class _Data:
         if 8 * m * self.n > _FEATURE_CACHE_BYTES:
             return None
         X = self.X
+        step = self.em_chunk_rows(covariance_type, n_components)
         buf = np.empty(m * self.n)  # one allocation: huge pages, few page faults
-        return {
-            int(s): _kernels.moment_features(
+
+        def build(i, s, t):
+            return _kernels.moment_features(
                 X[s : s + self.step],
                 covariance_type,
                 n_components,
                 shift,
                 out=buf[m * s : m * min(s + self.step, self.n)],
+                chunk_size=step,
             )
-            for s in self.offsets
-        }
 
-    def workspace(self, covariance_type, n_components, features):
-        """A buffer for the chunk temporaries of the E/M-steps, or None (dask:
-        blocks may run in parallel threads; in-memory chunks run one by one)."""
+        return dict(zip((int(s) for s in self.offsets), self._map(build)))
+
+    def prepare_workspace(self, covariance_type, n_components, features):
+        """One buffer per worker thread for the chunk temporaries of the E/M-steps
+        (none for dask: its blocks may run anywhere)."""
         if self.dask or self.n == 0:
-            return None
-        return np.empty(
-            _kernels.workspace_size(
-                min(self.step, self.n), self.d, n_components, covariance_type, features
-            )
+            self._work = None
+            return
+        size = _kernels.workspace_size(
+            min(self.step, self.n), self.d, n_components, covariance_type, features,
+            chunk_size=self.em_chunk_rows(covariance_type, n_components),
         )
+        self._work = [np.empty(size) for _ in range(self.n_threads)]
 
-    def map_reduce(self, func, *args):
-        """``sum_b func(X_b, w_b, offset_b, *args)`` over chunks / dask blocks."""
+    def _map(self, fn):
+        """``[fn(i, offset_i, worker) for each block i]`` on ``n_threads`` threads.
+
+        Blocks are handed out one at a time, so a thread slowed down by other
+        load on the machine just takes fewer; ``worker`` (0 ..
+        ``n_threads - 1``) selects that thread's workspace. numpy's ufuncs
+        and BLAS release the GIL, so the blocks really run in parallel.
+        """
+        offsets = [int(s) for s in self.offsets]
+        if self.n_threads <= 1:
+            return [fn(i, s, 0) for i, s in enumerate(offsets)]
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.n_threads, thread_name_prefix="bayesgmm-em")
+        out = [None] * len(offsets)
+        todo = iter(range(len(offsets)))
+        lock = threading.Lock()
+        stop = threading.Event()
+
+        def worker(t):
+            while not stop.is_set():
+                with lock:
+                    i = next(todo, None)
+                if i is None:
+                    return
+                try:
+                    out[i] = fn(i, offsets[i], t)
+                except BaseException:
+                    stop.set()  # the other workers take no further block
+                    raise
+
+        futures = [self._pool.submit(worker, t) for t in range(self.n_threads)]
+        try:
+            for f in futures:  # re-raises the first worker exception
+                f.result()
+        except BaseException:  # incl. KeyboardInterrupt while waiting
+            stop.set()
+            raise
+        return out
+
+    def map_reduce(self, func, *args, workspace=False):
+        """``sum_b func(X_b, w_b, offset_b, *args)`` over chunks / dask blocks.
+
+        The per-block results are summed in block order. ``workspace=True``
+        passes ``work=`` (this worker thread's buffer from
+        :meth:`prepare_workspace`) to ``func``.
+        """
         if not self.dask:
-            parts = []
             w = self.sample_weight
-            for s in self.offsets:
-                parts.append(
-                    func(
-                        self.X[s : s + self.step],
-                        None if w is None else w[s : s + self.step],
-                        int(s),
-                        *args,
-                    )
+            X = self.X
+            step = self.step
+            work = self._work
+
+            def one(i, s, t):
+                kw = {"work": work[t]} if workspace and work is not None else {}
+                return func(
+                    X[s : s + step], None if w is None else w[s : s + step], s, *args, **kw
                 )
-            return _sum(parts)
+
+            return _sum(self._map(one))
         import dask
 
         blocks = self.X.to_delayed().ravel()
@@ -437,12 +511,18 @@ class GaussianMixture(EstimatorMixin):
     row that many times; ``lower_bound_`` is then the weighted mean
     ``sum w log p(x) / sum w``.
 
-    When the per-chunk matrix products are small (``K`` times the number of
-    per-row features at most 4096, e.g. full covariances with D <= 25 and
-    K = 10), ``fit`` runs BLAS single-threaded (``threadpoolctl``): their
-    thread synchronisation costs more than it saves, and on a busy machine it
-    made 2 BLAS threads 10-100x slower than 1. Larger problems keep the
-    caller's BLAS setting.
+    Threads: when the per-chunk matrix products are small (``K`` times the
+    number of per-row features at most 4096, e.g. full covariances with
+    D <= 25 and K = 10), ``fit`` runs BLAS single-threaded (``threadpoolctl``)
+    and instead processes row blocks of in-memory data on as many threads as
+    BLAS was allowed to use when ``fit`` was called (at most the CPUs the
+    process may run on): ``threadpoolctl.threadpool_limits(1)`` or
+    ``OPENBLAS_NUM_THREADS=1`` keep a fit on one thread. Block boundaries
+    depend only on the data size and the per-block results are summed in
+    block order, so the fitted parameters are bit-for-bit the same for any
+    number of threads. Larger products keep the caller's BLAS setting and
+    one thread of blocks (BLAS parallelises them itself); dask arrays run on
+    dask's scheduler.
 
     Empty components (less than one observation's worth of responsibility)
     and components collapsed onto a single observation (less than two
@@ -703,7 +783,11 @@ class GaussianMixture(EstimatorMixin):
 
         ct = self.covariance_type
         k = self.n_components
-        data = _Data(X, w, n_components=k)
+        m = _kernels._n_moment_features(self.covariance_type, d) + d + 1
+        small_blas = k * m <= _SMALL_BLAS and not is_dask_array(X)
+        # small products: BLAS single-threaded, row blocks on the caller's
+        # BLAS thread budget instead; large products: BLAS threads as set
+        data = _Data(X, w, n_components=k, n_threads=_thread_budget() if small_blas else 1)
         # centring shift: the (weighted) mean; the data covariance is only
         # computed when needed (degenerate-component checks, k-means tol)
         if data.dask:
@@ -714,14 +798,14 @@ class GaussianMixture(EstimatorMixin):
         else:
             shift = (w @ X) / w.sum()
         self._data_cache = {"data": data, "shift": shift}
-        m = _kernels._n_moment_features(self.covariance_type, d) + d + 1
         try:
-            self._warn_reg_covar_scale(names)
-            with _single_thread_blas(k * m <= _SMALL_BLAS and not data.dask):
+            with _single_thread_blas(small_blas):
+                self._warn_reg_covar_scale(names)
                 return self._fit_loop(data, shift, do_init, want_labels,
                                       weights_init, means_init, precisions_init)
         finally:
             self._data_cache = None
+            data.close()
 
     @property
     def _data_cov(self):
@@ -777,10 +861,11 @@ class GaussianMixture(EstimatorMixin):
         best = None
         max_lower_bound = -np.inf
         self.converged_ = False
-        feats = work = None
+        feats = chunk = None
         if self.max_iter > 0:  # built once per fit, reused by every iteration
             feats = data.moment_features(shift, ct, k)
-            work = data.workspace(ct, k, feats is not None)
+            data.prepare_workspace(ct, k, feats is not None)
+            chunk = None if data.dask else data.em_chunk_rows(ct, k)
         for init in range(n_init):
             self._print_init_beg(init)
             if do_init:
@@ -805,7 +890,7 @@ class GaussianMixture(EstimatorMixin):
                 with np.errstate(divide="ignore"):
                     log_w = np.log(weights)
                 estep = (means - shift, prec_chol, log_w, shift, ct)
-                stats = data.map_reduce(_block_stats_em, *estep, 0, feats, work)
+                stats = data.map_reduce(_block_stats_em, *estep, 0, feats, chunk, workspace=True)
                 lower_bound = stats.loglik / stats.weight
                 history.append(float(lower_bound))
                 params, reseeded = self._m_step(stats, data, shift, estep)
@@ -1311,6 +1396,46 @@ _SMALL_BLAS = 4096
 _BLAS_CONTROLLER = []
 
 
+def _blas_controller():
+    """The process's :class:`threadpoolctl.ThreadpoolController` (or None)."""
+    try:
+        if not _BLAS_CONTROLLER:
+            from threadpoolctl import ThreadpoolController
+
+            _BLAS_CONTROLLER.append(ThreadpoolController())
+        return _BLAS_CONTROLLER[0]
+    except Exception:  # threadpoolctl missing or failing
+        return None
+
+
+def _thread_budget():
+    """Threads an in-memory fit may use: the caller's BLAS thread limit.
+
+    ``threadpoolctl.threadpool_limits(1)`` (or ``OPENBLAS_NUM_THREADS=1``)
+    therefore keeps a fit on one thread; never more than the CPUs this
+    process may run on.
+    """
+    ctl = _blas_controller()
+    if ctl is None:
+        return 1
+    try:
+        nums = [lc.num_threads for lc in ctl.select(user_api="blas").lib_controllers]
+    except Exception:
+        return 1
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, min([cpus, *nums])) if nums else 1
+
+
+def _block_rows(n, k, d):
+    """Rows per in-memory block: at most the chunk budget, and at least
+    eight blocks (of at least 4096 rows) so that worker threads share the work
+    evenly. Depends only on the problem size, never on the thread count."""
+    return int(max(1, min(_kernels.chunk_rows(n, k, d), max(4096, -(-n // 8)))))
+
+
 def _single_thread_blas(enabled):
     """Context: BLAS limited to one thread (never raises the caller's setting).
 
@@ -1320,15 +1445,12 @@ def _single_thread_blas(enabled):
     """
     from contextlib import nullcontext
 
-    if not enabled:
+    ctl = _blas_controller() if enabled else None
+    if ctl is None:
         return nullcontext()
     try:
-        if not _BLAS_CONTROLLER:
-            from threadpoolctl import ThreadpoolController
-
-            _BLAS_CONTROLLER.append(ThreadpoolController())
-        return _BLAS_CONTROLLER[0].limit(limits=1, user_api="blas")
-    except Exception:  # threadpoolctl missing or failing: leave BLAS alone
+        return ctl.limit(limits=1, user_api="blas")
+    except Exception:  # threadpoolctl failing: leave BLAS alone
         return nullcontext()
 
 

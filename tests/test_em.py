@@ -352,3 +352,57 @@ def test_zero_weight_rows_never_seed_components(init_params):
     assert np.all(np.abs(gm.means_) < 20)
     with pytest.raises(ValueError, match="positive weight to 2 rows"):
         GaussianMixture(3).fit(X[:3], sample_weight=[1.0, 1.0, 0.0])
+
+
+@pytest.mark.parametrize("ct", ["full", "tied", "diag", "spherical"])
+@pytest.mark.parametrize("init_params", ["kmeans", "random"])
+def test_threaded_blocks_give_bit_identical_fit(monkeypatch, ct, init_params):
+    # blocks are cut by data size only and summed in block order: the fit is
+    # the same bit for bit on 1 thread and on 3 (more threads than cores is
+    # fine here: only the scheduling changes)
+    X, _ = _blobs(9000, seed=3)
+    w = np.random.default_rng(0).uniform(0.5, 2.0, len(X))
+    kw = dict(covariance_type=ct, init_params=init_params, n_init=2, max_iter=20, random_state=1)
+    monkeypatch.setattr(em_module, "_thread_budget", lambda: 1)
+    a = GaussianMixture(3, **kw).fit(X, sample_weight=w)
+    used = []
+    real = em_module._Data
+
+    def spy(*args, **kwargs):
+        data = real(*args, **kwargs)
+        used.append(data.n_threads)
+        return data
+
+    monkeypatch.setattr(em_module, "_thread_budget", lambda: 3)
+    monkeypatch.setattr(em_module, "_Data", spy)
+    b = GaussianMixture(3, **kw).fit(X, sample_weight=w)
+    assert used == [3]  # really threaded: 9000 rows -> 3 blocks of 4096 rows at most
+    for name in ("weights_", "means_", "covariances_", "lower_bounds_"):
+        np.testing.assert_array_equal(getattr(b, name), getattr(a, name))
+
+
+def test_thread_budget_follows_threadpool_limits():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import numpy  # noqa: F401  (BLAS loaded)
+
+    with threadpoolctl.threadpool_limits(1):
+        assert em_module._thread_budget() == 1
+    assert em_module._thread_budget() >= 1
+
+
+def test_worker_exception_reaches_caller_and_stops_workers():
+    data = em_module._Data(np.zeros((20_000, 2)), n_threads=2)
+    assert data.n_threads == 2 and len(data.offsets) > 2
+    calls = []
+
+    def fail(x, w, offset):
+        calls.append(offset)
+        raise ValueError(f"block {offset}")
+
+    try:
+        with pytest.raises(ValueError, match="block"):
+            data.map_reduce(fail)
+    finally:
+        data.close()
+    assert len(calls) <= 2  # each worker failed on its first block and took no other
+    assert data._pool is None

@@ -211,3 +211,22 @@ def test_logsumexp_rows_matches_scipy_including_infinities():
     got = _kernels.logsumexp_rows(w)
     np.testing.assert_allclose(got, want, rtol=1e-14)
     assert got[0] == -np.inf and got[1] == np.inf
+
+
+@pytest.mark.parametrize("n", [1, 100, 2047, 2048, 4096, 4097, 10_000])
+def test_stats_product_equals_plain_product(n):
+    # the batched M-step product must be the plain ``r @ z.T`` up to rounding
+    rng = np.random.default_rng(n)
+    rt = rng.random((7, n))
+    zt = rng.normal(size=(13, n))
+    got = _kernels._stats_product(rt, zt)
+    assert got.shape == (7, 13)
+    np.testing.assert_allclose(got, rt @ zt.T, rtol=1e-12, atol=1e-12 * n)
+
+
+def test_moment_features_chunk_size():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1000, 3))
+    feats = _kernels.moment_features(X, "diag", 2, chunk_size=300)
+    assert [f.shape for f in feats] == [(7, 300)] * 3 + [(7, 100)]
+    np.testing.assert_array_equal(np.concatenate(feats, axis=1)[3:6], X.T)
