@@ -7,7 +7,10 @@ cell of the grid the script prints
 
 * the median fit time of each library at 1 and at 2 BLAS threads
   (``threadpoolctl``); each library is scored at its better thread setting and
-  the ratio ``sklearn / bayesgmm`` is printed (> 1: bayesgmm faster);
+  the ratio ``sklearn / bayesgmm`` is printed (> 1: bayesgmm faster). For
+  small per-chunk products bayesgmm runs BLAS single-threaded and spreads its
+  row blocks over that many threads instead (see ``GaussianMixture``'s notes),
+  so "@2" is two threads for both libraries;
 * the median CPU time (``time.process_time``) of the 1-thread fits and its
   ratio: on a shared, loaded machine this is steadier than wall time;
 * the peak memory of one fit of each library, measured in a fresh
@@ -26,6 +29,7 @@ Usage::
     python benchmarks/em.py --target           # N=1e5, D=10, K=10 only
     python benchmarks/em.py                    # the whole grid (long: N=1e6)
     python benchmarks/em.py --cells 1e6,50,10,full --repeats 1 --threads 2
+    python benchmarks/em.py --repeats 5 --time-budget 20   # grid, slow cells fewer repeats
 
 See benchmarks/README.md.
 """
@@ -85,8 +89,13 @@ def estimator(lib, k, ct, init, max_iter):
     return GaussianMixture(k, covariance_type=ct, tol=0.0, max_iter=max_iter, **init)
 
 
-def time_fit(lib, X, k, ct, init, max_iter, threads, repeats, cpu=None):
-    """Median wall time of ``repeats`` fits (and, into ``cpu``, median CPU time)."""
+def time_fit(lib, X, k, ct, init, max_iter, threads, repeats, cpu=None, budget=None):
+    """Median wall time of ``repeats`` fits (and, into ``cpu``, median CPU time).
+
+    ``budget`` (seconds): stop repeating once the fits so far took longer
+    (at least one fit is always timed), so slow cells of the grid get fewer
+    repeats; the number actually timed is returned as ``est._bench_repeats``.
+    """
     from threadpoolctl import threadpool_limits
 
     times, cpus = [], []
@@ -98,6 +107,9 @@ def time_fit(lib, X, k, ct, init, max_iter, threads, repeats, cpu=None):
             est.fit(X)
             times.append(time.perf_counter() - t0)
             cpus.append(time.process_time() - c0)
+            if budget is not None and sum(times) > budget:
+                break
+    est._bench_repeats = len(times)
     if cpu is not None:
         cpu.append(float(np.median(cpus)))
     return float(np.median(times)), est
@@ -178,6 +190,9 @@ def main(argv=None):
     p.add_argument("--target", action="store_true", help="only N=1e5, D=10, K=10")
     p.add_argument("--cells", nargs="*", help="explicit cells 'N,D,K,type'")
     p.add_argument("--repeats", type=int, default=3, help="timed fits per setting (median)")
+    p.add_argument("--time-budget", type=float, default=None,
+                   help="seconds per library and thread setting after which a cell "
+                        "stops repeating (slow N=1e6 cells then get fewer repeats)")
     p.add_argument("--max-iter", type=int, default=10)
     p.add_argument("--threads", default="1,2", help="BLAS thread settings to try")
     p.add_argument("--no-memory", action="store_true", help="skip the memory subprocesses")
@@ -214,11 +229,13 @@ def main(argv=None):
     for n, d, k, ct in parse_cells(args):
         X = make_data(n, d, k)
         init = make_init(X, k, ct)
-        res, cpu = {}, {}
+        res, cpu, reps = {}, {}, []
         for lib in libs:
             for t in threads:
                 c = []
-                res[(lib, t)], _ = time_fit(lib, X, k, ct, init, args.max_iter, t, args.repeats, c)
+                res[(lib, t)], est = time_fit(lib, X, k, ct, init, args.max_iter, t,
+                                              args.repeats, c, args.time_budget)
+                reps.append(est._bench_repeats)
                 if t == 1:
                     cpu[lib] = c[0]
         best = {lib: min(res[(lib, t)] for t in threads) for lib in libs}
@@ -244,6 +261,8 @@ def main(argv=None):
             if "bayesgmm" in mem:
                 line += f" | {mem['bayesgmm']['max_rss'] / 2**20:9.1f}"
             row["memory"] = mem
+        if min(reps) < args.repeats:
+            line += f" | repeats {min(reps)}-{max(reps)}"
         print(line, flush=True)
         rows.append(row)
         if (n, d, k, ct) == (100_000, 10, 10, "full") and "bayesgmm" in libs:
