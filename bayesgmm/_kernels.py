@@ -674,13 +674,17 @@ def _expand_second_moments(sxx_compact, covariance_type, d):
     return sxx_compact
 
 
-def _em_chunk_size(n: int, d: int, k: int, covariance_type: str) -> int:
-    """Default rows per chunk of :func:`accumulate_statistics`."""
+def _em_chunk_size(n: int, d: int, k: int, covariance_type: str, concurrent: int = 1) -> int:
+    """Default rows per chunk of :func:`accumulate_statistics`.
+
+    ``concurrent``: how many chunks may be in flight at once (worker
+    threads); the memory bound below is shared between them.
+    """
     per_row = _n_moment_features(covariance_type, d) + d + 1 + 2 * k  # float64 per row
     rows_cache = (CHUNK_BYTES // _EM_CHUNK_DIVISOR) // (8 * per_row)
     # never more temporaries than one n x (D + 2K) array (what any EM
     # needs for its responsibilities and a centred copy of the data)
-    rows_mem = n * (d + 2 * k) // per_row
+    rows_mem = n * (d + 2 * k) // (per_row * max(int(concurrent), 1))
     return int(max(256, min(65536, rows_cache, rows_mem)))
 
 

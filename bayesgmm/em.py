@@ -150,16 +150,23 @@ class _Moments:
         return _Moments(self.w + other.w, self.sx + other.sx, self.sxx + other.sxx)
 
 
-def _block_moments(x, w, offset, center, step=8192):
+def _block_moments(x, w, offset, center, step=8192, diagonal=False):
+    """(weight, sum x, sum x x^T) of ``x - center``; ``diagonal``: only the
+    per-feature sums of squares (a vector) instead of the D x D matrix.
+    Column sums are matrix-vector products (BLAS; numpy's axis-0 reductions
+    are several times slower); temporaries are one ``step``-row chunk."""
     d = x.shape[1]
-    total = _Moments(0.0, np.zeros(d), np.zeros((d, d)))
-    for s in range(0, x.shape[0], step):  # small temporaries
+    total = _Moments(0.0, np.zeros(d), np.zeros(d) if diagonal else np.zeros((d, d)))
+    for s in range(0, x.shape[0], step):
         xc = x[s : s + step] - center
-        if w is None:
-            total = total + _Moments(float(xc.shape[0]), xc.sum(axis=0), xc.T @ xc)
+        wc = np.ones(xc.shape[0]) if w is None else w[s : s + step]
+        sx = wc @ xc
+        if diagonal:
+            np.multiply(xc, xc, out=xc)
+            sq = wc @ xc
         else:
-            wc = w[s : s + step]
-            total = total + _Moments(float(wc.sum()), wc @ xc, (xc * wc[:, None]).T @ xc)
+            sq = (xc * wc[:, None]).T @ xc if w is not None else xc.T @ xc
+        total = total + _Moments(float(xc.shape[0] if w is None else wc.sum()), sx, sq)
     return total
 
 
@@ -288,8 +295,18 @@ class _Data:
         self._work = None
 
     def em_chunk_rows(self, covariance_type, n_components):
-        """Rows per E/M-step chunk inside a block (from the whole data's size)."""
-        return _kernels._em_chunk_size(self.n, self.d, n_components, covariance_type)
+        """Rows per E/M-step chunk inside a block.
+
+        From the whole data's size, with the memory bound shared by up to
+        :data:`_MAX_CONCURRENT_BLOCKS` blocks in flight: the same for any
+        thread count (so results are), and the chunk temporaries of all
+        threads together stay within one ``N x (D + 2K)`` array for up to
+        that many threads.
+        """
+        return _kernels._em_chunk_size(
+            self.n, self.d, n_components, covariance_type,
+            concurrent=min(len(self.offsets), _MAX_CONCURRENT_BLOCKS),
+        )
 
     def moment_features(self, shift, covariance_type, n_components):
         """Per-block E/M-step features, built once per fit, or None.
@@ -297,12 +314,15 @@ class _Data:
         Only for in-memory data and ``diag``/``spherical`` (whose features,
         ``[x*x | x | 1]`` or ``[|x|^2 | x | 1]``, cost as much to build as the
         rest of an iteration), and only while they take at most
-        :data:`_FEATURE_CACHE_BYTES`; otherwise every iteration rebuilds them.
+        :data:`_FEATURE_CACHE_BYTES` and at most as much as three ``N x K``
+        arrays (EM's own responsibilities and log-densities are ``N x K``;
+        wider features would raise the fit's peak memory above
+        scikit-learn's); otherwise every iteration rebuilds them chunk by chunk.
         """
         if self.dask or covariance_type not in ("diag", "spherical"):
             return None
         m = _kernels._n_moment_features(covariance_type, self.d) + self.d + 1
-        if 8 * m * self.n > _FEATURE_CACHE_BYTES:
+        if 8 * m * self.n > _FEATURE_CACHE_BYTES or m > 3 * n_components:
             return None
         X = self.X
         step = self.em_chunk_rows(covariance_type, n_components)
@@ -514,9 +534,11 @@ class GaussianMixture(EstimatorMixin):
     Threads: when the per-chunk matrix products are small (``K`` times the
     number of per-row features at most 4096, e.g. full covariances with
     D <= 25 and K = 10), ``fit`` runs BLAS single-threaded (``threadpoolctl``)
-    and instead processes row blocks of in-memory data on as many threads as
-    BLAS was allowed to use when ``fit`` was called (at most the CPUs the
-    process may run on): ``threadpoolctl.threadpool_limits(1)`` or
+    and instead, when one E-step is large enough to pay for it (``N`` times
+    ``K`` times the number of per-row features at least 1e7, e.g. N >= 5e4
+    for D = 10, K = 10 diagonal), processes row blocks of in-memory data on
+    as many threads as BLAS was allowed to use when ``fit`` was called (at
+    most the CPUs the process may run on): ``threadpoolctl.threadpool_limits(1)`` or
     ``OPENBLAS_NUM_THREADS=1`` keep a fit on one thread. Block boundaries
     depend only on the data size and the per-block results are summed in
     block order, so the fitted parameters are bit-for-bit the same for any
@@ -786,20 +808,25 @@ class GaussianMixture(EstimatorMixin):
         m = _kernels._n_moment_features(self.covariance_type, d) + d + 1
         small_blas = k * m <= _SMALL_BLAS and not is_dask_array(X)
         # small products: BLAS single-threaded, row blocks on the caller's
-        # BLAS thread budget instead; large products: BLAS threads as set
-        data = _Data(X, w, n_components=k, n_threads=_thread_budget() if small_blas else 1)
-        # centring shift: the (weighted) mean; the data covariance is only
-        # computed when needed (degenerate-component checks, k-means tol)
-        if data.dask:
-            tot = data.map_reduce(_block_sum)
-            shift = tot.sx / tot.w
-        elif w is None:
-            shift = X.mean(axis=0)
-        else:
-            shift = (w @ X) / w.sum()
-        self._data_cache = {"data": data, "shift": shift}
+        # BLAS thread budget instead; large products: BLAS threads as set.
+        # Everything from here runs under that limit: a multithreaded BLAS
+        # call would leave OpenBLAS's threads spinning on the cores the
+        # block threads need.
+        threaded = small_blas and n * k * m >= _MIN_THREADED_WORK
+        data = _Data(X, w, n_components=k, n_threads=_thread_budget() if threaded else 1)
         try:
             with _single_thread_blas(small_blas):
+                # centring shift: the (weighted) mean (a matrix-vector product:
+                # ~8x faster than X.mean(axis=0)); the data covariance is only
+                # computed when needed (degenerate-component checks, k-means tol)
+                if data.dask:
+                    tot = data.map_reduce(_block_sum)
+                    shift = tot.sx / tot.w
+                elif w is None:
+                    shift = (np.ones(n) @ X) / n
+                else:
+                    shift = (w @ X) / w.sum()
+                self._data_cache = {"data": data, "shift": shift}
                 self._warn_reg_covar_scale(names)
                 return self._fit_loop(data, shift, do_init, want_labels,
                                       weights_init, means_init, precisions_init)
@@ -809,6 +836,8 @@ class GaussianMixture(EstimatorMixin):
 
     @property
     def _data_cov(self):
+        """The (weighted) data covariance, computed once per fit when needed
+        (only the collapse check of full covariances needs the whole matrix)."""
         cache = self._data_cache
         if "cov" not in cache:
             data, shift = cache["data"], cache["shift"]
@@ -816,11 +845,24 @@ class GaussianMixture(EstimatorMixin):
             mean_c = mom.sx / mom.w
             cov = mom.sxx / mom.w - np.outer(mean_c, mean_c)
             cache["cov"] = 0.5 * (cov + cov.T)
+            cache["var"] = np.diagonal(cache["cov"]).copy()
         return cache["cov"]
 
     @property
+    def _data_var(self):
+        """Per-feature (weighted) variances: one cheap pass, no D x D products."""
+        cache = self._data_cache
+        if "var" not in cache:
+            data, shift = cache["data"], cache["shift"]
+            mom = data.map_reduce(_block_moments, shift, 8192, True)
+            mean_c = mom.sx / mom.w
+            cache["var"] = mom.sxx / mom.w - mean_c**2
+        return cache["var"]
+
+    @property
     def _data_scale(self):
-        scale = float(np.trace(self._data_cov)) / self._data_cov.shape[0]
+        var = self._data_var
+        scale = float(np.sum(var)) / var.shape[0]
         return scale if scale > 0 else 1.0
 
     def _warn_reg_covar_scale(self, names=None):
@@ -835,7 +877,7 @@ class GaussianMixture(EstimatorMixin):
         """
         if self.reg_covar <= 0:
             return
-        var = np.diagonal(self._data_cov)
+        var = self._data_var
         floor = 1e-12 * max(float(var.max()), 0.0)
         small = np.flatnonzero((var > floor) & (self.reg_covar > 1e-3 * var))
         if small.size == 0:
@@ -1013,20 +1055,19 @@ class GaussianMixture(EstimatorMixin):
         small = n_eff < 2.0
         collapsed = np.zeros(k, dtype=bool)
         if small.any():
-            dc = self._data_cov
             floor = 1e-12 * self._data_scale
             if ct == "full":
                 lam, vec = np.linalg.eigh(covs)
                 v = vec[:, :, 0]  # (K, D) direction of least variance
-                dvar = np.einsum("kd,de,ke->k", v, dc, v)
+                dvar = np.einsum("kd,de,ke->k", v, self._data_cov, v)
                 collapsed = (lam[:, 0] - self.reg_covar <= 1e-10 * dvar) & (dvar > floor)
             elif ct == "diag":
-                dvar = np.diag(dc)
+                dvar = self._data_var
                 collapsed = np.any(
                     (covs - self.reg_covar <= 1e-10 * dvar) & (dvar > floor), axis=1
                 )
             elif ct == "spherical":
-                dvar = np.trace(dc) / dc.shape[0]
+                dvar = float(np.mean(self._data_var))
                 collapsed = (covs - self.reg_covar <= 1e-10 * dvar) & (dvar > floor)
             collapsed &= small
         bad = np.nonzero(empty | collapsed)[0]
@@ -1389,6 +1430,15 @@ class GaussianMixture(EstimatorMixin):
 #: Largest size (bytes) of the EM features kept for a whole fit (see
 #: ``_Data.moment_features``): the chunk budget of :mod:`bayesgmm._kernels`.
 _FEATURE_CACHE_BYTES = _kernels.CHUNK_BYTES
+
+#: Row blocks run on several threads only when one E-step does at least this
+#: many multiply-adds (``N * K * features``): below it, handing blocks to
+#: threads cost more than it saved (N=1e4, D=10, K=10 was 2x slower on 2).
+_MIN_THREADED_WORK = 10**7
+
+#: Blocks whose chunk temporaries share the memory bound of one fit (see
+#: ``_Data.em_chunk_rows``).
+_MAX_CONCURRENT_BLOCKS = 4
 
 #: Above this many entries of the per-chunk operand ``A`` (K x features) the EM
 #: matrix products are large enough to profit from a multithreaded BLAS.

@@ -374,11 +374,28 @@ def test_threaded_blocks_give_bit_identical_fit(monkeypatch, ct, init_params):
         return data
 
     monkeypatch.setattr(em_module, "_thread_budget", lambda: 3)
+    monkeypatch.setattr(em_module, "_MIN_THREADED_WORK", 0)  # thread even this small fit
     monkeypatch.setattr(em_module, "_Data", spy)
     b = GaussianMixture(3, **kw).fit(X, sample_weight=w)
     assert used == [3]  # really threaded: 9000 rows -> 3 blocks of 4096 rows at most
     for name in ("weights_", "means_", "covariances_", "lower_bounds_"):
         np.testing.assert_array_equal(getattr(b, name), getattr(a, name))
+
+
+def test_small_fits_stay_on_one_thread(monkeypatch):
+    used = []
+    real = em_module._Data
+
+    def spy(*args, **kwargs):
+        data = real(*args, **kwargs)
+        used.append(data.n_threads)
+        return data
+
+    monkeypatch.setattr(em_module, "_thread_budget", lambda: 2)
+    monkeypatch.setattr(em_module, "_Data", spy)
+    X, _ = _blobs(9000, seed=3)  # 9000 x 3 x 6 multiply-adds per E-step: too small
+    GaussianMixture(3, random_state=0).fit(X)
+    assert used == [1]
 
 
 def test_thread_budget_follows_threadpool_limits():
@@ -406,3 +423,18 @@ def test_worker_exception_reaches_caller_and_stops_workers():
         data.close()
     assert len(calls) <= 2  # each worker failed on its first block and took no other
     assert data._pool is None
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_block_moments_diagonal_equals_full_diagonal(weighted):
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(5000, 4)) * [1.0, 10.0, 0.1, 3.0] + 1e6
+    w = rng.uniform(0.0, 2.0, len(X)) if weighted else None
+    c = X.mean(axis=0)
+    full = em_module._block_moments(X, w, 0, c, 777)
+    diag = em_module._block_moments(X, w, 0, c, 777, True)
+    ww = np.ones(len(X)) if w is None else w
+    np.testing.assert_allclose(full.w, ww.sum())
+    np.testing.assert_allclose(diag.sx, full.sx, rtol=1e-12, atol=1e-6)
+    np.testing.assert_allclose(diag.sxx, np.diagonal(full.sxx), rtol=1e-12)
+    np.testing.assert_allclose(diag.sxx, ww @ (X - c) ** 2, rtol=1e-10)
