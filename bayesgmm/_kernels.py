@@ -674,13 +674,35 @@ def _expand_second_moments(sxx_compact, covariance_type, d):
     return sxx_compact
 
 
+#: ``full`` E/M-steps switch from the D(D+1)/2 moment features to per-component
+#: products when ``D >= _PER_COMPONENT_RATIO * K`` (see :func:`full_per_component`).
+_PER_COMPONENT_RATIO = 5
+
+
+def full_per_component(n_features: int, n_components: int) -> bool:
+    """Whether ``full`` E/M-steps use per-component products.
+
+    The moment-feature form (one ``(K, D(D+1)/2)`` product per chunk) does
+    half the arithmetic of the per-component form (``(x - mu_k) P_k`` and
+    ``sum r_k x x^T`` for each ``k``), but each of its feature values is used
+    only ``2K`` times, so with many features and few components it is limited
+    by memory traffic; the per-component products reuse each row ``D`` times.
+    Measured crossover (``benchmarks/em.py``, 2 cores): about ``D = 5 K``
+    (per-component 0.8-1.4x the speed there; 3x at D = 50, K = 3).
+    """
+    return n_features >= _PER_COMPONENT_RATIO * n_components
+
+
 def _em_chunk_size(n: int, d: int, k: int, covariance_type: str, concurrent: int = 1) -> int:
     """Default rows per chunk of :func:`accumulate_statistics`.
 
     ``concurrent``: how many chunks may be in flight at once (worker
     threads); the memory bound below is shared between them.
     """
-    per_row = _n_moment_features(covariance_type, d) + d + 1 + 2 * k  # float64 per row
+    if covariance_type == "full" and full_per_component(d, k):
+        per_row = k * d + 2 * d + 2 * k  # (X - mu_k) P_k for all k, a weighted copy
+    else:
+        per_row = _n_moment_features(covariance_type, d) + d + 1 + 2 * k  # float64 per row
     rows_cache = (CHUNK_BYTES // _EM_CHUNK_DIVISOR) // (8 * per_row)
     # never more temporaries than one n x (D + 2K) array (what any EM
     # needs for its responsibilities and a centred copy of the data)
@@ -696,7 +718,10 @@ def workspace_size(
     features: bool,
     chunk_size: int | None = None,
 ) -> int:
-    """Size (float64 values) of the ``workspace`` of :func:`accumulate_statistics`."""
+    """Size (float64 values) of the ``workspace`` of :func:`accumulate_statistics`
+    (0 where it uses none: ``full`` with per-component products)."""
+    if covariance_type == "full" and full_per_component(n_features, n_components):
+        return 0
     step = chunk_size or _em_chunk_size(n_samples, n_features, n_components, covariance_type)
     step = min(step, max(n_samples, 1))
     m = 0 if features else _n_moment_features(covariance_type, n_features) + n_features + 1
@@ -800,32 +825,41 @@ def accumulate_statistics(
     _check_covariance_type(covariance_type)
     X = np.asarray(X, dtype=np.float64)
     n, d = X.shape
-    if resp is not None:
-        k = resp.shape[1]
-    else:
-        k = np.asarray(means).shape[0]
+    k = resp.shape[1] if resp is not None else np.asarray(means).shape[0]
+    # full covariances with many features and few components: per-component
+    # products (X - mu_k) P_k instead of the D(D+1)/2 moment features
+    per_comp = features is None and covariance_type == "full" and full_per_component(d, k)
+    if resp is None and not per_comp:
         A, c = _expansion_operands(means, precisions_chol, log_weights, covariance_type)
         Atc = np.ascontiguousarray(np.concatenate([A, c[None, :]], axis=0).T)  # (K, M+1)
+    elif resp is None:
+        plan = _LogProbPlan(means, precisions_chol, "full", d)
+        log_w = np.asarray(log_weights, dtype=np.float64)
     m2 = _n_moment_features(covariance_type, d)
     if features is not None:
         step = features[0].shape[1] if features else max(n, 1)
     else:
         step = chunk_size or _em_chunk_size(n, d, k, covariance_type)
     rbuf = zbuf = None
-    if workspace is not None and resp is None:
+    if workspace is not None and resp is None and not per_comp:
         need_z = 0 if features is not None else m2 + d + 1
         if workspace.size >= step * (k + need_z):
             rbuf = workspace[: step * k]
             if need_z:
                 zbuf = workspace[step * k : step * (k + need_z)]
-    srz = np.zeros((k, m2 + d + 1))
+    if per_comp:
+        nk, sx, sxx = np.zeros(k), np.zeros((k, d)), np.zeros((k, d, d))
+    else:
+        srz = np.zeros((k, m2 + d + 1))
     loglik = 0.0
     weight = 0.0
     log_norm_all = np.empty(n) if (resp is None and n_worst > 0) else None
     for s in range(0, n, step):
         xc = X[s : s + step]
         nc = xc.shape[0]
-        if features is not None:
+        if per_comp:
+            xs = xc if shift is None else xc - shift
+        elif features is not None:
             zt = features[s // step]
         else:
             out = None if zbuf is None else zbuf[: (m2 + d + 1) * nc]
@@ -834,7 +868,11 @@ def accumulate_statistics(
         if resp is not None:
             rt = np.array(np.asarray(resp[s : s + step], dtype=np.float64).T, order="C")
         else:
-            if rbuf is None:
+            if per_comp:
+                lp = plan(xs)
+                lp += log_w
+                rt = np.ascontiguousarray(lp.T)
+            elif rbuf is None:
                 rt = Atc @ zt  # weighted log-densities, (K, n)
             else:  # a reused buffer: no fresh pages (page faults) per chunk
                 rt = np.matmul(Atc, zt, out=rbuf[: k * nc].reshape(k, nc))
@@ -847,13 +885,23 @@ def accumulate_statistics(
             weight += float(wc.sum())
         else:
             weight += float(nc)
-        srz += _stats_product(rt, zt)
+        if per_comp:
+            nk += rt.sum(axis=1)
+            sx += rt @ xs
+            for j in range(k):
+                sxx[j] += (xs * rt[j][:, None]).T @ xs
+        else:
+            srz += _stats_product(rt, zt)
     worst = worst_index = None
     if log_norm_all is not None and n:
         m = min(n_worst, n)
         idx = np.argpartition(log_norm_all, m - 1)[:m] if m < n else np.arange(n)
         order = np.lexsort((idx, log_norm_all[idx]))
         worst, worst_index = log_norm_all[idx][order], idx[order] + row_offset
+    if per_comp:
+        return SufficientStatistics(
+            nk, sx, 0.5 * (sxx + np.swapaxes(sxx, 1, 2)), loglik, weight, n, worst, worst_index
+        )
     return SufficientStatistics(
         srz[:, -1].copy(),
         srz[:, m2:-1].copy(),

@@ -350,7 +350,7 @@ class _Data:
             min(self.step, self.n), self.d, n_components, covariance_type, features,
             chunk_size=self.em_chunk_rows(covariance_type, n_components),
         )
-        self._work = [np.empty(size) for _ in range(self.n_threads)]
+        self._work = [np.empty(size) for _ in range(self.n_threads)] if size else None
 
     def _map(self, fn):
         """``[fn(i, offset_i, worker) for each block i]`` on ``n_threads`` threads.

@@ -115,3 +115,24 @@ def test_sample_equals_sklearn_draws():
     xs_o, ys_o = ours.sample(50)
     np.testing.assert_array_equal(ys_o, ys_r)
     np.testing.assert_allclose(xs_o, xs_r, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("offset", [0.0, 100.0])
+def test_full_per_component_path_same_result_as_sklearn(offset):
+    # D >= 5K: full E/M-steps run per component instead of on moment features
+    from bayesgmm import _kernels
+
+    rng = np.random.RandomState(1)
+    A = rng.randn(12, 12) * 0.3 + np.eye(12)
+    X = np.r_[rng.randn(300, 12) @ A, rng.randn(200, 12) * 0.7 + 3.0] + offset
+    assert _kernels.full_per_component(12, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g = sklearn_mixture.GaussianMixture(2, random_state=0, max_iter=1).fit(X)
+        kw = dict(max_iter=15, tol=0.0, weights_init=g.weights_, means_init=g.means_,
+                  precisions_init=g.precisions_)
+        ref = sklearn_mixture.GaussianMixture(2, **kw).fit(X)
+        ours = GaussianMixture(2, **kw).fit(X)
+    np.testing.assert_allclose(ours.lower_bounds_, ref.lower_bounds_, rtol=1e-9)
+    for attr in ["weights_", "means_", "covariances_", "precisions_cholesky_"]:
+        assert _rel(getattr(ours, attr), getattr(ref, attr)) < 1e-6, attr

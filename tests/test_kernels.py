@@ -230,3 +230,36 @@ def test_moment_features_chunk_size():
     feats = _kernels.moment_features(X, "diag", 2, chunk_size=300)
     assert [f.shape for f in feats] == [(7, 300)] * 3 + [(7, 100)]
     np.testing.assert_array_equal(np.concatenate(feats, axis=1)[3:6], X.T)
+
+
+@pytest.mark.parametrize("given_resp", [False, True])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_full_per_component_statistics_equal_moment_features(monkeypatch, given_resp, weighted):
+    rng = np.random.default_rng(11)
+    n, d, k = 2500, 11, 2
+    X = rng.normal(size=(n, d)) + 50.0
+    means = rng.normal(size=(k, d))
+    A = rng.normal(size=(k, d, d)) * 0.3
+    cov = A @ np.swapaxes(A, 1, 2) + np.eye(d)
+    kw = dict(shift=X.mean(axis=0), n_worst=0 if given_resp else 4, chunk_size=600)
+    if weighted:
+        kw["sample_weight"] = rng.uniform(0.0, 3.0, n)
+    if given_resp:
+        r = rng.random((n, k))
+        kw["resp"] = r / r.sum(axis=1, keepdims=True)
+    else:
+        kw.update(means=means, precisions_chol=_kernels.compute_precision_cholesky(cov, "full"),
+                  log_weights=np.log([0.4, 0.6]))
+    assert _kernels.full_per_component(d, k)
+    a = _kernels.accumulate_statistics(X, "full", **kw)
+    monkeypatch.setattr(_kernels, "_PER_COMPONENT_RATIO", 10**9)  # moment features
+    assert not _kernels.full_per_component(d, k)
+    b = _kernels.accumulate_statistics(X, "full", **kw)
+    np.testing.assert_allclose(a.nk, b.nk, rtol=1e-12)
+    np.testing.assert_allclose(a.sx, b.sx, rtol=1e-10, atol=1e-9)
+    np.testing.assert_allclose(a.sxx, b.sxx, rtol=1e-10, atol=1e-8)
+    np.testing.assert_array_equal(a.sxx, np.swapaxes(a.sxx, 1, 2))
+    assert a.loglik == pytest.approx(b.loglik, rel=1e-12)
+    assert a.weight == b.weight
+    if not given_resp:
+        np.testing.assert_array_equal(a.worst_index, b.worst_index)
