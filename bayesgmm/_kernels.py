@@ -20,7 +20,10 @@ The log-densities of all components are computed with one matrix product per
 row chunk (``X_chunk @ [P_1 | P_2 | ... | P_K]``), so no ``N x K x D``
 temporary is made whole: the chunk length is chosen from a memory budget
 (:data:`CHUNK_BYTES`). The sufficient statistics of the M-step are accumulated
-chunk by chunk (:func:`accumulate_statistics`) and turned into parameters by
+chunk by chunk (:func:`accumulate_statistics`: two matrix products per chunk
+on the per-row moment features ``[upper(x x^T) | x | 1]``, or, for ``full``
+covariances with ``D >= 5K`` (:func:`full_per_component`), per-component
+products) and turned into parameters by
 :func:`estimate_parameters`; a chunked or distributed EM is just a sum of
 :class:`SufficientStatistics` over chunks.
 """
@@ -782,9 +785,13 @@ def accumulate_statistics(
     Each chunk costs two matrix products for all components together: the
     per-row features ``Z = [upper(x x^T) | x]`` (``full``/``tied``; ``x**2``
     for ``diag``, ``|x|^2`` for ``spherical``) give the weighted
-    log-densities as ``Z @ A + c`` and the statistics as ``r.T @ Z``. Chunks
-    are small (about :data:`CHUNK_BYTES` / 8 of temporaries, and never more
-    than one ``n x (D + 2K)`` array), so they stay in cache.
+    log-densities as ``Z @ A + c`` and the statistics as ``r.T @ Z``. For
+    ``full`` covariances with ``D >= 5K`` (:func:`full_per_component`) the
+    log-densities come from ``(x - mu_k) P_k`` for all ``k`` in one product
+    and the second moments from one ``(r_k x)^T x`` product per component
+    instead (same statistics up to rounding). Chunks are small (about
+    :data:`CHUNK_BYTES` / 8 of temporaries, and never more than one
+    ``n x (D + 2K)`` array), so they stay in cache.
 
     Parameters
     ----------

@@ -6,8 +6,10 @@ factors of the precisions, ``reg_covar`` on the covariance diagonal, the
 same ``lower_bound_``/``n_iter_``/``converged_`` semantics) with
 
 * vectorised E- and M-steps (one matrix product per row chunk for all
-  components; memory bounded by a chunk budget, never an ``N x K x D``
-  temporary for the whole data),
+  components, or per component for full covariances with many features and
+  few components; memory bounded by a chunk budget, never an ``N x K x D``
+  temporary for the whole data; row blocks on the caller's BLAS thread
+  budget),
 * ``sample_weight`` in :meth:`GaussianMixture.fit`,
 * :meth:`GaussianMixture.icl` (integrated completed likelihood),
 * ``lower_bounds_`` (history) and ``feature_names_in_`` for DataFrames,

@@ -354,6 +354,20 @@ def test_zero_weight_rows_never_seed_components(init_params):
         GaussianMixture(3).fit(X[:3], sample_weight=[1.0, 1.0, 0.0])
 
 
+def _record_threads(monkeypatch):
+    """Make every fit record the thread count of its data blocks; returns the list."""
+    used = []
+    real = em_module._Data
+
+    def spy(*args, **kwargs):
+        data = real(*args, **kwargs)
+        used.append(data.n_threads)
+        return data
+
+    monkeypatch.setattr(em_module, "_Data", spy)
+    return used
+
+
 @pytest.mark.parametrize("ct", ["full", "tied", "diag", "spherical"])
 @pytest.mark.parametrize("init_params", ["kmeans", "random"])
 def test_threaded_blocks_give_bit_identical_fit(monkeypatch, ct, init_params):
@@ -365,17 +379,9 @@ def test_threaded_blocks_give_bit_identical_fit(monkeypatch, ct, init_params):
     kw = dict(covariance_type=ct, init_params=init_params, n_init=2, max_iter=20, random_state=1)
     monkeypatch.setattr(em_module, "_thread_budget", lambda: 1)
     a = GaussianMixture(3, **kw).fit(X, sample_weight=w)
-    used = []
-    real = em_module._Data
-
-    def spy(*args, **kwargs):
-        data = real(*args, **kwargs)
-        used.append(data.n_threads)
-        return data
-
     monkeypatch.setattr(em_module, "_thread_budget", lambda: 3)
     monkeypatch.setattr(em_module, "_MIN_THREADED_WORK", 0)  # thread even this small fit
-    monkeypatch.setattr(em_module, "_Data", spy)
+    used = _record_threads(monkeypatch)
     b = GaussianMixture(3, **kw).fit(X, sample_weight=w)
     assert used == [3]  # really threaded: 9000 rows -> 3 blocks of 4096 rows at most
     for name in ("weights_", "means_", "covariances_", "lower_bounds_"):
@@ -383,16 +389,8 @@ def test_threaded_blocks_give_bit_identical_fit(monkeypatch, ct, init_params):
 
 
 def test_small_fits_stay_on_one_thread(monkeypatch):
-    used = []
-    real = em_module._Data
-
-    def spy(*args, **kwargs):
-        data = real(*args, **kwargs)
-        used.append(data.n_threads)
-        return data
-
     monkeypatch.setattr(em_module, "_thread_budget", lambda: 2)
-    monkeypatch.setattr(em_module, "_Data", spy)
+    used = _record_threads(monkeypatch)
     X, _ = _blobs(9000, seed=3)  # 9000 x 3 x 6 multiply-adds per E-step: too small
     GaussianMixture(3, random_state=0).fit(X)
     assert used == [1]
