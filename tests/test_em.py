@@ -405,17 +405,18 @@ def test_thread_budget_follows_threadpool_limits():
     assert em_module._thread_budget() >= 1
 
 
-def test_worker_exception_reaches_caller_and_stops_workers():
+@pytest.mark.parametrize("error", [ValueError, KeyboardInterrupt])
+def test_worker_exception_reaches_caller_and_stops_workers(error):
     data = em_module._Data(np.zeros((20_000, 2)), n_threads=2)
     assert data.n_threads == 2 and len(data.offsets) > 2
     calls = []
 
     def fail(x, w, offset):
         calls.append(offset)
-        raise ValueError(f"block {offset}")
+        raise error(f"block {offset}")
 
     try:
-        with pytest.raises(ValueError, match="block"):
+        with pytest.raises(error, match="block"):
             data.map_reduce(fail)
     finally:
         data.close()
