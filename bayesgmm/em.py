@@ -30,7 +30,9 @@ import math
 import numbers
 import os
 import sys
+import threading
 import warnings
+from contextlib import contextmanager
 from time import time
 
 import numpy as np
@@ -365,7 +367,6 @@ class _Data:
         offsets = [int(s) for s in self.offsets]
         if self.n_threads <= 1:
             return [fn(i, s, 0) for i, s in enumerate(offsets)]
-        import threading
         from concurrent.futures import ThreadPoolExecutor
 
         if self._pool is None:
@@ -1488,22 +1489,42 @@ def _block_rows(n, k, d):
     return int(max(1, min(_kernels.chunk_rows(n, k, d), max(4096, -(-n // 8)))))
 
 
+_BLAS_LIMIT_LOCK = threading.Lock()
+_BLAS_LIMIT = {"depth": 0, "limiter": None}
+
+
+@contextmanager
 def _single_thread_blas(enabled):
     """Context: BLAS limited to one thread (never raises the caller's setting).
 
     The EM loop makes many small matrix products (K rows); with a
     multithreaded BLAS each one synchronises threads, which on a busy machine
     made 2 BLAS threads 10-100x slower than 1 in our benchmarks.
-    """
-    from contextlib import nullcontext
 
+    The limit is process-wide, so fits running at the same time in several
+    threads share one: the first to enter sets it, the last to leave restores
+    the caller's setting (independent limits would restore each other's
+    "original" 1 and leave BLAS single-threaded for good).
+    """
     ctl = _blas_controller() if enabled else None
     if ctl is None:
-        return nullcontext()
+        yield
+        return
+    with _BLAS_LIMIT_LOCK:
+        if _BLAS_LIMIT["depth"] == 0:
+            try:
+                _BLAS_LIMIT["limiter"] = ctl.limit(limits=1, user_api="blas")
+            except Exception:  # threadpoolctl failing: leave BLAS alone
+                _BLAS_LIMIT["limiter"] = None
+        _BLAS_LIMIT["depth"] += 1
     try:
-        return ctl.limit(limits=1, user_api="blas")
-    except Exception:  # threadpoolctl failing: leave BLAS alone
-        return nullcontext()
+        yield
+    finally:
+        with _BLAS_LIMIT_LOCK:
+            _BLAS_LIMIT["depth"] -= 1
+            if _BLAS_LIMIT["depth"] == 0 and _BLAS_LIMIT["limiter"] is not None:
+                _BLAS_LIMIT["limiter"].restore_original_limits()
+                _BLAS_LIMIT["limiter"] = None
 
 
 def _n_rows(X):

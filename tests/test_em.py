@@ -437,3 +437,19 @@ def test_block_moments_diagonal_equals_full_diagonal(weighted):
     np.testing.assert_allclose(diag.sx, full.sx, rtol=1e-12, atol=1e-6)
     np.testing.assert_allclose(diag.sxx, np.diagonal(full.sxx), rtol=1e-12)
     np.testing.assert_allclose(diag.sxx, ww @ (X - c) ** 2, rtol=1e-10)
+
+
+def test_concurrent_fits_in_threads_restore_blas_threads():
+    # fits running at the same time in user threads share one BLAS limit; the
+    # caller's setting must come back afterwards, and each fit is unaffected
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from concurrent.futures import ThreadPoolExecutor
+
+    X, _ = _blobs(3000, seed=4)
+    before = [i["num_threads"] for i in threadpoolctl.threadpool_info()]
+    ref = [GaussianMixture(3, random_state=s).fit(X).means_ for s in range(6)]
+    with ThreadPoolExecutor(3) as pool:
+        got = list(pool.map(lambda s: GaussianMixture(3, random_state=s).fit(X).means_, range(6)))
+    assert [i["num_threads"] for i in threadpoolctl.threadpool_info()] == before
+    for a, b in zip(got, ref):
+        np.testing.assert_array_equal(a, b)
