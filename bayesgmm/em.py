@@ -275,7 +275,7 @@ class _Data:
     its blocks run on one thread or several (``n_threads``).
     """
 
-    def __init__(self, X, sample_weight=None, chunk_size=None, n_components=1, n_threads=1):
+    def __init__(self, X, sample_weight=None, n_components=1, n_threads=1):
         self.X = X
         self.dask = is_dask_array(X)
         self.n, self.d = (int(s) for s in X.shape)
@@ -286,7 +286,7 @@ class _Data:
         if self.dask:
             self.offsets = np.concatenate([[0], np.cumsum(X.chunks[0])[:-1]]).astype(int)
         else:
-            step = chunk_size or _block_rows(self.n, n_components, self.d)
+            step = _block_rows(self.n, n_components, self.d)
             self.offsets = np.arange(0, self.n, step)
             self.step = step
             self.n_threads = max(1, min(int(n_threads), len(self.offsets)))
@@ -1483,9 +1483,9 @@ def _thread_budget():
 
 
 def _block_rows(n, k, d):
-    """Rows per in-memory block: at most the chunk budget, and at least
-    eight blocks (of at least 4096 rows) so that worker threads share the work
-    evenly. Depends only on the problem size, never on the thread count."""
+    """Rows per in-memory block: about ``N / 8`` (so up to eight blocks share
+    the work between threads), but at least 4096 rows and at most the chunk
+    budget. Depends only on the problem size, never on the thread count."""
     return int(max(1, min(_kernels.chunk_rows(n, k, d), max(4096, -(-n // 8)))))
 
 

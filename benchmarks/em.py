@@ -90,11 +90,12 @@ def estimator(lib, k, ct, init, max_iter):
 
 
 def time_fit(lib, X, k, ct, init, max_iter, threads, repeats, cpu=None, budget=None):
-    """Median wall time of ``repeats`` fits (and, into ``cpu``, median CPU time).
+    """``(median wall time, number of fits timed)`` of up to ``repeats`` fits
+    (and, into ``cpu``, the median CPU time).
 
     ``budget`` (seconds): stop repeating once the fits so far took longer
     (at least one fit is always timed), so slow cells of the grid get fewer
-    repeats; the number actually timed is returned as ``est._bench_repeats``.
+    repeats.
     """
     from threadpoolctl import threadpool_limits
 
@@ -109,10 +110,9 @@ def time_fit(lib, X, k, ct, init, max_iter, threads, repeats, cpu=None, budget=N
             cpus.append(time.process_time() - c0)
             if budget is not None and sum(times) > budget:
                 break
-    est._bench_repeats = len(times)
     if cpu is not None:
         cpu.append(float(np.median(cpus)))
-    return float(np.median(times)), est
+    return float(np.median(times)), len(times)
 
 
 def memory_child(lib, n, d, k, ct, max_iter, threads):
@@ -233,9 +233,9 @@ def main(argv=None):
         for lib in libs:
             for t in threads:
                 c = []
-                res[(lib, t)], est = time_fit(lib, X, k, ct, init, args.max_iter, t,
-                                              args.repeats, c, args.time_budget)
-                reps.append(est._bench_repeats)
+                res[(lib, t)], n_timed = time_fit(lib, X, k, ct, init, args.max_iter, t,
+                                                  args.repeats, c, args.time_budget)
+                reps.append(n_timed)
                 if t == 1:
                     cpu[lib] = c[0]
         best = {lib: min(res[(lib, t)] for t in threads) for lib in libs}

@@ -398,8 +398,6 @@ def test_small_fits_stay_on_one_thread(monkeypatch):
 
 def test_thread_budget_follows_threadpool_limits():
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    import numpy  # noqa: F401  (BLAS loaded)
-
     with threadpoolctl.threadpool_limits(1):
         assert em_module._thread_budget() == 1
     assert em_module._thread_budget() >= 1
