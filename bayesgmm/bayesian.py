@@ -21,7 +21,7 @@ import xarray as xr
 from bayesgmm import _datatree
 from bayesgmm._estimator import EstimatorMixin
 from bayesgmm._validation import check_array, check_feature_names, check_n_features
-from bayesgmm.em import NotFittedError
+from bayesgmm.exceptions import NotFittedError, VIConvergenceWarning
 
 __all__ = ["BayesianGMM", "NotFittedError", "METHODS"]
 
@@ -297,11 +297,9 @@ class BayesianGMM(EstimatorMixin):
             K, covariance_type=self.covariance_type, n_init=n_init, random_state=em_seed,
             reg_covar=reg_covar,
         ).fit(X_in)
-        from bayesgmm.diagnostics import _InferenceVIWarning
-
         with warnings.catch_warnings():
             # the same check is reported below by the diagnostics, as a SamplingWarning
-            warnings.filterwarnings("ignore", category=_InferenceVIWarning)
+            warnings.filterwarnings("ignore", category=VIConvergenceWarning)
             raw = run_inference(
                 X_in,
                 K,

@@ -34,10 +34,22 @@ import numpy as np
 import xarray as xr
 
 from bayesgmm import _datatree
+from bayesgmm.exceptions import (
+    ChainModeWarning,
+    DivergenceWarning,
+    LowESSWarning,
+    RhatWarning,
+    SamplingWarning,
+    VIConvergenceWarning,
+)
+
+#: Kept under its earlier name: the R-hat warning (:class:`bayesgmm.exceptions.RhatWarning`).
+ConvergenceWarning = RhatWarning
 
 __all__ = [
     "SamplingWarning",
     "ConvergenceWarning",
+    "RhatWarning",
     "LowESSWarning",
     "DivergenceWarning",
     "ChainModeWarning",
@@ -50,83 +62,6 @@ __all__ = [
 
 #: Posterior variables whose R-hat and ESS are checked.
 CHECKED_VARS = ("weights", "means", "sds", "correlations")
-
-
-class SamplingWarning(UserWarning):
-    """Base class of the warnings about a posterior fit's reliability.
-
-    Examples
-    --------
-    >>> import warnings
-    >>> from bayesgmm.diagnostics import SamplingWarning, DivergenceWarning
-    >>> issubclass(DivergenceWarning, SamplingWarning)
-    True
-    >>> warnings.simplefilter("error", SamplingWarning)  # doctest: +SKIP
-    """
-
-
-class ConvergenceWarning(SamplingWarning):
-    """R-hat above the threshold: the chains disagree.
-
-    Examples
-    --------
-    >>> from bayesgmm.diagnostics import ConvergenceWarning, SamplingWarning
-    >>> issubclass(ConvergenceWarning, SamplingWarning)
-    True
-    """
-
-
-class LowESSWarning(SamplingWarning):
-    """Bulk or tail effective sample size below the threshold.
-
-    Examples
-    --------
-    >>> from bayesgmm.diagnostics import LowESSWarning, SamplingWarning
-    >>> issubclass(LowESSWarning, SamplingWarning)
-    True
-    """
-
-
-class DivergenceWarning(SamplingWarning):
-    """Divergent NUTS transitions: the draws may be biased.
-
-    Examples
-    --------
-    >>> from bayesgmm.diagnostics import DivergenceWarning, SamplingWarning
-    >>> issubclass(DivergenceWarning, SamplingWarning)
-    True
-    """
-
-
-class ChainModeWarning(SamplingWarning):
-    """Chains settled in different posterior modes.
-
-    Examples
-    --------
-    >>> from bayesgmm.diagnostics import ChainModeWarning, SamplingWarning
-    >>> issubclass(ChainModeWarning, SamplingWarning)
-    True
-    """
-
-
-try:  # the inference layer warns on its own when used directly; share its class
-    from bayesgmm.inference import VIConvergenceWarning as _InferenceVIWarning
-except ImportError:  # pragma: no cover - older inference layer
-    _InferenceVIWarning = UserWarning
-
-
-class VIConvergenceWarning(SamplingWarning, _InferenceVIWarning):
-    """The variational loss was still decreasing when the optimisation stopped.
-
-    Also a subclass of :class:`bayesgmm.inference.VIConvergenceWarning`, so a
-    filter on either class catches it.
-
-    Examples
-    --------
-    >>> from bayesgmm.diagnostics import VIConvergenceWarning, SamplingWarning
-    >>> issubclass(VIConvergenceWarning, SamplingWarning)
-    True
-    """
 
 
 @dataclass(frozen=True)
@@ -392,7 +327,7 @@ def check_diagnostics(
         problems.append(
             Problem(
                 "rhat",
-                ConvergenceWarning,
+                RhatWarning,
                 f"R-hat is {value:.3f} for {where} ({n_bad} parameter(s) above {rhat_max}): "
                 "the chains have not converged to the same distribution. Sample longer "
                 "(increase `tune` and `draws`), check that the EM start is sensible "

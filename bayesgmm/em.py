@@ -48,6 +48,12 @@ from bayesgmm._validation import (
     is_dask_array,
 )
 from bayesgmm.covariance import COVARIANCE_TYPES, get_covariance_type
+from bayesgmm.exceptions import (
+    ConvergenceWarning,
+    DegenerateComponentWarning,
+    NotFittedError,
+    not_fitted,
+)
 
 __all__ = [
     "ConvergenceWarning",
@@ -59,77 +65,7 @@ __all__ = [
 _INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 
 
-class ConvergenceWarning(UserWarning):
-    """EM stopped at ``max_iter`` before the lower bound changed by less than ``tol``.
-
-    Examples
-    --------
-    >>> import warnings
-    >>> import numpy as np
-    >>> from bayesgmm import GaussianMixture
-    >>> from bayesgmm.em import ConvergenceWarning
-    >>> X = np.random.default_rng(0).normal(size=(50, 2))
-    >>> with warnings.catch_warnings(record=True) as w:
-    ...     warnings.simplefilter("always")
-    ...     _ = GaussianMixture(3, max_iter=1, tol=0.0, random_state=0).fit(X)
-    >>> any(issubclass(x.category, ConvergenceWarning) for x in w)
-    True
-    """
-
-
-class DegenerateComponentWarning(UserWarning):
-    """A mixture component became empty or collapsed and was re-seeded.
-
-    Examples
-    --------
-    >>> import warnings
-    >>> import numpy as np
-    >>> from bayesgmm import GaussianMixture
-    >>> from bayesgmm.em import DegenerateComponentWarning
-    >>> X = np.random.default_rng(0).normal(size=(60, 1))
-    >>> far = GaussianMixture(2, means_init=[[0.0], [1000.0]])  # 2nd starts empty
-    >>> with warnings.catch_warnings(record=True) as w:
-    ...     warnings.simplefilter("always")
-    ...     _ = far.fit(X)
-    >>> any(issubclass(x.category, DegenerateComponentWarning) for x in w)
-    True
-    """
-
-
-class NotFittedError(ValueError, AttributeError):
-    """The estimator is used before ``fit``.
-
-    When scikit-learn is imported, the raised error is also an instance of
-    :class:`sklearn.exceptions.NotFittedError`.
-
-    Examples
-    --------
-    >>> from bayesgmm import GaussianMixture
-    >>> from bayesgmm.em import NotFittedError
-    >>> try:
-    ...     GaussianMixture().predict([[0.0]])
-    ... except NotFittedError as exc:
-    ...     print(str(exc)[:45])
-    This GaussianMixture instance is not fitted y
-    """
-
-
-_NOT_FITTED_CLS: dict[str, type] = {}
-
-
-def _not_fitted(name: str, method: str) -> NotFittedError:
-    cls = NotFittedError
-    sk = sys.modules.get("sklearn.exceptions")
-    if sk is not None:  # make it catchable as scikit-learn's error as well
-        cls = _NOT_FITTED_CLS.get("sk")
-        if cls is None:
-            cls = type("NotFittedError", (NotFittedError, sk.NotFittedError), {})
-            cls.__module__ = __name__
-            _NOT_FITTED_CLS["sk"] = cls
-    return cls(
-        f"This {name} instance is not fitted yet. Call 'fit' with appropriate "
-        f"arguments before using `{method}`."
-    )
+_not_fitted = not_fitted
 
 
 # --------------------------------------------------------------------------

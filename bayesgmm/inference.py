@@ -36,20 +36,10 @@ import numpy as np
 import xarray as xr
 
 from bayesgmm._logdensity import MixtureDensity
+from bayesgmm.exceptions import VIConvergenceWarning
 from bayesgmm.priors import Priors, ResolvedPriors
 
 __all__ = ["run_inference", "METHODS", "NUTS_SAMPLERS", "VIConvergenceWarning"]
-
-
-class VIConvergenceWarning(UserWarning):
-    """The variational optimisation had not settled when it stopped.
-
-    Examples
-    --------
-    >>> from bayesgmm.inference import VIConvergenceWarning
-    >>> issubclass(VIConvergenceWarning, UserWarning)
-    True
-    """
 
 
 def _check_vi_loss(loss, n, method):

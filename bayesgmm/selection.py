@@ -34,6 +34,7 @@ import xarray as xr
 
 from bayesgmm._validation import check_array, is_dask_array
 from bayesgmm.covariance import COVARIANCE_TYPES, get_covariance_type
+from bayesgmm.exceptions import ParetoKWarning, SelectionWarning
 
 __all__ = [
     "METHODS",
@@ -50,14 +51,6 @@ METHODS = ("bic", "icl", "loo", "waic", "sparse")
 
 #: Default Dirichlet concentration of the sparse overfitted mixture.
 SPARSE_ALPHA = 0.01
-
-
-class SelectionWarning(UserWarning):
-    """A cell of the selection grid failed, did not converge, or was unreliable."""
-
-
-class ParetoKWarning(SelectionWarning):
-    """PSIS-LOO Pareto k above the reliability threshold for some observations."""
 
 
 # ---------------------------------------------------------------------------
