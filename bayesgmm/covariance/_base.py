@@ -41,7 +41,9 @@ class CovarianceModel:
 
     Subclasses set the class attributes and implement the layout methods;
     instances hold no state (one instance per type lives in the registry), so
-    they compare and hash by :attr:`name`.
+    they compare and hash by :attr:`name`, and a type equals its name
+    (``get_covariance_type("full") == "full"``), so code and user input may
+    carry either.
 
     Attributes
     ----------
@@ -72,6 +74,8 @@ class CovarianceModel:
     def __eq__(self, other) -> bool:
         if isinstance(other, CovarianceModel):
             return self.name == other.name
+        if isinstance(other, str):
+            return self.name == other
         return NotImplemented
 
     def __hash__(self) -> int:
