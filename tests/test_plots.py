@@ -35,25 +35,27 @@ from bayesgmm.posterior import (  # noqa: E402
 
 
 # --------------------------------------------------------------------------- fixtures
-def _make_tree(n=60, K=3, D=2, C=2, S=15, seed=0, names=None):
+def _make_tree(n=60, K=3, D=2, C=2, S=15, seed=0, names=None, covariance_type="full"):
     """A result tree with the contract's layout: EM on synthetic data, draws around it."""
     data = make_mixture(n, K, D, separation=8.0, random_state=seed)
     X = data.X
-    em = GaussianMixture(K, random_state=0).fit(X)
+    em = GaussianMixture(K, covariance_type=covariance_type, random_state=0).fit(X)
     rng = np.random.default_rng(seed)
-    full = get_covariance_type("full").to_full(em.covariances_, K, n_features=D)
+    full = get_covariance_type(covariance_type).to_full(em.covariances_, K, n_features=D)
     w = np.abs(em.weights_ + rng.normal(scale=0.01, size=(C, S, K)))
     w /= w.sum(-1, keepdims=True)
     m = em.means_ + rng.normal(scale=0.05, size=(C, S, K, D))
     c = full * np.exp(rng.normal(scale=0.05, size=(C, S, K, 1, 1)))
     names = names or [f"f{i}" for i in range(D)]
-    post = dt.parameter_dataset(w, m, c, feature_names=names, leading=("chain", "draw"))
+    post = dt.parameter_dataset(w, m, c, feature_names=names, leading=("chain", "draw"),
+                                covariance_type=covariance_type)
     stats = xr.Dataset({"diverging": (("chain", "draw"), np.zeros((C, S), dtype=bool))})
     tree = dt.build_tree(
         posterior=post, sample_stats=stats, permutation=np.broadcast_to(np.arange(K), (C, S, K)),
-        em=em, X=X, feature_names=names, covariance_type="full", method="nuts",
+        em=em, X=X, feature_names=names, covariance_type=covariance_type, method="nuts",
         model_config={}, sampler_config={"draws": S, "chains": C},
-        estimator_params={"n_components": K, "covariance_type": "full", "random_state": 0},
+        estimator_params={"n_components": K, "covariance_type": covariance_type,
+                          "random_state": 0},
         log_likelihood=False,
     )
     return tree, data

@@ -6,6 +6,11 @@
 * :func:`coclustering` -- posterior similarity heatmap ordered by a partition.
 * :func:`compare_em` -- EM vs posterior forest plot.
 * :func:`trace`, :func:`rank`, :func:`pair` -- arviz-plots on the relabelled draws.
+
+Any number of features works: with many, the plots show by default the features (or
+pairs of features) that separate the components most and say so, and take
+``features=`` (``pairs=`` for :func:`clusters`, ``page=`` for :func:`compare_em`) to
+choose others.  Feature names are drawn as given, ``/`` included.
 """
 
 from ._selection import selection

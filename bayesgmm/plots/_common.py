@@ -24,6 +24,9 @@ __all__ = [
     "check_features",
     "as_observed",
     "as_labels",
+    "em_parameters",
+    "separating_features",
+    "separating_pairs",
 ]
 
 #: ``gid`` given to the artists the plots draw, so callers (and the tests) can
@@ -191,8 +194,10 @@ def resolve_tree(obj, name: str = "model_or_tree") -> xr.DataTree:
     )
 
 
-def get_axes(ax=None, fig=None, *, figsize=(5.5, 4.5)):
+def get_axes(ax=None, fig=None, *, figsize=(5.5, 4.5), layout=None):
     """``ax`` if given, else a new axes on ``fig`` (or on a new figure).
+
+    ``layout`` (e.g. ``"constrained"``) is the layout engine of a new figure.
 
     Examples
     --------
@@ -215,7 +220,7 @@ def get_axes(ax=None, fig=None, *, figsize=(5.5, 4.5)):
         if not isinstance(fig, Figure):
             raise TypeError(f"fig must be a matplotlib Figure or None; got {type(fig).__name__}.")
         return fig.add_subplot()
-    _, ax = plt.subplots(figsize=figsize)
+    _, ax = plt.subplots(figsize=figsize, layout=layout)
     return ax
 
 
@@ -241,32 +246,51 @@ def component_colors(n: int) -> list:
     return [cmap(x) for x in np.linspace(0.05, 0.95, n)]
 
 
-def check_features(features, names, *, exactly=None, name: str = "features") -> list[int]:
+def check_features(features, names, *, exactly=None, minimum: int = 2, order=None,
+                   name: str = "features") -> list[int]:
     """Positions of ``features`` (names or integer positions) among ``names``.
 
     Parameters
     ----------
-    features : None, str, int or sequence of them
-        ``None`` selects all features.
+    features : None, int, str or sequence of str and int
+        ``None`` selects all features (the first ``exactly`` of ``order`` when
+        ``exactly`` is given); an int ``n`` the first ``n`` of ``order`` (the
+        ``n`` most separating features when ``order`` comes from
+        :func:`separating_features`); a name, or a sequence of names and
+        positions, those features.
     names : sequence of str
         The feature names of the data.
     exactly : int, optional
         Required number of features.
+    minimum : int, default 2
+        Fewest features the plot can draw.
+    order : sequence of int, optional
+        Feature positions in order of preference (default: data order).
+    name : str, default "features"
+        The argument's name in error messages.
 
     Examples
     --------
     >>> from bayesgmm.plots._common import check_features
     >>> check_features(["b", 0], ["a", "b", "c"])
     [1, 0]
+    >>> check_features(2, ["a", "b", "c"], order=[2, 0, 1])
+    [2, 0]
     """
     names = [str(n) for n in names]
     D = len(names)
+    order = list(range(D)) if order is None else [int(i) for i in order]
     if features is None:
-        idx = list(range(D))
-        if exactly is not None:
-            idx = idx[:exactly]
+        idx = order[:exactly] if exactly is not None else list(range(D))
+    elif isinstance(features, numbers.Integral) and not isinstance(features, (bool, np.bool_)):
+        if not 1 <= int(features) <= D:
+            raise ValueError(
+                f"{name}={features} asks for the {features} most separating features, but the "
+                f"data have {D} ({names}); pass 1 to {D}, or a list of names."
+            )
+        idx = order[:int(features)]
     else:
-        if isinstance(features, (str, numbers.Integral)):
+        if isinstance(features, str):
             features = [features]
         try:
             features = list(features)
@@ -296,12 +320,112 @@ def check_features(features, names, *, exactly=None, name: str = "features") -> 
             f"{name} must name exactly {exactly} features; got {len(idx)} "
             f"({[names[i] for i in idx]}). Available: {names}."
         )
-    if len(idx) < 2:
+    if len(idx) < minimum:
         raise ValueError(
-            f"{name} must name at least 2 features to draw a scatter plot; got "
+            f"{name} must name at least {minimum} feature{'s' if minimum > 1 else ''}; got "
             f"{[names[i] for i in idx]} (available: {names})."
         )
     return idx
+
+
+def em_parameters(tree):
+    """The EM fit of a result tree as arrays: weights (K,), means (K, D), covariances (K, D, D).
+
+    Examples
+    --------
+    >>> from bayesgmm.plots._common import em_parameters  # doctest: +SKIP
+    >>> [a.shape for a in em_parameters(model.idata_)]  # doctest: +SKIP
+    [(2,), (2, 2), (2, 2, 2)]
+    """
+    from bayesgmm import _datatree
+
+    em = _datatree.get_em(tree)
+    return (
+        em["weights"].transpose("component").to_numpy(),
+        em["means"].transpose("component", "feature").to_numpy(),
+        em["covariances"].transpose("component", "feature", "feature_bis").to_numpy(),
+    )
+
+
+def _scatter_matrices(weights, means, covariances):
+    """Within- and between-component scatter ``W = sum_k w_k S_k``, ``B = sum_k w_k d_k d_k'``."""
+    w = np.asarray(weights, dtype=np.float64)
+    m = np.asarray(means, dtype=np.float64)
+    d = m - w @ m
+    within = np.einsum("k,kij->ij", w, np.asarray(covariances, dtype=np.float64))
+    between = np.einsum("k,ki,kj->ij", w, d, d)
+    return within, between
+
+
+def separating_features(weights, means, covariances) -> np.ndarray:
+    """Feature positions ordered from the most to the least separating.
+
+    Only chooses what to draw: a feature's score is the between-component
+    variance of the means over the mean within-component variance,
+    ``sum_k w_k (mu_kf - mu_f)^2 / sum_k w_k Sigma_kff`` with
+    ``mu_f = sum_k w_k mu_kf`` (the one-dimensional Fisher criterion; scale
+    free).  Ties (e.g. one component) keep the data order.
+
+    Parameters
+    ----------
+    weights : array-like of shape (K,)
+    means : array-like of shape (K, D)
+    covariances : array-like of shape (K, D, D)
+        Full covariance matrices (e.g. from :func:`em_parameters`).
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (D,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayesgmm.plots._common import separating_features
+    >>> separating_features([0.5, 0.5], [[0.0, 0.0, 0.0], [1.0, 5.0, 0.0]],
+    ...                     np.broadcast_to(np.eye(3), (2, 3, 3))).tolist()
+    [1, 0, 2]
+    """
+    within, between = _scatter_matrices(weights, means, covariances)
+    score = np.diag(between) / np.maximum(np.diag(within), np.finfo(np.float64).tiny)
+    return np.argsort(-score, kind="stable")
+
+
+def separating_pairs(weights, means, covariances) -> list[tuple[int, int]]:
+    """Feature pairs ``(i, j)``, ``i < j``, ordered from the most to the least separating.
+
+    Only chooses what to draw: a pair's score is the Fisher criterion
+    ``trace(W^-1 B)`` of its two-feature marginal, with ``W`` the mean
+    within-component covariance and ``B`` the weighted covariance of the
+    component means (affine invariant, so units do not matter).  Ties keep the
+    data order.
+
+    Parameters
+    ----------
+    weights : array-like of shape (K,)
+    means : array-like of shape (K, D)
+    covariances : array-like of shape (K, D, D)
+
+    Returns
+    -------
+    list of tuple of int
+        All ``D (D - 1) / 2`` pairs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayesgmm.plots._common import separating_pairs
+    >>> separating_pairs([0.5, 0.5], [[0.0, 0.0, 0.0], [1.0, 5.0, 0.0]],
+    ...                  np.broadcast_to(np.eye(3), (2, 3, 3)))
+    [(0, 1), (1, 2), (0, 2)]
+    """
+    W, B = _scatter_matrices(weights, means, covariances)
+    i, j = np.triu_indices(W.shape[0], k=1)
+    # trace of the inverse of the 2 x 2 block [[Wii, Wij], [Wij, Wjj]] times [[Bii, ...]]
+    det = W[i, i] * W[j, j] - W[i, j] ** 2
+    det = np.maximum(det, np.finfo(np.float64).eps * W[i, i] * W[j, j])
+    det = np.maximum(det, np.finfo(np.float64).tiny)
+    score = (W[j, j] * B[i, i] - 2.0 * W[i, j] * B[i, j] + W[i, i] * B[j, j]) / det
+    return [(int(i[p]), int(j[p])) for p in np.argsort(-score, kind="stable")]
 
 
 def as_observed(X, name: str = "X"):

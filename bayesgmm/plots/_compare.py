@@ -38,15 +38,16 @@ def _row_label(key, names) -> str:
 
 
 def _as_frame(comparison) -> tuple[pd.DataFrame, dict]:
-    if is_model(comparison):
-        comparison = comparison.compare_em()
     attrs = {}
+    if is_model(comparison):
+        attrs["covariance_type"] = comparison.covariance_type
+        comparison = comparison.compare_em()
     if isinstance(comparison, xr.Dataset):
-        attrs = dict(comparison.attrs)
+        attrs = {**comparison.attrs, **attrs}
         df = comparison.to_dataframe()
     elif isinstance(comparison, pd.DataFrame):
         df = comparison
-        attrs = dict(comparison.attrs)
+        attrs = {**comparison.attrs, **attrs}
     else:
         raise TypeError(
             "comparison must be the table returned by model.compare_em() / "
@@ -78,15 +79,46 @@ def _as_frame(comparison) -> tuple[pd.DataFrame, dict]:
     return out, attrs
 
 
-def compare_em(comparison, *, var_names=None, standardize: bool | None = None,
-               max_rows: int = 60, ax=None, fig=None):
+def _drop_absent_correlations(df: pd.DataFrame, covariance_type) -> pd.DataFrame:
+    """``df`` without the correlation rows of a fit whose covariance type has none.
+
+    ``diag`` and ``spherical`` fits have no correlations: their rows are zero by
+    construction.  With the covariance type unknown (a bare table), the rows
+    whose EM value and whole interval are exactly zero are those.
+    """
+    if "variable" in df:
+        is_corr = (df["variable"] == "correlations").to_numpy()
+    else:
+        is_corr = np.array([str(lab).startswith("correlations") for lab in df.index], dtype=bool)
+    if covariance_type is not None:
+        from bayesgmm.covariance import get_covariance_type
+
+        absent = is_corr & (not get_covariance_type(covariance_type).has_correlations)
+    else:
+        absent = is_corr & (df[["em", "mean", "lower", "upper"]].to_numpy() == 0.0).all(axis=1)
+    return df[~absent]
+
+
+def _check_count(value, name: str, *, minimum: int) -> int:
+    """``value`` as an int >= ``minimum``, else a ``ValueError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        kind = "a positive" if minimum == 1 else "a non-negative"
+        raise ValueError(f"{name} must be {kind} integer; got {value!r}.")
+    return int(value)
+
+
+def compare_em(comparison, *, var_names=None, covariance_type=None,
+               standardize: bool | None = None, rows_per_page: int = 40, page: int = 0,
+               max_rows: int | None = None, ax=None, fig=None):
     """Forest plot of the posterior against the EM estimate, one row per parameter.
 
     Each row shows the posterior credible interval (line), the posterior mean
     (dot) and the EM value (diamond: black when inside the interval, red and
     the row label in red when outside).  Parameters on different scales are
     put side by side by centring each row on its posterior mean and dividing
-    by the interval half-width when ``standardize`` is True.
+    by the interval half-width when ``standardize`` is True.  A long table
+    (many features) is drawn in pages of ``rows_per_page`` rows; the title
+    says which rows a page holds.
 
     Parameters
     ----------
@@ -100,12 +132,22 @@ def compare_em(comparison, *, var_names=None, standardize: bool | None = None,
         Keep only the rows of these parameters (e.g. ``["weights", "means"]``):
         matched against the table's ``variable`` coordinate, or the start of
         the row label for a table without one.
+    covariance_type : {"full", "tied", "diag", "spherical"}, optional
+        The fit's covariance type: ``correlations`` rows are drawn only for
+        types that have correlations.  Default: the model's (or the table's
+        ``covariance_type`` attribute); for a bare table, correlation rows that
+        are exactly zero (EM value and interval) are left out.
     standardize : bool, optional
         Plot ``(value - posterior mean) / (interval half-width)``, so every
         interval spans [-1, 1] and the EM mark shows how far outside it lies.
         Default: True when the parameters' scales differ by more than 10x.
-    max_rows : int, default 60
-        Refuse to draw more rows than this (select with ``var_names``).
+    rows_per_page : int, default 40
+        Most rows in one figure (its height grows with the rows drawn).
+    page : int, default 0
+        Which page of ``rows_per_page`` rows to draw (0 for the first).
+    max_rows : int, optional
+        Refuse to draw a selection of more rows than this (a guard for
+        scripts); default no limit.
     ax : matplotlib.axes.Axes, optional
     fig : matplotlib.figure.Figure, optional
 
@@ -113,13 +155,15 @@ def compare_em(comparison, *, var_names=None, standardize: bool | None = None,
     -------
     matplotlib.axes.Axes
         One y tick per parameter; the interval lines have gid ``"interval"``
-        and the EM marks ``"em_inside"`` / ``"em_outside"``.
+        and the EM marks ``"em_inside"`` / ``"em_outside"``.  The legend is
+        outside the panel, on its right.
 
     Raises
     ------
     TypeError, ValueError
-        If the table lacks the needed columns, ``var_names`` selects no row or
-        too many rows are selected.
+        If the table lacks the needed columns, ``var_names`` selects no row,
+        ``page`` is past the last page or more than ``max_rows`` rows are
+        selected.
 
     Examples
     --------
@@ -132,8 +176,14 @@ def compare_em(comparison, *, var_names=None, standardize: bool | None = None,
     >>> ax = compare_em(t)
     >>> [tick.get_text() for tick in ax.get_yticklabels()]
     ['weights[0]', 'weights[1]']
+    >>> ax = compare_em(t, rows_per_page=1, page=1)  # the second page
+    >>> [tick.get_text() for tick in ax.get_yticklabels()]
+    ['weights[1]']
     """
     df, attrs = _as_frame(comparison)
+    if covariance_type is None:
+        covariance_type = attrs.get("covariance_type")
+    df = _drop_absent_correlations(df, covariance_type)
     if var_names is not None:
         if isinstance(var_names, str):
             var_names = [var_names]
@@ -152,19 +202,26 @@ def compare_em(comparison, *, var_names=None, standardize: bool | None = None,
             )
     if df.empty:
         raise ValueError("comparison has no rows with finite values to plot.")
-    if isinstance(max_rows, bool) or not isinstance(max_rows, numbers.Integral) or max_rows < 1:
-        raise ValueError(f"max_rows must be a positive integer; got {max_rows!r}.")
-    if len(df) > max_rows:
+    if max_rows is not None and len(df) > _check_count(max_rows, "max_rows", minimum=1):
         raise ValueError(
             f"The comparison has {len(df)} rows, more than max_rows={max_rows}; select some with "
             "var_names (e.g. var_names=['weights', 'means']) or raise max_rows."
         )
-    if standardize is None:
+    rows_per_page = _check_count(rows_per_page, "rows_per_page", minimum=1)
+    n_pages = -(-len(df) // rows_per_page)
+    if _check_count(page, "page", minimum=0) >= n_pages:
+        raise ValueError(
+            f"page={page} is past the last page: the {len(df)} rows make {n_pages} page(s) of "
+            f"rows_per_page={rows_per_page} (page=0 to {n_pages - 1})."
+        )
+    if standardize is None:  # decided on the whole selection, so every page agrees
         spread = np.abs(df[["mean", "lower", "upper"]].to_numpy()).max(axis=1)
         spread = spread[spread > 0]
         standardize = bool(spread.size and spread.max() / spread.min() > 10)
     elif not isinstance(standardize, (bool, np.bool_)):
         raise TypeError(f"standardize must be True, False or None; got {standardize!r}.")
+    n_total, first = len(df), page * rows_per_page
+    df = df.iloc[first:first + rows_per_page]
 
     em, mean, lo, hi = (df[c].to_numpy() for c in ("em", "mean", "lower", "upper"))
     if standardize:
@@ -175,7 +232,7 @@ def compare_em(comparison, *, var_names=None, standardize: bool | None = None,
     inside = df["inside"].to_numpy()
     n = len(df)
     y = np.arange(n)[::-1]  # first row at the top
-    ax = get_axes(ax, fig, figsize=(6.0, 1.2 + 0.28 * n))
+    ax = get_axes(ax, fig, figsize=(8.0, 1.2 + 0.28 * n), layout="constrained")
     for k in range(n):
         ax.plot([lo[k], hi[k]], [y[k], y[k]], color="tab:blue", linewidth=2.2,
                 solid_capstyle="butt", gid=GID_INTERVAL)
@@ -199,9 +256,15 @@ def compare_em(comparison, *, var_names=None, standardize: bool | None = None,
         ax.set_xlabel("(value - posterior mean) / interval half-width")
     else:
         ax.set_xlabel("value")
-    ax.legend(loc="best", fontsize="small", framealpha=0.7)
+    # outside the panel, so that it never hides a row
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
+              fontsize="small", frameon=False)
     n_out = int((~inside).sum())
     prob = attrs.get("hdi_prob")
     what = f"the {float(prob):.0%} interval" if prob is not None else "the interval"
-    ax.set_title(f"EM vs posterior: {n_out} of {n} EM values outside {what}")
+    title = f"EM vs posterior: {n_out} of {n} EM values outside {what}"
+    if n_pages > 1:
+        title += (f"\nrows {first + 1}-{first + n} of {n_total}: page {page} of pages "
+                  f"0-{n_pages - 1} (choose with page= or var_names=)")
+    ax.set_title(title)
     return ax

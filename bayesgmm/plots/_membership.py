@@ -10,8 +10,10 @@ from bayesgmm.plots._common import (
     GID_POINTS,
     as_observed,
     check_features,
+    em_parameters,
     get_axes,
     is_model,
+    separating_pairs,
 )
 
 __all__ = ["membership_uncertainty"]
@@ -20,7 +22,7 @@ _BY = ("entropy", "probability")
 
 
 def _inputs(obj, X):
-    """(membership Dataset, data values, feature names) from a model, tree or Dataset."""
+    """(membership Dataset, data values, feature names, result tree or None)."""
     if is_model(obj) or isinstance(obj, xr.DataTree):
         tree = obj.idata_ if is_model(obj) else obj
         observed = _datatree.get_observed(tree).transpose("obs", "feature")
@@ -36,7 +38,8 @@ def _inputs(obj, X):
             from bayesgmm.posterior import membership_summary
 
             membership = membership_summary(_datatree.get_posterior(tree), observed)
-        return membership, observed.to_numpy(), [str(f) for f in observed["feature"].to_numpy()]
+        names = [str(f) for f in observed["feature"].to_numpy()]
+        return membership, observed.to_numpy(), names, tree
     if isinstance(obj, xr.Dataset):
         if X is None:
             raise ValueError(
@@ -44,7 +47,7 @@ def _inputs(obj, X):
                 "data the membership was computed for (array, DataFrame or DataArray)."
             )
         values, names = as_observed(X)
-        return obj, values, names
+        return obj, values, names, None
     if hasattr(obj, "fit") and not hasattr(obj, "idata_"):
         raise TypeError(
             f"model_or_membership is an unfitted {type(obj).__name__}; call .fit(X) first."
@@ -83,8 +86,12 @@ def membership_uncertainty(
         probabilities (0 = certain, ``log K`` = uniform; darker = more
         uncertain); ``"probability"`` by the posterior mean probability of the
         most probable component (``probability_max``; darker = less sure).
-    features : sequence of two str or int, optional
-        The two features to plot (default the first two).
+    features : sequence of one or two str or int, optional
+        The two features to plot.  Default: for a model or tree with more
+        than two features, the pair that separates the components most (as
+        in :func:`clusters`), else the first two.  With one feature the
+        observations are drawn against their shade (x: the feature, y: the
+        entropy or probability).
     cmap : str or matplotlib.colors.Colormap, optional
         Default ``"viridis_r"`` for entropy, ``"viridis"`` for probability
         (dark = uncertain in both).
@@ -123,7 +130,7 @@ def membership_uncertainty(
         raise ValueError(f"by must be one of {_BY}; got {by!r}.")
     if scatter_kws is not None and not isinstance(scatter_kws, dict):
         raise TypeError(f"scatter_kws must be a dict or None; got {type(scatter_kws).__name__}.")
-    membership, values, names = _inputs(model_or_membership, X)
+    membership, values, names, tree = _inputs(model_or_membership, X)
     var = "entropy" if by == "entropy" else "probability_max"
     if var not in membership:
         raise ValueError(
@@ -136,7 +143,15 @@ def membership_uncertainty(
             f"The membership has {shade.shape[0] if shade.ndim else 0} observations but X has "
             f"{values.shape[0]}; pass the data the membership was computed for."
         )
-    i, j = check_features(features, names, exactly=2)
+    if features is None and tree is not None and len(names) > 2:
+        idx = list(separating_pairs(*em_parameters(tree))[0])
+    else:
+        idx = check_features(features, names, minimum=1,
+                             exactly=min(2, len(names)) if features is None else None)
+        if len(idx) > 2:
+            raise ValueError(
+                f"features must name one or two features; got {[names[i] for i in idx]}."
+            )
     K = membership.sizes.get("component")
     if by == "entropy":
         vmin, vmax = 0.0, (float(np.log(K)) if K and K > 1 else max(float(np.nanmax(shade)), 1e-12))
@@ -151,11 +166,18 @@ def membership_uncertainty(
     ax = get_axes(ax, fig)
     kws = {"s": 16, "linewidths": 0}
     kws.update(scatter_kws or {})
-    sc = ax.scatter(values[order, i], values[order, j], c=shade[order], cmap=cmap,
+    # one feature: the shade itself on the y axis
+    y = values[order, idx[1]] if len(idx) == 2 else shade[order]
+    sc = ax.scatter(values[order, idx[0]], y, c=shade[order], cmap=cmap,
                     vmin=vmin, vmax=vmax, gid=GID_POINTS, **kws)
     ax.figure.colorbar(sc, ax=ax, label=label)
-    ax.set_xlabel(names[i])
-    ax.set_ylabel(names[j])
+    ax.set_xlabel(names[idx[0]])
+    if len(idx) == 2:
+        ax.set_ylabel(names[idx[1]])
+    else:
+        pad = 0.05 * (vmax - vmin)
+        ax.set_ylim(vmin - pad, vmax + pad)
+        ax.set_ylabel(label)
     ax.set_title("Membership uncertainty (" + ("entropy" if by == "entropy" else
                                                "probability of assigned component") + ")")
     return ax
