@@ -13,6 +13,7 @@ from scipy.stats import multivariate_normal
 from bayesgmm import _datatree as dt
 from bayesgmm.covariance import get_covariance_type
 from bayesgmm.datasets import make_mixture
+from bayesgmm.posterior import pointwise_log_likelihood
 
 
 def _fit_em(X, K, covariance_type="full"):
@@ -35,7 +36,7 @@ def _fake_draws(em, C=2, S=30, seed=0):
 
 
 def _tree(n=120, K=2, D=2, covariance_type="full", C=2, S=30, X=None, obs=None, names=None,
-          sample_stats=None, **kw):
+          sample_stats=None, log_likelihood="auto", **kw):
     if X is None:
         X = make_mixture(n, K, D, covariance_type=covariance_type, random_state=3).X
     em = _fit_em(X, K, covariance_type)
@@ -44,11 +45,15 @@ def _tree(n=120, K=2, D=2, covariance_type="full", C=2, S=30, X=None, obs=None, 
     post = dt.parameter_dataset(w, m, c, feature_names=names, leading=("chain", "draw"),
                                 covariance_type=covariance_type)
     perm = np.broadcast_to(np.arange(K), (C, S, K))
+    ll = None  # the estimator's policy: ask the storage layer, compute, pass the values in
+    if dt.store_log_likelihood(log_likelihood, C, S, X.shape[0]):
+        ll = pointwise_log_likelihood(post, X).transpose("chain", "draw", "obs").to_numpy()
     tree = dt.build_tree(
         posterior=post, sample_stats=sample_stats, permutation=perm, em=em, X=X, obs=obs,
         feature_names=names, covariance_type=covariance_type, method="nuts",
         model_config={"lkj_eta": 2.0, "weights_alpha": [1.0, 1.0]},
-        sampler_config={"draws": S, "chains": C, "random_seed": np.int64(7)}, **kw,
+        sampler_config={"draws": S, "chains": C, "random_seed": np.int64(7)},
+        log_likelihood=ll, **kw,
     )
     return tree, em, (w, m, c), X
 

@@ -54,7 +54,6 @@ def _make_tree(n=60, K=3, D=2, C=2, S=15, seed=0, names=None):
         em=em, X=X, feature_names=names, covariance_type="full", method="nuts",
         model_config={}, sampler_config={"draws": S, "chains": C},
         estimator_params={"n_components": K, "covariance_type": "full", "random_state": 0},
-        log_likelihood=False,
     )
     return tree, data
 
