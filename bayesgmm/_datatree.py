@@ -191,7 +191,7 @@ def parameter_dataset(
     means : ndarray of shape (*leading, K, D)
     covariances : ndarray of shape (*leading, K, D, D)
         Full covariance matrices (expand other layouts with
-        :meth:`bayesgmm.covariance.CovarianceType.to_full` first).
+        :meth:`bayesgmm.covariance.CovarianceModel.to_full` first).
     feature_names : sequence of str, length D
     leading : tuple of str
         Names of the leading dims, ``()`` for a point estimate or

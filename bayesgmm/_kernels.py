@@ -64,7 +64,7 @@ _EM_CHUNK_DIVISOR = 8
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
-def _singular_message(which: str = "") -> str:
+def singular_message(which: str = "") -> str:
     return (
         "Fitting the mixture model failed because "
         + (f"{which} " if which else "some components ")
@@ -125,7 +125,7 @@ def chunk_rows(
 # --------------------------------------------------------------------------
 
 
-def _precision_chol_of_matrix_stack(covariances: np.ndarray, labels) -> np.ndarray:
+def precision_chol_of_matrix_stack(covariances: np.ndarray, labels) -> np.ndarray:
     """``inv(chol(C)).T`` for a stack ``(..., D, D)``."""
     try:
         cov_chol = np.linalg.cholesky(covariances)
@@ -139,7 +139,7 @@ def _precision_chol_of_matrix_stack(covariances: np.ndarray, labels) -> np.ndarr
             except np.linalg.LinAlgError:
                 bad.append(i)
         which = labels(bad)
-        raise ValueError(_singular_message(which)) from None
+        raise ValueError(singular_message(which)) from None
     # inv(L) for the whole stack in one batched LAPACK call (scipy's
     # solve_triangular goes through a multithreaded BLAS trsm that costs
     # milliseconds per tiny matrix when the cores are busy); the inverse of a
@@ -188,7 +188,7 @@ def compute_precision_cholesky(covariances, covariance_type: str) -> np.ndarray:
                 "`covariances` for covariance_type='full' must have shape "
                 f"(..., n_components, n_features, n_features); got {covariances.shape}."
             )
-        return _precision_chol_of_matrix_stack(
+        return precision_chol_of_matrix_stack(
             covariances,
             lambda bad: "component"
             + ("s " if len(bad) > 1 else " ")
@@ -202,11 +202,11 @@ def compute_precision_cholesky(covariances, covariance_type: str) -> np.ndarray:
                 "`covariances` for covariance_type='tied' must have shape "
                 f"(n_features, n_features); got {covariances.shape}."
             )
-        return _precision_chol_of_matrix_stack(covariances, lambda bad: "the tied covariance")
+        return precision_chol_of_matrix_stack(covariances, lambda bad: "the tied covariance")
     if np.any(~(covariances > 0.0)):
         bad = np.unique(np.nonzero(~(covariances > 0.0))[0])
         raise ValueError(
-            _singular_message(
+            singular_message(
                 "component" + ("s " if len(bad) > 1 else " ") + ", ".join(map(str, bad))
             )
         )

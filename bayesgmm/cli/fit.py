@@ -1,0 +1,129 @@
+"""``bayesgmm fit``: fit a :class:`bayesgmm.BayesianGMM` to the numeric columns
+of a CSV file and save it (:meth:`bayesgmm.BayesianGMM.save`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from bayesgmm.cli._common import (
+    _RUNTIME_ERRORS,
+    EXIT_FAILURE,
+    CLIError,
+    _add_data_arguments,
+    _check_constant,
+    _check_output_file,
+    _err,
+    _failed,
+    _nonnegative_int,
+    _positive_int,
+    _posterior_summary,
+    _probability,
+    _progress,
+    _say,
+    _say_diagnostics,
+    _Warnings,
+    read_data,
+)
+from bayesgmm.covariance import COVARIANCE_TYPES
+
+_FIT_METHODS = ("nuts", "advi", "fullrank_advi", "minibatch_advi")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``bayesgmm fit``."""
+    _add_data_arguments(p)
+    p.add_argument("--components", "-k", type=_positive_int, required=True, metavar="K",
+                   help="number of mixture components")
+    p.add_argument("--covariance", default="full", choices=COVARIANCE_TYPES,
+                   help="covariance type (default: full)")
+    p.add_argument("--method", default="nuts", choices=_FIT_METHODS,
+                   help="inference: NUTS (nutpie) or a variational approximation (default: nuts)")
+    p.add_argument("--draws", type=_positive_int, default=1000, help="draws per chain kept (default: 1000)")
+    p.add_argument("--tune", type=_nonnegative_int, default=1000,
+                   help="NUTS warm-up steps per chain; for VI sets the optimisation length "
+                        "max(10 * tune, 5000) (default: 1000)")
+    p.add_argument("--chains", type=_positive_int, default=4, help="chains (default: 4)")
+    p.add_argument("--n-init", type=_positive_int, default=5, help="EM restarts (default: 5)")
+    p.add_argument("--target-accept", type=_probability, metavar="P",
+                   help="NUTS target acceptance rate in (0, 1), e.g. 0.95 against divergences "
+                        "(default: the sampler's)")
+    p.add_argument("--vi-steps", type=_positive_int, metavar="N",
+                   help="VI methods: optimisation steps (default: max(10 * tune, 5000))")
+    p.add_argument("--out", "-o", required=True, metavar="FIT.nc", help="where to save the fit (netCDF)")
+    p.add_argument("--strict", action="store_true",
+                   help="exit with status 1 when the sampling diagnostics find a problem "
+                        "(R-hat, ESS, divergences, chain modes); the fit is saved anyway")
+
+
+def run_fit(args) -> int:
+    """``bayesgmm fit``: fit a BayesianGMM to a CSV file and save it.
+
+    Examples
+    --------
+    >>> from bayesgmm.cli import main
+    >>> main(["fit", "data.csv", "-k", "3", "--out", "fit.nc"])  # doctest: +SKIP
+    0
+    """
+    _check_output_file(args.out, "output file")
+    sampler_kwargs = {}
+    if args.target_accept is not None:
+        if args.method != "nuts":
+            raise CLIError("--target-accept only applies to --method nuts")
+        sampler_kwargs["target_accept"] = args.target_accept
+    if args.vi_steps is not None:
+        if args.method == "nuts":
+            raise CLIError("--vi-steps only applies to the VI methods (advi, fullrank_advi, minibatch_advi)")
+        sampler_kwargs["n"] = args.vi_steps
+    X = read_data(args.data, args.columns, sep=args.sep, index_col=args.index_col)
+    _check_constant(X, args.data)
+    n, d = X.shape
+    if n < args.components:
+        raise CLIError(
+            f"{args.data!r} has {n} rows but --components is {args.components}; "
+            "use fewer components or more data"
+        )
+    from bayesgmm.bayesian import BayesianGMM
+    from bayesgmm.diagnostics import SamplingWarning
+
+    model = BayesianGMM(args.components, covariance_type=args.covariance, random_state=args.seed)
+    what = (
+        f"{args.chains} chains x {args.draws} draws ({args.tune} tuning steps)"
+        if args.method == "nuts"
+        else f"{args.chains} x {args.draws} draws from the approximation"
+    )
+    _say(f"Fitting K={args.components} ({args.covariance} covariances) to {n} rows x {d} "
+         f"columns {list(X.columns)} from {args.data}: EM ({args.n_init} starts), then "
+         f"{args.method}, {what}.")
+    t0 = time.perf_counter()
+    with _Warnings(skip=(SamplingWarning,)):
+        try:
+            model.fit(X, method=args.method, draws=args.draws, tune=args.tune, chains=args.chains,
+                      n_init=args.n_init, progressbar=_progress(args), **sampler_kwargs)
+        except _RUNTIME_ERRORS as exc:
+            raise _failed("the fit", exc) from None
+    seconds = time.perf_counter() - t0
+    report = model.diagnostics_
+    if not args.quiet:
+        _say(f"Done in {seconds:.1f} s.")
+    _say_diagnostics(report)
+    _say("", "Posterior summary (94% equal-tailed intervals):", _posterior_summary(model))
+    try:
+        model.save(args.out)
+    except (OSError, ValueError) as exc:
+        raise CLIError(f"could not save the fit to {args.out!r}: {exc}", EXIT_FAILURE) from None
+    _say("", f"Saved the fit to {args.out} (bayesgmm report {args.out} --out DIR writes tables and plots).")
+    if args.strict and report.problems:
+        _err("error", f"the sampling diagnostics found {len(report.problems)} problem(s) "
+                      f"(--strict); the fit was saved to {args.out}")
+        return EXIT_FAILURE
+    return 0
+
+
+#: This command's entry of :data:`bayesgmm.cli.SUBCOMMANDS`: (help, add_arguments, run).
+SUBCOMMAND = (
+    "fit a Bayesian Gaussian mixture to a CSV file and save it (netCDF)",
+    add_arguments,
+    run_fit,
+)

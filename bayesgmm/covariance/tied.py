@@ -1,0 +1,76 @@
+"""``tied``: all components share one general covariance matrix (mclust's EEE)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bayesgmm.covariance._base import (
+    CovarianceModel,
+    matrix_precision_cholesky,
+    matrix_precision_cholesky_from_precisions,
+)
+
+
+class Tied(CovarianceModel):
+    """All components share one general covariance matrix: layout ``(D, D)``.
+
+    Examples
+    --------
+    >>> from bayesgmm.covariance import get_covariance_type
+    >>> get_covariance_type("tied").n_parameters(3, 2)
+    11
+    """
+
+    name = "tied"
+    description = "all components share one general covariance matrix"
+    is_matrix = True
+    has_correlations = True
+    shared = True
+
+    # -------------------------------------------------------------------- layout
+    def covariance_shape(self, n_components, n_features):
+        return (int(n_features), int(n_features))
+
+    def n_covariance_parameters(self, n_components, n_features):
+        d = int(n_features)
+        return d * (d + 1) / 2.0
+
+    def to_full(self, covariances, n_components, n_features=None):
+        c = np.asarray(covariances, dtype=np.float64)
+        k = int(n_components)
+        if c.ndim < 2 or c.shape[-1] != c.shape[-2]:
+            raise ValueError(
+                f"`covariances` for 'tied' must have shape (..., D, D); got {c.shape}."
+            )
+        return np.broadcast_to(c[..., None, :, :], (*c.shape[:-2], k, *c.shape[-2:])).copy()
+
+    def from_full(self, full):
+        return np.array(np.asarray(full, dtype=np.float64)[..., 0, :, :], copy=True)
+
+    # -------------------------------------------------------- precision factors
+    def precision_cholesky(self, covariances):
+        c = np.asarray(covariances, dtype=np.float64)
+        if c.ndim != 2 or c.shape[0] != c.shape[1]:
+            raise ValueError(
+                "`covariances` for covariance_type='tied' must have shape "
+                f"(n_features, n_features); got {c.shape}."
+            )
+        return matrix_precision_cholesky(c, "the tied covariance")
+
+    def precision_cholesky_from_precisions(self, precisions):
+        return matrix_precision_cholesky_from_precisions(np.asarray(precisions, dtype=np.float64))
+
+    def precisions_from_cholesky(self, precisions_chol):
+        p = np.asarray(precisions_chol, dtype=np.float64)
+        return p @ np.swapaxes(p, -1, -2)
+
+    def covariances_from_precisions(self, precisions):
+        return np.linalg.inv(np.asarray(precisions, dtype=np.float64))
+
+    def log_det_cholesky(self, precisions_chol, n_features):
+        p = np.asarray(precisions_chol, dtype=np.float64)
+        return np.sum(np.log(np.diagonal(p, axis1=-2, axis2=-1)), axis=-1)
+
+    # ============================================================ EM (E/M-steps)
+
+    # ============================================================ Bayesian model
