@@ -239,8 +239,6 @@ def _to_float_numpy(X, name: str, feature_names) -> np.ndarray:
                 f"`{name}` could not be converted to float64 ({exc}); pass numeric "
                 "columns only."
             ) from None
-    if _is_xarray(X):
-        X = X.values
     try:
         arr = np.asarray(X)
     except ValueError:
@@ -310,7 +308,8 @@ def check_array(
     -------
     X : ndarray or dask.array.Array of float64, shape (n_samples, n_features)
         The input itself when it already is a float64 array (it is never
-        written to), otherwise a converted copy.
+        written to), otherwise a converted copy. A DataArray's values come in
+        C order (rows contiguous, a copy when they were stored otherwise).
     feature_names : ndarray of str (object dtype) or None
         DataFrame column names, or the string coordinate values of the
         feature dimension of a DataArray (its second dim after
@@ -344,8 +343,12 @@ def check_array(
             vals = X.coords[X.dims[1]].values
             if vals.dtype.kind in "UO" and all(isinstance(v, str) for v in vals):
                 feature_names = np.asarray(vals, dtype=object)
+        # dask stays lazy; numpy values in C order with rows = observations, as a
+        # numpy array would be (a copy only when, e.g., it was stored (feature, obs))
         if is_dask_array(X.data):
             X = X.data
+        else:
+            X = np.ascontiguousarray(X.values) if X.ndim == 2 else X.values
 
     if is_dask_array(X):
         if not allow_dask:

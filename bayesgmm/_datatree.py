@@ -61,6 +61,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayesgmm.covariance import get_covariance_type
+
 __all__ = [
     "GROUPS",
     "POSTERIOR_VARS",
@@ -236,7 +238,7 @@ def parameter_dataset(
         "covariances": (lead + ("component", "feature", "feature_bis"), cov),
         "sds": (lead + ("component", "feature"), sds),
     }
-    if covariance_type in ("full", "tied"):
+    if get_covariance_type(covariance_type).has_correlations:
         data["correlations"] = (lead + ("component", "feature", "feature_bis"), corr)
     return xr.Dataset(data, coords=coords)
 
@@ -267,8 +269,6 @@ def em_dataset(em, feature_names) -> xr.Dataset:
     >>> em_dataset(em, list(X.columns))["covariances"].dims
     ('component', 'feature', 'feature_bis')
     """
-    from bayesgmm.covariance import get_covariance_type
-
     ct = get_covariance_type(em.covariance_type)
     means = np.asarray(em.means_, dtype=np.float64)
     K, D = means.shape
@@ -443,9 +443,8 @@ def build_tree(
     obs_coord = observed["obs"].to_numpy()
 
     post = posterior
-    wanted = [
-        v for v in POSTERIOR_VARS if v != "correlations" or covariance_type in ("full", "tied")
-    ]
+    has_corr = get_covariance_type(covariance_type).has_correlations
+    wanted = [v for v in POSTERIOR_VARS if v != "correlations" or has_corr]
     if any(v not in post for v in wanted):
         post = parameter_dataset(
             post["weights"].transpose("chain", "draw", "component").to_numpy(),
@@ -811,21 +810,12 @@ def get_em_state(tree) -> dict:
     ct = str(attrs.get("covariance_type", params.get("covariance_type", "full")))
     params["covariance_type"] = ct
     full = ds["covariances"].transpose("component", "feature", "feature_bis").to_numpy()
-    # TODO(registry): from_full -- get_covariance_type(ct).from_full(full)
-    if ct == "full":
-        cov = full.copy()
-    elif ct == "tied":
-        cov = full[0].copy()
-    elif ct == "diag":
-        cov = np.diagonal(full, axis1=-2, axis2=-1).copy()
-    else:
-        cov = full[:, 0, 0].copy()
     lbs = attrs.get("lower_bounds")
     return {
         "params": params,
         "weights": ds["weights"].transpose("component").to_numpy().copy(),
         "means": ds["means"].transpose("component", "feature").to_numpy().copy(),
-        "covariances": cov,
+        "covariances": get_covariance_type(ct).from_full(full),
         "converged": bool(attrs.get("converged", 0)),
         "n_iter": int(attrs.get("n_iter", -1)),
         "lower_bound": float(attrs.get("log_likelihood", np.nan)),

@@ -572,12 +572,12 @@ class GaussianMixture(EstimatorMixin):
         array([0, 0, 0])
         """
         em = cls(**params)
-        ct = em.covariance_type
+        ct = get_covariance_type(em.covariance_type)
         em.weights_ = np.array(weights, dtype=np.float64)
         em.means_ = np.array(means, dtype=np.float64)
         em.covariances_ = np.array(covariances, dtype=np.float64)
-        em.precisions_cholesky_ = _kernels.compute_precision_cholesky(em.covariances_, ct)
-        em.precisions_ = _kernels.precisions_from_cholesky(em.precisions_cholesky_, ct)
+        em.precisions_cholesky_ = ct.precision_cholesky(em.covariances_)
+        em.precisions_ = ct.precisions_from_cholesky(em.precisions_cholesky_)
         em.converged_ = bool(converged)
         em.n_iter_ = int(n_iter)
         em.lower_bound_ = float(lower_bound)
