@@ -287,12 +287,11 @@ def _responsibilities(w, m, c, X):
     return np.exp(lp - logsumexp(lp, axis=1, keepdims=True))
 
 
-def test_occupied_components_matches_direct_loop(overlap_posterior):
-    post, X = overlap_posterior
-    out = occupied_components(post, X, random_state=123)
+def _occupied_direct(post, X, seed):
+    """occupied_components by brute force: scipy densities, one draw and one row at a time."""
     w, m, c = (post[v].values for v in ("weights", "means", "covariances"))
     C, S = w.shape[:2]
-    rng = np.random.default_rng(123)
+    rng = np.random.default_rng(seed)
     occ = np.empty((C, S), dtype=int)
     expct = np.empty((C, S))
     for i in range(C):
@@ -302,10 +301,52 @@ def test_occupied_components_matches_direct_loop(overlap_posterior):
             z = np.array([np.searchsorted(np.cumsum(rn) / rn.sum(), un, side="right") for rn, un in zip(r, u)])
             occ[i, s] = len(np.unique(np.minimum(z, r.shape[1] - 1)))
             expct[i, s] = np.sum(1 - np.prod(1 - r, axis=0))
+    return occ, expct
+
+
+def test_occupied_components_matches_direct_loop(overlap_posterior):
+    post, X = overlap_posterior
+    out = occupied_components(post, X, random_state=123)
+    occ, expct = _occupied_direct(post, X, 123)
     np.testing.assert_array_equal(out["occupied"].values, occ)
     np.testing.assert_allclose(out["expected_occupied"].values, expct, rtol=1e-9)
     assert out["occupied"].dims == ("chain", "draw")
     assert len(np.unique(occ)) > 1  # the test data really vary
+
+
+@pytest.mark.parametrize("scale, offset", [(1e-6, 1e6), (1e3, -1e4), (1.0, 1e6)])
+def test_occupied_components_badly_scaled_matches_scipy(overlap_posterior, scale, offset):
+    # data and draws moved far from the origin relative to their spread: the shared
+    # kernel forms (x - mu) P as x P - mu P, exact only on centred data
+    post, X = overlap_posterior
+    post = post.assign(means=post["means"] * scale + offset, covariances=post["covariances"] * scale**2)
+    X = X * scale + offset
+    out = occupied_components(post, X, random_state=5)
+    occ, expct = _occupied_direct(post, X, 5)
+    np.testing.assert_array_equal(out["occupied"].values, occ)
+    np.testing.assert_allclose(out["expected_occupied"].values, expct, rtol=1e-9)
+
+
+def test_occupied_components_evaluates_blocks_of_draws_with_the_shared_kernel(
+    overlap_posterior, monkeypatch
+):
+    from bayesgmm import _kernels
+
+    post, X = overlap_posterior
+    C, S, K, _ = post["means"].shape
+    real = _kernels.estimate_log_gaussian_prob
+    calls = []
+
+    def spy(X, means, precisions_chol, covariance_type, **kw):
+        calls.append((means.shape[0], covariance_type))
+        return real(X, means, precisions_chol, covariance_type, **kw)
+
+    monkeypatch.setattr(_kernels, "estimate_log_gaussian_prob", spy)
+    occupied_components(post, X, random_state=9)
+    assert calls == [(C * S * K, "full")]  # a small problem: all draws in one call
+    calls.clear()
+    occupied_components(post, X, random_state=9, memory_budget=1)
+    assert calls == [(K, "full")] * (C * S)  # one draw per call
 
 
 def test_occupied_components_block_size_invariant(overlap_posterior):

@@ -1,0 +1,285 @@
+"""``method="sparse"``: one overfitted mixture and its number of occupied components.
+
+A single Bayesian fit with ``K_max = max(n_components)`` components and a
+small Dirichlet concentration (:data:`SPARSE_ALPHA`; Malsiner-Walli,
+Fruehwirth-Schnatter and Gruen, 2016) lets superfluous components empty out;
+:func:`occupied_components` counts the non-empty ones per posterior draw and
+the selected count is the posterior mode.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import xarray as xr
+
+from bayesgmm import _kernels
+from bayesgmm._validation import check_array
+from bayesgmm.covariance import get_covariance_type
+from bayesgmm.exceptions import SelectionWarning
+from bayesgmm.selection._cells import _fit_bayes, _Progress, _reemit, _run_cells, _warn_failures
+from bayesgmm.selection._result import SelectionResult
+
+__all__ = ["SPARSE_ALPHA", "occupied_components"]
+
+#: Default Dirichlet concentration of the sparse overfitted mixture.
+SPARSE_ALPHA = 0.01
+
+# Posterior draws hold every covariance as a full matrix, whatever the fitted type
+# (docs/developer/contracts.md), so they are evaluated as the full type.
+_DRAW_COVARIANCE = get_covariance_type("full")
+
+
+def occupied_components(
+    posterior,
+    X,
+    *,
+    random_state=None,
+    memory_budget=64 * 2**20,
+):
+    """Number of occupied (non-empty) components per posterior draw.
+
+    For each draw ``s`` the allocations are sampled,
+    ``z_n ~ Categorical(r_n(theta_s))`` with the responsibilities
+    ``r_nk(theta_s) proportional to w_sk N(x_n | mu_sk, Sigma_sk)``, and the
+    number of distinct values of ``z`` is counted (the ``K_+`` of
+    Malsiner-Walli, Fruehwirth-Schnatter and Gruen, 2016). Also returned is its
+    conditional expectation given ``theta_s``,
+    ``sum_k [1 - prod_n (1 - r_nk(theta_s))]``, which has no sampling noise.
+    The responsibilities come from the package's shared mixture kernels (the
+    log-densities on the data centred at their mean, normalised by
+    log-sum-exp), a block of draws at a time, so that no chain x draw x obs x
+    component array is ever held whole.
+
+    Parameters
+    ----------
+    posterior : xarray.Dataset
+        ``weights`` (chain, draw, component), ``means`` (..., feature) and
+        ``covariances`` (..., feature, feature_bis), as in a fit's
+        ``idata_.posterior``.
+    X : array-like of shape (n_samples, n_features)
+        The data the model was fitted to.
+    random_state : int, numpy Generator or None
+        Seeds the allocation draws; the same seed gives the same counts.
+    memory_budget : int, default 64 MiB
+        Bytes of working memory per block of draws.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``occupied`` (chain, draw) int: sampled number of occupied components;
+        ``expected_occupied`` (chain, draw) float: its expectation given the
+        draw's parameters.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> from bayesgmm.selection import occupied_components
+    >>> X = np.array([[0.0], [0.1], [10.0], [10.1]])
+    >>> post = xr.Dataset({
+    ...     "weights": (("chain", "draw", "component"), [[[0.5, 0.5, 0.0]]]),
+    ...     "means": (("chain", "draw", "component", "feature"), [[[[0.0], [10.0], [5.0]]]]),
+    ...     "covariances": (("chain", "draw", "component", "feature", "feature_bis"),
+    ...                     np.ones((1, 1, 3, 1, 1))),
+    ... })
+    >>> occupied_components(post, X, random_state=0)["occupied"].item()
+    2
+    """
+    if not isinstance(posterior, xr.Dataset):
+        raise TypeError(
+            "`posterior` must be an xarray.Dataset with weights, means and covariances "
+            f"(e.g. model.idata_.posterior.to_dataset()); got {type(posterior).__name__}."
+        )
+    missing = [v for v in ("weights", "means", "covariances") if v not in posterior]
+    if missing:
+        raise ValueError(
+            f"`posterior` lacks the variable(s) {missing}; it needs weights, means and "
+            "covariances with dims (chain, draw, component, ...)."
+        )
+    w = posterior["weights"].transpose("chain", "draw", "component").to_numpy()
+    m = posterior["means"].transpose("chain", "draw", "component", "feature").to_numpy()
+    c = posterior["covariances"].transpose(
+        "chain", "draw", "component", "feature", "feature_bis"
+    ).to_numpy()
+    Xa, _ = check_array(X, name="X", allow_dask=False)
+    if Xa.shape[1] != m.shape[-1]:
+        raise ValueError(
+            f"`X` has {Xa.shape[1]} features but the posterior means have {m.shape[-1]}; "
+            "pass the data the model was fitted to."
+        )
+    C, Sd, K = w.shape
+    D = m.shape[-1]
+    S, N = C * Sd, Xa.shape[0]
+    if np.any(~np.isfinite(w)) or np.any(w < 0):
+        raise ValueError("`posterior['weights']` must be finite and >= 0.")
+    w = w.reshape(S, K)
+    with np.errstate(divide="ignore"):
+        log_w = np.log(w / w.sum(axis=1, keepdims=True))
+    # The log-densities are evaluated on data and means centred at the data mean:
+    # the same densities, without the cancellation of (x - mu) P formed as
+    # x P - mu P on badly scaled data (as the EM fit centres its data).
+    shift = Xa.mean(axis=0)
+    Xc = Xa - shift
+    m = m.reshape(S, K, D) - shift
+    c = c.reshape(S * K, D, D)
+    rng = np.random.default_rng(random_state)
+    # working set per draw: weighted log-probabilities, responsibilities, cumsum and
+    # one temporary (N x K each)
+    per_draw = 8 * N * K * 4 + 8 * K * D * D
+    step = int(max(1, min(S, memory_budget // max(1, per_draw))))
+    occ = np.empty(S, dtype=np.int64)
+    expected = np.empty(S, dtype=np.float64)
+    for start in range(0, S, step):
+        sl = slice(start, min(S, start + step))
+        B = sl.stop - sl.start
+        r = _responsibilities(Xc, m[sl], c[sl.start * K : sl.stop * K], log_w[sl])  # (N, B, K)
+        with np.errstate(divide="ignore"):
+            log_empty = np.log1p(-np.minimum(r, 1.0)).sum(axis=0)  # (B, K)
+        expected[sl] = np.sum(1.0 - np.exp(log_empty), axis=1)
+        cum = np.cumsum(r, axis=2)
+        # uniforms drawn draw-major, so the counts do not depend on the block size
+        u = rng.random((B, N)).T[:, :, None] * cum[:, :, -1:]
+        z = np.minimum((cum < u).sum(axis=2), K - 1)  # (N, B)
+        used = np.zeros((B, K), dtype=bool)
+        used[np.broadcast_to(np.arange(B), (N, B)), z] = True
+        occ[sl] = used.sum(axis=1)
+    coords = {d: posterior[d].to_numpy() for d in ("chain", "draw") if d in posterior.coords}
+    return xr.Dataset(
+        {
+            "occupied": (("chain", "draw"), occ.reshape(C, Sd)),
+            "expected_occupied": (("chain", "draw"), expected.reshape(C, Sd)),
+        },
+        coords=coords,
+    )
+
+
+def _responsibilities(X, means, covariances, log_weights):
+    """Responsibilities ``r_nk`` of a block of B draws, shape (N, B, K).
+
+    ``means`` (B, K, D), ``covariances`` (B * K, D, D) and ``log_weights``
+    (B, K); the draws' components are stacked into one call of the shared
+    log-density kernel and normalised by its log-sum-exp.
+    """
+    B, K, D = means.shape
+    N = X.shape[0]
+    prec_chol = _DRAW_COVARIANCE.precision_cholesky(covariances)
+    wlp = _kernels.estimate_log_gaussian_prob(
+        X, means.reshape(B * K, D), prec_chol, _DRAW_COVARIANCE.name
+    ).reshape(N, B, K)
+    wlp += log_weights[None, :, :]
+    _, log_resp = _kernels.log_responsibilities(wlp.reshape(N * B, K))
+    return np.exp(log_resp, out=log_resp).reshape(N, B, K)
+
+
+def _sorted_weights_mean(weights):
+    """Posterior mean of the weights sorted in decreasing order within each draw.
+
+    Label-invariant (unlike the per-component mean, which mixes the switching
+    labels of the empty components of an overfitted mixture).
+    """
+    w = np.asarray(weights.transpose(..., "component").to_numpy(), dtype=np.float64)
+    w = w.reshape(-1, w.shape[-1])
+    return -np.sort(-w, axis=1).mean(axis=0)
+
+
+def _select_sparse(X, Xa, ks, cts, n_init, seed, progressbar, n_jobs, priors, fit_kwargs):
+    """``select_components(method="sparse")`` once its arguments are checked.
+
+    ``X`` is the data as passed to the fit, ``Xa`` its checked numpy array.
+    """
+    from bayesgmm import _datatree
+    from bayesgmm.priors import Priors
+
+    k_max = max(ks)
+    if k_max < 2:
+        raise ValueError(
+            "method='sparse' fits one overfitted mixture with max(n_components) components; "
+            f"got max(n_components)={k_max}. Pass e.g. n_components=range(1, 11)."
+        )
+    if priors is None:
+        priors = Priors(weights_alpha=SPARSE_ALPHA)
+    if fit_kwargs.get("method", "nuts") != "nuts":
+        warnings.warn(
+            f"method='sparse' with inference={fit_kwargs['method']!r}: variational "
+            "approximations tend to keep superfluous components occupied, so the number "
+            "of occupied components is overstated. Use the default NUTS for this method.",
+            SelectionWarning,
+            stacklevel=3,
+        )
+    cells = [(k_max, ct) for ct in cts]
+    options = {"n_init": int(n_init), "kwargs": dict(fit_kwargs), "priors": priors}
+    progress = _Progress(len(cells), progressbar, "select_components(sparse)")
+    try:
+        results = _run_cells(_fit_bayes, X, cells, seed, options, n_jobs, progress)
+    finally:
+        progress.close()
+    _reemit(results, cells, stacklevel=4)
+    _warn_failures(results, cells, stacklevel=4)
+    ok = [c for c in cells if results[c]["error"] is None]
+    if not ok:
+        raise ValueError("the overfitted mixture failed to fit (see the warning above).")
+    n_occ = np.arange(1, k_max + 1)
+    prob = np.full((len(cts), k_max), np.nan)
+    occ_list, exp_list, w_list = [], [], []
+    message = []
+    for j, ct in enumerate(cts):
+        r = results[(k_max, ct)]
+        message.append(r["error"] or " | ".join(m for _, m in r["warnings"]))
+        if r["error"] is not None:
+            occ_list.append(None)
+            exp_list.append(None)
+            w_list.append(np.full(k_max, np.nan))
+            continue
+        post = _datatree.get_posterior(r["model"].idata_)
+        oc = occupied_components(post, Xa, random_state=seed)
+        counts = np.bincount(oc["occupied"].to_numpy().ravel(), minlength=k_max + 1)[1:]
+        prob[j] = counts / counts.sum()
+        occ_list.append(oc["occupied"])
+        exp_list.append(oc["expected_occupied"])
+        w_list.append(_sorted_weights_mean(post["weights"]))
+    template = next(o for o in occ_list if o is not None)
+    occ = xr.concat(
+        [o if o is not None else xr.full_like(template, -1) for o in occ_list],
+        dim=xr.DataArray(cts, dims="covariance_type"),
+    )
+    exp = xr.concat(
+        [o if o is not None else xr.full_like(template, np.nan, dtype=float) for o in exp_list],
+        dim=xr.DataArray(cts, dims="covariance_type"),
+    )
+    table = xr.Dataset(
+        {
+            "probability": (("covariance_type", "n_occupied"), prob,
+                            {"long_name": "posterior probability of the number of occupied components"}),
+            "occupied": occ.assign_attrs(long_name="sampled number of occupied components per draw"),
+            "expected_occupied": exp.assign_attrs(
+                long_name="expected number of occupied components given the draw"
+            ),
+            "weights_sorted_mean": (
+                ("covariance_type", "rank"),
+                np.vstack(w_list),
+                {"long_name": "posterior mean of the weights sorted in decreasing order "
+                              "within each draw (label-invariant; rank 0 = largest)"},
+            ),
+            "message": (("covariance_type",), np.asarray(message, dtype=str)),
+        },
+        coords={"n_occupied": n_occ, "covariance_type": np.asarray(cts),
+                "rank": np.arange(k_max)},
+    )
+    p_ok = np.where(np.isfinite(prob), prob, -1.0)
+    j_best, i_best = np.unravel_index(int(np.argmax(p_ok)), p_ok.shape)
+    # mode per covariance type; the selected cell is the type whose mode is most probable
+    modes = [int(n_occ[np.argmax(p_ok[j])]) if np.isfinite(prob[j]).all() else -1 for j in range(len(cts))]
+    table["mode"] = (("covariance_type",), np.asarray(modes, dtype=np.int64))
+    best_k = int(n_occ[i_best])
+    best_ct = cts[j_best]
+    table.attrs.update(
+        method="sparse",
+        criterion="posterior mode of the number of occupied components",
+        k_max=int(k_max),
+        weights_alpha=str(priors.weights_alpha),
+        best_n_components=best_k,
+        best_covariance_type=best_ct,
+    )
+    models = {c: results[c]["model"] for c in cells}
+    return SelectionResult("sparse", table, best_k, best_ct, models[(k_max, best_ct)], models)
