@@ -8,9 +8,10 @@ agree on orientation, dtype, feature names and ``obs`` coordinates:
 * numpy arrays and array-likes: rows are observations, columns features.
 * pandas DataFrames: the same; string column names are the feature names and a
   unique index is the ``obs`` coordinate.
-* xarray DataArrays (the orientation rule, :func:`orient`): dims that include
-  both ``obs`` and ``feature`` are read *by name* (transposed to
-  ``(obs, feature)``); a 2-D DataArray with other dim names is read
+* xarray DataArrays (the orientation rule, :func:`orient`): dims ``obs`` and
+  ``feature`` are read *by name*, in either order (transposed to
+  ``(obs, feature)``; feature names from the ``feature`` coordinate, ``obs``
+  from the ``obs`` one); a 2-D DataArray with two other dim names is read
   positionally (rows = observations), its second dim's coordinate giving the
   feature names; a DataArray naming only one of ``obs``/``feature`` is
   ambiguous and raises a ``ValueError`` saying how to fix it.
