@@ -6,6 +6,12 @@ This is the *only* module that knows the group layout of the
 the accessors below (:func:`get_posterior`, :func:`get_em`, :func:`get_observed`,
 ...), so the layout can change in one place.
 
+It knows layout and storage only: callers compute what goes in (the estimator
+computes the pointwise log-likelihood and passes it to :func:`build_tree`) and
+rebuild what comes out (the EM estimator rebuilds itself from the plain data of
+:func:`get_em_state`). It imports nothing from the layers above it (the EM
+estimator, inference, posterior, selection, plots, command line).
+
 Layout
 ------
 Root attributes: ``bayesgmm_version``, ``covariance_type``, ``n_components``,
@@ -55,11 +61,14 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayesgmm.covariance import get_covariance_type
+
 __all__ = [
     "GROUPS",
     "POSTERIOR_VARS",
     "LOG_LIKELIHOOD_MAX_BYTES",
     "build_tree",
+    "store_log_likelihood",
     "em_dataset",
     "parameter_dataset",
     "observed_dataarray",
@@ -70,7 +79,7 @@ __all__ = [
     "get_log_likelihood",
     "get_permutation",
     "get_config",
-    "restore_em",
+    "get_em_state",
     "get_feature_names",
     "get_obs",
     "has_log_likelihood",
@@ -229,7 +238,7 @@ def parameter_dataset(
         "covariances": (lead + ("component", "feature", "feature_bis"), cov),
         "sds": (lead + ("component", "feature"), sds),
     }
-    if covariance_type in ("full", "tied"):
+    if get_covariance_type(covariance_type).has_correlations:
         data["correlations"] = (lead + ("component", "feature", "feature_bis"), corr)
     return xr.Dataset(data, coords=coords)
 
@@ -260,8 +269,6 @@ def em_dataset(em, feature_names) -> xr.Dataset:
     >>> em_dataset(em, list(X.columns))["covariances"].dims
     ('component', 'feature', 'feature_bis')
     """
-    from bayesgmm.covariance import get_covariance_type
-
     ct = get_covariance_type(em.covariance_type)
     means = np.asarray(em.means_, dtype=np.float64)
     K, D = means.shape
@@ -307,6 +314,53 @@ def observed_dataarray(X, obs, feature_names) -> xr.DataArray:
     )
 
 
+def store_log_likelihood(log_likelihood, n_chains: int, n_draws: int, n_obs: int) -> bool:
+    """Whether to store the pointwise log-likelihood of a fit (the storage policy).
+
+    Parameters
+    ----------
+    log_likelihood : bool or "auto"
+        The user's choice; ``"auto"`` stores it unless the chain x draw x obs
+        float64 array would exceed :data:`LOG_LIKELIHOOD_MAX_BYTES` (512 MiB),
+        in which case a warning says how to get it anyway.
+    n_chains, n_draws, n_obs : int
+        Size of the array.
+
+    Returns
+    -------
+    bool
+
+    Raises
+    ------
+    ValueError
+        If ``log_likelihood`` is not True, False or "auto".
+
+    Examples
+    --------
+    >>> from bayesgmm._datatree import store_log_likelihood
+    >>> store_log_likelihood("auto", 4, 1000, 272), store_log_likelihood(False, 1, 1, 1)
+    (True, False)
+    """
+    if log_likelihood not in (True, False, "auto"):
+        raise ValueError(
+            f"log_likelihood must be True, False or 'auto'; got {log_likelihood!r}."
+        )
+    if log_likelihood != "auto":
+        return bool(log_likelihood)
+    nbytes = 8 * n_chains * n_draws * n_obs
+    if nbytes <= LOG_LIKELIHOOD_MAX_BYTES:
+        return True
+    warnings.warn(
+        f"The pointwise log-likelihood (chain x draw x obs = {n_chains} x {n_draws} x "
+        f"{n_obs}, {nbytes / 2**20:.0f} MiB) was not stored because it exceeds "
+        f"{LOG_LIKELIHOOD_MAX_BYTES / 2**20:.0f} MiB; LOO/WAIC need it. Pass "
+        "log_likelihood=True to fit() to store it anyway, or thin the draws.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return False
+
+
 def build_tree(
     *,
     posterior: xr.Dataset,
@@ -321,7 +375,7 @@ def build_tree(
     model_config: dict,
     sampler_config: dict,
     estimator_params: dict | None = None,
-    log_likelihood="auto",
+    log_likelihood=None,
     extra_attrs: dict | None = None,
 ) -> xr.DataTree:
     """Assemble the result tree of a fit (the layout in the module docstring).
@@ -352,12 +406,12 @@ def build_tree(
         Stored as JSON strings (prior configuration, sampler settings).
     estimator_params : dict, optional
         Constructor arguments of the estimator, stored as JSON.
-    log_likelihood : bool or "auto", default "auto"
-        Store the pointwise log-likelihood (chain x draw x obs floats, needed
-        for LOO/WAIC), computed chunk-wise by
-        :func:`bayesgmm.posterior.membership.pointwise_log_likelihood`. ``"auto"`` stores it unless it would exceed
-        :data:`LOG_LIKELIHOOD_MAX_BYTES` (512 MiB), in which case a warning
-        says how to get it anyway.
+    log_likelihood : array-like of shape (chain, draw, obs), optional
+        The pointwise log-likelihood ``log p(x_n | theta)`` of the draws
+        (needed for LOO/WAIC), computed by the caller (e.g. with
+        :func:`bayesgmm.posterior.pointwise_log_likelihood`; ask
+        :func:`store_log_likelihood` first whether to). ``None`` stores no
+        ``log_likelihood`` group.
     extra_attrs : dict, optional
         More root attributes (str/int/float; bools are stored as int).
 
@@ -375,16 +429,13 @@ def build_tree(
     >>> post = parameter_dataset(em.weights_[None, None], em.means_[None, None],
     ...                          em.covariances_[None, None], feature_names=["a", "b"],
     ...                          leading=("chain", "draw"))
+    >>> ll = em.score_samples(X)[None, None]  # one "draw": the EM fit itself
     >>> tree = build_tree(posterior=post, sample_stats=None, permutation=None, em=em, X=X,
     ...                   feature_names=["a", "b"], covariance_type="full", method="nuts",
-    ...                   model_config={}, sampler_config={})
+    ...                   model_config={}, sampler_config={}, log_likelihood=ll)
     >>> sorted(tree.children)
     ['em', 'log_likelihood', 'observed_data', 'posterior', 'sample_stats']
     """
-    if log_likelihood not in (True, False, "auto"):
-        raise ValueError(
-            f"log_likelihood must be True, False or 'auto'; got {log_likelihood!r}."
-        )
     X = np.asarray(X, dtype=np.float64)
     feature_names = [str(f) for f in feature_names]
     n_components = int(posterior.sizes["component"])
@@ -392,9 +443,8 @@ def build_tree(
     obs_coord = observed["obs"].to_numpy()
 
     post = posterior
-    wanted = [
-        v for v in POSTERIOR_VARS if v != "correlations" or covariance_type in ("full", "tied")
-    ]
+    has_corr = get_covariance_type(covariance_type).has_correlations
+    wanted = [v for v in POSTERIOR_VARS if v != "correlations" or has_corr]
     if any(v not in post for v in wanted):
         post = parameter_dataset(
             post["weights"].transpose("chain", "draw", "component").to_numpy(),
@@ -442,23 +492,14 @@ def build_tree(
         "/em": em_dataset(em, feature_names),
     }
 
-    nbytes = 8 * chain.size * draw.size * X.shape[0]
-    store_ll = log_likelihood is True or (
-        log_likelihood == "auto" and nbytes <= LOG_LIKELIHOOD_MAX_BYTES
-    )
-    if log_likelihood == "auto" and not store_ll:
-        warnings.warn(
-            f"The pointwise log-likelihood (chain x draw x obs = {chain.size} x {draw.size} x "
-            f"{X.shape[0]}, {nbytes / 2**20:.0f} MiB) was not stored because it exceeds "
-            f"{LOG_LIKELIHOOD_MAX_BYTES / 2**20:.0f} MiB; LOO/WAIC need it. Pass "
-            "log_likelihood=True to fit() to store it anyway, or thin the draws.",
-            UserWarning,
-            stacklevel=3,
-        )
-    if store_ll:
-        from bayesgmm.posterior.membership import pointwise_log_likelihood
-
-        ll = pointwise_log_likelihood(post, X).transpose("chain", "draw", "obs").to_numpy()
+    if log_likelihood is not None:
+        ll = np.asarray(log_likelihood, dtype=np.float64)
+        if ll.shape != (chain.size, draw.size, X.shape[0]):
+            raise ValueError(
+                "log_likelihood must have shape (chain, draw, obs) = "
+                f"{(chain.size, draw.size, X.shape[0])}; got {ll.shape}. Pass the pointwise "
+                "log-likelihood of these draws at these observations, or None."
+            )
         groups["/log_likelihood"] = xr.Dataset(
             {"X": (("chain", "draw", "obs"), ll)},
             coords={"chain": chain, "draw": draw, "obs": obs_coord},
@@ -730,33 +771,34 @@ def get_config(tree) -> dict:
     return out
 
 
-def restore_em(tree, feature_names_in=None):
-    """Rebuild the fitted :class:`bayesgmm.GaussianMixture` from the ``em`` group.
+def get_em_state(tree) -> dict:
+    """The stored EM fit as plain data, to rebuild the estimator from.
 
-    The constructor parameters come from the group's ``params`` attribute; the
-    fitted parameters are converted back from full matrices to the layout of the
-    covariance type (exactly: the full matrices were expanded from it), and the
-    precision factors are recomputed from the covariances.
+    The inverse of :func:`em_dataset`: constructor parameters from the ``params``
+    attribute (JSON lists back to arrays; a random generator, stored as its
+    repr, becomes ``None``), the fitted parameters with the covariances converted
+    back from full matrices to the layout of the covariance type (exactly: the
+    full matrices were expanded from it), and the fit's results.
 
     Parameters
     ----------
     tree : xarray.DataTree
-    feature_names_in : array-like of str, optional
-        Set as ``feature_names_in_`` (when the fit saw column names).
 
     Returns
     -------
-    GaussianMixture
+    dict
+        ``params`` (dict of constructor arguments, ``covariance_type``
+        included), ``weights`` (K,), ``means`` (K, D), ``covariances``
+        (scikit-learn's layout), ``converged`` (bool), ``n_iter`` (int),
+        ``lower_bound`` (float) and ``lower_bounds`` (list of float): the
+        keyword arguments of ``GaussianMixture._from_state``.
 
     Examples
     --------
-    >>> from bayesgmm._datatree import restore_em  # doctest: +SKIP
-    >>> em = restore_em(model.idata_)  # doctest: +SKIP
-    >>> em.predict(X)  # doctest: +SKIP
+    >>> from bayesgmm._datatree import get_em_state  # doctest: +SKIP
+    >>> get_em_state(model.idata_)["covariances"].shape  # doctest: +SKIP
+    (2, 2, 2)
     """
-    from bayesgmm import _kernels
-    from bayesgmm.em import GaussianMixture
-
     ds = get_em(tree)
     attrs = dict(ds.attrs)
     params = json.loads(attrs.get("params") or "{}")
@@ -767,31 +809,18 @@ def restore_em(tree, feature_names_in=None):
         params["random_state"] = None
     ct = str(attrs.get("covariance_type", params.get("covariance_type", "full")))
     params["covariance_type"] = ct
-    em = GaussianMixture(**params)
     full = ds["covariances"].transpose("component", "feature", "feature_bis").to_numpy()
-    K, D = full.shape[:2]
-    if ct == "full":
-        cov = full.copy()
-    elif ct == "tied":
-        cov = full[0].copy()
-    elif ct == "diag":
-        cov = np.diagonal(full, axis1=-2, axis2=-1).copy()
-    else:
-        cov = full[:, 0, 0].copy()
-    em.weights_ = ds["weights"].transpose("component").to_numpy().copy()
-    em.means_ = ds["means"].transpose("component", "feature").to_numpy().copy()
-    em.covariances_ = cov
-    em.precisions_cholesky_ = _kernels.compute_precision_cholesky(cov, ct)
-    em.precisions_ = _kernels.precisions_from_cholesky(em.precisions_cholesky_, ct)
-    em.converged_ = bool(attrs.get("converged", 0))
-    em.n_iter_ = int(attrs.get("n_iter", -1))
-    em.lower_bound_ = float(attrs.get("log_likelihood", np.nan))
     lbs = attrs.get("lower_bounds")
-    em.lower_bounds_ = [] if lbs is None else [float(v) for v in np.atleast_1d(lbs)]
-    em.n_features_in_ = int(D)
-    if feature_names_in is not None:
-        em.feature_names_in_ = np.asarray(list(feature_names_in), dtype=object)
-    return em
+    return {
+        "params": params,
+        "weights": ds["weights"].transpose("component").to_numpy().copy(),
+        "means": ds["means"].transpose("component", "feature").to_numpy().copy(),
+        "covariances": get_covariance_type(ct).from_full(full),
+        "converged": bool(attrs.get("converged", 0)),
+        "n_iter": int(attrs.get("n_iter", -1)),
+        "lower_bound": float(attrs.get("log_likelihood", np.nan)),
+        "lower_bounds": [] if lbs is None else [float(v) for v in np.atleast_1d(lbs)],
+    }
 
 
 # --------------------------------------------------------------------------- storage

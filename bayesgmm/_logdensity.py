@@ -98,7 +98,8 @@ class MixtureDensity:
 
     def __init__(self, X, n_components, covariance_type="full", priors=None, *, chunk_size=16384,
                  max_design_bytes=2**29):
-        from bayesgmm.model import _check_covariance_type, _check_n_components, prepare_data
+        from bayesgmm._data import prepare_data
+        from bayesgmm.model import _check_covariance_type, _check_n_components
 
         self.covariance_type = _check_covariance_type(covariance_type)
         K = self.n_components = _check_n_components(n_components)

@@ -20,7 +20,13 @@ import xarray as xr
 
 from bayesgmm import _datatree
 from bayesgmm._estimator import EstimatorMixin
-from bayesgmm._validation import check_array, check_feature_names, check_n_features
+from bayesgmm._data import (
+    check_array,
+    check_feature_names,
+    check_n_features,
+    feature_labels,
+    obs_coords,
+)
 from bayesgmm.exceptions import NotFittedError, VIConvergenceWarning
 
 __all__ = ["BayesianGMM", "NotFittedError", "METHODS"]
@@ -38,20 +44,6 @@ def _check_int(value, name, minimum, what=""):
     if value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}{what}, got {value}.")
     return int(value)
-
-
-def _obs_coords(X, n):
-    """The contract's ``obs`` coordinate: a unique DataFrame index / DataArray coord."""
-    if isinstance(X, pd.DataFrame):
-        if X.index.is_unique:
-            return X.index
-    elif isinstance(X, xr.DataArray) and X.ndim == 2:
-        dim = "obs" if "obs" in X.dims else X.dims[0]
-        if dim in X.coords:
-            idx = pd.Index(X[dim].to_numpy())
-            if idx.is_unique:
-                return idx
-    return np.arange(n)
 
 
 class BayesianGMM(EstimatorMixin):
@@ -200,8 +192,10 @@ class BayesianGMM(EstimatorMixin):
         X : array-like of shape (n_samples, n_features)
             numpy array, pandas DataFrame (columns become the ``feature``
             coordinate, a unique index the ``obs`` coordinate), xarray DataArray
-            (obs, feature), or a dask array (computed: the posterior needs the
-            data in memory). Never modified.
+            (dims ``obs`` and ``feature`` are read by name, in either order;
+            other dim names positionally, rows = observations), or a dask
+            array (computed: the posterior needs the data in memory). Never
+            modified.
         y : None
             Ignored (scikit-learn API).
         method : {"nuts", "advi", "fullrank_advi", "minibatch_advi"}, default "nuts"
@@ -283,14 +277,14 @@ class BayesianGMM(EstimatorMixin):
             raise ValueError(
                 f"X has {n} rows but n_components={K}; use fewer components or more data."
             )
-        feature_names = [str(f) for f in names] if names is not None else [f"x{i}" for i in range(d)]
-        obs = _obs_coords(X, n)
+        feature_names = feature_labels(names, d)
+        obs = obs_coords(X, n)
         priors = self._resolved_priors()
         em_seed, sampler_seed = self._seeds()
 
         from bayesgmm.em import GaussianMixture
         from bayesgmm.inference import initial_reg_covar, run_inference
-        from bayesgmm.posterior import relabel_draws
+        from bayesgmm.posterior import pointwise_log_likelihood, relabel_draws
 
         reg_covar = initial_reg_covar(arr)
         em = GaussianMixture(
@@ -335,6 +329,11 @@ class BayesianGMM(EstimatorMixin):
             "inference": {str(k): v for k, v in raw.attrs.items()},
         }
         rs = self.random_state
+        ll = None
+        size = (relabelled.sizes["chain"], relabelled.sizes["draw"], n)
+        if _datatree.store_log_likelihood(log_likelihood, *size):
+            ll = pointwise_log_likelihood(relabelled, arr).transpose("chain", "draw", "obs")
+            ll = ll.to_numpy()
         tree = _datatree.build_tree(
             posterior=relabelled,
             sample_stats=stats,
@@ -353,7 +352,7 @@ class BayesianGMM(EstimatorMixin):
                 "priors": None if self.priors is None else priors.to_dict(),
                 "random_state": int(rs) if isinstance(rs, numbers.Integral) else None,
             },
-            log_likelihood=log_likelihood,
+            log_likelihood=ll,
             extra_attrs={"fitted_with_feature_names": int(names is not None)},
         )
         from bayesgmm.diagnostics import check_diagnostics
@@ -640,7 +639,11 @@ class BayesianGMM(EstimatorMixin):
         )
         names = _datatree.get_feature_names(tree)
         has_names = bool(int(config.get("fitted_with_feature_names", 0)))
-        model.em_ = _datatree.restore_em(tree, names if has_names else None)
+        from bayesgmm.em import GaussianMixture
+
+        model.em_ = GaussianMixture._from_state(
+            **_datatree.get_em_state(tree), feature_names_in=names if has_names else None
+        )
         model.n_features_in_ = len(names)
         if has_names:
             model.feature_names_in_ = np.asarray(names, dtype=object)

@@ -38,6 +38,7 @@ from time import time
 import numpy as np
 
 from bayesgmm import _kernels
+from bayesgmm._data import orient
 from bayesgmm._estimator import EstimatorMixin
 from bayesgmm._validation import (
     check_array,
@@ -548,6 +549,43 @@ class GaussianMixture(EstimatorMixin):
 
     def __setstate__(self, state):
         self.__dict__.update(state)
+
+    @classmethod
+    def _from_state(cls, params, *, weights, means, covariances, converged, n_iter,
+                    lower_bound, lower_bounds=(), feature_names_in=None):
+        """A fitted estimator from stored parameters (used by ``BayesianGMM.load``).
+
+        ``params`` are the constructor arguments; ``covariances`` are in the layout
+        of ``params["covariance_type"]``; the precision factors are recomputed from
+        them. The keyword arguments are those of
+        :func:`bayesgmm._datatree.get_em_state`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm import GaussianMixture
+        >>> gm = GaussianMixture._from_state(
+        ...     {"n_components": 1, "covariance_type": "spherical"}, weights=np.ones(1),
+        ...     means=np.zeros((1, 2)), covariances=np.ones(1), converged=True, n_iter=1,
+        ...     lower_bound=-2.8)
+        >>> gm.predict(np.zeros((3, 2)))
+        array([0, 0, 0])
+        """
+        em = cls(**params)
+        ct = get_covariance_type(em.covariance_type)
+        em.weights_ = np.array(weights, dtype=np.float64)
+        em.means_ = np.array(means, dtype=np.float64)
+        em.covariances_ = np.array(covariances, dtype=np.float64)
+        em.precisions_cholesky_ = ct.precision_cholesky(em.covariances_)
+        em.precisions_ = ct.precisions_from_cholesky(em.precisions_cholesky_)
+        em.converged_ = bool(converged)
+        em.n_iter_ = int(n_iter)
+        em.lower_bound_ = float(lower_bound)
+        em.lower_bounds_ = [float(v) for v in lower_bounds]
+        em.n_features_in_ = int(em.means_.shape[1])
+        if feature_names_in is not None:
+            em.feature_names_in_ = np.asarray(list(feature_names_in), dtype=object)
+        return em
 
     # ------------------------------------------------------------- validation
     def _check_params(self):
@@ -1464,6 +1502,7 @@ def _single_thread_blas(enabled):
 
 
 def _n_rows(X):
+    X = orient(X)  # a DataArray's observations by the one orientation rule
     if hasattr(X, "shape") and len(getattr(X, "shape")) >= 1:
         return int(X.shape[0])
     return len(X)

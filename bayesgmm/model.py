@@ -15,50 +15,12 @@ import numpy as np
 
 # pymc and pytensor are imported inside the functions that need them, so that
 # the data helpers here (used by the numpy fast path) do not pay their import.
+from bayesgmm._data import prepare_data  # re-exported: bayesgmm.model.prepare_data
 from bayesgmm.priors import Priors, ResolvedPriors
 
 __all__ = ["build_model", "COVARIANCE_PRIORS", "prepare_data"]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
-
-
-# --------------------------------------------------------------------------- data
-def prepare_data(X):
-    """Validate ``X`` and return ``(array, obs_coords, feature_names)``.
-
-    Accepts numpy arrays, pandas DataFrames and xarray DataArrays with dims
-    (obs, feature).  Feature names follow the contract: DataFrame columns, or
-    ``x0, x1, ...``; ``obs`` is the DataFrame index when unique, else ``0..N-1``.
-    The caller's data are never modified (a float64 copy is returned).
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from bayesgmm.model import prepare_data
-    >>> arr, obs, feats = prepare_data(pd.DataFrame({"a": [1, 2], "b": [3, 4]}))
-    >>> feats
-    ['a', 'b']
-    """
-    from bayesgmm._validation import check_array
-
-    arr, names = check_array(X, name="X", min_samples=2, allow_dask=False)
-    arr = np.array(arr, dtype=float, copy=True)  # never alias the caller's data
-    features = None if names is None else [str(n) for n in names]
-    obs = None
-    if hasattr(X, "columns") and hasattr(X, "index"):  # pandas DataFrame
-        if X.index.is_unique:
-            obs = np.asarray(X.index)
-    elif hasattr(X, "dims") and hasattr(X, "coords") and getattr(X, "ndim", 0) == 2:  # xarray
-        d_obs = X.dims[0]
-        if d_obs in X.coords:
-            idx = np.asarray(X.coords[d_obs].values)
-            if len(np.unique(idx)) == len(idx):
-                obs = idx
-    if features is None:
-        features = [f"x{d}" for d in range(arr.shape[1])]
-    if obs is None:
-        obs = np.arange(arr.shape[0])
-    return arr, obs, features
 
 
 def _check_n_components(n_components):

@@ -13,6 +13,7 @@ from scipy.stats import multivariate_normal
 from bayesgmm import _datatree as dt
 from bayesgmm.covariance import get_covariance_type
 from bayesgmm.datasets import make_mixture
+from bayesgmm.posterior import pointwise_log_likelihood
 
 
 def _fit_em(X, K, covariance_type="full"):
@@ -35,7 +36,7 @@ def _fake_draws(em, C=2, S=30, seed=0):
 
 
 def _tree(n=120, K=2, D=2, covariance_type="full", C=2, S=30, X=None, obs=None, names=None,
-          sample_stats=None, **kw):
+          sample_stats=None, log_likelihood="auto", **kw):
     if X is None:
         X = make_mixture(n, K, D, covariance_type=covariance_type, random_state=3).X
     em = _fit_em(X, K, covariance_type)
@@ -44,11 +45,15 @@ def _tree(n=120, K=2, D=2, covariance_type="full", C=2, S=30, X=None, obs=None, 
     post = dt.parameter_dataset(w, m, c, feature_names=names, leading=("chain", "draw"),
                                 covariance_type=covariance_type)
     perm = np.broadcast_to(np.arange(K), (C, S, K))
+    ll = None  # the estimator's policy: ask the storage layer, compute, pass the values in
+    if dt.store_log_likelihood(log_likelihood, C, S, X.shape[0]):
+        ll = pointwise_log_likelihood(post, X).transpose("chain", "draw", "obs").to_numpy()
     tree = dt.build_tree(
         posterior=post, sample_stats=sample_stats, permutation=perm, em=em, X=X, obs=obs,
         feature_names=names, covariance_type=covariance_type, method="nuts",
         model_config={"lkj_eta": 2.0, "weights_alpha": [1.0, 1.0]},
-        sampler_config={"draws": S, "chains": C, "random_seed": np.int64(7)}, **kw,
+        sampler_config={"draws": S, "chains": C, "random_seed": np.int64(7)},
+        log_likelihood=ll, **kw,
     )
     return tree, em, (w, m, c), X
 
@@ -262,3 +267,47 @@ def test_docstring_examples_run(module_name):
     res = doctest.testmod(importlib.import_module(module_name),
                           optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
     assert res.attempted > 0 and res.failed == 0
+
+
+@pytest.mark.parametrize("cov_type", ["full", "tied", "diag", "spherical"])
+@pytest.mark.parametrize("D", [1, 3, 6])
+def test_em_state_rebuilds_the_estimator_exactly(tmp_path, cov_type, D):
+    from bayesgmm.em import GaussianMixture
+
+    X = make_mixture(120, 2, D, covariance_type=cov_type, random_state=D).X
+    tree, em, *_ = _tree(X=X, covariance_type=cov_type, log_likelihood=False)
+    dt.save(tree, tmp_path / "fit.nc")
+    state = dt.get_em_state(dt.load(tmp_path / "fit.nc"))
+    back = GaussianMixture._from_state(**state)
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(em, name), err_msg=name)
+    assert back.get_params() == em.get_params()
+    assert (back.converged_, back.n_iter_, back.lower_bound_) == (em.converged_, em.n_iter_,
+                                                                  em.lower_bound_)
+    assert back.lower_bounds_ == list(em.lower_bounds_)
+    assert back.n_features_in_ == D and not hasattr(back, "feature_names_in_")
+    np.testing.assert_array_equal(back.predict_proba(X), em.predict_proba(X))
+    names = [f"f{i}" for i in range(D)]
+    named = GaussianMixture._from_state(**state, feature_names_in=names)
+    assert named.feature_names_in_.tolist() == names
+
+
+def test_datatree_imports_nothing_from_higher_layers():
+    """Layout and storage only: no EM, Bayesian, posterior, inference, selection, plots, cli."""
+    import ast
+    import pathlib
+
+    higher = ("em", "bayesian", "posterior", "inference", "selection", "plots", "cli", "model",
+              "diagnostics", "_logdensity")
+    tree = ast.parse(pathlib.Path(dt.__file__).read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module)
+            if node.module == "bayesgmm":
+                imported.update(f"bayesgmm.{a.name}" for a in node.names)
+    bad = {m for m in imported if m.startswith("bayesgmm.") and m.split(".")[1] in higher}
+    assert not bad, bad
+    assert "bayesgmm.covariance" in imported  # the registry (a lower layer) is allowed

@@ -59,7 +59,7 @@ def _tree(em_and_X, *, C=4, S=400, rho=0.0, shift=None, diverging=0, method="nut
     return dt.build_tree(
         posterior=post, sample_stats=stats, permutation=np.broadcast_to(np.arange(K), (C, S, K)),
         em=em, X=X, feature_names=["a", "b"], covariance_type="full", method=method,
-        model_config={}, sampler_config={}, log_likelihood=False,
+        model_config={}, sampler_config={},
     )
 
 

@@ -56,7 +56,6 @@ def _make_tree(n=60, K=3, D=2, C=2, S=15, seed=0, names=None, covariance_type="f
         model_config={}, sampler_config={"draws": S, "chains": C},
         estimator_params={"n_components": K, "covariance_type": covariance_type,
                           "random_state": 0},
-        log_likelihood=False,
     )
     return tree, data
 

@@ -423,9 +423,11 @@ class FakeBayesianGMM:
         Cv = np.broadcast_to(covs, (chains, draws, K, d, d)).copy()
         names = [f"x{i}" for i in range(d)]
         post = _datatree.parameter_dataset(W, M, Cv, feature_names=names, leading=("chain", "draw"))
+        ll = bg.posterior.pointwise_log_likelihood(post, X).transpose("chain", "draw", "obs")
         self.idata_ = _datatree.build_tree(
             posterior=post, sample_stats=None, permutation=None, em=em, X=X, feature_names=names,
             covariance_type=self.covariance_type, method="nuts", model_config={}, sampler_config={},
+            log_likelihood=ll.to_numpy(),
         )
         return self
 

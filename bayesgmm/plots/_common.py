@@ -13,6 +13,8 @@ import numbers
 import numpy as np
 import xarray as xr
 
+from bayesgmm._data import check_array, feature_labels
+
 __all__ = [
     "covariance_ellipse",
     "check_probability",
@@ -431,7 +433,9 @@ def separating_pairs(weights, means, covariances) -> list[tuple[int, int]]:
 def as_observed(X, name: str = "X"):
     """Data as ``(values (N, D) float array, feature names)``.
 
-    Accepts a numpy array, a pandas DataFrame or an xarray DataArray (obs, feature).
+    Read by the package's one rule (:func:`bayesgmm._data.check_array`): a numpy
+    array, a pandas DataFrame or an xarray DataArray (dims ``obs`` and ``feature``
+    by name, other dim names positionally); names default to ``x0, x1, ...``.
 
     Examples
     --------
@@ -440,37 +444,8 @@ def as_observed(X, name: str = "X"):
     >>> as_observed(np.zeros((3, 2)))[1]
     ['x0', 'x1']
     """
-    if isinstance(X, xr.DataArray):
-        if X.ndim != 2:
-            raise ValueError(f"{name} must be 2-D (obs, feature); got dims {X.dims}.")
-        if "feature" in X.dims:
-            X = X.transpose(..., "feature")
-        names = (
-            [str(f) for f in X[X.dims[1]].to_numpy()]
-            if X.dims[1] in X.coords
-            else [f"x{i}" for i in range(X.shape[1])]
-        )
-        values = X.to_numpy()
-    elif hasattr(X, "columns") and hasattr(X, "to_numpy"):
-        names = [str(c) for c in X.columns]
-        values = X.to_numpy()
-    else:
-        try:
-            values = np.asarray(X)
-        except Exception:  # pragma: no cover - exotic input
-            raise TypeError(f"{name} must be array-like; got {type(X).__name__}.") from None
-        if values.ndim != 2:
-            raise ValueError(
-                f"{name} must be 2-D with shape (n_obs, n_features); got shape {values.shape}."
-            )
-        names = [f"x{i}" for i in range(values.shape[1])]
-    try:
-        values = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"{name} must hold numbers; got dtype {np.asarray(values).dtype}."
-        ) from None
-    return values, names
+    values, names = check_array(X, name=name, allow_dask=False)
+    return values, feature_labels(names, values.shape[1])
 
 
 def as_labels(partition, n_obs: int, name: str = "partition") -> np.ndarray:

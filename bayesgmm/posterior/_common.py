@@ -9,9 +9,9 @@ feature_bis)) and call these helpers to get plain float64 arrays, then work on n
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import xarray as xr
 
+from bayesgmm._data import check_array, obs_coords
 from bayesgmm._kernels import estimate_log_gaussian_prob
 
 DEFAULT_MEMORY_BUDGET = 64 * 2**20  # bytes of working memory per chunk
@@ -112,72 +112,32 @@ def _check_finite(name, arrays):
 
 
 def validate_X(X, n_features: int, feature_names=None, name: str = "X"):
-    """Return ``(array (N, D) float64 copy-free where possible, obs coordinate values)``."""
-    obs = None
-    columns = None
-    if isinstance(X, pd.DataFrame):
-        columns = [str(c) for c in X.columns]
-        if X.index.is_unique:
-            obs = X.index.to_numpy()
-        arr = X.to_numpy()
-    elif isinstance(X, xr.DataArray):
-        if X.ndim != 2:
-            raise ValueError(f"{name} must be 2-D (obs, feature); got dims {X.dims}.")
-        if "obs" in X.dims and "feature" in X.dims:
-            X = X.transpose("obs", "feature")
-        if "feature" in X.coords:
-            columns = [str(c) for c in X["feature"].to_numpy()]
-        dim0 = X.dims[0]
-        if dim0 in X.coords:
-            obs = X[dim0].to_numpy()
-        arr = X.to_numpy()
-    else:
-        try:
-            arr = np.asarray(X)
-        except Exception as exc:  # pragma: no cover - exotic inputs
-            raise TypeError(
-                f"{name} must be array-like of shape (n_obs, n_features); got "
-                f"{type(X).__name__} ({exc})."
-            ) from None
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.number) or arr.dtype == bool
-    ):
-        raise TypeError(
-            f"{name} must contain numbers; got dtype {arr.dtype}. Convert or drop "
-            "non-numeric columns first."
-        )
-    if arr.ndim == 1 and n_features == 1:
-        arr = arr[:, None]
-    if arr.ndim != 2:
-        raise ValueError(
-            f"{name} must be 2-D with shape (n_obs, n_features={n_features}); got shape "
-            f"{arr.shape}. Reshape a single observation with X.reshape(1, -1)."
-        )
+    """Return ``(array (N, D) float64, obs coordinate values)`` for the posterior's data.
+
+    The data are read by the package's one rule (:func:`bayesgmm._data.check_array`:
+    orientation of DataArrays, dtype, finite values; :func:`bayesgmm._data.obs_coords`);
+    a dask array is computed. The array is the input itself when it already is a float64
+    array (never written to). A single-feature posterior also takes a 1-D array. The
+    feature count, and feature names when both sides have them, must match the posterior.
+    """
+    if n_features == 1 and not isinstance(X, xr.DataArray) and np.ndim(X) == 1:
+        X = np.reshape(np.asarray(X), (-1, 1))
+    arr, names = check_array(X, name=name)
+    arr = np.asarray(arr)  # computes a dask array
     if arr.shape[1] != n_features:
         raise ValueError(
             f"{name} has {arr.shape[1]} features but the posterior has {n_features}; "
             "pass data with the same columns as the fitted data."
         )
-    if arr.shape[0] == 0:
-        raise ValueError(f"{name} has no observations (shape {arr.shape}).")
-    if columns is not None and feature_names is not None:
+    if names is not None and feature_names is not None:
+        columns = [str(c) for c in names]
         fn = [str(f) for f in feature_names]
         if columns != fn and not all(c.isdigit() for c in columns):
             raise ValueError(
                 f"{name} has feature names {columns} but the posterior's features are {fn}; "
                 "reorder or rename the columns to match the fitted data."
             )
-    arr = np.asarray(arr, dtype=np.float64)
-    nonfinite = arr.size - np.count_nonzero(np.isfinite(arr))
-    if nonfinite:
-        rows = np.flatnonzero(~np.isfinite(arr).all(axis=1))
-        raise ValueError(
-            f"{name} contains {nonfinite} NaN or infinite values (first rows: "
-            f"{rows[:5].tolist()}); drop or impute them first."
-        )
-    if obs is None:
-        obs = np.arange(arr.shape[0])
-    return arr, obs
+    return arr, np.asarray(obs_coords(X, arr.shape[0]))
 
 
 def check_hdi_prob(hdi_prob) -> float:

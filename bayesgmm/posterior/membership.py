@@ -146,7 +146,8 @@ def membership_summary(
         per-component summaries of unrelabelled draws mix the components.
     X : array-like of shape (n_obs, n_features)
         Data (numpy array, pandas DataFrame -- its unique index becomes ``obs`` --
-        or an xarray DataArray with dims (obs, feature)).
+        or an xarray DataArray: dims ``obs`` and ``feature`` are read by name, in
+        either order; two other dim names positionally, rows = observations).
     hdi_prob : float, default 0.94
         Probability mass of the equal-tailed credible intervals.
     obs_chunk : int, optional

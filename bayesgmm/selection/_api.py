@@ -15,6 +15,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from bayesgmm._data import orient
 from bayesgmm._validation import check_array, is_dask_array
 from bayesgmm.covariance import COVARIANCE_TYPES
 from bayesgmm.selection._bic import _select_em
@@ -217,7 +218,7 @@ def select_components(
         priors = _check_priors(priors)
     Xa, names = check_array(X, name="X", min_samples=2)
     n = int(Xa.shape[0])
-    X_fit = X
+    X_fit = orient(X)  # a DataArray by the one orientation rule: the cells read its shape
     if method not in ("bic", "icl") and is_dask_array(Xa):
         Xa = np.asarray(Xa.compute(), dtype=np.float64)
         X_fit = Xa if names is None else pd.DataFrame(Xa, columns=list(names))
