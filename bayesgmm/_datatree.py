@@ -754,7 +754,7 @@ def restore_em(tree, feature_names_in=None):
     >>> em = restore_em(model.idata_)  # doctest: +SKIP
     >>> em.predict(X)  # doctest: +SKIP
     """
-    from bayesgmm import _kernels
+    from bayesgmm.covariance import get_covariance_type
     from bayesgmm.em import GaussianMixture
 
     ds = get_em(tree)
@@ -781,8 +781,8 @@ def restore_em(tree, feature_names_in=None):
     em.weights_ = ds["weights"].transpose("component").to_numpy().copy()
     em.means_ = ds["means"].transpose("component", "feature").to_numpy().copy()
     em.covariances_ = cov
-    em.precisions_cholesky_ = _kernels.compute_precision_cholesky(cov, ct)
-    em.precisions_ = _kernels.precisions_from_cholesky(em.precisions_cholesky_, ct)
+    em.precisions_cholesky_ = get_covariance_type(ct).precision_cholesky(cov)
+    em.precisions_ = get_covariance_type(ct).precisions_from_cholesky(em.precisions_cholesky_)
     em.converged_ = bool(attrs.get("converged", 0))
     em.n_iter_ = int(attrs.get("n_iter", -1))
     em.lower_bound_ = float(attrs.get("log_likelihood", np.nan))

@@ -626,9 +626,9 @@ def occupied_components(
     for start in range(0, S, step):
         sl = slice(start, min(S, start + step))
         B = sl.stop - sl.start
-        prec_chol = _kernels.compute_precision_cholesky(c[sl.start * K : sl.stop * K], "full")
+        prec_chol = get_covariance_type("full").precision_cholesky(c[sl.start * K : sl.stop * K])
         lp = _kernels.estimate_log_gaussian_prob(
-            Xa, m[sl].reshape(B * K, D), prec_chol, "full"
+            Xa, m[sl].reshape(B * K, D), prec_chol, get_covariance_type("full")
         ).reshape(N, B, K)
         lp += log_w[sl][None, :, :]
         lp -= lp.max(axis=2, keepdims=True)
