@@ -1,31 +1,28 @@
-"""Numerical kernels for Gaussian mixtures (numpy/scipy only).
+"""Numerical kernels for Gaussian mixtures (numpy/scipy only), type-agnostic.
 
 Everything here works on plain ``float64`` numpy arrays in scikit-learn's
-parameter layout:
-
-=============  ====================  ======================
-type           covariances / chol    shape
-=============  ====================  ======================
-``full``       per component         ``(K, D, D)``
-``tied``       shared                ``(D, D)``
-``diag``       per component         ``(K, D)``
-``spherical``  per component         ``(K,)``
-=============  ====================  ======================
+parameter layout for a covariance type, and never looks at the type's name:
+what is specific to a parameterisation (its Mahalanobis distances, per-row
+moment features, the expansion of its log-density, the layout of its second
+moments) is asked of the covariance *object* passed in (a
+:class:`bayesgmm.covariance.CovarianceModel`, duck-typed: this layer does not
+import that one). Callers holding a name resolve it first with
+:func:`bayesgmm.covariance.get_covariance_type`.
 
 ``precisions_chol`` is the upper-triangular-transposed factor used by
 scikit-learn: ``precision = P @ P.T`` with ``P = inv(chol(cov)).T``, so that
 ``||(x - mu) @ P||^2`` is the Mahalanobis distance.
 
 The log-densities of all components are computed with one matrix product per
-row chunk (``X_chunk @ [P_1 | P_2 | ... | P_K]``), so no ``N x K x D``
-temporary is made whole: the chunk length is chosen from a memory budget
-(:data:`CHUNK_BYTES`). The sufficient statistics of the M-step are accumulated
-chunk by chunk (:func:`accumulate_statistics`: two matrix products per chunk
-on the per-row moment features ``[upper(x x^T) | x | 1]``, or, for ``full``
-covariances with ``D >= 5K`` (:func:`full_per_component`), per-component
-products) and turned into parameters by
-:func:`estimate_parameters`; a chunked or distributed EM is just a sum of
-:class:`SufficientStatistics` over chunks.
+row chunk (e.g. ``X_chunk @ [P_1 | P_2 | ... | P_K]`` for ``full``), so no
+``N x K x D`` temporary is made whole: the chunk length is chosen from a
+memory budget (:data:`CHUNK_BYTES`). :func:`mixture_log_likelihood` turns
+them into ``log p(x_n)`` and responsibilities. The sufficient statistics of
+the M-step are accumulated chunk by chunk (:func:`accumulate_statistics`: two
+matrix products per chunk on the per-row moment features
+``[second moments | x | 1]``, or per-component products where the type asks
+for them) and turned into parameters by the type's ``m_step``; a chunked or
+distributed EM is just a sum of :class:`SufficientStatistics` over chunks.
 """
 
 from __future__ import annotations
@@ -37,24 +34,19 @@ import numpy as np
 
 __all__ = [
     "CHUNK_BYTES",
-    "COVARIANCE_TYPES",
     "SufficientStatistics",
     "accumulate_statistics",
     "chunk_rows",
-    "compute_log_det_cholesky",
-    "compute_precision_cholesky",
-    "compute_precision_cholesky_from_precisions",
     "estimate_log_gaussian_prob",
-    "estimate_parameters",
     "log_responsibilities",
     "logsumexp_rows",
-    "precisions_from_cholesky",
+    "mixture_log_likelihood",
+    "moment_features",
+    "workspace_size",
 ]
 
 #: Memory budget (bytes) for the temporaries of one row chunk.
 CHUNK_BYTES = 64 * 2**20
-
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
 # The EM loop works on chunks of CHUNK_BYTES / _EM_CHUNK_DIVISOR bytes of
 # temporaries: small enough to stay in the last-level cache, large enough for
@@ -76,14 +68,6 @@ def singular_message(which: str = "") -> str:
         "comparable ranges (e.g. standardise each column), or use fewer "
         "components."
     )
-
-
-def _check_covariance_type(covariance_type: str) -> None:
-    if covariance_type not in COVARIANCE_TYPES:
-        raise ValueError(
-            f"`covariance_type` must be one of {list(COVARIANCE_TYPES)}; got "
-            f"{covariance_type!r}."
-        )
 
 
 def chunk_rows(
@@ -148,219 +132,49 @@ def precision_chol_of_matrix_stack(covariances: np.ndarray, labels) -> np.ndarra
     return np.ascontiguousarray(np.swapaxes(out, -1, -2))
 
 
-def compute_precision_cholesky(covariances, covariance_type: str) -> np.ndarray:
-    """Cholesky factors of the precision matrices from covariances.
-
-    Parameters
-    ----------
-    covariances : ndarray
-        Covariances in scikit-learn's layout for ``covariance_type``
-        (``full`` may carry leading batch dims: ``(..., K, D, D)``).
-    covariance_type : {"full", "tied", "diag", "spherical"}
-        Covariance parameterisation.
-
-    Returns
-    -------
-    precisions_chol : ndarray
-        Same shape as ``covariances``; ``precision = P @ P.T`` for matrices,
-        ``1 / sqrt(covariance)`` for ``diag``/``spherical``.
-
-    Raises
-    ------
-    ValueError
-        If a covariance is not positive-definite; the message names the
-        component and suggests ``reg_covar``, scaling or fewer components.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from bayesgmm._kernels import compute_precision_cholesky
-    >>> P = compute_precision_cholesky(np.array([[[4.0, 0.0], [0.0, 1.0]]]), "full")
-    >>> P[0]
-    array([[0.5, 0. ],
-           [0. , 1. ]])
-    """
-    _check_covariance_type(covariance_type)
-    covariances = np.asarray(covariances, dtype=np.float64)
-    if covariance_type == "full":
-        if covariances.ndim < 3 or covariances.shape[-1] != covariances.shape[-2]:
-            raise ValueError(
-                "`covariances` for covariance_type='full' must have shape "
-                f"(..., n_components, n_features, n_features); got {covariances.shape}."
-            )
-        return precision_chol_of_matrix_stack(
-            covariances,
-            lambda bad: "component"
-            + ("s " if len(bad) > 1 else " ")
-            + ", ".join(str(np.unravel_index(b, covariances.shape[:-2])) for b in bad)
-            if covariances.ndim > 3
-            else "component" + ("s " if len(bad) > 1 else " ") + ", ".join(map(str, bad)),
-        )
-    if covariance_type == "tied":
-        if covariances.ndim != 2 or covariances.shape[0] != covariances.shape[1]:
-            raise ValueError(
-                "`covariances` for covariance_type='tied' must have shape "
-                f"(n_features, n_features); got {covariances.shape}."
-            )
-        return precision_chol_of_matrix_stack(covariances, lambda bad: "the tied covariance")
-    if np.any(~(covariances > 0.0)):
-        bad = np.unique(np.nonzero(~(covariances > 0.0))[0])
-        raise ValueError(
-            singular_message(
-                "component" + ("s " if len(bad) > 1 else " ") + ", ".join(map(str, bad))
-            )
-        )
-    return 1.0 / np.sqrt(covariances)
-
-
-def _flip(a: np.ndarray) -> np.ndarray:
-    return a[..., ::-1, ::-1]
-
-
-def compute_precision_cholesky_from_precisions(precisions, covariance_type: str) -> np.ndarray:
-    """Cholesky factors ``P`` (``precision = P @ P.T``, P upper-triangular).
-
-    Parameters
-    ----------
-    precisions : ndarray
-        Precisions in scikit-learn's layout.
-    covariance_type : {"full", "tied", "diag", "spherical"}
-        Covariance parameterisation.
-
-    Returns
-    -------
-    ndarray
-        Same layout as scikit-learn's ``precisions_cholesky_``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from bayesgmm._kernels import compute_precision_cholesky_from_precisions
-    >>> compute_precision_cholesky_from_precisions(np.array([4.0, 9.0]), "spherical")
-    array([2., 3.])
-    """
-    _check_covariance_type(covariance_type)
-    precisions = np.asarray(precisions, dtype=np.float64)
-    if covariance_type in ("full", "tied"):
-        try:
-            return np.ascontiguousarray(_flip(np.linalg.cholesky(_flip(precisions))))
-        except np.linalg.LinAlgError:
-            raise ValueError(
-                "`precisions_init` must be symmetric positive-definite; "
-                "Cholesky factorisation failed. Pass inverse covariance matrices."
-            ) from None
-    return np.sqrt(precisions)
-
-
-def precisions_from_cholesky(precisions_chol, covariance_type: str) -> np.ndarray:
-    """Precisions ``P @ P.T`` (matrices) or ``P**2`` (vectors).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from bayesgmm._kernels import precisions_from_cholesky
-    >>> precisions_from_cholesky(np.array([2.0]), "spherical")
-    array([4.])
-    """
-    p = np.asarray(precisions_chol, dtype=np.float64)
-    if covariance_type in ("full", "tied"):
-        return p @ np.swapaxes(p, -1, -2)
-    return p**2
-
-
-def compute_log_det_cholesky(precisions_chol, covariance_type: str, n_features: int):
-    """``log det(P)`` per component (= ``-0.5 log det(covariance)``).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from bayesgmm._kernels import compute_log_det_cholesky
-    >>> float(compute_log_det_cholesky(np.array([0.5]), "spherical", 2)[0])
-    -1.3862943611198906
-    """
-    p = np.asarray(precisions_chol, dtype=np.float64)
-    if covariance_type == "full":
-        return np.sum(np.log(np.diagonal(p, axis1=-2, axis2=-1)), axis=-1)
-    if covariance_type == "tied":
-        return np.sum(np.log(np.diagonal(p)))
-    if covariance_type == "diag":
-        return np.sum(np.log(p), axis=-1)
-    return n_features * np.log(p)
-
-
 # --------------------------------------------------------------------------
 # E-step
 # --------------------------------------------------------------------------
 
 
-class _LogProbPlan:
-    """Pre-computed operands of the batched log-density."""
+def _covariance_model(covariance_type):
+    """The covariance object itself; a name is resolved by the caller (a higher layer)."""
+    if isinstance(covariance_type, str):
+        raise TypeError(
+            f"The kernels take a covariance type object, not the name {covariance_type!r}; "
+            "pass bayesgmm.covariance.get_covariance_type(name)."
+        )
+    return covariance_type
 
-    def __init__(self, means, precisions_chol, covariance_type, n_features):
+
+class _LogProbPlan:
+    """Pre-computed operands of the batched log-density (per call, not per chunk)."""
+
+    def __init__(self, means, precisions_chol, covariance_type):
         means = np.asarray(means, dtype=np.float64)
         p = np.asarray(precisions_chol, dtype=np.float64)
-        self.covariance_type = covariance_type
+        ct = _covariance_model(covariance_type)
         k, d = means.shape
-        self.k, self.d = k, d
-        # tied/diag/spherical: evaluate in coordinates centred on the means'
-        # mean: their expanded forms (x'Px - 2 mu'Px + mu'Pmu) cancel
-        # catastrophically on uncentred data (an offset of 1e8 cost ~1 nat/obs;
-        # x - mu is unchanged). ``full`` forms (x P - mu P) before squaring, so
-        # its error grows only linearly with the offset; it is left uncentred
-        # so its results do not depend on which components share a call.
-        centre = means.mean(axis=0) if k and covariance_type != "full" else None
+        # types whose Mahalanobis form is expanded are evaluated in coordinates
+        # centred on the means' mean (x - mu is unchanged)
+        centre = means.mean(axis=0) if k and ct.centre_log_density else None
         self.centre = centre if centre is not None and np.any(centre) else None
         if self.centre is not None:
             means = means - self.centre
-        self.const = -0.5 * d * _LOG_2PI + compute_log_det_cholesky(p, covariance_type, d)
-        if covariance_type == "full":
-            # W = [P_1 | ... | P_K]  (D, K*D);  b = [mu_k @ P_k]_k (K*D,)
-            self.W = np.ascontiguousarray(np.transpose(p, (1, 0, 2)).reshape(d, k * d))
-            self.b = np.einsum("kd,kde->ke", means, p).reshape(k * d)
-        elif covariance_type == "tied":
-            self.P = p
-            self.mP = means @ p  # (K, D)
-            self.mP_sq = np.sum(self.mP**2, axis=1)
-        elif covariance_type == "diag":
-            prec = p**2  # (K, D)
-            self.prec_T = np.ascontiguousarray(prec.T)
-            self.mp_T = np.ascontiguousarray((means * prec).T)
-            self.c = np.sum(means**2 * prec, axis=1)
-        else:
-            prec = p**2  # (K,)
-            self.prec = prec
-            self.means_T = np.ascontiguousarray(means.T)
-            self.c = np.sum(means**2, axis=1) * prec
+        self.const = -0.5 * d * _LOG_2PI + ct.log_det_cholesky(p, d)
+        self.mahalanobis = ct.mahalanobis_plan(means, p)
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
-        ct = self.covariance_type
-        n = X.shape[0]
         if self.centre is not None:
             X = X - self.centre
-        if ct == "full":
-            y = X @ self.W
-            y -= self.b
-            np.square(y, out=y)
-            maha = np.add.reduce(y.reshape(n, self.k, self.d), axis=2)
-        elif ct == "tied":
-            y = X @ self.P
-            maha = np.sum(y * y, axis=1)[:, None] - 2.0 * (y @ self.mP.T) + self.mP_sq
-        elif ct == "diag":
-            maha = (X * X) @ self.prec_T
-            maha -= 2.0 * (X @ self.mp_T)
-            maha += self.c
-        else:
-            sq = np.einsum("nd,nd->n", X, X)
-            maha = np.multiply.outer(sq, self.prec)
-            maha -= 2.0 * (X @ self.means_T) * self.prec
-            maha += self.c
+        maha = self.mahalanobis(X)
         maha *= -0.5
         maha += self.const
         return maha
 
 
 def estimate_log_gaussian_prob(
-    X, means, precisions_chol, covariance_type: str, *, chunk_size: int | None = None
+    X, means, precisions_chol, covariance_type, *, chunk_size: int | None = None
 ) -> np.ndarray:
     """Log-density ``log N(x_n | mu_k, Sigma_k)`` of every row under every component.
 
@@ -375,8 +189,9 @@ def estimate_log_gaussian_prob(
         Component means.
     precisions_chol : ndarray
         Cholesky factors of the precisions (scikit-learn layout).
-    covariance_type : {"full", "tied", "diag", "spherical"}
-        Covariance parameterisation.
+    covariance_type : CovarianceModel
+        The covariance parameterisation, an object (e.g.
+        ``bayesgmm.covariance.get_covariance_type("full")``), not its name.
     chunk_size : int, optional
         Rows per chunk; by default chosen from :data:`CHUNK_BYTES`.
 
@@ -388,17 +203,17 @@ def estimate_log_gaussian_prob(
     --------
     >>> import numpy as np
     >>> from bayesgmm._kernels import estimate_log_gaussian_prob
+    >>> from bayesgmm.covariance import get_covariance_type
     >>> lp = estimate_log_gaussian_prob(np.zeros((1, 1)), np.zeros((1, 1)),
-    ...                                 np.ones((1, 1, 1)), "full")
+    ...                                 np.ones((1, 1, 1)), get_covariance_type("full"))
     >>> round(float(lp[0, 0]), 6)  # log N(0 | 0, 1)
     -0.918939
     """
-    _check_covariance_type(covariance_type)
     X = np.asarray(X, dtype=np.float64)
     means = np.asarray(means, dtype=np.float64)
     n, d = X.shape
     k = means.shape[0]
-    plan = _LogProbPlan(means, precisions_chol, covariance_type, d)
+    plan = _LogProbPlan(means, precisions_chol, covariance_type)
     step = chunk_size or chunk_rows(n, k, d)
     if n <= step:
         return plan(X)
@@ -482,6 +297,66 @@ def logsumexp_rows(w) -> np.ndarray:
     return out
 
 
+def mixture_log_likelihood(
+    X,
+    means,
+    precisions_chol,
+    covariance_type,
+    log_weights,
+    *,
+    responsibilities: bool = False,
+    chunk_size: int | None = None,
+):
+    """``log p(x_n)`` of each row under a mixture, and optionally the responsibilities.
+
+    The one mixture log-likelihood of the package: the component
+    log-densities (:func:`estimate_log_gaussian_prob`) plus ``log_weights``,
+    normalised with a stable log-sum-exp (:func:`logsumexp_rows`, or
+    :func:`log_responsibilities` when the responsibilities are wanted).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    means : ndarray of shape (n_components, n_features)
+    precisions_chol : ndarray
+        Cholesky factors of the precisions (scikit-learn layout).
+    covariance_type : CovarianceModel
+        The covariance parameterisation (an object, not its name).
+    log_weights : ndarray of shape (n_components,)
+        ``log pi_k`` (``-inf`` for a zero weight).
+    responsibilities : bool, default=False
+        Also return ``log p(z_n = k | x_n)``.
+    chunk_size : int, optional
+        Rows per chunk of the log-densities.
+
+    Returns
+    -------
+    log_norm : ndarray of shape (n_samples,)
+        ``log p(x_n)``.
+    log_resp : ndarray of shape (n_samples, n_components)
+        Only with ``responsibilities=True``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayesgmm._kernels import mixture_log_likelihood
+    >>> from bayesgmm.covariance import get_covariance_type
+    >>> sph = get_covariance_type("spherical")
+    >>> X, means = np.zeros((1, 1)), np.array([[-1.0], [1.0]])
+    >>> ll, lr = mixture_log_likelihood(X, means, np.ones(2), sph, np.log([0.5, 0.5]),
+    ...                                 responsibilities=True)
+    >>> round(float(ll[0]), 6), np.exp(lr).round(2).tolist()  # log N(1 | 0, 1)
+    (-1.418939, [[0.5, 0.5]])
+    """
+    wlp = estimate_log_gaussian_prob(
+        X, means, precisions_chol, covariance_type, chunk_size=chunk_size
+    )
+    wlp += log_weights
+    if responsibilities:
+        return log_responsibilities(wlp)
+    return logsumexp_rows(wlp)
+
+
 # --------------------------------------------------------------------------
 # Sufficient statistics and M-step
 # --------------------------------------------------------------------------
@@ -498,9 +373,10 @@ class SufficientStatistics:
     sx : ndarray (K, D)
         ``sum_n w_n r_nk x_n``.
     sxx : ndarray
-        Second moments: ``full`` (K, D, D) ``sum w r x x^T``; ``tied`` (D, D)
-        ``sum w x x^T``; ``diag`` (K, D) ``sum w r x*x``; ``spherical`` (K, 1)
-        ``sum w r |x|^2``.
+        Second moments in the covariance type's layout (its
+        ``second_moments``): ``full`` (K, D, D) ``sum w r x x^T``; ``tied``
+        (D, D) ``sum w x x^T``; ``diag`` (K, D) ``sum w r x*x``; ``spherical``
+        (K, 1) ``sum w r |x|^2``.
     loglik : float
         ``sum_n w_n log p(x_n)`` under the parameters of the E-step (0 when
         the statistics come from given responsibilities).
@@ -545,27 +421,22 @@ class SufficientStatistics:
         )
 
 
-def _n_moment_features(covariance_type: str, d: int) -> int:
-    if covariance_type in ("full", "tied"):
-        return d * (d + 1) // 2
-    return d if covariance_type == "diag" else 1
-
-
-def _moment_features_t(xc: np.ndarray, shift, covariance_type: str, out=None) -> np.ndarray:
+def _moment_features_t(xc: np.ndarray, shift, covariance_type, m2: int, out=None) -> np.ndarray:
     """Per-row features of one chunk, transposed: ``Z.T = [second moments | x | 1].T``.
 
     ``xc`` is the chunk ``(n, D)`` (``shift`` is subtracted). Rows of the
-    result, each a contiguous length-``n`` vector: ``full``/``tied`` the upper
-    triangle of ``x x^T`` (row-major, ``D(D+1)/2`` rows); ``diag`` ``x**2``;
-    ``spherical`` ``|x|^2``; then the ``D`` rows of ``x``; then a row of ones.
-    The E-step is then ``A.T @ Z.T`` (constants folded into the last row of
-    ``A``) and the M-step statistics ``R @ Z`` (its last column is ``nk``): two
-    matrix products per chunk for all components together, and every
-    elementwise pass runs over long contiguous rows. ``out``: a contiguous
-    buffer of ``(m2 + D + 1) * n`` float64 to fill instead of a new array.
+    result, each a contiguous length-``n`` vector: the ``m2`` second-moment
+    features of the type (its ``second_moment_features``: e.g. the upper
+    triangle of ``x x^T`` for ``full``/``tied``, ``x**2`` for ``diag``,
+    ``|x|^2`` for ``spherical``); then the ``D`` rows of ``x``; then a row of
+    ones. The E-step is then ``A.T @ Z.T`` (constants folded into the last
+    row of ``A``) and the M-step statistics ``R @ Z`` (its last column is
+    ``nk``): two matrix products per chunk for all components together, and
+    every elementwise pass runs over long contiguous rows. ``out``: a
+    contiguous buffer of ``(m2 + D + 1) * n`` float64 to fill instead of a
+    new array.
     """
     n, d = xc.shape
-    m2 = _n_moment_features(covariance_type, d)
     zt = np.empty((m2 + d + 1, n)) if out is None else out.reshape(m2 + d + 1, n)
     xt = zt[m2 : m2 + d]
     if shift is not None:
@@ -573,49 +444,21 @@ def _moment_features_t(xc: np.ndarray, shift, covariance_type: str, out=None) ->
     else:
         xt[...] = xc.T
     zt[-1] = 1.0
-    if covariance_type in ("full", "tied"):
-        off = 0
-        for i in range(d):
-            np.multiply(xt[i], xt[i:], out=zt[off : off + d - i])
-            off += d - i
-    elif covariance_type == "diag":
-        np.multiply(xt, xt, out=zt[:d])
-    else:
-        np.einsum("dn,dn->n", xt, xt, out=zt[0])
+    covariance_type.second_moment_features(xt, zt[:m2])
     return zt
-
-
-def _triu(d: int):
-    return np.triu_indices(d)
 
 
 def _expansion_operands(means, precisions_chol, log_weights, covariance_type):
     """``A`` (M, K) and ``c`` (K,) with ``Z @ A + c = log w_k + log N(x | mu_k, S_k)``."""
     means = np.asarray(means, dtype=np.float64)
     p = np.asarray(precisions_chol, dtype=np.float64)
-    k, d = means.shape
+    d = means.shape[1]
     const = (
         -0.5 * d * _LOG_2PI
-        + compute_log_det_cholesky(p, covariance_type, d)
+        + covariance_type.log_det_cholesky(p, d)
         + np.asarray(log_weights, dtype=np.float64)
     )
-    if covariance_type in ("full", "tied"):
-        prec = p @ np.swapaxes(p, -1, -2)
-        if covariance_type == "tied":
-            prec = np.broadcast_to(prec, (k, d, d))
-        iu, ju = _triu(d)
-        coef = prec[:, iu, ju] * np.where(iu == ju, 1.0, 2.0)  # (K, m2)
-        lm = np.einsum("kde,ke->kd", prec, means)  # (K, D): Lambda_k mu_k
-        A = np.concatenate([-0.5 * coef, lm], axis=1).T
-        c = const - 0.5 * np.einsum("kd,kd->k", lm, means)
-    elif covariance_type == "diag":
-        prec = p**2
-        A = np.concatenate([-0.5 * prec, prec * means], axis=1).T
-        c = const - 0.5 * np.sum(prec * means**2, axis=1)
-    else:
-        prec = p**2
-        A = np.concatenate([-0.5 * prec[:, None], prec[:, None] * means], axis=1).T
-        c = const - 0.5 * prec * np.sum(means**2, axis=1)
+    A, c = covariance_type.expansion_operands(means, p, const)
     return np.ascontiguousarray(A), c
 
 
@@ -665,47 +508,16 @@ def _stats_product(rt: np.ndarray, zt: np.ndarray) -> np.ndarray:
     return out
 
 
-def _expand_second_moments(sxx_compact, covariance_type, d):
-    """Compact ``r.T @ Z`` second moments -> scikit-learn-like layouts."""
-    if covariance_type in ("full", "tied"):
-        iu, ju = _triu(d)
-        k = sxx_compact.shape[0]
-        full = np.zeros((k, d, d))
-        full[:, iu, ju] = sxx_compact
-        full[:, ju, iu] = sxx_compact
-        return full.sum(axis=0) if covariance_type == "tied" else full
-    return sxx_compact
-
-
-#: ``full`` E/M-steps switch from the D(D+1)/2 moment features to per-component
-#: products when ``D >= _PER_COMPONENT_RATIO * K`` (see :func:`full_per_component`).
-_PER_COMPONENT_RATIO = 5
-
-
-def full_per_component(n_features: int, n_components: int) -> bool:
-    """Whether ``full`` E/M-steps use per-component products.
-
-    The moment-feature form (one ``(K, D(D+1)/2)`` product per chunk) does
-    half the arithmetic of the per-component form (``(x - mu_k) P_k`` and
-    ``sum r_k x x^T`` for each ``k``), but each of its feature values is used
-    only ``2K`` times, so with many features and few components it is limited
-    by memory traffic; the per-component products reuse each row ``D`` times.
-    Measured crossover (``benchmarks/em.py``, 2 cores): about ``D = 5 K``
-    (per-component 0.8-1.4x the speed there; 3x at D = 50, K = 3).
-    """
-    return n_features >= _PER_COMPONENT_RATIO * n_components
-
-
-def _em_chunk_size(n: int, d: int, k: int, covariance_type: str, concurrent: int = 1) -> int:
+def _em_chunk_size(n: int, d: int, k: int, covariance_type, concurrent: int = 1) -> int:
     """Default rows per chunk of :func:`accumulate_statistics`.
 
     ``concurrent``: how many chunks may be in flight at once (worker
     threads); the memory bound below is shared between them.
     """
-    if covariance_type == "full" and full_per_component(d, k):
+    if covariance_type.per_component(d, k):
         per_row = k * d + 2 * d + 2 * k  # (X - mu_k) P_k for all k, a weighted copy
     else:
-        per_row = _n_moment_features(covariance_type, d) + d + 1 + 2 * k  # float64 per row
+        per_row = covariance_type.n_moment_features(d) + d + 1 + 2 * k  # float64 per row
     rows_cache = (CHUNK_BYTES // _EM_CHUNK_DIVISOR) // (8 * per_row)
     # never more temporaries than one n x (D + 2K) array (what any EM
     # needs for its responsibilities and a centred copy of the data)
@@ -717,42 +529,64 @@ def workspace_size(
     n_samples: int,
     n_features: int,
     n_components: int,
-    covariance_type: str,
+    covariance_type,
     features: bool,
     chunk_size: int | None = None,
 ) -> int:
-    """Size (float64 values) of the ``workspace`` of :func:`accumulate_statistics`
-    (0 where it uses none: ``full`` with per-component products)."""
-    if covariance_type == "full" and full_per_component(n_features, n_components):
+    """Size (float64 values) of the ``workspace`` of :func:`accumulate_statistics`.
+
+    0 where it uses none (a type using per-component products, e.g. ``full``
+    with many features). ``features``: whether precomputed moment features
+    will be passed (then the workspace holds responsibilities only).
+
+    Examples
+    --------
+    >>> from bayesgmm._kernels import workspace_size
+    >>> from bayesgmm.covariance import get_covariance_type
+    >>> # 100-row chunks: 2 responsibilities and 3 + 3 + 1 features ([x*x | x | 1]) per row
+    >>> workspace_size(1000, 3, 2, get_covariance_type("diag"), features=False, chunk_size=100)
+    900
+    """
+    if covariance_type.per_component(n_features, n_components):
         return 0
     step = chunk_size or _em_chunk_size(n_samples, n_features, n_components, covariance_type)
     step = min(step, max(n_samples, 1))
-    m = 0 if features else _n_moment_features(covariance_type, n_features) + n_features + 1
+    m = 0 if features else covariance_type.n_moment_features(n_features) + n_features + 1
     return step * (n_components + m)
 
 
 def moment_features(
-    X, covariance_type: str, n_components: int, shift=None, out=None, chunk_size=None
+    X, covariance_type, n_components: int, shift=None, out=None, chunk_size=None
 ) -> list:
     """The per-chunk features that :func:`accumulate_statistics` builds from ``X``.
 
     They do not depend on the parameters, so an EM loop can build them once
     per fit and pass them as ``features=`` to every iteration. Memory:
-    ``N * (m2 + D + 1)`` float64 (``m2 = D`` for ``diag``, 1 for ``spherical``),
-    in one buffer (``out``, contiguous, if given). ``chunk_size``: rows per
-    chunk (default: what :func:`accumulate_statistics` would use for ``X``).
+    ``N * (m2 + D + 1)`` float64 (``m2`` the type's ``n_moment_features``:
+    ``D`` for ``diag``, 1 for ``spherical``), in one buffer (``out``,
+    contiguous, if given). ``chunk_size``: rows per chunk (default: what
+    :func:`accumulate_statistics` would use for ``X``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayesgmm._kernels import moment_features
+    >>> from bayesgmm.covariance import get_covariance_type
+    >>> moment_features(np.array([[1.0, 2.0]]), get_covariance_type("spherical"), 1)[0].ravel()
+    array([5., 1., 2., 1.])
     """
-    _check_covariance_type(covariance_type)
+    covariance_type = _covariance_model(covariance_type)
     X = np.asarray(X, dtype=np.float64)
     n, d = X.shape
     step = chunk_size or _em_chunk_size(n, d, n_components, covariance_type)
-    m = _n_moment_features(covariance_type, d) + d + 1
+    m2 = covariance_type.n_moment_features(d)
+    m = m2 + d + 1
     # one buffer (numpy asks the kernel for huge pages above 4 MiB: far
     # fewer page faults than one allocation per chunk)
     buf = np.empty(m * n) if out is None else out
     return [
         _moment_features_t(
-            X[s : s + step], shift, covariance_type, out=buf[m * s : m * min(s + step, n)]
+            X[s : s + step], shift, covariance_type, m2, out=buf[m * s : m * min(s + step, n)]
         )
         for s in range(0, n, step)
     ]
@@ -760,7 +594,7 @@ def moment_features(
 
 def accumulate_statistics(
     X,
-    covariance_type: str,
+    covariance_type,
     *,
     resp=None,
     means=None,
@@ -783,20 +617,23 @@ def accumulate_statistics(
     then be expressed in the shifted coordinates too.
 
     Each chunk costs two matrix products for all components together: the
-    per-row features ``Z = [upper(x x^T) | x]`` (``full``/``tied``; ``x**2``
-    for ``diag``, ``|x|^2`` for ``spherical``) give the weighted
-    log-densities as ``Z @ A + c`` and the statistics as ``r.T @ Z``. For
-    ``full`` covariances with ``D >= 5K`` (:func:`full_per_component`) the
-    log-densities come from ``(x - mu_k) P_k`` for all ``k`` in one product
-    and the second moments from one ``(r_k x)^T x`` product per component
-    instead (same statistics up to rounding). Chunks are small (about
+    per-row features ``Z = [second moments | x]`` (the type's
+    ``second_moment_features``: ``upper(x x^T)`` for ``full``/``tied``,
+    ``x**2`` for ``diag``, ``|x|^2`` for ``spherical``) give the weighted
+    log-densities as ``Z @ A + c`` (the type's ``expansion_operands``) and
+    the statistics as ``r.T @ Z``. Where the type asks for per-component
+    products (its ``per_component``: ``full`` covariances with ``D >= 5K``)
+    the log-densities come from ``(x - mu_k) P_k`` for all ``k`` in one
+    product and the second moments from one ``(r_k x)^T x`` product per
+    component instead (same statistics up to rounding). Chunks are small (about
     :data:`CHUNK_BYTES` / 8 of temporaries, and never more than one
     ``n x (D + 2K)`` array), so they stay in cache.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
-    covariance_type : str
+    covariance_type : CovarianceModel
+        The covariance parameterisation (an object, not its name).
     resp : ndarray of shape (n_samples, n_components), optional
     means, precisions_chol, log_weights : ndarray, optional
     sample_weight : ndarray of shape (n_samples,), optional
@@ -824,25 +661,26 @@ def accumulate_statistics(
     --------
     >>> import numpy as np
     >>> from bayesgmm._kernels import accumulate_statistics
+    >>> from bayesgmm.covariance import get_covariance_type
     >>> X = np.array([[0.0], [2.0]])
-    >>> st = accumulate_statistics(X, "diag", resp=np.ones((2, 1)))
+    >>> st = accumulate_statistics(X, get_covariance_type("diag"), resp=np.ones((2, 1)))
     >>> st.nk, st.sx, st.sxx
     (array([2.]), array([[2.]]), array([[4.]]))
     """
-    _check_covariance_type(covariance_type)
+    covariance_type = _covariance_model(covariance_type)
     X = np.asarray(X, dtype=np.float64)
     n, d = X.shape
     k = resp.shape[1] if resp is not None else np.asarray(means).shape[0]
-    # full covariances with many features and few components: per-component
+    # e.g. full covariances with many features and few components: per-component
     # products (X - mu_k) P_k instead of the D(D+1)/2 moment features
-    per_comp = features is None and covariance_type == "full" and full_per_component(d, k)
+    per_comp = features is None and covariance_type.per_component(d, k)
     if resp is None and not per_comp:
         A, c = _expansion_operands(means, precisions_chol, log_weights, covariance_type)
         Atc = np.ascontiguousarray(np.concatenate([A, c[None, :]], axis=0).T)  # (K, M+1)
     elif resp is None:
-        plan = _LogProbPlan(means, precisions_chol, "full", d)
+        plan = _LogProbPlan(means, precisions_chol, covariance_type)
         log_w = np.asarray(log_weights, dtype=np.float64)
-    m2 = _n_moment_features(covariance_type, d)
+    m2 = covariance_type.n_moment_features(d)
     if features is not None:
         step = features[0].shape[1] if features else max(n, 1)
     else:
@@ -870,7 +708,7 @@ def accumulate_statistics(
             zt = features[s // step]
         else:
             out = None if zbuf is None else zbuf[: (m2 + d + 1) * nc]
-            zt = _moment_features_t(xc, shift, covariance_type, out=out)
+            zt = _moment_features_t(xc, shift, covariance_type, m2, out=out)
         wc = None if sample_weight is None else sample_weight[s : s + step]
         if resp is not None:
             rt = np.array(np.asarray(resp[s : s + step], dtype=np.float64).T, order="C")
@@ -912,48 +750,10 @@ def accumulate_statistics(
     return SufficientStatistics(
         srz[:, -1].copy(),
         srz[:, m2:-1].copy(),
-        _expand_second_moments(srz[:, :m2], covariance_type, d),
+        covariance_type.second_moments(srz[:, :m2], d),
         loglik,
         weight,
         n,
         worst,
         worst_index,
     )
-
-
-def estimate_parameters(
-    stats: SufficientStatistics, covariance_type: str, reg_covar: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """M-step: ``(nk, means, covariances)`` from sufficient statistics.
-
-    Matches scikit-learn's ``_estimate_gaussian_parameters`` (``nk`` gets
-    ``10 * eps`` added; ``reg_covar`` is added to the covariance diagonal).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from bayesgmm._kernels import accumulate_statistics, estimate_parameters
-    >>> X = np.array([[0.0], [2.0]])
-    >>> st = accumulate_statistics(X, "spherical", resp=np.ones((2, 1)))
-    >>> nk, means, cov = estimate_parameters(st, "spherical", 0.0)
-    >>> means, cov
-    (array([[1.]]), array([1.]))
-    """
-    nk = stats.nk + 10 * np.finfo(np.float64).eps
-    means = stats.sx / nk[:, None]
-    if covariance_type == "full":
-        cov = stats.sxx / nk[:, None, None] - means[:, :, None] * means[:, None, :]
-        cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))
-        d = cov.shape[-1]
-        cov[:, np.arange(d), np.arange(d)] += reg_covar
-    elif covariance_type == "tied":
-        cov = stats.sxx - (nk[:, None] * means).T @ means
-        cov /= nk.sum()
-        cov = 0.5 * (cov + cov.T)
-        cov[np.diag_indices_from(cov)] += reg_covar
-    elif covariance_type == "diag":
-        cov = stats.sxx / nk[:, None] - means**2 + reg_covar
-    else:  # sxx holds sum_n w r |x|^2: the mean of the diagonal variances
-        d = means.shape[1]
-        cov = (stats.sxx[:, 0] / nk - np.sum(means**2, axis=1)) / d + reg_covar
-    return nk, means, cov

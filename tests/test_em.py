@@ -12,6 +12,10 @@ import xarray as xr
 import bayesgmm._kernels as kernels_module
 import bayesgmm.covariance
 import bayesgmm.em as em_module
+import bayesgmm.em._degeneracy
+import bayesgmm.em._engine as engine_module
+import bayesgmm.em._estimator
+import bayesgmm.em._init
 import bayesgmm._validation
 from bayesgmm import GaussianMixture
 from bayesgmm.em import ConvergenceWarning, DegenerateComponentWarning, NotFittedError
@@ -37,7 +41,9 @@ def _fixed_init(X, ct, k=3, seed=0):
 
 
 @pytest.mark.parametrize(
-    "module", [em_module, kernels_module, bayesgmm.covariance, bayesgmm._validation]
+    "module",
+    [em_module, bayesgmm.em._estimator, bayesgmm.em._engine, bayesgmm.em._init,
+     bayesgmm.em._degeneracy, kernels_module, bayesgmm.covariance, bayesgmm._validation],
 )
 def test_docstring_examples_run(module):
     res = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
@@ -357,14 +363,14 @@ def test_zero_weight_rows_never_seed_components(init_params):
 def _record_threads(monkeypatch):
     """Make every fit record the thread count of its data blocks; returns the list."""
     used = []
-    real = em_module._Data
+    real = engine_module._Data
 
     def spy(*args, **kwargs):
         data = real(*args, **kwargs)
         used.append(data.n_threads)
         return data
 
-    monkeypatch.setattr(em_module, "_Data", spy)
+    monkeypatch.setattr(engine_module, "_Data", spy)
     return used
 
 
@@ -377,10 +383,10 @@ def test_threaded_blocks_give_bit_identical_fit(monkeypatch, ct, init_params):
     X, _ = _blobs(9000, seed=3)
     w = np.random.default_rng(0).uniform(0.5, 2.0, len(X))
     kw = dict(covariance_type=ct, init_params=init_params, n_init=2, max_iter=20, random_state=1)
-    monkeypatch.setattr(em_module, "_thread_budget", lambda: 1)
+    monkeypatch.setattr(engine_module, "_thread_budget", lambda: 1)
     a = GaussianMixture(3, **kw).fit(X, sample_weight=w)
-    monkeypatch.setattr(em_module, "_thread_budget", lambda: 3)
-    monkeypatch.setattr(em_module, "_MIN_THREADED_WORK", 0)  # thread even this small fit
+    monkeypatch.setattr(engine_module, "_thread_budget", lambda: 3)
+    monkeypatch.setattr(engine_module, "_MIN_THREADED_WORK", 0)  # thread even this small fit
     used = _record_threads(monkeypatch)
     b = GaussianMixture(3, **kw).fit(X, sample_weight=w)
     assert used == [3]  # really threaded: 9000 rows -> 3 blocks of 4096 rows at most
@@ -389,7 +395,7 @@ def test_threaded_blocks_give_bit_identical_fit(monkeypatch, ct, init_params):
 
 
 def test_small_fits_stay_on_one_thread(monkeypatch):
-    monkeypatch.setattr(em_module, "_thread_budget", lambda: 2)
+    monkeypatch.setattr(engine_module, "_thread_budget", lambda: 2)
     used = _record_threads(monkeypatch)
     X, _ = _blobs(9000, seed=3)  # 9000 x 3 x 6 multiply-adds per E-step: too small
     GaussianMixture(3, random_state=0).fit(X)
@@ -451,3 +457,26 @@ def test_concurrent_fits_in_threads_restore_blas_threads():
     assert [i["num_threads"] for i in threadpoolctl.threadpool_info()] == before
     for a, b in zip(got, ref):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("method", ["fit", "fit_predict"])
+def test_em_warnings_point_at_the_callers_line(method):
+    # every warning of a fit (stacklevel through the em package's call chain)
+    # is attributed to the line that called fit / fit_predict
+    X, _ = _blobs(300, seed=7)
+    rng = np.random.default_rng(0)
+    outliers = np.r_[rng.normal(size=(100, 2)), [[30.0, 30.0], [-30, 30], [30, -30]]]
+    cases = [
+        ("did not converge", GaussianMixture(3, max_iter=2, tol=0.0, random_state=0), X),
+        ("re-seeded", GaussianMixture(3, means_init=[[0, 0], [6, 0], [500, 500]]), X),
+        ("after 3 re-seedings",
+         GaussianMixture(4, means_init=[[0, 0], [30, 30], [-30, 30], [30, -30]]), outliers),
+        ("reg_covar=", GaussianMixture(2, random_state=0), X * 1e-5),
+    ]
+    for expected, gm, data in cases:
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            getattr(gm, method)(data)
+        assert any(expected in str(w.message) for w in rec), expected
+        for w in rec:
+            assert w.filename == __file__, (expected, w.category.__name__, w.filename)

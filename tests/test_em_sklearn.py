@@ -120,12 +120,12 @@ def test_sample_equals_sklearn_draws():
 @pytest.mark.parametrize("offset", [0.0, 100.0])
 def test_full_per_component_path_same_result_as_sklearn(offset):
     # D >= 5K: full E/M-steps run per component instead of on moment features
-    from bayesgmm import _kernels
+    from bayesgmm.covariance import get_covariance_type
 
     rng = np.random.RandomState(1)
     A = rng.randn(12, 12) * 0.3 + np.eye(12)
     X = np.r_[rng.randn(300, 12) @ A, rng.randn(200, 12) * 0.7 + 3.0] + offset
-    assert _kernels.full_per_component(12, 2)
+    assert get_covariance_type("full").per_component(12, 2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         g = sklearn_mixture.GaussianMixture(2, random_state=0, max_iter=1).fit(X)

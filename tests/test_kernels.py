@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
 
+import bayesgmm.covariance.full
 from bayesgmm import _kernels
 from bayesgmm.covariance import COVARIANCE_TYPES, get_covariance_type
 
@@ -34,8 +35,8 @@ def _full(ct, cov):
 def test_log_gaussian_prob_matches_scipy(ct):
     means, cov = _random_params(ct)
     X = np.random.default_rng(1).normal(size=(50, D)) * 3
-    P = _kernels.compute_precision_cholesky(cov, ct)
-    got = _kernels.estimate_log_gaussian_prob(X, means, P, ct)
+    P = get_covariance_type(ct).precision_cholesky(cov)
+    got = _kernels.estimate_log_gaussian_prob(X, means, P, get_covariance_type(ct))
     full = _full(ct, cov)
     want = np.column_stack(
         [multivariate_normal(means[k], full[k]).logpdf(X) for k in range(K)]
@@ -47,13 +48,13 @@ def test_log_gaussian_prob_matches_scipy(ct):
 def test_chunked_equals_unchunked(ct):
     means, cov = _random_params(ct, seed=2)
     X = np.random.default_rng(3).normal(size=(101, D))
-    P = _kernels.compute_precision_cholesky(cov, ct)
-    whole = _kernels.estimate_log_gaussian_prob(X, means, P, ct, chunk_size=1000)
-    chunked = _kernels.estimate_log_gaussian_prob(X, means, P, ct, chunk_size=7)
+    P = get_covariance_type(ct).precision_cholesky(cov)
+    whole = _kernels.estimate_log_gaussian_prob(X, means, P, get_covariance_type(ct), chunk_size=1000)
+    chunked = _kernels.estimate_log_gaussian_prob(X, means, P, get_covariance_type(ct), chunk_size=7)
     np.testing.assert_allclose(chunked, whole, rtol=1e-13)
     r = np.random.default_rng(4).dirichlet(np.ones(K), size=101)
-    a = _kernels.accumulate_statistics(X, ct, resp=r, chunk_size=1000)
-    b = _kernels.accumulate_statistics(X, ct, resp=r, chunk_size=9)
+    a = _kernels.accumulate_statistics(X, get_covariance_type(ct), resp=r, chunk_size=1000)
+    b = _kernels.accumulate_statistics(X, get_covariance_type(ct), resp=r, chunk_size=9)
     for f in ("nk", "sx", "sxx"):
         np.testing.assert_allclose(getattr(a, f), getattr(b, f), rtol=1e-12)
 
@@ -79,8 +80,8 @@ def test_log_responsibilities_brute_force():
 @pytest.mark.parametrize("ct", COVARIANCE_TYPES)
 def test_precision_cholesky_inverts_covariance(ct):
     _, cov = _random_params(ct, seed=6)
-    P = _kernels.compute_precision_cholesky(cov, ct)
-    prec = _kernels.precisions_from_cholesky(P, ct)
+    P = get_covariance_type(ct).precision_cholesky(cov)
+    prec = get_covariance_type(ct).precisions_from_cholesky(P)
     if ct in ("full", "tied"):
         np.testing.assert_allclose(prec @ cov, np.broadcast_to(np.eye(D), prec.shape), atol=1e-10)
         # upper triangular, like scikit-learn
@@ -88,15 +89,15 @@ def test_precision_cholesky_inverts_covariance(ct):
     else:
         np.testing.assert_allclose(prec * cov, 1.0, rtol=1e-12)
     # and back from precisions
-    P2 = _kernels.compute_precision_cholesky_from_precisions(prec, ct)
+    P2 = get_covariance_type(ct).precision_cholesky_from_precisions(prec)
     np.testing.assert_allclose(P2, P, rtol=1e-8, atol=1e-10)
 
 
 def test_precision_cholesky_batch_dims():
     _, cov = _random_params("full", seed=7)
     stack = np.stack([cov, 2 * cov])  # (2, K, D, D): e.g. posterior draws
-    P = _kernels.compute_precision_cholesky(stack, "full")
-    np.testing.assert_allclose(P[1], _kernels.compute_precision_cholesky(2 * cov, "full"))
+    P = get_covariance_type("full").precision_cholesky(stack)
+    np.testing.assert_allclose(P[1], get_covariance_type("full").precision_cholesky(2 * cov))
 
 
 @pytest.mark.parametrize("ct", ["full", "tied", "diag", "spherical"])
@@ -110,7 +111,7 @@ def test_singular_covariance_error_gives_advice(ct):
     else:
         cov[1] = 0.0
     with pytest.raises(ValueError, match="reg_covar") as exc:
-        _kernels.compute_precision_cholesky(cov, ct)
+        get_covariance_type(ct).precision_cholesky(cov)
     msg = str(exc.value)
     assert "fewer components" in msg and "scale" in msg
     if ct != "tied":
@@ -124,7 +125,9 @@ def test_m_step_matches_weighted_brute_force(ct):
     r = rng.dirichlet(np.ones(K), size=60)
     w = rng.uniform(0.1, 3.0, size=60)
     reg = 1e-3
-    st = _kernels.accumulate_statistics(X, ct, resp=r, sample_weight=w, shift=X.mean(0))
+    st = _kernels.accumulate_statistics(
+        X, get_covariance_type(ct), resp=r, sample_weight=w, shift=X.mean(0)
+    )
     nk, means, cov = get_covariance_type(ct).m_step(st, reg)
     rw = r * w[:, None]
     nk_b = rw.sum(0)
@@ -148,12 +151,12 @@ def test_m_step_matches_weighted_brute_force(ct):
 def test_statistics_from_parameters_are_the_e_step():
     means, cov = _random_params("full", seed=10)
     X = np.random.default_rng(11).normal(size=(40, D)) * 3
-    P = _kernels.compute_precision_cholesky(cov, "full")
+    P = get_covariance_type("full").precision_cholesky(cov)
     logw = np.log([0.2, 0.3, 0.5])
     st = _kernels.accumulate_statistics(
-        X, "full", means=means, precisions_chol=P, log_weights=logw, n_worst=2, chunk_size=13
+        X, get_covariance_type("full"), means=means, precisions_chol=P, log_weights=logw, n_worst=2, chunk_size=13
     )
-    wlp = _kernels.estimate_log_gaussian_prob(X, means, P, "full") + logw
+    wlp = _kernels.estimate_log_gaussian_prob(X, means, P, get_covariance_type("full")) + logw
     norm, lr = _kernels.log_responsibilities(wlp)
     assert st.loglik == pytest.approx(norm.sum(), rel=1e-12)
     np.testing.assert_allclose(st.nk, np.exp(lr).sum(0), rtol=1e-12)
@@ -181,7 +184,7 @@ def test_n_parameters_matches_sklearn(ct):
     assert full.shape == (4, 3, 3)
     # full matrices give the same densities as the compact layout
     lp = _kernels.estimate_log_gaussian_prob(
-        X, g.means_, _kernels.compute_precision_cholesky(full, "full"), "full"
+        X, g.means_, get_covariance_type("full").precision_cholesky(full), get_covariance_type("full")
     )
     np.testing.assert_allclose(lp, g._estimate_log_prob(X), rtol=1e-9)
 
@@ -227,7 +230,7 @@ def test_stats_product_equals_plain_product(n):
 def test_moment_features_chunk_size():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(1000, 3))
-    feats = _kernels.moment_features(X, "diag", 2, chunk_size=300)
+    feats = _kernels.moment_features(X, get_covariance_type("diag"), 2, chunk_size=300)
     assert [f.shape for f in feats] == [(7, 300)] * 3 + [(7, 100)]
     np.testing.assert_array_equal(np.concatenate(feats, axis=1)[3:6], X.T)
 
@@ -248,13 +251,13 @@ def test_full_per_component_statistics_equal_moment_features(monkeypatch, given_
         r = rng.random((n, k))
         kw["resp"] = r / r.sum(axis=1, keepdims=True)
     else:
-        kw.update(means=means, precisions_chol=_kernels.compute_precision_cholesky(cov, "full"),
+        kw.update(means=means, precisions_chol=get_covariance_type("full").precision_cholesky(cov),
                   log_weights=np.log([0.4, 0.6]))
-    assert _kernels.full_per_component(d, k)
-    a = _kernels.accumulate_statistics(X, "full", **kw)
-    monkeypatch.setattr(_kernels, "_PER_COMPONENT_RATIO", 10**9)  # moment features
-    assert not _kernels.full_per_component(d, k)
-    b = _kernels.accumulate_statistics(X, "full", **kw)
+    assert get_covariance_type("full").per_component(d, k)
+    a = _kernels.accumulate_statistics(X, get_covariance_type("full"), **kw)
+    monkeypatch.setattr(bayesgmm.covariance.full, "_PER_COMPONENT_RATIO", 10**9)  # moment features
+    assert not get_covariance_type("full").per_component(d, k)
+    b = _kernels.accumulate_statistics(X, get_covariance_type("full"), **kw)
     np.testing.assert_allclose(a.nk, b.nk, rtol=1e-12)
     np.testing.assert_allclose(a.sx, b.sx, rtol=1e-10, atol=1e-9)
     np.testing.assert_allclose(a.sxx, b.sxx, rtol=1e-10, atol=1e-8)

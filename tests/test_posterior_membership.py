@@ -154,13 +154,14 @@ def test_membership_input_validation(small):
 
 
 def test_batched_precision_cholesky_matches_shared_kernel():
-    from bayesgmm._kernels import compute_precision_cholesky
+    from bayesgmm.covariance import get_covariance_type
     from bayesgmm.posterior._common import precision_cholesky_full
 
     W, M, Cv = truth(K=3, D=4, seed=8)
     _, _, c = draws_around(W, M, Cv, chains=2, draws=7, scale=0.3)
     mine = precision_cholesky_full(c)
-    ref = np.stack([compute_precision_cholesky(c[a, s], "full") for a in range(2) for s in range(7)])
+    full = get_covariance_type("full")
+    ref = np.stack([full.precision_cholesky(c[a, s]) for a in range(2) for s in range(7)])
     np.testing.assert_allclose(mine.reshape(ref.shape), ref, rtol=1e-10, atol=1e-12)
     P = mine[1, 3, 2]
     np.testing.assert_allclose(P @ P.T, np.linalg.inv(c[1, 3, 2]), rtol=1e-9)

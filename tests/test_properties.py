@@ -146,9 +146,9 @@ def test_kernel_responsibilities_extreme_inputs(covariance_type, seed, log_x_sca
     K, D = 3, 2
     w, mu, cov = _random_params(rng, K, D, covariance_type)
     cov = cov * 10.0**log_cov_scale
-    pc = _kernels.compute_precision_cholesky(cov, covariance_type)
+    pc = get_covariance_type(covariance_type).precision_cholesky(cov)
     Xe = rng.normal(size=(20, D)) * 10.0**log_x_scale
-    lp = _kernels.estimate_log_gaussian_prob(Xe, mu, pc, covariance_type)
+    lp = _kernels.estimate_log_gaussian_prob(Xe, mu, pc, get_covariance_type(covariance_type))
     assert lp.shape == (20, K)
     assert np.isfinite(lp).all()
     log_norm, log_resp = _kernels.log_responsibilities(lp + np.log(w))
@@ -195,8 +195,9 @@ def test_em_kernel_loglik_invariant_to_component_permutation(covariance_type, se
     Xe = rng.normal(0, 3, (15, D))
 
     def loglik(w, mu, cov):
-        pc = _kernels.compute_precision_cholesky(cov, covariance_type)
-        lp = _kernels.estimate_log_gaussian_prob(Xe, mu, pc, covariance_type) + np.log(w)
+        ct = get_covariance_type(covariance_type)
+        pc = ct.precision_cholesky(cov)
+        lp = _kernels.estimate_log_gaussian_prob(Xe, mu, pc, ct) + np.log(w)
         return _kernels.log_responsibilities(lp)
 
     n0, r0 = loglik(w, mu, cov)

@@ -236,22 +236,277 @@ class CovarianceModel:
         raise NotImplementedError
 
     # ============================================================ EM (E/M-steps)
+    # The pieces of the numpy kernels (bayesgmm._kernels, which loop over row
+    # chunks without knowing the type) and of the EM estimator that depend on
+    # the parameterisation. Arrays are float64 in this type's layout.
+
+    #: Whether the log-density kernel evaluates this type in coordinates
+    #: centred on the means' mean: needed where :meth:`mahalanobis_plan`
+    #: expands ``x'Px - 2 mu'Px + mu'Pmu``, which cancels catastrophically on
+    #: uncentred data (an offset of 1e8 cost ~1 nat per observation).
+    centre_log_density: bool = True
+
+    def mahalanobis_plan(self, means, precisions_chol):
+        """Squared Mahalanobis distances of row chunks to every component, as a function.
+
+        The operands are computed once per call of the log-density kernel
+        (:func:`bayesgmm._kernels.estimate_log_gaussian_prob`), which then
+        calls the returned function on each row chunk.
+
+        Parameters
+        ----------
+        means : ndarray of shape (K, D)
+        precisions_chol : ndarray
+            Precision Cholesky factors in this type's layout.
+
+        Returns
+        -------
+        callable
+            ``X`` (n, D) -> a new (n, K) array ``||(x_n - mu_k) P_k||^2``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm.covariance import get_covariance_type
+        >>> maha = get_covariance_type("diag").mahalanobis_plan(np.zeros((1, 2)), np.full((1, 2), 0.5))
+        >>> maha(np.array([[2.0, 4.0]]))
+        array([[5.]])
+        """
+        raise NotImplementedError
+
+    def n_moment_features(self, n_features: int) -> int:
+        """Number of per-row second-moment features of the E/M-step products.
+
+        Examples
+        --------
+        >>> from bayesgmm.covariance import get_covariance_type
+        >>> get_covariance_type("full").n_moment_features(3), get_covariance_type("diag").n_moment_features(3)
+        (6, 3)
+        """
+        raise NotImplementedError
+
+    def second_moment_features(self, xt, out) -> None:
+        """Fill ``out`` (:meth:`n_moment_features`, n) with the second-moment features.
+
+        ``xt`` is a chunk transposed, (D, n). The features are what the
+        sufficient statistics need: the upper triangle of ``x x^T``
+        (row-major) for matrices, ``x**2`` for per-feature variances,
+        ``|x|^2`` for one variance.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm.covariance import get_covariance_type
+        >>> out = np.empty((1, 2))
+        >>> get_covariance_type("spherical").second_moment_features(np.array([[1.0, 2.0], [3.0, 4.0]]), out)
+        >>> out
+        array([[10., 20.]])
+        """
+        raise NotImplementedError
+
+    def expansion_operands(self, means, precisions_chol, const):
+        """``A`` (M, K) and ``c`` (K,) with ``z @ A + c = const - ||(x - mu_k) P_k||^2 / 2``.
+
+        ``z`` is a row's features ``[second moments | x]``
+        (:meth:`second_moment_features`, then ``x``); ``const`` (K,) is the
+        rest of each component's weighted log-density (normalisation,
+        log-determinant, log-weight), so the weighted log-densities of a chunk
+        are one matrix product.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm.covariance import get_covariance_type
+        >>> A, c = get_covariance_type("diag").expansion_operands(
+        ...     np.array([[1.0]]), np.array([[1.0]]), np.zeros(1))
+        >>> A.T, c  # -x^2/2 + x - 1/2 = -(x - 1)^2 / 2
+        (array([[-0.5,  1. ]]), array([-0.5]))
+        """
+        raise NotImplementedError
+
+    def second_moments(self, compact, n_features: int):
+        """Second moments in the layout of :class:`~bayesgmm._kernels.SufficientStatistics`.
+
+        From ``compact`` (K, :meth:`n_moment_features`), the per-component
+        sums ``sum_n w r z`` of the second-moment features.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm.covariance import get_covariance_type
+        >>> get_covariance_type("tied").second_moments(np.array([[1.0, 2.0, 3.0]]), 2)
+        array([[1., 2.],
+               [2., 3.]])
+        """
+        raise NotImplementedError
+
+    def per_component(self, n_features: int, n_components: int) -> bool:
+        """Whether the E/M-steps use per-component products instead of moment features.
+
+        Per-component products (``(x - mu_k) P_k`` and ``sum r_k x x^T``
+        for each ``k``) give second moments of shape (K, D, D), so only a
+        type with that layout may answer True (``full``, with many features
+        and few components).
+
+        Examples
+        --------
+        >>> from bayesgmm.covariance import get_covariance_type
+        >>> get_covariance_type("full").per_component(50, 3), get_covariance_type("diag").per_component(50, 3)
+        (True, False)
+        """
+        return False
+
+    def reuse_moment_features(self) -> bool:
+        """Whether an EM fit builds the per-row moment features once and reuses them.
+
+        Worth it (memory permitting) where building them costs as much as
+        the rest of an iteration: ``[x*x | x | 1]`` or ``[|x|^2 | x | 1]``
+        (``diag``, ``spherical``); the ``D(D+1)/2`` matrix features are
+        rebuilt chunk by chunk in every iteration instead.
+
+        Examples
+        --------
+        >>> from bayesgmm.covariance import get_covariance_type
+        >>> get_covariance_type("diag").reuse_moment_features()
+        True
+        """
+        raise NotImplementedError
+
     def m_step(self, stats: _kernels.SufficientStatistics, reg_covar: float):
         """EM M-step: ``(nk, means, covariances)`` from sufficient statistics.
+
+        Matches scikit-learn's ``_estimate_gaussian_parameters`` (``nk`` gets
+        ``10 * eps`` added; ``reg_covar`` is added to the covariance diagonal).
 
         Examples
         --------
         >>> import numpy as np
         >>> from bayesgmm._kernels import accumulate_statistics
         >>> from bayesgmm.covariance import get_covariance_type
-        >>> st = accumulate_statistics(np.array([[0.0], [2.0]]), "full", resp=np.ones((2, 1)))
-        >>> get_covariance_type("full").m_step(st, 0.0)[2]
+        >>> full = get_covariance_type("full")
+        >>> st = accumulate_statistics(np.array([[0.0], [2.0]]), full, resp=np.ones((2, 1)))
+        >>> full.m_step(st, 0.0)[2]
         array([[[1.]]])
         """
-        return _kernels.estimate_parameters(stats, self.name, reg_covar)
+        raise NotImplementedError
 
-    # (type-specific E-step operands, moment features, M-step, degeneracy
-    # checks, sampling: see the subclasses)
+    def check_precisions(self, precisions, name: str = "precisions_init") -> None:
+        """Raise ``ValueError`` unless ``precisions`` (this layout) are valid precisions.
+
+        Matrices must be symmetric positive-definite, variances positive.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm.covariance import get_covariance_type
+        >>> get_covariance_type("spherical").check_precisions(np.array([1.0, -1.0]))
+        Traceback (most recent call last):
+        ...
+        ValueError: `precisions_init` (spherical) must be positive.
+        """
+        raise NotImplementedError
+
+    def collapsed(self, covariances, candidates, reg_covar: float, spread, floor: float):
+        """Which of the ``candidates`` components have collapsed, (K,) bool.
+
+        A component is collapsed when its variance beyond ``reg_covar`` in
+        some direction is at most ``1e-10`` times the data's variance in that
+        direction, and the data's variance there exceeds ``floor``: ``full``
+        looks at each component's direction of least variance, ``diag`` at
+        each feature, ``spherical`` at the mean variance; a ``tied``
+        covariance is never collapsed.
+
+        Parameters
+        ----------
+        covariances : ndarray
+            This layout.
+        candidates : ndarray of shape (K,), bool
+            The components to consider (e.g. those with little weight).
+        reg_covar : float
+        spread : object
+            The data's spread, read only where needed: attributes ``cov``
+            (D, D) covariance and ``var`` (D,) per-feature variances.
+        floor : float
+            Data variances at most this are treated as zero.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from types import SimpleNamespace
+        >>> from bayesgmm.covariance import get_covariance_type
+        >>> spread = SimpleNamespace(var=np.array([1.0, 4.0]))
+        >>> covs = np.array([[1.0, 1e-6], [1.0, 2.0]])
+        >>> get_covariance_type("diag").collapsed(covs, np.ones(2, bool), 1e-6, spread, 0.0)
+        array([ True, False])
+        """
+        raise NotImplementedError
+
+    def reseed_covariance(self, covariances, component: int, good, variance: float) -> None:
+        """Give a re-seeded component a covariance, in place.
+
+        The mean of the covariances of the ``good`` components (indices), or
+        ``variance`` times the identity when there is none; a shared
+        (``tied``) covariance is left as it is.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm.covariance import get_covariance_type
+        >>> c = np.array([1.0, 3.0, 0.0])
+        >>> get_covariance_type("spherical").reseed_covariance(c, 2, np.array([0, 1]), 5.0)
+        >>> c
+        array([1., 3., 2.])
+        """
+        raise NotImplementedError
+
+    def sample(self, rng, means, covariances, counts) -> np.ndarray:
+        """Draws from each component in turn: ``counts[k]`` rows from component ``k``.
+
+        Parameters
+        ----------
+        rng : numpy.random.RandomState or numpy.random.Generator
+        means : ndarray of shape (K, D)
+        covariances : ndarray
+            This layout.
+        counts : array of int, shape (K,)
+
+        Returns
+        -------
+        ndarray of shape (sum(counts), D)
+            Rows of component 0 first (the order and random calls of
+            scikit-learn's ``GaussianMixture.sample``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm.covariance import get_covariance_type
+        >>> rng = np.random.RandomState(0)
+        >>> get_covariance_type("diag").sample(rng, np.zeros((2, 3)), np.ones((2, 3)), [2, 1]).shape
+        (3, 3)
+        """
+        raise NotImplementedError
+
+    def random_covariances(self, rng, n_components: int, n_features: int, scale: float = 1.0):
+        """Random covariances in this layout (for synthetic data), eigenvalues in ``scale**2 * [0.3, 1)``.
+
+        Matrices are ``Q diag(ev) Q^T`` with ``Q`` a random rotation;
+        variances are drawn directly.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+        n_components, n_features : int
+        scale : float, default=1.0
+            Overall scale of the standard deviations.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm.covariance import get_covariance_type
+        >>> get_covariance_type("tied").random_covariances(np.random.default_rng(0), 3, 2).shape
+        (2, 2)
+        """
+        raise NotImplementedError
 
     # ============================================================ Bayesian model
     # (PyMC prior block, value-variable names, numpy unconstrained transform

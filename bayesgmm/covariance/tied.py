@@ -9,6 +9,15 @@ from bayesgmm.covariance._base import (
     matrix_precision_cholesky,
     matrix_precision_cholesky_from_precisions,
 )
+from bayesgmm.covariance._em import (
+    check_spd_precisions,
+    counts_and_means,
+    expand_upper,
+    matrix_expansion_operands,
+    random_spd,
+    sample_multivariate_normal,
+    upper_moment_features,
+)
 
 
 class Tied(CovarianceModel):
@@ -72,5 +81,57 @@ class Tied(CovarianceModel):
         return np.sum(np.log(np.diagonal(p, axis1=-2, axis2=-1)), axis=-1)
 
     # ============================================================ EM (E/M-steps)
+    def mahalanobis_plan(self, means, precisions_chol):
+        P = precisions_chol
+        mP = means @ P  # (K, D)
+        mP_sq = np.sum(mP**2, axis=1)
+
+        def mahalanobis(X):
+            y = X @ P
+            return np.sum(y * y, axis=1)[:, None] - 2.0 * (y @ mP.T) + mP_sq
+
+        return mahalanobis
+
+    def n_moment_features(self, n_features):
+        return n_features * (n_features + 1) // 2
+
+    def second_moment_features(self, xt, out):
+        upper_moment_features(xt, out)
+
+    def expansion_operands(self, means, precisions_chol, const):
+        k, d = means.shape
+        prec = np.broadcast_to(precisions_chol @ precisions_chol.T, (k, d, d))
+        return matrix_expansion_operands(prec, means, const)
+
+    def second_moments(self, compact, n_features):
+        return expand_upper(compact, n_features).sum(axis=0)
+
+    def reuse_moment_features(self):
+        return False
+
+    def m_step(self, stats, reg_covar):
+        nk, means = counts_and_means(stats)
+        cov = stats.sxx - (nk[:, None] * means).T @ means
+        cov /= nk.sum()
+        cov = 0.5 * (cov + cov.T)
+        cov[np.diag_indices_from(cov)] += reg_covar
+        return nk, means, cov
+
+    def check_precisions(self, precisions, name="precisions_init"):
+        check_spd_precisions(precisions, self.name, name)
+
+    def collapsed(self, covariances, candidates, reg_covar, spread, floor):
+        # one covariance estimated from all the data: it cannot collapse onto
+        # a single observation
+        return np.zeros_like(candidates)
+
+    def reseed_covariance(self, covariances, component, good, variance):
+        pass  # shared by all components: nothing to re-seed
+
+    def sample(self, rng, means, covariances, counts):
+        return sample_multivariate_normal(rng, means, [covariances] * len(means), counts)
+
+    def random_covariances(self, rng, n_components, n_features, scale=1.0):
+        return random_spd(rng, n_features, scale)
 
     # ============================================================ Bayesian model

@@ -15,9 +15,9 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-__all__ = ["load_old_faithful", "make_mixture", "SyntheticMixture", "COVARIANCE_TYPES"]
+from bayesgmm.covariance import COVARIANCE_TYPES, get_covariance_type
 
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+__all__ = ["load_old_faithful", "make_mixture", "SyntheticMixture", "COVARIANCE_TYPES"]
 
 
 def load_old_faithful(as_frame: bool = True):
@@ -82,14 +82,7 @@ class SyntheticMixture:
     def full_covariances(self) -> np.ndarray:
         """Covariances expanded to full matrices, shape (K, D, D)."""
         K, D = self.means.shape
-        c = self.covariances
-        if self.covariance_type == "full":
-            return c.copy()
-        if self.covariance_type == "tied":
-            return np.broadcast_to(c, (K, D, D)).copy()
-        if self.covariance_type == "diag":
-            return np.stack([np.diag(v) for v in c])
-        return np.stack([v * np.eye(D) for v in c])
+        return get_covariance_type(self.covariance_type).to_full(self.covariances, K, D)
 
 
 def _check_positive_int(value, name, minimum=1):
@@ -168,22 +161,9 @@ def make_mixture(
         w = w / w.sum()
 
     # Covariances in scikit-learn's layout for the type.
-    def random_full():
-        A = rng.normal(size=(D, D))
-        Q, _ = np.linalg.qr(A)
-        ev = scale**2 * rng.uniform(0.3, 1.0, size=D)
-        return (Q * ev) @ Q.T
-
-    if covariance_type == "full":
-        cov = np.stack([random_full() for _ in range(K)])
-    elif covariance_type == "tied":
-        cov = random_full()
-    elif covariance_type == "diag":
-        cov = scale**2 * rng.uniform(0.3, 1.0, size=(K, D))
-    else:
-        cov = scale**2 * rng.uniform(0.3, 1.0, size=K)
-    tmp = SyntheticMixture(np.empty((0, D)), np.empty(0, int), w, np.zeros((K, D)), cov, covariance_type)
-    full = tmp.full_covariances
+    ct = get_covariance_type(covariance_type)
+    cov = ct.random_covariances(rng, K, D, scale)
+    full = ct.to_full(cov, K, D)
     max_sd = float(np.sqrt(max(np.linalg.eigvalsh(c).max() for c in full)))
 
     min_dist = separation * max_sd

@@ -13,6 +13,7 @@ import xarray as xr
 
 from bayesgmm._data import check_array, obs_coords
 from bayesgmm._kernels import estimate_log_gaussian_prob
+from bayesgmm.covariance import get_covariance_type
 
 DEFAULT_MEMORY_BUDGET = 64 * 2**20  # bytes of working memory per chunk
 
@@ -173,7 +174,7 @@ def check_memory_budget(memory_budget) -> int:
 def precision_cholesky_full(covariances: np.ndarray, name: str = "covariances") -> np.ndarray:
     """Upper-triangular P with P P^T = inv(Sigma) for a stack (..., D, D) of covariances.
 
-    Same layout and values as :func:`bayesgmm._kernels.compute_precision_cholesky`
+    Same layout and values as :meth:`bayesgmm.covariance.CovarianceModel.precision_cholesky`
     (``"full"``), but batched over the whole stack with numpy's gufuncs: posterior
     draws give draws x components matrices, and the kernel's per-matrix
     ``solve_triangular`` loop costs 10 us to 10 ms per matrix on a loaded machine.
@@ -208,7 +209,7 @@ def log_gaussian_prob_full(X: np.ndarray, means: np.ndarray, prec_chol: np.ndarr
 
     Draws are evaluated by stacking draw x component into the kernel's component axis.
     """
-    return estimate_log_gaussian_prob(X, means, prec_chol, "full")
+    return estimate_log_gaussian_prob(X, means, prec_chol, get_covariance_type("full"))
 
 
 class DrawParams:

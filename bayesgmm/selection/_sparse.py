@@ -165,7 +165,7 @@ def _responsibilities(X, means, covariances, log_weights):
     N = X.shape[0]
     prec_chol = _DRAW_COVARIANCE.precision_cholesky(covariances)
     wlp = _kernels.estimate_log_gaussian_prob(
-        X, means.reshape(B * K, D), prec_chol, _DRAW_COVARIANCE.name
+        X, means.reshape(B * K, D), prec_chol, _DRAW_COVARIANCE
     ).reshape(N, B, K)
     wlp += log_weights[None, :, :]
     _, log_resp = _kernels.log_responsibilities(wlp.reshape(N * B, K))

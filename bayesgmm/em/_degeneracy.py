@@ -1,0 +1,245 @@
+"""Degeneracy policy of the EM fit: empty and collapsed components, ``reg_covar`` scale.
+
+* :class:`DataSpread` -- the data's (weighted) covariance and per-feature
+  variances, computed on first use (one pass over the data each) and cached
+  for the fit.
+* :func:`warn_reg_covar_scale` -- the warning when the absolute ``reg_covar``
+  swamps a feature's variance.
+* :class:`Degeneracy` -- per initialisation: which components are empty or
+  collapsed after an M-step (the type-specific collapse test is the
+  covariance type's ``collapsed``) and their re-seeding at the
+  worst-explained observations.
+
+The warnings' ``stacklevel`` points at the user's call: the chain is
+``fit``/``fit_predict`` -> ``_fit`` -> ``_fit_attempt`` (-> ``_fit_loop`` ->
+``GaussianMixture._m_step``) -> here.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from bayesgmm.em._engine import _block_stats_em
+from bayesgmm.exceptions import DegenerateComponentWarning
+
+#: Re-seedings per initialisation before degenerate components are left alone.
+MAX_RESEEDS = 3
+
+# warnings.warn stacklevel of the user's call (see the module docstring)
+_FROM_FIT_ATTEMPT = 5  # warn_reg_covar_scale, called by _fit_attempt
+_FROM_M_STEP = 7  # Degeneracy methods, called by _m_step
+
+
+class _Moments:
+    """Additive (weight, sum x, sum x^2) for the data scale."""
+
+    def __init__(self, w, sx, sxx):
+        self.w, self.sx, self.sxx = w, sx, sxx
+
+    def __add__(self, other):
+        return _Moments(self.w + other.w, self.sx + other.sx, self.sxx + other.sxx)
+
+
+def _block_moments(x, w, offset, center, step=8192, diagonal=False):
+    """(weight, sum x, sum x x^T) of ``x - center``; ``diagonal``: only the
+    per-feature sums of squares (a vector) instead of the D x D matrix.
+    Column sums are matrix-vector products (BLAS; numpy's axis-0 reductions
+    are several times slower); temporaries are one ``step``-row chunk."""
+    d = x.shape[1]
+    total = _Moments(0.0, np.zeros(d), np.zeros(d) if diagonal else np.zeros((d, d)))
+    for s in range(0, x.shape[0], step):
+        xc = x[s : s + step] - center
+        wc = np.ones(xc.shape[0]) if w is None else w[s : s + step]
+        sx = wc @ xc
+        if diagonal:
+            np.multiply(xc, xc, out=xc)
+            sq = wc @ xc
+        else:
+            sq = (xc * wc[:, None]).T @ xc if w is not None else xc.T @ xc
+        total = total + _Moments(float(xc.shape[0] if w is None else wc.sum()), sx, sq)
+    return total
+
+
+class DataSpread:
+    """The (weighted) spread of a fit's data, computed when first needed.
+
+    Parameters
+    ----------
+    data : bayesgmm.em._engine._Data
+    shift : ndarray of shape (n_features,)
+        The fit's centring shift (the moments are taken about it).
+
+    Attributes
+    ----------
+    cov : ndarray of shape (n_features, n_features)
+        The data covariance (only the collapse check of ``full`` covariances
+        needs the whole matrix); computing it also sets :attr:`var` to its
+        diagonal.
+    var : ndarray of shape (n_features,)
+        Per-feature variances: one cheap pass, no ``D x D`` products.
+    scale : float
+        The mean variance (1.0 for constant data).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayesgmm.em._degeneracy import DataSpread
+    >>> from bayesgmm.em._engine import _Data
+    >>> X = np.array([[0.0, 0.0], [2.0, 4.0]])
+    >>> spread = DataSpread(_Data(X), X.mean(axis=0))
+    >>> spread.var, spread.scale
+    (array([1., 4.]), 2.5)
+    """
+
+    def __init__(self, data, shift):
+        self._data, self._shift, self._cache = data, shift, {}
+
+    @property
+    def cov(self):
+        cache = self._cache
+        if "cov" not in cache:
+            mom = self._data.map_reduce(_block_moments, self._shift)
+            mean_c = mom.sx / mom.w
+            cov = mom.sxx / mom.w - np.outer(mean_c, mean_c)
+            cache["cov"] = 0.5 * (cov + cov.T)
+            cache["var"] = np.diagonal(cache["cov"]).copy()
+        return cache["cov"]
+
+    @property
+    def var(self):
+        cache = self._cache
+        if "var" not in cache:
+            mom = self._data.map_reduce(_block_moments, self._shift, 8192, True)
+            mean_c = mom.sx / mom.w
+            cache["var"] = mom.sxx / mom.w - mean_c**2
+        return cache["var"]
+
+    @property
+    def scale(self):
+        var = self.var
+        scale = float(np.sum(var)) / var.shape[0]
+        return scale if scale > 0 else 1.0
+
+
+def warn_reg_covar_scale(reg_covar, spread, names=None):
+    """Warn when the absolute ``reg_covar`` swamps a feature's variance.
+
+    The regulariser is added to every covariance diagonal; above ~1e-3 of
+    a feature's variance it dominates the fit (for data scaled by 1e-8 the
+    default 1e-6 silently collapsed every component onto the data mean).
+    Constant features (variance 0 up to rounding) are left to the other
+    checks. The variances are cached in ``spread``, so with the default
+    k-means initialisation this costs nothing extra.
+    """
+    if reg_covar <= 0:
+        return
+    var = spread.var
+    floor = 1e-12 * max(float(var.max()), 0.0)
+    small = np.flatnonzero((var > floor) & (reg_covar > 1e-3 * var))
+    if small.size == 0:
+        return
+    which = [str(names[j]) for j in small] if names is not None else small.tolist()
+    warnings.warn(
+        f"reg_covar={reg_covar:g} exceeds 1e-3 x the variance (smallest "
+        f"{float(var[small].min()):.3g}) of feature(s) {which}: the regulariser "
+        "dominates the fit and components may collapse onto the data mean. "
+        "Standardise the data (e.g. (X - X.mean(0)) / X.std(0)) or lower "
+        "reg_covar (e.g. 1e-6 x the smallest feature variance).",
+        DegenerateComponentWarning,
+        stacklevel=_FROM_FIT_ATTEMPT,
+    )
+
+
+class Degeneracy:
+    """Empty and collapsed components of one initialisation, and their re-seeding.
+
+    Parameters
+    ----------
+    covariance : CovarianceModel
+    n_components : int
+    reg_covar : float
+    spread : DataSpread
+    """
+
+    def __init__(self, covariance, n_components, reg_covar, spread):
+        self.covariance = covariance
+        self.n_components = n_components
+        self.reg_covar = reg_covar
+        self.spread = spread
+        self.reseeds_left = MAX_RESEEDS
+
+    def degenerate(self, stats, covs):
+        """Indices of empty or collapsed components.
+
+        Empty: less than one observation's worth of responsibility.
+        Collapsed: less than two observations' worth, and no variance left
+        (beyond ``reg_covar``) in some direction in which the data do vary
+        (``< 1e-10`` times the data's variance there; the covariance type's
+        ``collapsed``), i.e. the component sits on a single observation and
+        its likelihood would grow without bound. Components that are singular
+        but hold several observations (e.g. a cluster constant in one
+        feature) are left alone, as in scikit-learn. After
+        :data:`MAX_RESEEDS` re-seedings, none (with a warning).
+        """
+        k = self.n_components
+        if k == 1 or self.reseeds_left <= 0:
+            return np.array([], dtype=int)
+        per_obs = stats.weight / max(stats.n, 1)
+        n_eff = stats.nk / per_obs
+        empty = n_eff < 1.0
+        small = n_eff < 2.0
+        collapsed = np.zeros(k, dtype=bool)
+        if small.any():
+            floor = 1e-12 * self.spread.scale
+            collapsed = self.covariance.collapsed(covs, small, self.reg_covar, self.spread, floor)
+        bad = np.nonzero(empty | collapsed)[0]
+        if bad.size:
+            self.reseeds_left -= 1
+            if self.reseeds_left == 0:
+                warnings.warn(
+                    f"Component(s) {bad.tolist()} keep becoming empty or collapsing "
+                    f"after {MAX_RESEEDS} re-seedings; they are left as they are. The data do "
+                    "not support this many components: use fewer components, or "
+                    "increase reg_covar.",
+                    DegenerateComponentWarning,
+                    stacklevel=_FROM_M_STEP,
+                )
+                return np.array([], dtype=int)
+        return bad
+
+    def reseed(self, bad, data, shift, estep, means_c, covs, nk):
+        """Move the ``bad`` components to the worst-explained observations.
+
+        One extra E-step pass (``estep``: the arguments of this iteration's)
+        finds them; each gets the average covariance of the other components
+        (the covariance type's ``reseed_covariance``) and weight ``1/K``.
+        Returns new ``(means_c, covs, nk)`` (unchanged when there are too few
+        observations), with a warning.
+        """
+        k = self.n_components
+        good = np.setdiff1d(np.arange(k), bad)
+        worst = data.map_reduce(_block_stats_em, *estep, len(bad))
+        idx = worst.worst_index[: len(bad)] if worst.worst_index is not None else []
+        if len(idx) < len(bad):
+            return means_c, covs, nk
+        points = data.rows(idx) - shift
+        means_c = means_c.copy()
+        covs = np.array(covs, copy=True)
+        nk = nk.copy()
+        total = nk.sum()
+        for j, c in enumerate(bad):
+            means_c[c] = points[j]
+            variance = self.spread.scale + self.reg_covar if not good.size else None
+            self.covariance.reseed_covariance(covs, c, good, variance)
+            nk[c] = total / k
+        warnings.warn(
+            f"Component(s) {bad.tolist()} became empty or collapsed onto too few "
+            "observations during EM and were re-seeded at the worst-explained "
+            "observations. If this keeps happening, use fewer components, increase "
+            "reg_covar, or scale the features.",
+            DegenerateComponentWarning,
+            stacklevel=_FROM_M_STEP,
+        )
+        return means_c, covs, nk

@@ -1,0 +1,806 @@
+"""The EM estimator: :class:`GaussianMixture` (scikit-learn's API).
+
+Thin: it validates its parameters and composes the rest of the package --
+the chunk engine (:mod:`bayesgmm.em._engine`), the initialisation strategies
+(:mod:`bayesgmm.em._init`), the degeneracy policy
+(:mod:`bayesgmm.em._degeneracy`), the covariance type's M-step and precision
+factors (:mod:`bayesgmm.covariance`) and the numpy kernels
+(:mod:`bayesgmm._kernels`, whose :func:`~bayesgmm._kernels.mixture_log_likelihood`
+gives every prediction).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+from time import time
+
+import numpy as np
+
+from bayesgmm import _kernels
+from bayesgmm._data import orient
+from bayesgmm._estimator import EstimatorMixin
+from bayesgmm._validation import (
+    check_array,
+    check_feature_names,
+    check_n_features,
+    check_random_state,
+    check_sample_weight,
+    is_dask_array,
+)
+from bayesgmm.covariance import get_covariance_type
+from bayesgmm.em._degeneracy import DataSpread, Degeneracy, warn_reg_covar_scale
+from bayesgmm.em._engine import _block_stats_em, open_data
+from bayesgmm.em._init import INIT_PARAMS, check_initial_parameters, initial_parameters
+from bayesgmm.exceptions import ConvergenceWarning, not_fitted
+
+__all__ = ["GaussianMixture"]
+
+
+class GaussianMixture(EstimatorMixin):
+    """Gaussian mixture fitted by expectation-maximisation.
+
+    Same parameters, methods and fitted attributes as
+    :class:`sklearn.mixture.GaussianMixture` (scikit-learn is not needed to
+    use it), plus ``sample_weight`` in :meth:`fit`, :meth:`icl`,
+    ``lower_bounds_`` and input as pandas DataFrames, xarray DataArrays or
+    dask arrays (fitted as a map-reduce over blocks).
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of mixture components.
+    covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
+        ``full``: one general covariance per component; ``tied``: one shared
+        general covariance; ``diag``: one diagonal covariance per component;
+        ``spherical``: one variance per component.
+    tol : float, default=1e-3
+        EM stops when the lower bound (mean log-likelihood per observation)
+        changes by less than ``tol`` between iterations.
+    reg_covar : float, default=1e-6
+        Non-negative value added to the diagonal of every covariance.
+    max_iter : int, default=100
+        Maximum number of EM iterations per initialisation.
+    n_init : int, default=1
+        Number of initialisations; the one with the highest lower bound is kept.
+    init_params : {"kmeans", "k-means++", "random", "random_from_data"}, default="kmeans"
+        How the initial responsibilities are made: hard assignments of
+        k-means (k-means++ seeding then Lloyd iterations); of k-means++
+        seeding only; uniform random responsibilities; or ``n_components``
+        randomly chosen observations as means.
+    weights_init : array-like of shape (n_components,), optional
+        Initial weights (non-negative, summing to one).
+    means_init : array-like of shape (n_components, n_features), optional
+        Initial means.
+    precisions_init : array-like, optional
+        Initial precisions (inverse covariances) in the layout of
+        ``covariance_type``: (K,) spherical, (D, D) tied, (K, D) diag,
+        (K, D, D) full.
+    random_state : int, RandomState or None, default=None
+        Seed for the initialisation (and :meth:`sample`). The same seed gives
+        the same fit.
+    warm_start : bool, default=False
+        Start from the previous fit's parameters (``n_init`` then ignored).
+    verbose : int, default=0
+        1 prints each initialisation and iteration; 2 also the change of the
+        lower bound and timings.
+    verbose_interval : int, default=10
+        Iterations between printed messages.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+    means_ : ndarray of shape (n_components, n_features)
+    covariances_ : ndarray
+        Layout of ``covariance_type`` (see ``precisions_init``).
+    precisions_ : ndarray
+        Inverse covariances, same layout.
+    precisions_cholesky_ : ndarray
+        ``precision = P @ P.T`` (matrix types) or ``P**2`` (vector types).
+    converged_ : bool
+        Whether the best initialisation converged within ``max_iter``.
+    n_iter_ : int
+        EM iterations of the best initialisation.
+    lower_bound_ : float
+        Mean (weighted) log-likelihood per observation of the best
+        initialisation, evaluated at the parameters *before* its last
+        M-step (scikit-learn's definition).
+    lower_bounds_ : list of float
+        ``lower_bound`` after each iteration of the best initialisation.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Column names seen in ``fit`` (only for data with string column names).
+
+    Notes
+    -----
+    ``sample_weight`` scales each observation's contribution to the
+    sufficient statistics (``sum w r``, ``sum w r x``, ``sum w r x x^T``) and
+    to the log-likelihood, so an integer weight is the same as repeating the
+    row that many times; ``lower_bound_`` is then the weighted mean
+    ``sum w log p(x) / sum w``.
+
+    Threads: when the per-chunk matrix products are small (``K`` times the
+    number of per-row features at most 4096, e.g. full covariances with
+    D <= 25 and K = 10), ``fit`` runs BLAS single-threaded (``threadpoolctl``)
+    and instead, when one E-step is large enough to pay for it (``N`` times
+    ``K`` times the number of per-row features at least 1e7, e.g. N >= 5e4
+    for D = 10, K = 10 diagonal), processes row blocks of in-memory data on
+    as many threads as BLAS was allowed to use when ``fit`` was called (at
+    most the CPUs the process may run on): ``threadpoolctl.threadpool_limits(1)`` or
+    ``OPENBLAS_NUM_THREADS=1`` keep a fit on one thread. Block boundaries
+    depend only on the data size and the per-block results are summed in
+    block order, so the fitted parameters are bit-for-bit the same for any
+    number of threads. Larger products keep the caller's BLAS setting and
+    one thread of blocks (BLAS parallelises them itself); dask arrays run on
+    dask's scheduler.
+
+    Empty components (less than one observation's worth of responsibility)
+    and components collapsed onto a single observation (less than two
+    observations' worth and no variance beyond ``reg_covar`` left in some
+    direction) are re-seeded at the worst-explained observation with the
+    average covariance of the other components and weight ``1/K``; a
+    :class:`DegenerateComponentWarning` says so. The lower bound can drop at
+    such an iteration.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayesgmm import GaussianMixture
+    >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
+    >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+    >>> np.sort(gm.means_[:, 0])
+    array([ 1., 10.])
+    >>> gm.predict([[0, 0], [12, 3]]).tolist() == [int(np.argmin(gm.means_[:, 0])),
+    ...                                            int(np.argmax(gm.means_[:, 0]))]
+    True
+    """
+
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        covariance_type="full",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weights_init=None,
+        means_init=None,
+        precisions_init=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+
+    # ---------------------------------------------------------------- protocol
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "means_")
+
+    def __getstate__(self):
+        return dict(self.__dict__)
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
+    @classmethod
+    def _from_state(cls, params, *, weights, means, covariances, converged, n_iter,
+                    lower_bound, lower_bounds=(), feature_names_in=None):
+        """A fitted estimator from stored parameters (used by ``BayesianGMM.load``).
+
+        ``params`` are the constructor arguments; ``covariances`` are in the layout
+        of ``params["covariance_type"]``; the precision factors are recomputed from
+        them. The keyword arguments are those of
+        :func:`bayesgmm._datatree.get_em_state`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm import GaussianMixture
+        >>> gm = GaussianMixture._from_state(
+        ...     {"n_components": 1, "covariance_type": "spherical"}, weights=np.ones(1),
+        ...     means=np.zeros((1, 2)), covariances=np.ones(1), converged=True, n_iter=1,
+        ...     lower_bound=-2.8)
+        >>> gm.predict(np.zeros((3, 2)))
+        array([0, 0, 0])
+        """
+        em = cls(**params)
+        ct = get_covariance_type(em.covariance_type)
+        em.weights_ = np.array(weights, dtype=np.float64)
+        em.means_ = np.array(means, dtype=np.float64)
+        em.covariances_ = np.array(covariances, dtype=np.float64)
+        em.precisions_cholesky_ = ct.precision_cholesky(em.covariances_)
+        em.precisions_ = ct.precisions_from_cholesky(em.precisions_cholesky_)
+        em.converged_ = bool(converged)
+        em.n_iter_ = int(n_iter)
+        em.lower_bound_ = float(lower_bound)
+        em.lower_bounds_ = [float(v) for v in lower_bounds]
+        em.n_features_in_ = int(em.means_.shape[1])
+        if feature_names_in is not None:
+            em.feature_names_in_ = np.asarray(list(feature_names_in), dtype=object)
+        return em
+
+    # ------------------------------------------------------------- validation
+    def _check_params(self):
+        def _int(name, lo):
+            v = getattr(self, name)
+            if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < lo:
+                raise ValueError(
+                    f"`{name}` must be an integer >= {lo}; got {v!r}."
+                )
+
+        def _real(name, lo):
+            v = getattr(self, name)
+            if not isinstance(v, numbers.Real) or isinstance(v, bool) or not (v >= lo) or not np.isfinite(v):
+                raise ValueError(f"`{name}` must be a finite number >= {lo}; got {v!r}.")
+
+        _int("n_components", 1)
+        _int("max_iter", 0)
+        _int("n_init", 1)
+        _int("verbose_interval", 1)
+        _real("tol", 0.0)
+        _real("reg_covar", 0.0)
+        get_covariance_type(self.covariance_type)  # a ValueError listing the valid names
+        if self.init_params not in INIT_PARAMS:
+            raise ValueError(
+                f"`init_params` must be one of {list(INIT_PARAMS)}; got {self.init_params!r}."
+            )
+        if not isinstance(self.warm_start, (bool, np.bool_)):
+            raise ValueError(f"`warm_start` must be True or False; got {self.warm_start!r}.")
+        if not isinstance(self.verbose, (numbers.Integral, bool)):
+            raise ValueError(f"`verbose` must be an integer (0, 1, 2); got {self.verbose!r}.")
+
+    @property
+    def _covariance_model(self):
+        """The covariance type object of ``covariance_type``."""
+        return get_covariance_type(self.covariance_type)
+
+    def _check_fitted(self, method):
+        if not hasattr(self, "means_"):
+            raise not_fitted(type(self).__name__, method)
+
+    def _validate_predict_X(self, X, method):
+        self._check_fitted(method)
+        arr, names = check_array(X, name="X")
+        check_feature_names(getattr(self, "feature_names_in_", None), names, type(self).__name__)
+        check_n_features(self.n_features_in_, arr.shape, "X", type(self).__name__)
+        return arr
+
+    # ------------------------------------------------------------------- fit
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate the parameters with EM (best of ``n_init`` initialisations).
+
+        Parameters
+        ----------
+        X : array-like, DataFrame, DataArray or dask array, shape (n_samples, n_features)
+            Data. Never modified.
+        y : None
+            Ignored (scikit-learn API).
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative observation weights; each observation's contribution
+            to the sufficient statistics and the log-likelihood is scaled by
+            its weight (integer weights = repeated rows).
+
+        Returns
+        -------
+        self : GaussianMixture
+
+        Warns
+        -----
+        ConvergenceWarning
+            The best initialisation did not converge within ``max_iter``.
+        DegenerateComponentWarning
+            A component was re-seeded.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm import GaussianMixture
+        >>> X = np.r_[np.zeros((5, 1)), np.ones((5, 1))] + np.arange(10)[:, None] * 1e-2
+        >>> GaussianMixture(2, random_state=0).fit(X).weights_.round(2)
+        array([0.5, 0.5])
+        """
+        self._fit(X, sample_weight, want_labels=False)
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit and return the most probable component of each row of ``X``.
+
+        Equals ``fit(X).predict(X)`` (a final E-step is made after fitting).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm import GaussianMixture
+        >>> X = np.array([[0.0], [0.1], [5.0], [5.1]])
+        >>> lab = GaussianMixture(2, random_state=0).fit_predict(X)
+        >>> bool(lab[0] == lab[1] and lab[2] == lab[3] and lab[0] != lab[2])
+        True
+        """
+        return self._fit(X, sample_weight, want_labels=True)
+
+    def _fit(self, X, sample_weight, want_labels):
+        # A fit that does not complete (KeyboardInterrupt, an error in the EM
+        # loop) leaves the estimator exactly as it was: fitted attributes
+        # (n_features_in_, feature_names_in_, converged_, ...) are assigned
+        # along the way, so snapshot them and restore on any exception.
+        state = dict(vars(self))
+        try:
+            return self._fit_attempt(X, sample_weight, want_labels)
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(state)
+            raise
+
+    def _fit_attempt(self, X, sample_weight, want_labels):
+        self._check_params()
+        X, names = check_array(X, name="X", min_samples=2)
+        n, d = int(X.shape[0]), int(X.shape[1])
+        if n < self.n_components:
+            raise ValueError(
+                f"Expected n_samples >= n_components but got n_components = "
+                f"{self.n_components}, n_samples = {n}: `X` has fewer rows than "
+                "components. Use fewer components or more data."
+            )
+        w = check_sample_weight(sample_weight, n)
+        if w is not None and not is_dask_array(w):
+            n_pos = int(np.count_nonzero(w))
+            if n_pos < self.n_components:
+                raise ValueError(
+                    f"`sample_weight` gives positive weight to {n_pos} rows, fewer than "
+                    f"n_components={self.n_components}; use fewer components or give "
+                    "more rows a positive weight."
+                )
+        cov = self._covariance_model
+        k = self.n_components
+        inits = check_initial_parameters(
+            cov, k, d, self.weights_init, self.means_init, self.precisions_init
+        )
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        if not do_init and d != self.n_features_in_:
+            raise ValueError(
+                f"X has {d} features, but the warm-started GaussianMixture was fitted "
+                f"with {self.n_features_in_}; pass data with the same columns or "
+                "set warm_start=False."
+            )
+        self.n_features_in_ = d
+        if names is not None:
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+
+        with open_data(X, w, k, cov.n_moment_features(d) + d + 1) as data:
+            # centring shift: the (weighted) mean; the data's spread is only
+            # computed when needed (degenerate-component checks, k-means tol)
+            shift = data.mean()
+            spread = DataSpread(data, shift)
+            warn_reg_covar_scale(self.reg_covar, spread, names)
+            return self._fit_loop(data, shift, spread, do_init, want_labels, inits)
+
+    def _fit_loop(self, data, shift, spread, do_init, want_labels, inits):
+        cov = self._covariance_model
+        k = self.n_components
+        rng = check_random_state(self.random_state)
+        n_init = self.n_init if do_init else 1
+        weights_init, means_init, precisions_init = inits
+
+        best = None
+        max_lower_bound = -np.inf
+        self.converged_ = False
+        feats = chunk = None
+        if self.max_iter > 0:  # built once per fit, reused by every iteration
+            feats = data.moment_features(shift, cov, k)
+            data.prepare_workspace(cov, k, feats is not None)
+            chunk = None if data.dask else data.em_chunk_rows(cov, k)
+        for init in range(n_init):
+            self._print_init_beg(init)
+            if do_init:
+                params = initial_parameters(
+                    data, shift, rng, cov, k, init_params=self.init_params,
+                    reg_covar=self.reg_covar, spread=spread, weights_init=weights_init,
+                    means_init=means_init, precisions_init=precisions_init,
+                )
+            else:
+                params = (
+                    self.weights_,
+                    self.means_,
+                    self.covariances_,
+                    self.precisions_cholesky_,
+                )
+            lower_bound = -np.inf if do_init else self.lower_bound_
+            degeneracy = Degeneracy(cov, k, self.reg_covar, spread)
+            history = []
+            converged = False
+            n_iter = 0
+            for n_iter in range(1, self.max_iter + 1):
+                prev = lower_bound
+                weights, means, covs, prec_chol = params
+                with np.errstate(divide="ignore"):
+                    log_w = np.log(weights)
+                estep = (means - shift, prec_chol, log_w, shift, cov)
+                stats = data.map_reduce(_block_stats_em, *estep, 0, feats, chunk, workspace=True)
+                lower_bound = stats.loglik / stats.weight
+                history.append(float(lower_bound))
+                params, reseeded = self._m_step(stats, data, shift, estep, degeneracy)
+                change = lower_bound - prev
+                self._print_iter_end(n_iter, change)
+                if not reseeded and abs(change) < self.tol:
+                    converged = True
+                    break
+            self._print_init_end(lower_bound, converged)
+            if best is None or lower_bound > max_lower_bound:
+                max_lower_bound = lower_bound
+                best = (params, n_iter, history, converged)
+
+        params, n_iter, history, converged = best
+        if self.max_iter == 0:
+            # like scikit-learn: the (best) initial parameters, no iteration
+            max_lower_bound = -np.inf
+        self.converged_ = converged
+        if not converged and self.max_iter > 0:
+            warnings.warn(
+                "Best performing initialization did not converge after "
+                f"max_iter={self.max_iter} iterations (last change of the lower bound "
+                f"above tol={self.tol}). Increase max_iter, increase tol, try "
+                "n_init > 1 or another init_params, or check for degenerate data "
+                "(duplicated rows, features on very different scales).",
+                ConvergenceWarning,
+                stacklevel=5,  # here <- _fit_attempt <- _fit <- fit/fit_predict <- user
+            )
+        weights, means, covs, prec_chol = params
+        self.weights_ = np.asarray(weights, dtype=np.float64)
+        self.means_ = np.asarray(means, dtype=np.float64)
+        if covs is not None:
+            self.covariances_ = covs
+        self.precisions_cholesky_ = prec_chol
+        self.precisions_ = cov.precisions_from_cholesky(prec_chol)
+        if covs is None:  # all three initial values given and max_iter == 0
+            self.covariances_ = cov.covariances_from_precisions(self.precisions_)
+        self.n_iter_ = int(n_iter)
+        self.lower_bound_ = float(max_lower_bound)
+        self.lower_bounds_ = list(history)
+        if want_labels:
+            return self._labels(data.X)
+        return None
+
+    def _m_step(self, stats, data, shift, estep, degeneracy):
+        cov = self._covariance_model
+        nk, means_c, covs = cov.m_step(stats, self.reg_covar)
+        bad = degeneracy.degenerate(stats, covs)
+        reseeded = bool(bad.size)
+        if reseeded:
+            means_c, covs, nk = degeneracy.reseed(bad, data, shift, estep, means_c, covs, nk)
+        weights = nk / nk.sum()
+        prec_chol = cov.precision_cholesky(covs)
+        return (weights, means_c + shift, covs, prec_chol), reseeded
+
+    # ------------------------------------------------------------- verbose
+    def _print_init_beg(self, n_init):
+        if self.verbose >= 1:
+            print(f"Initialization {n_init}")
+        if self.verbose >= 2:
+            self._init_prev_time = time()
+            self._iter_prev_time = self._init_prev_time
+
+    def _print_iter_end(self, n_iter, diff):
+        if n_iter % self.verbose_interval:
+            return
+        if self.verbose == 1:
+            print(f"  Iteration {n_iter}")
+        elif self.verbose >= 2:
+            now = time()
+            print(f"  Iteration {n_iter}\t time lapse {now - self._iter_prev_time:.5f}s\t ll change {diff:.5f}")
+            self._iter_prev_time = now
+
+    def _print_init_end(self, lb, converged):
+        if self.verbose == 1:
+            print(f"Initialization converged: {converged}")
+        elif self.verbose >= 2:
+            t = time() - self._init_prev_time
+            print(f"Initialization converged: {converged}\t time lapse {t:.5f}s\t lower bound {lb:.5f}")
+
+    # ----------------------------------------------------------- inference
+    def _mixture_args(self):
+        """The fitted mixture as the trailing arguments of the kernels."""
+        with np.errstate(divide="ignore"):
+            log_w = np.log(self.weights_)
+        return (self.means_, self.precisions_cholesky_, self._covariance_model, log_w)
+
+    def _labels(self, X):
+        args = self._mixture_args()
+        if is_dask_array(X):
+            return np.asarray(
+                X.map_blocks(_block_labels, *args, dtype=np.int64, drop_axis=1).compute()
+            )
+        step = _kernels.chunk_rows(X.shape[0], self.n_components, X.shape[1])
+        return np.concatenate(
+            [_block_labels(X[s : s + step], *args) for s in range(0, X.shape[0], step)]
+        ) if X.shape[0] else np.zeros(0, dtype=np.int64)
+
+    def score_samples(self, X):
+        """Log-likelihood ``log p(x_n)`` of each row under the fitted mixture.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) (a dask array for dask input)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm import GaussianMixture
+        >>> gm = GaussianMixture(1).fit(np.array([[-1.0], [1.0]]))
+        >>> round(float(gm.score_samples([[0.0]])[0]), 4)  # log N(0 | 0, 1)
+        -0.9189
+        """
+        X = self._validate_predict_X(X, "score_samples")
+        args = self._mixture_args()
+        if is_dask_array(X):
+            return X.map_blocks(
+                _kernels.mixture_log_likelihood, *args, dtype=np.float64, drop_axis=1
+            )
+        return _kernels.mixture_log_likelihood(X, *args)
+
+    def score(self, X, y=None, sample_weight=None):
+        """Mean (weighted) log-likelihood per row of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored.
+        sample_weight : array-like of shape (n_samples,), optional
+            Weights of the rows in the mean.
+
+        Returns
+        -------
+        float
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm import GaussianMixture
+        >>> X = np.array([[-1.0], [1.0]])
+        >>> gm = GaussianMixture(1).fit(X)
+        >>> bool(np.isclose(gm.score(X), gm.lower_bound_, rtol=1e-3))
+        True
+        """
+        s = self.score_samples(X)
+        if is_dask_array(s):
+            s = s.compute()
+        w = check_sample_weight(sample_weight, s.shape[0])
+        if w is None:
+            return float(np.mean(s))
+        return float(w @ s / w.sum())
+
+    def predict(self, X):
+        """Most probable component of each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of int64, shape (n_samples,) (a dask array for dask input)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm import GaussianMixture
+        >>> gm = GaussianMixture(2, means_init=[[0.0], [5.0]]).fit([[0.0], [0.2], [5.0], [5.2]])
+        >>> gm.predict([[0.1], [5.1]]).tolist()
+        [0, 1]
+        """
+        X = self._validate_predict_X(X, "predict")
+        if is_dask_array(X):
+            return X.map_blocks(_block_labels, *self._mixture_args(), dtype=np.int64, drop_axis=1)
+        return self._labels(X)
+
+    def predict_proba(self, X):
+        """Responsibilities ``p(z_n = k | x_n)`` (rows sum to one).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components) (a dask array for dask input)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm import GaussianMixture
+        >>> gm = GaussianMixture(2, means_init=[[0.0], [5.0]]).fit([[0.0], [0.2], [5.0], [5.2]])
+        >>> gm.predict_proba([[0.1]]).round(3)
+        array([[1., 0.]])
+        """
+        X = self._validate_predict_X(X, "predict_proba")
+        args = self._mixture_args()
+        if is_dask_array(X):
+            return X.map_blocks(
+                _block_resp, *args, dtype=np.float64, chunks=(X.chunks[0], (self.n_components,))
+            )
+        return _block_resp(X, *args)
+
+    def sample(self, n_samples=1):
+        """Draw samples from the fitted mixture.
+
+        Uses ``random_state`` exactly like scikit-learn (a fresh generator from
+        the seed on every call), so the draws equal scikit-learn's for the
+        same parameters and seed.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,)
+            Component of each draw (sorted by component).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm import GaussianMixture
+        >>> gm = GaussianMixture(1, random_state=0).fit(np.array([[-1.0], [1.0]]))
+        >>> X, y = gm.sample(3)
+        >>> X.shape, y.tolist()
+        ((3, 1), [0, 0, 0])
+        """
+        self._check_fitted("sample")
+        if not isinstance(n_samples, numbers.Integral) or isinstance(n_samples, bool) or n_samples < 1:
+            raise ValueError(
+                f"`n_samples` must be an integer >= 1; got {n_samples!r}. The "
+                "sampling requires at least one sample."
+            )
+        rng = check_random_state(self.random_state)
+        counts = rng.multinomial(n_samples, self.weights_)
+        X = self._covariance_model.sample(rng, self.means_, self.covariances_, counts)
+        y = np.concatenate([np.full(int(s), i, dtype=np.int64) for i, s in enumerate(counts)])
+        return X, y
+
+    # ---------------------------------------------------------- criteria
+    def _n_parameters(self):
+        return self._covariance_model.n_parameters(self.n_components, self.means_.shape[1])
+
+    def bic(self, X):
+        """Bayesian information criterion ``-2 log L + p log N`` (lower is better).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm import GaussianMixture
+        >>> X = np.array([[-1.0], [1.0], [0.0]])
+        >>> gm = GaussianMixture(1).fit(X)
+        >>> bool(np.isclose(gm.bic(X), -2 * gm.score(X) * 3 + 2 * np.log(3)))
+        True
+        """
+        n = _n_rows(X)
+        return -2.0 * self.score(X) * n + self._n_parameters() * math.log(n)
+
+    def aic(self, X):
+        """Akaike information criterion ``-2 log L + 2 p`` (lower is better).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm import GaussianMixture
+        >>> X = np.array([[-1.0], [1.0], [0.0]])
+        >>> gm = GaussianMixture(1).fit(X)
+        >>> bool(np.isclose(gm.aic(X), -2 * gm.score(X) * 3 + 2 * 2))
+        True
+        """
+        n = _n_rows(X)
+        return -2.0 * self.score(X) * n + 2.0 * self._n_parameters()
+
+    def icl(self, X, method="entropy"):
+        """Integrated completed likelihood criterion (lower is better).
+
+        ICL (Biernacki, Celeux & Govaert 2000) penalises BIC by how unclear
+        the classification is, favouring well-separated clusters:
+
+        * ``method="entropy"`` (default):
+          ``ICL = BIC + 2 * sum_n EN(x_n)`` with the entropy
+          ``EN(x_n) = -sum_k t_nk log t_nk`` of the responsibilities ``t``
+          (the "ICL-BIC" of McLachlan & Peel 2000, Sec. 6.10.3), i.e. minus
+          twice the expected complete-data log-likelihood plus ``p log N``.
+        * ``method="map"``: ``ICL = BIC - 2 * sum_n log t_{n, z_n}`` with the
+          MAP labels ``z_n`` (the complete likelihood at the MAP
+          classification, as in Biernacki et al. 2000 and R mclust's
+          ``icl()``; mclust reports it with the opposite sign, higher is
+          better, i.e. ``mclust_icl = -icl(X, method="map")``).
+
+        Both are ``>= BIC``, with equality when every row is assigned with
+        probability one.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        method : {"entropy", "map"}, default="entropy"
+
+        Returns
+        -------
+        float
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm import GaussianMixture
+        >>> X = np.array([[0.0], [0.1], [5.0], [5.1]])
+        >>> gm = GaussianMixture(2, random_state=0).fit(X)
+        >>> bool(gm.icl(X) >= gm.bic(X))
+        True
+        """
+        if method not in ("entropy", "map"):
+            raise ValueError(f"`method` must be 'entropy' or 'map'; got {method!r}.")
+        Xv = self._validate_predict_X(X, "icl")
+        args = self._mixture_args()
+        if is_dask_array(Xv):
+            both = Xv.map_blocks(
+                _block_norm_and_log_resp, *args, dtype=np.float64,
+                chunks=(Xv.chunks[0], (1 + self.n_components,)),
+            ).compute()
+            log_norm, log_resp = both[:, 0], both[:, 1:]
+        else:
+            log_norm, log_resp = _kernels.mixture_log_likelihood(Xv, *args, responsibilities=True)
+        n = log_norm.shape[0]
+        bic = -2.0 * float(log_norm.sum()) + self._n_parameters() * math.log(n)
+        if method == "entropy":
+            with np.errstate(under="ignore", invalid="ignore"):
+                r = np.exp(log_resp)
+                ent = -np.sum(np.where(r > 0, r * log_resp, 0.0))
+            return float(bic + 2.0 * ent)
+        return float(bic - 2.0 * np.sum(np.max(log_resp, axis=1)))
+
+
+def _n_rows(X):
+    X = orient(X)  # a DataArray's observations by the one orientation rule
+    if hasattr(X, "shape") and len(getattr(X, "shape")) >= 1:
+        return int(X.shape[0])
+    return len(X)
+
+
+def _block_labels(x, means, prec_chol, covariance, log_weights):
+    """Most probable component of each row of a block."""
+    wlp = _kernels.estimate_log_gaussian_prob(x, means, prec_chol, covariance)
+    wlp += log_weights
+    return np.argmax(wlp, axis=1)
+
+
+def _block_resp(x, means, prec_chol, covariance, log_weights):
+    """Responsibilities of the rows of a block."""
+    _, log_resp = _kernels.mixture_log_likelihood(
+        x, means, prec_chol, covariance, log_weights, responsibilities=True
+    )
+    return np.exp(log_resp)
+
+
+def _block_norm_and_log_resp(x, means, prec_chol, covariance, log_weights):
+    """``[log p(x_n) | log p(z_n = k | x_n)]`` of the rows of a block, (n, 1 + K)."""
+    log_norm, log_resp = _kernels.mixture_log_likelihood(
+        x, means, prec_chol, covariance, log_weights, responsibilities=True
+    )
+    return np.concatenate([log_norm[:, None], log_resp], axis=1)

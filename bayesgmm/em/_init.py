@@ -1,0 +1,264 @@
+"""Initialisation strategies of the EM fit.
+
+:func:`initial_parameters` gives the starting ``(weights, means, covariances,
+precisions_chol)`` of one initialisation: from given parameters
+(``weights_init``, ``means_init``, ``precisions_init``, checked by
+:func:`check_initial_parameters`) and, for what is not given, an M-step on
+the responsibilities of one of scikit-learn's strategies (``init_params``):
+
+* ``"kmeans"`` -- hard assignments of k-means (k-means++ seeding, then Lloyd
+  iterations as a map-reduce over the data blocks);
+* ``"k-means++"`` -- one observation per component from k-means++ seeding;
+* ``"random"`` -- uniform random responsibilities;
+* ``"random_from_data"`` -- one randomly chosen observation per component.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bayesgmm import _kernels
+
+#: The valid ``init_params``.
+INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+
+
+def check_initial_parameters(covariance, n_components, n_features,
+                             weights_init=None, means_init=None, precisions_init=None):
+    """Validated float64 copies of the given initial parameters (None where not given).
+
+    Raises ``ValueError``/``TypeError`` naming the argument: wrong shape,
+    weights outside [0, 1] or not summing to one, non-finite values, or
+    precisions that are not valid for the covariance type
+    (``covariance.check_precisions``).
+
+    Examples
+    --------
+    >>> from bayesgmm.covariance import get_covariance_type
+    >>> from bayesgmm.em._init import check_initial_parameters
+    >>> check_initial_parameters(get_covariance_type("diag"), 2, 1, weights_init=[0.5, 0.6])
+    Traceback (most recent call last):
+    ...
+    ValueError: `weights_init` must sum to 1; got sum 1.1. Divide by its sum.
+    """
+    k, d = n_components, n_features
+    weights = means = precisions = None
+    if weights_init is not None:
+        weights = _as_float(weights_init, "weights_init")
+        if weights.shape != (k,):
+            raise ValueError(
+                f"`weights_init` must have shape (n_components,) = ({k},); got "
+                f"{weights.shape}."
+            )
+        if np.any(weights < 0) or np.any(weights > 1):
+            raise ValueError(
+                "`weights_init` must lie in [0, 1]; got min "
+                f"{weights.min():.5g}, max {weights.max():.5g}."
+            )
+        if not np.isclose(weights.sum(), 1.0, rtol=0, atol=1e-8):
+            raise ValueError(
+                f"`weights_init` must sum to 1; got sum {weights.sum():.8g}. "
+                "Divide by its sum."
+            )
+    if means_init is not None:
+        means = _as_float(means_init, "means_init")
+        if means.shape != (k, d):
+            raise ValueError(
+                f"`means_init` must have shape (n_components, n_features) = ({k}, {d}); "
+                f"got {means.shape}."
+            )
+    if precisions_init is not None:
+        precisions = _as_float(precisions_init, "precisions_init")
+        shape = covariance.covariance_shape(k, d)
+        if precisions.shape != shape:
+            raise ValueError(
+                f"`precisions_init` for covariance_type={covariance.name!r} must have shape "
+                f"{shape}; got {precisions.shape}."
+            )
+        covariance.check_precisions(precisions, "precisions_init")
+    return weights, means, precisions
+
+
+def _as_float(a, name):
+    try:
+        arr = np.array(a, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be a numeric array; got {type(a).__name__}.") from None
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"`{name}` contains NaN or inf; pass finite values.")
+    return arr
+
+
+def initial_parameters(data, shift, rng, covariance, n_components, *, init_params, reg_covar,
+                       spread, weights_init=None, means_init=None, precisions_init=None):
+    """``(weights, means, covariances, precisions_chol)`` to start one initialisation.
+
+    Given parameters are used as they are; the rest come from an M-step on
+    the responsibilities of ``init_params`` (skipped when all three are
+    given). With ``precisions_init``, ``covariances`` is None.
+    """
+    need_resp = weights_init is None or means_init is None or precisions_init is None
+    weights = means = covs = None
+    if need_resp:
+        stats = _initial_statistics(init_params, data, shift, rng, covariance, n_components, spread)
+        nk, means_c, covs = covariance.m_step(stats, reg_covar)
+        means = means_c + shift
+        weights = nk / (stats.weight if data.sample_weight is not None else data.n)
+    if weights_init is not None:
+        weights = weights_init
+    if means_init is not None:
+        means = means_init
+    if precisions_init is None:
+        prec_chol = covariance.precision_cholesky(covs)
+    else:
+        prec_chol = covariance.precision_cholesky_from_precisions(precisions_init)
+        covs = None
+    return weights, means, covs, prec_chol
+
+
+def _initial_statistics(init_params, data, shift, rng, covariance, k, spread):
+    """Sufficient statistics (shifted coordinates) of the strategy's responsibilities."""
+    n = data.n
+    if init_params == "random":
+        resp = rng.uniform(size=(n, k))
+        resp /= resp.sum(axis=1)[:, None]
+        return data.map_reduce(_block_stats_resp, resp, shift, covariance)
+    if init_params == "random_from_data":
+        if data.sample_weight is None:
+            idx = rng.choice(n, size=k, replace=False)
+        else:  # only rows that carry weight
+            pos = np.flatnonzero(np.asarray(data.sample_weight) > 0)
+            idx = pos[rng.choice(len(pos), size=k, replace=False)]
+        return _stats_from_points(data.rows(idx) - shift, data, idx, covariance)
+    centers = _kmeans_plusplus(data, shift, k, rng)
+    if init_params == "k-means++":
+        return _stats_from_points(centers[0], data, centers[1], covariance)
+    centers = _lloyd(data, shift, centers[0], tol=1e-4 * spread.scale)
+    return data.map_reduce(_block_stats_kmeans_resp, centers, shift, covariance)
+
+
+class _KMStats:
+    """Additive k-means statistics (counts, sums, inertia)."""
+
+    def __init__(self, counts, sums, inertia):
+        self.counts, self.sums, self.inertia = counts, sums, inertia
+
+    def __add__(self, other):
+        return _KMStats(
+            self.counts + other.counts, self.sums + other.sums, self.inertia + other.inertia
+        )
+
+
+def _nearest(x, centers, c_sq):
+    d2 = np.einsum("nd,nd->n", x, x)[:, None] - 2.0 * (x @ centers.T) + c_sq
+    lab = np.argmin(d2, axis=1)
+    return lab, np.maximum(d2[np.arange(x.shape[0]), lab], 0.0)
+
+
+def _block_kmeans(x, w, offset, centers, shift):
+    xc = x - shift
+    k = centers.shape[0]
+    lab, dmin = _nearest(xc, centers, np.einsum("kd,kd->k", centers, centers))
+    onehot = np.zeros((xc.shape[0], k))
+    onehot[np.arange(xc.shape[0]), lab] = 1.0 if w is None else w
+    return _KMStats(onehot.sum(axis=0), onehot.T @ xc, float(dmin.sum() if w is None else w @ dmin))
+
+
+def _block_stats_kmeans_resp(x, w, offset, centers, shift, covariance):
+    xc = x - shift
+    k = centers.shape[0]
+    lab, _ = _nearest(xc, centers, np.einsum("kd,kd->k", centers, centers))
+    resp = np.zeros((xc.shape[0], k))
+    resp[np.arange(xc.shape[0]), lab] = 1.0
+    return _kernels.accumulate_statistics(xc, covariance, resp=resp, sample_weight=w)
+
+
+def _block_stats_resp(x, w, offset, resp, shift, covariance):
+    r = resp[offset : offset + x.shape[0]]
+    return _kernels.accumulate_statistics(
+        x, covariance, resp=r, sample_weight=w, shift=shift
+    )
+
+
+def _stats_from_points(points_c, data, idx, covariance):
+    """Statistics of one-hot responsibilities at rows ``idx`` (one per component).
+
+    Like scikit-learn's ``random_from_data``/``k-means++`` initialisations:
+    each component gets exactly one observation (so its covariance starts at
+    ``reg_covar`` times the identity).
+    """
+    k = points_c.shape[0]
+    w = None if data.sample_weight is None else np.asarray(data.sample_weight)[idx]
+    st = _kernels.accumulate_statistics(points_c, covariance, resp=np.eye(k), sample_weight=w)
+    st.weight = float(data.n if data.sample_weight is None else np.sum(data.sample_weight))
+    st.n = data.n
+    return st
+
+
+def _kmeans_plusplus(data, shift, k, rng):
+    """k-means++ seeding (Arthur & Vassilvitskii 2007) with greedy local trials.
+
+    For a dask array the seeding runs on a random subsample of at most 20,000
+    rows. Returns (centers in shifted coordinates, row indices).
+    """
+    if data.dask:
+        m = min(data.n, 20000)
+        sub_idx = np.sort(rng.choice(data.n, size=m, replace=False))
+        X = data.rows(sub_idx) - shift
+        w = None if data.sample_weight is None else np.asarray(data.sample_weight)[sub_idx]
+    else:
+        sub_idx = None
+        X = data.X - shift if data.n * data.d <= 5e7 else None
+        w = data.sample_weight
+        if X is None:
+            m = min(data.n, 200000)
+            sub_idx = np.sort(rng.choice(data.n, size=m, replace=False))
+            X = data.X[sub_idx] - shift
+            w = None if w is None else w[sub_idx]
+    n = X.shape[0]
+    x_sq = np.einsum("nd,nd->n", X, X)
+    n_trials = 2 + int(np.log(k))
+    p = None if w is None else w / w.sum()
+    first = rng.choice(n, p=p) if p is not None else rng.randint(n)
+    idx = [first]
+    closest = np.maximum(x_sq - 2 * X @ X[first] + x_sq[first], 0.0)
+    if w is not None:
+        closest = closest * w
+    pot = closest.sum()
+    for _ in range(1, k):
+        if pot <= 0:
+            cand = rng.randint(n, size=n_trials)
+        else:
+            cand = np.searchsorted(np.cumsum(closest), rng.uniform(size=n_trials) * pot)
+            cand = np.clip(cand, None, n - 1)
+        d_c = np.maximum(x_sq[None, :] - 2 * X[cand] @ X.T + x_sq[cand][:, None], 0.0)
+        if w is not None:
+            d_c = d_c * w
+        np.minimum(closest, d_c, out=d_c)
+        pots = d_c.sum(axis=1)
+        best = int(np.argmin(pots))
+        idx.append(int(cand[best]))
+        closest = d_c[best]
+        pot = pots[best]
+    idx = np.asarray(idx)
+    centers = X[idx].copy()
+    glob = idx if sub_idx is None else sub_idx[idx]
+    return centers, glob
+
+
+def _lloyd(data, shift, centers, max_iter=300, tol=1e-4):
+    """Lloyd iterations as a map-reduce; returns centers (shifted coordinates).
+
+    Stops when the centers move by at most ``tol`` (squared Euclidean, summed),
+    scikit-learn's criterion with ``tol`` already scaled by the data variance.
+    """
+    for _ in range(max_iter):
+        st = data.map_reduce(_block_kmeans, centers, shift)
+        new = centers.copy()
+        nz = st.counts > 0
+        new[nz] = st.sums[nz] / st.counts[nz, None]
+        moved = np.sum((new - centers) ** 2)
+        centers = new
+        if moved <= tol:
+            break
+    return centers
