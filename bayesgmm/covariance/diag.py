@@ -10,6 +10,12 @@ from bayesgmm.covariance._em import (
     counts_and_means,
     sample_scaled_normal,
 )
+from bayesgmm.covariance._blocks import (
+    HALFNORMAL_CONST,
+    chol_from_sds,
+    log_sd_from_variances,
+    log_sd_log_prior_and_grad,
+)
 
 
 class Diag(CovarianceModel):
@@ -123,3 +129,41 @@ class Diag(CovarianceModel):
         return scale**2 * rng.uniform(0.3, 1.0, size=(n_components, n_features))
 
     # ============================================================ Bayesian model
+    def pymc_prior(self, n_components, n_features, priors):
+        """Half-normal standard deviations, one per component and feature.
+
+        PyMC form (value variable ``sds_log__``)::
+
+            sds[k, d] ~ HalfNormal(sd_sigma[d])      dims (component, feature)
+            Sigma_k = diag(sds[k]**2)
+
+        Numpy form: the log-sd half-normal block of
+        :mod:`bayesgmm.covariance._blocks` on ``u = log sds``.
+        """
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        sds = pm.HalfNormal("sds", sigma=priors.sd_sigma, dims=("component", "feature"))
+        return sds[:, :, None] * pt.eye(int(n_features))[None, :, :]
+
+    def unconstrained_blocks(self, n_components, n_features):
+        return [("sds_log__", (int(n_components), int(n_features)))]
+
+    def pymc_initvals(self, chol):
+        return {"sds": np.diagonal(np.asarray(chol, dtype=np.float64), axis1=-2, axis2=-1).copy()}
+
+    def chol_from_unconstrained(self, u, n_components, n_features):
+        K, D = int(n_components), int(n_features)
+        return chol_from_sds(np.exp(np.asarray(u, dtype=np.float64)).reshape(K, D), K, D)
+
+    def _unconstrained_from_layout(self, covariances, n_features):
+        return log_sd_from_variances(covariances)
+
+    def log_prior_constant(self, n_components, n_features, priors):
+        return int(n_components) * float(np.sum(HALFNORMAL_CONST - np.log(priors.sd_sigma)))
+
+    def log_prior_and_grad(self, chol, dchol, priors):
+        K, D = chol.shape[0], chol.shape[-1]
+        s = chol.reshape(K, D * D)[:, :: D + 1]  # the diagonals
+        lp, grad = log_sd_log_prior_and_grad(s, dchol.reshape(K, D * D)[:, :: D + 1] * s, priors.sd_sigma**2)
+        return lp, grad.ravel()

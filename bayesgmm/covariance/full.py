@@ -18,6 +18,14 @@ from bayesgmm.covariance._em import (
     sample_multivariate_normal,
     upper_moment_features,
 )
+from bayesgmm.covariance._blocks import (
+    chol_from_packed,
+    lkj_cholesky_constant,
+    lkj_cholesky_log_prior_and_grad,
+    lkj_cholesky_pymc,
+    packed_from_covariances,
+    packed_layout,
+)
 
 #: ``full`` E/M-steps switch from the D(D+1)/2 moment features to per-component
 #: products when ``D >= _PER_COMPONENT_RATIO * K`` (see :meth:`Full.per_component`).
@@ -160,3 +168,56 @@ class Full(CovarianceModel):
         return np.stack([random_spd(rng, n_features, scale) for _ in range(n_components)])
 
     # ============================================================ Bayesian model
+    def pymc_prior(self, n_components, n_features, priors):
+        """Per component an LKJ correlation and half-normal standard deviations.
+
+        PyMC form (value variables ``chol_cov_{k}_cholesky-cov-packed__``)::
+
+            chol_cov_k ~ LKJCholeskyCov(eta=lkj_eta, n=D, sd_dist=HalfNormal(sd_sigma))
+            Sigma_k = L_k L_k^T,  L_k = expand_packed_triangular(chol_cov_k)
+
+        that is ``Sigma_k = diag(sd_k) C_k diag(sd_k)``, ``C_k ~ LKJ(lkj_eta)``,
+        ``sd_kd ~ HalfNormal(sd_sigma_d)``. For ``D = 1`` (where
+        ``pm.LKJCholeskyCov`` fails and the 1 x 1 correlation is fixed):
+        ``sd ~ HalfNormal(sd_sigma_0)`` (component), value variable ``sd_log__``.
+
+        Numpy form: per component the LKJ-Cholesky block of
+        :mod:`bayesgmm.covariance._blocks` (packed ``L_k`` with log-diagonal;
+        the same formula covers ``D = 1``).
+        """
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        K, D = int(n_components), int(n_features)
+        if D == 1:
+            sd = pm.HalfNormal("sd", sigma=priors.sd_sigma[0], dims="component")
+            return sd[:, None, None] * pt.ones((1, 1, 1))
+        return pt.stack([lkj_cholesky_pymc(f"chol_cov_{k}", D, priors) for k in range(K)])
+
+    def unconstrained_blocks(self, n_components, n_features):
+        K, D = int(n_components), int(n_features)
+        if D == 1:
+            return [("sd_log__", (K,))]
+        return [(f"chol_cov_{k}_cholesky-cov-packed__", (D * (D + 1) // 2,)) for k in range(K)]
+
+    def pymc_initvals(self, chol):
+        chol = np.asarray(chol, dtype=np.float64)
+        if chol.shape[-1] == 1:
+            return {"sd": chol[:, 0, 0].copy()}
+        lay = packed_layout(chol.shape[-1])
+        return {f"chol_cov_{k}": chol[k][lay.rows, lay.cols] for k in range(chol.shape[0])}
+
+    def chol_from_unconstrained(self, u, n_components, n_features):
+        return chol_from_packed(np.asarray(u, dtype=np.float64), int(n_components), int(n_features))
+
+    def _unconstrained_from_layout(self, covariances, n_features):
+        return packed_from_covariances(covariances)
+
+    def log_prior_constant(self, n_components, n_features, priors):
+        return lkj_cholesky_constant(int(n_components), int(n_features), priors)
+
+    def log_prior_and_grad(self, chol, dchol, priors):
+        K, D = chol.shape[0], chol.shape[-1]
+        G = dchol.reshape(K, D * D)[:, packed_layout(D).tril_flat]
+        lp, G = lkj_cholesky_log_prior_and_grad(chol, G, priors)
+        return lp, G.ravel()

@@ -10,6 +10,12 @@ from bayesgmm.covariance._em import (
     counts_and_means,
     sample_scaled_normal,
 )
+from bayesgmm.covariance._blocks import (
+    HALFNORMAL_CONST,
+    chol_from_sds,
+    log_sd_from_variances,
+    log_sd_log_prior_and_grad,
+)
 
 
 class Spherical(CovarianceModel):
@@ -127,3 +133,43 @@ class Spherical(CovarianceModel):
         return scale**2 * rng.uniform(0.3, 1.0, size=n_components)
 
     # ============================================================ Bayesian model
+    def pymc_prior(self, n_components, n_features, priors):
+        """One half-normal standard deviation per component.
+
+        PyMC form (value variable ``sd_log__``)::
+
+            sd[k] ~ HalfNormal(sd_sigma_spherical)   dims (component,)
+            Sigma_k = sd[k]**2 I
+
+        with ``sd_sigma_spherical`` the root mean square of ``sd_sigma``.
+        Numpy form: the log-sd half-normal block of
+        :mod:`bayesgmm.covariance._blocks` on ``u = log sd``; its likelihood
+        gradient is the sum over the diagonal.
+        """
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        sd = pm.HalfNormal("sd", sigma=priors.sd_sigma_spherical, dims="component")
+        return sd[:, None, None] * pt.eye(int(n_features))[None, :, :]
+
+    def unconstrained_blocks(self, n_components, n_features):
+        return [("sd_log__", (int(n_components),))]
+
+    def pymc_initvals(self, chol):
+        return {"sd": np.asarray(chol, dtype=np.float64)[:, 0, 0].copy()}
+
+    def chol_from_unconstrained(self, u, n_components, n_features):
+        K, D = int(n_components), int(n_features)
+        return chol_from_sds(np.exp(np.asarray(u, dtype=np.float64))[:, None], K, D)
+
+    def _unconstrained_from_layout(self, covariances, n_features):
+        return log_sd_from_variances(covariances)
+
+    def log_prior_constant(self, n_components, n_features, priors):
+        return int(n_components) * float(HALFNORMAL_CONST - np.log(priors.sd_sigma_spherical))
+
+    def log_prior_and_grad(self, chol, dchol, priors):
+        K, D = chol.shape[0], chol.shape[-1]
+        s = chol.reshape(K, D * D)[:, 0]
+        g = dchol.reshape(K, D * D)[:, :: D + 1].sum(axis=-1) * s
+        return log_sd_log_prior_and_grad(s, g, priors.sd_sigma_spherical**2)

@@ -18,6 +18,14 @@ from bayesgmm.covariance._em import (
     sample_multivariate_normal,
     upper_moment_features,
 )
+from bayesgmm.covariance._blocks import (
+    chol_from_packed,
+    lkj_cholesky_constant,
+    lkj_cholesky_log_prior_and_grad,
+    lkj_cholesky_pymc,
+    packed_from_covariances,
+    packed_layout,
+)
 
 
 class Tied(CovarianceModel):
@@ -135,3 +143,56 @@ class Tied(CovarianceModel):
         return random_spd(rng, n_features, scale)
 
     # ============================================================ Bayesian model
+    def pymc_prior(self, n_components, n_features, priors):
+        """One LKJ correlation and half-normal standard deviations shared by all components.
+
+        PyMC form (value variable ``chol_cov_cholesky-cov-packed__``)::
+
+            chol_cov ~ LKJCholeskyCov(eta=lkj_eta, n=D, sd_dist=HalfNormal(sd_sigma))
+            Sigma_k = L L^T for every k,  L = expand_packed_triangular(chol_cov)
+
+        For ``D = 1``: a scalar ``sd ~ HalfNormal(sd_sigma_0)``, value variable
+        ``sd_log__`` (see :meth:`bayesgmm.covariance.full.Full.pymc_prior`).
+
+        Numpy form: one LKJ-Cholesky block of :mod:`bayesgmm.covariance._blocks`;
+        its likelihood gradient is the sum over the components.
+        """
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        K, D = int(n_components), int(n_features)
+        if D == 1:
+            sd = pm.HalfNormal("sd", sigma=priors.sd_sigma[0])
+            return pt.broadcast_to(sd[None, None, None], (K, 1, 1))
+        chol = lkj_cholesky_pymc("chol_cov", D, priors)
+        return pt.broadcast_to(chol[None, :, :], (K, D, D))
+
+    def unconstrained_blocks(self, n_components, n_features):
+        D = int(n_features)
+        if D == 1:
+            return [("sd_log__", ())]
+        return [("chol_cov_cholesky-cov-packed__", (D * (D + 1) // 2,))]
+
+    def pymc_initvals(self, chol):
+        chol = np.asarray(chol, dtype=np.float64)
+        if chol.shape[-1] == 1:
+            return {"sd": np.asarray(chol[0, 0, 0])}
+        lay = packed_layout(chol.shape[-1])
+        return {"chol_cov": chol[0][lay.rows, lay.cols]}
+
+    def chol_from_unconstrained(self, u, n_components, n_features):
+        D = int(n_features)
+        L = chol_from_packed(np.asarray(u, dtype=np.float64), 1, D)
+        return np.broadcast_to(L, (int(n_components), D, D))
+
+    def _unconstrained_from_layout(self, covariances, n_features):
+        return packed_from_covariances(covariances[None])
+
+    def log_prior_constant(self, n_components, n_features, priors):
+        return lkj_cholesky_constant(1, int(n_features), priors)
+
+    def log_prior_and_grad(self, chol, dchol, priors):
+        K, D = chol.shape[0], chol.shape[-1]
+        G = dchol.reshape(K, D * D)[:, packed_layout(D).tril_flat].sum(axis=0, keepdims=True)
+        lp, G = lkj_cholesky_log_prior_and_grad(chol[:1], G, priors)
+        return lp, G.ravel()
