@@ -5,18 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bayesgmm.covariance._base import (
-    CovarianceModel,
     matrix_precision_cholesky,
-    matrix_precision_cholesky_from_precisions,
-)
-from bayesgmm.covariance._em import (
-    check_spd_precisions,
-    counts_and_means,
-    expand_upper,
-    matrix_expansion_operands,
-    random_spd,
-    sample_multivariate_normal,
-    upper_moment_features,
 )
 from bayesgmm.covariance._blocks import (
     chol_from_packed,
@@ -26,13 +15,21 @@ from bayesgmm.covariance._blocks import (
     packed_from_covariances,
     packed_layout,
 )
+from bayesgmm.covariance._em import (
+    counts_and_means,
+    expand_upper,
+    matrix_expansion_operands,
+    random_spd,
+    sample_multivariate_normal,
+)
+from bayesgmm.covariance._families import MatrixCovariance
 
 #: ``full`` E/M-steps switch from the D(D+1)/2 moment features to per-component
 #: products when ``D >= _PER_COMPONENT_RATIO * K`` (see :meth:`Full.per_component`).
 _PER_COMPONENT_RATIO = 5
 
 
-class Full(CovarianceModel):
+class Full(MatrixCovariance):
     """Each component has its own general covariance matrix: layout ``(K, D, D)``.
 
     Examples
@@ -44,8 +41,6 @@ class Full(CovarianceModel):
 
     name = "full"
     description = "each component has its own general covariance matrix"
-    is_matrix = True
-    has_correlations = True
     shared = False
 
     # -------------------------------------------------------------------- layout
@@ -78,20 +73,6 @@ class Full(CovarianceModel):
             )
         return matrix_precision_cholesky(c, "component")
 
-    def precision_cholesky_from_precisions(self, precisions):
-        return matrix_precision_cholesky_from_precisions(np.asarray(precisions, dtype=np.float64))
-
-    def precisions_from_cholesky(self, precisions_chol):
-        p = np.asarray(precisions_chol, dtype=np.float64)
-        return p @ np.swapaxes(p, -1, -2)
-
-    def covariances_from_precisions(self, precisions):
-        return np.linalg.inv(np.asarray(precisions, dtype=np.float64))
-
-    def log_det_cholesky(self, precisions_chol, n_features):
-        p = np.asarray(precisions_chol, dtype=np.float64)
-        return np.sum(np.log(np.diagonal(p, axis1=-2, axis2=-1)), axis=-1)
-
     # ============================================================ EM (E/M-steps)
     # x P_k - mu_k P_k is formed before squaring, so the error grows only
     # linearly with an offset of the data; left uncentred so that results do
@@ -112,12 +93,6 @@ class Full(CovarianceModel):
 
         return mahalanobis
 
-    def n_moment_features(self, n_features):
-        return n_features * (n_features + 1) // 2
-
-    def second_moment_features(self, xt, out):
-        upper_moment_features(xt, out)
-
     def expansion_operands(self, means, precisions_chol, const):
         prec = precisions_chol @ np.swapaxes(precisions_chol, -1, -2)
         return matrix_expansion_operands(prec, means, const)
@@ -135,9 +110,6 @@ class Full(CovarianceModel):
         # the speed there; 3x at D = 50, K = 3).
         return n_features >= _PER_COMPONENT_RATIO * n_components
 
-    def reuse_moment_features(self):
-        return False
-
     def m_step(self, stats, reg_covar):
         nk, means = counts_and_means(stats)
         cov = stats.sxx / nk[:, None, None] - means[:, :, None] * means[:, None, :]
@@ -145,9 +117,6 @@ class Full(CovarianceModel):
         d = cov.shape[-1]
         cov[:, np.arange(d), np.arange(d)] += reg_covar
         return nk, means, cov
-
-    def check_precisions(self, precisions, name="precisions_init"):
-        check_spd_precisions(precisions, self.name, name)
 
     def collapsed(self, covariances, candidates, reg_covar, spread, floor):
         lam, vec = np.linalg.eigh(covariances)

@@ -5,18 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bayesgmm.covariance._base import (
-    CovarianceModel,
     matrix_precision_cholesky,
-    matrix_precision_cholesky_from_precisions,
-)
-from bayesgmm.covariance._em import (
-    check_spd_precisions,
-    counts_and_means,
-    expand_upper,
-    matrix_expansion_operands,
-    random_spd,
-    sample_multivariate_normal,
-    upper_moment_features,
 )
 from bayesgmm.covariance._blocks import (
     chol_from_packed,
@@ -26,9 +15,17 @@ from bayesgmm.covariance._blocks import (
     packed_from_covariances,
     packed_layout,
 )
+from bayesgmm.covariance._em import (
+    counts_and_means,
+    expand_upper,
+    matrix_expansion_operands,
+    random_spd,
+    sample_multivariate_normal,
+)
+from bayesgmm.covariance._families import MatrixCovariance
 
 
-class Tied(CovarianceModel):
+class Tied(MatrixCovariance):
     """All components share one general covariance matrix: layout ``(D, D)``.
 
     Examples
@@ -40,8 +37,6 @@ class Tied(CovarianceModel):
 
     name = "tied"
     description = "all components share one general covariance matrix"
-    is_matrix = True
-    has_correlations = True
     shared = True
 
     # -------------------------------------------------------------------- layout
@@ -74,20 +69,6 @@ class Tied(CovarianceModel):
             )
         return matrix_precision_cholesky(c, "the tied covariance")
 
-    def precision_cholesky_from_precisions(self, precisions):
-        return matrix_precision_cholesky_from_precisions(np.asarray(precisions, dtype=np.float64))
-
-    def precisions_from_cholesky(self, precisions_chol):
-        p = np.asarray(precisions_chol, dtype=np.float64)
-        return p @ np.swapaxes(p, -1, -2)
-
-    def covariances_from_precisions(self, precisions):
-        return np.linalg.inv(np.asarray(precisions, dtype=np.float64))
-
-    def log_det_cholesky(self, precisions_chol, n_features):
-        p = np.asarray(precisions_chol, dtype=np.float64)
-        return np.sum(np.log(np.diagonal(p, axis1=-2, axis2=-1)), axis=-1)
-
     # ============================================================ EM (E/M-steps)
     def mahalanobis_plan(self, means, precisions_chol):
         P = precisions_chol
@@ -100,12 +81,6 @@ class Tied(CovarianceModel):
 
         return mahalanobis
 
-    def n_moment_features(self, n_features):
-        return n_features * (n_features + 1) // 2
-
-    def second_moment_features(self, xt, out):
-        upper_moment_features(xt, out)
-
     def expansion_operands(self, means, precisions_chol, const):
         k, d = means.shape
         prec = np.broadcast_to(precisions_chol @ precisions_chol.T, (k, d, d))
@@ -114,9 +89,6 @@ class Tied(CovarianceModel):
     def second_moments(self, compact, n_features):
         return expand_upper(compact, n_features).sum(axis=0)
 
-    def reuse_moment_features(self):
-        return False
-
     def m_step(self, stats, reg_covar):
         nk, means = counts_and_means(stats)
         cov = stats.sxx - (nk[:, None] * means).T @ means
@@ -124,9 +96,6 @@ class Tied(CovarianceModel):
         cov = 0.5 * (cov + cov.T)
         cov[np.diag_indices_from(cov)] += reg_covar
         return nk, means, cov
-
-    def check_precisions(self, precisions, name="precisions_init"):
-        check_spd_precisions(precisions, self.name, name)
 
     def collapsed(self, covariances, candidates, reg_covar, spread, floor):
         # one covariance estimated from all the data: it cannot collapse onto
