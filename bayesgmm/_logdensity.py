@@ -39,7 +39,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import gammaln
 
-from bayesgmm.covariance import get_covariance_type
+from bayesgmm import _kernels
+from bayesgmm.covariance import FULL_MATRICES, get_covariance_type
 from bayesgmm.priors import coerce_priors
 
 __all__ = ["MixtureDensity"]
@@ -399,24 +400,12 @@ class MixtureDensity:
         if w.shape != (K,) or mu.shape != (K, D):
             raise ValueError(f"weights must have shape ({K},) and means ({K}, {D}); got {w.shape} and {mu.shape}.")
         try:
-            L = np.linalg.cholesky(cov)
-        except np.linalg.LinAlgError:
+            prec_chol = FULL_MATRICES.precision_cholesky(cov)
+        except ValueError:
             raise ValueError("covariances are not positive definite; regularise them (e.g. add reg_covar * I).") from None
         with np.errstate(divide="ignore"):
             logw = np.log(np.clip(w, 0, None) / w.sum())
         Xe = self.X if X is None else np.asarray(X, dtype=float)
-        A = np.linalg.inv(L)
-        out = np.empty(Xe.shape[0])
-        logdet = np.log(np.diagonal(L, axis1=-2, axis2=-1)).sum(-1)
-        c = logw - logdet - 0.5 * D * _LOG_2PI
-        AT_all = np.swapaxes(A, -1, -2).transpose(1, 0, 2).reshape(D, K * D)
-        b = np.einsum("kij,kj->ki", A, mu)
-        with np.errstate(divide="ignore"):
-            for start in range(0, Xe.shape[0], self.chunk_size):
-                Xc = Xe[start : start + self.chunk_size]
-                Y = (Xc @ AT_all).reshape(Xc.shape[0], K, D) - b
-                lp = c - 0.5 * np.einsum("nkd,nkd->nk", Y, Y)
-                m = lp.max(axis=1, keepdims=True)
-                out[start : start + Xc.shape[0]] = (m + np.log(np.exp(lp - m).sum(axis=1, keepdims=True)))[:, 0]
-        return out
+        # the package's one mixture log-likelihood kernel (as EM and the posterior summaries)
+        return _kernels.mixture_log_likelihood(Xe, mu, prec_chol, FULL_MATRICES, logw, chunk_size=self.chunk_size)
 

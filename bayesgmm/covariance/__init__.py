@@ -36,13 +36,23 @@ from bayesgmm.covariance.full import Full
 from bayesgmm.covariance.spherical import Spherical
 from bayesgmm.covariance.tied import Tied
 
-__all__ = ["COVARIANCE_TYPES", "CovarianceModel", "CovarianceType", "get_covariance_type"]
+__all__ = [
+    "COVARIANCE_TYPES",
+    "FULL_MATRICES",
+    "CovarianceModel",
+    "CovarianceType",
+    "get_covariance_type",
+]
 
 #: Kept for compatibility: the base class's earlier name.
 CovarianceType = CovarianceModel
 
 _TYPES: tuple[type[CovarianceModel], ...] = (Full, Tied, Diag, Spherical)
 _REGISTRY: dict[str, CovarianceModel] = {cls.name: cls() for cls in _TYPES}
+
+#: The type whose layout is plain full matrices ``(K, D, D)``: posterior draws and
+#: every full-matrix stack are evaluated with it, whatever the fitted type.
+FULL_MATRICES: CovarianceModel = _REGISTRY["full"]
 
 #: The valid covariance type names, in scikit-learn's order.
 COVARIANCE_TYPES: tuple[str, ...] = tuple(_REGISTRY)

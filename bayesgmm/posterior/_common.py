@@ -13,7 +13,7 @@ import xarray as xr
 
 from bayesgmm._data import check_array, obs_coords
 from bayesgmm._kernels import estimate_log_gaussian_prob
-from bayesgmm.covariance import get_covariance_type
+from bayesgmm.covariance import FULL_MATRICES
 
 DEFAULT_MEMORY_BUDGET = 64 * 2**20  # bytes of working memory per chunk
 
@@ -209,7 +209,7 @@ def log_gaussian_prob_full(X: np.ndarray, means: np.ndarray, prec_chol: np.ndarr
 
     Draws are evaluated by stacking draw x component into the kernel's component axis.
     """
-    return estimate_log_gaussian_prob(X, means, prec_chol, get_covariance_type("full"))
+    return estimate_log_gaussian_prob(X, means, prec_chol, FULL_MATRICES)
 
 
 class DrawParams:

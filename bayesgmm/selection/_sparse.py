@@ -16,7 +16,7 @@ import xarray as xr
 
 from bayesgmm import _kernels
 from bayesgmm._validation import check_array
-from bayesgmm.covariance import get_covariance_type
+from bayesgmm.covariance import FULL_MATRICES
 from bayesgmm.exceptions import SelectionWarning
 from bayesgmm.selection._cells import _fit_bayes, _Progress, _reemit, _run_cells, _warn_failures
 from bayesgmm.selection._result import SelectionResult
@@ -25,11 +25,6 @@ __all__ = ["SPARSE_ALPHA", "occupied_components"]
 
 #: Default Dirichlet concentration of the sparse overfitted mixture.
 SPARSE_ALPHA = 0.01
-
-# Posterior draws hold every covariance as a full matrix, whatever the fitted type
-# (docs/developer/contracts.md), so they are evaluated as the full type.
-_DRAW_COVARIANCE = get_covariance_type("full")
-
 
 def occupied_components(
     posterior,
@@ -163,9 +158,9 @@ def _responsibilities(X, means, covariances, log_weights):
     """
     B, K, D = means.shape
     N = X.shape[0]
-    prec_chol = _DRAW_COVARIANCE.precision_cholesky(covariances)
+    prec_chol = FULL_MATRICES.precision_cholesky(covariances)
     wlp = _kernels.estimate_log_gaussian_prob(
-        X, means.reshape(B * K, D), prec_chol, _DRAW_COVARIANCE
+        X, means.reshape(B * K, D), prec_chol, FULL_MATRICES
     ).reshape(N, B, K)
     wlp += log_weights[None, :, :]
     _, log_resp = _kernels.log_responsibilities(wlp.reshape(N * B, K))
