@@ -89,7 +89,8 @@ def fit_sklearn(X, k, ct, args):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return SkGM(k, covariance_type=ct, n_init=10, tol=args.tol, max_iter=args.max_iter,
+        return SkGM(k, covariance_type=ct, n_init=10, tol=args.sklearn_tol or args.tol,
+                    max_iter=args.max_iter,
                     random_state=args.seed).fit(X)
 
 
@@ -99,6 +100,8 @@ def main():
     p.add_argument("--n-init", type=int, default=None, help="ours: n_init (default: estimator's)")
     p.add_argument("--tol", type=float, default=1e-8)
     p.add_argument("--max-iter", type=int, default=2000)
+    p.add_argument("--sklearn-tol", type=float, default=None,
+                   help="scikit-learn's tol (default: --tol)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-sklearn", action="store_true")
     p.add_argument("--datasets", default="faithful,iris,banknote,diabetes")
@@ -108,8 +111,8 @@ def main():
     defaults = GaussianMixture()
     print(f"ours: GaussianMixture(init_params={args.init_params or defaults.init_params!r}, "
           f"n_init={args.n_init or defaults.n_init}, tol={args.tol}, max_iter={args.max_iter}, "
-          f"random_state={args.seed}); scikit-learn: GaussianMixture(n_init=10, same tol, "
-          "max_iter, random_state)")
+          f"random_state={args.seed}); scikit-learn: GaussianMixture(n_init=10, "
+          f"tol={args.sklearn_tol or args.tol}, same max_iter, random_state)")
     print(f"'*' marks a near-singular solution (smallest relative eigenvalue < {NEAR_SINGULAR:g})")
     total = {"cells": 0, "ours": 0, "sk": 0, "ours_sing": 0, "sk_sing": 0, "ours_above": 0,
              "sk_above": 0}
