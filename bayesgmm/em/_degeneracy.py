@@ -9,10 +9,17 @@
   collapsed after an M-step (the type-specific collapse test is the
   covariance type's ``collapsed``) and their re-seeding at the
   worst-explained observations.
+* :func:`relative_variances` and :func:`warn_near_singular` -- the check of
+  a finished initialisation: a component whose variance in some direction is
+  below :data:`NEAR_SINGULAR` times the data's variance in that direction
+  sits on tied values or a single observation (a spurious maximum of the
+  likelihood, held up only by ``reg_covar``). Such initialisations count as
+  failed: the estimator keeps the best one without near-singular components
+  and warns when every initialisation ended so.
 
 The warnings' ``stacklevel`` points at the user's call: the chain is
-``fit``/``fit_predict`` -> ``_fit`` -> ``_fit_attempt`` (-> ``_fit_loop`` ->
-``GaussianMixture._m_step``) -> here.
+``fit``/``fit_predict`` -> ``_fit`` -> ``_fit_attempt`` (-> ``_fit_loop``
+(-> ``GaussianMixture._m_step``)) -> here.
 """
 
 from __future__ import annotations
@@ -27,9 +34,14 @@ from bayesgmm.exceptions import DegenerateComponentWarning
 #: Re-seedings per initialisation before degenerate components are left alone.
 MAX_RESEEDS = 3
 
+#: A component is near-singular when its variance in some direction is below
+#: this fraction of the data's variance in that direction.
+NEAR_SINGULAR = 1e-4
+
 # warnings.warn stacklevel of the user's call (see the module docstring)
 _FROM_FIT_ATTEMPT = 5  # warn_reg_covar_scale, called by _fit_attempt
 _FROM_M_STEP = 7  # Degeneracy methods, called by _m_step
+_FROM_FIT_LOOP = 6  # warn_near_singular, called by _fit_loop
 
 
 class _Moments:
@@ -121,6 +133,72 @@ class DataSpread:
         var = self.var
         scale = float(np.sum(var)) / var.shape[0]
         return scale if scale > 0 else 1.0
+
+
+def relative_variances(covariance, covariances, spread):
+    """Each component's smallest variance relative to the data's in that direction.
+
+    The smallest generalised eigenvalue ``min_v (v' C_k v) / (v' S v)`` of
+    each component covariance ``C_k`` against the data covariance ``S``
+    (over the directions in which the data vary; ``inf`` for constant
+    data). Below :data:`NEAR_SINGULAR` the component is near-singular.
+
+    Parameters
+    ----------
+    covariance : CovarianceModel
+    covariances : ndarray
+        In the layout of ``covariance``.
+    spread : DataSpread
+
+    Returns
+    -------
+    ndarray of shape (n_components,)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayesgmm.covariance import get_covariance_type
+    >>> from bayesgmm.em._degeneracy import DataSpread, relative_variances
+    >>> from bayesgmm.em._engine import _Data
+    >>> X = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 4.0], [2.0, 4.0]])
+    >>> spread = DataSpread(_Data(X), X.mean(axis=0))
+    >>> relative_variances(get_covariance_type("diag"), np.array([[1.0, 1e-8]]), spread)
+    array([2.5e-09])
+    """
+    cov = spread.cov
+    lam, vec = np.linalg.eigh(cov)
+    keep = lam > 1e-12 * max(float(lam.max()), 0.0)
+    covs = np.asarray(covariances)
+    k = covs.shape[0] if covariance.name != "tied" else 1
+    full = covariance.to_full(covs, k, cov.shape[0])
+    if not keep.any():
+        return np.full(full.shape[0], np.inf)
+    white = vec[:, keep] / np.sqrt(lam[keep])
+    return np.linalg.eigvalsh(white.T @ full @ white)[:, 0]
+
+
+def warn_near_singular(components, ratios, n_effective, n_init):
+    """The :class:`DegenerateComponentWarning` of a fit whose best solution is near-singular.
+
+    ``components``: indices; ``ratios``: their relative variances
+    (:func:`relative_variances`); ``n_effective``: their effective numbers
+    of observations; ``n_init``: the number of initialisations, all of
+    which ended with a near-singular component.
+    """
+    what = ", ".join(
+        f"{c} (variance ratio {r:.2g}, {m:.3g} observations)"
+        for c, r, m in zip(components, ratios, n_effective)
+    )
+    warnings.warn(
+        f"Component(s) {what} of the fitted mixture are near-singular: in some direction "
+        f"their variance is below {NEAR_SINGULAR:g} x the data's, i.e. they sit on tied "
+        "values or on a few observations, a spurious maximum of the likelihood held up "
+        f"by reg_covar; all {n_init} initialisation(s) ended so. Use fewer components "
+        "(n_components), increase reg_covar (to about 1e-3 x the variance of the tied "
+        "feature) or try more initialisations (n_init).",
+        DegenerateComponentWarning,
+        stacklevel=_FROM_FIT_LOOP,
+    )
 
 
 def warn_reg_covar_scale(reg_covar, spread, names=None):

@@ -10,7 +10,11 @@ the responsibilities of one of scikit-learn's strategies (``init_params``):
   iterations as a map-reduce over the data blocks);
 * ``"k-means++"`` -- one observation per component from k-means++ seeding;
 * ``"random"`` -- uniform random responsibilities;
-* ``"random_from_data"`` -- one randomly chosen observation per component.
+* ``"random_from_data"`` -- one randomly chosen observation per component;
+* ``"hc"`` -- R mclust's model-based hierarchical agglomeration
+  (:mod:`bayesgmm.em._hierarchical`) for the first initialisation, k-means
+  for the others (the agglomeration is deterministic for data of at most
+  :data:`~bayesgmm.em._hierarchical.MAX_ROWS` rows).
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ from __future__ import annotations
 import numpy as np
 
 from bayesgmm import _kernels
+from bayesgmm.em._hierarchical import hierarchical_statistics
 
 #: The valid ``init_params``.
-INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data", "hc")
 
 
 def check_initial_parameters(covariance, n_components, n_features,
@@ -116,9 +121,16 @@ def initial_parameters(data, shift, rng, covariance, n_components, *, init_param
     return weights, means, covs, prec_chol
 
 
+def strategy(init_params, init):
+    """The strategy of initialisation number ``init`` (from 0) under ``init_params``."""
+    return "kmeans" if init_params == "hc" and init > 0 else init_params
+
+
 def _initial_statistics(init_params, data, shift, rng, covariance, k, spread):
     """Sufficient statistics (shifted coordinates) of the strategy's responsibilities."""
     n = data.n
+    if init_params == "hc":
+        return hierarchical_statistics(data, shift, rng, covariance, k)
     if init_params == "random":
         resp = rng.uniform(size=(n, k))
         resp /= resp.sum(axis=1)[:, None]

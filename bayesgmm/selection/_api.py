@@ -117,7 +117,9 @@ def select_components(
         * ``"bic"``/``"icl"`` -- dims (``n_components``, ``covariance_type``):
           ``log_likelihood``, ``n_parameters``, ``bic``, ``icl``, ``aic``
           (lower is better), ``bic_mclust``, ``icl_mclust`` (higher is
-          better), ``converged``, ``n_iter``, ``seconds``, ``message``.
+          better), ``converged``, ``degenerate`` (a near-singular component:
+          such a cell is not chosen unless every cell is), ``n_iter``,
+          ``seconds``, ``message``.
         * ``"loo"``/``"waic"`` -- same dims: ``elpd``, ``se``, ``p``,
           ``elpd_diff``, ``dse``, ``weight`` (stacking), ``rank``, and for
           LOO ``n_high_pareto_k``, ``max_pareto_k``, ``good_k`` (the
@@ -138,7 +140,8 @@ def select_components(
     Warns
     -----
     SelectionWarning
-        A cell failed (recorded as NaN with its reason in ``message``), EM
+        One listing every ``"bic"``/``"icl"`` cell's warnings (also in
+        ``message``). A cell failed (recorded as NaN with its reason in ``message``), EM
         did not converge, or WAIC is unreliable.
     ParetoKWarning
         PSIS-LOO Pareto k above the threshold, with what to do.

@@ -16,7 +16,13 @@ import xarray as xr
 
 from bayesgmm.covariance import get_covariance_type
 from bayesgmm.exceptions import SelectionWarning
-from bayesgmm.selection._cells import _argbest, _Progress, _run_cells, _warn_failures
+from bayesgmm.selection._cells import (
+    _argbest,
+    _Progress,
+    _run_cells,
+    _warn_cell_warnings,
+    _warn_failures,
+)
 from bayesgmm.selection._result import SelectionResult
 
 
@@ -44,6 +50,7 @@ def _fit_em(X, k, ct, seed, options):
         "icl": float(model.icl(X, method=options["icl_method"])),
         "converged": bool(model.converged_),
         "n_iter": int(model.n_iter_),
+        "degenerate": bool(len(model.degenerate_components_)),
     }
 
 
@@ -59,6 +66,7 @@ def _grid_table(results, ks, cts, n, icl_method):
     shape = (len(ks), len(cts))
     num = {v: np.full(shape, np.nan) for v in ("log_likelihood", "n_parameters", "bic", "icl", "aic")}
     converged = np.zeros(shape, dtype=bool)
+    degenerate = np.zeros(shape, dtype=bool)
     n_iter = np.zeros(shape, dtype=np.int64)
     seconds = np.full(shape, np.nan)
     message = np.full(shape, "", dtype=object)
@@ -72,6 +80,7 @@ def _grid_table(results, ks, cts, n, icl_method):
             for v in num:
                 num[v][i, j] = r[v]
             converged[i, j] = r["converged"]
+            degenerate[i, j] = r["degenerate"]
             n_iter[i, j] = r["n_iter"]
             message[i, j] = " | ".join(msg for _, msg in r["warnings"])
     dims = ("n_components", "covariance_type")
@@ -88,6 +97,9 @@ def _grid_table(results, ks, cts, n, icl_method):
             "bic_mclust": (dims, -num["bic"], {"long_name": "mclust BIC = 2 log L - p log n", "better": "higher"}),
             "icl_mclust": (dims, -num["icl"], {"long_name": "mclust ICL = -icl", "better": "higher"}),
             "converged": (dims, converged),
+            "degenerate": (dims, degenerate, {
+                "long_name": "near-singular component (not chosen when another cell is not)",
+            }),
             "n_iter": (dims, n_iter),
             "seconds": (dims, seconds),
             "message": (dims, message.astype(str)),
@@ -122,7 +134,14 @@ def _select_em(X, n, ks, cts, method, n_init, seed, progressbar, n_jobs, icl_met
             SelectionWarning,
             stacklevel=3,
         )
-    best = _argbest(table[method].to_numpy(), ks, cts, higher_is_better=False)
+    _warn_cell_warnings(results, cells, stacklevel=4)
+    # a cell with a near-singular component is a spurious maximum, like a
+    # failed one (mclust's NA): chosen only when every cell is
+    values = table[method].to_numpy()
+    regular = ~table["degenerate"].to_numpy()
+    if np.isfinite(values[regular]).any():
+        values = np.where(regular, values, np.nan)
+    best = _argbest(values, ks, cts, higher_is_better=False)
     if best is None:
         raise ValueError(
             "every fit of the selection grid failed (see the warning above); use fewer "

@@ -162,6 +162,23 @@ def _warn_failures(results, cells, stacklevel=3):
         )
 
 
+def _warn_cell_warnings(results, cells, stacklevel=3):
+    """One :class:`SelectionWarning` listing every cell's warnings (category and text)."""
+    warned = [c for c in cells if results[c]["warnings"]]
+    if warned:
+        lines = "; ".join(
+            f"n_components={k}, {ct}: "
+            + " | ".join(f"{cat.__name__}: {msg}" for cat, msg in results[(k, ct)]["warnings"])
+            for k, ct in warned
+        )
+        warnings.warn(
+            f"{len(warned)} of {len(cells)} fits warned (also in the table's 'message' "
+            f"variable): {lines}",
+            SelectionWarning,
+            stacklevel=stacklevel,
+        )
+
+
 def _argbest(values, ks, cts, higher_is_better):
     """The ``(k, ct)`` of the best finite entry of a (len(ks), len(cts)) array, or None."""
     v = np.where(np.isfinite(values), values, -np.inf if higher_is_better else np.inf)

@@ -1,0 +1,141 @@
+"""The ``init_params="hc"`` start (mclust's model-based hierarchical agglomeration)
+and the degeneracy policy (near-singular solutions count as failed starts).
+
+Reference numbers from R mclust 6.0.0 (``benchmarks/mclust/reference.R``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import bayesgmm as bg
+from bayesgmm import GaussianMixture
+from bayesgmm.em._hierarchical import agglomerate, transform
+from bayesgmm.exceptions import DegenerateComponentWarning, SelectionWarning
+
+DATA = Path(__file__).resolve().parents[1] / "benchmarks" / "mclust" / "data"
+
+# mclust: hclass(hc(iris[, 1:4], modelName = "VVV", use = "SVD"), 3) - 1
+IRIS_HC3 = (
+    "00000000000000000000000000000000000000000100000000212121112111111211111211222211"
+    "1111112111111111121121211212122121121221212122111222111221122212221221"
+)
+
+
+def _iris():
+    return np.loadtxt(DATA / "iris.csv", delimiter=",", skiprows=1)
+
+
+def test_agglomeration_equals_mclust_hc_on_iris():
+    labels = agglomerate(transform(_iris(), "SVD"), 3)
+    assert "".join(map(str, labels)) == IRIS_HC3
+
+
+def test_agglomeration_separates_blobs_and_groups_duplicates():
+    rng = np.random.RandomState(0)
+    X = np.r_[rng.randn(40, 2), rng.randn(40, 2) + 8.0, np.zeros((5, 2)) + 8.0]
+    lab = agglomerate(transform(X), 2)
+    assert len(set(lab[:40])) == 1 and len(set(lab[40:])) == 1 and lab[0] != lab[40]
+    # fewer distinct rows than clusters: the distinct rows
+    assert agglomerate(np.array([[0.0], [0.0], [1.0]]), 3).tolist() == [0, 0, 1]
+
+
+def test_transforms():
+    X = np.array([[0.0, 1.0, 3.0], [2.0, 1.0, 1.0], [4.0, 1.0, 2.0]])
+    assert np.array_equal(transform(X, "VARS"), X)
+    std = transform(X, "STD")
+    assert std.shape == (3, 2)  # the constant column is dropped
+    np.testing.assert_allclose(std.std(axis=0, ddof=1), 1.0)
+    # mclust's "SVD": standardised data U S V' -> U S^(1/2)
+    svd = transform(X, "SVD")
+    s = np.linalg.svd(std, compute_uv=False)
+    np.testing.assert_allclose(svd.T @ svd, np.diag(s), atol=1e-12)
+
+
+def test_hc_start_reaches_mclust_hc_maximum_on_iris():
+    # mclust's EM from its hc-SVD start, VVV G = 3: log-likelihood -180.1859
+    X = _iris()
+    gm = GaussianMixture(3, init_params="hc", tol=1e-10, max_iter=5000).fit(X)
+    assert gm.score(X) * len(X) == pytest.approx(-180.1859, abs=0.05)
+
+
+def test_hc_is_deterministic_and_on_a_subset_for_large_data(monkeypatch):
+    from bayesgmm.em import _hierarchical
+
+    monkeypatch.setattr(_hierarchical, "MAX_ROWS", 50)
+    rng = np.random.RandomState(1)
+    X = np.r_[rng.randn(200, 2), rng.randn(200, 2) + 6.0]
+    a = GaussianMixture(2, init_params="hc", random_state=3).fit(X)
+    b = GaussianMixture(2, init_params="hc", random_state=3).fit(X)
+    np.testing.assert_array_equal(a.means_, b.means_)
+    assert sorted(np.round(a.weights_, 1)) == [0.5, 0.5]
+
+
+def test_hc_with_sample_weight_ignores_zero_weight_rows():
+    rng = np.random.RandomState(2)
+    X = np.r_[rng.randn(30, 2), rng.randn(30, 2) + 5.0, np.full((3, 2), 100.0)]
+    w = np.r_[np.ones(60), np.zeros(3)]
+    gm = GaussianMixture(2, init_params="hc", max_iter=0).fit(X, sample_weight=w)
+    assert np.all(gm.means_ < 50)
+
+
+def _tied_data():
+    # 60 Gaussian points and 8 with the second feature tied at 3.0
+    rng = np.random.RandomState(0)
+    return np.r_[rng.randn(60, 2), np.c_[rng.uniform(-2, 2, 8), np.full(8, 3.0)]]
+
+
+def test_near_singular_solution_warns_and_names_the_component():
+    X = _tied_data()
+    with pytest.warns(DegenerateComponentWarning, match=r"Component\(s\) 1 .*near-singular.*"
+                      r"n_components.*reg_covar.*n_init"):
+        gm = GaussianMixture(2, means_init=[[0, 0], [0, 3]], tol=1e-8, max_iter=500).fit(X)
+    assert gm.degenerate_components_.tolist() == [1]
+
+
+def test_near_singular_start_is_failed_when_a_regular_one_exists():
+    X = _tied_data()
+    # seed 0: one start of random_from_data ends on the tied values ...
+    with pytest.warns(DegenerateComponentWarning):
+        one = GaussianMixture(2, init_params="random_from_data", random_state=0, tol=1e-8,
+                              max_iter=500).fit(X)
+    # ... with a higher bound than any regular solution; with more starts the
+    # best regular one is kept, silently
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DegenerateComponentWarning)
+        many = GaussianMixture(2, init_params="random_from_data", n_init=6, random_state=0,
+                               tol=1e-8, max_iter=500).fit(X)
+    assert one.lower_bound_ > many.lower_bound_
+    assert many.degenerate_components_.size == 0
+
+
+def test_large_reg_covar_is_the_users_choice():
+    X = _tied_data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DegenerateComponentWarning)
+        gm = GaussianMixture(2, means_init=[[0, 0], [0, 3]], reg_covar=1e-3).fit(X)
+    assert gm.degenerate_components_.size == 0
+
+
+def test_select_components_summarises_cell_warnings_and_skips_near_singular_cells():
+    X = _tied_data()
+    with pytest.warns(SelectionWarning, match=r"fits warned.*n_components=2, full: "
+                      r"DegenerateComponentWarning"):
+        res = bg.select_components(X, [1, 2], covariance_types=["full"], n_init=1,
+                                   init_params="random_from_data",
+                                   random_state=0, tol=1e-8, max_iter=500,
+                                   progressbar=False)
+    t = res.table
+    assert bool(t["degenerate"].sel(n_components=2, covariance_type="full"))
+    # the near-singular K=2 cell has the lower BIC but is not chosen
+    assert float(t["bic"].sel(n_components=2).min()) < float(t["bic"].sel(n_components=1).min())
+    assert res.n_components == 1
+
+
+def test_init_params_error_lists_hc():
+    with pytest.raises(ValueError, match="'hc'"):
+        GaussianMixture(2, init_params="mclust").fit(np.arange(10.0)[:, None])
