@@ -15,10 +15,17 @@ def counts_and_means(stats):
     """M-step ``nk`` and means from sufficient statistics.
 
     ``nk`` gets ``10 * eps`` added, as in scikit-learn, so that an empty
-    component's mean stays finite.
+    component's mean stays finite. The means are relative to the statistics'
+    ``centre`` where they have one (the covariance formulas are the same
+    about any centre); :func:`located` adds it back.
     """
     nk = stats.nk + 10 * np.finfo(np.float64).eps
     return nk, stats.sx / nk[:, None]
+
+
+def located(stats, means):
+    """The M-step's means in the statistics' coordinates: ``means`` plus their ``centre``."""
+    return means if stats.centre is None else stats.centre + means
 
 
 def upper_moment_features(xt: np.ndarray, out: np.ndarray) -> None:

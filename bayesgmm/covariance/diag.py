@@ -8,6 +8,7 @@ from bayesgmm.covariance._base import CovarianceModel, vector_precision_cholesky
 from bayesgmm.covariance._em import (
     check_positive_precisions,
     counts_and_means,
+    located,
     sample_scaled_normal,
 )
 
@@ -103,7 +104,7 @@ class Diag(CovarianceModel):
     def m_step(self, stats, reg_covar):
         nk, means = counts_and_means(stats)
         cov = stats.sxx / nk[:, None] - means**2 + reg_covar
-        return nk, means, cov
+        return nk, located(stats, means), cov
 
     def check_precisions(self, precisions, name="precisions_init"):
         check_positive_precisions(precisions, self.name, name)

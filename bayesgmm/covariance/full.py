@@ -12,6 +12,7 @@ from bayesgmm.covariance._base import (
 from bayesgmm.covariance._em import (
     check_spd_precisions,
     counts_and_means,
+    located,
     expand_upper,
     matrix_expansion_operands,
     random_spd,
@@ -136,7 +137,7 @@ class Full(CovarianceModel):
         cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))
         d = cov.shape[-1]
         cov[:, np.arange(d), np.arange(d)] += reg_covar
-        return nk, means, cov
+        return nk, located(stats, means), cov
 
     def check_precisions(self, precisions, name="precisions_init"):
         check_spd_precisions(precisions, self.name, name)

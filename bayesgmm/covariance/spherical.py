@@ -8,6 +8,7 @@ from bayesgmm.covariance._base import CovarianceModel, vector_precision_cholesky
 from bayesgmm.covariance._em import (
     check_positive_precisions,
     counts_and_means,
+    located,
     sample_scaled_normal,
 )
 
@@ -108,7 +109,7 @@ class Spherical(CovarianceModel):
         nk, means = counts_and_means(stats)
         d = means.shape[1]
         cov = (stats.sxx[:, 0] / nk - np.sum(means**2, axis=1)) / d + reg_covar
-        return nk, means, cov
+        return nk, located(stats, means), cov
 
     def check_precisions(self, precisions, name="precisions_init"):
         check_positive_precisions(precisions, self.name, name)

@@ -12,6 +12,7 @@ from bayesgmm.covariance._base import (
 from bayesgmm.covariance._em import (
     check_spd_precisions,
     counts_and_means,
+    located,
     expand_upper,
     matrix_expansion_operands,
     random_spd,
@@ -115,7 +116,7 @@ class Tied(CovarianceModel):
         cov /= nk.sum()
         cov = 0.5 * (cov + cov.T)
         cov[np.diag_indices_from(cov)] += reg_covar
-        return nk, means, cov
+        return nk, located(stats, means), cov
 
     def check_precisions(self, precisions, name="precisions_init"):
         check_spd_precisions(precisions, self.name, name)

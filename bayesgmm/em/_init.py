@@ -165,12 +165,8 @@ def _block_kmeans(x, w, offset, centers, shift):
 
 
 def _block_stats_kmeans_resp(x, w, offset, centers, shift, covariance):
-    xc = x - shift
-    k = centers.shape[0]
-    lab, _ = _nearest(xc, centers, np.einsum("kd,kd->k", centers, centers))
-    resp = np.zeros((xc.shape[0], k))
-    resp[np.arange(xc.shape[0]), lab] = 1.0
-    return _kernels.accumulate_statistics(xc, covariance, resp=resp, sample_weight=w)
+    lab, _ = _nearest(x - shift, centers, np.einsum("kd,kd->k", centers, centers))
+    return _kernels.label_statistics(x, lab, centers, covariance, sample_weight=w, shift=shift)
 
 
 def _block_stats_resp(x, w, offset, resp, shift, covariance):
@@ -189,7 +185,7 @@ def _stats_from_points(points_c, data, idx, covariance):
     """
     k = points_c.shape[0]
     w = None if data.sample_weight is None else np.asarray(data.sample_weight)[idx]
-    st = _kernels.accumulate_statistics(points_c, covariance, resp=np.eye(k), sample_weight=w)
+    st = _kernels.label_statistics(points_c, np.arange(k), points_c, covariance, sample_weight=w)
     st.weight = float(data.n if data.sample_weight is None else np.sum(data.sample_weight))
     st.n = data.n
     return st
