@@ -29,7 +29,7 @@ expansion's origin in units of their own spread (tight clusters far apart,
 large offsets). Each call estimates that rounding error from the operands
 alone (:func:`_expansion_error`); above :data:`EXPANSION_TOLERANCE` the
 log-densities and statistics are computed on the rows centred on each
-component's mean instead (:func:`_centred_log_densities`; the statistics then
+component's mean instead (:class:`_CentredPlan`; the statistics then
 carry their ``centre``), exact to a few ulps at any separation or offset.
 Hard assignments (initialisations) always use centred statistics
 (:func:`label_statistics`).
@@ -165,8 +165,7 @@ class _LogProbPlan:
     The type's Mahalanobis form (:meth:`mahalanobis_plan`) is used where its
     rounding is negligible (:func:`_expansion_error` at most
     :data:`EXPANSION_TOLERANCE`); otherwise every component's log-density is
-    evaluated on the rows centred on its own mean
-    (:func:`_centred_log_densities`).
+    evaluated on the rows centred on its own mean (:class:`_CentredPlan`).
     """
 
     def __init__(self, means, precisions_chol, covariance_type):
@@ -180,17 +179,16 @@ class _LogProbPlan:
         self.centre = centre if centre is not None and np.any(centre) else None
         self.const = -0.5 * d * _LOG_2PI + ct.log_det_cholesky(p, d)
         local = means if self.centre is None else means - self.centre
-        self.centres = None
+        self.centred = None
         A, c = _expansion_operands(local, p, np.zeros(k), ct)
-        if k and _expansion_error(A, c, local) > EXPANSION_TOLERANCE:
-            self.centres, self.covariance_type = means, ct
-            self.operands = _centred_operands(p, np.zeros(k), ct, k, d)
+        if k and _expansion_error(A, c, local, ct.expansion_conditioning(p)) > EXPANSION_TOLERANCE:
+            self.centred = _CentredPlan(means, p, np.zeros(k), ct)
         else:
             self.mahalanobis = ct.mahalanobis_plan(local, p)
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
-        if self.centres is not None:
-            return _centred_log_densities(X, self.centres, self.operands, self.covariance_type).T
+        if self.centred is not None:
+            return self.centred(X).T
         if self.centre is not None:
             X = X - self.centre
         maha = self.mahalanobis(X)
@@ -483,16 +481,21 @@ def _moment_features_t(xc: np.ndarray, shift, covariance_type, m2: int, out=None
     return zt
 
 
+def _log_normaliser(precisions_chol, log_weights, covariance_type, d):
+    """``log w_k - D/2 log(2 pi) + log det P_k`` (K,): the weighted log-density less
+    the Mahalanobis term."""
+    return (
+        -0.5 * d * _LOG_2PI
+        + covariance_type.log_det_cholesky(precisions_chol, d)
+        + np.asarray(log_weights, dtype=np.float64)
+    )
+
+
 def _expansion_operands(means, precisions_chol, log_weights, covariance_type):
     """``A`` (M, K) and ``c`` (K,) with ``Z @ A + c = log w_k + log N(x | mu_k, S_k)``."""
     means = np.asarray(means, dtype=np.float64)
     p = np.asarray(precisions_chol, dtype=np.float64)
-    d = means.shape[1]
-    const = (
-        -0.5 * d * _LOG_2PI
-        + covariance_type.log_det_cholesky(p, d)
-        + np.asarray(log_weights, dtype=np.float64)
-    )
+    const = _log_normaliser(p, log_weights, covariance_type, means.shape[1])
     A, c = covariance_type.expansion_operands(means, p, const)
     return np.ascontiguousarray(A), c
 
@@ -509,55 +512,72 @@ def _expansion_operands(means, precisions_chol, log_weights, covariance_type):
 EXPANSION_TOLERANCE = 1e-10
 
 
-def _expansion_error(A, c, means) -> float:
+def _expansion_error(A, c, means, conditioning) -> float:
     """Estimated rounding error (nats) of the expanded log-densities near the means.
 
     The expansion evaluates ``log N(x | mu_k, S_k)`` as ``z(x) @ A_k + c_k``
-    (``A``, ``c`` from :func:`_expansion_operands`): near ``mu_k`` its
-    linear term ``x . (Lambda_k mu_k)``, its constant and its quadratic term
-    are each of size about ``|Lambda_k mu_k| . |mu_k|`` and cancel to a
-    result of order ``D``, each with a relative rounding error of order
-    ``eps``. This returns ``eps`` times the largest of those sizes (plus
-    ``|c_k|``) over the components, ``means`` taken relative to the origin of
-    the expansion (e.g. the fit's centring shift). It also bounds the relative
-    error of the M-step's ``sxx / nk - mu mu^T`` (the same terms) and
-    overestimates that of the linear form ``x P - mu P``. Components with a
-    zero weight (``c_k = -inf``) are left out. Cheap: no pass over the data.
+    (``A``, ``c`` from :func:`_expansion_operands`). Two cancellations:
+
+    * offset: near ``mu_k`` its linear term ``x . (Lambda_k mu_k)``, its
+      constant and its quadratic term are each of size about
+      ``|Lambda_k mu_k| . |mu_k|`` and cancel to a result of order ``D``
+      (``means`` relative to the origin of the expansion, e.g. the fit's
+      centring shift);
+    * correlation: the quadratic form's terms ``Lambda_ij x_i x_j`` exceed
+      its value (about ``D``) by the type's ``expansion_conditioning``
+      (e.g. a component collapsed onto a plane).
+
+    Each term carries a relative rounding error of order ``eps``; this
+    returns ``eps`` times the largest total size over the components (plus
+    ``|c_k|``). The offset part also bounds the relative error of the
+    M-step's ``sxx / nk - mu mu^T``. Components with a zero weight
+    (``c_k = -inf``) are left out. Cheap: no pass over the data.
     """
-    lin = A[-means.shape[1]:]  # (D, K): Lambda_k mu_k
-    size = np.abs(lin * means.T).sum(axis=0)
+    d = means.shape[1]
+    size = np.abs(A[-d:] * means.T).sum(axis=0)  # A[-d:]: Lambda_k mu_k
     size += np.abs(c)
+    size += d * np.asarray(conditioning)
     return _EPS * float(np.max(size, initial=0.0, where=np.isfinite(c)))
 
 
-def _centred_operands(precisions_chol, log_weights, covariance_type, k, d) -> np.ndarray:
-    """``[A | c]`` (K, M + 1) of the expansion about each component's own mean."""
-    A, c = _expansion_operands(np.zeros((k, d)), precisions_chol, log_weights, covariance_type)
-    return np.ascontiguousarray(np.concatenate([A, c[None, :]], axis=0).T)
+class _CentredPlan:
+    """Weighted log-densities on rows centred on each component's own centre.
 
-
-def _centred_log_densities(xc, centres, operands, covariance_type, features=None) -> np.ndarray:
-    """Weighted log-densities (K, n) of a chunk, each on the rows centred on its component.
-
-    Row ``k`` is ``operands[k] @ z(x - centres[k])``: the moment expansion
-    about ``centres[k]`` (the component's mean, or any point near it), whose
-    terms are of the order of the result for the rows near the component,
-    so nothing cancels catastrophically however far the components lie from
-    each other or from the origin (``x - c`` is exact to a relative
-    ``eps``). ``features``: a list that receives each component's
-    ``z(x - centres[k])`` (for its statistics).
+    The accurate path of the kernels (see :func:`_expansion_error`): component
+    ``k``'s Mahalanobis distances come from the type's own whitened form
+    (``mahalanobis_plan`` of that component alone) on ``x - centres[k]``,
+    which neither cancels by the offset of the components nor by their
+    correlations; ``x - c`` is exact to a relative ``eps``. ``K`` passes over
+    each chunk instead of one product.
     """
-    k = centres.shape[0]
-    m2 = covariance_type.n_moment_features(xc.shape[1])
-    out = np.empty((k, xc.shape[0]))
-    zt = None
-    for j in range(k):
-        zt = _moment_features_t(xc, centres[j], covariance_type, m2,
-                                out=None if features is not None else zt)
-        np.matmul(operands[j], zt, out=out[j])
-        if features is not None:
-            features.append(zt)
-    return out
+
+    def __init__(self, centres, precisions_chol, log_weights, covariance_type):
+        k, d = centres.shape
+        p = np.asarray(precisions_chol, dtype=np.float64)
+        self.centres, self.covariance_type = centres, covariance_type
+        self.const = _log_normaliser(p, log_weights, covariance_type, d) + np.zeros(k)
+        zero = np.zeros((1, d))
+        self.plans = [
+            covariance_type.mahalanobis_plan(zero, covariance_type.component_precision_cholesky(p, j))
+            for j in range(k)
+        ]
+
+    def __call__(self, xc, features=None) -> np.ndarray:
+        """(K, n) weighted log-densities of the chunk ``xc``; ``features``: a list
+        that receives each component's moment features of ``x - centres[k]``
+        (for its statistics)."""
+        k = self.centres.shape[0]
+        ct = self.covariance_type
+        m2 = ct.n_moment_features(xc.shape[1])
+        out = np.empty((k, xc.shape[0]))
+        for j in range(k):
+            xj = xc - self.centres[j]
+            out[j] = self.plans[j](xj)[:, 0]
+            out[j] *= -0.5
+            out[j] += self.const[j]
+            if features is not None:
+                features.append(_moment_features_t(xj, None, ct, m2))
+        return out
 
 
 def _normalise_columns(wt: np.ndarray) -> np.ndarray:
@@ -781,12 +801,14 @@ def accumulate_statistics(
     if resp is None:
         means = np.asarray(means, dtype=np.float64)
         A, c = _expansion_operands(means, precisions_chol, log_weights, covariance_type)
-        if _expansion_error(A, c, means) > EXPANSION_TOLERANCE:
+        conditioning = covariance_type.expansion_conditioning(precisions_chol)
+        if _expansion_error(A, c, means, conditioning) > EXPANSION_TOLERANCE:
             # ill-conditioned (components far from the origin in units of
-            # their spread): the expansion about each component's own mean
+            # their spread, or nearly singular): each component on its own
+            # centred, whitened rows
             centres = means
-            raw_centres = centres if shift is None else centres + shift
-            Atc = _centred_operands(precisions_chol, log_weights, covariance_type, k, d)
+            centred = _CentredPlan(centres if shift is None else centres + shift,
+                                   precisions_chol, log_weights, covariance_type)
             per_comp, features = False, None
         else:
             Atc = np.ascontiguousarray(np.concatenate([A, c[None, :]], axis=0).T)  # (K, M+1)
@@ -835,7 +857,7 @@ def accumulate_statistics(
                 lp += log_w
                 rt = np.ascontiguousarray(lp.T)
             elif centres is not None:
-                rt = _centred_log_densities(xc, raw_centres, Atc, covariance_type, zts)
+                rt = centred(xc, zts)
             elif rbuf is None:
                 rt = Atc @ zt  # weighted log-densities, (K, n)
             else:  # a reused buffer: no fresh pages (page faults) per chunk

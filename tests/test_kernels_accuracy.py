@@ -88,8 +88,8 @@ def test_unit_clusters_separated_by_1e9_fit_like_sklearn(ct):
 def test_ordinary_data_stay_on_the_expansion(ct, monkeypatch):
     # the centred path is a fallback: well-scaled data never take it
     calls = []
-    real = _kernels._centred_log_densities
-    monkeypatch.setattr(_kernels, "_centred_log_densities",
+    real = _kernels._CentredPlan.__call__
+    monkeypatch.setattr(_kernels._CentredPlan, "__call__",
                         lambda *a, **kw: calls.append(1) or real(*a, **kw))
     X = _clusters(10.0, 0.0)
     gm = GaussianMixture(3, covariance_type=ct, random_state=0).fit(X)
@@ -106,10 +106,11 @@ def test_expansion_error_estimate_bounds_the_fast_path(ct, monkeypatch):
         X = _clusters(ratio, 0.0)
         gm = GaussianMixture(3, covariance_type=ct, random_state=0, tol=1e-10).fit(X)
         means = gm.means_ - X.mean(axis=0)
-        A, c = _kernels._expansion_operands(
-            means, gm.precisions_cholesky_, np.zeros(3), get_covariance_type(ct)
+        cov = get_covariance_type(ct)
+        A, c = _kernels._expansion_operands(means, gm.precisions_cholesky_, np.zeros(3), cov)
+        estimate = _kernels._expansion_error(
+            A, c, means, cov.expansion_conditioning(gm.precisions_cholesky_)
         )
-        estimate = _kernels._expansion_error(A, c, means)
         err_params, err_score = _relative_errors(X, gm, ct)
         assert max(err_params, err_score) < 0.2 * estimate
 

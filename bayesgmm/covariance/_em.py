@@ -58,6 +58,14 @@ def matrix_expansion_operands(prec: np.ndarray, means: np.ndarray, const: np.nda
     return A, c
 
 
+def cholesky_conditioning(precisions_chol: np.ndarray) -> np.ndarray:
+    """:meth:`~bayesgmm.covariance.CovarianceModel.expansion_conditioning` of
+    precision factors ``(..., D, D)``: ``max_i |P_i|^2 / P_ii^2`` over the rows."""
+    p = np.asarray(precisions_chol, dtype=np.float64)
+    diag = np.diagonal(p, axis1=-2, axis2=-1)
+    return np.max(np.einsum("...ij,...ij->...i", p, p) / (diag * diag), axis=-1)
+
+
 def check_spd_precisions(precisions: np.ndarray, type_name: str, name: str) -> None:
     """Symmetric positive-definite matrices ``(..., D, D)``, or a ``ValueError``."""
     d = precisions.shape[-1]

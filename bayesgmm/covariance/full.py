@@ -11,6 +11,7 @@ from bayesgmm.covariance._base import (
 )
 from bayesgmm.covariance._em import (
     check_spd_precisions,
+    cholesky_conditioning,
     counts_and_means,
     located,
     expand_upper,
@@ -107,6 +108,9 @@ class Full(CovarianceModel):
 
     def n_moment_features(self, n_features):
         return n_features * (n_features + 1) // 2
+
+    def expansion_conditioning(self, precisions_chol):
+        return cholesky_conditioning(precisions_chol)
 
     def second_moment_features(self, xt, out):
         upper_moment_features(xt, out)
