@@ -15,10 +15,11 @@ Unconstrained vector layout (the order of PyMC's ``model.value_vars``):
 ``means`` (K*D)
     untransformed.
 covariance parameters
-    ``full``: per component the row-major packed lower Cholesky factor of the
-    covariance with log-diagonal (``chol_cov_k_cholesky-cov-packed__``; for
-    D = 1 this is ``sd_log__`` (K,)); ``tied``: one such block; ``diag``:
-    ``sds_log__`` (K*D); ``spherical``: ``sd_log__`` (K).
+    the covariance type's block: its names, shapes, transform to the
+    Cholesky factors ``L_k`` of the covariances, and its log prior with
+    gradient are the Bayesian section of its
+    :class:`~bayesgmm.covariance.CovarianceModel` subclass (the prior of each
+    type is documented at its ``pymc_prior`` method).
 
 Likelihood: with ``A_k = L_k^{-1}`` and ``y_nk = A_k (x_n - mu_k)``,
 ``log N = -D/2 log(2 pi) - sum log diag(L_k) - |y_nk|^2 / 2``.  With the
@@ -29,11 +30,8 @@ responsibilities ``r_nk``, ``R_k = sum_n r_nk`` and
     d/d L_k      = tril(A_k^T M_k) - R_k diag(1 / L_k,ii)
     d/d log w_k  = R_k
 
-The LKJ-Cholesky prior (PyMC's ``_LKJCholeskyCov.logp`` plus the log-diagonal
-Jacobian) reduces, with ``sd_i = |L_i.|`` the row norms, to::
-
-    norm(eta, D) + sum_i [(2 eta - 1 + D - i) log L_ii
-                          - (2 eta - 2 + D) log sd_i + log HalfNormal(sd_i | sigma_i)]
+and the covariance class carries ``d/d L_k`` through its transform
+(:meth:`~bayesgmm.covariance.CovarianceModel.log_prior_and_grad`).
 """
 
 from __future__ import annotations
@@ -41,18 +39,12 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import gammaln
 
-from bayesgmm.priors import Priors, ResolvedPriors
+from bayesgmm.covariance import get_covariance_type
+from bayesgmm.priors import coerce_priors
 
 __all__ = ["MixtureDensity"]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
-_HALFNORMAL_CONST = float(0.5 * np.log(2.0 / np.pi))
-_COV_TYPES = ("full", "tied", "diag", "spherical")
-
-
-def _lkj_normalizing_constant(eta: float, n: int) -> float:
-    k = np.arange(1, n)
-    return float((n - 1) * gammaln(eta + 0.5 * (n - 1)) - np.sum(0.5 * k * np.log(np.pi) + gammaln(eta + 0.5 * (n - 1 - k))))
 
 
 class MixtureDensity:
@@ -65,9 +57,10 @@ class MixtureDensity:
     n_components : int
         Number of components ``K``.
     covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
-    priors : Priors, ResolvedPriors or None
-        ``None`` uses the default :class:`~bayesgmm.priors.Priors`; a
-        :class:`Priors` is resolved against ``X``.
+    priors : Priors, ResolvedPriors, dict or None
+        Coerced by :func:`~bayesgmm.priors.coerce_priors`: ``None`` is the
+        default :class:`~bayesgmm.priors.Priors`, a :class:`Priors` is
+        resolved against ``X``, a ``ResolvedPriors`` must match ``K`` and ``D``.
     chunk_size : int, default=16384
         Rows per block in the likelihood, to bound temporaries.
     max_design_bytes : int, default=2**29
@@ -99,28 +92,17 @@ class MixtureDensity:
     def __init__(self, X, n_components, covariance_type="full", priors=None, *, chunk_size=16384,
                  max_design_bytes=2**29):
         from bayesgmm._data import prepare_data
-        from bayesgmm.model import _check_covariance_type, _check_n_components
+        from bayesgmm.model import _check_n_components
 
-        self.covariance_type = _check_covariance_type(covariance_type)
+        self._cov = get_covariance_type(covariance_type)
+        self.covariance_type = self._cov.name
         K = self.n_components = _check_n_components(n_components)
         arr, _, features = prepare_data(X)
         self.X = np.ascontiguousarray(arr)
         self.feature_names = features
         N, D = self.X.shape
         self.n_features = D
-        if priors is None:
-            priors = Priors()
-        if isinstance(priors, dict):
-            priors = Priors.from_dict(priors)
-        if isinstance(priors, Priors):
-            priors = priors.resolve(self.X, K)
-        if not isinstance(priors, ResolvedPriors):
-            raise TypeError(f"priors must be a Priors, ResolvedPriors or None, got {type(priors).__name__}.")
-        if priors.n_components != K or priors.n_features != D:
-            raise ValueError(
-                f"priors were resolved for {priors.n_components} components and {priors.n_features} "
-                f"features, but the density has {K} and {D}; resolve them with the same X and n_components."
-            )
+        priors = coerce_priors(priors, self.X, K)
         if not (isinstance(chunk_size, (int, np.integer)) and chunk_size >= 1):
             raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}.")
         self.chunk_size = int(chunk_size)
@@ -130,9 +112,6 @@ class MixtureDensity:
         self._shift = self.X.mean(axis=0)
         self._ZT = self._design(self.X) if (self._P + D + 1) * N * 8 <= max_design_bytes else None
         self.priors = priors
-        self._is_diag_packed = self._tril[0] == self._tril[1]
-        self._tril_flat = self._tril[0] * D + self._tril[1]
-        self._diag_flat = np.arange(D) * (D + 1)
         # Tq: (D*D, P) maps a flattened symmetric precision to the quadratic-form
         # coefficients of [x_i x_j (i >= j)]; Ts: (P, D*D) scatters the packed
         # second moments back into a symmetric matrix.
@@ -143,31 +122,11 @@ class MixtureDensity:
             self._Tq[b * D + a, p] = -0.5
             self._Ts[p, a * D + b] = 1.0
             self._Ts[p, b * D + a] = 1.0
-        self._sig2 = priors.sd_sigma**2
 
-        ct = self.covariance_type
-        names = ["weights_simplex__", "means"]
-        shapes = [(K - 1,), (K, D)]
-        if ct == "full":
-            if D == 1:
-                names.append("sd_log__")
-                shapes.append((K,))
-            else:
-                names += [f"chol_cov_{k}_cholesky-cov-packed__" for k in range(K)]
-                shapes += [(self._P,)] * K
-        elif ct == "tied":
-            names.append("sd_log__" if D == 1 else "chol_cov_cholesky-cov-packed__")
-            shapes.append(() if D == 1 else (self._P,))
-        elif ct == "diag":
-            names.append("sds_log__")
-            shapes.append((K, D))
-        else:
-            names.append("sd_log__")
-            shapes.append((K,))
-        self.names = names
-        self.shapes = shapes
-        sizes = [int(np.prod(s)) for s in shapes]
-        self.ndim = int(sum(sizes))
+        blocks = [("weights_simplex__", (K - 1,)), ("means", (K, D)), *self._cov.unconstrained_blocks(K, D)]
+        self.names = [name for name, _ in blocks]
+        self.shapes = [shape for _, shape in blocks]
+        self.ndim = K - 1 + K * D + self._cov.n_unconstrained(K, D)
         self._i_w = slice(0, K - 1)
         self._i_mu = slice(K - 1, K - 1 + K * D)
         self._i_cov = slice(K - 1 + K * D, self.ndim)
@@ -176,18 +135,7 @@ class MixtureDensity:
         a = priors.weights_alpha
         self._const = float(gammaln(a.sum()) - gammaln(a).sum() + np.log(K))
         self._const += float(np.sum(-0.5 * _LOG_2PI - np.log(priors.mean_sd)) * K)
-        if ct in ("full", "tied"):
-            n_cov = K if ct == "full" else 1
-            self._const += n_cov * (
-                _lkj_normalizing_constant(priors.lkj_eta, D) + np.sum(_HALFNORMAL_CONST - np.log(priors.sd_sigma))
-            )
-        elif ct == "diag":
-            self._const += K * float(np.sum(_HALFNORMAL_CONST - np.log(priors.sd_sigma)))
-        else:
-            self._const += K * float(_HALFNORMAL_CONST - np.log(priors.sd_sigma_spherical))
-        eta = priors.lkj_eta
-        self._lkj_a = 2 * eta - 1 + D - np.arange(D)  # coefficient of log L_ii
-        self._lkj_b = 2 * eta - 2 + D  # coefficient of -log sd_i
+        self._const += self._cov.log_prior_constant(K, D, priors)
 
     # ------------------------------------------------------------ parameters
     def _check_x(self, x):
@@ -205,25 +153,6 @@ class MixtureDensity:
         logw = v - np.log(np.exp(v).sum())
         return logw, np.exp(logw)
 
-    def _cholesky(self, u):
-        """Lower Cholesky factors (K, D, D) from the covariance block ``u``."""
-        K, D = self.n_components, self.n_features
-        ct = self.covariance_type
-        if ct in ("full", "tied"):
-            n_cov = K if ct == "full" else 1
-            packed = u.reshape(n_cov, self._P)
-            L = np.zeros((n_cov, D * D))
-            L[:, self._tril_flat] = packed
-            L[:, self._diag_flat] = np.exp(packed[:, self._is_diag_packed])
-            L = L.reshape(n_cov, D, D)
-            if ct == "tied":
-                L = np.broadcast_to(L, (K, D, D))
-            return L
-        s = np.exp(u).reshape(K, D) if ct == "diag" else np.repeat(np.exp(u)[:, None], D, axis=1)
-        L = np.zeros((K, D * D))
-        L[:, self._diag_flat] = s
-        return L.reshape(K, D, D)
-
     def unpack(self, x) -> dict:
         """Constrained parameters in the contract's shapes.
 
@@ -231,7 +160,8 @@ class MixtureDensity:
         -------
         dict
             ``weights`` (K,), ``means`` (K, D), ``covariances`` (K, D, D),
-            ``sds`` (K, D), and ``correlations`` (K, D, D) for full/tied;
+            ``sds`` (K, D), and ``correlations`` (K, D, D) for the types
+            with correlations (full/tied);
             ``chol`` (K, D, D) the lower Cholesky factors.
 
         Examples
@@ -246,11 +176,11 @@ class MixtureDensity:
         K, D = self.n_components, self.n_features
         _, w = self._weights(x[self._i_w])
         mu = x[self._i_mu].reshape(K, D).copy()
-        L = self._cholesky(x[self._i_cov])
+        L = self._cov.chol_from_unconstrained(x[self._i_cov], K, D)
         cov = L @ np.swapaxes(L, -1, -2)
         sds = np.sqrt(np.diagonal(cov, axis1=-2, axis2=-1)).copy()
         out = {"weights": w, "means": mu, "covariances": cov, "sds": sds, "chol": np.array(L)}
-        if self.covariance_type in ("full", "tied"):
+        if self._cov.has_correlations:
             out["correlations"] = cov / (sds[:, :, None] * sds[:, None, :])
         return out
 
@@ -265,7 +195,7 @@ class MixtureDensity:
         covariances : array
             scikit-learn layout: full (K, D, D), tied (D, D), diag (K, D),
             spherical (K,).  A (K, D, D) stack is also accepted for every type
-            (tied then uses the first, diag/spherical the diagonal / its mean).
+            (see :meth:`~bayesgmm.covariance.CovarianceModel.unconstrained_from_covariances`).
 
         Examples
         --------
@@ -278,7 +208,6 @@ class MixtureDensity:
                [0.5, 1. ]])
         """
         K, D = self.n_components, self.n_features
-        ct = self.covariance_type
         w = np.asarray(weights, dtype=float).reshape(-1)
         if w.shape != (K,) or not np.all(np.isfinite(w)) or np.any(w < 0):
             raise ValueError(f"weights must be {K} finite non-negative numbers, got {np.asarray(weights)!r}.")
@@ -289,34 +218,7 @@ class MixtureDensity:
         mu = np.asarray(means, dtype=float)
         if mu.shape != (K, D):
             raise ValueError(f"means must have shape ({K}, {D}), got {mu.shape}.")
-        cov = np.asarray(covariances, dtype=float)
-        expected = {"full": (K, D, D), "tied": (D, D), "diag": (K, D), "spherical": (K,)}[ct]
-        if cov.shape == (K, D, D) and ct != "full":
-            cov = {
-                "tied": cov[0],
-                "diag": np.diagonal(cov, axis1=-2, axis2=-1),
-                "spherical": np.diagonal(cov, axis1=-2, axis2=-1).mean(-1),
-            }[ct]
-        if cov.shape != expected:
-            raise ValueError(
-                f"covariances for covariance_type={ct!r} must have shape {expected} (scikit-learn layout), got {cov.shape}."
-            )
-        if not np.all(np.isfinite(cov)):
-            raise ValueError("covariances contain NaN or infinite values.")
-        if ct in ("full", "tied"):
-            try:
-                L = np.linalg.cholesky(cov.reshape(-1, D, D))
-            except np.linalg.LinAlgError:
-                raise ValueError(
-                    "covariances are not positive definite; regularise them (e.g. add reg_covar * I)."
-                ) from None
-            packed = L[:, self._tril[0], self._tril[1]]
-            packed[:, self._is_diag_packed] = np.log(packed[:, self._is_diag_packed])
-            u = packed.ravel()
-        else:
-            if np.any(cov <= 0):
-                raise ValueError("covariances (variances) must be > 0.")
-            u = 0.5 * np.log(cov).ravel()
+        u = self._cov.unconstrained_from_covariances(covariances, K, D)
         return np.concatenate([z, mu.ravel(), u])
 
     # ---------------------------------------------------------------- density
@@ -350,14 +252,11 @@ class MixtureDensity:
         ``M_k = A_k [sum_n r_nk (x_n - mu_k)(x_n - mu_k)^T] A_k^T``.
         """
         K, D, P = self.n_components, self.n_features, self._P
-        if self.covariance_type in ("full", "tied"):
-            A = np.linalg.inv(L)
-        else:
-            A = _diag_inv(L)
+        A = self._cov.inverse_cholesky(L)
         Prec = np.matmul(np.swapaxes(A, -1, -2), A)  # precision matrices
         mu_s = mu - self._shift
         Pmu = np.matmul(Prec, mu_s[:, :, None])[:, :, 0]
-        logdet = np.log(L.reshape(K, D * D)[:, self._diag_flat]).sum(-1)
+        logdet = np.log(L.reshape(K, D * D)[:, :: D + 1]).sum(-1)  # [:: D + 1]: the diagonal
         Q = np.empty((K, P + D + 1))
         np.matmul(Prec.reshape(K, D * D), self._Tq, out=Q[:, :P])
         Q[:, P : P + D] = Pmu
@@ -427,7 +326,6 @@ class MixtureDensity:
 
     def _logp_and_grad(self, x, X, scale):
         K, D = self.n_components, self.n_features
-        ct = self.covariance_type
         pr = self.priors
         z = x[self._i_w]
         v = np.empty(K)
@@ -439,7 +337,7 @@ class MixtureDensity:
         w = e / se
         logw = v - np.log(se)
         mu = x[self._i_mu].reshape(K, D)
-        L = self._cholesky(x[self._i_cov])
+        L = self._cov.chol_from_unconstrained(x[self._i_cov], K, D)
 
         ll, A, Prec, R, d1, C = self._loglik_stats(X, logw, mu, L)
         if scale != 1.0:
@@ -461,39 +359,12 @@ class MixtureDensity:
         lp -= 0.5 * float(np.sum(dm * dm))
         grad[self._i_mu] = (np.matmul(Prec, d1[:, :, None])[:, :, 0] - dm / pr.mean_sd).ravel()
 
-        # --- covariance: likelihood part d/dL = tril(Prec C A^T) - R diag(1/L_ii)
-        G = np.matmul(np.matmul(Prec, C), np.swapaxes(A, -1, -2)).reshape(K, D * D)
-        diagL = L.reshape(K, D * D)[:, self._diag_flat]  # (K, D)
-        if ct in ("full", "tied"):
-            G = G[:, self._tril_flat]  # (K, P) lower triangle, packed
-            G[:, self._is_diag_packed] -= R[:, None] / diagL
-            if ct == "tied":
-                G = G.sum(axis=0, keepdims=True)
-                Lp = L[:1]
-                dg = diagL[:1]
-            else:
-                Lp = L
-                dg = diagL
-            Lpk = Lp.reshape(Lp.shape[0], D * D)[:, self._tril_flat]  # packed L
-            sd2 = np.sum(Lp * Lp, axis=-1)  # squared row norms, (n_cov, D)
-            sig2 = self._sig2
-            lp += float(np.sum(self._lkj_a * np.log(dg)) - 0.5 * self._lkj_b * np.sum(np.log(sd2)) - 0.5 * np.sum(sd2 / sig2))
-            G -= (self._lkj_b / sd2 + 1.0 / sig2)[:, self._tril[0]] * Lpk
-            G[:, self._is_diag_packed] += self._lkj_a / dg
-            G[:, self._is_diag_packed] *= dg  # chain rule for the log-diagonal
-            grad[self._i_cov] = G.ravel()
-        else:
-            Gd = G[:, self._diag_flat] - R[:, None] / diagL
-            if ct == "diag":
-                s = diagL
-                sig2 = self._sig2
-                lp += float(np.sum(np.log(s)) - 0.5 * np.sum(s * s / sig2))
-                grad[self._i_cov] = (Gd * s + 1.0 - s * s / sig2).ravel()
-            else:
-                s = diagL[:, 0]
-                sig2 = pr.sd_sigma_spherical**2
-                lp += float(np.sum(np.log(s)) - 0.5 * np.sum(s * s / sig2))
-                grad[self._i_cov] = Gd.sum(axis=-1) * s + 1.0 - s * s / sig2
+        # --- covariance: likelihood part d/dL = tril(Prec C A^T) - R diag(1/L_ii),
+        # then the covariance class's prior and chain rule to its unconstrained block
+        dL = np.matmul(np.matmul(Prec, C), np.swapaxes(A, -1, -2)).reshape(K, D * D)
+        dL[:, :: D + 1] -= R[:, None] / L.reshape(K, D * D)[:, :: D + 1]
+        lp_cov, grad[self._i_cov] = self._cov.log_prior_and_grad(L, dL.reshape(K, D, D), pr)
+        lp += lp_cov
         return float(lp), grad
 
     # ----------------------------------------------------------- likelihood
@@ -524,9 +395,7 @@ class MixtureDensity:
         mu = np.asarray(means, dtype=float)
         cov = np.asarray(covariances, dtype=float)
         if cov.shape != (K, D, D):
-            from bayesgmm.covariance import get_covariance_type
-
-            cov = get_covariance_type(self.covariance_type).to_full(cov, K, D)
+            cov = self._cov.to_full(cov, K, D)
         if w.shape != (K,) or mu.shape != (K, D):
             raise ValueError(f"weights must have shape ({K},) and means ({K}, {D}); got {w.shape} and {mu.shape}.")
         try:
@@ -551,9 +420,3 @@ class MixtureDensity:
                 out[start : start + Xc.shape[0]] = (m + np.log(np.exp(lp - m).sum(axis=1, keepdims=True)))[:, 0]
         return out
 
-
-def _diag_inv(L):
-    A = np.zeros_like(L)
-    D = L.shape[-1]
-    A[:, np.arange(D), np.arange(D)] = 1.0 / np.diagonal(L, axis1=-2, axis2=-1)
-    return A

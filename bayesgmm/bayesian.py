@@ -143,13 +143,9 @@ class BayesianGMM(EstimatorMixin):
             raise ValueError(f"random_state must be in [0, 2**32), got {rs}.")
 
     def _resolved_priors(self):
-        from bayesgmm.priors import Priors
+        from bayesgmm.priors import coerce_priors
 
-        if self.priors is None:
-            return Priors()
-        if isinstance(self.priors, dict):
-            return Priors.from_dict(self.priors)
-        return self.priors
+        return coerce_priors(self.priors)
 
     def _seeds(self):
         """(EM random_state, sampler random_seed) from ``random_state``."""
@@ -282,15 +278,10 @@ class BayesianGMM(EstimatorMixin):
         priors = self._resolved_priors()
         em_seed, sampler_seed = self._seeds()
 
-        from bayesgmm.em import GaussianMixture
-        from bayesgmm.inference import initial_reg_covar, run_inference
+        from bayesgmm.inference import em_start, run_inference
         from bayesgmm.posterior import pointwise_log_likelihood, relabel_draws
 
-        reg_covar = initial_reg_covar(arr)
-        em = GaussianMixture(
-            K, covariance_type=self.covariance_type, n_init=n_init, random_state=em_seed,
-            reg_covar=reg_covar,
-        ).fit(X_in)
+        em = em_start(X_in, K, self.covariance_type, n_init=n_init, random_state=em_seed)
         with warnings.catch_warnings():
             # the same check is reported below by the diagnostics, as a SamplingWarning
             warnings.filterwarnings("ignore", category=VIConvergenceWarning)

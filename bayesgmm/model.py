@@ -7,6 +7,9 @@ products against the inverse Cholesky factors of the covariances (no
 ``pm.Mixture`` over a list of ``MvNormal``); it is an observed
 :class:`pymc.CustomDist` named ``X`` with a batched ``logp`` and a ``random``,
 so ``pm.compute_log_likelihood`` and ``pm.sample_prior_predictive`` work.
+The covariance prior is the covariance type's block
+(:meth:`bayesgmm.covariance.CovarianceModel.pymc_prior`, where each type
+documents it); the priors are coerced by :func:`bayesgmm.priors.coerce_priors`.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import numpy as np
 # pymc and pytensor are imported inside the functions that need them, so that
 # the data helpers here (used by the numpy fast path) do not pay their import.
 from bayesgmm._data import prepare_data  # re-exported: bayesgmm.model.prepare_data
-from bayesgmm.priors import Priors, ResolvedPriors
+from bayesgmm.covariance import COVARIANCE_TYPES, get_covariance_type
+from bayesgmm.priors import coerce_priors
 
 __all__ = ["build_model", "COVARIANCE_PRIORS", "prepare_data"]
 
@@ -31,83 +35,9 @@ def _check_n_components(n_components):
     return int(n_components)
 
 
-def _check_covariance_type(covariance_type):
-    from bayesgmm.covariance import get_covariance_type
-
-    return get_covariance_type(covariance_type).name
-
-
-def _check_priors(priors):
-    if priors is None:
-        return Priors()
-    if isinstance(priors, dict):
-        return Priors.from_dict(priors)
-    if not isinstance(priors, Priors):
-        raise TypeError(
-            f"priors must be a bayesgmm.Priors, a dict of its fields, or None, got {type(priors).__name__}."
-        )
-    return priors
-
-
-# ------------------------------------------------------------ covariance priors
-# Each entry creates the covariance prior for one covariance type inside the
-# current model context and returns the Cholesky factors of the covariances,
-# a tensor of shape (K, D, D).  Keys equal those of the EM registry
-# (bayesgmm.covariance); a test checks that.
-
-
-def _full_prior(K, D, rp: ResolvedPriors):
-    import pymc as pm
-    import pytensor.tensor as pt
-
-    if D == 1:
-        # pm.LKJCholeskyCov fails for n=1; its density there is exactly the
-        # half-normal on the sd (the 1x1 correlation matrix is fixed), so use that.
-        sd = pm.HalfNormal("sd", sigma=rp.sd_sigma[0], dims="component")
-        return sd[:, None, None] * pt.ones((1, 1, 1))
-    chols = []
-    for k in range(K):
-        sd_dist = pm.HalfNormal.dist(sigma=rp.sd_sigma, shape=(D,))
-        packed = pm.LKJCholeskyCov(f"chol_cov_{k}", eta=rp.lkj_eta, n=D, sd_dist=sd_dist, compute_corr=False)
-        chols.append(pm.math.expand_packed_triangular(D, packed, lower=True))
-    return pt.stack(chols)
-
-
-def _tied_prior(K, D, rp: ResolvedPriors):
-    import pymc as pm
-    import pytensor.tensor as pt
-
-    if D == 1:  # see _full_prior
-        sd = pm.HalfNormal("sd", sigma=rp.sd_sigma[0])
-        return pt.broadcast_to(sd[None, None, None], (K, 1, 1))
-    sd_dist = pm.HalfNormal.dist(sigma=rp.sd_sigma, shape=(D,))
-    packed = pm.LKJCholeskyCov("chol_cov", eta=rp.lkj_eta, n=D, sd_dist=sd_dist, compute_corr=False)
-    chol = pm.math.expand_packed_triangular(D, packed, lower=True)
-    return pt.broadcast_to(chol[None, :, :], (K, D, D))
-
-
-def _diag_prior(K, D, rp: ResolvedPriors):
-    import pymc as pm
-    import pytensor.tensor as pt
-
-    sds = pm.HalfNormal("sds", sigma=rp.sd_sigma, dims=("component", "feature"))
-    return sds[:, :, None] * pt.eye(D)[None, :, :]
-
-
-def _spherical_prior(K, D, rp: ResolvedPriors):
-    import pymc as pm
-    import pytensor.tensor as pt
-
-    sd = pm.HalfNormal("sd", sigma=rp.sd_sigma_spherical, dims="component")
-    return sd[:, None, None] * pt.eye(D)[None, :, :]
-
-
-COVARIANCE_PRIORS = {
-    "full": _full_prior,
-    "tied": _tied_prior,
-    "diag": _diag_prior,
-    "spherical": _spherical_prior,
-}
+#: The PyMC prior block of each covariance type, keyed by name (kept for
+#: compatibility; the blocks are the types' ``pymc_prior`` methods).
+COVARIANCE_PRIORS = {name: get_covariance_type(name).pymc_prior for name in COVARIANCE_TYPES}
 
 
 # ------------------------------------------------------------------ likelihood
@@ -177,8 +107,10 @@ def build_model(X, n_components, covariance_type="full", priors=None, *, coords=
     covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
         scikit-learn's meaning: one full covariance per component, one shared
         full covariance, one diagonal per component, one variance per component.
-    priors : Priors or dict, optional
-        Prior configuration, defaults to :class:`~bayesgmm.priors.Priors`.
+    priors : Priors, ResolvedPriors, dict or None
+        Prior configuration, defaults to :class:`~bayesgmm.priors.Priors`
+        (see :func:`~bayesgmm.priors.coerce_priors`; a ``ResolvedPriors`` must
+        have been resolved for ``n_components`` and this ``X``'s features).
     coords : dict, optional
         Extra or overriding coordinates (e.g. ``{"component": ["a", "b"]}``).
 
@@ -186,10 +118,12 @@ def build_model(X, n_components, covariance_type="full", priors=None, *, coords=
     -------
     pymc.Model
         Free variables ``weights`` (component), ``means`` (component, feature)
-        and per type ``chol_cov_0..K-1`` (full), ``chol_cov`` (tied), ``sds``
-        (diag) or ``sd`` (spherical); deterministics ``covariances``
-        (component, feature, feature_bis), ``sds`` (component, feature),
-        ``correlations`` (full and tied); observed ``X`` (obs, feature).
+        and the covariance type's (``chol_cov_0..K-1`` for full, ``chol_cov``
+        for tied, ``sds`` for diag, ``sd`` for spherical; see its
+        ``pymc_prior``); deterministics ``covariances`` (component, feature,
+        feature_bis), ``sds`` (component, feature) unless a free variable,
+        ``correlations`` for the types with correlations (full, tied);
+        observed ``X`` (obs, feature).
 
     Examples
     --------
@@ -206,11 +140,11 @@ def build_model(X, n_components, covariance_type="full", priors=None, *, coords=
     import pytensor.tensor as pt
 
     K = _check_n_components(n_components)
-    covariance_type = _check_covariance_type(covariance_type)
-    priors = _check_priors(priors)
+    cov_type = get_covariance_type(covariance_type)
+    priors = coerce_priors(priors)
     arr, obs, features = prepare_data(X)
     N, D = arr.shape
-    rp = priors.resolve(arr, K)
+    rp = coerce_priors(priors, arr, K)
     model_coords = {
         "obs": obs,
         "feature": features,
@@ -231,13 +165,13 @@ def build_model(X, n_components, covariance_type="full", priors=None, *, coords=
             sigma=rp.mean_sd[None, :],
             dims=("component", "feature"),
         )
-        chol = COVARIANCE_PRIORS[covariance_type](K, D, rp)
+        chol = cov_type.pymc_prior(K, D, rp)
         cov = chol @ pt.transpose(chol, (0, 2, 1))
         pm.Deterministic("covariances", cov, dims=("component", "feature", "feature_bis"))
         sds = pt.sqrt(pt.diagonal(cov, axis1=-2, axis2=-1))
-        if covariance_type != "diag":
+        if "sds" not in model.named_vars:  # unless the type's free variable
             pm.Deterministic("sds", sds, dims=("component", "feature"))
-        if covariance_type in ("full", "tied"):
+        if cov_type.has_correlations:
             corr = cov / (sds[:, :, None] * sds[:, None, :])
             pm.Deterministic("correlations", corr, dims=("component", "feature", "feature_bis"))
         pm.CustomDist(

@@ -2,24 +2,24 @@
 
 :class:`Priors` holds the user's choices (relative to the data's scale);
 :meth:`Priors.resolve` turns them into concrete arrays (:class:`ResolvedPriors`)
-for one data set and component count.  Both :func:`bayesgmm.build_model` and the
-fast log-density in :mod:`bayesgmm._logdensity` read only the resolved arrays,
-so the PyMC model and the fast path always describe the same posterior.
+for one data set and component count; :func:`coerce_priors` is the one place a
+user's ``priors`` argument is checked and converted.  Both
+:func:`bayesgmm.build_model` and the fast log-density in
+:mod:`bayesgmm._logdensity` read only the resolved arrays, so the PyMC model and
+the fast path always describe the same posterior.
 
 The model, for ``K`` components and ``D`` features, with ``m`` and ``s`` the
 per-feature mean and standard deviation of the data::
 
     weights            ~ Dirichlet(weights_alpha)                      (K,)
     means[k, d]        ~ Normal(mean_loc[d], mean_scale[d] * s[d])     (K, D)
-    full / tied:
-      Sigma = diag(sd) C diag(sd),
-      sd[d]            ~ HalfNormal(sd_scale[d] * s[d])
-      C                ~ LKJ(lkj_eta)
-    diag:  sds[k, d]   ~ HalfNormal(sd_scale[d] * s[d])
-    spherical: sd[k]   ~ HalfNormal(sqrt(mean((sd_scale * s)**2)))
+    covariances        ~ the covariance type's prior, with half-normal
+                         scales sd_sigma = sd_scale * s and LKJ(lkj_eta)
+                         correlations where the type has correlations
 
-(``mean_loc`` defaults to ``m``; ``full`` has one covariance per component,
-``tied`` one shared by all.)
+(``mean_loc`` defaults to ``m``).  Each covariance type defines and documents
+its prior, in PyMC and in numpy form, at its ``pymc_prior`` method
+(:mod:`bayesgmm.covariance`: ``Full``, ``Tied``, ``Diag``, ``Spherical``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Priors", "ResolvedPriors"]
+__all__ = ["Priors", "ResolvedPriors", "coerce_priors"]
 
 
 def _positive_param(name, value, *, allow_vector=True):
@@ -369,3 +369,69 @@ class ResolvedPriors:
             "sd_sigma_spherical": self.sd_sigma_spherical,
             "lkj_eta": self.lkj_eta,
         }
+
+
+def coerce_priors(priors=None, X=None, n_components=None):
+    """Check and convert a ``priors`` argument: the one place this is done.
+
+    Parameters
+    ----------
+    priors : Priors, ResolvedPriors, dict or None
+        ``None`` is the default :class:`Priors`; a dict holds :class:`Priors`
+        fields (as :meth:`Priors.to_dict` writes them).
+    X : array-like of shape (n_samples, n_features), optional
+        The (validated) data. Given, the result is resolved against it.
+    n_components : int, optional
+        Number of components (needed to resolve unless ``weights_alpha`` has
+        one value per component).
+
+    Returns
+    -------
+    Priors or ResolvedPriors
+        Without ``X``: the :class:`Priors` (or the :class:`ResolvedPriors`
+        passed). With ``X``: a :class:`ResolvedPriors` for ``X`` and
+        ``n_components``.
+
+    Raises
+    ------
+    TypeError
+        For any other type.
+    ValueError
+        For a dict with unknown keys, or a :class:`ResolvedPriors` resolved for
+        another number of components or features than ``n_components`` and ``X``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayesgmm.priors import Priors, coerce_priors
+    >>> coerce_priors({"lkj_eta": 3.0})
+    Priors(weights_alpha=1.0, mean_loc=None, mean_scale=2.0, sd_scale=1.0, lkj_eta=3.0)
+    >>> X = np.array([[0.0, 1.0], [2.0, 5.0], [1.0, 0.0]])
+    >>> rp = coerce_priors(None, X, 2)
+    >>> coerce_priors(rp, X, 2) is rp
+    True
+    >>> coerce_priors(rp, X, 3)
+    Traceback (most recent call last):
+    ...
+    ValueError: priors were resolved for 2 components and 2 features, but the model has 3 components and 2 features; resolve them with the same X and n_components: Priors(...).resolve(X, n_components).
+    """
+    if priors is None:
+        priors = Priors()
+    elif isinstance(priors, dict):
+        priors = Priors.from_dict(priors)
+    elif not isinstance(priors, (Priors, ResolvedPriors)):
+        raise TypeError(
+            "priors must be a bayesgmm.Priors, a bayesgmm.priors.ResolvedPriors, a dict of Priors "
+            f"fields, or None; got {type(priors).__name__}. Example: priors=bg.Priors(lkj_eta=4.0)."
+        )
+    if isinstance(priors, ResolvedPriors):
+        k = priors.n_components if n_components is None else n_components
+        d = priors.n_features if X is None else np.shape(X)[1]
+        if (k, d) != (priors.n_components, priors.n_features):
+            raise ValueError(
+                f"priors were resolved for {priors.n_components} components and {priors.n_features} "
+                f"features, but the model has {k} components and {d} features; resolve them with the "
+                "same X and n_components: Priors(...).resolve(X, n_components)."
+            )
+        return priors
+    return priors if X is None else priors.resolve(X, n_components)

@@ -275,3 +275,62 @@ def test_nutpie_panic_becomes_a_runtime_error_with_advice(monkeypatch):
     X = rng.normal(size=(40, 2))
     with pytest.raises(RuntimeError, match="nutpie could not sample.*random_state"):
         run_inference(X, 2, "diag", draws=10, tune=10, chains=1, progressbar=False, random_seed=0)
+
+
+# ------------------------------------------------- ResolvedPriors on every path
+_RESOLVED_PATHS = [
+    pytest.param("nuts", "nutpie", id="nutpie"),
+    pytest.param("minibatch_advi", "nutpie", id="minibatch_advi"),
+    pytest.param("nuts", "pymc", id="pymc", marks=pytest.mark.slow),
+    pytest.param("advi", "nutpie", id="advi", marks=pytest.mark.slow),
+    pytest.param("fullrank_advi", "nutpie", id="fullrank_advi", marks=pytest.mark.slow),
+    pytest.param("nuts", "numpyro", id="numpyro", marks=pytest.mark.slow),
+    pytest.param("nuts", "blackjax", id="blackjax", marks=pytest.mark.slow),
+]
+
+
+def test_resolved_priors_give_the_same_model():
+    """A ResolvedPriors and the Priors it came from: same logp at a point, PyMC model and density."""
+    from bayesgmm.model import build_model
+    from bayesgmm.priors import Priors
+
+    X, _ = _clusters(n_per=15, seed=12)
+    pri = Priors(weights_alpha=[1.5, 2.5], lkj_eta=3.0, sd_scale=0.7)
+    rp = pri.resolve(X, 2)
+    dens_p, dens_r = MixtureDensity(X, 2, "full", pri), MixtureDensity(X, 2, "full", rp)
+    x = np.random.default_rng(0).normal(scale=0.3, size=dens_p.ndim)
+    assert dens_r.logp(x) == dens_p.logp(x)
+    m_p, m_r = build_model(X, 2, "full", pri), build_model(X, 2, "full", rp)
+    point = {k: v + 0.1 for k, v in m_p.initial_point().items()}
+    lp_r = m_r.compile_logp(mode="FAST_COMPILE")(point)
+    np.testing.assert_allclose(lp_r, m_p.compile_logp(mode="FAST_COMPILE")(point), rtol=1e-13)
+    np.testing.assert_allclose(lp_r, dens_r.logp(np.concatenate([np.ravel(point[n]) for n in dens_r.names])),
+                               rtol=1e-11)
+
+
+@pytest.mark.parametrize("method,sampler", _RESOLVED_PATHS)
+def test_resolved_priors_accepted_on_every_path(method, sampler):
+    """run_inference with a ResolvedPriors: every method runs, with the draws of the equivalent Priors."""
+    from bayesgmm.priors import Priors
+
+    if sampler in ("numpyro", "blackjax"):
+        missing = [m for m in ("jax", sampler) if importlib.util.find_spec(m) is None]
+        if missing:
+            pytest.skip(f"nuts_sampler={sampler!r} needs {', '.join(missing)}, which is not installed")
+    X, centres = _clusters(n_per=15, seed=13, centres=((0.0,), (6.0,)))
+    pri = Priors(lkj_eta=3.0, sd_scale=0.8)
+    kw = dict(method=method, nuts_sampler=sampler, draws=5, tune=5, chains=1, random_seed=4)
+    if method != "nuts":
+        kw["n"] = 60
+    if sampler != "nutpie" or method in ("advi", "fullrank_advi"):
+        kw["compile_kwargs"] = {"mode": "FAST_COMPILE"}
+    if method == "nuts" and sampler == "pymc":
+        kw["cores"] = 1
+    init = _init(centres, "spherical")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        given = run_inference(X, 2, "spherical", pri, init, progressbar=False, **kw)
+        resolved = run_inference(X, 2, "spherical", pri.resolve(X, 2), init, progressbar=False, **kw)
+    assert resolved["posterior"]["means"].shape == (1, 5, 2, 1)
+    # the same model, the same seed: the same draws as with the Priors
+    np.testing.assert_array_equal(resolved["posterior"]["means"].values, given["posterior"]["means"].values)

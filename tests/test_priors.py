@@ -111,3 +111,25 @@ def test_resolve_errors(X):
         Priors().resolve(Xn, 2)
     with pytest.raises(ValueError, match="unknown prior keys"):
         Priors.from_dict({"eta": 1.0})
+
+
+def test_coerce_priors_accepts_every_form_and_checks_resolved_shapes():
+    from bayesgmm.priors import coerce_priors
+
+    X = np.random.default_rng(3).normal(size=(30, 2))
+    assert coerce_priors(None) == Priors()
+    assert coerce_priors({"lkj_eta": 3.0}) == Priors(lkj_eta=3.0)
+    p = Priors(sd_scale=0.5)
+    assert coerce_priors(p) is p
+    r = coerce_priors(p, X, 3)
+    assert isinstance(r, ResolvedPriors) and (r.n_components, r.n_features) == (3, 2)
+    np.testing.assert_array_equal(r.sd_sigma, p.resolve(X, 3).sd_sigma)
+    assert coerce_priors(r) is r and coerce_priors(r, X, 3) is r and coerce_priors(r, n_components=3) is r
+    with pytest.raises(ValueError, match="resolved for 3 components and 2 features, but the model has 2 components"):
+        coerce_priors(r, X, 2)
+    with pytest.raises(ValueError, match="but the model has 3 components and 4 features"):
+        coerce_priors(r, np.zeros((5, 4)), 3)
+    with pytest.raises(TypeError, match="priors must be a bayesgmm.Priors.*got list"):
+        coerce_priors([1.0])
+    with pytest.raises(ValueError, match="unknown prior keys"):
+        coerce_priors({"eta": 2.0})

@@ -8,8 +8,15 @@ count, conversions to and from full matrices, precision factors, the EM
 E-step operands and M-step, the PyMC prior block and the numpy unconstrained
 transform. Everything else looks the type up here and calls its methods.
 
-To add a parameterisation: write a subclass in a new module and add it to
-``_TYPES`` below.
+Shared code lives beside them: :mod:`~bayesgmm.covariance._families`
+(``MatrixCovariance`` for types made of general matrices, ``VarianceCovariance``
+for types made of axis variances: the methods identical within a family),
+``_em`` (EM building blocks) and ``_blocks`` (the prior blocks, PyMC and numpy
+forms side by side).
+
+To add a parameterisation: write a subclass (of :class:`CovarianceModel`, or of
+a family class when it shares that family's layout) in a new module and add it
+to ``_TYPES`` below.
 
 Examples
 --------

@@ -551,8 +551,214 @@ class CovarianceModel:
         raise NotImplementedError
 
     # ============================================================ Bayesian model
-    # (PyMC prior block, value-variable names, numpy unconstrained transform
-    # with its log prior and gradient: see the subclasses)
+    # The covariance block of the posterior, in two forms that describe the
+    # same density: the PyMC prior (:meth:`pymc_prior`, used by
+    # bayesgmm.model.build_model) and the numpy transform with its log prior
+    # and gradient (used by bayesgmm._logdensity.MixtureDensity). Each
+    # subclass documents its prior in both forms; tests check them equal.
+    # ``K``/``D`` are the component and feature counts; ``priors`` a
+    # bayesgmm.priors.ResolvedPriors; ``chol`` lower Cholesky factors of the
+    # covariances, always (K, D, D) (tied: a read-only broadcast).
+    def unconstrained_blocks(self, n_components: int, n_features: int) -> list[tuple[str, tuple[int, ...]]]:
+        """Names and shapes of PyMC's value variables of this block, in model order.
+
+        The numpy unconstrained vector of :meth:`chol_from_unconstrained` is
+        these blocks flattened and concatenated.
+
+        Examples
+        --------
+        >>> from bayesgmm.covariance import get_covariance_type
+        >>> get_covariance_type("full").unconstrained_blocks(2, 2)
+        [('chol_cov_0_cholesky-cov-packed__', (3,)), ('chol_cov_1_cholesky-cov-packed__', (3,))]
+        >>> get_covariance_type("diag").unconstrained_blocks(2, 3)
+        [('sds_log__', (2, 3))]
+        """
+        raise NotImplementedError
+
+    def value_var_names(self, n_components: int, n_features: int) -> list[str]:
+        """PyMC value-variable names of this block, in model order.
+
+        Examples
+        --------
+        >>> from bayesgmm.covariance import get_covariance_type
+        >>> get_covariance_type("spherical").value_var_names(3, 2)
+        ['sd_log__']
+        """
+        return [name for name, _ in self.unconstrained_blocks(n_components, n_features)]
+
+    def n_unconstrained(self, n_components: int, n_features: int) -> int:
+        """Length of this block's unconstrained vector.
+
+        Examples
+        --------
+        >>> from bayesgmm.covariance import get_covariance_type
+        >>> get_covariance_type("tied").n_unconstrained(4, 3)
+        6
+        """
+        return sum(math.prod(shape) for _, shape in self.unconstrained_blocks(n_components, n_features))
+
+    def pymc_prior(self, n_components: int, n_features: int, priors):
+        """Create this block's free random variables in the current PyMC model.
+
+        Must be called inside a ``pm.Model`` context whose coords include
+        ``component`` and ``feature``.
+
+        Returns
+        -------
+        pytensor.TensorVariable of shape (K, D, D)
+            The lower Cholesky factors of the covariances.
+
+        Examples
+        --------
+        >>> import numpy as np, pymc as pm
+        >>> from bayesgmm.covariance import get_covariance_type
+        >>> from bayesgmm.priors import Priors
+        >>> rp = Priors().resolve(np.random.default_rng(0).normal(size=(20, 2)), 3)
+        >>> with pm.Model(coords={"component": range(3), "feature": ["a", "b"]}) as m:
+        ...     chol = get_covariance_type("diag").pymc_prior(3, 2, rp)
+        >>> [v.name for v in m.value_vars]
+        ['sds_log__']
+        """
+        raise NotImplementedError
+
+    def pymc_initvals(self, chol) -> dict:
+        """PyMC initial values (constrained, keyed by free-variable name) from ``chol`` (K, D, D).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm.covariance import get_covariance_type
+        >>> get_covariance_type("spherical").pymc_initvals(np.stack([np.eye(2), 2 * np.eye(2)]))
+        {'sd': array([1., 2.])}
+        """
+        raise NotImplementedError
+
+    def chol_from_unconstrained(self, u, n_components: int, n_features: int) -> np.ndarray:
+        """Lower Cholesky factors (K, D, D) from the unconstrained vector ``u``.
+
+        ``u`` is 1-d, of length :meth:`n_unconstrained`, in the order of
+        :meth:`unconstrained_blocks`; PyMC's transforms of the same variables.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm.covariance import get_covariance_type
+        >>> get_covariance_type("diag").chol_from_unconstrained(np.log([1.0, 2.0]), 1, 2)
+        array([[[1., 0.],
+                [0., 2.]]])
+        """
+        raise NotImplementedError
+
+    def unconstrained_from_covariances(self, covariances, n_components: int, n_features: int) -> np.ndarray:
+        """The unconstrained vector of covariances (inverse of :meth:`chol_from_unconstrained`).
+
+        Parameters
+        ----------
+        covariances : array-like
+            This type's scikit-learn layout (:meth:`covariance_shape`), or a
+            (K, D, D) stack of full matrices for any type (projected with
+            :meth:`from_full`).
+
+        Raises
+        ------
+        ValueError
+            Wrong shape, non-finite values, or not positive definite.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm.covariance import get_covariance_type
+        >>> get_covariance_type("spherical").unconstrained_from_covariances([1.0, np.e ** 2], 2, 3)
+        array([0., 1.])
+        """
+        K, D = int(n_components), int(n_features)
+        cov = np.asarray(covariances, dtype=float)
+        expected = self.covariance_shape(K, D)
+        if cov.shape == (K, D, D) and cov.shape != expected:
+            cov = self.from_full(cov)
+        if cov.shape != expected:
+            raise ValueError(
+                f"covariances for covariance_type={self.name!r} must have shape {expected} "
+                f"(scikit-learn layout), got {cov.shape}."
+            )
+        if not np.all(np.isfinite(cov)):
+            raise ValueError("covariances contain NaN or infinite values.")
+        return self._unconstrained_from_layout(cov, D)
+
+    def _unconstrained_from_layout(self, covariances: np.ndarray, n_features: int) -> np.ndarray:
+        """:meth:`unconstrained_from_covariances` on checked covariances of this layout."""
+        raise NotImplementedError
+
+    def log_prior_constant(self, n_components: int, n_features: int, priors) -> float:
+        """The normalising constant of this block's log prior (see :meth:`log_prior_and_grad`).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm.covariance import get_covariance_type
+        >>> from bayesgmm.priors import Priors
+        >>> rp = Priors().resolve(np.array([[0.0], [2.0]]), 1)
+        >>> round(get_covariance_type("spherical").log_prior_constant(1, 1, rp), 6)
+        -0.572365
+        """
+        raise NotImplementedError
+
+    def log_prior_and_grad(self, chol, dchol, priors):
+        """Log prior density of the unconstrained block, and the gradient with respect to it.
+
+        Parameters
+        ----------
+        chol : ndarray of shape (K, D, D)
+            ``chol_from_unconstrained(u, K, D)``.
+        dchol : ndarray of shape (K, D, D)
+            Gradient of the other terms of the log density (the likelihood)
+            with respect to ``chol``; entries outside this type's free
+            entries (upper triangle, off-diagonals of diagonal types) are
+            ignored.
+        priors : ResolvedPriors
+
+        Returns
+        -------
+        lp : float
+            Log prior density of ``u`` including the transform's log-Jacobian,
+            *without* :meth:`log_prior_constant`: PyMC's ``logp`` of the
+            variables of :meth:`pymc_prior` at ``u`` is
+            ``log_prior_constant + lp``.
+        grad : ndarray of shape (n_unconstrained,)
+            Gradient with respect to ``u`` of ``lp`` plus the terms ``dchol``
+            is the gradient of (the chain rule through ``chol``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm.covariance import get_covariance_type
+        >>> from bayesgmm.priors import Priors
+        >>> ct = get_covariance_type("full")
+        >>> rp = Priors().resolve(np.random.default_rng(0).normal(size=(20, 2)), 2)
+        >>> L = ct.chol_from_unconstrained(np.zeros(6), 2, 2)
+        >>> lp, grad = ct.log_prior_and_grad(L, np.zeros_like(L), rp)
+        >>> grad.shape
+        (6,)
+        """
+        raise NotImplementedError
+
+    def inverse_cholesky(self, chol) -> np.ndarray:
+        """Inverses of lower Cholesky factors (K, D, D) (diagonal types: elementwise).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm.covariance import get_covariance_type
+        >>> get_covariance_type("diag").inverse_cholesky(np.array([[[2.0, 0.0], [0.0, 4.0]]]))
+        array([[[0.5 , 0.  ],
+                [0.  , 0.25]]])
+        """
+        if self.is_matrix:
+            return np.linalg.inv(chol)
+        K, D = chol.shape[0], chol.shape[-1]
+        A = np.zeros((K, D * D))
+        A[:, :: D + 1] = 1.0 / chol.reshape(K, D * D)[:, :: D + 1]
+        return A.reshape(K, D, D)
 
 
 # ------------------------------------------------------------------ shared helpers

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayesgmm.covariance._base import CovarianceModel, vector_precision_cholesky
+from bayesgmm.covariance._blocks import (
+    HALFNORMAL_CONST,
+    chol_from_sds,
+    log_sd_log_prior_and_grad,
+)
 from bayesgmm.covariance._em import (
-    check_positive_precisions,
     counts_and_means,
     located,
-    sample_scaled_normal,
 )
+from bayesgmm.covariance._families import VarianceCovariance
 
 
-class Diag(CovarianceModel):
+class Diag(VarianceCovariance):
     """Each component has its own diagonal covariance: layout ``(K, D)`` variances.
 
     Examples
@@ -25,8 +28,6 @@ class Diag(CovarianceModel):
 
     name = "diag"
     description = "each component has its own diagonal covariance matrix"
-    is_matrix = False
-    has_correlations = False
     shared = False
 
     # -------------------------------------------------------------------- layout
@@ -53,17 +54,6 @@ class Diag(CovarianceModel):
         return np.diagonal(np.asarray(full, dtype=np.float64), axis1=-2, axis2=-1).copy()
 
     # -------------------------------------------------------- precision factors
-    def precision_cholesky(self, covariances):
-        return vector_precision_cholesky(np.asarray(covariances, dtype=np.float64))
-
-    def precision_cholesky_from_precisions(self, precisions):
-        return np.sqrt(np.asarray(precisions, dtype=np.float64))
-
-    def precisions_from_cholesky(self, precisions_chol):
-        return np.asarray(precisions_chol, dtype=np.float64) ** 2
-
-    def covariances_from_precisions(self, precisions):
-        return 1.0 / np.asarray(precisions, dtype=np.float64)
 
     def log_det_cholesky(self, precisions_chol, n_features):
         return np.sum(np.log(np.asarray(precisions_chol, dtype=np.float64)), axis=-1)
@@ -95,32 +85,52 @@ class Diag(CovarianceModel):
         c = const - 0.5 * np.sum(prec * means**2, axis=1)
         return A, c
 
-    def second_moments(self, compact, n_features):
-        return compact
-
-    def reuse_moment_features(self):
-        return True
-
     def m_step(self, stats, reg_covar):
         nk, means = counts_and_means(stats)
         cov = stats.sxx / nk[:, None] - means**2 + reg_covar
         return nk, located(stats, means), cov
-
-    def check_precisions(self, precisions, name="precisions_init"):
-        check_positive_precisions(precisions, self.name, name)
 
     def collapsed(self, covariances, candidates, reg_covar, spread, floor):
         dvar = spread.var
         per_feature = (covariances - reg_covar <= 1e-10 * dvar) & (dvar > floor)
         return np.any(per_feature, axis=1) & candidates
 
-    def reseed_covariance(self, covariances, component, good, variance):
-        covariances[component] = covariances[good].mean(axis=0) if good.size else variance
-
-    def sample(self, rng, means, covariances, counts):
-        return sample_scaled_normal(rng, means, covariances, counts)
-
     def random_covariances(self, rng, n_components, n_features, scale=1.0):
         return scale**2 * rng.uniform(0.3, 1.0, size=(n_components, n_features))
 
     # ============================================================ Bayesian model
+    def pymc_prior(self, n_components, n_features, priors):
+        """Half-normal standard deviations, one per component and feature.
+
+        PyMC form (value variable ``sds_log__``)::
+
+            sds[k, d] ~ HalfNormal(sd_sigma[d])      dims (component, feature)
+            Sigma_k = diag(sds[k]**2)
+
+        Numpy form: the log-sd half-normal block of
+        :mod:`bayesgmm.covariance._blocks` on ``u = log sds``.
+        """
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        sds = pm.HalfNormal("sds", sigma=priors.sd_sigma, dims=("component", "feature"))
+        return sds[:, :, None] * pt.eye(int(n_features))[None, :, :]
+
+    def unconstrained_blocks(self, n_components, n_features):
+        return [("sds_log__", (int(n_components), int(n_features)))]
+
+    def pymc_initvals(self, chol):
+        return {"sds": np.diagonal(np.asarray(chol, dtype=np.float64), axis1=-2, axis2=-1).copy()}
+
+    def chol_from_unconstrained(self, u, n_components, n_features):
+        K, D = int(n_components), int(n_features)
+        return chol_from_sds(np.exp(np.asarray(u, dtype=np.float64)).reshape(K, D), K, D)
+
+    def log_prior_constant(self, n_components, n_features, priors):
+        return int(n_components) * float(np.sum(HALFNORMAL_CONST - np.log(priors.sd_sigma)))
+
+    def log_prior_and_grad(self, chol, dchol, priors):
+        K, D = chol.shape[0], chol.shape[-1]
+        s = chol.reshape(K, D * D)[:, :: D + 1]  # the diagonals
+        lp, grad = log_sd_log_prior_and_grad(s, dchol.reshape(K, D * D)[:, :: D + 1] * s, priors.sd_sigma**2)
+        return lp, grad.ravel()

@@ -5,28 +5,32 @@ from __future__ import annotations
 import numpy as np
 
 from bayesgmm.covariance._base import (
-    CovarianceModel,
     matrix_precision_cholesky,
-    matrix_precision_cholesky_from_precisions,
+)
+from bayesgmm.covariance._blocks import (
+    chol_from_packed,
+    lkj_cholesky_constant,
+    lkj_cholesky_log_prior_and_grad,
+    lkj_cholesky_pymc,
+    packed_from_covariances,
+    packed_layout,
 )
 from bayesgmm.covariance._em import (
-    check_spd_precisions,
-    cholesky_conditioning,
     counts_and_means,
     located,
     expand_upper,
     matrix_expansion_operands,
     random_spd,
     sample_multivariate_normal,
-    upper_moment_features,
 )
+from bayesgmm.covariance._families import MatrixCovariance
 
 #: ``full`` E/M-steps switch from the D(D+1)/2 moment features to per-component
 #: products when ``D >= _PER_COMPONENT_RATIO * K`` (see :meth:`Full.per_component`).
 _PER_COMPONENT_RATIO = 5
 
 
-class Full(CovarianceModel):
+class Full(MatrixCovariance):
     """Each component has its own general covariance matrix: layout ``(K, D, D)``.
 
     Examples
@@ -38,8 +42,6 @@ class Full(CovarianceModel):
 
     name = "full"
     description = "each component has its own general covariance matrix"
-    is_matrix = True
-    has_correlations = True
     shared = False
 
     # -------------------------------------------------------------------- layout
@@ -72,20 +74,6 @@ class Full(CovarianceModel):
             )
         return matrix_precision_cholesky(c, "component")
 
-    def precision_cholesky_from_precisions(self, precisions):
-        return matrix_precision_cholesky_from_precisions(np.asarray(precisions, dtype=np.float64))
-
-    def precisions_from_cholesky(self, precisions_chol):
-        p = np.asarray(precisions_chol, dtype=np.float64)
-        return p @ np.swapaxes(p, -1, -2)
-
-    def covariances_from_precisions(self, precisions):
-        return np.linalg.inv(np.asarray(precisions, dtype=np.float64))
-
-    def log_det_cholesky(self, precisions_chol, n_features):
-        p = np.asarray(precisions_chol, dtype=np.float64)
-        return np.sum(np.log(np.diagonal(p, axis1=-2, axis2=-1)), axis=-1)
-
     # ============================================================ EM (E/M-steps)
     # x P_k - mu_k P_k is formed before squaring, so the error grows only
     # linearly with an offset of the data; left uncentred so that results do
@@ -106,15 +94,6 @@ class Full(CovarianceModel):
 
         return mahalanobis
 
-    def n_moment_features(self, n_features):
-        return n_features * (n_features + 1) // 2
-
-    def expansion_conditioning(self, precisions_chol):
-        return cholesky_conditioning(precisions_chol)
-
-    def second_moment_features(self, xt, out):
-        upper_moment_features(xt, out)
-
     def expansion_operands(self, means, precisions_chol, const):
         prec = precisions_chol @ np.swapaxes(precisions_chol, -1, -2)
         return matrix_expansion_operands(prec, means, const)
@@ -132,9 +111,6 @@ class Full(CovarianceModel):
         # the speed there; 3x at D = 50, K = 3).
         return n_features >= _PER_COMPONENT_RATIO * n_components
 
-    def reuse_moment_features(self):
-        return False
-
     def m_step(self, stats, reg_covar):
         nk, means = counts_and_means(stats)
         cov = stats.sxx / nk[:, None, None] - means[:, :, None] * means[:, None, :]
@@ -142,9 +118,6 @@ class Full(CovarianceModel):
         d = cov.shape[-1]
         cov[:, np.arange(d), np.arange(d)] += reg_covar
         return nk, located(stats, means), cov
-
-    def check_precisions(self, precisions, name="precisions_init"):
-        check_spd_precisions(precisions, self.name, name)
 
     def collapsed(self, covariances, candidates, reg_covar, spread, floor):
         lam, vec = np.linalg.eigh(covariances)
@@ -165,3 +138,56 @@ class Full(CovarianceModel):
         return np.stack([random_spd(rng, n_features, scale) for _ in range(n_components)])
 
     # ============================================================ Bayesian model
+    def pymc_prior(self, n_components, n_features, priors):
+        """Per component an LKJ correlation and half-normal standard deviations.
+
+        PyMC form (value variables ``chol_cov_{k}_cholesky-cov-packed__``)::
+
+            chol_cov_k ~ LKJCholeskyCov(eta=lkj_eta, n=D, sd_dist=HalfNormal(sd_sigma))
+            Sigma_k = L_k L_k^T,  L_k = expand_packed_triangular(chol_cov_k)
+
+        that is ``Sigma_k = diag(sd_k) C_k diag(sd_k)``, ``C_k ~ LKJ(lkj_eta)``,
+        ``sd_kd ~ HalfNormal(sd_sigma_d)``. For ``D = 1`` (where
+        ``pm.LKJCholeskyCov`` fails and the 1 x 1 correlation is fixed):
+        ``sd ~ HalfNormal(sd_sigma_0)`` (component), value variable ``sd_log__``.
+
+        Numpy form: per component the LKJ-Cholesky block of
+        :mod:`bayesgmm.covariance._blocks` (packed ``L_k`` with log-diagonal;
+        the same formula covers ``D = 1``).
+        """
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        K, D = int(n_components), int(n_features)
+        if D == 1:
+            sd = pm.HalfNormal("sd", sigma=priors.sd_sigma[0], dims="component")
+            return sd[:, None, None] * pt.ones((1, 1, 1))
+        return pt.stack([lkj_cholesky_pymc(f"chol_cov_{k}", D, priors) for k in range(K)])
+
+    def unconstrained_blocks(self, n_components, n_features):
+        K, D = int(n_components), int(n_features)
+        if D == 1:
+            return [("sd_log__", (K,))]
+        return [(f"chol_cov_{k}_cholesky-cov-packed__", (D * (D + 1) // 2,)) for k in range(K)]
+
+    def pymc_initvals(self, chol):
+        chol = np.asarray(chol, dtype=np.float64)
+        if chol.shape[-1] == 1:
+            return {"sd": chol[:, 0, 0].copy()}
+        lay = packed_layout(chol.shape[-1])
+        return {f"chol_cov_{k}": chol[k][lay.rows, lay.cols] for k in range(chol.shape[0])}
+
+    def chol_from_unconstrained(self, u, n_components, n_features):
+        return chol_from_packed(np.asarray(u, dtype=np.float64), int(n_components), int(n_features))
+
+    def _unconstrained_from_layout(self, covariances, n_features):
+        return packed_from_covariances(covariances)
+
+    def log_prior_constant(self, n_components, n_features, priors):
+        return lkj_cholesky_constant(int(n_components), int(n_features), priors)
+
+    def log_prior_and_grad(self, chol, dchol, priors):
+        K, D = chol.shape[0], chol.shape[-1]
+        G = dchol.reshape(K, D * D)[:, packed_layout(D).tril_flat]
+        lp, G = lkj_cholesky_log_prior_and_grad(chol, G, priors)
+        return lp, G.ravel()

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from bayesgmm.covariance._base import CovarianceModel, vector_precision_cholesky
+from bayesgmm.covariance._blocks import (
+    HALFNORMAL_CONST,
+    chol_from_sds,
+    log_sd_log_prior_and_grad,
+)
 from bayesgmm.covariance._em import (
-    check_positive_precisions,
     counts_and_means,
     located,
-    sample_scaled_normal,
 )
+from bayesgmm.covariance._families import VarianceCovariance
 
 
-class Spherical(CovarianceModel):
+class Spherical(VarianceCovariance):
     """Each component has its own single variance: layout ``(K,)``.
 
     Examples
@@ -25,8 +28,6 @@ class Spherical(CovarianceModel):
 
     name = "spherical"
     description = "each component has its own single variance"
-    is_matrix = False
-    has_correlations = False
     shared = False
 
     # -------------------------------------------------------------------- layout
@@ -56,17 +57,6 @@ class Spherical(CovarianceModel):
         return np.where((d == d[..., :1]).all(axis=-1), d[..., 0], d.mean(-1))
 
     # -------------------------------------------------------- precision factors
-    def precision_cholesky(self, covariances):
-        return vector_precision_cholesky(np.asarray(covariances, dtype=np.float64))
-
-    def precision_cholesky_from_precisions(self, precisions):
-        return np.sqrt(np.asarray(precisions, dtype=np.float64))
-
-    def precisions_from_cholesky(self, precisions_chol):
-        return np.asarray(precisions_chol, dtype=np.float64) ** 2
-
-    def covariances_from_precisions(self, precisions):
-        return 1.0 / np.asarray(precisions, dtype=np.float64)
 
     def log_det_cholesky(self, precisions_chol, n_features):
         return int(n_features) * np.log(np.asarray(precisions_chol, dtype=np.float64))
@@ -98,12 +88,6 @@ class Spherical(CovarianceModel):
         c = const - 0.5 * prec * np.sum(means**2, axis=1)
         return A, c
 
-    def second_moments(self, compact, n_features):
-        return compact
-
-    def reuse_moment_features(self):
-        return True
-
     def m_step(self, stats, reg_covar):
         # sxx holds sum_n w r |x|^2: the mean of the diagonal variances
         nk, means = counts_and_means(stats)
@@ -111,20 +95,48 @@ class Spherical(CovarianceModel):
         cov = (stats.sxx[:, 0] / nk - np.sum(means**2, axis=1)) / d + reg_covar
         return nk, located(stats, means), cov
 
-    def check_precisions(self, precisions, name="precisions_init"):
-        check_positive_precisions(precisions, self.name, name)
-
     def collapsed(self, covariances, candidates, reg_covar, spread, floor):
         dvar = float(np.mean(spread.var))
         return (covariances - reg_covar <= 1e-10 * dvar) & (dvar > floor) & candidates
-
-    def reseed_covariance(self, covariances, component, good, variance):
-        covariances[component] = covariances[good].mean(axis=0) if good.size else variance
-
-    def sample(self, rng, means, covariances, counts):
-        return sample_scaled_normal(rng, means, covariances, counts)
 
     def random_covariances(self, rng, n_components, n_features, scale=1.0):
         return scale**2 * rng.uniform(0.3, 1.0, size=n_components)
 
     # ============================================================ Bayesian model
+    def pymc_prior(self, n_components, n_features, priors):
+        """One half-normal standard deviation per component.
+
+        PyMC form (value variable ``sd_log__``)::
+
+            sd[k] ~ HalfNormal(sd_sigma_spherical)   dims (component,)
+            Sigma_k = sd[k]**2 I
+
+        with ``sd_sigma_spherical`` the root mean square of ``sd_sigma``.
+        Numpy form: the log-sd half-normal block of
+        :mod:`bayesgmm.covariance._blocks` on ``u = log sd``; its likelihood
+        gradient is the sum over the diagonal.
+        """
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        sd = pm.HalfNormal("sd", sigma=priors.sd_sigma_spherical, dims="component")
+        return sd[:, None, None] * pt.eye(int(n_features))[None, :, :]
+
+    def unconstrained_blocks(self, n_components, n_features):
+        return [("sd_log__", (int(n_components),))]
+
+    def pymc_initvals(self, chol):
+        return {"sd": np.asarray(chol, dtype=np.float64)[:, 0, 0].copy()}
+
+    def chol_from_unconstrained(self, u, n_components, n_features):
+        K, D = int(n_components), int(n_features)
+        return chol_from_sds(np.exp(np.asarray(u, dtype=np.float64))[:, None], K, D)
+
+    def log_prior_constant(self, n_components, n_features, priors):
+        return int(n_components) * float(HALFNORMAL_CONST - np.log(priors.sd_sigma_spherical))
+
+    def log_prior_and_grad(self, chol, dchol, priors):
+        K, D = chol.shape[0], chol.shape[-1]
+        s = chol.reshape(K, D * D)[:, 0]
+        g = dchol.reshape(K, D * D)[:, :: D + 1].sum(axis=-1) * s
+        return log_sd_log_prior_and_grad(s, g, priors.sd_sigma_spherical**2)

@@ -5,24 +5,28 @@ from __future__ import annotations
 import numpy as np
 
 from bayesgmm.covariance._base import (
-    CovarianceModel,
     matrix_precision_cholesky,
-    matrix_precision_cholesky_from_precisions,
+)
+from bayesgmm.covariance._blocks import (
+    chol_from_packed,
+    lkj_cholesky_constant,
+    lkj_cholesky_log_prior_and_grad,
+    lkj_cholesky_pymc,
+    packed_from_covariances,
+    packed_layout,
 )
 from bayesgmm.covariance._em import (
-    check_spd_precisions,
-    cholesky_conditioning,
     counts_and_means,
     located,
     expand_upper,
     matrix_expansion_operands,
     random_spd,
     sample_multivariate_normal,
-    upper_moment_features,
 )
+from bayesgmm.covariance._families import MatrixCovariance
 
 
-class Tied(CovarianceModel):
+class Tied(MatrixCovariance):
     """All components share one general covariance matrix: layout ``(D, D)``.
 
     Examples
@@ -34,8 +38,6 @@ class Tied(CovarianceModel):
 
     name = "tied"
     description = "all components share one general covariance matrix"
-    is_matrix = True
-    has_correlations = True
     shared = True
 
     # -------------------------------------------------------------------- layout
@@ -68,20 +70,6 @@ class Tied(CovarianceModel):
             )
         return matrix_precision_cholesky(c, "the tied covariance")
 
-    def precision_cholesky_from_precisions(self, precisions):
-        return matrix_precision_cholesky_from_precisions(np.asarray(precisions, dtype=np.float64))
-
-    def precisions_from_cholesky(self, precisions_chol):
-        p = np.asarray(precisions_chol, dtype=np.float64)
-        return p @ np.swapaxes(p, -1, -2)
-
-    def covariances_from_precisions(self, precisions):
-        return np.linalg.inv(np.asarray(precisions, dtype=np.float64))
-
-    def log_det_cholesky(self, precisions_chol, n_features):
-        p = np.asarray(precisions_chol, dtype=np.float64)
-        return np.sum(np.log(np.diagonal(p, axis1=-2, axis2=-1)), axis=-1)
-
     # ============================================================ EM (E/M-steps)
     def mahalanobis_plan(self, means, precisions_chol):
         P = precisions_chol
@@ -94,17 +82,8 @@ class Tied(CovarianceModel):
 
         return mahalanobis
 
-    def n_moment_features(self, n_features):
-        return n_features * (n_features + 1) // 2
-
-    def expansion_conditioning(self, precisions_chol):
-        return cholesky_conditioning(precisions_chol)
-
     def component_precision_cholesky(self, precisions_chol, k):
         return precisions_chol  # shared by all components
-
-    def second_moment_features(self, xt, out):
-        upper_moment_features(xt, out)
 
     def expansion_operands(self, means, precisions_chol, const):
         k, d = means.shape
@@ -114,9 +93,6 @@ class Tied(CovarianceModel):
     def second_moments(self, compact, n_features):
         return expand_upper(compact, n_features).sum(axis=0)
 
-    def reuse_moment_features(self):
-        return False
-
     def m_step(self, stats, reg_covar):
         nk, means = counts_and_means(stats)
         cov = stats.sxx - (nk[:, None] * means).T @ means
@@ -124,9 +100,6 @@ class Tied(CovarianceModel):
         cov = 0.5 * (cov + cov.T)
         cov[np.diag_indices_from(cov)] += reg_covar
         return nk, located(stats, means), cov
-
-    def check_precisions(self, precisions, name="precisions_init"):
-        check_spd_precisions(precisions, self.name, name)
 
     def collapsed(self, covariances, candidates, reg_covar, spread, floor):
         # one covariance estimated from all the data: it cannot collapse onto
@@ -143,3 +116,56 @@ class Tied(CovarianceModel):
         return random_spd(rng, n_features, scale)
 
     # ============================================================ Bayesian model
+    def pymc_prior(self, n_components, n_features, priors):
+        """One LKJ correlation and half-normal standard deviations shared by all components.
+
+        PyMC form (value variable ``chol_cov_cholesky-cov-packed__``)::
+
+            chol_cov ~ LKJCholeskyCov(eta=lkj_eta, n=D, sd_dist=HalfNormal(sd_sigma))
+            Sigma_k = L L^T for every k,  L = expand_packed_triangular(chol_cov)
+
+        For ``D = 1``: a scalar ``sd ~ HalfNormal(sd_sigma_0)``, value variable
+        ``sd_log__`` (see :meth:`bayesgmm.covariance.full.Full.pymc_prior`).
+
+        Numpy form: one LKJ-Cholesky block of :mod:`bayesgmm.covariance._blocks`;
+        its likelihood gradient is the sum over the components.
+        """
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        K, D = int(n_components), int(n_features)
+        if D == 1:
+            sd = pm.HalfNormal("sd", sigma=priors.sd_sigma[0])
+            return pt.broadcast_to(sd[None, None, None], (K, 1, 1))
+        chol = lkj_cholesky_pymc("chol_cov", D, priors)
+        return pt.broadcast_to(chol[None, :, :], (K, D, D))
+
+    def unconstrained_blocks(self, n_components, n_features):
+        D = int(n_features)
+        if D == 1:
+            return [("sd_log__", ())]
+        return [("chol_cov_cholesky-cov-packed__", (D * (D + 1) // 2,))]
+
+    def pymc_initvals(self, chol):
+        chol = np.asarray(chol, dtype=np.float64)
+        if chol.shape[-1] == 1:
+            return {"sd": np.asarray(chol[0, 0, 0])}
+        lay = packed_layout(chol.shape[-1])
+        return {"chol_cov": chol[0][lay.rows, lay.cols]}
+
+    def chol_from_unconstrained(self, u, n_components, n_features):
+        D = int(n_features)
+        L = chol_from_packed(np.asarray(u, dtype=np.float64), 1, D)
+        return np.broadcast_to(L, (int(n_components), D, D))
+
+    def _unconstrained_from_layout(self, covariances, n_features):
+        return packed_from_covariances(covariances[None])
+
+    def log_prior_constant(self, n_components, n_features, priors):
+        return lkj_cholesky_constant(1, int(n_features), priors)
+
+    def log_prior_and_grad(self, chol, dchol, priors):
+        K, D = chol.shape[0], chol.shape[-1]
+        G = dchol.reshape(K, D * D)[:, packed_layout(D).tril_flat].sum(axis=0, keepdims=True)
+        lp, G = lkj_cholesky_log_prior_and_grad(chol[:1], G, priors)
+        return lp, G.ravel()

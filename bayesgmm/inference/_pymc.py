@@ -1,0 +1,68 @@
+"""NUTS on the PyMC model :func:`bayesgmm.build_model`: ``pm.sample`` with PyMC's, NumPyro's or BlackJAX's sampler.
+
+The model is built with the density's resolved priors, so it is the same
+posterior as the nutpie path whatever form the priors were given in.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+import warnings
+
+from bayesgmm.inference._results import _numeric_only, _select_posterior, _tree
+from bayesgmm.inference._starts import _chain_starts, _pymc_initvals
+
+#: The NUTS samplers of ``pm.sample`` that need JAX, and the modules each needs.
+JAX_SAMPLERS = {"numpyro": ("jax", "numpyro"), "blackjax": ("jax", "blackjax")}
+
+
+def _require_jax(nuts_sampler):
+    missing = [m for m in JAX_SAMPLERS[nuts_sampler] if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ImportError(
+            f"nuts_sampler={nuts_sampler!r} needs {', '.join(missing)}, which is not installed; "
+            "install the JAX extra with `pip install bayesgmm[jax]`, or use nuts_sampler='nutpie' (default)."
+        )
+
+
+def _model(X, dens):
+    """The PyMC model of ``dens``'s posterior (same data, type and resolved priors)."""
+    from bayesgmm.model import build_model
+
+    return build_model(X, dens.n_components, dens.covariance_type, dens.priors)
+
+
+def _pymc_sample(X, *, nuts_sampler, dens, x0, draws, tune, chains, progressbar, seed_jitter,
+                 seed_sampler, jitter, t0, **kwargs):
+    import pymc as pm
+
+    if nuts_sampler in JAX_SAMPLERS:
+        _require_jax(nuts_sampler)
+    model = _model(X, dens)
+    starts = [_pymc_initvals(dens, x) for x in _chain_starts(dens, x0, chains, seed_jitter, jitter)]
+    setup_time = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    kwargs.setdefault("init", "adapt_diag")
+    with model, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*object mode.*")
+        idata = pm.sample(
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            random_seed=seed_sampler,
+            progressbar=progressbar,
+            nuts_sampler=nuts_sampler,
+            initvals=starts,
+            compute_convergence_checks=False,
+            **kwargs,
+        )
+    sampling_time = time.perf_counter() - t1
+    post = _select_posterior(idata["posterior"].to_dataset(), dens)
+    stats = _numeric_only(idata["sample_stats"].to_dataset()) if "sample_stats" in idata.children else None
+    if stats is not None and "diverging" not in stats and "divergences" in stats:
+        stats = stats.rename({"divergences": "diverging"})  # the contract's name (as nutpie and ArviZ)
+    attrs = {"method": "nuts", "setup_time": setup_time, "sampling_time": sampling_time}
+    if stats is not None and "n_steps" in stats:
+        attrs["n_steps_posterior"] = int(stats["n_steps"].sum())
+    return _tree(post.drop_attrs(), stats, attrs)
