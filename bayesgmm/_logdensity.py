@@ -48,6 +48,17 @@ __all__ = ["MixtureDensity"]
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
 
+def _normalise(lp) -> float:
+    """In place: weighted log-densities ``lp`` (K, n) -> responsibilities; returns
+    the summed log-likelihood ``sum_n log sum_k exp(lp[k, n])``."""
+    m = lp.max(axis=0)
+    lp -= m
+    np.exp(lp, out=lp)
+    s = lp.sum(axis=0)
+    lp /= s
+    return float(np.log(s).sum() + m.sum())
+
+
 def _expansion_error(Q, Pmu, mu_s, A) -> float:
     """Estimated rounding error (nats) of :class:`MixtureDensity`'s expanded log-densities.
 
@@ -285,12 +296,7 @@ class MixtureDensity:
         W = None
         for ZT in self._design_chunks(X):
             lp = Q @ ZT  # (K, n)
-            m = lp.max(axis=0)
-            lp -= m
-            np.exp(lp, out=lp)
-            s = lp.sum(axis=0)
-            total += float(np.log(s).sum() + m.sum())
-            lp /= s
+            total += _normalise(lp)
             W = ZT @ lp.T if W is None else W + ZT @ lp.T
         R = W[-1]
         W1 = W[P : P + D].T  # sum_n r_nk x_n (centred), (K, D)
@@ -321,12 +327,7 @@ class MixtureDensity:
             for k in range(K):
                 y = xs[k] @ A[k].T
                 lp[k] = c[k] - 0.5 * np.einsum("nd,nd->n", y, y)
-            m = lp.max(axis=0)
-            lp -= m
-            np.exp(lp, out=lp)
-            tot = lp.sum(axis=0)
-            total += float(np.log(tot).sum() + m.sum())
-            lp /= tot
+            total += _normalise(lp)
             for k in range(K):
                 R[k] += lp[k].sum()
                 d1[k] += lp[k] @ xs[k]

@@ -137,15 +137,3 @@ def test_full_per_component_path_same_result_as_sklearn(offset):
     for attr in ["weights_", "means_", "covariances_", "precisions_cholesky_"]:
         assert _rel(getattr(ours, attr), getattr(ref, attr)) < 1e-6, attr
 
-
-@pytest.mark.parametrize("ct", COV_TYPES)
-@pytest.mark.parametrize("seed", range(4))
-def test_default_kmeans_start_equals_sklearn(ct, seed):
-    # the default start draws the same k-means++ seeds as scikit-learn's
-    # KMeans(n_init=1) for the same random_state, so the default fits agree
-    X = np.r_[_data(seed=seed), _data(seed=seed + 10)[:, ::-1] * 0.7 + 4.0]
-    ours = GaussianMixture(6, covariance_type=ct, random_state=seed).fit(X)
-    theirs = sklearn_mixture.GaussianMixture(6, covariance_type=ct, random_state=seed).fit(X)
-    assert ours.n_iter_ == theirs.n_iter_
-    assert ours.lower_bound_ == pytest.approx(theirs.lower_bound_, abs=1e-10)
-    np.testing.assert_allclose(ours.means_, theirs.means_, rtol=1e-8, atol=1e-10)

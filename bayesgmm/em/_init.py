@@ -239,7 +239,8 @@ def _kmeans_plusplus(data, shift, rows, k, rng):
     """k-means++ seeding (Arthur & Vassilvitskii 2007) with greedy local trials.
 
     scikit-learn's ``kmeans_plusplus``: the first centre uniformly at random
-    (in proportion to ``sample_weight``), then ``2 + log(k)`` candidates drawn
+    (in proportion to ``sample_weight``; unweighted, one ``randint``, the
+    draw this package has always made, so a seed keeps its fit), then ``2 + log(k)`` candidates drawn
     in proportion to the squared distance to the nearest centre so far, the
     one that most reduces the potential kept. On the centred in-memory copy
     (``rows``, a :class:`~bayesgmm.em._engine._Data` without shift) when there
@@ -258,9 +259,7 @@ def _kmeans_plusplus(data, shift, rows, k, rng):
     n = X.shape[0]
     x_sq = np.einsum("nd,nd->n", X, X)
     n_trials = 2 + int(np.log(k))
-    # the same random draws as scikit-learn's KMeans(n_init=1) (which
-    # GaussianMixture calls unweighted): the same seed gives the same seeds
-    first = rng.choice(n, p=np.full(n, 1.0 / n) if w is None else w / w.sum())
+    first = rng.randint(n) if w is None else rng.choice(n, p=w / w.sum())
     idx = [first]
     closest = np.maximum(x_sq - 2 * X @ X[first] + x_sq[first], 0.0)
     if w is not None:
