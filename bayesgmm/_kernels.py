@@ -23,6 +23,16 @@ matrix products per chunk on the per-row moment features
 ``[second moments | x | 1]``, or per-component products where the type asks
 for them) and turned into parameters by the type's ``m_step``; a chunked or
 distributed EM is just a sum of :class:`SufficientStatistics` over chunks.
+
+Accuracy: the expanded forms cancel when components lie far from the
+expansion's origin in units of their own spread (tight clusters far apart,
+large offsets). Each call estimates that rounding error from the operands
+alone (:func:`_expansion_error`); above :data:`EXPANSION_TOLERANCE` the
+log-densities and statistics are computed on the rows centred on each
+component's mean instead (:class:`_CentredPlan`; the statistics then
+carry their ``centre``), exact to a few ulps at any separation or offset.
+Hard assignments (initialisations) always use centred statistics
+(:func:`label_statistics`).
 """
 
 from __future__ import annotations
@@ -38,6 +48,7 @@ __all__ = [
     "accumulate_statistics",
     "chunk_rows",
     "estimate_log_gaussian_prob",
+    "label_statistics",
     "log_responsibilities",
     "logsumexp_rows",
     "mixture_log_likelihood",
@@ -54,6 +65,7 @@ CHUNK_BYTES = 64 * 2**20
 _EM_CHUNK_DIVISOR = 8
 
 _LOG_2PI = math.log(2.0 * math.pi)
+_EPS = float(np.finfo(np.float64).eps)
 
 
 def singular_message(which: str = "") -> str:
@@ -148,7 +160,13 @@ def _covariance_model(covariance_type):
 
 
 class _LogProbPlan:
-    """Pre-computed operands of the batched log-density (per call, not per chunk)."""
+    """Pre-computed operands of the batched log-density (per call, not per chunk).
+
+    The type's Mahalanobis form (:meth:`mahalanobis_plan`) is used where its
+    rounding is negligible (:func:`_expansion_error` at most
+    :data:`EXPANSION_TOLERANCE`); otherwise every component's log-density is
+    evaluated on the rows centred on its own mean (:class:`_CentredPlan`).
+    """
 
     def __init__(self, means, precisions_chol, covariance_type):
         means = np.asarray(means, dtype=np.float64)
@@ -159,12 +177,18 @@ class _LogProbPlan:
         # centred on the means' mean (x - mu is unchanged)
         centre = means.mean(axis=0) if k and ct.centre_log_density else None
         self.centre = centre if centre is not None and np.any(centre) else None
-        if self.centre is not None:
-            means = means - self.centre
         self.const = -0.5 * d * _LOG_2PI + ct.log_det_cholesky(p, d)
-        self.mahalanobis = ct.mahalanobis_plan(means, p)
+        local = means if self.centre is None else means - self.centre
+        self.centred = None
+        A, c = _expansion_operands(local, p, np.zeros(k), ct)
+        if k and _expansion_error(A, c, local, ct.expansion_conditioning(p)) > EXPANSION_TOLERANCE:
+            self.centred = _CentredPlan(means, p, np.zeros(k), ct)
+        else:
+            self.mahalanobis = ct.mahalanobis_plan(local, p)
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
+        if self.centred is not None:
+            return self.centred(X).T
         if self.centre is not None:
             X = X - self.centre
         maha = self.mahalanobis(X)
@@ -387,6 +411,13 @@ class SufficientStatistics:
     worst : ndarray (m,), worst_index : ndarray (m,)
         The ``m`` lowest log-likelihoods seen and their global row indices
         (used to re-seed empty components).
+    centre : ndarray (K, D), optional
+        Where the moments were taken: ``sx`` and ``sxx`` are then sums of
+        ``x - centre[k]`` and its second moments for component ``k`` (the
+        per-component centred statistics of ill-conditioned data, see
+        :func:`accumulate_statistics`); None: about the origin of the
+        coordinates passed. The M-step adds it back to the means (the
+        covariances are invariant).
     """
 
     nk: np.ndarray
@@ -397,6 +428,7 @@ class SufficientStatistics:
     n: int = 0
     worst: np.ndarray | None = None
     worst_index: np.ndarray | None = None
+    centre: np.ndarray | None = None
 
     def __add__(self, other: "SufficientStatistics") -> "SufficientStatistics":
         if self.worst is None:
@@ -418,6 +450,7 @@ class SufficientStatistics:
             self.n + other.n,
             worst,
             worst_index,
+            self.centre,
         )
 
 
@@ -448,18 +481,103 @@ def _moment_features_t(xc: np.ndarray, shift, covariance_type, m2: int, out=None
     return zt
 
 
+def _log_normaliser(precisions_chol, log_weights, covariance_type, d):
+    """``log w_k - D/2 log(2 pi) + log det P_k`` (K,): the weighted log-density less
+    the Mahalanobis term."""
+    return (
+        -0.5 * d * _LOG_2PI
+        + covariance_type.log_det_cholesky(precisions_chol, d)
+        + np.asarray(log_weights, dtype=np.float64)
+    )
+
+
 def _expansion_operands(means, precisions_chol, log_weights, covariance_type):
     """``A`` (M, K) and ``c`` (K,) with ``Z @ A + c = log w_k + log N(x | mu_k, S_k)``."""
     means = np.asarray(means, dtype=np.float64)
     p = np.asarray(precisions_chol, dtype=np.float64)
-    d = means.shape[1]
-    const = (
-        -0.5 * d * _LOG_2PI
-        + covariance_type.log_det_cholesky(p, d)
-        + np.asarray(log_weights, dtype=np.float64)
-    )
+    const = _log_normaliser(p, log_weights, covariance_type, means.shape[1])
     A, c = covariance_type.expansion_operands(means, p, const)
     return np.ascontiguousarray(A), c
+
+
+#: Largest estimated rounding error (nats, see :func:`_expansion_error`) of a
+#: log-density evaluated by the one-product moment expansion or the type's
+#: Mahalanobis form; above it the kernels centre the rows on each component's
+#: mean instead (K passes of the features per chunk instead of one).
+#: Measured over separation/sd ratios 1e2..1e6 and offsets 0..1e9, all four
+#: types (``tests/test_kernels_accuracy.py``): the expansion's relative errors
+#: in the covariances and the score stay below 0.2 times the estimate, so
+#: below 2e-11 with this threshold; ordinary data stay on the fast path
+#: (estimates at most 4e-13 on ``benchmarks/em.py``'s data and Old Faithful).
+EXPANSION_TOLERANCE = 1e-10
+
+
+def _expansion_error(A, c, means, conditioning) -> float:
+    """Estimated rounding error (nats) of the expanded log-densities near the means.
+
+    The expansion evaluates ``log N(x | mu_k, S_k)`` as ``z(x) @ A_k + c_k``
+    (``A``, ``c`` from :func:`_expansion_operands`). Two cancellations:
+
+    * offset: near ``mu_k`` its linear term ``x . (Lambda_k mu_k)``, its
+      constant and its quadratic term are each of size about
+      ``|Lambda_k mu_k| . |mu_k|`` and cancel to a result of order ``D``
+      (``means`` relative to the origin of the expansion, e.g. the fit's
+      centring shift);
+    * correlation: the quadratic form's terms ``Lambda_ij x_i x_j`` exceed
+      its value (about ``D``) by the type's ``expansion_conditioning``
+      (e.g. a component collapsed onto a plane).
+
+    Each term carries a relative rounding error of order ``eps``; this
+    returns ``eps`` times the largest total size over the components (plus
+    ``|c_k|``). The offset part also bounds the relative error of the
+    M-step's ``sxx / nk - mu mu^T``. Components with a zero weight
+    (``c_k = -inf``) are left out. Cheap: no pass over the data.
+    """
+    d = means.shape[1]
+    size = np.abs(A[-d:] * means.T).sum(axis=0)  # A[-d:]: Lambda_k mu_k
+    size += np.abs(c)
+    size += d * np.asarray(conditioning)
+    return _EPS * float(np.max(size, initial=0.0, where=np.isfinite(c)))
+
+
+class _CentredPlan:
+    """Weighted log-densities on rows centred on each component's own centre.
+
+    The accurate path of the kernels (see :func:`_expansion_error`): component
+    ``k``'s Mahalanobis distances come from the type's own whitened form
+    (``mahalanobis_plan`` of that component alone) on ``x - centres[k]``,
+    which neither cancels by the offset of the components nor by their
+    correlations; ``x - c`` is exact to a relative ``eps``. ``K`` passes over
+    each chunk instead of one product.
+    """
+
+    def __init__(self, centres, precisions_chol, log_weights, covariance_type):
+        k, d = centres.shape
+        p = np.asarray(precisions_chol, dtype=np.float64)
+        self.centres, self.covariance_type = centres, covariance_type
+        self.const = _log_normaliser(p, log_weights, covariance_type, d) + np.zeros(k)
+        zero = np.zeros((1, d))
+        self.plans = [
+            covariance_type.mahalanobis_plan(zero, covariance_type.component_precision_cholesky(p, j))
+            for j in range(k)
+        ]
+
+    def __call__(self, xc, features=None) -> np.ndarray:
+        """(K, n) weighted log-densities of the chunk ``xc``; ``features``: a list
+        that receives each component's moment features of ``x - centres[k]``
+        (for its statistics)."""
+        k = self.centres.shape[0]
+        ct = self.covariance_type
+        m2 = ct.n_moment_features(xc.shape[1])
+        out = np.empty((k, xc.shape[0]))
+        for j in range(k):
+            xj = xc - self.centres[j]
+            out[j] = self.plans[j](xj)[:, 0]
+            out[j] *= -0.5
+            out[j] += self.const[j]
+            if features is not None:
+                features.append(_moment_features_t(xj, None, ct, m2))
+        return out
 
 
 def _normalise_columns(wt: np.ndarray) -> np.ndarray:
@@ -625,7 +743,11 @@ def accumulate_statistics(
     products (its ``per_component``: ``full`` covariances with ``D >= 5K``)
     the log-densities come from ``(x - mu_k) P_k`` for all ``k`` in one
     product and the second moments from one ``(r_k x)^T x`` product per
-    component instead (same statistics up to rounding). Chunks are small (about
+    component instead (same statistics up to rounding). Where the expansion
+    would lose more than :data:`EXPANSION_TOLERANCE` nats
+    (:func:`_expansion_error`), each component's log-densities and moments
+    are computed on the rows centred on its mean (``K`` feature passes per
+    chunk; the statistics' ``centre`` is then ``means``). Chunks are small (about
     :data:`CHUNK_BYTES` / 8 of temporaries, and never more than one
     ``n x (D + 2K)`` array), so they stay in cache.
 
@@ -674,19 +796,34 @@ def accumulate_statistics(
     # e.g. full covariances with many features and few components: per-component
     # products (X - mu_k) P_k instead of the D(D+1)/2 moment features
     per_comp = features is None and covariance_type.per_component(d, k)
-    if resp is None and not per_comp:
-        A, c = _expansion_operands(means, precisions_chol, log_weights, covariance_type)
-        Atc = np.ascontiguousarray(np.concatenate([A, c[None, :]], axis=0).T)  # (K, M+1)
-    elif resp is None:
-        plan = _LogProbPlan(means, precisions_chol, covariance_type)
-        log_w = np.asarray(log_weights, dtype=np.float64)
     m2 = covariance_type.n_moment_features(d)
+    centres = None
+    if resp is None:
+        means = np.asarray(means, dtype=np.float64)
+        A, c = _expansion_operands(means, precisions_chol, log_weights, covariance_type)
+        conditioning = covariance_type.expansion_conditioning(precisions_chol)
+        if _expansion_error(A, c, means, conditioning) > EXPANSION_TOLERANCE:
+            # ill-conditioned (components far from the origin in units of
+            # their spread, or nearly singular): each component on its own
+            # centred, whitened rows
+            centres = means
+            centred = _CentredPlan(centres if shift is None else centres + shift,
+                                   precisions_chol, log_weights, covariance_type)
+            per_comp, features = False, None
+        else:
+            Atc = np.ascontiguousarray(np.concatenate([A, c[None, :]], axis=0).T)  # (K, M+1)
+        if per_comp:
+            plan = _LogProbPlan(means, precisions_chol, covariance_type)
+            log_w = np.asarray(log_weights, dtype=np.float64)
     if features is not None:
         step = features[0].shape[1] if features else max(n, 1)
     else:
         step = chunk_size or _em_chunk_size(n, d, k, covariance_type)
+    if centres is not None:  # K feature arrays per chunk
+        step = max(256, min(step, (CHUNK_BYTES // _EM_CHUNK_DIVISOR)
+                            // (8 * (k * (m2 + d + 2) + k))))
     rbuf = zbuf = None
-    if workspace is not None and resp is None and not per_comp:
+    if workspace is not None and resp is None and not per_comp and centres is None:
         need_z = 0 if features is not None else m2 + d + 1
         if workspace.size >= step * (k + need_z):
             rbuf = workspace[: step * k]
@@ -704,6 +841,8 @@ def accumulate_statistics(
         nc = xc.shape[0]
         if per_comp:
             xs = xc if shift is None else xc - shift
+        elif centres is not None:
+            zts = []
         elif features is not None:
             zt = features[s // step]
         else:
@@ -717,6 +856,8 @@ def accumulate_statistics(
                 lp = plan(xs)
                 lp += log_w
                 rt = np.ascontiguousarray(lp.T)
+            elif centres is not None:
+                rt = centred(xc, zts)
             elif rbuf is None:
                 rt = Atc @ zt  # weighted log-densities, (K, n)
             else:  # a reused buffer: no fresh pages (page faults) per chunk
@@ -735,6 +876,9 @@ def accumulate_statistics(
             sx += rt @ xs
             for j in range(k):
                 sxx[j] += (xs * rt[j][:, None]).T @ xs
+        elif centres is not None:
+            for j in range(k):
+                srz[j] += zts[j] @ rt[j]
         else:
             srz += _stats_product(rt, zt)
     worst = worst_index = None
@@ -756,4 +900,85 @@ def accumulate_statistics(
         n,
         worst,
         worst_index,
+        centres,
+    )
+
+
+def label_statistics(
+    X, labels, centres, covariance_type, *, sample_weight=None, shift=None,
+    chunk_size: int | None = None,
+) -> SufficientStatistics:
+    """Sufficient statistics of hard assignments, about each component's centre.
+
+    The statistics of responsibilities that are one for component
+    ``labels[n]`` and zero elsewhere (k-means, one observation per
+    component), with the moments of each component taken about
+    ``centres[k]`` (e.g. its k-means centre): exact however far the
+    components lie from each other, at the cost of one pass of the moment
+    features over the rows (each row only for its own component).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    labels : ndarray of int, shape (n_samples,)
+        Component of each row, in ``0 .. K - 1``.
+    centres : ndarray of shape (n_components, n_features)
+        Where each component's moments are taken, in shifted coordinates.
+    covariance_type : CovarianceModel
+        The covariance parameterisation (an object, not its name).
+    sample_weight : ndarray of shape (n_samples,), optional
+    shift : ndarray of shape (n_features,), optional
+        The coordinates' origin, as in :func:`accumulate_statistics`: rows
+        are centred on ``centres[k] + shift``.
+    chunk_size : int, optional
+        Rows per feature chunk.
+
+    Returns
+    -------
+    SufficientStatistics
+        With ``centre = centres`` (no log-likelihood).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayesgmm._kernels import label_statistics
+    >>> from bayesgmm.covariance import get_covariance_type
+    >>> diag = get_covariance_type("diag")
+    >>> st = label_statistics(np.array([[1.0], [3.0], [10.0]]), np.array([0, 0, 1]),
+    ...                       np.array([[2.0], [10.0]]), diag)
+    >>> st.nk, st.sx, st.sxx  # about the centres 2 and 10
+    (array([2., 1.]), array([[0.],
+           [0.]]), array([[2.],
+           [0.]]))
+    >>> diag.m_step(st, 0.0)[1:]
+    (array([[ 2.],
+           [10.]]), array([[1.],
+           [0.]]))
+    """
+    covariance_type = _covariance_model(covariance_type)
+    X = np.asarray(X, dtype=np.float64)
+    centres = np.asarray(centres, dtype=np.float64)
+    n, d = X.shape
+    k = centres.shape[0]
+    raw = centres if shift is None else centres + shift
+    m2 = covariance_type.n_moment_features(d)
+    step = chunk_size or _em_chunk_size(n, d, k, covariance_type)
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(np.asarray(labels)[order], np.arange(k + 1))
+    srz = np.zeros((k, m2 + d + 1))
+    for j in range(k):
+        rows = order[bounds[j] : bounds[j + 1]]
+        for s in range(0, rows.size, step):
+            r = rows[s : s + step]
+            zt = _moment_features_t(X[r], raw[j], covariance_type, m2)
+            srz[j] += zt.sum(axis=1) if sample_weight is None else zt @ sample_weight[r]
+    weight = float(n if sample_weight is None else np.sum(sample_weight))
+    return SufficientStatistics(
+        srz[:, -1].copy(),
+        srz[:, m2:-1].copy(),
+        covariance_type.second_moments(srz[:, :m2], d),
+        0.0,
+        weight,
+        n,
+        centre=centres,
     )

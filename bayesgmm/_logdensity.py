@@ -48,6 +48,34 @@ __all__ = ["MixtureDensity"]
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
 
+def _normalise(lp) -> float:
+    """In place: weighted log-densities ``lp`` (K, n) -> responsibilities; returns
+    the summed log-likelihood ``sum_n log sum_k exp(lp[k, n])``."""
+    m = lp.max(axis=0)
+    lp -= m
+    np.exp(lp, out=lp)
+    s = lp.sum(axis=0)
+    lp /= s
+    return float(np.log(s).sum() + m.sum())
+
+
+def _expansion_error(Q, Pmu, mu_s, A) -> float:
+    """Estimated rounding error (nats) of :class:`MixtureDensity`'s expanded log-densities.
+
+    As :func:`bayesgmm._kernels._expansion_error`: the offset terms
+    ``|Lambda_k mu_k| . |mu_k|`` and the constant ``|Q_k0|`` that cancel near
+    each component's mean (means relative to the data's mean), and ``D``
+    times the cancellation of the quadratic form by correlations,
+    ``max_i |P_i|^2 / P_ii^2`` over the rows of the precision factor
+    ``P = A^T``; times ``eps``.
+    """
+    D = mu_s.shape[1]
+    diag = np.diagonal(A, axis1=-2, axis2=-1)
+    conditioning = np.max(np.einsum("kji,kji->ki", A, A) / (diag * diag), axis=-1)
+    size = np.abs(Pmu * mu_s).sum(axis=1) + np.abs(Q[:, -1]) + D * conditioning
+    return _kernels._EPS * float(np.max(size, initial=0.0, where=np.isfinite(Q[:, -1])))
+
+
 class MixtureDensity:
     """Log posterior density and gradient of the Bayesian Gaussian mixture.
 
@@ -262,16 +290,13 @@ class MixtureDensity:
         np.matmul(Prec.reshape(K, D * D), self._Tq, out=Q[:, :P])
         Q[:, P : P + D] = Pmu
         Q[:, -1] = logw - logdet - 0.5 * D * _LOG_2PI - 0.5 * np.sum(mu_s * Pmu, axis=-1)
+        if _expansion_error(Q, Pmu, mu_s, A) > _kernels.EXPANSION_TOLERANCE:
+            return self._loglik_stats_centred(X, logw, mu, A, Prec, logdet)
         total = 0.0
         W = None
         for ZT in self._design_chunks(X):
             lp = Q @ ZT  # (K, n)
-            m = lp.max(axis=0)
-            lp -= m
-            np.exp(lp, out=lp)
-            s = lp.sum(axis=0)
-            total += float(np.log(s).sum() + m.sum())
-            lp /= s
+            total += _normalise(lp)
             W = ZT @ lp.T if W is None else W + ZT @ lp.T
         R = W[-1]
         W1 = W[P : P + D].T  # sum_n r_nk x_n (centred), (K, D)
@@ -279,6 +304,34 @@ class MixtureDensity:
         d1 = W1 - R[:, None] * mu_s  # sum_n r_nk (x_n - mu_k)
         # C = sum_n r_nk (x_n - mu_k)(x_n - mu_k)^T
         C = S2 - d1[:, :, None] * mu_s[:, None, :] - mu_s[:, :, None] * W1[:, None, :]
+        return total, A, Prec, R, d1, C
+
+    def _loglik_stats_centred(self, X, logw, mu, A, Prec, logdet):
+        """:meth:`_loglik_stats` on rows centred on each component's mean and whitened.
+
+        The accurate path where the one-product expansion would lose more than
+        :data:`bayesgmm._kernels.EXPANSION_TOLERANCE` nats (tight components far
+        from the data's mean, or nearly singular ones; see
+        :func:`_expansion_error`): ``y = A_k (x - mu_k)``, and the statistics
+        ``d1``, ``C`` summed directly from ``x - mu_k``. ``K`` passes per chunk.
+        """
+        K, D = self.n_components, self.n_features
+        c = logw - logdet - 0.5 * D * _LOG_2PI
+        Xe = self.X if X is None else np.asarray(X, dtype=float)
+        total = 0.0
+        R, d1, C = np.zeros(K), np.zeros((K, D)), np.zeros((K, D, D))
+        for start in range(0, Xe.shape[0], self.chunk_size):
+            Xc = Xe[start : start + self.chunk_size]
+            xs = [Xc - mu[k] for k in range(K)]
+            lp = np.empty((K, Xc.shape[0]))
+            for k in range(K):
+                y = xs[k] @ A[k].T
+                lp[k] = c[k] - 0.5 * np.einsum("nd,nd->n", y, y)
+            total += _normalise(lp)
+            for k in range(K):
+                R[k] += lp[k].sum()
+                d1[k] += lp[k] @ xs[k]
+                C[k] += (xs[k] * lp[k][:, None]).T @ xs[k]
         return total, A, Prec, R, d1, C
 
     def logp_and_grad(self, x, X=None, scale=1.0):

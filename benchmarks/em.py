@@ -30,6 +30,14 @@ Usage::
     python benchmarks/em.py                    # the whole grid (long: N=1e6)
     python benchmarks/em.py --cells 1e6,50,10,full --repeats 1 --threads 2
     python benchmarks/em.py --repeats 5 --time-budget 20   # grid, slow cells fewer repeats
+    python benchmarks/em.py --end-to-end       # default fit (start included) vs sklearn's
+
+``--end-to-end`` times the whole default ``fit`` instead (default
+``init_params="kmeans"``, default ``tol`` and ``max_iter``, initialisation
+included) of both libraries at N=1e5, D=10, K=10, full and diag, over
+``random_state`` = 0..9 on the same data: per seed each library's better time at
+1 and 2 threads; the median time ratio (scikit-learn / bayesgmm) and each
+library's mean final log-likelihood per row (``score(X)``).
 
 See benchmarks/README.md.
 """
@@ -184,6 +192,60 @@ def parse_cells(args):
     return list(itertools.product(ns, ds, GRID_K, GRID_CT))
 
 
+def end_to_end(threads, seeds=10, n=100_000, d=10, k=10, types=("full", "diag")):
+    """Default ``fit`` of both libraries, start included: per type, per seed the
+    better time over ``threads`` and ``score(X)``; prints the medians and means."""
+    from sklearn.mixture import GaussianMixture as SkGM
+    from threadpoolctl import threadpool_limits
+
+    from bayesgmm import GaussianMixture as BgGM
+
+    X = make_data(n, d, k)
+    print(f"# default fit (init_params='kmeans', tol=1e-3, max_iter=100), N={n:.0e}, D={d}, "
+          f"K={k}, random_state 0..{seeds - 1}; time = each library's better of "
+          f"{threads} threads per seed; ll = score(X), mean log-likelihood per row")
+    print(f"{'type':>5} {'seed':>4} | {'sk s':>7} {'bg s':>7} {'ratio':>6} | {'sk cpu':>7} "
+          f"{'bg cpu':>7} | {'sk ll':>9} {'bg ll':>9} | {'sk it':>5} {'bg it':>5}")
+    summary = {}
+    for ct in types:
+        rows = []
+        for seed in range(seeds):
+            res = {}
+            for name, cls in (("sk", SkGM), ("bg", BgGM)):
+                best = None
+                for t in threads:  # interleaved: both libraries see the same load
+                    with threadpool_limits(limits=t, user_api="blas"), warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        est = cls(k, covariance_type=ct, random_state=seed)
+                        c0, t0 = time.process_time(), time.perf_counter()
+                        est.fit(X)
+                        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+                    if best is None or wall < best[0]:
+                        best = (wall, cpu, float(est.score(X)), int(est.n_iter_))
+                res[name] = best
+            ratio = res["sk"][0] / res["bg"][0]
+            rows.append((res["sk"], res["bg"], ratio))
+            print(f"{ct:>5} {seed:>4} | {res['sk'][0]:7.3f} {res['bg'][0]:7.3f} {ratio:6.1f} | "
+                  f"{res['sk'][1]:7.3f} {res['bg'][1]:7.3f} | {res['sk'][2]:9.4f} "
+                  f"{res['bg'][2]:9.4f} | {res['sk'][3]:5d} {res['bg'][3]:5d}", flush=True)
+        sk = np.array([r[0] for r in rows])
+        bg = np.array([r[1] for r in rows])
+        ratios = np.array([r[2] for r in rows])
+        summary[ct] = {
+            "median_time_sklearn": float(np.median(sk[:, 0])),
+            "median_time_bayesgmm": float(np.median(bg[:, 0])),
+            "median_ratio": float(np.median(ratios)),
+            "mean_ll_sklearn": float(np.mean(sk[:, 2])),
+            "mean_ll_bayesgmm": float(np.mean(bg[:, 2])),
+        }
+    for ct, v in summary.items():
+        print(f"# {ct}: median time sklearn {v['median_time_sklearn']:.3f} s, bayesgmm "
+              f"{v['median_time_bayesgmm']:.3f} s, median ratio {v['median_ratio']:.1f}x; mean "
+              f"log-likelihood per row sklearn {v['mean_ll_sklearn']:.4f}, bayesgmm "
+              f"{v['mean_ll_bayesgmm']:.4f} (difference {v['mean_ll_bayesgmm'] - v['mean_ll_sklearn']:+.4f})")
+    return summary
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="N in {1e4, 1e5}, D in {2, 10}")
@@ -197,6 +259,9 @@ def main(argv=None):
     p.add_argument("--threads", default="1,2", help="BLAS thread settings to try")
     p.add_argument("--no-memory", action="store_true", help="skip the memory subprocesses")
     p.add_argument("--libs", default="sklearn,bayesgmm")
+    p.add_argument("--end-to-end", action="store_true",
+                   help="default fit (start included) vs scikit-learn's, 10 seeds")
+    p.add_argument("--seeds", type=int, default=10, help="random_state values (--end-to-end)")
     p.add_argument("--_memory-child", nargs=7, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args._memory_child:
@@ -207,6 +272,9 @@ def main(argv=None):
     from threadpoolctl import threadpool_info
 
     threads = [int(t) for t in args.threads.split(",")]
+    if args.end_to_end:
+        print(f"# CPUs: {os.cpu_count()}; load average: {os.getloadavg()}")
+        return end_to_end(threads, seeds=args.seeds)
     libs = args.libs.split(",")
     blas = [
         f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')}, "

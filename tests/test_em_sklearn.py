@@ -136,3 +136,4 @@ def test_full_per_component_path_same_result_as_sklearn(offset):
     np.testing.assert_allclose(ours.lower_bounds_, ref.lower_bounds_, rtol=1e-9)
     for attr in ["weights_", "means_", "covariances_", "precisions_cholesky_"]:
         assert _rel(getattr(ours, attr), getattr(ref, attr)) < 1e-6, attr
+

@@ -356,6 +356,48 @@ class CovarianceModel:
         """
         return False
 
+    def expansion_conditioning(self, precisions_chol):
+        """How much the terms of the expanded quadratic form exceed its value, per component.
+
+        The moment expansion evaluates ``(x - mu)^T Lambda (x - mu)`` as a sum
+        of ``Lambda_ij x_i x_j`` terms; with strongly correlated directions
+        (e.g. a component collapsed onto a plane) they cancel, and the
+        rounding error relative to the result grows like the condition number
+        of ``Lambda`` scaled to unit diagonal. Estimated from the rows of the
+        precision Cholesky factor ``P`` (``Lambda = P P^T``):
+        ``max_i |P_i|^2 / P_ii^2``, within a small factor of that condition
+        number and blind to mere differences of scale between features. 1
+        for diagonal precisions (all terms positive: nothing cancels).
+
+        Returns
+        -------
+        float or ndarray of shape (K,)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm.covariance import get_covariance_type
+        >>> full = get_covariance_type("full")
+        >>> p = full.precision_cholesky(np.array([[[1.0, 0.99], [0.99, 1.0]]]))
+        >>> full.expansion_conditioning(p).round(1)  # 1 / (1 - 0.99^2)
+        array([50.3])
+        >>> get_covariance_type("diag").expansion_conditioning(np.ones((2, 3)))
+        1.0
+        """
+        return 1.0
+
+    def component_precision_cholesky(self, precisions_chol, k: int):
+        """The precision factor of component ``k`` alone, in this type's layout for one component.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm.covariance import get_covariance_type
+        >>> get_covariance_type("diag").component_precision_cholesky(np.arange(6.0).reshape(3, 2), 1)
+        array([[2., 3.]])
+        """
+        return precisions_chol[k : k + 1]
+
     def reuse_moment_features(self) -> bool:
         """Whether an EM fit builds the per-row moment features once and reuses them.
 

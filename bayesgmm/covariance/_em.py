@@ -15,10 +15,17 @@ def counts_and_means(stats):
     """M-step ``nk`` and means from sufficient statistics.
 
     ``nk`` gets ``10 * eps`` added, as in scikit-learn, so that an empty
-    component's mean stays finite.
+    component's mean stays finite. The means are relative to the statistics'
+    ``centre`` where they have one (the covariance formulas are the same
+    about any centre); :func:`located` adds it back.
     """
     nk = stats.nk + 10 * np.finfo(np.float64).eps
     return nk, stats.sx / nk[:, None]
+
+
+def located(stats, means):
+    """The M-step's means in the statistics' coordinates: ``means`` plus their ``centre``."""
+    return means if stats.centre is None else stats.centre + means
 
 
 def upper_moment_features(xt: np.ndarray, out: np.ndarray) -> None:
@@ -49,6 +56,14 @@ def matrix_expansion_operands(prec: np.ndarray, means: np.ndarray, const: np.nda
     A = np.concatenate([-0.5 * coef, lm], axis=1).T
     c = const - 0.5 * np.einsum("kd,kd->k", lm, means)
     return A, c
+
+
+def cholesky_conditioning(precisions_chol: np.ndarray) -> np.ndarray:
+    """:meth:`~bayesgmm.covariance.CovarianceModel.expansion_conditioning` of
+    precision factors ``(..., D, D)``: ``max_i |P_i|^2 / P_ii^2`` over the rows."""
+    p = np.asarray(precisions_chol, dtype=np.float64)
+    diag = np.diagonal(p, axis1=-2, axis2=-1)
+    return np.max(np.einsum("...ij,...ij->...i", p, p) / (diag * diag), axis=-1)
 
 
 def check_spd_precisions(precisions: np.ndarray, type_name: str, name: str) -> None:

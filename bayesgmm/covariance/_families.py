@@ -18,6 +18,7 @@ from bayesgmm.covariance._blocks import log_sd_from_variances
 from bayesgmm.covariance._em import (
     check_positive_precisions,
     check_spd_precisions,
+    cholesky_conditioning,
     sample_scaled_normal,
     upper_moment_features,
 )
@@ -52,6 +53,9 @@ class MatrixCovariance(CovarianceModel):
     def second_moment_features(self, xt, out):
         upper_moment_features(xt, out)
 
+
+    def expansion_conditioning(self, precisions_chol):
+        return cholesky_conditioning(precisions_chol)
     def reuse_moment_features(self):
         return False
 

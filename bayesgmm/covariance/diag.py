@@ -11,6 +11,7 @@ from bayesgmm.covariance._blocks import (
 )
 from bayesgmm.covariance._em import (
     counts_and_means,
+    located,
 )
 from bayesgmm.covariance._families import VarianceCovariance
 
@@ -87,7 +88,7 @@ class Diag(VarianceCovariance):
     def m_step(self, stats, reg_covar):
         nk, means = counts_and_means(stats)
         cov = stats.sxx / nk[:, None] - means**2 + reg_covar
-        return nk, means, cov
+        return nk, located(stats, means), cov
 
     def collapsed(self, covariances, candidates, reg_covar, spread, floor):
         dvar = spread.var

@@ -17,6 +17,7 @@ from bayesgmm.covariance._blocks import (
 )
 from bayesgmm.covariance._em import (
     counts_and_means,
+    located,
     expand_upper,
     matrix_expansion_operands,
     random_spd,
@@ -116,7 +117,7 @@ class Full(MatrixCovariance):
         cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))
         d = cov.shape[-1]
         cov[:, np.arange(d), np.arange(d)] += reg_covar
-        return nk, means, cov
+        return nk, located(stats, means), cov
 
     def collapsed(self, covariances, candidates, reg_covar, spread, floor):
         lam, vec = np.linalg.eigh(covariances)

@@ -11,6 +11,7 @@ from bayesgmm.covariance._blocks import (
 )
 from bayesgmm.covariance._em import (
     counts_and_means,
+    located,
 )
 from bayesgmm.covariance._families import VarianceCovariance
 
@@ -92,7 +93,7 @@ class Spherical(VarianceCovariance):
         nk, means = counts_and_means(stats)
         d = means.shape[1]
         cov = (stats.sxx[:, 0] / nk - np.sum(means**2, axis=1)) / d + reg_covar
-        return nk, means, cov
+        return nk, located(stats, means), cov
 
     def collapsed(self, covariances, candidates, reg_covar, spread, floor):
         dvar = float(np.mean(spread.var))

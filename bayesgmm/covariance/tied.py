@@ -17,6 +17,7 @@ from bayesgmm.covariance._blocks import (
 )
 from bayesgmm.covariance._em import (
     counts_and_means,
+    located,
     expand_upper,
     matrix_expansion_operands,
     random_spd,
@@ -81,6 +82,9 @@ class Tied(MatrixCovariance):
 
         return mahalanobis
 
+    def component_precision_cholesky(self, precisions_chol, k):
+        return precisions_chol  # shared by all components
+
     def expansion_operands(self, means, precisions_chol, const):
         k, d = means.shape
         prec = np.broadcast_to(precisions_chol @ precisions_chol.T, (k, d, d))
@@ -95,7 +99,7 @@ class Tied(MatrixCovariance):
         cov /= nk.sum()
         cov = 0.5 * (cov + cov.T)
         cov[np.diag_indices_from(cov)] += reg_covar
-        return nk, means, cov
+        return nk, located(stats, means), cov
 
     def collapsed(self, covariances, candidates, reg_covar, spread, floor):
         # one covariance estimated from all the data: it cannot collapse onto

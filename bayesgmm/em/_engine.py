@@ -185,6 +185,12 @@ class _Data:
             min(self.step, self.n), self.d, n_components, covariance, features,
             chunk_size=self.em_chunk_rows(covariance, n_components),
         )
+        self.allocate_workspace(size)
+
+    def allocate_workspace(self, size):
+        """One float64 buffer of ``size`` values per worker thread (none if 0),
+        passed to a block function by :meth:`map_reduce` (``workspace=True``):
+        reused buffers instead of fresh pages (page faults) for every block."""
         self._work = [np.empty(size) for _ in range(self.n_threads)] if size else None
 
     def _map(self, fn):

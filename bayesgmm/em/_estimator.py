@@ -40,7 +40,7 @@ from bayesgmm.em._degeneracy import (
 )
 from bayesgmm.em._engine import _block_stats_em, open_data
 from bayesgmm.em._init import INIT_PARAMS, check_initial_parameters, initial_parameters, strategy
-from bayesgmm.exceptions import ConvergenceWarning, not_fitted
+from bayesgmm.exceptions import ConvergenceWarning, DegenerateComponentWarning, not_fitted
 
 __all__ = ["GaussianMixture"]
 
@@ -462,6 +462,7 @@ class GaussianMixture(EstimatorMixin):
                 )
             lower_bound = -np.inf if do_init else self.lower_bound_
             degeneracy = Degeneracy(cov, k, self.reg_covar, spread)
+            unresolved_warned = False
             history = []
             converged = False
             n_iter = 0
@@ -475,6 +476,8 @@ class GaussianMixture(EstimatorMixin):
                 lower_bound = stats.loglik / stats.weight
                 history.append(float(lower_bound))
                 params, reseeded = self._m_step(stats, data, shift, estep, degeneracy)
+                if not unresolved_warned:
+                    unresolved_warned = _warn_unresolved_variance(cov, params, self.reg_covar)
                 change = lower_bound - prev
                 self._print_iter_end(n_iter, change)
                 if not reseeded and abs(change) < self.tol:
@@ -842,6 +845,49 @@ class GaussianMixture(EstimatorMixin):
                 ent = -np.sum(np.where(r > 0, r * log_resp, 0.0))
             return float(bic + 2.0 * ent)
         return float(bic - 2.0 * np.sum(np.max(log_resp, axis=1)))
+
+
+#: A component's variance in some direction is unresolved when it is at most
+#: twice ``reg_covar`` (the data add nothing there) and below this fraction of
+#: its largest variance (see :func:`_warn_unresolved_variance`).
+_UNRESOLVED_RATIO = 1e-6
+
+
+def _warn_unresolved_variance(covariance, params, reg_covar):
+    """Warn (once per initialisation) when a component is singular below float64 resolution.
+
+    A component whose rows lie on a subspace (e.g. fewer rows than features,
+    duplicated or collinear rows) has only ``reg_covar`` as variance across
+    it. Where that is below about ``1e-6`` of its largest variance, the
+    float64 covariance matrix and its Cholesky factor resolve it only to a
+    relative ``eps * lambda_max / lambda_min``; and since the regularised
+    M-step is not stationary in that direction (the likelihood still grows
+    as the variance shrinks), that rounding enters the log-likelihood at
+    first order, ``-nk / 2 * d lambda / lambda``: EM can then decrease the
+    lower bound by up to ~1e-5 per row (issue 12). Cheap unless some
+    component's precision is strongly correlated (the type's
+    ``expansion_conditioning`` above ``1 / _UNRESOLVED_RATIO``): only then
+    are eigenvalues computed. Returns whether it warned.
+    """
+    weights, means, covs, prec_chol = params
+    if covs is None or np.max(covariance.expansion_conditioning(prec_chol)) < 1 / _UNRESOLVED_RATIO:
+        return False
+    k, d = means.shape
+    lam = np.linalg.eigvalsh(covariance.to_full(covs, k, d))
+    bad = np.flatnonzero(
+        (lam[:, 0] <= 2 * reg_covar) & (lam[:, 0] < _UNRESOLVED_RATIO * lam[:, -1])
+    )
+    if not bad.size:
+        return False
+    warnings.warn(
+        f"Component(s) {bad.tolist()} are singular (their variance across some direction "
+        f"is only reg_covar={reg_covar:g}, below {_UNRESOLVED_RATIO:g} of their largest "
+        "variance): float64 rounding there may make EM decrease the lower bound slightly. "
+        "Increase reg_covar (e.g. 1e-6 x the features' variance), or use fewer components.",
+        DegenerateComponentWarning,
+        stacklevel=6,  # here <- _fit_loop <- _fit_attempt <- _fit <- fit <- user
+    )
+    return True
 
 
 def _n_rows(X):

@@ -19,9 +19,12 @@ the responsibilities of one of scikit-learn's strategies (``init_params``):
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 
 from bayesgmm import _kernels
+from bayesgmm.em._engine import _Data
 from bayesgmm.em._hierarchical import hierarchical_statistics
 
 #: The valid ``init_params``.
@@ -142,47 +145,84 @@ def _initial_statistics(init_params, data, shift, rng, covariance, k, spread):
             pos = np.flatnonzero(np.asarray(data.sample_weight) > 0)
             idx = pos[rng.choice(len(pos), size=k, replace=False)]
         return _stats_from_points(data.rows(idx) - shift, data, idx, covariance)
-    centers = _kmeans_plusplus(data, shift, k, rng)
-    if init_params == "k-means++":
-        return _stats_from_points(centers[0], data, centers[1], covariance)
-    centers = _lloyd(data, shift, centers[0], tol=1e-4 * spread.scale)
+    with _centred_rows(data, shift, k) as (rows, rows_shift):
+        centers, idx = _kmeans_plusplus(data, shift, rows, k, rng)
+        if init_params == "k-means++":
+            return _stats_from_points(centers, data, idx, covariance)
+        centers = _lloyd(rows, rows_shift, centers, tol=1e-4 * spread.scale)
     return data.map_reduce(_block_stats_kmeans_resp, centers, shift, covariance)
 
 
-class _KMStats:
-    """Additive k-means statistics (counts, sums, inertia)."""
+#: In-memory data up to this many values (rows x features) get a centred copy
+#: for k-means (as scikit-learn's ``KMeans`` makes); above it the seeding uses a
+#: subsample and the Lloyd iterations centre each block.
+_CENTRED_COPY_VALUES = 5 * 10**7
 
-    def __init__(self, counts, sums, inertia):
-        self.counts, self.sums, self.inertia = counts, sums, inertia
+
+@contextmanager
+def _centred_rows(data, shift, k):
+    """Context: ``(rows, rows_shift)`` for the k-means iterations.
+
+    For in-memory data of at most :data:`_CENTRED_COPY_VALUES` values, a
+    centred copy ``X - shift`` in the engine's row blocks (same threads), so
+    that no iteration subtracts the shift again (``rows_shift`` None);
+    otherwise the data themselves and ``shift``.
+    """
+    if data.dask or data.n * data.d > _CENTRED_COPY_VALUES:
+        yield data, shift
+        return
+    rows = _Data(data.X - shift, data.sample_weight, n_components=k, n_threads=data.n_threads)
+    rows.allocate_workspace(2 * k * min(rows.step, rows.n))  # for _block_lloyd
+    try:
+        yield rows, None
+    finally:
+        rows.close()
+
+
+class _KMStats:
+    """Additive k-means statistics: per-centre weights and sums of the nearest rows."""
+
+    def __init__(self, counts, sums):
+        self.counts, self.sums = counts, sums
 
     def __add__(self, other):
-        return _KMStats(
-            self.counts + other.counts, self.sums + other.sums, self.inertia + other.inertia
-        )
+        return _KMStats(self.counts + other.counts, self.sums + other.sums)
 
 
-def _nearest(x, centers, c_sq):
-    d2 = np.einsum("nd,nd->n", x, x)[:, None] - 2.0 * (x @ centers.T) + c_sq
-    lab = np.argmin(d2, axis=1)
-    return lab, np.maximum(d2[np.arange(x.shape[0]), lab], 0.0)
 
 
-def _block_kmeans(x, w, offset, centers, shift):
-    xc = x - shift
-    k = centers.shape[0]
-    lab, dmin = _nearest(xc, centers, np.einsum("kd,kd->k", centers, centers))
-    onehot = np.zeros((xc.shape[0], k))
-    onehot[np.arange(xc.shape[0]), lab] = 1.0 if w is None else w
-    return _KMStats(onehot.sum(axis=0), onehot.T @ xc, float(dmin.sum() if w is None else w @ dmin))
+def _block_lloyd(x, w, offset, minus_2c, c_sq, shift, work=None):
+    """One block of a Lloyd iteration: weights and sums of the rows nearest each centre.
+
+    The squared distances (less ``|x|^2``, the same for every centre) come
+    from one matrix product, ``-2 C x^T + |c|^2`` (K, n), their minimum over
+    the centres from one reduction over K contiguous rows, and the one-hot
+    assignments ``R`` from one comparison; then ``R @ x`` are the sums (no
+    per-row argmin, the slow part of a numpy k-means). A row equally near
+    several centres (a tie, e.g. duplicated centres) is shared between them.
+    ``work``: a reused buffer of at least ``2 K n`` values (no fresh pages).
+    """
+    xc = x if shift is None else x - shift
+    k, nb = c_sq.shape[0], xc.shape[0]
+    if work is None or work.size < 2 * k * nb:
+        work = np.empty(2 * k * nb)
+    d = np.matmul(minus_2c, xc.T, out=work[: k * nb].reshape(k, nb))
+    d += c_sq[:, None]
+    r = work[k * nb : 2 * k * nb].reshape(k, nb)
+    np.equal(d, np.minimum.reduce(d, axis=0), out=r)
+    if r.sum() > nb:  # ties: share the row
+        r /= r.sum(axis=0)
+    if w is not None:
+        r *= w
+    return _KMStats(r.sum(axis=1), r @ xc)
 
 
 def _block_stats_kmeans_resp(x, w, offset, centers, shift, covariance):
-    xc = x - shift
-    k = centers.shape[0]
-    lab, _ = _nearest(xc, centers, np.einsum("kd,kd->k", centers, centers))
-    resp = np.zeros((xc.shape[0], k))
-    resp[np.arange(xc.shape[0]), lab] = 1.0
-    return _kernels.accumulate_statistics(xc, covariance, resp=resp, sample_weight=w)
+    """One block's statistics of the assignments to the nearest of ``centers``."""
+    d = (x - shift) @ (-2.0 * centers.T)
+    d += np.einsum("kd,kd->k", centers, centers)
+    lab = np.argmin(d, axis=1)
+    return _kernels.label_statistics(x, lab, centers, covariance, sample_weight=w, shift=shift)
 
 
 def _block_stats_resp(x, w, offset, resp, shift, covariance):
@@ -201,56 +241,60 @@ def _stats_from_points(points_c, data, idx, covariance):
     """
     k = points_c.shape[0]
     w = None if data.sample_weight is None else np.asarray(data.sample_weight)[idx]
-    st = _kernels.accumulate_statistics(points_c, covariance, resp=np.eye(k), sample_weight=w)
+    st = _kernels.label_statistics(points_c, np.arange(k), points_c, covariance, sample_weight=w)
     st.weight = float(data.n if data.sample_weight is None else np.sum(data.sample_weight))
     st.n = data.n
     return st
 
 
-def _kmeans_plusplus(data, shift, k, rng):
+def _kmeans_plusplus(data, shift, rows, k, rng):
     """k-means++ seeding (Arthur & Vassilvitskii 2007) with greedy local trials.
 
-    For a dask array the seeding runs on a random subsample of at most 20,000
-    rows. Returns (centers in shifted coordinates, row indices).
+    scikit-learn's ``kmeans_plusplus``: the first centre uniformly at random
+    (in proportion to ``sample_weight``; unweighted, one ``randint``, the
+    draw this package has always made, so a seed keeps its fit), then ``2 + log(k)`` candidates drawn
+    in proportion to the squared distance to the nearest centre so far, the
+    one that most reduces the potential kept. On the centred in-memory copy
+    (``rows``, a :class:`~bayesgmm.em._engine._Data` without shift) when there
+    is one, otherwise (dask, or more than :data:`_CENTRED_COPY_VALUES`
+    values) on a random subsample of at most 20,000 (dask) or 200,000 rows.
+    The candidates' distances are one matrix product into reused buffers.
+    Returns (centers in shifted coordinates, global row indices).
     """
-    if data.dask:
-        m = min(data.n, 20000)
+    if rows is not data:
+        sub_idx, X, w = None, rows.X, data.sample_weight
+    else:
+        m = min(data.n, 20000 if data.dask else 200000)
         sub_idx = np.sort(rng.choice(data.n, size=m, replace=False))
         X = data.rows(sub_idx) - shift
         w = None if data.sample_weight is None else np.asarray(data.sample_weight)[sub_idx]
-    else:
-        sub_idx = None
-        X = data.X - shift if data.n * data.d <= 5e7 else None
-        w = data.sample_weight
-        if X is None:
-            m = min(data.n, 200000)
-            sub_idx = np.sort(rng.choice(data.n, size=m, replace=False))
-            X = data.X[sub_idx] - shift
-            w = None if w is None else w[sub_idx]
     n = X.shape[0]
     x_sq = np.einsum("nd,nd->n", X, X)
     n_trials = 2 + int(np.log(k))
-    p = None if w is None else w / w.sum()
-    first = rng.choice(n, p=p) if p is not None else rng.randint(n)
+    first = rng.randint(n) if w is None else rng.choice(n, p=w / w.sum())
     idx = [first]
     closest = np.maximum(x_sq - 2 * X @ X[first] + x_sq[first], 0.0)
     if w is not None:
         closest = closest * w
     pot = closest.sum()
+    d_c = np.empty((n_trials, n))
     for _ in range(1, k):
         if pot <= 0:
             cand = rng.randint(n, size=n_trials)
         else:
             cand = np.searchsorted(np.cumsum(closest), rng.uniform(size=n_trials) * pot)
             cand = np.clip(cand, None, n - 1)
-        d_c = np.maximum(x_sq[None, :] - 2 * X[cand] @ X.T + x_sq[cand][:, None], 0.0)
+        np.matmul(-2.0 * X[cand], X.T, out=d_c)
+        d_c += x_sq
+        d_c += x_sq[cand][:, None]
+        np.maximum(d_c, 0.0, out=d_c)
         if w is not None:
-            d_c = d_c * w
+            d_c *= w
         np.minimum(closest, d_c, out=d_c)
         pots = d_c.sum(axis=1)
         best = int(np.argmin(pots))
         idx.append(int(cand[best]))
-        closest = d_c[best]
+        closest = d_c[best].copy()
         pot = pots[best]
     idx = np.asarray(idx)
     centers = X[idx].copy()
@@ -258,14 +302,19 @@ def _kmeans_plusplus(data, shift, k, rng):
     return centers, glob
 
 
-def _lloyd(data, shift, centers, max_iter=300, tol=1e-4):
-    """Lloyd iterations as a map-reduce; returns centers (shifted coordinates).
+def _lloyd(rows, shift, centers, max_iter=300, tol=1e-4):
+    """Lloyd iterations as a map-reduce over ``rows``; returns centers (shifted coordinates).
 
-    Stops when the centers move by at most ``tol`` (squared Euclidean, summed),
-    scikit-learn's criterion with ``tol`` already scaled by the data variance.
+    ``shift``: subtracted from each block first (None for the centred copy).
+    Stops when the centers move by at most ``tol`` (squared Euclidean,
+    summed), scikit-learn's criterion with ``tol`` already scaled by the data
+    variance. Each thread reuses its workspace buffer where it is large enough.
     """
     for _ in range(max_iter):
-        st = data.map_reduce(_block_kmeans, centers, shift)
+        st = rows.map_reduce(
+            _block_lloyd, np.ascontiguousarray(-2.0 * centers),
+            np.einsum("kd,kd->k", centers, centers), shift, workspace=True,
+        )
         new = centers.copy()
         nz = st.counts > 0
         new[nz] = st.sums[nz] / st.counts[nz, None]
