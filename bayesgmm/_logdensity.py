@@ -69,11 +69,17 @@ def _expansion_error(Q, Pmu, mu_s, A) -> float:
     ``max_i |P_i|^2 / P_ii^2`` over the rows of the precision factor
     ``P = A^T``; times ``eps``.
     """
-    D = mu_s.shape[1]
-    diag = np.diagonal(A, axis1=-2, axis2=-1)
-    conditioning = np.max(np.einsum("kji,kji->ki", A, A) / (diag * diag), axis=-1)
-    size = np.abs(Pmu * mu_s).sum(axis=1) + np.abs(Q[:, -1]) + D * conditioning
-    return _kernels._EPS * float(np.max(size, initial=0.0, where=np.isfinite(Q[:, -1])))
+    # on the sampler's hot path: few numpy calls (K, D are small)
+    K, D = mu_s.shape
+    diag2 = A.reshape(K, D * D)[:, :: D + 1] ** 2
+    conditioning = ((A * A).sum(axis=1) / diag2).max(axis=1)  # column norms of A = row norms of P
+    c = Q[:, -1]
+    size = np.abs(Pmu * mu_s).sum(axis=1)
+    size += np.abs(c)
+    size += D * conditioning
+    finite = np.isfinite(c)
+    m = size.max() if finite.all() else np.max(size, initial=0.0, where=finite)
+    return _kernels._EPS * float(m)
 
 
 class MixtureDensity:

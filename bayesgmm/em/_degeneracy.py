@@ -169,7 +169,7 @@ def relative_variances(covariance, covariances, spread):
     lam, vec = np.linalg.eigh(cov)
     keep = lam > 1e-12 * max(float(lam.max()), 0.0)
     covs = np.asarray(covariances)
-    k = covs.shape[0] if covariance.name != "tied" else 1
+    k = 1 if covariance.shared else covs.shape[0]
     full = covariance.to_full(covs, k, cov.shape[0])
     if not keep.any():
         return np.full(full.shape[0], np.inf)

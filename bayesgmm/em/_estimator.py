@@ -497,7 +497,7 @@ class GaussianMixture(EstimatorMixin):
         self.degenerate_components_ = best_singular
         if best_singular.size:
             ratios = relative_variances(cov, params[2], spread)
-            ratios = (np.repeat(ratios, k) if self.covariance_type == "tied" else ratios)[best_singular]
+            ratios = (np.repeat(ratios, k) if cov.shared else ratios)[best_singular]
             n_eff = self._effective_counts(params[0], data)[best_singular]
             warn_near_singular(best_singular.tolist(), ratios, n_eff, n_init)
         if self.max_iter == 0:
@@ -542,7 +542,7 @@ class GaussianMixture(EstimatorMixin):
         if covs is None:
             return np.array([], dtype=int)
         bad = relative_variances(self._covariance_model, covs, spread) < NEAR_SINGULAR
-        if self.covariance_type == "tied":
+        if self._covariance_model.shared:  # one covariance for every component
             bad = np.repeat(bad, self.n_components)
         return np.flatnonzero(bad)
 
