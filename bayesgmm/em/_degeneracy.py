@@ -35,8 +35,14 @@ from bayesgmm.exceptions import DegenerateComponentWarning
 MAX_RESEEDS = 3
 
 #: A component is near-singular when its variance in some direction is below
-#: this fraction of the data's variance in that direction.
+#: this fraction of the data's variance in that direction *and* its
+#: observations carry (almost) no variance of their own in some direction
+#: (:func:`regularisation_held`).
 NEAR_SINGULAR = 1e-4
+
+#: Below this fraction of a component's largest variance, the variance its
+#: observations carry in a direction (beyond ``reg_covar``) counts as none.
+COLLAPSED = 1e-6
 
 # warnings.warn stacklevel of the user's call (see the module docstring)
 _FROM_FIT_ATTEMPT = 5  # warn_reg_covar_scale, called by _fit_attempt
@@ -175,6 +181,35 @@ def relative_variances(covariance, covariances, spread):
         return np.full(full.shape[0], np.inf)
     white = vec[:, keep] / np.sqrt(lam[keep])
     return np.linalg.eigvalsh(white.T @ full @ white)[:, 0]
+
+
+def regularisation_held(covariance, covariances, reg_covar):
+    """Per component: whether only ``reg_covar`` holds its variance up in some direction.
+
+    True where the smallest eigenvalue of ``covariance - reg_covar * I`` is at
+    most :data:`COLLAPSED` times the component's largest variance: its
+    observations lie (up to rounding) on a lower-dimensional set -- tied
+    values of a discretised feature, a single point, a line. A tight but
+    genuine cluster (its own spread in every direction, however small next to
+    the data's) is not held by the regulariser. One value for a shared
+    (``tied``) covariance.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayesgmm.covariance import get_covariance_type
+    >>> from bayesgmm.em._degeneracy import regularisation_held
+    >>> regularisation_held(get_covariance_type("diag"), np.array([[1.0, 1e-6], [1e-4, 1e-4]]), 1e-6)
+    array([ True, False])
+    """
+    covs = np.asarray(covariances, dtype=np.float64)
+    k = 1 if covariance.shared else covs.shape[0]
+    d = covs.shape[-1] if covariance.is_matrix or covs.ndim > 1 else None
+    if d is None:  # spherical: one variance per component
+        return covs - reg_covar <= COLLAPSED * covs
+    full = covariance.to_full(covs, k, d)
+    lam = np.linalg.eigvalsh(full)
+    return lam[:, 0] - reg_covar <= COLLAPSED * lam[:, -1]
 
 
 def warn_near_singular(components, ratios, n_effective, n_init):

@@ -34,13 +34,23 @@ from bayesgmm.em._degeneracy import (
     NEAR_SINGULAR,
     DataSpread,
     Degeneracy,
+    regularisation_held,
     relative_variances,
     warn_near_singular,
     warn_reg_covar_scale,
 )
 from bayesgmm.em._engine import _block_stats_em, open_data
-from bayesgmm.em._init import INIT_PARAMS, check_initial_parameters, initial_parameters, strategy
-from bayesgmm.exceptions import ConvergenceWarning, DegenerateComponentWarning, not_fitted
+from bayesgmm.em._init import (
+    INIT_PARAMS,
+    check_initial_parameters,
+    initial_parameters,
+    strategy,
+)
+from bayesgmm.exceptions import (
+    ConvergenceWarning,
+    DegenerateComponentWarning,
+    not_fitted,
+)
 
 __all__ = ["GaussianMixture"]
 
@@ -535,13 +545,19 @@ class GaussianMixture(EstimatorMixin):
 
         A component is near-singular when its variance in some direction is
         below ``NEAR_SINGULAR`` times the data's there (see
-        :func:`~bayesgmm.em._degeneracy.relative_variances`); for ``tied``
-        covariances, all components when the shared one is.
+        :func:`~bayesgmm.em._degeneracy.relative_variances`) and only
+        ``reg_covar`` holds it up (its observations lie on tied values, a
+        point or a line: :func:`~bayesgmm.em._degeneracy.regularisation_held`;
+        a tight, genuine cluster far from the others is not near-singular);
+        for ``tied`` covariances, all components when the shared one is.
         """
         covs = params[2]
         if covs is None:
             return np.array([], dtype=int)
-        bad = relative_variances(self._covariance_model, covs, spread) < NEAR_SINGULAR
+        cov = self._covariance_model
+        bad = (relative_variances(cov, covs, spread) < NEAR_SINGULAR) & regularisation_held(
+            cov, covs, self.reg_covar
+        )
         if self._covariance_model.shared:  # one covariance for every component
             bad = np.repeat(bad, self.n_components)
         return np.flatnonzero(bad)
