@@ -18,7 +18,6 @@ from bayesgmm.covariance import get_covariance_type
 from bayesgmm.exceptions import SelectionWarning
 from bayesgmm.selection._cells import (
     _argbest,
-    _Progress,
     _run_cells,
     _warn_cell_warnings,
     _warn_failures,
@@ -114,11 +113,9 @@ def _select_em(X, n, ks, cts, method, n_init, seed, progressbar, n_jobs, icl_met
     """``select_components(method="bic" | "icl")`` once its arguments are checked."""
     cells = [(k, ct) for k in ks for ct in cts]
     options = {"n_init": int(n_init), "kwargs": dict(fit_kwargs), "icl_method": icl_method}
-    progress = _Progress(len(cells), progressbar, f"select_components({method})")
-    try:
-        results = _run_cells(_fit_em, X, cells, seed, options, n_jobs, progress)
-    finally:
-        progress.close()
+    results = _run_cells(
+        _fit_em, X, cells, seed, options, n_jobs, progressbar, f"select_components({method})"
+    )
     _warn_failures(results, cells, stacklevel=4)
     table = _grid_table(results, ks, cts, n, icl_method)
     not_conv = [

@@ -111,8 +111,17 @@ def _fit_bayes(X, k, ct, seed, options):
     return model, {}
 
 
-def _run_cells(fit, X, cells, seed, options, n_jobs, progress: _Progress):
-    """Fit every (k, ct) cell with ``fit``, in order (n_jobs=1) or in worker processes."""
+def _run_cells(fit, X, cells, seed, options, n_jobs, progressbar, label):
+    """Fit every (k, ct) cell with ``fit``, in order (n_jobs=1) or in worker processes,
+    behind one progress bar named ``label`` (closed however the fits end)."""
+    progress = _Progress(len(cells), progressbar, label)
+    try:
+        return _fit_cells(fit, X, cells, seed, options, n_jobs, progress)
+    finally:
+        progress.close()
+
+
+def _fit_cells(fit, X, cells, seed, options, n_jobs, progress: _Progress):
     results = {}
     if n_jobs == 1 or len(cells) == 1:
         for k, ct in cells:

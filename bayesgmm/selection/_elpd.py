@@ -21,7 +21,6 @@ from bayesgmm.exceptions import ParetoKWarning, SelectionWarning
 from bayesgmm.selection._cells import (
     _argbest,
     _fit_bayes,
-    _Progress,
     _reemit,
     _run_cells,
     _warn_failures,
@@ -137,11 +136,9 @@ def _select_elpd(X, ks, cts, method, n_init, seed, progressbar, n_jobs, priors, 
     """``select_components(method="loo" | "waic")`` once its arguments are checked."""
     cells = [(k, ct) for k in ks for ct in cts]
     options = {"n_init": int(n_init), "kwargs": dict(fit_kwargs), "priors": priors}
-    progress = _Progress(len(cells), progressbar, f"select_components({method})")
-    try:
-        results = _run_cells(_fit_bayes, X, cells, seed, options, n_jobs, progress)
-    finally:
-        progress.close()
+    results = _run_cells(
+        _fit_bayes, X, cells, seed, options, n_jobs, progressbar, f"select_components({method})"
+    )
     elpds, info = _elpd_results(results, cells, method)
     _reemit(results, cells, stacklevel=4)
     _warn_failures(results, cells, stacklevel=4)

@@ -18,7 +18,7 @@ from bayesgmm import _kernels
 from bayesgmm._validation import check_array
 from bayesgmm.covariance import FULL_MATRICES
 from bayesgmm.exceptions import SelectionWarning
-from bayesgmm.selection._cells import _fit_bayes, _Progress, _reemit, _run_cells, _warn_failures
+from bayesgmm.selection._cells import _fit_bayes, _reemit, _run_cells, _warn_failures
 from bayesgmm.selection._result import SelectionResult
 
 __all__ = ["SPARSE_ALPHA", "occupied_components"]
@@ -204,11 +204,9 @@ def _select_sparse(X, Xa, ks, cts, n_init, seed, progressbar, n_jobs, priors, fi
         )
     cells = [(k_max, ct) for ct in cts]
     options = {"n_init": int(n_init), "kwargs": dict(fit_kwargs), "priors": priors}
-    progress = _Progress(len(cells), progressbar, "select_components(sparse)")
-    try:
-        results = _run_cells(_fit_bayes, X, cells, seed, options, n_jobs, progress)
-    finally:
-        progress.close()
+    results = _run_cells(
+        _fit_bayes, X, cells, seed, options, n_jobs, progressbar, "select_components(sparse)"
+    )
     _reemit(results, cells, stacklevel=4)
     _warn_failures(results, cells, stacklevel=4)
     ok = [c for c in cells if results[c]["error"] is None]
