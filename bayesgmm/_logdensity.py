@@ -59,6 +59,23 @@ def _normalise(lp) -> float:
     return float(np.log(s).sum() + m.sum())
 
 
+def _batch_stats(Q, ZT, n):
+    """Per-point log-likelihoods and responsibility moments of ``n`` stacked points.
+
+    ``Q`` (n K, F) the quadratic-form coefficients of every point's components,
+    ``ZT`` (F, m) a chunk of the transposed design. Returns ``ll`` (n,) and
+    ``W = ZT @ r^T`` (F, n K).
+    """
+    lp3 = (Q @ ZT).reshape(n, Q.shape[0] // n, -1)  # (n, K, m)
+    m = lp3.max(axis=1)
+    lp3 -= m[:, None, :]
+    np.exp(lp3, out=lp3)
+    s = lp3.sum(axis=1)
+    lp3 /= s[:, None, :]
+    ll = np.log(s).sum(axis=1) + m.sum(axis=1)
+    return ll, ZT @ lp3.reshape(Q.shape[0], -1).T
+
+
 def _expansion_error(Q, Pmu, mu_s, A) -> float:
     """Estimated rounding error (nats) of :class:`MixtureDensity`'s expanded log-densities.
 
@@ -384,7 +401,236 @@ class MixtureDensity:
         """Log posterior density only (see :meth:`logp_and_grad`)."""
         return self.logp_and_grad(x)[0]
 
+    def logp_and_grad_batch(self, xs, scales=1.0, *, with_logp=True):
+        """Tempered log densities, gradients and log-likelihoods of a batch of points.
+
+        The density of point ``r`` is ``log prior(x_r) + scales[r] * loglik(x_r)``
+        (with the Jacobian; ``scales = 1`` is :meth:`logp_and_grad`): the
+        likelihood-tempered targets of replica exchange. All points are
+        evaluated together, one matrix product over the ``R * K``
+        components, so a batch costs little more than one point.
+
+        Parameters
+        ----------
+        xs : ndarray of shape (R, ndim)
+            Unconstrained points.
+        scales : float or ndarray of shape (R,), default=1.0
+            Inverse temperatures (multipliers of the log-likelihood), >= 0.
+        with_logp : bool, default=True
+            Also compute the log densities (a loop over the points for the
+            covariance prior); with False ``logp`` is NaN where finite
+            (gradients only, e.g. inside a leapfrog trajectory).
+
+        Returns
+        -------
+        logp : ndarray of shape (R,)
+            ``-inf`` outside the numerically valid region (as :meth:`logp_and_grad`).
+        grad : ndarray of shape (R, ndim)
+            Zeros where ``logp`` is ``-inf``.
+        loglik : ndarray of shape (R,)
+            Untempered log-likelihood ``sum_n log p(x_n | theta_r)`` (``-inf``
+            where invalid).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm._logdensity import MixtureDensity
+        >>> d = MixtureDensity(np.random.default_rng(1).normal(size=(30, 1)), 2, "full")
+        >>> xs = np.zeros((3, d.ndim))
+        >>> lp, g, ll = d.logp_and_grad_batch(xs, [1.0, 0.5, 0.0])
+        >>> bool(np.isclose(lp[0], d.logp(xs[0]))), bool(np.isclose(lp[0] - lp[2], ll[0]))
+        (True, True)
+        """
+        xs = np.asarray(xs, dtype=float)
+        if xs.ndim != 2 or xs.shape[1] != self.ndim:
+            raise ValueError(f"xs must have shape (R, ndim={self.ndim}), got {xs.shape}.")
+        n = xs.shape[0]
+        scales = np.broadcast_to(np.asarray(scales, dtype=float), (n,)).copy()
+        lp = np.full(n, -np.inf)
+        grad = np.zeros((n, self.ndim))
+        ll = np.full(n, -np.inf)
+        with np.errstate(all="ignore"):
+            try:
+                lp, grad, ll = self._batch(xs, scales, with_logp)
+            except np.linalg.LinAlgError:  # a singular factor somewhere: one point at a time
+                for r in range(n):
+                    try:
+                        lp[r], grad[r], ll[r] = self._logp_and_grad_ll(xs[r], None, scales[r])
+                    except np.linalg.LinAlgError:
+                        lp[r] = -np.inf
+                if not with_logp:
+                    lp[np.isfinite(lp)] = np.nan
+        bad = ~(np.isfinite(ll) & np.all(np.isfinite(grad), axis=1) & ~np.isinf(lp))
+        lp[bad], ll[bad], grad[bad] = -np.inf, -np.inf, 0.0
+        return lp, grad, ll
+
+    def _batch_components(self) -> bool:
+        """Whether the covariance block is component-major (``R`` points = ``R K`` components).
+
+        Checked once on random values, not by type name: the Cholesky factors
+        of two stacked points must equal those of each point.
+        """
+        if not hasattr(self, "_batchable"):
+            K, D = self.n_components, self.n_features
+            n = self._cov.n_unconstrained(K, D)
+            ok = n == K * self._cov.n_unconstrained(1, D) and n > 0
+            if ok:
+                u = np.random.default_rng(0).normal(scale=0.3, size=(2, n))
+                try:
+                    Lb = self._cov.chol_from_unconstrained(u.ravel(), 2 * K, D).reshape(2, K, D, D)
+                    ok = all(np.allclose(Lb[r], self._cov.chol_from_unconstrained(u[r], K, D)) for r in range(2))
+                except (ValueError, TypeError):
+                    ok = False
+            self._batchable = bool(ok)
+        return self._batchable
+
+    def _batch(self, xs, scales, with_logp):
+        """:meth:`logp_and_grad_batch` by one product over all points' components.
+
+        Points whose expanded log-densities would lose accuracy
+        (:func:`_expansion_error`) are evaluated on the centred path
+        (:meth:`_batch_centred`).
+        """
+        K, D, P = self.n_components, self.n_features, self._P
+        pr = self.priors
+        n = xs.shape[0]
+        z = xs[:, self._i_w]
+        v = np.empty((n, K))
+        v[:, :-1] = z
+        v[:, -1] = -z.sum(axis=1)
+        v -= v.max(axis=1, keepdims=True)
+        e = np.exp(v)
+        se = e.sum(axis=1, keepdims=True)
+        w = e / se
+        logw = v - np.log(se)
+        mu = xs[:, self._i_mu].reshape(n, K, D)
+        U = xs[:, self._i_cov]
+        if self._batch_components():
+            L = self._cov.chol_from_unconstrained(U.ravel(), n * K, D)
+        else:
+            L = np.concatenate([self._cov.chol_from_unconstrained(U[r], K, D) for r in range(n)])
+        L = np.array(L, dtype=float).reshape(n * K, D, D)
+        # a factor with a zero or non-finite entry (exp under/overflow far out): the point is
+        # invalid; an identity stands in so that the rest of the batch goes on
+        dg = L.reshape(n * K, D * D)[:, :: D + 1]
+        singular = (~np.isfinite(L).reshape(n, -1).all(axis=1)) | (dg.reshape(n, -1) <= 0).any(axis=1)
+        if singular.any():
+            L[np.repeat(singular, K)] = np.eye(D)
+        if self._batch_components():
+            A = self._cov.inverse_cholesky(L)
+        else:
+            A = np.concatenate([self._cov.inverse_cholesky(L[r * K : (r + 1) * K]) for r in range(n)])
+        Prec = np.matmul(np.swapaxes(A, -1, -2), A)
+        mu_s = mu.reshape(n * K, D) - self._shift
+        Pmu = np.matmul(Prec, mu_s[:, :, None])[:, :, 0]
+        Lf = L.reshape(n * K, D * D)
+        logdet = np.log(Lf[:, :: D + 1]).sum(-1)
+        Q = np.empty((n * K, P + D + 1))
+        np.matmul(Prec.reshape(n * K, D * D), self._Tq, out=Q[:, :P])
+        Q[:, P : P + D] = Pmu
+        Q[:, -1] = logw.ravel() - logdet - 0.5 * D * _LOG_2PI - 0.5 * np.sum(mu_s * Pmu, axis=-1)
+        # _expansion_error per point (vectorised over the points' components)
+        diag2 = A.reshape(n * K, D * D)[:, :: D + 1] ** 2
+        conditioning = ((A * A).sum(axis=1) / diag2).max(axis=1)
+        size = np.abs(Pmu * mu_s).sum(axis=1) + np.abs(Q[:, -1]) + D * conditioning
+        size = np.where(np.isfinite(size), size, 0.0).reshape(n, K).max(axis=1)
+        exact = _kernels._EPS * size <= _kernels.EXPANSION_TOLERANCE
+        ll = np.zeros(n)
+        R = np.zeros(n * K)
+        d1 = np.zeros((n * K, D))
+        C = np.zeros((n * K, D, D))
+        rows = np.repeat(exact, K)
+        n_exact = int(exact.sum())
+        if n_exact:
+            W = None
+            Qe = Q[rows]
+            for ZT in self._design_chunks(None):
+                llc, Wc = _batch_stats(Qe, ZT, n_exact)
+                ll[exact] += llc
+                W = Wc if W is None else W + Wc
+            mu_e = mu_s[rows]
+            W1 = W[P : P + D].T
+            S2 = (W[:P].T @ self._Ts).reshape(-1, D, D)
+            de = W1 - W[-1][:, None] * mu_e
+            R[rows] = W[-1]
+            d1[rows] = de
+            C[rows] = S2 - de[:, :, None] * mu_e[:, None, :] - mu_e[:, :, None] * W1[:, None, :]
+        if n_exact < n:  # the accurate form for the rest, batched too
+            inexact = ~exact
+            c = (logw.ravel() - logdet - 0.5 * D * _LOG_2PI)[~rows]
+            ll[inexact], R[~rows], d1[~rows], C[~rows] = self._batch_centred(
+                A[~rows], mu.reshape(n * K, D)[~rows], c, int(inexact.sum())
+            )
+        sc = np.repeat(scales, K)
+        R *= sc
+        d1 *= sc[:, None]
+        C *= sc[:, None, None]
+
+        alpha = pr.weights_alpha
+        lp = self._const + logw @ alpha + scales * ll
+        grad = np.empty((n, self.ndim))
+        cw = alpha + R.reshape(n, K)
+        gw = cw - cw.sum(axis=1, keepdims=True) * w
+        grad[:, self._i_w] = gw[:, :-1] - gw[:, -1:]
+        dm = (mu - pr.mean_loc) / pr.mean_sd
+        lp -= 0.5 * np.sum(dm * dm, axis=(1, 2))
+        gmu = np.matmul(Prec, d1[:, :, None])[:, :, 0].reshape(n, K, D) - dm / pr.mean_sd
+        grad[:, self._i_mu] = gmu.reshape(n, K * D)
+        dL = np.matmul(np.matmul(Prec, C), np.swapaxes(A, -1, -2)).reshape(n * K, D * D)
+        dL[:, :: D + 1] -= R[:, None] / Lf[:, :: D + 1]
+        dL = dL.reshape(n * K, D, D)
+        if self._batch_components():
+            _, gc = self._cov.log_prior_and_grad(L, dL, pr)
+            grad[:, self._i_cov] = np.asarray(gc).reshape(n, -1)
+            if with_logp:
+                zero = np.zeros((K, D, D))
+                lp += [self._cov.log_prior_and_grad(L[r * K : (r + 1) * K], zero, pr)[0] for r in range(n)]
+            else:
+                lp[:] = np.nan
+        else:
+            for r in range(n):
+                sl = slice(r * K, (r + 1) * K)
+                lp_c, grad[r, self._i_cov] = self._cov.log_prior_and_grad(L[sl], dL[sl], pr)
+                lp[r] += lp_c
+            if not with_logp:
+                lp[:] = np.nan
+        lp[singular], ll[singular] = -np.inf, -np.inf
+        return lp, grad, ll
+
+    def _batch_centred(self, A, mu, c, n):
+        """Log-likelihoods and statistics of ``n`` points on the centred path (as
+        :meth:`_loglik_stats_centred`): ``y = A_k (x - mu_k)`` for all points'
+        components at once, in row chunks of at most ``chunk_size`` values per
+        component column."""
+        K, D = self.n_components, self.n_features
+        nk = n * K
+        ll = np.zeros(n)
+        R, d1, C = np.zeros(nk), np.zeros((nk, D)), np.zeros((nk, D, D))
+        At = np.swapaxes(A, -1, -2)
+        step = max(1, self.chunk_size // max(1, nk))
+        for start in range(0, self.X.shape[0], step):
+            Xc = self.X[start : start + step]
+            diff = Xc[None, :, :] - mu[:, None, :]  # (nk, m, D)
+            y = np.matmul(diff, At)
+            lp3 = (c[:, None] - 0.5 * np.einsum("kmd,kmd->km", y, y)).reshape(n, K, -1)
+            mx = lp3.max(axis=1)
+            lp3 -= mx[:, None, :]
+            np.exp(lp3, out=lp3)
+            tot = lp3.sum(axis=1)
+            lp3 /= tot[:, None, :]
+            ll += np.log(tot).sum(axis=1) + mx.sum(axis=1)
+            r = lp3.reshape(nk, -1)
+            R += r.sum(axis=1)
+            d1 += np.einsum("km,kmd->kd", r, diff)
+            C += np.matmul(np.swapaxes(diff * r[:, :, None], -1, -2), diff)
+        return ll, R, d1, C
+
     def _logp_and_grad(self, x, X, scale):
+        lp, grad, _ = self._logp_and_grad_ll(x, X, scale)
+        return lp, grad
+
+    def _logp_and_grad_ll(self, x, X, scale):
+        """:meth:`_logp_and_grad` and the untempered log-likelihood (before ``scale``)."""
         K, D = self.n_components, self.n_features
         pr = self.priors
         z = x[self._i_w]
@@ -400,6 +646,7 @@ class MixtureDensity:
         L = self._cov.chol_from_unconstrained(x[self._i_cov], K, D)
 
         ll, A, Prec, R, d1, C = self._loglik_stats(X, logw, mu, L)
+        ll_raw = ll
         if scale != 1.0:
             ll *= scale
             R = R * scale
@@ -425,7 +672,7 @@ class MixtureDensity:
         dL[:, :: D + 1] -= R[:, None] / L.reshape(K, D * D)[:, :: D + 1]
         lp_cov, grad[self._i_cov] = self._cov.log_prior_and_grad(L, dL.reshape(K, D, D), pr)
         lp += lp_cov
-        return float(lp), grad
+        return float(lp), grad, float(ll_raw)
 
     # ----------------------------------------------------------- likelihood
     def pointwise_log_likelihood(self, weights, means, covariances, X=None) -> np.ndarray:

@@ -54,6 +54,7 @@ __all__ = [
     "RhatWarning",
     "SamplingWarning",
     "SelectionWarning",
+    "TemperingWarning",
     "VIConvergenceWarning",
 ]
 
@@ -168,6 +169,20 @@ class ChainModeWarning(SamplingWarning):
     --------
     >>> from bayesgmm.exceptions import ChainModeWarning, SamplingWarning
     >>> issubclass(ChainModeWarning, SamplingWarning)
+    True
+    """
+
+
+class TemperingWarning(SamplingWarning):
+    """Replica exchange (``method="tempering"``) did not move well between temperatures.
+
+    No replica made a round trip from the posterior to the prior and back, or
+    the ladder has fewer temperatures than its communication barrier needs.
+
+    Examples
+    --------
+    >>> from bayesgmm.exceptions import TemperingWarning, SamplingWarning
+    >>> issubclass(TemperingWarning, SamplingWarning)
     True
     """
 

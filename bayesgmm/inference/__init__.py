@@ -20,6 +20,12 @@ and a ``sample_stats`` group.  Methods:
 ``method="minibatch_advi"``
     Mean-field ADVI on :class:`MixtureDensity` with minibatch gradients scaled
     by ``N / batch_size`` (Adam, averaged iterates): for large N.
+``method="tempering"``
+    Replica exchange on :class:`MixtureDensity`: the likelihood tempered from
+    the posterior to the prior, HMC within each temperature, non-reversible
+    (DEO) swaps and an adaptive ladder; for posteriors with several modes
+    (overlapping clusters, surplus components).  ``draws``/``tune`` are
+    iterations of the whole ladder; the coldest replica's draws are kept.
 
 Every chain (and every VI fit) starts at the EM estimate (the caller's, or
 :func:`em_start`'s); NUTS chains get a small seeded jitter scaled by the local
@@ -28,7 +34,8 @@ curvature of the log posterior.
 Layout: ``_nutpie`` (nutpie on the numpy density), ``_pymc`` (``pm.sample``
 with PyMC's, NumPyro's or BlackJAX's NUTS on the PyMC model), ``_vi`` (ADVI,
 full-rank ADVI, minibatch ADVI, the VI loss check), ``_starts`` (EM start,
-chain starts, curvature-scaled jitter, seeds), ``_results`` (draws to the
+chain starts, curvature-scaled jitter, seeds), ``_tempering`` (replica
+exchange), ``_results`` (draws to the
 result tree), ``_common`` (argument checks, BLAS threads).
 """
 
@@ -53,6 +60,7 @@ from bayesgmm.inference._starts import (
     em_start,
     initial_reg_covar,
 )
+from bayesgmm.inference._tempering import _tempering
 from bayesgmm.inference._vi import _check_vi_loss, _minibatch_advi, _pymc_fit  # _check_vi_loss: re-exported
 from bayesgmm.priors import coerce_priors
 
@@ -67,7 +75,7 @@ __all__ = [
     "run_inference",
 ]
 
-METHODS = ("nuts", "advi", "fullrank_advi", "minibatch_advi")
+METHODS = ("nuts", "advi", "fullrank_advi", "minibatch_advi", "tempering")
 NUTS_SAMPLERS = ("nutpie", "pymc", "numpyro", "blackjax")
 
 
@@ -105,7 +113,7 @@ def run_inference(
         in scikit-learn layout, same ``covariance_type``), a dict with keys
         ``weights``, ``means``, ``covariances``, or None for :func:`em_start`
         (``EM_START_N_INIT`` = 5 restarts) here.
-    method : {"nuts", "advi", "fullrank_advi", "minibatch_advi"}, default="nuts"
+    method : {"nuts", "advi", "fullrank_advi", "minibatch_advi", "tempering"}, default="nuts"
     draws : int, default=1000
         Draws per chain kept (VI: draws per "chain" from the approximation).
     tune : int, default=1000
@@ -121,7 +129,11 @@ def run_inference(
         ``maxdepth``, ``cores``, ``adaptation``; for PyMC's ``pm.sample`` its
         keywords; for ``"advi"``/``"fullrank_advi"`` ``pm.fit``'s keywords;
         for ``"minibatch_advi"``: ``batch_size`` (default ``min(N, 1000)``),
-        ``n`` (steps), ``learning_rate`` (default 0.01).  ``jitter`` (default
+        ``n`` (steps), ``learning_rate`` (default 0.01); for ``"tempering"``:
+        ``n_temperatures`` (default 8), ``n_leapfrog`` (default 10),
+        ``target_accept`` (default 0.75), ``swap_scheme`` (``"deo"`` or
+        ``"seo"``), ``adapt_ladder`` (default True), ``betas`` (a fixed
+        ladder from 1.0 down).  ``jitter`` (default
         0.1) scales the per-chain starting jitter in units of the approximate
         posterior sd.
 
@@ -176,6 +188,8 @@ def run_inference(
         tree = _nuts_nutpie(**common, **sampler_kwargs)
     elif method == "nuts":
         tree = _pymc_sample(X, nuts_sampler=nuts_sampler, **common, **sampler_kwargs)
+    elif method == "tempering":
+        tree = _tempering(**common, **sampler_kwargs)
     elif method in ("advi", "fullrank_advi"):
         tree = _pymc_fit(X, method=method, **common, **sampler_kwargs)
     else:

@@ -1,0 +1,408 @@
+"""Replica exchange (parallel tempering) for multimodal mixture posteriors.
+
+Each chain is an independent parallel-tempering run over ``M`` replicas of the
+model whose *likelihood* is tempered and whose prior is not,
+
+    pi_beta(theta)  proportional to  p(theta) p(X | theta)^beta,   1 = beta_0 > ... > beta_{M-1} = 0,
+
+so the hottest replica samples the (proper) prior and the coldest the
+posterior. Every iteration
+
+1. moves every replica by Hamiltonian Monte Carlo at its own temperature
+   (leapfrog with a per-replica diagonal metric and step size, a random number
+   of steps shared by the batch), all replicas of all chains evaluated in *one*
+   call of the density's batched log density
+   (:meth:`bayesgmm._logdensity.MixtureDensity.logp_and_grad_batch`);
+2. proposes swaps between neighbouring temperatures with the
+   *non-reversible* deterministic even-odd scheme (DEO) of Okabe et al. (2001)
+   and Syed, Bouchard-Cote, Deligiannidis and Doucet (2022): even pairs on even
+   iterations, odd pairs on odd ones; a swap of ``(i, i+1)`` is accepted with
+   probability ``min(1, exp((beta_i - beta_{i+1}) (loglik_{i+1} - loglik_i)))``.
+
+During the warm-up (``tune`` iterations) the step sizes are tuned by dual
+averaging to an acceptance rate, the diagonal metrics are re-estimated from the
+replicas' draws in growing windows, and the temperature ladder is moved so
+that every neighbouring pair has the same rejection rate (Syed et al. 2022,
+Algorithm 4: the inverse temperatures are equally spaced in the estimated
+cumulative communication barrier ``Lambda(beta)``). After the warm-up all is
+fixed and the kept draws are the coldest replica's, a valid Markov chain for
+the posterior.
+
+The density is any object with ``ndim`` and
+``logp_and_grad_batch(xs, scales, with_logp=...) -> (logp, grad, loglik)``,
+plus ``unpack`` for the result tree, so a faster (compiled) density can be
+dropped in.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+
+from bayesgmm.exceptions import TemperingWarning
+from bayesgmm.inference._common import _blas_one_thread, _check_int
+from bayesgmm.inference._results import _draws_to_dataset, _tree
+from bayesgmm.inference._starts import _jitter_scale
+
+#: Default number of temperatures per chain (the coldest is the posterior, the hottest the prior).
+DEFAULT_N_TEMPERATURES = 8
+SWAP_SCHEMES = ("deo", "seo")
+#: Fractions of the warm-up after which the metric and the ladder are re-estimated.
+_CHECKPOINTS = (0.1, 0.2, 0.35, 0.5, 0.65)
+_DIVERGENCE = 1000.0  # energy error (nats) that counts as a divergent trajectory
+
+
+def _initial_ladder(n_temperatures, n_obs):
+    """Geometric from 1 down to 1/N, then 0 (the prior)."""
+    if n_temperatures == 1:
+        return np.array([1.0])
+    if n_temperatures == 2:
+        return np.array([1.0, 0.0])
+    lo = 1.0 / max(n_obs, 2)
+    b = lo ** (np.arange(n_temperatures - 1) / (n_temperatures - 2))
+    return np.append(b, 0.0)
+
+
+def _ladder_from_rejections(betas, rejection):
+    """Inverse temperatures equally spaced in the cumulative barrier (Syed et al. 2022, Alg. 4).
+
+    ``betas`` decreasing from 1 to its minimum, ``rejection[i]`` the mean
+    rejection probability of swaps between ``betas[i]`` and ``betas[i + 1]``.
+    ``Lambda`` is piecewise linear in ``beta``; returns the new ladder and the
+    estimated global barrier ``Lambda(1)``.
+    """
+    b = betas[::-1]  # increasing
+    r = np.clip(np.asarray(rejection, dtype=float)[::-1], 1e-3, None)  # a floor keeps Lambda strictly increasing
+    cum = np.concatenate([[0.0], np.cumsum(r)])
+    barrier = float(cum[-1])
+    targets = np.linspace(0.0, barrier, len(betas))
+    new = np.interp(targets, cum, b)
+    new[0], new[-1] = b[0], b[-1]
+    return new[::-1].copy(), float(np.sum(np.asarray(rejection, dtype=float)))
+
+
+class _DualAveraging:
+    """Nesterov dual averaging of log step sizes (Hoffman & Gelman 2014), vectorised."""
+
+    def __init__(self, step, target, gamma=0.05, t0=10.0, kappa=0.75):
+        self.target, self.gamma, self.t0, self.kappa = target, gamma, t0, kappa
+        self.restart(step)
+
+    def restart(self, step):
+        self.mu = np.log(10.0 * step)
+        self.t = 0
+        self.hbar = np.zeros_like(step)
+        self.log_bar = np.log(step)
+        self.step = step.copy()
+
+    def update(self, accept):
+        self.t += 1
+        t = self.t
+        eta = 1.0 / (t + self.t0)
+        self.hbar = (1 - eta) * self.hbar + eta * (self.target - accept)
+        log_step = self.mu - np.sqrt(t) / self.gamma * self.hbar
+        w = t ** (-self.kappa)
+        self.log_bar = w * log_step + (1 - w) * self.log_bar
+        self.step = np.exp(log_step)
+        return self.step
+
+    def final(self):
+        return np.exp(self.log_bar)
+
+
+def _initial_metric(dens, x0, betas):
+    """Approximate variances of each tempered target at ``x0``: 1 / -diag(Hessian).
+
+    Central differences of the gradient, all temperatures and coordinates in
+    one batch; the difference step is relative to the coordinate's own scale
+    so that the result does not depend on the data's units.
+    """
+    n, M = dens.ndim, len(betas)
+    h = 1e-4 * np.maximum(np.abs(x0), 1e-3 * np.max(np.abs(x0), initial=1.0))
+    h = np.where(h > 0, h, 1e-4)
+    E = np.diag(h)
+    pts = np.concatenate([x0 + E, x0 - E])  # (2n, ndim)
+    P = np.tile(pts, (M, 1))
+    sc = np.repeat(betas, 2 * n)
+    _, g, _ = dens.logp_and_grad_batch(P, sc, with_logp=False)
+    g = g.reshape(M, 2, n, n)
+    curv = -(g[:, 0, np.arange(n), np.arange(n)] - g[:, 1, np.arange(n), np.arange(n)]) / (2 * h)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        var = 1.0 / curv
+    ok = np.isfinite(var) & (var > 0)
+    # fall back to the coldest valid variance inflated by the temperature, then to h-scaled 1
+    cold = np.where(ok[0], var[0], (h / 1e-4) ** 2)
+    infl = 1.0 / np.maximum(betas, 1e-6)
+    var = np.where(ok, var, cold[None, :] * infl[:, None])
+    return var
+
+
+def _tempering(
+    *,
+    dens,
+    x0,
+    draws,
+    tune,
+    chains,
+    progressbar,
+    seed_jitter,
+    seed_sampler,
+    jitter,
+    t0,
+    n_temperatures=DEFAULT_N_TEMPERATURES,
+    n_leapfrog=10,
+    target_accept=0.75,
+    swap_scheme="deo",
+    adapt_ladder=True,
+    betas=None,
+    **kwargs,
+):
+    if kwargs:
+        raise TypeError(
+            f"method='tempering' got unexpected keyword argument(s) {sorted(kwargs)}; it accepts "
+            "n_temperatures, n_leapfrog, target_accept, swap_scheme, adapt_ladder, betas and jitter."
+        )
+    M = _check_int(n_temperatures, "n_temperatures", 1) if betas is None else len(betas)
+    n_leapfrog = _check_int(n_leapfrog, "n_leapfrog", 1)
+    target_accept = float(target_accept)
+    if not 0.0 < target_accept < 1.0:
+        raise ValueError(f"target_accept must be in (0, 1), got {target_accept}.")
+    if swap_scheme not in SWAP_SCHEMES:
+        raise ValueError(f"swap_scheme must be one of {list(SWAP_SCHEMES)}, got {swap_scheme!r}.")
+    if not isinstance(adapt_ladder, bool):
+        raise TypeError(f"adapt_ladder must be True or False, got {adapt_ladder!r}.")
+    n_obs = getattr(dens, "X", np.empty((1000, 1))).shape[0]
+    if betas is None:
+        ladder = _initial_ladder(M, n_obs)
+    else:
+        ladder = np.asarray(betas, dtype=float).ravel()
+        if (
+            ladder.size < 1 or not np.all(np.isfinite(ladder)) or ladder[0] != 1.0
+            or np.any(np.diff(ladder) >= 0) or ladder[-1] < 0
+        ):
+            raise ValueError(
+                "betas must be strictly decreasing inverse temperatures starting at 1.0 and "
+                f"ending at >= 0 (e.g. [1.0, 0.3, 0.1, 0.0]); got {np.asarray(betas)!r}."
+            )
+        M = ladder.size
+    C, nd = chains, dens.ndim
+    R = C * M
+    rng = np.random.default_rng(seed_sampler)
+    sd0 = _jitter_scale(dens, x0, jitter)
+    start_rng = np.random.default_rng(seed_jitter)
+    starts = np.stack([x0 + jitter * sd0 * start_rng.standard_normal(nd) for _ in range(C)])
+
+    with _blas_one_thread():
+        inv_metric = np.tile(_initial_metric(dens, x0, ladder), (C, 1))  # (R, nd), slot r = c * M + m
+        setup_time = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        xs = np.repeat(starts, M, axis=0)
+        beta_r = np.tile(ladder, C)
+        lp, grad, ll = dens.logp_and_grad_batch(xs, beta_r)
+        if not np.all(np.isfinite(lp)):
+            raise RuntimeError(
+                "the tempering sampler's starting point has a non-finite log density; try another "
+                "random_state, a smaller jitter or fewer components."
+            )
+        prior = lp - beta_r * ll
+        da = _DualAveraging(np.full(R, 0.5 / nd**0.25), target_accept)
+        step = da.step.copy()
+        # Welford sums of each slot's draws for the metric, swap statistics for the ladder
+        w_n, w_mean, w_m2 = 0, np.zeros((R, nd)), np.zeros((R, nd))
+        rej_sum, rej_cnt = np.zeros(max(M - 1, 1)), np.zeros(max(M - 1, 1))
+        checkpoints = sorted({int(round(f * tune)) for f in _CHECKPOINTS if int(round(f * tune)) > 0})
+        barrier = float("nan")
+        # round trips: which replica sits in each slot and the last end it touched
+        label = np.tile(np.arange(M), (C, 1))
+        # -1: not yet at the cold end; 0: at the cold end last; 1: at the hot end since
+        last_end = np.tile(np.where(np.arange(M) == 0, 0, -1), (C, 1))
+        round_trips = np.zeros(C, dtype=np.int64)
+        post_swap_acc, post_swap_cnt = np.zeros(max(M - 1, 1)), np.zeros(max(M - 1, 1))
+        out_x = np.empty((C, draws, nd))
+        st = {k: np.empty((C, draws)) for k in ("lp", "acceptance_rate", "step_size", "n_steps")}
+        st["diverging"] = np.zeros((C, draws), dtype=bool)
+        st["swap_accepted"] = np.zeros((C, draws), dtype=bool)
+        n_steps_total = 0
+        bar = _progress(progressbar, tune + draws)
+        lo = max(1, n_leapfrog // 2)
+        hi = max(lo, (3 * n_leapfrog) // 2)
+
+        for it in range(tune + draws):
+            warm = it < tune
+            # ---- HMC move of every replica at its own temperature
+            L_steps = int(rng.integers(lo, hi + 1))
+            eps = step * rng.uniform(0.9, 1.1, size=R)
+            p = rng.standard_normal((R, nd)) / np.sqrt(inv_metric)
+            H0 = -lp + 0.5 * np.sum(p * p * inv_metric, axis=1)
+            x, g = xs.copy(), grad
+            p = p + 0.5 * eps[:, None] * g
+            invalid = np.zeros(R, dtype=bool)
+            for i in range(L_steps):
+                x += eps[:, None] * inv_metric * p
+                last = i == L_steps - 1
+                lp_new, g, ll_new = dens.logp_and_grad_batch(x, beta_r, with_logp=last)
+                invalid |= np.isneginf(lp_new)
+                p += (0.5 if last else 1.0) * eps[:, None] * g
+            n_steps_total += L_steps * R
+            with np.errstate(over="ignore", invalid="ignore"):
+                H1 = -lp_new + 0.5 * np.sum(p * p * inv_metric, axis=1)
+                dH = H1 - H0
+            with np.errstate(invalid="ignore", over="ignore"):
+                accept_prob = np.where(invalid | ~np.isfinite(dH), 0.0, np.exp(np.minimum(0.0, -dH)))
+            diverging = invalid | ~np.isfinite(dH) | (dH > _DIVERGENCE)
+            acc = rng.random(R) < accept_prob
+            xs[acc], lp[acc], grad[acc], ll[acc] = x[acc], lp_new[acc], g[acc], ll_new[acc]
+            prior[acc] = lp[acc] - beta_r[acc] * ll[acc]
+            rec_accept, rec_div, rec_step = accept_prob[::M].copy(), diverging[::M].copy(), eps[::M].copy()
+
+            if warm:
+                step = da.update(accept_prob)
+                w_n += 1
+                d = xs - w_mean
+                w_mean += d / w_n
+                w_m2 += d * (xs - w_mean)
+
+            # ---- swaps between neighbouring temperatures
+            swapped = np.zeros(R, dtype=bool)
+            cold_swap = np.zeros(C, dtype=bool)
+            if M > 1:
+                parity = it % 2 if swap_scheme == "deo" else int(rng.integers(2))
+                pairs = np.arange(parity, M - 1, 2)
+                if pairs.size:
+                    i = (np.arange(C)[:, None] * M + pairs[None, :]).ravel()
+                    j = i + 1
+                    with np.errstate(invalid="ignore"):
+                        log_a = (beta_r[i] - beta_r[j]) * (ll[j] - ll[i])
+                    log_a = np.where(np.isfinite(log_a), log_a, -np.inf)
+                    a_prob = np.exp(np.minimum(0.0, log_a))
+                    do = np.log(rng.random(i.size)) < log_a
+                    pidx = np.tile(pairs, C)
+                    if warm:
+                        np.add.at(rej_sum, pidx, 1.0 - a_prob)
+                        np.add.at(rej_cnt, pidx, 1.0)
+                    else:
+                        np.add.at(post_swap_acc, pidx, a_prob)
+                        np.add.at(post_swap_cnt, pidx, 1.0)
+                    si, sj = i[do], j[do]
+                    for arr in (xs, ll, prior):
+                        arr[si], arr[sj] = arr[sj].copy(), arr[si].copy()
+                    lab = label.reshape(-1)
+                    lab[si], lab[sj] = lab[sj].copy(), lab[si].copy()
+                    swapped[si] = swapped[sj] = True
+                    cold_swap = swapped[::M].copy()
+                    lp = prior + beta_r * ll
+                    if swapped.any():
+                        _, grad[swapped], _ = dens.logp_and_grad_batch(xs[swapped], beta_r[swapped], with_logp=False)
+                        n_steps_total += int(swapped.sum())
+                # round trips: a replica at the cold end that last touched the hot end completes one
+                for c in range(C):
+                    hot_lab, cold_lab = label[c, M - 1], label[c, 0]
+                    if last_end[c, hot_lab] == 0:
+                        last_end[c, hot_lab] = 1
+                    if last_end[c, cold_lab] == 1 and not warm:
+                        round_trips[c] += 1
+                    last_end[c, cold_lab] = 0
+
+            # ---- warm-up checkpoints: metric, ladder, restart the step-size adaptation
+            if warm and (it + 1) in checkpoints:
+                if w_n >= 10:
+                    var = w_m2 / (w_n - 1)
+                    # shrink towards the previous metric, scale-free (Stan's regularisation, relative)
+                    var = (w_n / (w_n + 5.0)) * var + (5.0 / (w_n + 5.0)) * 1e-3 * inv_metric
+                    ok = np.isfinite(var) & (var > 0)
+                    inv_metric = np.where(ok, var, inv_metric)
+                w_n, w_mean, w_m2 = 0, np.zeros((R, nd)), np.zeros((R, nd))
+                if adapt_ladder and betas is None and M > 2 and np.all(rej_cnt > 0):
+                    ladder, barrier = _ladder_from_rejections(ladder, rej_sum / rej_cnt)
+                    beta_r = np.tile(ladder, C)
+                    lp = prior + beta_r * ll
+                    _, grad, _ = dens.logp_and_grad_batch(xs, beta_r, with_logp=False)
+                    n_steps_total += R
+                elif M > 1 and np.all(rej_cnt > 0):
+                    barrier = float(np.sum(rej_sum / rej_cnt))
+                rej_sum[:], rej_cnt[:] = 0.0, 0.0
+                da.restart(step)
+            if warm and it + 1 == tune:
+                step = da.final()
+
+            if not warm:
+                s = it - tune
+                out_x[:, s] = xs[::M]
+                st["lp"][:, s] = lp[::M]
+                st["acceptance_rate"][:, s] = rec_accept
+                st["step_size"][:, s] = rec_step
+                st["n_steps"][:, s] = L_steps
+                st["diverging"][:, s] = rec_div
+                st["swap_accepted"][:, s] = cold_swap
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+    sampling_time = time.perf_counter() - t1
+
+    swap_rate = np.where(post_swap_cnt > 0, post_swap_acc / np.maximum(post_swap_cnt, 1), np.nan)
+    if M > 1 and np.all(post_swap_cnt > 0):
+        barrier_post = float(np.sum(1.0 - swap_rate))
+    else:
+        barrier_post = barrier
+    _warn_tempering(M, draws, round_trips, barrier_post, swap_rate)
+
+    import xarray as xr
+
+    posterior = _draws_to_dataset(dens, out_x)
+    coords = {"chain": np.arange(C), "draw": np.arange(draws)}
+    stats = xr.Dataset(
+        {k: (("chain", "draw"), v.astype(np.int64) if k == "n_steps" else v) for k, v in st.items()},
+        coords=coords,
+    )
+    attrs = {
+        "method": "tempering",
+        "setup_time": setup_time,
+        "sampling_time": sampling_time,
+        "n_steps_total": int(n_steps_total),
+        "n_temperatures": int(M),
+        "betas": [float(b) for b in ladder],
+        "swap_scheme": swap_scheme,
+        "swap_acceptance": [float(a) for a in np.atleast_1d(swap_rate)] if M > 1 else [],
+        "round_trips": [int(r) for r in round_trips],
+        "communication_barrier": float(barrier_post) if M > 1 else 0.0,
+    }
+    return _tree(posterior, stats, attrs)
+
+
+def _warn_tempering(M, draws, round_trips, barrier, swap_rate):
+    """Warn when the temperatures did not communicate (few round trips, a ladder too short)."""
+    if M < 2:
+        return
+    total = int(np.sum(round_trips))
+    if total == 0:
+        warnings.warn(
+            f"No replica travelled from the posterior to the prior and back in {draws} draws "
+            f"of any chain ({M} temperatures, swap acceptance between neighbours "
+            f"{np.nanmin(swap_rate):.2f}-{np.nanmax(swap_rate):.2f}): the tempering may not have "
+            "moved the posterior between its modes. Increase n_temperatures (e.g. "
+            f"n_temperatures={max(M + 4, int(np.ceil(2 * barrier)) + 2)}) or draws.",
+            TemperingWarning,
+            stacklevel=4,
+        )
+    elif np.isfinite(barrier) and M < barrier + 1:
+        warnings.warn(
+            f"The communication barrier is {barrier:.1f} with only {M} temperatures (the "
+            "swaps are the bottleneck; Syed et al. 2022 recommend about 2 x barrier "
+            f"temperatures). Set n_temperatures={int(np.ceil(2 * barrier)) + 1} for better mixing "
+            "between modes.",
+            TemperingWarning,
+            stacklevel=4,
+        )
+
+
+def _progress(enabled, total):
+    if not enabled:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # tqdm is optional: no bar without it
+        return None
+    return tqdm(total=total, desc="tempering", leave=False)
