@@ -534,7 +534,7 @@ class MixtureDensity:
         conditioning = ((A * A).sum(axis=1) / diag2).max(axis=1)
         size = np.abs(Pmu * mu_s).sum(axis=1) + np.abs(Q[:, -1]) + D * conditioning
         size = np.where(np.isfinite(size), size, 0.0).reshape(n, K).max(axis=1)
-        exact = _kernels._EPS * size <= _kernels.EXPANSION_TOLERANCE
+        exact = (_kernels._EPS * size <= _kernels.EXPANSION_TOLERANCE) | singular  # singular: -inf anyway
         ll = np.zeros(n)
         R = np.zeros(n * K)
         d1 = np.zeros((n * K, D))

@@ -32,7 +32,7 @@ from bayesgmm.exceptions import NotFittedError, VIConvergenceWarning
 __all__ = ["BayesianGMM", "NotFittedError", "METHODS"]
 
 #: Inference methods accepted by :meth:`BayesianGMM.fit`.
-METHODS = ("nuts", "advi", "fullrank_advi", "minibatch_advi")
+METHODS = ("nuts", "advi", "fullrank_advi", "minibatch_advi", "tempering")
 
 
 def _check_int(value, name, minimum, what=""):
@@ -194,9 +194,12 @@ class BayesianGMM(EstimatorMixin):
             modified.
         y : None
             Ignored (scikit-learn API).
-        method : {"nuts", "advi", "fullrank_advi", "minibatch_advi"}, default "nuts"
+        method : {"nuts", "advi", "fullrank_advi", "minibatch_advi", "tempering"}, default "nuts"
             NUTS, or a variational approximation from which ``draws`` x
-            ``chains`` draws are taken.
+            ``chains`` draws are taken, or ``"tempering"``: replica exchange
+            (parallel tempering with HMC moves) for posteriors with several
+            modes, e.g. overlapping clusters or more components than the data
+            support (slower per draw; see the user guide).
         draws : int, default 1000
             Draws per chain kept.
         tune : int, default 1000

@@ -101,8 +101,10 @@ def select_components(
         1/log10(S), 0.7)``) ``< k <= 1`` are kept, with a warning when the
         table is built. If every cell is unusable, all are used, with a
         warning.
-    inference : {"nuts", "advi", "fullrank_advi", "minibatch_advi"}, default "nuts"
+    inference : {"nuts", "advi", "fullrank_advi", "minibatch_advi", "tempering"}, default "nuts"
         For the Bayesian methods: ``BayesianGMM.fit(method=inference)``.
+        ``"tempering"`` (replica exchange) mixes between the modes of the
+        overfitted mixture of ``method="sparse"``, where NUTS gets stuck.
     **fit_kwargs
         For ``"bic"``/``"icl"``: passed to :class:`GaussianMixture` (e.g.
         ``reg_covar``, ``max_iter``, ``tol``, ``init_params``). For the

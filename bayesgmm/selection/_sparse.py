@@ -194,11 +194,11 @@ def _select_sparse(X, Xa, ks, cts, n_init, seed, progressbar, n_jobs, priors, fi
         )
     if priors is None:
         priors = Priors(weights_alpha=SPARSE_ALPHA)
-    if fit_kwargs.get("method", "nuts") != "nuts":
+    if fit_kwargs.get("method", "nuts") not in ("nuts", "tempering"):
         warnings.warn(
             f"method='sparse' with inference={fit_kwargs['method']!r}: variational "
             "approximations tend to keep superfluous components occupied, so the number "
-            "of occupied components is overstated. Use the default NUTS for this method.",
+            "of occupied components is overstated. Use inference='tempering' (or 'nuts').",
             SelectionWarning,
             stacklevel=3,
         )

@@ -1,0 +1,249 @@
+"""Hard posteriors: the default NUTS (nutpie) against replica exchange (``method="tempering"``).
+
+Cases (N observations, unit covariances, equal weights; ``--cases`` picks):
+
+``a``  N=1000, D=2, K=3: two of the three components one sd apart, the third
+       far ((0, 0), (1, 0), (6, 0)): the posterior has a mode where one
+       component covers both close groups and one where they split.
+``b``  N=600, D=2: two separated components ((0, 0), (8, 0)) fitted with K=3,
+       one more than the truth.
+``c``  N=1000, D=2, K=3 in a row at 1.5 sd spacing ((0, 0), (1.5, 0), (3, 0)).
+``iris``, ``faithful``
+       ``select_components(method="sparse", n_components=range(1, 7))`` with
+       ``inference="tempering"`` (and NUTS with ``--sparse-nuts``): the
+       posterior of the number of occupied components.
+
+For a, b, c every method is a :meth:`bayesgmm.BayesianGMM.fit` with the same
+seed-derived data; reported per run: wall time of the fit (EM included), max
+R-hat and min bulk ESS over the relabelled weights and means (arviz-stats),
+and the label-invariant *smallest weight* per draw: its histogram's modes and
+the fraction of draws in each mode. The modes and the cut points between them
+are found on a *reference*: ``--ref-runs`` independent long tempering runs
+(different seeds), pooled when their mode fractions agree within 0.03 (the
+agreement is printed). Each method's fractions are then compared with the
+reference's (target: within 0.05).
+
+Usage::
+
+    python benchmarks/hard_posteriors.py                     # a, b, c; both methods; reference
+    python benchmarks/hard_posteriors.py --cases a --draws 500 --tune 500
+    python benchmarks/hard_posteriors.py --cases iris faithful
+
+The machine's load (``os.getloadavg``) is printed with every row: the targets
+(case a: R-hat <= 1.01, bulk ESS >= 400 within 120 s) are for this 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+import warnings
+
+import numpy as np
+
+RHAT_MAX = 1.01
+ESS_MIN = 400
+
+CASES = {
+    "a": dict(N=1000, K=3, means=[(0.0, 0.0), (1.0, 0.0), (6.0, 0.0)]),
+    "b": dict(N=600, K=3, means=[(0.0, 0.0), (8.0, 0.0)]),
+    "c": dict(N=1000, K=3, means=[(0.0, 0.0), (1.5, 0.0), (3.0, 0.0)]),
+}
+
+
+def make_data(case, seed=0):
+    spec = CASES[case]
+    rng = np.random.default_rng(seed)
+    m = np.asarray(spec["means"])
+    z = rng.integers(0, len(m), size=spec["N"])
+    return m[z] + rng.standard_normal((spec["N"], 2)), spec["K"]
+
+
+def load():
+    return "load %.2f %.2f %.2f" % os.getloadavg()
+
+
+def fit(X, K, method, seed, draws, tune, chains, **kw):
+    import bayesgmm as bg
+
+    t = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        m = bg.BayesianGMM(K, random_state=seed).fit(
+            X, method=method, draws=draws, tune=tune, chains=chains, progressbar=False,
+            log_likelihood=False, **kw
+        )
+    el = time.perf_counter() - t
+    return m, el, [f"{type(w.message).__name__}: {str(w.message)[:160]}" for w in caught]
+
+
+def summarise(model):
+    import arviz_stats as azs
+
+    post = model.idata_["posterior"].to_dataset()[["weights", "means"]]
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        rhat = azs.rhat(post, sample_dims=("chain", "draw"))
+        ess = azs.ess(post, sample_dims=("chain", "draw"), method="bulk")
+    rmax = max(float(rhat[v].max()) for v in rhat.data_vars)
+    emin = min(float(ess[v].min()) for v in ess.data_vars)
+    w = post["weights"].transpose("chain", "draw", "component").to_numpy()
+    return rmax, emin, np.sort(w, axis=-1)[..., 0].ravel()  # smallest weight per draw
+
+
+def modes_and_cuts(x, bins=40):
+    """Modes of the histogram of ``x`` (smoothed) and the valleys between them."""
+    hi = max(float(np.quantile(x, 0.999)), 1e-9)
+    h, edges = np.histogram(x, bins=bins, range=(0.0, hi))
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    hs = np.convolve(h, np.ones(3) / 3, mode="same")
+    peaks = [i for i in range(bins) if hs[i] >= max(hs[max(i - 2, 0) : i + 3]) and hs[i] > 0.02 * hs.max()]
+    merged = []
+    for i in peaks:  # plateaus: keep one peak per run of neighbours
+        if merged and i - merged[-1] <= 2:
+            if hs[i] > hs[merged[-1]]:
+                merged[-1] = i
+            continue
+        merged.append(i)
+    cuts = []
+    for a, b in zip(merged, merged[1:]):
+        v = a + int(np.argmin(hs[a : b + 1]))
+        # a real valley: below 60% of the lower neighbouring peak
+        if hs[v] < 0.6 * min(hs[a], hs[b]):
+            cuts.append(float(centres[v]))
+    kept = [centres[merged[0]]] + [c for c in centres[merged[1:]]]
+    return [float(c) for c in kept], cuts
+
+
+def fractions(x, cuts):
+    idx = np.searchsorted(np.asarray(cuts), x)
+    return np.bincount(idx, minlength=len(cuts) + 1) / x.size
+
+
+def run_case(case, args, out):
+    X, K = make_data(case, seed=args.data_seed)
+    print(f"\n=== case {case}: N={len(X)}, K={K}, means {CASES[case]['means']} ({load()})", flush=True)
+    # reference: independent long tempering runs
+    refs = []
+    for r in range(args.ref_runs):
+        m, el, warns = fit(X, K, "tempering", 1000 + r, args.ref_draws, args.ref_tune, args.ref_chains,
+                           n_temperatures=args.n_temperatures)
+        rmax, emin, wmin = summarise(m)
+        refs.append(wmin)
+        print(f"  reference run {r}: {el:.0f} s, R-hat {rmax:.3f}, ESS {emin:.0f} ({load()})", flush=True)
+    pooled = np.concatenate(refs)
+    ref_modes, cuts = modes_and_cuts(pooled)
+    ref_frac = fractions(pooled, cuts)
+    per_run = [fractions(w, cuts) for w in refs]
+    spread = float(np.max(np.ptp(np.array(per_run), axis=0))) if len(per_run) > 1 else float("nan")
+    print(f"  reference: smallest-weight modes {np.round(ref_modes, 3).tolist()}, cuts {np.round(cuts, 3).tolist()}, "
+          f"fractions {np.round(ref_frac, 3).tolist()}; per run {[np.round(f, 3).tolist() for f in per_run]} "
+          f"(max spread {spread:.3f}, agree: {spread <= 0.03})", flush=True)
+    rows = []
+    for method, kw, draws, tune in (
+        ("nuts", {}, args.nuts_draws, args.nuts_tune),
+        ("tempering", {"n_temperatures": args.n_temperatures}, args.draws, args.tune),
+    ):
+        m, el, warns = fit(X, K, method, args.seed, draws, tune, args.chains, **kw)
+        rmax, emin, wmin = summarise(m)
+        modes, _ = modes_and_cuts(wmin)
+        frac = fractions(wmin, cuts)
+        diff = float(np.max(np.abs(frac - ref_frac)))
+        ok = rmax <= RHAT_MAX and emin >= ESS_MIN
+        extra = ""
+        if method == "tempering":
+            inf = json.loads(m.idata_.attrs["sampler_config"])["inference"]
+            extra = (f" swaps {np.round(inf['swap_acceptance'], 2).tolist()} round trips {inf['round_trips']} "
+                     f"barrier {inf['communication_barrier']:.2f}")
+        row = dict(case=case, method=method, time_s=round(el, 1), rhat_max=round(rmax, 4), ess_bulk_min=round(emin, 0),
+                   chains=args.chains, draws=draws, tune=tune, modes=np.round(modes, 3).tolist(),
+                   fractions=np.round(frac, 3).tolist(), ref_fractions=np.round(ref_frac, 3).tolist(),
+                   max_fraction_error=round(diff, 3), converged=ok, load=load(), warnings=warns[:4])
+        rows.append(row)
+        print(f"  {method:9s} {args.chains}x({tune}+{draws}): {el:6.1f} s  R-hat {rmax:.3f}  ESS {emin:5.0f}  "
+              f"modes {row['modes']}  fractions {row['fractions']} (ref {row['ref_fractions']}, err {diff:.3f})"
+              f"{extra}  [{load()}]", flush=True)
+        for w in warns[:3]:
+            print(f"      {w}", flush=True)
+    out.extend(rows)
+
+
+def run_sparse(name, args, out):
+    import bayesgmm as bg
+
+    if name == "faithful":
+        X = bg.datasets.load_old_faithful()
+    else:
+        from sklearn.datasets import load_iris
+
+        X = load_iris(as_frame=True).data
+    methods = ["tempering"] + (["nuts"] if args.sparse_nuts else [])
+    for inference in methods:
+        kw = {"n_temperatures": args.n_temperatures} if inference == "tempering" else {}
+        t = time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res = bg.select_components(
+                X, n_components=range(1, 7), method="sparse", inference=inference, random_state=args.seed,
+                progressbar=False, draws=args.sparse_draws, tune=args.sparse_tune, chains=args.chains, **kw,
+            )
+        el = time.perf_counter() - t
+        tab = res.table
+        prob = tab["probability"].isel(covariance_type=0).to_numpy()
+        occ = tab["occupied"].isel(covariance_type=0)
+        import arviz_stats as azs
+        import xarray as xr
+
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            rh = float(azs.rhat(xr.Dataset({"o": occ.astype(float)}), sample_dims=("chain", "draw"))["o"])
+            rh_e = float(azs.rhat(xr.Dataset({"e": tab["expected_occupied"].isel(covariance_type=0)}),
+                                  sample_dims=("chain", "draw"))["e"])
+        per_chain = [np.round(np.bincount(c, minlength=7)[1:] / c.size, 2).tolist() for c in occ.to_numpy()]
+        print(f"\n=== sparse on {name} (K_max=6, {inference}, {args.chains}x({args.sparse_tune}+{args.sparse_draws})): "
+              f"{el:.0f} s, P(K+ = 1..6) = {np.round(prob, 3).tolist()}, selected {res.best_n_components}, "
+              f"R-hat(occupied) {rh:.3f}, R-hat(expected occupied) {rh_e:.3f}; per chain {per_chain} [{load()}]",
+              flush=True)
+        for w in caught[:4]:
+            print(f"      {type(w.message).__name__}: {str(w.message)[:200]}", flush=True)
+        out.append(dict(case=name, method=f"sparse/{inference}", time_s=round(el, 1), prob=np.round(prob, 3).tolist(),
+                        rhat_occupied=round(rh, 4), rhat_expected_occupied=round(rh_e, 4), per_chain=per_chain,
+                        load=load()))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--cases", nargs="+", default=["a", "b", "c"], choices=[*CASES, "iris", "faithful"])
+    p.add_argument("--chains", type=int, default=4)
+    p.add_argument("--draws", type=int, default=500)
+    p.add_argument("--tune", type=int, default=500)
+    p.add_argument("--nuts-draws", type=int, default=1000)
+    p.add_argument("--nuts-tune", type=int, default=1000)
+    p.add_argument("--n-temperatures", type=int, default=8)
+    p.add_argument("--ref-runs", type=int, default=3)
+    p.add_argument("--ref-draws", type=int, default=1500)
+    p.add_argument("--ref-tune", type=int, default=500)
+    p.add_argument("--ref-chains", type=int, default=2)
+    p.add_argument("--sparse-draws", type=int, default=500)
+    p.add_argument("--sparse-tune", type=int, default=500)
+    p.add_argument("--sparse-nuts", action="store_true", help="also run the sparse method with NUTS")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-seed", type=int, default=0)
+    p.add_argument("--json", default=None, help="write the rows to this JSON file")
+    args = p.parse_args()
+    print(f"hard_posteriors: {vars(args)} ({load()}, {os.cpu_count()} CPUs)", flush=True)
+    out = []
+    for case in args.cases:
+        if case in CASES:
+            run_case(case, args, out)
+        else:
+            run_sparse(case, args, out)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

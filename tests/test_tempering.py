@@ -1,0 +1,184 @@
+"""Replica exchange (``method="tempering"``) and the batched tempered density it runs on."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from bayesgmm._logdensity import MixtureDensity
+from bayesgmm.covariance import COVARIANCE_TYPES
+from bayesgmm.exceptions import TemperingWarning
+from bayesgmm.inference import run_inference
+from bayesgmm.inference._tempering import _initial_ladder, _ladder_from_rejections
+
+
+# ----------------------------------------------------------- batched density
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("D", [1, 2])
+def test_batch_density_equals_pointwise_tempered_density(covariance_type, D):
+    rng = np.random.default_rng(D)
+    X = np.concatenate([rng.normal(-2, 1, (30, D)), rng.normal(2, 1, (20, D))])
+    dens = MixtureDensity(X, 3, covariance_type)
+    xs = rng.normal(scale=0.5, size=(5, dens.ndim))
+    scales = np.array([1.0, 0.5, 0.1, 0.0, 1.0])
+    lp, g, ll = dens.logp_and_grad_batch(xs, scales)
+    _, g_only, ll_only = dens.logp_and_grad_batch(xs, scales, with_logp=False)
+    for r in range(5):
+        lp_r, g_r = dens.logp_and_grad(xs[r], scale=scales[r])
+        assert lp[r] == pytest.approx(lp_r, rel=1e-10, abs=1e-8)
+        np.testing.assert_allclose(g[r], g_r, rtol=1e-8, atol=1e-8)
+        np.testing.assert_allclose(g_only[r], g_r, rtol=1e-8, atol=1e-8)
+        # the untempered log-likelihood: logp(scale=1) - logp(scale=0)
+        full, prior = dens.logp_and_grad(xs[r])[0], dens.logp_and_grad(xs[r], scale=0.0)[0]
+        assert ll[r] == pytest.approx(full - prior, rel=1e-9, abs=1e-7)
+        assert ll_only[r] == pytest.approx(ll[r], rel=1e-12)
+
+
+def test_batch_density_centred_path_and_invalid_points(monkeypatch):
+    """Far, narrow components take the accurate centred path, batched; a zero factor is -inf."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 2)) * 1e6 + 1e9
+    dens = MixtureDensity(X, 2, "full")
+    # the second component: 1e7 of its sds from the data's mean
+    x = dens.pack([0.5, 0.5], [[1e9, 1e9], [1e9 + 1e6, 1e9]], np.stack([np.eye(2) * 1e12, np.eye(2) * 1e-2]))
+    calls = []
+    original = MixtureDensity._batch_centred
+
+    def spy(self, *a):
+        calls.append(a[-1])
+        return original(self, *a)
+
+    monkeypatch.setattr(MixtureDensity, "_batch_centred", spy)
+    bad = x.copy()
+    bad[dens._i_cov][0] = -1e4  # exp(-1e4) = 0: a singular Cholesky factor
+    xs = np.stack([x, x + 1e-3, bad])
+    lp, g, ll = dens.logp_and_grad_batch(xs, [1.0, 0.3, 1.0])
+    assert calls and calls[0] == 2  # the two valid points, on the centred path
+    for r in range(2):
+        lp_r, g_r = dens.logp_and_grad(xs[r], scale=[1.0, 0.3][r])
+        assert lp[r] == pytest.approx(lp_r, rel=1e-10)
+        np.testing.assert_allclose(g[r], g_r, rtol=1e-6, atol=1e-6 * np.abs(g_r).max())
+    assert lp[2] == -np.inf and ll[2] == -np.inf and not g[2].any()
+
+
+# ------------------------------------------------------------------- ladder
+def test_ladder_equal_rejections_is_a_fixed_point_and_moves_towards_the_barrier():
+    betas = np.array([1.0, 0.5, 0.25, 0.1, 0.0])
+    new, barrier = _ladder_from_rejections(betas, [0.3, 0.3, 0.3, 0.3])
+    np.testing.assert_allclose(new, betas)
+    assert barrier == pytest.approx(1.2)
+    # all rejection between 1 and 0.5: the temperatures crowd into that interval
+    new, _ = _ladder_from_rejections(betas, [0.9, 0.001, 0.001, 0.001])
+    assert new[0] == 1.0 and new[-1] == 0.0 and np.all(np.diff(new) < 0)
+    assert new[3] > 0.5
+    lad = _initial_ladder(6, 1000)
+    assert lad[0] == 1.0 and lad[-1] == 0.0 and lad[-2] == pytest.approx(1e-3)
+
+
+# ------------------------------------------------------------- the sampler
+def _two_mode_problem():
+    """1-D, two separated groups (6 at -4, 14 at +4), K=2, symmetric priors.
+
+    The likelihood and the priors are invariant under swapping the two
+    components, and the swap maps {mu_0 < mu_1} onto {mu_0 > mu_1}: the
+    posterior has two modes (the labellings) of exactly equal mass, and the
+    barrier between them is high enough that a sampler without tempering does
+    not cross it.
+    """
+    rng = np.random.default_rng(3)
+    X = np.concatenate([rng.normal(-4, 1, (6, 1)), rng.normal(4, 1, (14, 1))])
+    init = {"weights": [0.3, 0.7], "means": [[-4.0], [4.0]], "covariances": [[[1.0]], [[1.0]]]}
+    return X, init
+
+
+def test_two_known_modes_found_in_the_right_proportions():
+    X, init = _two_mode_problem()
+    kw = dict(init=init, method="tempering", draws=500, tune=200, chains=2, random_seed=0, progressbar=False,
+              n_leapfrog=5)
+    tree = run_inference(X, 2, "full", n_temperatures=5, **kw)
+    mu = tree["posterior"]["means"].values[..., 0]
+    first = mu[..., 0] < mu[..., 1]  # component 0 holds the small group
+    per_chain = first.mean(axis=1)
+    assert np.all((per_chain > 0.15) & (per_chain < 0.85)), per_chain  # every chain visits both modes
+    # exact answer 0.5; ~45 round trips per run give a standard error of about 0.07
+    assert first.mean() == pytest.approx(0.5, abs=0.15)
+    assert sum(tree.attrs["round_trips"]) >= 20
+    # the cold temperature alone (plain HMC, same settings) never leaves the start's mode
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TemperingWarning)
+        cold = run_inference(X, 2, "full", betas=[1.0], **kw)
+    mu = cold["posterior"]["means"].values[..., 0]
+    assert np.all(mu[..., 0] < mu[..., 1])
+
+
+def test_result_structure_swaps_and_reproducibility():
+    rng = np.random.default_rng(1)
+    X = np.concatenate([rng.normal([-3, 0], 1, (40, 2)), rng.normal([3, 0], 1, (40, 2))])
+    kw = dict(method="tempering", draws=40, tune=40, chains=2, progressbar=False, n_temperatures=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TemperingWarning)
+        tree = run_inference(X, 2, "full", random_seed=5, **kw)
+        again = run_inference(X, 2, "full", random_seed=5, **kw)
+        other = run_inference(X, 2, "full", random_seed=6, **kw)
+    post = tree["posterior"]
+    assert set(post.data_vars) == {"weights", "means", "covariances", "sds", "correlations"}
+    assert post["weights"].dims == ("chain", "draw", "component")
+    assert post["means"].shape == (2, 40, 2, 2)
+    assert post["covariances"].dims == ("chain", "draw", "component", "feature", "feature_bis")
+    stats = tree["sample_stats"]
+    for name in ("lp", "acceptance_rate", "step_size", "n_steps", "diverging", "swap_accepted"):
+        assert stats[name].dims == ("chain", "draw")
+    assert stats["diverging"].dtype == bool
+    a = tree.attrs
+    assert a["method"] == "tempering" and a["nuts_sampler"] == ""
+    assert a["n_temperatures"] == 4 and len(a["betas"]) == 4 and len(a["swap_acceptance"]) == 3
+    assert a["betas"][0] == 1.0 and a["betas"][-1] == 0.0 and np.all(np.diff(a["betas"]) < 0)
+    assert all(0.0 < s <= 1.0 for s in a["swap_acceptance"])  # swaps happen
+    assert stats["swap_accepted"].values.any()
+    assert a["n_steps_total"] > 0 and a["sampling_time"] > 0
+    np.testing.assert_array_equal(post["means"].values, again["posterior"]["means"].values)
+    assert not np.array_equal(post["means"].values, other["posterior"]["means"].values)
+
+
+def test_bad_arguments_name_the_argument():
+    X = np.random.default_rng(0).normal(size=(20, 1))
+    kw = dict(method="tempering", draws=5, tune=5, chains=1, random_seed=0, progressbar=False)
+    with pytest.raises(TypeError, match="n_temps"):
+        run_inference(X, 2, "spherical", n_temps=3, **kw)
+    with pytest.raises(ValueError, match="betas"):
+        run_inference(X, 2, "spherical", betas=[0.5, 0.1], **kw)
+    with pytest.raises(ValueError, match="swap_scheme"):
+        run_inference(X, 2, "spherical", swap_scheme="random", **kw)
+    with pytest.raises(ValueError, match="n_temperatures"):
+        run_inference(X, 2, "spherical", n_temperatures=0, **kw)
+
+
+def test_no_round_trip_warns():
+    X = np.random.default_rng(0).normal(size=(30, 1))
+    with pytest.warns(TemperingWarning, match="n_temperatures"):
+        run_inference(X, 2, "spherical", method="tempering", draws=3, tune=3, chains=1, random_seed=0,
+                      progressbar=False, n_temperatures=6)
+
+
+def test_bayesian_fit_with_tempering_relabels_and_checks_diagnostics():
+    import bayesgmm as bg
+
+    rng = np.random.default_rng(2)
+    X = np.concatenate([rng.normal([-4, 0], 1, (40, 2)), rng.normal([4, 0], 1, (40, 2))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = bg.BayesianGMM(2, covariance_type="diag", random_state=0).fit(
+            X, method="tempering", draws=60, tune=60, chains=2, progressbar=False, n_temperatures=4
+        )
+    assert m.diagnostics_.rhat is not None  # treated as MCMC, not VI
+    means = m.idata_["posterior"]["means"].mean(("chain", "draw")).values
+    em = m.em_.means_
+    np.testing.assert_allclose(means, em, atol=0.5)  # relabelled against EM: no label mixing
+    mem = m.membership()
+    assert mem["probability"].sizes["obs"] == 80
+    truth = np.repeat([0, 1], 40)
+    em_label = m.em_.predict(X)
+    assert (mem["assignment"].values == em_label).mean() > 0.95
+    assert len(np.unique(em_label[truth == 0])) == 1
