@@ -203,7 +203,7 @@ def run_sparse(name, args, out):
                                   sample_dims=("chain", "draw"))["e"])
         per_chain = [np.round(np.bincount(c, minlength=7)[1:] / c.size, 2).tolist() for c in occ.to_numpy()]
         print(f"\n=== sparse on {name} (K_max=6, {inference}, {args.chains}x({args.sparse_tune}+{args.sparse_draws})): "
-              f"{el:.0f} s, P(K+ = 1..6) = {np.round(prob, 3).tolist()}, selected {res.best_n_components}, "
+              f"{el:.0f} s, P(K+ = 1..6) = {np.round(prob, 3).tolist()}, selected {res.n_components}, "
               f"R-hat(occupied) {rh:.3f}, R-hat(expected occupied) {rh_e:.3f}; per chain {per_chain} [{load()}]",
               flush=True)
         for w in caught[:4]:
