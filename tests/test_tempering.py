@@ -136,6 +136,7 @@ def test_result_structure_swaps_and_reproducibility():
     assert a["n_temperatures"] == 4 and len(a["betas"]) == 4 and len(a["swap_acceptance"]) == 3
     assert a["betas"][0] == 1.0 and a["betas"][-1] == 0.0 and np.all(np.diff(a["betas"]) < 0)
     assert all(0.0 < s <= 1.0 for s in a["swap_acceptance"])  # swaps happen
+    assert len(a["step_sizes"]) == 4 and all(s > 0 for s in a["step_sizes"])
     assert stats["swap_accepted"].values.any()
     assert a["n_steps_total"] > 0 and a["sampling_time"] > 0
     np.testing.assert_array_equal(post["means"].values, again["posterior"]["means"].values)

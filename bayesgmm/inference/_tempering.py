@@ -49,8 +49,9 @@ from bayesgmm.inference._starts import _jitter_scale
 #: Default number of temperatures per chain (the coldest is the posterior, the hottest the prior).
 DEFAULT_N_TEMPERATURES = 8
 SWAP_SCHEMES = ("deo", "seo")
-#: Fractions of the warm-up after which the metric and the ladder are re-estimated.
-_CHECKPOINTS = (0.1, 0.2, 0.35, 0.5, 0.65)
+#: Fractions of the warm-up after which the metric and the ladder are re-estimated
+#: (the last half tunes the step sizes alone).
+_CHECKPOINTS = (0.1, 0.2, 0.35, 0.5)
 _DIVERGENCE = 1000.0  # energy error (nats) that counts as a divergent trajectory
 
 
@@ -210,7 +211,7 @@ def _tempering(
         da = _DualAveraging(np.full(R, 0.5 / nd**0.25), target_accept)
         step = da.step.copy()
         # Welford sums of each slot's draws for the metric, swap statistics for the ladder
-        w_n, w_mean, w_m2 = 0, np.zeros((R, nd)), np.zeros((R, nd))
+        window = []  # each slot's draws since the last checkpoint, for the metric
         rej_sum, rej_cnt = np.zeros(max(M - 1, 1)), np.zeros(max(M - 1, 1))
         checkpoints = sorted({int(round(f * tune)) for f in _CHECKPOINTS if int(round(f * tune)) > 0})
         barrier = float("nan")
@@ -259,10 +260,7 @@ def _tempering(
 
             if warm:
                 step = da.update(accept_prob)
-                w_n += 1
-                d = xs - w_mean
-                w_mean += d / w_n
-                w_m2 += d * (xs - w_mean)
+                window.append(xs.copy())
 
             # ---- swaps between neighbouring temperatures
             swapped = np.zeros(R, dtype=bool)
@@ -307,13 +305,17 @@ def _tempering(
 
             # ---- warm-up checkpoints: metric, ladder, restart the step-size adaptation
             if warm and (it + 1) in checkpoints:
-                if w_n >= 10:
-                    var = w_m2 / (w_n - 1)
+                if len(window) >= 10:
+                    # a robust variance (interquartile range): a few draws in another mode
+                    # must not widen a temperature's metric far beyond its main mode
+                    q1, q3 = np.quantile(np.stack(window), [0.25, 0.75], axis=0)
+                    var = ((q3 - q1) / 1.349) ** 2
+                    n_w = len(window)
                     # shrink towards the previous metric, scale-free (Stan's regularisation, relative)
-                    var = (w_n / (w_n + 5.0)) * var + (5.0 / (w_n + 5.0)) * 1e-3 * inv_metric
+                    var = (n_w / (n_w + 5.0)) * var + (5.0 / (n_w + 5.0)) * 1e-3 * inv_metric
                     ok = np.isfinite(var) & (var > 0)
                     inv_metric = np.where(ok, var, inv_metric)
-                w_n, w_mean, w_m2 = 0, np.zeros((R, nd)), np.zeros((R, nd))
+                window = []
                 if adapt_ladder and betas is None and M > 2 and np.all(rej_cnt > 0):
                     ladder, barrier = _ladder_from_rejections(ladder, rej_sum / rej_cnt)
                     beta_r = np.tile(ladder, C)
@@ -368,6 +370,7 @@ def _tempering(
         "swap_acceptance": [float(a) for a in np.atleast_1d(swap_rate)] if M > 1 else [],
         "round_trips": [int(r) for r in round_trips],
         "communication_barrier": float(barrier_post) if M > 1 else 0.0,
+        "step_sizes": [float(v) for v in np.asarray(step).reshape(C, M).mean(axis=0)],
     }
     return _tree(posterior, stats, attrs)
 
