@@ -20,7 +20,8 @@ and the label-invariant *smallest weight* per draw: its histogram's modes and
 the fraction of draws in each mode. The modes and the cut points between them
 are found on a *reference*: ``--ref-runs`` independent long tempering runs
 (different seeds), pooled when their mode fractions agree within 0.03 (the
-agreement is printed). Each method's fractions are then compared with the
+agreement is printed, and whether every reference run has R-hat <= 1.01: if not,
+the "reference" is not one). Each method's fractions are then compared with the
 reference's (target: within 0.05).
 
 Usage::
@@ -126,12 +127,13 @@ def run_case(case, args, out):
     X, K = make_data(case, seed=args.data_seed)
     print(f"\n=== case {case}: N={len(X)}, K={K}, means {CASES[case]['means']} ({load()})", flush=True)
     # reference: independent long tempering runs
-    refs = []
+    refs, ref_ok = [], True
     for r in range(args.ref_runs):
         m, el, warns = fit(X, K, "tempering", 1000 + r, args.ref_draws, args.ref_tune, args.ref_chains,
                            n_temperatures=args.n_temperatures)
         rmax, emin, wmin = summarise(m)
         refs.append(wmin)
+        ref_ok &= rmax <= RHAT_MAX
         print(f"  reference run {r}: {el:.0f} s, R-hat {rmax:.3f}, ESS {emin:.0f} ({load()})", flush=True)
     pooled = np.concatenate(refs)
     ref_modes, cuts = modes_and_cuts(pooled)
@@ -140,7 +142,8 @@ def run_case(case, args, out):
     spread = float(np.max(np.ptp(np.array(per_run), axis=0))) if len(per_run) > 1 else float("nan")
     print(f"  reference: smallest-weight modes {np.round(ref_modes, 3).tolist()}, cuts {np.round(cuts, 3).tolist()}, "
           f"fractions {np.round(ref_frac, 3).tolist()}; per run {[np.round(f, 3).tolist() for f in per_run]} "
-          f"(max spread {spread:.3f}, agree: {spread <= 0.03})", flush=True)
+          f"(max spread {spread:.3f}, agree: {spread <= 0.03}; every run R-hat <= {RHAT_MAX}: {ref_ok}"
+          f"{'' if ref_ok else ' -- NOT a valid reference: its runs have not converged'})", flush=True)
     rows = []
     for method, kw, draws, tune in (
         ("nuts", {}, args.nuts_draws, args.nuts_tune),

@@ -221,6 +221,7 @@ def _tempering(
         last_end = np.tile(np.where(np.arange(M) == 0, 0, -1), (C, 1))
         round_trips = np.zeros(C, dtype=np.int64)
         post_swap_acc, post_swap_cnt = np.zeros(max(M - 1, 1)), np.zeros(max(M - 1, 1))
+        post_swap_done = np.zeros(max(M - 1, 1), dtype=np.int64)
         out_x = np.empty((C, draws, nd))
         st = {k: np.empty((C, draws)) for k in ("lp", "acceptance_rate", "step_size", "n_steps")}
         st["diverging"] = np.zeros((C, draws), dtype=bool)
@@ -283,6 +284,7 @@ def _tempering(
                     else:
                         np.add.at(post_swap_acc, pidx, a_prob)
                         np.add.at(post_swap_cnt, pidx, 1.0)
+                        np.add.at(post_swap_done, pidx, do.astype(np.int64))
                     si, sj = i[do], j[do]
                     for arr in (xs, ll, prior):
                         arr[si], arr[sj] = arr[sj].copy(), arr[si].copy()
@@ -368,6 +370,7 @@ def _tempering(
         "betas": [float(b) for b in ladder],
         "swap_scheme": swap_scheme,
         "swap_acceptance": [float(a) for a in np.atleast_1d(swap_rate)] if M > 1 else [],
+        "swaps_accepted": [int(v) for v in post_swap_done] if M > 1 else [],
         "round_trips": [int(r) for r in round_trips],
         "communication_barrier": float(barrier_post) if M > 1 else 0.0,
         "step_sizes": [float(v) for v in np.asarray(step).reshape(C, M).mean(axis=0)],
