@@ -172,7 +172,8 @@ def test_bayesian_fit_with_tempering_relabels_and_checks_diagnostics():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         m = bg.BayesianGMM(2, covariance_type="diag", random_state=0).fit(
-            X, method="tempering", draws=40, tune=40, chains=2, progressbar=False, n_temperatures=4, n_leapfrog=4
+            X, method="tempering", draws=40, tune=40, chains=2, progressbar=False, n_temperatures=4, n_leapfrog=4,
+            n_init=1, log_likelihood=False,
         )
     assert m.diagnostics_.rhat is not None  # treated as MCMC, not VI
     means = m.idata_["posterior"]["means"].mean(("chain", "draw")).values
