@@ -113,6 +113,35 @@ def test_near_singular_start_is_failed_when_a_regular_one_exists():
     assert many.degenerate_components_.size == 0
 
 
+def _flat_few_points(n_far, thickness):
+    # 200 broad points, and ``n_far`` points far away in a slab of the given
+    # thickness: a component on them is flat (relative variance ~1e-5) but
+    # its observations carry variance of their own in every direction
+    rng = np.random.RandomState(3)
+    far = np.c_[rng.uniform(-1, 1, (n_far, 2)), thickness * rng.uniform(-1, 1, n_far)]
+    return np.r_[rng.randn(200, 3), far + 10.0]
+
+
+def test_flat_component_on_fewer_points_than_parameters_is_near_singular():
+    # 5 points < 9 parameters (mean + full covariance in 3-d): not determined
+    # by its own data -- the spurious maxima of G = 7-9 fits on mclust's data
+    X = _flat_few_points(5, 0.01)
+    with pytest.warns(DegenerateComponentWarning, match=r"Component\(s\) 1 .*5 observations"):
+        gm = GaussianMixture(2, means_init=[[0, 0, 0], [10, 10, 10]], tol=1e-8,
+                             max_iter=500).fit(X)
+    assert gm.degenerate_components_.tolist() == [1]
+
+
+def test_tight_cluster_with_enough_points_is_not_near_singular():
+    # the same slab with 40 points: a tight but genuine cluster
+    X = _flat_few_points(40, 0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DegenerateComponentWarning)
+        gm = GaussianMixture(2, means_init=[[0, 0, 0], [10, 10, 10]], tol=1e-8,
+                             max_iter=500).fit(X)
+    assert gm.degenerate_components_.size == 0
+
+
 def test_large_reg_covar_is_the_users_choice():
     X = _tied_data()
     with warnings.catch_warnings():

@@ -35,6 +35,7 @@ from bayesgmm.em._degeneracy import (
     DataSpread,
     Degeneracy,
     regularisation_held,
+    too_few_observations,
     relative_variances,
     warn_near_singular,
     warn_reg_covar_scale,
@@ -494,7 +495,7 @@ class GaussianMixture(EstimatorMixin):
                     converged = True
                     break
             self._print_init_end(lower_bound, converged)
-            singular = self._near_singular(params, spread)
+            singular = self._near_singular(params, spread, data)
             # an initialisation with a near-singular component counts as
             # failed: any without one is preferred, whatever its bound
             if best is None or (not singular.size, lower_bound) > (not best_singular.size,
@@ -540,27 +541,31 @@ class GaussianMixture(EstimatorMixin):
             return self._labels(data.X)
         return None
 
-    def _near_singular(self, params, spread):
+    def _near_singular(self, params, spread, data):
         """Indices of the near-singular components of one initialisation's result.
 
         A component is near-singular when its variance in some direction is
         below ``NEAR_SINGULAR`` times the data's there (see
         :func:`~bayesgmm.em._degeneracy.relative_variances`) and only
         ``reg_covar`` holds it up (its observations lie on tied values, a
-        point or a line: :func:`~bayesgmm.em._degeneracy.regularisation_held`;
-        a tight, genuine cluster far from the others is not near-singular);
+        point or a line: :func:`~bayesgmm.em._degeneracy.regularisation_held`)
+        or it holds fewer effective observations than its parameters (a flat
+        fit to a handful of points:
+        :func:`~bayesgmm.em._degeneracy.too_few_observations`); a tight, genuine
+        cluster far from the others is neither;
         for ``tied`` covariances, all components when the shared one is.
         """
         covs = params[2]
         if covs is None:
             return np.array([], dtype=int)
         cov = self._covariance_model
-        bad = (relative_variances(cov, covs, spread) < NEAR_SINGULAR) & regularisation_held(
-            cov, covs, self.reg_covar
-        )
-        if self._covariance_model.shared:  # one covariance for every component
-            bad = np.repeat(bad, self.n_components)
-        return np.flatnonzero(bad)
+        n_eff = self._effective_counts(params[0], data)
+        tiny = relative_variances(cov, covs, spread) < NEAR_SINGULAR
+        held = regularisation_held(cov, covs, self.reg_covar)
+        if cov.shared:  # one covariance for every component
+            tiny, held = np.repeat(tiny, self.n_components), np.repeat(held, self.n_components)
+        few = too_few_observations(cov, n_eff, params[1].shape[1])
+        return np.flatnonzero(tiny & (held | few))
 
     @staticmethod
     def _effective_counts(weights, data):
