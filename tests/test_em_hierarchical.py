@@ -101,7 +101,7 @@ def test_near_singular_start_is_failed_when_a_regular_one_exists():
     X = _tied_data()
     # seed 0: one start of random_from_data ends on the tied values ...
     with pytest.warns(DegenerateComponentWarning):
-        one = GaussianMixture(2, init_params="random_from_data", random_state=0, tol=1e-8,
+        one = GaussianMixture(2, init_params="random_from_data", n_init=1, random_state=0, tol=1e-8,
                               max_iter=500).fit(X)
     # ... with a higher bound than any regular solution; with more starts the
     # best regular one is kept, silently
