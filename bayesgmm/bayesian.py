@@ -663,7 +663,8 @@ def _check_complete(posterior: xr.Dataset, draws: int, chains: int) -> None:
     for name in ("means", "covariances"):
         if name in posterior:
             v = posterior[name].transpose("chain", "draw", ...).to_numpy()
-            finite &= np.isfinite(v.reshape(*v.shape[:2], -1)).all(axis=-1)
+            # explicit sizes: -1 cannot be inferred for zero draws (Ctrl-C in warm-up)
+            finite &= np.isfinite(v.reshape(*v.shape[:2], int(np.prod(v.shape[2:])))).all(axis=-1)
     n_got = finite.sum(axis=1)
     # a finite prefix per chain, then only non-finite draws
     prefix_only = all(finite[c, : n_got[c]].all() for c in range(finite.shape[0]))
