@@ -188,8 +188,8 @@ def _warn_failures(results, cells, stacklevel=3):
     failed = [c for c in cells if results[c]["error"] is not None]
     if failed:
         lines = "; ".join(
-            f"n_components={k}, {ct}: {results[(k, ct)]['error']}" for k, ct in failed
-        )
+            f"n_components={k}, {ct}: {results[(k, ct)]['error']}" for k, ct in failed[:10]
+        ) + (f"; and {len(failed) - 10} more" if len(failed) > 10 else "")
         warnings.warn(
             f"{len(failed)} of {len(cells)} fits failed and are recorded as NaN in the table "
             f"(reason in the 'message' variable): {lines}. Too many components for the data "
