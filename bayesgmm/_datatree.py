@@ -1163,7 +1163,10 @@ def _consistency_problems(tree) -> list[str]:
         try:
             full = full.transpose("component", "feature", "feature_bis").to_numpy()
             back = ct.to_full(ct.from_full(full), full.shape[0], n_features=full.shape[1])
-            if not np.allclose(back, full, rtol=1e-12, atol=0.0):
+            # relative to each matrix's scale: types stored through a decomposition
+            # round-trip to rounding error, another type's matrices do not
+            scale = np.abs(full).max(axis=(-2, -1), keepdims=True)
+            if not np.all(np.abs(back - full) <= 1e-9 * scale):
                 problems.append(
                     f"the em covariances are not of the file's covariance_type {ct.name!r}"
                 )

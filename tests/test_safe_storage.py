@@ -22,6 +22,7 @@ import pytest
 import xarray as xr
 
 from bayesgmm import _datatree as dt
+from bayesgmm.covariance import COVARIANCE_TYPES
 from bayesgmm.datasets import make_mixture
 from bayesgmm.exceptions import UnverifiedFileWarning
 
@@ -31,7 +32,7 @@ def _make_tree(n=80, K=2, D=2, covariance_type="full", C=2, S=20, seed=3):
     from bayesgmm.em import GaussianMixture
     from bayesgmm.posterior import pointwise_log_likelihood
 
-    X = make_mixture(n, K, D, covariance_type=covariance_type, random_state=seed).X
+    X = make_mixture(n, K, D, random_state=seed).X
     em = GaussianMixture(K, covariance_type=covariance_type, random_state=0).fit(X)
     rng = np.random.default_rng(seed)
     full = get_covariance_type(covariance_type).to_full(em.covariances_, K, n_features=D)
@@ -448,6 +449,16 @@ def test_unknown_em_parameter_is_a_clear_error_in_the_estimator(tmp_path, trees)
                                                            match="cannot rebuild") as info:
         BayesianGMM.load(path)
     assert "no_such_parameter" in str(info.value) and repr(str(path)) in str(info.value)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_every_covariance_type_passes_the_checks(tmp_path, covariance_type):
+    tree = _make_tree(n=40, S=5, covariance_type=covariance_type)
+    path = tmp_path / "fit.nc"
+    dt.save(tree, path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        xr.testing.assert_identical(dt.load(path), tree)
 
 
 def test_saved_and_loaded_model_is_checked_and_identical(tmp_path, trees):
