@@ -165,3 +165,25 @@ def test_ctrl_c_on_select_with_two_jobs_exits_130_quickly(tmp_path):
             proc.kill()
     assert code == 130
     assert took < 5, took
+
+
+def test_fit_on_a_full_disk_exits_1_and_keeps_the_old_file(csv, tmp_path, capsys, monkeypatch):
+    """Was: the old file destroyed and, through h5py, a segmentation fault (exit 139)."""
+    import errno
+
+    from bayesgmm import _datatree
+
+    out = tmp_path / "fit.nc"
+    out.write_bytes(b"the previous fit")
+
+    def full_disk(data, path):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(_datatree, "_write_atomically", full_disk)
+    code = main(["fit", str(csv), "-k", "2", "--tune", "10", "--draws", "10", "--chains", "1",
+                 "--n-init", "1", "--quiet", "--out", str(out)])
+    assert code == 1
+    err = _one_short_error(capsys, repr(str(out)), "No space left on device", "unchanged",
+                           limit=400)
+    assert err.count("save") == 1
+    assert out.read_bytes() == b"the previous fit"
