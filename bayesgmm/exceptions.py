@@ -15,8 +15,9 @@ The hierarchy::
     ├── DegenerateComponentWarning    an EM component emptied or collapsed
     ├── SamplingWarning               a posterior fit may be unreliable
     │   ├── LowESSWarning, DivergenceWarning, ChainModeWarning
-    └── SelectionWarning              a component-selection cell failed or is unreliable
-        └── ParetoKWarning
+    ├── SelectionWarning              a component-selection cell failed or is unreliable
+    │   └── ParetoKWarning
+    └── UnverifiedFileWarning         a saved fit without a checksum was loaded
 
     NotFittedError (ValueError, AttributeError)
 
@@ -55,6 +56,7 @@ __all__ = [
     "SamplingWarning",
     "SelectionWarning",
     "SingularCovarianceError",
+    "UnverifiedFileWarning",
     "VIConvergenceWarning",
 ]
 
@@ -221,6 +223,23 @@ class SingularCovarianceError(ValueError):
     --------
     >>> from bayesgmm.exceptions import SingularCovarianceError
     >>> issubclass(SingularCovarianceError, ValueError)
+    True
+    """
+
+
+class UnverifiedFileWarning(BayesGMMWarning):
+    """A saved fit was loaded without an integrity check.
+
+    Files written by :meth:`bayesgmm.BayesianGMM.save` carry a SHA-256 digest
+    of every array and attribute, checked by :meth:`~bayesgmm.BayesianGMM.load`;
+    a file written before the digest existed (or whose digest attribute was
+    removed) has none, so damage to its values cannot be detected. Its layout
+    and attributes are still checked. Save the model again to add a digest.
+
+    Examples
+    --------
+    >>> from bayesgmm.exceptions import UnverifiedFileWarning, BayesGMMWarning
+    >>> issubclass(UnverifiedFileWarning, BayesGMMWarning)
     True
     """
 

@@ -19,7 +19,7 @@ from time import time
 import numpy as np
 
 from bayesgmm import _kernels
-from bayesgmm._data import orient
+from bayesgmm._data import orient, relative_sample_weight
 from bayesgmm._estimator import EstimatorMixin
 from bayesgmm._validation import (
     check_array,
@@ -170,7 +170,10 @@ class GaussianMixture(EstimatorMixin):
     sufficient statistics (``sum w r``, ``sum w r x``, ``sum w r x x^T``) and
     to the log-likelihood, so an integer weight is the same as repeating the
     row that many times; ``lower_bound_`` is then the weighted mean
-    ``sum w log p(x) / sum w``.
+    ``sum w log p(x) / sum w``.  Only relative weights matter: the weights are
+    divided by their largest value before use, so multiplying them all by any
+    positive number (``1e306`` or ``1e-20``) gives the same fit.  A weight
+    must be finite and ``>= 0`` (a scalar is checked like an array of it).
 
     Threads: when the per-chunk matrix products are small (``K`` times the
     number of per-row features at most 4096, e.g. full covariances with
@@ -429,7 +432,9 @@ class GaussianMixture(EstimatorMixin):
                 f"{self.n_components}, n_samples = {n}: `X` has fewer rows than "
                 "components. Use fewer components or more data."
             )
-        w = check_sample_weight(sample_weight, n)
+        # only relative weights matter: scaled into (0, 1] so that no scale
+        # overflows or falls under the fit's tolerances
+        w = relative_sample_weight(check_sample_weight(sample_weight, n))
         if w is not None and not is_dask_array(w):
             n_pos = int(np.count_nonzero(w))
             if n_pos < self.n_components:
@@ -734,7 +739,7 @@ class GaussianMixture(EstimatorMixin):
         s = self.score_samples(X)
         if is_dask_array(s):
             s = s.compute()
-        w = check_sample_weight(sample_weight, s.shape[0])
+        w = relative_sample_weight(check_sample_weight(sample_weight, s.shape[0]))
         if w is None:
             return float(np.mean(s))
         return float(w @ s / w.sum())
