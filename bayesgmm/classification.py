@@ -308,7 +308,7 @@ class GaussianMixtureClassifier(EstimatorMixin):
         --------
         >>> import numpy as np
         >>> from bayesgmm.classification import GaussianMixtureClassifier
-        >>> X = np.r_[np.zeros((5, 1)), np.ones((5, 1))] + np.arange(10)[:, None] * 0.01
+        >>> X = np.r_[np.zeros((5, 1)), np.ones((5, 1))] + np.arange(10)[:, None] * 0.1
         >>> GaussianMixtureClassifier(1).fit(X, [0] * 5 + [1] * 5).classes_.tolist()
         [0, 1]
         """
