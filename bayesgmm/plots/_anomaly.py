@@ -45,10 +45,15 @@ def anomalies(grid, X, result=None, *, features=(0, 1), levels=8, ax=None, cmap=
     >>> gm = bg.GaussianMixture(1, random_state=0).fit(X)
     >>> ax = anomalies(density_grid(gm, X, n_grid=20), X, detect_anomalies(gm, X, random_state=0))
     """
-    if not isinstance(grid, xr.Dataset) or not {"log_density", "width"} <= set(grid.data_vars):
+    if (
+        not isinstance(grid, xr.Dataset)
+        or not {"log_density", "width"} <= set(grid.data_vars)
+        or set(grid["width"].dims) != {"y", "x"}
+    ):
         raise TypeError(
             "grid must be the Dataset returned by bayesgmm.anomaly.density_grid (variables "
-            f"'log_density' and 'width'); got {type(grid).__name__}."
+            f"'log_density' and 'width' on dims (y, x)); got {type(grid).__name__} "
+            f"{dict(getattr(grid, 'sizes', {}))}."
         )
     values, names = as_observed(X)
     i, j = (int(f) for f in features)
