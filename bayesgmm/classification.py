@@ -26,7 +26,7 @@ import xarray as xr
 
 from bayesgmm._data import check_array, check_feature_names, check_n_features, check_random_state
 from bayesgmm._estimator import EstimatorMixin
-from bayesgmm.exceptions import DataConversionWarning, not_fitted
+from bayesgmm.exceptions import DataConversionWarning, DegenerateComponentWarning, not_fitted
 
 __all__ = ["GaussianMixtureClassifier"]
 
@@ -64,7 +64,9 @@ class GaussianMixtureClassifier(EstimatorMixin):
     ----------
     n_components : int or sequence of int, default (1, 2, 3, 4, 5)
         Candidate numbers of components per class; each class takes the one with the
-        lowest BIC (a class with ``n`` rows only tries counts ``<= n``).
+        lowest BIC (a class with ``n`` rows only tries counts ``<= n``; a fit with
+        degenerate components, too many parameters for the class's rows, is skipped
+        as mclust skips singular fits).
     covariance_type : str or sequence of str, default "full"
         Candidate covariance types (any of :data:`bayesgmm.covariance.COVARIANCE_TYPES`);
         with several, BIC chooses the type per class too.
@@ -105,7 +107,8 @@ class GaussianMixtureClassifier(EstimatorMixin):
     covariance_types_ : list of str
         Chosen covariance type per class.
     bic_ : list of dict
-        Per class, ``{(n_components, covariance_type): BIC}`` of every candidate.
+        Per class, ``{(n_components, covariance_type): BIC}`` of every candidate (NaN
+        for a degenerate fit, which is not chosen unless all are).
     n_iter_ : ndarray of shape (n_classes,)
         EM iterations of each class's chosen fit.
     background_ : GaussianMixture or BayesianGMM or None
@@ -262,8 +265,14 @@ class GaussianMixtureClassifier(EstimatorMixin):
         )
 
     def _select(self, X, ks, cts, seed):
-        """EM fits of every candidate on X; the lowest BIC, its warnings re-emitted."""
-        best, table = None, {}
+        """EM fits of every candidate on X; the lowest BIC, its warnings re-emitted.
+
+        A candidate whose fit is degenerate (a :class:`DegenerateComponentWarning`:
+        components on too few rows, held up by ``reg_covar``) has no valid BIC, as
+        mclust reports ``NA`` for singular fits; it is chosen only when every candidate
+        is degenerate.
+        """
+        fits, table = [], {}
         for ct in cts:
             for k in ks:
                 if k > X.shape[0]:
@@ -273,10 +282,11 @@ class GaussianMixtureClassifier(EstimatorMixin):
                     warnings.simplefilter("always")
                     gm.fit(X)
                 bic = float(gm.bic(X))
-                table[(k, ct)] = bic
-                if best is None or bic < best[0]:
-                    best = (bic, gm, caught)
-        _, gm, caught = best
+                degenerate = any(issubclass(w.category, DegenerateComponentWarning) for w in caught)
+                table[(k, ct)] = np.nan if degenerate else bic
+                fits.append((degenerate, bic, gm, caught))
+        valid = [f for f in fits if not f[0]] or fits
+        _, _, gm, caught = min(valid, key=lambda f: f[1])
         for w in caught:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         return gm, table
