@@ -513,20 +513,30 @@ class GaussianMixtureClassifier(EstimatorMixin):
         hdi_prob = check_hdi_prob(hdi_prob)
         self._require_bayes("predict_proba_interval")
         arr = self._validate(X, "predict_proba_interval")
-        per_class = [self._draws(est, arr) for est in self.estimators_]
-        S = min(p.shape[1] for p in per_class)
-        L = np.stack([p[:, :S] for p in per_class], axis=1)  # (n, C, S)
-        L += self._prior_draws(S, random_state).T[None, :, :]
-        L -= _logsumexp(L, axis=1)[:, None, :]
-        P = np.exp(L)
-        q = np.quantile(P, [(1 - hdi_prob) / 2, 1 - (1 - hdi_prob) / 2], axis=2)
+        lo_q, hi_q = (1 - hdi_prob) / 2, 1 - (1 - hdi_prob) / 2
+        n, C = arr.shape[0], len(self.classes_)
+        mean, lower, upper = (np.empty((n, C)) for _ in range(3))
+        prior = None
+        for start in range(0, n, _ROW_CHUNK):  # per-draw arrays are rows x classes x draws
+            sl = slice(start, min(n, start + _ROW_CHUNK))
+            per_class = [self._draws(est, arr[sl]) for est in self.estimators_]
+            S = min(p.shape[1] for p in per_class)
+            if prior is None:
+                prior = self._prior_draws(S, random_state).T[None, :, :]
+            L = np.stack([p[:, :S] for p in per_class], axis=1)  # (rows, C, S)
+            L += prior
+            L -= _logsumexp(L, axis=1)[:, None, :]
+            P = np.exp(L)
+            mean[sl] = P.mean(axis=2)
+            q = np.quantile(P, [lo_q, hi_q], axis=2)
+            lower[sl], upper[sl] = q[0], q[1]
         dims = ("obs", "class")
         return xr.Dataset(
             {
                 "probability": (dims, self.predict_proba(arr)),
-                "mean": (dims, P.mean(axis=2)),
-                "lower": (dims, q[0]),
-                "upper": (dims, q[1]),
+                "mean": (dims, mean),
+                "lower": (dims, lower),
+                "upper": (dims, upper),
             },
             coords={"obs": np.arange(arr.shape[0]), "class": self.classes_},
             attrs={"hdi_prob": hdi_prob, "interval": "equal-tailed", "n_draws": S},
@@ -574,10 +584,15 @@ class GaussianMixtureClassifier(EstimatorMixin):
         out = {"llr": ("obs", llr)}
         attrs = {"label": str(label)}
         if self.method == "bayes":
-            a, b = self._draws(est, arr), self._draws(self.background_, arr)
-            S = min(a.shape[1], b.shape[1])
-            r = a[:, :S] - b[:, :S]
-            q = np.quantile(r, [(1 - hdi_prob) / 2, 1 - (1 - hdi_prob) / 2], axis=1)
-            out.update(mean=("obs", r.mean(axis=1)), lower=("obs", q[0]), upper=("obs", q[1]))
+            n = arr.shape[0]
+            mean, lower, upper = np.empty(n), np.empty(n), np.empty(n)
+            for start in range(0, n, _ROW_CHUNK):
+                sl = slice(start, min(n, start + _ROW_CHUNK))
+                a, b = self._draws(est, arr[sl]), self._draws(self.background_, arr[sl])
+                S = min(a.shape[1], b.shape[1])
+                r = a[:, :S] - b[:, :S]
+                q = np.quantile(r, [(1 - hdi_prob) / 2, 1 - (1 - hdi_prob) / 2], axis=1)
+                mean[sl], lower[sl], upper[sl] = r.mean(axis=1), q[0], q[1]
+            out.update(mean=("obs", mean), lower=("obs", lower), upper=("obs", upper))
             attrs.update(hdi_prob=hdi_prob, interval="equal-tailed", n_draws=S)
         return xr.Dataset(out, coords={"obs": np.arange(arr.shape[0])}, attrs=attrs)

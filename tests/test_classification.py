@@ -130,3 +130,73 @@ def test_bayesian_variant_intervals_and_llr():
     np.testing.assert_allclose(p, np.exp(dens - np.log(np.exp(dens).sum(axis=1, keepdims=True))))
     llr = clf.log_likelihood_ratio(Xt, "a", hdi_prob=0.9)
     assert np.all(llr["lower"] <= llr["upper"]) and llr["llr"][0] > 0 > llr["llr"][1]
+
+
+class _Draws:
+    """A fitted Bayesian mixture reduced to what the classifier reads: its draws."""
+
+    def __init__(self, post):
+        import xarray as xr
+
+        self.idata_ = xr.DataTree.from_dict({"posterior": post})
+
+    def score_samples(self, X):
+        from bayesgmm.posterior import posterior_predictive_log_density
+
+        return posterior_predictive_log_density(self.idata_, X).to_numpy()
+
+
+def _draw_posterior(rng, S, K, shift):
+    import xarray as xr
+
+    A = rng.normal(size=(1, S, K, 2, 2))
+    return xr.Dataset({
+        "weights": (("chain", "draw", "component"), rng.dirichlet(np.ones(K), size=(1, S))),
+        "means": (("chain", "draw", "component", "feature"), rng.normal(shift, 1, (1, S, K, 2))),
+        "covariances": (("chain", "draw", "component", "feature", "feature_bis"),
+                        A @ np.swapaxes(A, -1, -2) + np.eye(2)),
+    })
+
+
+def test_bayesian_intervals_match_brute_force_on_given_draws():
+    from scipy.stats import multivariate_normal
+
+    rng = np.random.default_rng(4)
+    S = 6
+    posts = [_draw_posterior(rng, S, 2, 0.0), _draw_posterior(rng, S, 1, 2.0)]
+    background = _draw_posterior(rng, S, 3, 1.0)
+    clf = GaussianMixtureClassifier(method="bayes", class_prior=[0.4, 0.6])
+    clf.classes_ = np.array(["u", "v"])
+    clf.class_prior_ = np.array([0.4, 0.6])
+    clf.class_counts_ = np.array([10, 15])
+    clf.estimators_ = [_Draws(p) for p in posts]
+    clf.background_ = _Draws(background)
+    clf.n_features_in_ = 2
+    X = rng.normal(1, 2, size=(5, 2))
+
+    def logdens(post):  # (n, S) by scipy
+        w, m, c = (post[v].values[0] for v in ("weights", "means", "covariances"))
+        return np.log(np.stack([
+            sum(w[s, k] * multivariate_normal(m[s, k], c[s, k]).pdf(X) for k in range(w.shape[1]))
+            for s in range(S)], axis=1))
+
+    L = np.stack([logdens(p) for p in posts], axis=1) + np.log([0.4, 0.6])[None, :, None]
+    P = np.exp(L - np.log(np.exp(L).sum(axis=1, keepdims=True)))
+    res = clf.predict_proba_interval(X, hdi_prob=0.8)
+    np.testing.assert_allclose(res["mean"], P.mean(axis=2), rtol=1e-9)
+    np.testing.assert_allclose(res["lower"], np.quantile(P, 0.1, axis=2), rtol=1e-9)
+    np.testing.assert_allclose(res["upper"], np.quantile(P, 0.9, axis=2), rtol=1e-9)
+    pred = np.log(np.exp(L).mean(axis=2))  # posterior predictive densities x prior
+    np.testing.assert_allclose(res["probability"], np.exp(pred) / np.exp(pred).sum(1, keepdims=True), rtol=1e-9)
+
+    r = logdens(posts[1]) - logdens(background)
+    llr = clf.log_likelihood_ratio(X, "v", hdi_prob=0.8)
+    np.testing.assert_allclose(llr["mean"], r.mean(axis=1), rtol=1e-9)
+    np.testing.assert_allclose(llr["lower"], np.quantile(r, 0.1, axis=1), rtol=1e-9)
+    np.testing.assert_allclose(
+        llr["llr"], np.log(np.exp(logdens(posts[1])).mean(1)) - np.log(np.exp(logdens(background)).mean(1)),
+        rtol=1e-9)
+    # with class proportions from their Dirichlet posterior the intervals widen
+    clf.class_prior = None
+    wide = clf.predict_proba_interval(X, hdi_prob=0.8, random_state=0)
+    assert float((wide["upper"] - wide["lower"]).sum()) > float((res["upper"] - res["lower"]).sum())
