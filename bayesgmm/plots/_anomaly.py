@@ -30,7 +30,8 @@ def anomalies(grid, X, result=None, *, features=(0, 1), levels=8, ax=None, cmap=
         Number of density contour lines (of the posterior predictive log density).
     ax : matplotlib Axes, optional
     cmap : str, default "Greys"
-        Colour map of the interval width (darker = wider interval, less sure density).
+        Colour map of the interval width (darker = wider interval, less sure density;
+        the scale stops at the 90th percentile of the grid's widths).
 
     Returns
     -------
@@ -60,13 +61,16 @@ def anomalies(grid, X, result=None, *, features=(0, 1), levels=8, ax=None, cmap=
     ax = get_axes(ax)
     xs, ys = grid["x"].to_numpy(), grid["y"].to_numpy()
     width = grid["width"].transpose("y", "x").to_numpy()
-    mesh = ax.pcolormesh(xs, ys, width, cmap=cmap, shading="auto", alpha=0.6)
+    # far from the data the width grows without bound: the colour scale stops at its
+    # 90th percentile over the grid so that the variation near the data stays visible
+    vmax = float(np.nanquantile(width, 0.9)) if np.any(width > 0) else None
+    mesh = ax.pcolormesh(xs, ys, width, cmap=cmap, shading="auto", alpha=0.6, vmin=0, vmax=vmax)
     ax.figure.colorbar(mesh, ax=ax, label=f"width of {grid.attrs.get('hdi_prob', 0.94):.0%} "
                        "interval of log density")
     ld = grid["log_density"].transpose("y", "x").to_numpy()
     finite = ld[np.isfinite(ld)]
     lv = np.linspace(np.quantile(finite, 0.2), finite.max(), int(levels))
-    ax.contour(xs, ys, ld, levels=lv, colors="C0", linewidths=0.8)
+    ax.contour(xs, ys, ld, levels=lv, colors="C0", linewidths=0.8, linestyles="solid")
     if result is None:
         ax.scatter(values[:, i], values[:, j], s=8, c="k")
     else:
