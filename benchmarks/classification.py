@@ -18,7 +18,7 @@ scikit-learn's ``log_loss`` (probabilities clipped at its default epsilon).
 Usage::
 
     .venv/bin/python benchmarks/classification.py
-    .venv/bin/python benchmarks/classification.py --bayes --datasets iris synthetic
+    .venv/bin/python benchmarks/classification.py --bayes --methods bg-bayes --datasets iris synthetic
 """
 
 from __future__ import annotations
@@ -101,6 +101,8 @@ def main(argv=None):
     p.add_argument("--draws", type=int, default=300)
     p.add_argument("--tune", type=int, default=300)
     p.add_argument("--chains", type=int, default=2)
+    p.add_argument("--methods", nargs="+", default=None,
+                   help="run only these methods (names as in the table)")
     args = p.parse_args(argv)
     print(f"load average {os.getloadavg()}, folds {args.folds}")
     data = {"iris": lambda: load_iris(return_X_y=True), "wine": lambda: load_wine(return_X_y=True),
@@ -110,6 +112,8 @@ def main(argv=None):
         X, y = data[name]()
         cv = StratifiedKFold(args.folds, shuffle=True, random_state=0)
         for mname, make in methods(args).items():
+            if args.methods and mname not in args.methods:
+                continue
             acc, ll, t0, ks = [], [], time.perf_counter(), []
             for tr, te in cv.split(X, y):
                 sc = StandardScaler().fit(X[tr])
