@@ -168,3 +168,12 @@ def test_anomalies_plot_marks_the_flagged_points():
     with pytest.raises(TypeError, match="density_grid"):
         bg.plots.anomalies(res, X)
     plt.close("all")
+
+
+@pytest.mark.parametrize("module", ["bayesgmm.posterior.density", "bayesgmm.anomaly", "bayesgmm.plots._anomaly"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+
+    res = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert res.attempted > 0 and res.failed == 0

@@ -200,3 +200,12 @@ def test_bayesian_intervals_match_brute_force_on_given_draws():
     clf.class_prior = None
     wide = clf.predict_proba_interval(X, hdi_prob=0.8, random_state=0)
     assert float((wide["upper"] - wide["lower"]).sum()) > float((res["upper"] - res["lower"]).sum())
+
+
+def test_docstring_examples():
+    import doctest
+
+    import bayesgmm.classification
+
+    res = doctest.testmod(bayesgmm.classification, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert res.attempted > 0 and res.failed == 0

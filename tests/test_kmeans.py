@@ -38,3 +38,12 @@ def test_given_labels_are_aligned_and_checked():
 def test_align_more_labels_than_reference():
     out = _align(np.array([5, 5, 7, 7, 9]), np.array([1, 1, 0, 0, 0]))
     assert out.tolist() == [1, 1, 0, 0, 2]
+
+
+def test_docstring_examples():
+    import doctest
+
+    import bayesgmm.kmeans
+
+    res = doctest.testmod(bayesgmm.kmeans, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert res.attempted > 0 and res.failed == 0
