@@ -34,9 +34,8 @@ def as_posterior(model, name: str = "model"):
     """
     if hasattr(model, "idata_"):
         tree = model.idata_
-        return _datatree.get_posterior(tree), _datatree.get_observed(tree).to_numpy(), list(
-            _datatree.get_feature_names(tree)
-        )
+        observed = _datatree.get_observed(tree).transpose("obs", "feature").to_numpy()
+        return _datatree.get_posterior(tree), observed, list(_datatree.get_feature_names(tree))
     if hasattr(model, "means_") and hasattr(model, "covariances_"):
         D = np.shape(model.means_)[1]
         names = getattr(model, "feature_names_in_", None)

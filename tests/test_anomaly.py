@@ -177,3 +177,21 @@ def test_docstring_examples(module):
 
     res = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
     assert res.attempted > 0 and res.failed == 0
+
+
+@pytest.mark.slow
+def test_detect_anomalies_on_a_bayesian_fit_defaults_to_its_training_data():
+    import warnings
+
+    X = np.random.default_rng(0).normal(size=(80, 2))
+    model = bg.BayesianGMM(1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bg.exceptions.SamplingWarning)
+        model.fit(X, draws=30, tune=30, chains=1, progressbar=False)
+    a = detect_anomalies(model, random_state=0)
+    b = detect_anomalies(model, X, random_state=0)
+    xr.testing.assert_allclose(a.drop_vars("obs"), b.drop_vars("obs"))
+    assert float(a["width"].min()) > 0  # draws disagree: every interval has a width
+    np.testing.assert_allclose(a["log_density"], model.score_samples(X), rtol=1e-9)
+    g = density_grid(model, n_grid=4)
+    assert g.attrs["features"] == ["x0", "x1"] and float(g["width"].min()) > 0
