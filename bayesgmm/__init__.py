@@ -28,6 +28,9 @@ _LAZY = {
     "plots": "bayesgmm.plots",
     "posterior": "bayesgmm.posterior",
     "diagnostics": "bayesgmm.diagnostics",
+    "GaussianMixtureClassifier": "bayesgmm.classification",
+    "detect_anomalies": "bayesgmm.anomaly",
+    "compare_kmeans": "bayesgmm.kmeans",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -12,6 +12,7 @@ The hierarchy::
     ├── ConvergenceWarning            an iterative fit stopped before it converged
     │   ├── RhatWarning               (also a SamplingWarning) chains disagree
     │   └── VIConvergenceWarning      (also a SamplingWarning) the VI loss still fell
+    ├── DataConversionWarning         input was converted (a column-vector y raveled)
     ├── DegenerateComponentWarning    an EM component emptied or collapsed
     ├── SamplingWarning               a posterior fit may be unreliable
     │   ├── LowESSWarning, DivergenceWarning, ChainModeWarning
@@ -47,6 +48,7 @@ __all__ = [
     "BayesGMMWarning",
     "ChainModeWarning",
     "ConvergenceWarning",
+    "DataConversionWarning",
     "DegenerateComponentWarning",
     "DivergenceWarning",
     "LowESSWarning",
@@ -185,6 +187,20 @@ class VIConvergenceWarning(SamplingWarning, ConvergenceWarning):
     --------
     >>> from bayesgmm.exceptions import VIConvergenceWarning, SamplingWarning
     >>> issubclass(VIConvergenceWarning, SamplingWarning)
+    True
+    """
+
+
+class DataConversionWarning(BayesGMMWarning):
+    """Input was converted to the expected form, e.g. a column-vector ``y`` raveled.
+
+    Named as scikit-learn's warning of the same meaning, which its estimator checks
+    look for; it is not a subclass of it (scikit-learn is not a runtime dependency).
+
+    Examples
+    --------
+    >>> from bayesgmm.exceptions import BayesGMMWarning, DataConversionWarning
+    >>> issubclass(DataConversionWarning, BayesGMMWarning)
     True
     """
 

@@ -46,6 +46,10 @@ LAYERS = {
     "bayesian": 8,
     # 9: component-count selection (fits EM and Bayesian models)
     "selection": 9,
+    # 9: tasks built on the estimators: classification, anomalies, k-means comparison
+    "classification": 9,
+    "anomaly": 9,
+    "kmeans": 9,
     # 10: plots (draw precomputed results)
     "plots": 10,
     # 11: command line

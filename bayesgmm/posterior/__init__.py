@@ -14,6 +14,9 @@ numpy kernels underneath, xarray in and out on top (dims ``chain``, ``draw``,
 * :mod:`~bayesgmm.posterior.partition` -- point partitions (:func:`point_partition`
   minimising expected Binder / VI loss, :func:`map_partition`), the adjusted Rand index
   and :func:`ambiguous_observations`.
+* :mod:`~bayesgmm.posterior.density` -- the posterior distribution of the log density
+  (:func:`log_density_summary`), posterior predictive simulation, false-alarm thresholds
+  and anomaly scores (:func:`anomaly_summary`).
 * :mod:`~bayesgmm.posterior.compare` -- EM against the posterior (:func:`compare_em`)
   and EM labels against the posterior partition (:func:`compare_partitions`).
 """
@@ -26,6 +29,13 @@ from bayesgmm.posterior.similarity import (
     similarity_from_memberships,
 )
 from bayesgmm.posterior.compare import compare_em, compare_partitions
+from bayesgmm.posterior.density import (
+    anomaly_summary,
+    log_density_summary,
+    per_draw_thresholds,
+    predictive_threshold,
+    sample_posterior_predictive,
+)
 from bayesgmm.posterior.membership import (
     membership_summary,
     pointwise_log_likelihood,
@@ -51,6 +61,11 @@ from bayesgmm.posterior.relabel import (
 
 __all__ = [
     "ChainModeReport",
+    "anomaly_summary",
+    "log_density_summary",
+    "per_draw_thresholds",
+    "predictive_threshold",
+    "sample_posterior_predictive",
     "adjusted_rand_index",
     "ambiguous_observations",
     "compare_em",
