@@ -228,8 +228,9 @@ def distinct_optima(init, dens: MixtureDensity, *, window=None):
     ``window`` nats (default ``0.5 * p * log N``, the BIC penalty of the ``p``
     free parameters: beyond it, no difference in the Laplace volume of the modes
     can make up for the likelihood) below the best, are left out.  Two restarts
-    are the same optimum when their log-likelihoods differ by less than 0.01
-    nats.  Each is relabelled (components permuted) against the best, as the
+    are the same optimum when their means (aligned) differ by less than 0.25 of
+    the best fit's component sds, whatever their log-likelihoods (restarts stop
+    at slightly different points of one optimum).  Each is relabelled (components permuted) against the best, as the
     draws are.
 
     Parameters
@@ -255,7 +256,9 @@ def distinct_optima(init, dens: MixtureDensity, *, window=None):
     if window is None:
         p = get_covariance_type(dens.covariance_type).n_parameters(dens.n_components, dens.n_features)
         window = 0.5 * p * np.log(N)
-    seen = [lb0]
+    comp_sd = np.maximum(dens.unpack(out[0][0])["sds"], np.finfo(np.float64).tiny)  # (K, D)
+    shared = get_covariance_type(dens.covariance_type).shared
+    seen = [(lb0, best["means"])]
     cands = sorted(
         (r for r in restarts if not r["near_singular"] and r["covariances"] is not None
          and np.isfinite(r["lower_bound"])),
@@ -263,16 +266,22 @@ def distinct_optima(init, dens: MixtureDensity, *, window=None):
     )
     for r in cands:
         lb = r["lower_bound"]
-        if (lb0 - lb) * N > window or any(abs(lb - s) * N < 0.01 for s in seen):
+        if (lb0 - lb) * N > window:
             continue
         try:
-            a = _aligned(best, r, shared=get_covariance_type(dens.covariance_type).shared)
+            a = _aligned(best, r, shared=shared)
+        except ValueError:
+            continue
+        # the same optimum: means (after alignment) within 0.25 of the components' sds
+        if any(np.max(np.abs(a["means"] - s_mu) / comp_sd) < 0.25 for _, s_mu in seen):
+            continue
+        try:
             x = dens.pack(a["weights"], a["means"], a["covariances"])
         except (ValueError, np.linalg.LinAlgError):
             continue
         if not np.all(np.isfinite(dens.logp_and_grad(x)[1])):
             continue
-        seen.append(lb)
+        seen.append((lb, a["means"]))
         out.append((x, lb))
     return out
 
