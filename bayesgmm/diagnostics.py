@@ -143,7 +143,8 @@ class DiagnosticsReport:
         one), ``movement`` (median within-chain sd of the weights and means in
         units of their expected posterior sd), ``stuck`` (bool),
         ``mean_logp`` (mean log posterior density, when the sampler reports
-        it), ``mode`` (index of the chain's group in ``chain_modes.groups``;
+        it), ``mean_loglik`` (mean total log-likelihood, when the tree stores
+        the pointwise log-likelihood), ``mode`` (index of the chain's group in ``chain_modes.groups``;
         -1 for a stuck chain) and ``start_optimum`` (which EM optimum the chain
         started from, 0 = the best; -1 when unknown).  ``None`` for VI.
     stuck_chains : tuple
@@ -259,7 +260,9 @@ def _chains_table(chains: xr.Dataset) -> str:
         parts = []
         start = int(row["start_optimum"])
         parts.append(f"started at EM optimum {start}" if start >= 0 else "start unknown")
-        if "mean_logp" in row and np.isfinite(float(row["mean_logp"])):
+        if "mean_loglik" in row and np.isfinite(float(row["mean_loglik"])):
+            parts.append(f"mean log-likelihood {float(row['mean_loglik']):.6g}")
+        elif "mean_logp" in row and np.isfinite(float(row["mean_logp"])):
             parts.append(f"mean log density {float(row['mean_logp']):.6g}")
         mode = int(row["mode"])
         parts.append(f"mode {mode}" if mode >= 0 else "no mode")
@@ -382,6 +385,10 @@ def check_diagnostics(
         n_obs = None
     starts = _start_optima(config, n_chains)
     chains = chain_table(posterior, stats, n_obs=n_obs, start_optimum=starts)
+    if _datatree.has_log_likelihood(tree):
+        ll = _datatree.get_log_likelihood(tree)
+        per_chain = ll.sum([d for d in ll.dims if d not in ("chain", "draw")]).mean("draw")
+        chains = chains.assign(mean_loglik=("chain", np.asarray(per_chain.values, dtype=np.float64)))
     stuck_mask = np.asarray(chains["stuck"].values, dtype=bool)
     stuck = tuple(posterior["chain"].values[stuck_mask].tolist())
     healthy = np.flatnonzero(~stuck_mask)

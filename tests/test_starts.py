@@ -137,5 +137,5 @@ def test_fit_reports_which_chain_started_where():
     m.fit(X, draws=40, tune=60, chains=3, progressbar=False, n_init=10, cores=1)
     ch = m.diagnostics_.chains
     assert ch["start_optimum"].values.tolist() == [0, 1, 0]
-    assert np.all(np.isfinite(ch["mean_logp"].values))
+    assert np.all(np.isfinite(ch["mean_logp"].values)) and np.all(np.isfinite(ch["mean_loglik"].values))
     assert "started at EM optimum 1" in str(m.diagnostics_)
