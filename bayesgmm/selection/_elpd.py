@@ -205,10 +205,11 @@ def _elpd_results(results, cells, method, var_name="X"):
                 continue
             k_before = float(np.nanmax(np.asarray(res.pareto_k.values, dtype=float)))
             n_mm = 0
-            if k_before > res.good_k:
+            # moment matching needs the model's own density (a BayesianGMM fitted by NUTS)
+            if k_before > res.good_k and hasattr(r["model"], "_resolved_priors"):
                 try:
                     res, n_mm = moment_match_loo(r["model"], res, var_name=var_name)
-                except (ValueError, FloatingPointError, np.linalg.LinAlgError) as err:
+                except (ValueError, KeyError, TypeError, FloatingPointError, np.linalg.LinAlgError) as err:
                     r["warnings"].append(
                         (SelectionWarning, f"moment matching of PSIS-LOO failed: {type(err).__name__}: {err}")
                     )
