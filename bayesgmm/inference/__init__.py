@@ -142,7 +142,10 @@ def run_inference(
         sampler's statistics (``diverging``, ``n_steps``, ...), or for VI the
         ``loss`` history (dim ``vi_iteration``).  Root attrs: ``method``,
         ``nuts_sampler``, ``setup_time`` and ``sampling_time`` (seconds) and,
-        for NUTS, ``n_steps_total`` (leapfrog steps including warm-up).
+        for NUTS, ``n_steps_total`` (leapfrog steps including warm-up),
+        ``chain_start_optimum`` (per chain, the index of the distinct EM optimum
+        it started from; 0 = the best) and ``em_optima_loglik`` (their mean
+        log-likelihoods per observation).
         The draws are *not* relabelled.
 
     Examples
