@@ -309,9 +309,13 @@ def check_array(
     Returns
     -------
     X : ndarray or dask.array.Array of float64, shape (n_samples, n_features)
-        The input itself when it already is a float64 array (it is never
-        written to), otherwise a converted copy. A DataArray's values come in
-        C order (rows contiguous, a copy when they were stored otherwise).
+        The input itself when it already is a C-contiguous float64 array (it
+        is never written to), otherwise a converted copy. Always in C order
+        (rows contiguous): a Fortran-ordered array (what ``pandas.read_csv``
+        and ``DataFrame.to_numpy`` return), a strided view or a DataArray
+        stored ``(feature, obs)`` is copied, so that every sum over the data
+        runs in the same order and results never depend on the memory
+        layout of the input.
     feature_names : ndarray of str (object dtype) or None
         DataFrame column names, or the string coordinate values of the
         feature dimension of a DataArray (its second dim after
@@ -377,6 +381,10 @@ def check_array(
     arr = _to_float_numpy(X, name, feature_names)
     if arr.ndim != 2:
         raise ValueError(_shape_hint(arr.ndim, name))
+    # one memory layout before anything depends on it: numpy's pairwise sums (and
+    # BLAS) round differently on C- and Fortran-ordered data, and a chain that sees
+    # other roundings is another chain (issue 14)
+    arr = np.ascontiguousarray(arr)
     n, d = arr.shape
     if d < min_features:
         raise ValueError(
@@ -529,7 +537,7 @@ def prepare_data(X, *, name: str = "X", min_samples: int = 2):
     ((3, 2), [10, 20, 30], ['a', 'b'])
     """
     arr, names = check_array(X, name=name, min_samples=min_samples, allow_dask=False)
-    arr = np.array(arr, dtype=np.float64, copy=True)  # never alias the caller's data
+    arr = np.array(arr, dtype=np.float64, order="C", copy=True)  # never alias the caller's data
     return arr, np.asarray(obs_coords(X, arr.shape[0])), feature_labels(names, arr.shape[1])
 
 

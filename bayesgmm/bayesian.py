@@ -223,8 +223,8 @@ class BayesianGMM(EstimatorMixin):
         Warns
         -----
         bayesgmm.diagnostics.SamplingWarning
-            R-hat above 1.01, low ESS, divergences, or chains in different modes
-            (each a subclass; see :mod:`bayesgmm.diagnostics`).
+            R-hat above 1.01, low ESS, divergences, chains in different modes,
+            or stuck chains (each a subclass; see :mod:`bayesgmm.diagnostics`).
 
         Notes
         -----

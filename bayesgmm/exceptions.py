@@ -16,6 +16,7 @@ The hierarchy::
     ├── DegenerateComponentWarning    an EM component emptied or collapsed
     ├── SamplingWarning               a posterior fit may be unreliable
     │   ├── LowESSWarning, DivergenceWarning, ChainModeWarning
+    │   └── StuckSamplerWarning       a chain did not move: its draws are no sample
     ├── SelectionWarning              a component-selection cell failed or is unreliable
     │   └── ParetoKWarning
     └── UnverifiedFileWarning         a saved fit without a checksum was loaded
@@ -58,6 +59,7 @@ __all__ = [
     "SamplingWarning",
     "SelectionWarning",
     "SingularCovarianceError",
+    "StuckSamplerWarning",
     "UnverifiedFileWarning",
     "VIConvergenceWarning",
 ]
@@ -173,6 +175,23 @@ class ChainModeWarning(SamplingWarning):
     --------
     >>> from bayesgmm.exceptions import ChainModeWarning, SamplingWarning
     >>> issubclass(ChainModeWarning, SamplingWarning)
+    True
+    """
+
+
+class StuckSamplerWarning(SamplingWarning):
+    """A chain was stuck: collapsed step size, draws that do not move, or
+    maximum tree depth on most draws while barely moving.
+
+    The stuck chain's draws are (close to) its starting point, not a posterior
+    sample; R-hat, ESS and chain-mode comparisons involving it are meaningless,
+    so :func:`bayesgmm.diagnostics.check_diagnostics` computes them on the
+    other chains only and reports this warning instead.
+
+    Examples
+    --------
+    >>> from bayesgmm.exceptions import StuckSamplerWarning, SamplingWarning
+    >>> issubclass(StuckSamplerWarning, SamplingWarning)
     True
     """
 

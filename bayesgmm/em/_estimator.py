@@ -486,6 +486,9 @@ class GaussianMixture(EstimatorMixin):
         best = best_singular = None
         max_lower_bound = -np.inf
         self.converged_ = False
+        # every restart's end point, for chains started at distinct optima
+        # (bayesgmm.inference._starts.distinct_optima); private: not a fitted attribute
+        restarts = []
         feats = chunk = None
         if self.max_iter > 0:  # built once per fit, reused by every iteration
             feats = data.moment_features(shift, cov, k)
@@ -509,6 +512,12 @@ class GaussianMixture(EstimatorMixin):
                     continue
             self._print_init_end(lower_bound, converged)
             singular = self._near_singular(params, spread, data)
+            restarts.append({
+                "weights": np.array(params[0], dtype=np.float64), "means": np.array(params[1], dtype=np.float64),
+                "covariances": None if params[2] is None else np.array(params[2], dtype=np.float64),
+                "lower_bound": float(lower_bound), "converged": bool(converged),
+                "near_singular": bool(singular.size),
+            })
             # an initialisation with a near-singular component counts as
             # failed: any without one is preferred, whatever its bound
             if best is None or (not singular.size, lower_bound) > (not best_singular.size,
@@ -522,6 +531,7 @@ class GaussianMixture(EstimatorMixin):
         params, n_iter, history, converged, caught = best
         for w in caught:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        self._restarts = restarts
         self.degenerate_components_ = best_singular
         if best_singular.size:
             ratios = relative_variances(cov, params[2], spread)

@@ -21,9 +21,12 @@ and a ``sample_stats`` group.  Methods:
     Mean-field ADVI on :class:`MixtureDensity` with minibatch gradients scaled
     by ``N / batch_size`` (Adam, averaged iterates): for large N.
 
-Every chain (and every VI fit) starts at the EM estimate (the caller's, or
-:func:`em_start`'s); NUTS chains get a small seeded jitter scaled by the local
-curvature of the log posterior.
+Every VI fit starts at the EM estimate (the caller's, or :func:`em_start`'s).
+NUTS chains start at the distinct optima of its restarts (chain 0 at the best;
+:func:`bayesgmm.inference._starts.distinct_optima`), the chains left over at
+over-dispersed points around the best; all in units of the local posterior sd
+(scale-free).  The result's attrs ``chain_start_optimum`` (per chain, 0 = the
+best) and ``em_optima_loglik`` record which optimum each chain started from.
 
 Layout: ``_nutpie`` (nutpie on the numpy density), ``_pymc`` (``pm.sample``
 with PyMC's, NumPyro's or BlackJAX's NUTS on the PyMC model), ``_vi`` (ADVI,
@@ -47,8 +50,10 @@ from bayesgmm.inference._pymc import _pymc_sample
 from bayesgmm.inference._results import POSTERIOR_VARS
 from bayesgmm.inference._starts import (
     EM_START_N_INIT,
+    _chain_starts,
     _curvature_scale,  # re-exported: tests and benchmarks import it from here
-    _init_params,
+    _init_params,  # re-exported: tests import it from here
+    _init_points,
     _seeds,
     em_start,
     initial_reg_covar,
@@ -123,7 +128,9 @@ def run_inference(
         for ``"minibatch_advi"``: ``batch_size`` (default ``min(N, 1000)``),
         ``n`` (steps), ``learning_rate`` (default 0.01).  ``jitter`` (default
         0.1) scales the per-chain starting jitter in units of the approximate
-        posterior sd.
+        posterior sd; ``dispersion`` (default 1.0) is the spread, in the same
+        units, of the over-dispersed starts of the chains left over when the
+        EM restarts found fewer distinct optima than there are chains.
 
     Returns
     -------
@@ -135,7 +142,10 @@ def run_inference(
         sampler's statistics (``diverging``, ``n_steps``, ...), or for VI the
         ``loss`` history (dim ``vi_iteration``).  Root attrs: ``method``,
         ``nuts_sampler``, ``setup_time`` and ``sampling_time`` (seconds) and,
-        for NUTS, ``n_steps_total`` (leapfrog steps including warm-up).
+        for NUTS, ``n_steps_total`` (leapfrog steps including warm-up),
+        ``chain_start_optimum`` (per chain, the index of the distinct EM optimum
+        it started from; 0 = the best) and ``em_optima_loglik`` (their mean
+        log-likelihoods per observation).
         The draws are *not* relabelled.
 
     Examples
@@ -163,11 +173,25 @@ def run_inference(
     jitter = float(sampler_kwargs.pop("jitter", 0.1))
     if not np.isfinite(jitter) or jitter < 0:
         raise ValueError(f"jitter must be a finite number >= 0, got {jitter}.")
+    dispersion = float(sampler_kwargs.pop("dispersion", 1.0))
+    if not np.isfinite(dispersion) or dispersion < 0:
+        raise ValueError(f"dispersion must be a finite number >= 0, got {dispersion}.")
     seed_init, seed_jitter, seed_sampler = _seeds(random_seed, 3)
 
     t0 = time.perf_counter()
     dens = MixtureDensity(X, n_components, covariance_type, priors)
-    x0 = _init_params(init, dens, seed_init)
+    x0, optima = _init_points(init, dens, seed_init)
+    start_attrs = {}
+    if method == "nuts":
+        # chains at distinct EM optima, the rest over-dispersed around the best
+        starts, which = _chain_starts(
+            dens, x0, chains, seed_jitter, jitter, [x for x, _ in optima], dispersion
+        )
+        start_attrs = {
+            "chain_start_optimum": [int(w) for w in which],
+            "em_optima_loglik": [float(lb) if np.isfinite(lb) else None for _, lb in optima],
+        }
+        x0 = starts
     common = dict(
         dens=dens, x0=x0, draws=draws, tune=tune, chains=chains, progressbar=progressbar,
         seed_jitter=seed_jitter, seed_sampler=seed_sampler, jitter=jitter, t0=t0,
@@ -181,5 +205,6 @@ def run_inference(
     else:
         tree = _minibatch_advi(**common, **sampler_kwargs)
     tree.attrs.setdefault("method", method)
+    tree.attrs.update(start_attrs)
     tree.attrs["nuts_sampler"] = nuts_sampler if method == "nuts" else ""
     return tree

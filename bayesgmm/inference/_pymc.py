@@ -10,6 +10,8 @@ import importlib.util
 import time
 import warnings
 
+import numpy as np
+
 from bayesgmm.inference._results import _numeric_only, _select_posterior, _tree
 from bayesgmm.inference._starts import _chain_starts, _pymc_initvals
 
@@ -40,7 +42,9 @@ def _pymc_sample(X, *, nuts_sampler, dens, x0, draws, tune, chains, progressbar,
     if nuts_sampler in JAX_SAMPLERS:
         _require_jax(nuts_sampler)
     model = _model(X, dens)
-    starts = [_pymc_initvals(dens, x) for x in _chain_starts(dens, x0, chains, seed_jitter, jitter)]
+    x0 = np.asarray(x0, dtype=np.float64)
+    points = x0 if x0.ndim == 2 else _chain_starts(dens, x0, chains, seed_jitter, jitter)[0]
+    starts = [_pymc_initvals(dens, x) for x in points]
     setup_time = time.perf_counter() - t0
     t1 = time.perf_counter()
     kwargs.setdefault("init", "adapt_diag")

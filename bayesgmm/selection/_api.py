@@ -93,8 +93,12 @@ def select_components(
         highest elpd; ``"one_se"`` the fewest components whose elpd is within
         one standard error (``dse``) of that, because extra components that
         stay empty or split a cluster cost little elpd and the difference is
-        noise. For ``"loo"`` both rules skip cells whose PSIS-LOO estimate is
-        unusable (``max_pareto_k`` above 1, where the importance-sampling
+        noise. For ``"loo"``, observations whose Pareto k is above
+        ``good_k`` are first refitted exactly (each left out in turn, or
+        10-fold cross-validation of the cell when more than 10 are flagged;
+        ``n_refits`` in the table), so their k becomes 0. Both rules skip
+        cells whose LOO estimate is still unusable (refits failed and
+        ``max_pareto_k`` above 1, where the importance-sampling
         mean does not exist), with a :class:`ParetoKWarning` naming them
         (their elpd is likely too optimistic); the one-SE rule then measures
         from the best remaining cell. Cells with ``good_k`` (``min(1 -
@@ -122,7 +126,9 @@ def select_components(
           ``seconds``, ``message``.
         * ``"loo"``/``"waic"`` -- same dims: ``elpd``, ``se``, ``p``,
           ``elpd_diff``, ``dse``, ``weight`` (stacking), ``rank``, and for
-          LOO ``n_high_pareto_k``, ``max_pareto_k``, ``good_k`` (the
+          LOO ``n_high_pareto_k``, ``max_pareto_k`` (after refits),
+          ``max_pareto_k_psis`` (plain PSIS), ``n_refits``,
+          ``n_moment_matched``, ``good_k`` (the
           cell's Pareto k threshold); plus ``seconds``,
           ``message``.
         * ``"sparse"`` -- ``probability`` (``covariance_type``,
