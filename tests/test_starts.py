@@ -64,7 +64,7 @@ def test_distinct_optima_from_the_em_restarts():
     # far worse optima (beyond the BIC penalty) are left out
     assert len(distinct_optima(em, dens, window=1.0)) == 1
     # one restart: only the best
-    assert len(distinct_optima(bg.GaussianMixture(2, random_state=0).fit(X), dens)) == 1
+    assert len(distinct_optima(bg.GaussianMixture(2, n_init=1, random_state=0).fit(X), dens)) == 1
 
 
 def test_chain_starts_at_optima_then_over_dispersed():
