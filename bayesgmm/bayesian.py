@@ -28,7 +28,7 @@ from bayesgmm._data import (
     obs_coords,
 )
 from bayesgmm.exceptions import NotFittedError, VIConvergenceWarning, not_fitted
-from bayesgmm.inference._starts import EM_START_N_INIT
+from bayesgmm.em._init import DEFAULT_N_INIT
 
 __all__ = ["BayesianGMM", "NotFittedError", "METHODS", "FIT_SETTINGS"]
 
@@ -153,7 +153,7 @@ class BayesianGMM(EstimatorMixin):
         tune=1000,
         chains=4,
         nuts_sampler="nutpie",
-        n_init=EM_START_N_INIT,
+        n_init=DEFAULT_N_INIT,
         reg_covar=None,
         sampler_kwargs=None,
         log_likelihood="auto",

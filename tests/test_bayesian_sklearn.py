@@ -39,3 +39,102 @@ def test_sklearn_estimator_checks(estimator, check):
         # tiny runs on the checks' random data: R-hat/ESS warnings are expected
         warnings.simplefilter("ignore", BayesGMMWarning)
         check(estimator)
+
+
+# ------------------------------------------------------------------ fast tests
+def _two_blobs(n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    return np.r_[rng.normal(-4, 1, (n // 2, 1)), rng.normal(4, 1, (n // 2, 1))]
+
+
+def test_no_validation_in_init_or_set_params_only_in_fit():
+    model = BayesianGMM(n_components=-1, draws="many", reg_covar=-1.0)  # stored verbatim
+    assert model.get_params()["draws"] == "many"
+    model.set_params(n_components=0, method="gibbs")
+    with pytest.raises(ValueError, match="n_components"):
+        model.fit(_two_blobs())
+    with pytest.raises(ValueError, match="method must be one of"):
+        BayesianGMM(2, method="gibbs").fit(_two_blobs())
+    with pytest.raises(TypeError, match="draws"):
+        BayesianGMM(2, draws="many").fit(_two_blobs())
+    with pytest.raises(ValueError, match="reg_covar"):
+        BayesianGMM(2, reg_covar=-1.0).fit(_two_blobs())
+    with pytest.raises(TypeError, match="sampler_kwargs"):
+        BayesianGMM(2, sampler_kwargs=[("target_accept", 0.9)]).fit(_two_blobs())
+
+
+def test_every_sampler_setting_is_a_parameter_and_clone_carries_it():
+    model = BayesianGMM(3, covariance_type="diag", n_init=2, sampler_kwargs={"target_accept": 0.9},
+                        reg_covar=1e-4, random_state=4, **FAST)
+    params = model.get_params()
+    assert set(FIT_SETTINGS) | {"sampler_kwargs", "n_components", "covariance_type", "priors",
+                                "random_state"} == set(params)
+    copy = clone(model)
+    assert copy.get_params() == params and copy is not model
+
+
+def test_fit_overrides_take_precedence_for_one_call_only():
+    X = _two_blobs()
+    model = BayesianGMM(2, random_state=0, sampler_kwargs={"target_accept": 0.9}, **FAST)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BayesGMMWarning)
+        model.fit(X, y=np.zeros(len(X)), draws=7, target_accept=0.95, n_init=2)
+    assert model.idata_["posterior"].sizes["draw"] == 7
+    assert model.draws == 10 and model.sampler_kwargs == {"target_accept": 0.9}  # unchanged
+    import json
+
+    config = json.loads(model.idata_.attrs["sampler_config"])
+    assert config["draws"] == 7 and config["target_accept"] == 0.95 and config["n_init"] == 2
+    params = json.loads(model.idata_.attrs["estimator_params"])
+    assert params["draws"] == 10 and params["sampler_kwargs"] == {"target_accept": 0.9}
+
+
+def test_score_sample_fit_predict_and_pipeline():
+    X = _two_blobs()
+    model = BayesianGMM(2, random_state=0, **FAST)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BayesGMMWarning)
+        labels = model.fit_predict(X)
+    np.testing.assert_array_equal(labels, model.predict(X))
+    assert set(labels[:20]) != set(labels[20:])  # the two blobs get different labels
+    assert model.score(X) == pytest.approx(model.score_samples(X).mean())
+    Xs, ys = model.sample(400)
+    Xs2, _ = model.sample(400)
+    assert Xs.shape == (400, 1) and ys.shape == (400,) and set(np.unique(ys)) <= {0, 1}
+    np.testing.assert_array_equal(Xs, Xs2)  # derived from random_state: reproducible
+    # the sample has the data's two modes: each component's draws sit on its blob
+    means = sorted(Xs[ys == k, 0].mean() for k in (0, 1))
+    assert means[0] == pytest.approx(-4, abs=0.7) and means[1] == pytest.approx(4, abs=0.7)
+    pipe = make_pipeline(StandardScaler(), clone(model))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BayesGMMWarning)
+        pipe.fit(X)
+    assert np.isfinite(pipe.score(X))
+    assert (pipe.predict(X) == labels).mean() in (0.0, 1.0)  # same partition up to labels
+
+
+def test_gridsearch_over_n_components_by_held_out_log_predictive_density():
+    # the user-guide recipe: cross-validated mean log predictive density chooses K
+    X = _two_blobs(60, seed=1)
+    search = GridSearchCV(
+        BayesianGMM(random_state=0, **FAST),
+        {"n_components": [1, 2]},
+        cv=KFold(2, shuffle=True, random_state=0),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BayesGMMWarning)
+        search.fit(X)
+    assert search.best_params_ == {"n_components": 2}
+    scores = search.cv_results_["mean_test_score"]
+    assert scores[1] > scores[0] + 0.5  # per observation: well separated blobs
+    assert search.best_estimator_.draws == FAST["draws"]  # the settings travel with clone
+
+
+def test_namespace_is_clean():
+    import bayesgmm
+
+    listed = dir(bayesgmm)
+    for name in ("importlib", "PackageNotFoundError", "annotations", "version"):
+        assert name not in listed
+        assert not hasattr(bayesgmm, name)
+    assert "BayesianGMM" in listed and "__version__" in listed

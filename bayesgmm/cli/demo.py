@@ -79,12 +79,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _em_part(X, seed: int, ks, quiet: bool):
-    from bayesgmm.em import GaussianMixture
+    from bayesgmm.em import DEFAULT_N_INIT, GaussianMixture
 
     rows, fits = [], {}
     for k in ks:
         t0 = time.perf_counter()
-        em = GaussianMixture(k, covariance_type="full", n_init=5, random_state=seed).fit(X)
+        em = GaussianMixture(k, covariance_type="full", n_init=DEFAULT_N_INIT, random_state=seed).fit(X)
         fits[k] = em
         rows.append(
             {
@@ -146,11 +146,14 @@ def _bayes_part(X, k, seed, quick, quiet, *, intro=(), if_problems=None):
     from bayesgmm.bayesian import BayesianGMM
 
     chains, draws, tune = (2, 300, 300) if quick else (4, 500, 500)
-    model = BayesianGMM(k, covariance_type="full", random_state=seed)
+    model = BayesianGMM(
+        k, covariance_type="full", draws=draws, tune=tune, chains=chains, progressbar=not quiet,
+        random_state=seed,
+    )
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model.fit(X, draws=draws, tune=tune, chains=chains, progressbar=not quiet, n_init=5)
+        model.fit(X)
     seconds = time.perf_counter() - t0
     _say(
         "",

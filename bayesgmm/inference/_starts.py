@@ -12,14 +12,13 @@ import numpy as np
 from bayesgmm._data import orient
 from bayesgmm._logdensity import MixtureDensity
 from bayesgmm.covariance import get_covariance_type
+from bayesgmm.em._init import DEFAULT_N_INIT
 from bayesgmm.inference._common import _blas_one_thread
 
-#: EM restarts of every starting fit: the one default of ``n_init`` for
-#: ``run_inference(init=None)`` (:func:`em_start`), ``BayesianGMM``,
-#: ``select_components`` and the CLI. EM is cheap next to sampling, and too few
-#: restarts can miss the optimum (Old Faithful's ``tied`` 3-component fit needs
-#: more than 5 k-means restarts at ``random_state=0`` to reach mclust's).
-EM_START_N_INIT = 10
+#: EM restarts of the default starting fit (:func:`em_start`): the package's one
+#: default, :data:`bayesgmm.em.DEFAULT_N_INIT` (also BayesianGMM's, select_components'
+#: and the CLI's).
+EM_START_N_INIT = DEFAULT_N_INIT
 
 
 def initial_reg_covar(X) -> float:

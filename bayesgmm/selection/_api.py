@@ -18,6 +18,7 @@ import pandas as pd
 from bayesgmm._data import orient
 from bayesgmm._validation import check_array, is_dask_array
 from bayesgmm.covariance import COVARIANCE_TYPES
+from bayesgmm.em._init import DEFAULT_N_INIT
 from bayesgmm.selection._bic import _select_em
 from bayesgmm.selection._elpd import _select_elpd
 from bayesgmm.selection._sparse import _select_sparse
@@ -34,7 +35,7 @@ def select_components(
     covariance_types=("full",),
     method="bic",
     *,
-    n_init=10,
+    n_init=DEFAULT_N_INIT,
     random_state=None,
     progressbar=True,
     n_jobs=1,
@@ -102,12 +103,13 @@ def select_components(
         table is built. If every cell is unusable, all are used, with a
         warning.
     inference : {"nuts", "advi", "fullrank_advi", "minibatch_advi"}, default "nuts"
-        For the Bayesian methods: ``BayesianGMM.fit(method=inference)``.
+        For the Bayesian methods: ``BayesianGMM(method=inference)``.
     **fit_kwargs
         For ``"bic"``/``"icl"``: passed to :class:`GaussianMixture` (e.g.
         ``reg_covar``, ``max_iter``, ``tol``, ``init_params``). For the
-        Bayesian methods: passed to :meth:`BayesianGMM.fit` (e.g.
-        ``draws``, ``tune``, ``chains``, ``target_accept``).
+        Bayesian methods: :class:`BayesianGMM`'s parameters (e.g. ``draws``,
+        ``tune``, ``chains``); any other keyword is a sampler keyword (its
+        ``sampler_kwargs``, e.g. ``target_accept``).
 
     Returns
     -------

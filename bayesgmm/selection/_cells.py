@@ -103,11 +103,15 @@ def _fit_cell(fit, X, k, ct, seed, options):
 
 def _fit_bayes(X, k, ct, seed, options):
     """The fit of a Bayesian cell (``"loo"``, ``"waic"``, ``"sparse"``): a :class:`BayesianGMM`."""
-    from bayesgmm.bayesian import BayesianGMM
+    from bayesgmm.bayesian import FIT_SETTINGS, BayesianGMM
 
+    sampler_kwargs = dict(options["kwargs"])
+    settings = {name: sampler_kwargs.pop(name) for name in FIT_SETTINGS if name in sampler_kwargs}
+    settings.update(n_init=options["n_init"], progressbar=False)
     model = BayesianGMM(
-        k, covariance_type=ct, priors=options["priors"], random_state=seed
-    ).fit(X, n_init=options["n_init"], progressbar=False, **options["kwargs"])
+        k, covariance_type=ct, priors=options["priors"], random_state=seed,
+        sampler_kwargs=sampler_kwargs or None, **settings,
+    ).fit(X)
     return model, {}
 
 
