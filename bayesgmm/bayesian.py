@@ -460,13 +460,20 @@ class BayesianGMM(EstimatorMixin):
         check_n_features(self.n_features_in_, arr.shape, "X", "BayesianGMM")
         return arr
 
-    def membership(self, hdi_prob=0.94):
+    def membership(self, ci_prob=None, ci_kind=None, *, hdi_prob=None):
         """Posterior membership of every fitted observation, with uncertainty.
 
         Parameters
         ----------
-        hdi_prob : float, default 0.94
-            Mass of the equal-tailed credible intervals.
+        ci_prob : float, optional
+            Mass of the credible intervals; default
+            ``arviz_base.rcParams["stats.ci_prob"]`` (0.89 unless changed).
+        ci_kind : {"eti", "hdi"}, optional
+            Equal-tailed or highest-density intervals; default
+            ``arviz_base.rcParams["stats.ci_kind"]`` (``"eti"`` unless changed).
+        hdi_prob : float, optional
+            Deprecated name of ``ci_prob`` (a FutureWarning; removed in the next
+            release).
 
         Returns
         -------
@@ -475,7 +482,8 @@ class BayesianGMM(EstimatorMixin):
             ``upper`` (interval), ``entropy`` (obs), ``assignment`` (obs, the most
             probable component), ``probability_max`` (obs) with
             ``probability_max_lower`` / ``probability_max_upper``; see
-            :func:`bayesgmm.posterior.membership_summary`.
+            :func:`bayesgmm.posterior.membership_summary`. For a wide table (one
+            row per observation) use :meth:`membership_table`.
 
         Examples
         --------
@@ -485,22 +493,64 @@ class BayesianGMM(EstimatorMixin):
         self._check_fitted("membership")
         from bayesgmm.posterior.membership import membership_summary
 
+        from bayesgmm.posterior._common import resolve_ci
+
+        ci_prob, ci_kind = resolve_ci(ci_prob, ci_kind, hdi_prob)
         return membership_summary(
             _datatree.get_posterior(self.idata_),
             _datatree.get_observed(self.idata_),
-            hdi_prob=hdi_prob,
+            ci_prob=ci_prob,
+            ci_kind=ci_kind,
         )
 
-    def predict_proba(self, X, return_interval=False, hdi_prob=0.94):
+    def membership_table(self, ci_prob=None, ci_kind=None, *, data=True, decimals=None):
+        """Posterior memberships as a wide DataFrame: one row per fitted observation.
+
+        The table ``bayesgmm fit``/``report`` write as ``memberships.csv``
+        (:func:`bayesgmm.posterior.membership_table` of :meth:`membership`).
+
+        Parameters
+        ----------
+        ci_prob, ci_kind : optional
+            As in :meth:`membership`.
+        data : bool, default True
+            Put the observation's features first.
+        decimals : int or None, default None
+            Round, with each probability kept inside its rounded interval (a
+            point mass reads as one; see
+            :func:`bayesgmm.posterior.membership_table`).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index ``obs``; columns the features (``data=True``), ``component``
+            (most probable), ``probability``/``lower``/``upper`` (its
+            probability and interval), ``entropy``, then ``probability_k``,
+            ``lower_k``, ``upper_k`` for every component ``k``.
+
+        Examples
+        --------
+        >>> model.membership_table(decimals=3).head()  # doctest: +SKIP
+        """
+        from bayesgmm.posterior.membership import membership_table
+
+        mem = self.membership(ci_prob, ci_kind)
+        X = _datatree.get_observed(self.idata_) if data else None
+        return membership_table(mem, X, decimals=decimals)
+
+    def predict_proba(self, X, return_interval=False, ci_prob=None, ci_kind=None, *, hdi_prob=None):
         """Membership probabilities of (new) observations, averaged over the posterior.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         return_interval : bool, default False
-            Also return the lower and upper bounds of the equal-tailed
-            ``hdi_prob`` credible interval of each probability.
-        hdi_prob : float, default 0.94
+            Also return the lower and upper bounds of the ``ci_prob`` credible
+            interval of each probability.
+        ci_prob, ci_kind : optional
+            As in :meth:`membership` (ArviZ's ``rcParams`` by default).
+        hdi_prob : float, optional
+            Deprecated name of ``ci_prob``.
 
         Returns
         -------
@@ -513,13 +563,15 @@ class BayesianGMM(EstimatorMixin):
         --------
         >>> p, lo, hi = model.predict_proba([[2.0, 55.0]], return_interval=True)  # doctest: +SKIP
         """
+        from bayesgmm.posterior._common import resolve_ci
         from bayesgmm.posterior.membership import predictive_membership
 
         if not isinstance(return_interval, bool):
             raise TypeError(f"return_interval must be True or False, got {return_interval!r}.")
         arr = self._validate_new(X, "predict_proba")
+        ci_prob, ci_kind = resolve_ci(ci_prob, ci_kind, hdi_prob)
         res = predictive_membership(
-            _datatree.get_posterior(self.idata_), arr, hdi_prob=hdi_prob
+            _datatree.get_posterior(self.idata_), arr, ci_prob=ci_prob, ci_kind=ci_kind
         )
         proba = res["probability"].transpose("obs", "component").to_numpy()
         if not return_interval:
@@ -652,7 +704,8 @@ class BayesianGMM(EstimatorMixin):
         X = mu[s_idx, z] + np.einsum("nij,nj->ni", chol, eps)
         return X, z.astype(np.int64)
 
-    def summary(self, var_names=None, hdi_prob=0.94, kind="all", round_to="none", **kwargs):
+    def summary(self, var_names=None, ci_prob=None, kind="all", round_to="none", ci_kind=None,
+                *, hdi_prob=None, **kwargs):
         """Posterior summary of the relabelled draws (arviz-stats).
 
         Off-diagonal correlations are listed once, as ``correlations[k, a:b]``
@@ -663,13 +716,19 @@ class BayesianGMM(EstimatorMixin):
         var_names : list of str, optional
             Default ``weights``, ``means``, ``sds`` and (``full``/``tied``)
             ``correlations``.
-        hdi_prob : float, default 0.94
-            Mass of the equal-tailed credible interval.
+        ci_prob : float, optional
+            Mass of the credible interval; default
+            ``arviz_base.rcParams["stats.ci_prob"]`` (0.89 unless changed), as
+            ``az.summary`` on the same tree.
         kind : str, default "all"
             See :func:`arviz_stats.summary` (``"stats"``, ``"diagnostics"``, ...).
         round_to : int, "auto" or "none", default "none"
             Unrounded floats by default; ``"auto"`` gives ArviZ's display
             rounding (which can round interval bounds to the sd's precision).
+        ci_kind : {"eti", "hdi"}, optional
+            Default ``arviz_base.rcParams["stats.ci_kind"]``.
+        hdi_prob : float, optional
+            Deprecated name of ``ci_prob`` (a FutureWarning).
         **kwargs
             Passed to :func:`arviz_stats.summary` (e.g. ``fmt="xarray"``).
 
@@ -683,9 +742,13 @@ class BayesianGMM(EstimatorMixin):
         """
         import arviz_stats as azs
 
+        from bayesgmm.posterior._common import resolve_ci
+
         self._check_fitted("summary")
-        if isinstance(hdi_prob, bool) or not isinstance(hdi_prob, numbers.Real) or not 0 < hdi_prob < 1:
-            raise ValueError(f"hdi_prob must be a number in (0, 1), e.g. 0.94; got {hdi_prob!r}.")
+        try:
+            ci_prob, ci_kind = resolve_ci(ci_prob, ci_kind, hdi_prob)
+        except TypeError as exc:
+            raise ValueError(str(exc)) from None
         post = _datatree.get_posterior(self.idata_)
         ds = _datatree.select_variables(post, var_names, ("weights", "means", "sds", "correlations"))
         if "correlations" in ds:
@@ -693,7 +756,7 @@ class BayesianGMM(EstimatorMixin):
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
             return azs.summary(
-                ds, kind=kind, ci_prob=float(hdi_prob), ci_kind="eti",
+                ds, kind=kind, ci_prob=ci_prob, ci_kind=ci_kind,
                 sample_dims=("chain", "draw"), round_to=round_to, **kwargs,
             )
 

@@ -97,6 +97,14 @@ def _memberships_line(n_sure: int, n_total: int, noun: str) -> str:
     )
 
 
+def _ci_words() -> str:
+    """The default credible interval in words, e.g. "89% equal-tailed" (ArviZ's rcParams)."""
+    from bayesgmm.posterior._common import CI_KINDS, resolve_ci
+
+    prob, kind = resolve_ci()
+    return f"{prob:.0%} {CI_KINDS[kind]}"
+
+
 def _posterior_summary(model) -> str:
     """The posterior summary of the weights, means and standard deviations, as printed."""
     summary = model.summary(kind="stats")

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from bayesgmm.cli._common import (
+    _ci_words,
     _make_output_dir,
     _memberships_line,
     _posterior_summary,
@@ -174,11 +175,11 @@ def _bayes_part(X, k, seed, quick, quiet, *, intro=(), if_problems=None):
             continue  # already in the report
         if issubclass(w.category, (UserWarning, RuntimeWarning)) and "BLAS" not in str(w.message):
             _say(f"warning: {w.message}")
-    _say("", "Posterior summary (relabelled against EM; 94% equal-tailed intervals):",
+    _say("", f"Posterior summary (relabelled against EM; {_ci_words()} intervals):",
          _posterior_summary(model))
 
     cmp = compare_table(model.compare_em(var_names=["weights", "means", "sds"]))
-    _say("", "EM vs posterior (em_inside: the EM estimate lies in the 94% interval; "
+    _say("", f"EM vs posterior (em_inside: the EM estimate lies in the {_ci_words()} interval; "
               "std_diff = (em - mean) / sd):", _table(cmp))
 
     mem = model.membership()

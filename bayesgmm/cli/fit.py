@@ -8,6 +8,7 @@ import argparse
 import time
 
 from bayesgmm.cli._common import (
+    _ci_words,
     _RUNTIME_ERRORS,
     EXIT_FAILURE,
     CLIError,
@@ -113,7 +114,7 @@ def run_fit(args) -> int:
     if not args.quiet:
         _say(f"Done in {seconds:.1f} s.")
     _say_diagnostics(report)
-    _say("", "Posterior summary (94% equal-tailed intervals):", _posterior_summary(model))
+    _say("", f"Posterior summary ({_ci_words()} intervals):", _posterior_summary(model))
     try:
         model.save(args.out)
     except (OSError, ValueError) as exc:
