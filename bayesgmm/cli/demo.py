@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 import warnings
 
@@ -15,6 +16,8 @@ import numpy as np
 import pandas as pd
 
 from bayesgmm.cli._common import (
+    _Heartbeat,
+    _isatty,
     _ci_words,
     _make_output_dir,
     _memberships_line,
@@ -148,13 +151,15 @@ def _bayes_part(X, k, seed, quick, quiet, *, intro=(), if_problems=None):
 
     chains, draws, tune = (2, 300, 300) if quick else (4, 500, 500)
     model = BayesianGMM(
-        k, covariance_type="full", draws=draws, tune=tune, chains=chains, progressbar=not quiet,
+        k, covariance_type="full", draws=draws, tune=tune, chains=chains,
+        progressbar=not quiet and _isatty(sys.stderr),
         random_state=seed,
     )
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model.fit(X)
+        with _Heartbeat(f"sampling K={k}", quiet):
+            model.fit(X)
     seconds = time.perf_counter() - t0
     _say(
         "",

@@ -8,6 +8,7 @@ import argparse
 import time
 
 from bayesgmm.cli._common import (
+    _Heartbeat,
     _ci_words,
     _RUNTIME_ERRORS,
     EXIT_FAILURE,
@@ -104,7 +105,7 @@ def run_fit(args) -> int:
          f"columns {list(X.columns)} from {args.data}: EM ({args.n_init} starts), then "
          f"{args.method}, {what}.")
     t0 = time.perf_counter()
-    with _Warnings(skip=(SamplingWarning,)):
+    with _Warnings(skip=(SamplingWarning,)), _Heartbeat(f"fitting K={args.components}", args.quiet):
         try:
             model.fit(X)
         except _RUNTIME_ERRORS as exc:

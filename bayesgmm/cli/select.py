@@ -83,7 +83,8 @@ def run_select(args) -> int:
         try:
             res = select_components(
                 X, args.components, covariance_types=args.covariance, method=args.method,
-                n_init=args.n_init, random_state=args.seed, progressbar=_progress(args),
+                # one overall progress: a bar on a terminal, a line per fit when piped
+                n_init=args.n_init, random_state=args.seed, progressbar=not args.quiet,
                 n_jobs=args.jobs, **extra,
             )
         except _RUNTIME_ERRORS as exc:

@@ -22,14 +22,19 @@ from bayesgmm.exceptions import SelectionWarning
 
 
 class _Progress:
-    """One overall progress bar: tqdm when installed, else a line on stderr."""
+    """One overall progress bar on a terminal (tqdm when installed, else a ``\\r`` line);
+    when stderr is not a terminal (piped, a log file), one plain line per finished fit."""
 
     def __init__(self, total: int, enabled: bool, desc: str):
         self.total, self.enabled, self.desc = total, enabled, desc
         self.done = 0
         self.t0 = time.perf_counter()
         self._bar = None
-        if enabled:
+        try:  # a terminal, or a Jupyter kernel (which redraws \r and shows tqdm's widget)
+            self._tty = bool(sys.stderr.isatty()) or "ipykernel" in sys.modules
+        except (AttributeError, ValueError):
+            self._tty = False
+        if enabled and self._tty:
             try:
                 from tqdm.auto import tqdm
             except ImportError:
@@ -43,6 +48,10 @@ class _Progress:
         bar = "#" * filled + "-" * (width - filled)
         tail = f" last: {label}" if label else ""
         el = time.perf_counter() - self.t0
+        if not self._tty:  # a line per fit: reads well in a pipe or a log
+            sys.stderr.write(f"{self.desc}: {self.done}/{self.total} fits, {el:.1f} s{tail}\n")
+            sys.stderr.flush()
+            return
         sys.stderr.write(
             f"\r{self.desc} [{bar}] {self.done}/{self.total} fits, {el:.1f} s{tail}   "
         )
@@ -63,7 +72,7 @@ class _Progress:
             return
         if self._bar is not None:
             self._bar.close()
-        else:
+        elif self._tty:
             sys.stderr.write("\n")
             sys.stderr.flush()
 
