@@ -138,3 +138,18 @@ def test_namespace_is_clean():
         assert name not in listed
         assert not hasattr(bayesgmm, name)
     assert "BayesianGMM" in listed and "__version__" in listed
+
+
+def test_reg_covar_advice_can_be_followed():
+    # features on very different scales: the default scale-free regulariser (1e-6 x the
+    # mean variance) swamps the small feature, and EM's warning advises lowering
+    # reg_covar -- a parameter BayesianGMM has.
+    rng = np.random.default_rng(0)
+    X = np.c_[rng.normal(0, 1000, 60), np.r_[rng.normal(0, 0.01, 30), rng.normal(0.1, 0.01, 30)]]
+    with pytest.warns(BayesGMMWarning, match="lower reg_covar"):
+        BayesianGMM(2, random_state=0, **FAST).fit(X)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        model = BayesianGMM(2, reg_covar=1e-9, random_state=0, **FAST).fit(X)
+    assert not [w for w in rec if "reg_covar" in str(w.message)]
+    assert model.em_.reg_covar == 1e-9
