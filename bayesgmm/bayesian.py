@@ -283,7 +283,7 @@ class BayesianGMM(EstimatorMixin):
             )
 
     # ------------------------------------------------------------------------ fit
-    def fit(self, X, y=None, **overrides):
+    def fit(self, X, y=None, *, model=None, **overrides):
         """Fit EM, then the posterior, relabel, and check the diagnostics.
 
         Every setting is a constructor parameter (so ``clone``, ``Pipeline``
@@ -307,6 +307,23 @@ class BayesianGMM(EstimatorMixin):
             modified.
         y : None
             Ignored (scikit-learn API).
+        model : pymc.Model, optional
+            A model built by :func:`bayesgmm.build_model` from this ``X`` with
+            the estimator's ``n_components``, ``covariance_type`` and
+            ``priors``, then extended: priors changed, hyperpriors or
+            potentials added. It is sampled by NUTS through ``pm.sample`` with
+            ``nuts_sampler`` (``"nutpie"``: nutpie's compiled PyMC path,
+            chains started at the EM fit; ``"pymc"``, ``"numpyro"``,
+            ``"blackjax"``: each chain at a jittered EM start), then relabelled
+            against EM with memberships, diagnostics and the result tree as
+            usual. It must keep the stock model's variables (``weights``,
+            ``means``, the covariance type's, ``covariances``) and its data
+            ``X_data`` = ``X``; the memberships and log-likelihood are those
+            of the mixture of these variables, so a change to the likelihood
+            itself (a covariate in the means, other observed data) is not
+            reflected in them. Only the mixture's variables are kept in
+            ``idata_``. ``None`` (default): the stock model on the fast
+            path.
         **overrides
             Settings for this call only (see above), e.g. ``draws=200`` or
             ``target_accept=0.95``.
@@ -384,6 +401,7 @@ class BayesianGMM(EstimatorMixin):
                 random_seed=sampler_seed,
                 progressbar=progressbar,
                 nuts_sampler=nuts_sampler,
+                model=model,
                 **sampler_kwargs,
             )
         raw_post = raw["posterior"].to_dataset()
@@ -400,6 +418,7 @@ class BayesianGMM(EstimatorMixin):
             "nuts_sampler": nuts_sampler if method == "nuts" else None,
             "n_init": n_init,
             "reg_covar": settings["reg_covar"],
+            "user_model": model is not None,
             "em_random_state": em_seed,
             **{k: v for k, v in sampler_kwargs.items()},
             # timings and settings reported by the inference layer (setup_time,

@@ -153,3 +153,48 @@ def test_reg_covar_advice_can_be_followed():
         model = BayesianGMM(2, reg_covar=1e-9, random_state=0, **FAST).fit(X)
     assert not [w for w in rec if "reg_covar" in str(w.message)]
     assert model.em_.reg_covar == 1e-9
+
+
+# ------------------------------------------------ fit(X, model=...): a user-extended model
+@pytest.mark.slow
+def test_fit_samples_a_user_extended_model():
+    import pymc as pm
+
+    import bayesgmm as bg
+
+    X = _two_blobs(60, seed=2)
+    model = bg.build_model(X, 2, "spherical")
+    with model:  # the user's addition: an informative prior pulling component 0's mean to 0
+        pm.Potential("pull", pm.logp(pm.Normal.dist(0.0, 0.05), model["means"][0, 0]))
+    est = BayesianGMM(2, covariance_type="spherical", nuts_sampler="pymc", random_state=0,
+                      draws=30, tune=30, chains=1, progressbar=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, model=model)
+    post = est.idata_["posterior"]
+    means = post["means"].mean(("chain", "draw")).to_numpy().ravel()
+    assert abs(means[0]) < 0.3  # the added prior took effect on component 0 ...
+    assert abs(abs(means[1]) - 4) < 1.0  # ... the other still sits on a blob
+    # relabelled, memberships, diagnostics and the tree as usual
+    assert post.sizes == {"chain": 1, "draw": 30, "component": 2, "feature": 1, "feature_bis": 1}
+    assert est.membership()["probability"].shape == (60, 2)
+    assert "log_likelihood" in est.idata_.children and est.diagnostics_ is not None
+    import json
+
+    assert json.loads(est.idata_.attrs["sampler_config"])["user_model"] is True
+
+
+def test_fit_model_hook_checks_the_model_first():
+    import bayesgmm as bg
+
+    X = _two_blobs()
+    est = BayesianGMM(2, covariance_type="spherical", nuts_sampler="pymc", n_init=1, **FAST)
+    with pytest.raises(TypeError, match="model must be a pymc.Model"):
+        est.fit(X, model="my model")
+    with pytest.raises(ValueError, match="lacks the mixture's variable"):
+        est.fit(X, model=bg.build_model(X, 2, "diag"))  # another covariance type
+    with pytest.raises(ValueError, match="X_data"):
+        est.fit(X, model=bg.build_model(X[:30], 2, "spherical"))
+    with pytest.raises(ValueError, match="NUTS only"):
+        est.fit(X, model=bg.build_model(X, 2, "spherical"), method="advi")
+    assert not hasattr(est, "idata_")
