@@ -135,23 +135,27 @@ def _run_cells(fit, X, cells, seed, options, n_jobs, progressbar, label):
 
 
 def _fit_cells(fit, X, cells, seed, options, n_jobs, progress: _Progress):
+    """The cells' fits: in order here (``n_jobs=1``), else through joblib.
+
+    joblib's default backend (loky) runs them in fresh worker processes (not
+    forked: the samplers use threads, and forking a threaded process can hang);
+    inside ``joblib.parallel_config(backend="dask")`` they run on the workers of
+    a ``dask.distributed`` cluster. ``n_jobs=None`` lets ``parallel_config``
+    choose. Every cell has the same seed, so the results do not depend on
+    where a cell ran.
+    """
     results = {}
     if n_jobs == 1 or len(cells) == 1:
         for k, ct in cells:
             results[(k, ct)] = _fit_cell(fit, X, k, ct, seed, options)
             progress.update(f"K={k} {ct}")
         return results
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from joblib import Parallel, delayed
 
-    # "spawn": the samplers use threads, and forking a threaded process can hang.
-    ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(n_jobs, len(cells)), mp_context=ctx) as ex:
-        futs = {ex.submit(_fit_cell, fit, X, k, ct, seed, options): (k, ct) for k, ct in cells}
-        for fut in as_completed(futs):
-            k, ct = futs[fut]
-            results[(k, ct)] = fut.result()
-            progress.update(f"K={k} {ct}")
+    parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+    for r in parallel(delayed(_fit_cell)(fit, X, k, ct, seed, options) for k, ct in cells):
+        results[(r["k"], r["ct"])] = r
+        progress.update(f"K={r['k']} {r['ct']}")
     return results
 
 
