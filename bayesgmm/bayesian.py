@@ -779,8 +779,17 @@ class BayesianGMM(EstimatorMixin):
                 sample_dims=("chain", "draw"), round_to=round_to, **kwargs,
             )
 
-    def compare_em(self, **kwargs):
+    def compare_em(self, em_se=False, **kwargs):
         """EM estimates next to the posterior (delegates to :func:`bayesgmm.posterior.compare_em`).
+
+        Parameters
+        ----------
+        em_se : bool, default False
+            Add ``em_se``, the EM standard error from the observed information
+            (Louis 1982) on the fitted data, ``em_se_complete`` (assignments
+            known) and ``sd_ratio`` (posterior sd / ``em_se``).
+        **kwargs
+            Passed on (``ci_prob``, ``ci_kind``, ``var_names``).
 
         Returns
         -------
@@ -795,6 +804,9 @@ class BayesianGMM(EstimatorMixin):
         self._check_fitted("compare_em")
         from bayesgmm.posterior import compare_em
 
+        if em_se:
+            kwargs.setdefault("X", _datatree.get_observed(self.idata_).transpose("obs", "feature").to_numpy())
+            kwargs.setdefault("covariance_type", self.covariance_type)
         return compare_em(
             _datatree.get_posterior(self.idata_), _datatree.get_em(self.idata_), **kwargs
         )

@@ -166,3 +166,61 @@ def test_compare_em_plugin_standard_errors(fit):
     assert "em_se" not in compare_em(posterior_dataset(w, m, c), em_dataset(W, M, Cv))
     with pytest.raises(ValueError, match="n_obs must be a positive integer"):
         compare_em(posterior_dataset(w, m, c), em_dataset(W, M, Cv), n_obs=0)
+
+
+# ------------------------------------------- observed-information EM standard errors (Louis)
+def _two_overlapping(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    z = rng.random(n) < 0.4
+    return np.where(z, rng.normal(0.0, 1.0, n), rng.normal(2.0, 0.8, n))[:, None]
+
+
+def test_observed_information_se_equals_the_hessian_of_the_loglik():
+    from scipy.stats import norm
+
+    from bayesgmm import GaussianMixture
+
+    X = _two_overlapping()
+    gm = GaussianMixture(2, covariance_type="full", n_init=1, tol=1e-12, max_iter=5000,
+                         reg_covar=0.0, random_state=0).fit(X)
+    W, M, Cv = gm.weights_, gm.means_, gm.covariances_
+    post = posterior_dataset(*draws_around(W, M, Cv, chains=1, draws=200, scale=0.05, seed=1))
+    table = compare_em(post, em_dataset(W, M, Cv), X=X, covariance_type="full")
+
+    # brute force: the Hessian of the log-likelihood in (w0, mu0, mu1, sd0, sd1)
+    def loglik(t):
+        w0, m0, m1, s0, s1 = t
+        x = X[:, 0]
+        return np.sum(np.logaddexp(np.log(w0) + norm.logpdf(x, m0, s0),
+                                   np.log(1 - w0) + norm.logpdf(x, m1, s1)))
+
+    t0 = np.array([W[0], M[0, 0], M[1, 0], np.sqrt(Cv[0, 0, 0]), np.sqrt(Cv[1, 0, 0])])
+    h = 1e-4
+    P = len(t0)
+    H = np.empty((P, P))
+    for i in range(P):
+        for j in range(P):
+            ei, ej = np.eye(P)[i] * h, np.eye(P)[j] * h
+            H[i, j] = (loglik(t0 + ei + ej) - loglik(t0 + ei - ej) - loglik(t0 - ei + ej)
+                       + loglik(t0 - ei - ej)) / (4 * h * h)
+    se = np.sqrt(np.diag(np.linalg.inv(-H)))
+    got = table["em_se"].to_series()
+    np.testing.assert_allclose(
+        [got["weights[0]"], got["weights[1]"], got["means[0, x0]"], got["means[1, x0]"],
+         got["sds[0, x0]"], got["sds[1, x0]"]],
+        [se[0], se[0], se[1], se[2], se[3], se[4]], rtol=2e-3)
+    # overlapping components: the observed information is below the complete-data one
+    assert (table["em_se"] > table["em_se_complete"]).all()
+
+
+def test_observed_se_for_one_gaussian_is_the_textbook_one():
+    # K = 1: nothing is missing, the observed and complete-data errors agree
+    rng = np.random.default_rng(3)
+    X = rng.normal([0.0, 5.0], [1.0, 2.0], size=(400, 2))
+    W, M = np.array([1.0]), X.mean(axis=0)[None]
+    Cv = np.cov(X.T, bias=True)[None]
+    post = posterior_dataset(*draws_around(W, M, Cv, chains=1, draws=100, scale=0.05, seed=2))
+    for ct in ("full", "diag"):
+        table = compare_em(post, em_dataset(W, M, Cv if ct == "full" else Cv * np.eye(2)),
+                           X=X, covariance_type=ct, var_names=["means", "sds"])
+        np.testing.assert_allclose(table["em_se"], table["em_se_complete"], rtol=2e-2)

@@ -63,9 +63,60 @@ def _plugin_se(ref, var, n_obs):
     return (1 - ref["correlations"] ** 2) / np.sqrt(nk)[:, None]
 
 
+def _observed_se(X, covariance_type, weights, means, covariances, var_names):
+    """EM standard errors from the observed information (Louis 1982), by the delta method.
+
+    The observed information is minus the Hessian of the observed-data
+    log-likelihood at the EM estimate (the MLE), which Louis's identity writes as
+    the complete-data information minus the missing information (the
+    conditional variance of the complete-data score). It is computed here
+    directly: central differences of the analytic log-likelihood gradient of
+    :class:`~bayesgmm._logdensity.MixtureDensity` in its unconstrained
+    parametrisation (each covariance type's own free parameters), inverted, and
+    carried to weights, means, sds and correlations by the delta method.
+    Returns the standard errors in the order of the table's rows, NaN where
+    the information is not positive definite (a degenerate EM fit).
+    """
+    from bayesgmm._logdensity import MixtureDensity
+
+    X = np.asarray(X, dtype=np.float64)
+    K, D = np.shape(means)
+    dens = MixtureDensity(X, K, covariance_type)
+    x0 = dens.pack(weights, means, covariances)
+
+    def grad_ll(x):  # the log-likelihood's gradient: the prior's part does not scale
+        return dens.logp_and_grad(x, scale=1.0)[1] - dens.logp_and_grad(x, scale=0.0)[1]
+
+    def derived(x):
+        u = dens.unpack(x)
+        d = _derived(u["weights"], u["means"], u["covariances"])
+        return np.concatenate([
+            np.asarray(d[v]).reshape(-1) for v in var_names if not (v == "correlations" and D < 2)
+        ])
+
+    P = x0.size
+    h = 1e-5 * np.maximum(1.0, np.abs(x0))
+    H = np.empty((P, P))
+    J = np.empty((derived(x0).size, P))
+    for j in range(P):
+        e = np.zeros(P)
+        e[j] = h[j]
+        H[:, j] = (grad_ll(x0 + e) - grad_ll(x0 - e)) / (2 * h[j])
+        J[:, j] = (derived(x0 + e) - derived(x0 - e)) / (2 * h[j])
+    info = -(H + H.T) / 2
+    try:
+        np.linalg.cholesky(info)
+        cov_x = np.linalg.inv(info)
+    except np.linalg.LinAlgError:
+        return np.full(J.shape[0], np.nan)
+    var = np.einsum("ij,jk,ik->i", J, cov_x, J)
+    return np.sqrt(np.maximum(var, 0.0))
+
+
 def compare_em(
     posterior, em, *, ci_prob: float | None = None, ci_kind: str | None = None,
     var_names=_VARS, n_obs: int | None = None, hdi_prob: float | None = None,
+    X=None, covariance_type=None,
 ) -> xr.Dataset:
     """Compare the EM estimates with the posterior, parameter by parameter.
 
@@ -99,6 +150,17 @@ def compare_em(
         1 show how much uncertainty the plug-in view misses when components overlap.
     hdi_prob : float, optional
         Deprecated name of ``ci_prob`` (a FutureWarning; removed in the next release).
+    X : array-like of shape (n_obs, n_features), optional
+        The data EM was fitted to. When given (with ``covariance_type``),
+        ``em_se`` is the standard error from the observed information (Louis
+        1982): minus the Hessian of the observed-data log-likelihood at the EM
+        estimate, in the covariance type's own parametrisation, carried to
+        each parameter by the delta method. It includes the information lost
+        to the unknown assignments, so it is the standard error to compare
+        with the posterior sd (``sd_ratio`` near 1 for a regular posterior);
+        the complete-data one is kept as ``em_se_complete``.
+    covariance_type : str, optional
+        The EM fit's covariance type (needed with ``X``).
 
     Returns
     -------
@@ -191,7 +253,22 @@ def compare_em(
         coords={"parameter": rows["label"], "variable": ("parameter", rows["variable"])},
         attrs={**interval, "n_draws": C * S},
     )
-    if n_obs is not None:
+    if X is not None:
+        if covariance_type is None:
+            raise ValueError("compare_em(X=...) needs covariance_type (the EM fit's).")
+        n_obs = int(np.shape(X)[0]) if n_obs is None else n_obs
+        rows["se"] = [_plugin_se(ref, v, int(n_obs)).reshape(-1) for v in var_names
+                      if not (v == "correlations" and D < 2)]
+    if X is not None:
+        se_obs = _observed_se(X, covariance_type, ew, emn, ec, list(var_names))
+        out["em_se"] = ("parameter", se_obs, {
+            "description": "EM standard error from the observed information (Louis 1982)"})
+        out["em_se_complete"] = ("parameter", np.concatenate(rows["se"]), {
+            "description": "EM plug-in (complete-data, assignments known) standard error"})
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["sd_ratio"] = ("parameter", arr["sd"] / se_obs, {"description": "sd / em_se"})
+        out.attrs["n_obs"] = int(n_obs)
+    elif n_obs is not None:
         se = np.concatenate(rows["se"])
         out["em_se"] = ("parameter", se, {"description": "EM plug-in (complete-data) standard error"})
         with np.errstate(divide="ignore", invalid="ignore"):
