@@ -198,3 +198,23 @@ def test_fit_model_hook_checks_the_model_first():
     with pytest.raises(ValueError, match="NUTS only"):
         est.fit(X, model=bg.build_model(X, 2, "spherical"), method="advi")
     assert not hasattr(est, "idata_")
+
+
+def test_one_n_init_default_and_one_icl_default():
+    import inspect
+
+    import bayesgmm as bg
+    from bayesgmm.cli._main import _parser
+    from bayesgmm.em import DEFAULT_N_INIT
+    from bayesgmm.inference import em_start
+
+    assert DEFAULT_N_INIT == 10
+    assert BayesianGMM().n_init == DEFAULT_N_INIT
+    assert inspect.signature(bg.select_components).parameters["n_init"].default == DEFAULT_N_INIT
+    assert inspect.signature(em_start).parameters["n_init"].default == DEFAULT_N_INIT  # run_inference's
+    parser = _parser()
+    for cmd in (["fit", "d.csv", "-k", "2", "-o", "f.nc"], ["select", "d.csv"]):
+        assert parser.parse_args(cmd).n_init == DEFAULT_N_INIT
+    # GaussianMixture.icl and select_components agree on the ICL (mclust's "map")
+    assert inspect.signature(bg.GaussianMixture.icl).parameters["method"].default == "map"
+    assert inspect.signature(bg.select_components).parameters["icl_method"].default == "map"
