@@ -19,14 +19,10 @@ from bayesgmm.exceptions import BayesGMMWarning  # noqa: E402
 #: Fast settings: NUTS with a few draws, one chain (about a second a fit).
 FAST = dict(draws=10, tune=10, chains=1, progressbar=False)
 
-# Checks expected to fail, with the reason (scikit-learn marks them xfail).
-EXPECTED_FAILED = {
-    # As for GaussianMixture: the check compares a fit on weighted shuffled rows with
-    # one on repeated rows; sample_weight is not a fit parameter of BayesianGMM
-    # (the posterior of repeated rows is not a weighted likelihood's), and the
-    # random initialisation depends on row order.
-    "check_sample_weight_equivalence_on_dense_data": "no sample_weight; initialisation depends on row order",
-}
+# No check is expected to fail. scikit-learn skips one: check_array_api_input (needs
+# SCIPY_ARRAY_API=1; BayesianGMM converts its input to numpy float64 in any case). The
+# sample-weight checks do not apply: fit takes no sample_weight.
+EXPECTED_FAILED = {}
 
 
 @pytest.mark.slow
