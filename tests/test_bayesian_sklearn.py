@@ -101,6 +101,15 @@ def test_score_sample_fit_predict_and_pipeline():
     # the sample has the data's two modes: each component's draws sit on its blob
     means = sorted(Xs[ys == k, 0].mean() for k in (0, 1))
     assert means[0] == pytest.approx(-4, abs=0.7) and means[1] == pytest.approx(4, abs=0.7)
+    # the wide membership table and the deprecated interval name
+    table = model.membership_table()
+    assert table.index.name == "obs" and len(table) == len(X)
+    assert list(table.columns[:3]) == ["x0", "component", "probability"]  # the feature first
+    np.testing.assert_array_equal(table["component"], labels)
+    with pytest.warns(FutureWarning, match="hdi_prob is deprecated"):
+        old = model.membership(hdi_prob=0.9)
+    new = model.membership(ci_prob=0.9, ci_kind="eti")
+    np.testing.assert_array_equal(old["lower"], new["lower"])
     pipe = make_pipeline(StandardScaler(), clone(model))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", BayesGMMWarning)
