@@ -352,7 +352,7 @@ def check_diagnostics(
     Examples
     --------
     >>> import bayesgmm as bg  # doctest: +SKIP
-    >>> model = bg.BayesianGMM(2, random_state=0).fit(X, draws=500, tune=500)  # doctest: +SKIP
+    >>> model = bg.BayesianGMM(2, draws=500, tune=500, random_state=0).fit(X)  # doctest: +SKIP
     >>> report = bg.diagnostics.check_diagnostics(model.idata_)  # doctest: +SKIP
     >>> print(report)  # doctest: +SKIP
     4 chains x 500 draws: max R-hat 1.003 (<= 1.01), min bulk ESS 1850, ...
@@ -690,8 +690,8 @@ def _vi_loss_problem(stats) -> Problem | None:
             f"The variational loss was still decreasing when the optimisation stopped (mean "
             f"of the last {m} iterations {last.mean():.6g}, {drop:.3g} below the {m} before, "
             f"{drop / max(se, 1e-300):.1f} standard errors): the approximation has not "
-            "converged. Run more iterations (fit(..., method=..., n=<more steps>)) or use "
-            "method='nuts'.",
+            "converged. Run more iterations (BayesianGMM(..., sampler_kwargs={'n': <more "
+            "steps>}), or n=<more steps> for run_inference) or use method='nuts'.",
         )
     return None
 

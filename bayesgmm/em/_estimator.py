@@ -877,22 +877,23 @@ class GaussianMixture(EstimatorMixin):
         n = _n_rows(X)
         return -2.0 * self.score(X) * n + 2.0 * self._n_parameters()
 
-    def icl(self, X, method="entropy"):
+    def icl(self, X, method="map"):
         """Integrated completed likelihood criterion (lower is better).
 
         ICL (Biernacki, Celeux & Govaert 2000) penalises BIC by how unclear
         the classification is, favouring well-separated clusters:
 
-        * ``method="entropy"`` (default):
+        * ``method="map"`` (default, as :func:`bayesgmm.select_components`'s
+          ``icl_method``): ``ICL = BIC - 2 * sum_n log t_{n, z_n}`` with the MAP
+          labels ``z_n`` (the complete likelihood at the MAP classification, as
+          in Biernacki et al. 2000 and R mclust's ``icl()``; mclust reports it
+          with the opposite sign, higher is better, i.e.
+          ``mclust_icl = -icl(X, method="map")``).
+        * ``method="entropy"``:
           ``ICL = BIC + 2 * sum_n EN(x_n)`` with the entropy
           ``EN(x_n) = -sum_k t_nk log t_nk`` of the responsibilities ``t``
           (the "ICL-BIC" of McLachlan & Peel 2000, Sec. 6.10.3), i.e. minus
           twice the expected complete-data log-likelihood plus ``p log N``.
-        * ``method="map"``: ``ICL = BIC - 2 * sum_n log t_{n, z_n}`` with the
-          MAP labels ``z_n`` (the complete likelihood at the MAP
-          classification, as in Biernacki et al. 2000 and R mclust's
-          ``icl()``; mclust reports it with the opposite sign, higher is
-          better, i.e. ``mclust_icl = -icl(X, method="map")``).
 
         Both are ``>= BIC``, with equality when every row is assigned with
         probability one.
@@ -900,7 +901,7 @@ class GaussianMixture(EstimatorMixin):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-        method : {"entropy", "map"}, default="entropy"
+        method : {"map", "entropy"}, default="map"
 
         Returns
         -------

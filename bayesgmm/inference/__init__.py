@@ -90,6 +90,7 @@ def run_inference(
     random_seed=None,
     progressbar=True,
     nuts_sampler="nutpie",
+    model=None,
     **sampler_kwargs,
 ) -> xr.DataTree:
     """Sample (NUTS) or approximate (VI) the posterior of a Gaussian mixture.
@@ -109,7 +110,7 @@ def run_inference(
         Starting point: an EM fit (``weights_``, ``means_``, ``covariances_``
         in scikit-learn layout, same ``covariance_type``), a dict with keys
         ``weights``, ``means``, ``covariances``, or None for :func:`em_start`
-        (``EM_START_N_INIT`` = 5 restarts) here.
+        (``EM_START_N_INIT`` = 10 restarts) here.
     method : {"nuts", "advi", "fullrank_advi", "minibatch_advi"}, default="nuts"
     draws : int, default=1000
         Draws per chain kept (VI: draws per "chain" from the approximation).
@@ -121,6 +122,13 @@ def run_inference(
         Same seed, same draws.
     progressbar : bool, default=True
     nuts_sampler : {"nutpie", "pymc", "numpyro", "blackjax"}, default="nutpie"
+    model : pymc.Model, optional
+        A model built by :func:`~bayesgmm.build_model` for this ``X`` and
+        extended (priors changed, variables added), sampled by NUTS through
+        ``pm.sample`` with ``nuts_sampler`` (``"nutpie"``: nutpie's compiled
+        PyMC path). It must keep the stock model's variables
+        (:func:`~bayesgmm.inference._pymc.check_user_model`); only those are
+        returned. ``None``: the stock model (nutpie on the fast numpy density).
     **sampler_kwargs
         Passed to the sampler: for nutpie e.g. ``target_accept``,
         ``maxdepth``, ``cores``, ``adaptation``; for PyMC's ``pm.sample`` its
@@ -196,10 +204,14 @@ def run_inference(
         dens=dens, x0=x0, draws=draws, tune=tune, chains=chains, progressbar=progressbar,
         seed_jitter=seed_jitter, seed_sampler=seed_sampler, jitter=jitter, t0=t0,
     )
-    if method == "nuts" and nuts_sampler == "nutpie":
+    if model is not None and method != "nuts":
+        raise ValueError(
+            f"model= is sampled with NUTS only; got method={method!r}. Use method='nuts'."
+        )
+    if method == "nuts" and nuts_sampler == "nutpie" and model is None:
         tree = _nuts_nutpie(**common, **sampler_kwargs)
     elif method == "nuts":
-        tree = _pymc_sample(X, nuts_sampler=nuts_sampler, **common, **sampler_kwargs)
+        tree = _pymc_sample(X, nuts_sampler=nuts_sampler, model=model, **common, **sampler_kwargs)
     elif method in ("advi", "fullrank_advi"):
         tree = _pymc_fit(X, method=method, **common, **sampler_kwargs)
     else:

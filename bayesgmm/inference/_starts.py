@@ -18,11 +18,13 @@ import numpy as np
 from bayesgmm._data import orient
 from bayesgmm._logdensity import MixtureDensity
 from bayesgmm.covariance import get_covariance_type
+from bayesgmm.em._init import DEFAULT_N_INIT
 from bayesgmm.inference._common import _blas_one_thread
 
-#: EM restarts of the default starting fit (:func:`em_start`), used by
-#: ``run_inference(init=None)`` and, through its ``n_init``, by ``BayesianGMM.fit``.
-EM_START_N_INIT = 5
+#: EM restarts of the default starting fit (:func:`em_start`): the package's one
+#: default, :data:`bayesgmm.em.DEFAULT_N_INIT` (also BayesianGMM's, select_components'
+#: and the CLI's).
+EM_START_N_INIT = DEFAULT_N_INIT
 
 
 def initial_reg_covar(X) -> float:
@@ -43,7 +45,8 @@ def initial_reg_covar(X) -> float:
     return 1e-6 * data_var if np.isfinite(data_var) and data_var > 0 else 1e-6
 
 
-def em_start(X, n_components, covariance_type="full", *, n_init=EM_START_N_INIT, random_state=None):
+def em_start(X, n_components, covariance_type="full", *, n_init=EM_START_N_INIT, random_state=None,
+             reg_covar=None):
     """The default EM fit that starts the posterior.
 
     :class:`bayesgmm.GaussianMixture` with ``n_init`` restarts and the
@@ -57,9 +60,11 @@ def em_start(X, n_components, covariance_type="full", *, n_init=EM_START_N_INIT,
         The data (DataFrame column names are kept by the fit).
     n_components : int
     covariance_type : str or CovarianceModel, default="full"
-    n_init : int, default=EM_START_N_INIT (5)
+    n_init : int, default=EM_START_N_INIT (10)
         EM restarts; the best is returned.
     random_state : int, numpy Generator, RandomState or None
+    reg_covar : float or None, default None
+        EM's covariance regulariser; ``None``: :func:`initial_reg_covar` of ``X``.
 
     Returns
     -------
@@ -80,7 +85,7 @@ def em_start(X, n_components, covariance_type="full", *, n_init=EM_START_N_INIT,
 
     return GaussianMixture(
         n_components, covariance_type=covariance_type, n_init=n_init, random_state=random_state,
-        reg_covar=initial_reg_covar(X),
+        reg_covar=initial_reg_covar(X) if reg_covar is None else float(reg_covar),
     ).fit(X)
 
 

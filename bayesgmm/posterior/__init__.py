@@ -7,7 +7,8 @@ numpy kernels underneath, xarray in and out on top (dims ``chain``, ``draw``,
 * :mod:`~bayesgmm.posterior.relabel` -- label switching (:func:`relabel_draws`) and
   detection of chains stuck in different modes (:func:`detect_chain_modes`).
 * :mod:`~bayesgmm.posterior.membership` -- membership probabilities with intervals
-  (:func:`membership_summary`, :func:`predictive_membership`), the posterior predictive
+  (:func:`membership_summary`, :func:`predictive_membership`; :func:`membership_table`
+  as a wide DataFrame), the posterior predictive
   density (:func:`posterior_predictive_log_density`) and the pointwise log-likelihood.
 * :mod:`~bayesgmm.posterior.similarity` -- the co-clustering matrix
   (:func:`posterior_similarity`).
@@ -38,6 +39,7 @@ from bayesgmm.posterior.density import (
 )
 from bayesgmm.posterior.membership import (
     membership_summary,
+    membership_table,
     pointwise_log_likelihood,
     posterior_predictive_log_density,
     predictive_membership,
@@ -81,6 +83,7 @@ __all__ = [
     "apply_permutation",
     "detect_chain_modes",
     "membership_summary",
+    "membership_table",
     "pointwise_log_likelihood",
     "posterior_predictive_log_density",
     "predictive_membership",

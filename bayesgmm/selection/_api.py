@@ -9,7 +9,6 @@ any error of its fit as a failure), then the method's module runs the grid:
 from __future__ import annotations
 
 import numbers
-import os
 from collections.abc import Iterable
 
 import numpy as np
@@ -18,6 +17,7 @@ import pandas as pd
 from bayesgmm._data import orient
 from bayesgmm._validation import check_array, is_dask_array
 from bayesgmm.covariance import COVARIANCE_TYPES
+from bayesgmm.em._init import DEFAULT_N_INIT
 from bayesgmm.selection._bic import _select_em
 from bayesgmm.selection._elpd import _select_elpd
 from bayesgmm.selection._sparse import _select_sparse
@@ -34,7 +34,7 @@ def select_components(
     covariance_types=("full",),
     method="bic",
     *,
-    n_init=10,
+    n_init=DEFAULT_N_INIT,
     random_state=None,
     progressbar=True,
     n_jobs=1,
@@ -71,10 +71,15 @@ def select_components(
         ``n_jobs > 1``.
     progressbar : bool, default True
         One overall progress bar over the fits (tqdm when installed, else a
-        line on stderr); per-fit progress bars are switched off.
-    n_jobs : int, default 1
-        Worker processes for the cells (``-1``: all cores; "spawn" start
-        method, so each worker pays the import of the package once). Every
+        line on stderr; a line per finished fit when stderr is not a
+        terminal); per-fit progress bars are switched off.
+    n_jobs : int or None, default 1
+        Parallel fits of the cells, through joblib (``-1``: all cores). The
+        default backend (loky) runs them in fresh worker processes, so each
+        pays the import of the package once; inside
+        ``joblib.parallel_config(backend="dask")`` they run on the workers of
+        a ``dask.distributed`` cluster (``n_jobs=-1``: all of them; ``None``:
+        ``parallel_config``'s ``n_jobs``). Every
         cell gets the same seed whatever ``n_jobs`` is: the EM cells are
         identical for any ``n_jobs`` (tested); a Bayesian cell is as
         reproducible as the sampler is. With a sampler that already runs its
@@ -106,12 +111,13 @@ def select_components(
         table is built. If every cell is unusable, all are used, with a
         warning.
     inference : {"nuts", "advi", "fullrank_advi", "minibatch_advi"}, default "nuts"
-        For the Bayesian methods: ``BayesianGMM.fit(method=inference)``.
+        For the Bayesian methods: ``BayesianGMM(method=inference)``.
     **fit_kwargs
         For ``"bic"``/``"icl"``: passed to :class:`GaussianMixture` (e.g.
         ``reg_covar``, ``max_iter``, ``tol``, ``init_params``). For the
-        Bayesian methods: passed to :meth:`BayesianGMM.fit` (e.g.
-        ``draws``, ``tune``, ``chains``, ``target_accept``).
+        Bayesian methods: :class:`BayesianGMM`'s parameters (e.g. ``draws``,
+        ``tune``, ``chains``); any other keyword is a sampler keyword (its
+        ``sampler_kwargs``, e.g. ``target_accept``).
 
     Returns
     -------
@@ -309,16 +315,16 @@ def _check_covariance_types(covariance_types) -> list[str]:
     return out
 
 
-def _check_n_jobs(n_jobs) -> int:
-    """``n_jobs`` as a number of worker processes (``-1``: all cores)."""
+def _check_n_jobs(n_jobs):
+    """``n_jobs`` for joblib: a positive int, a negative one (``-1``: all workers) or None."""
+    if n_jobs is None:
+        return None
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
         raise ValueError(
-            "`n_jobs` must be a positive integer (number of worker processes) or -1 "
-            f"(all CPU cores); got {n_jobs!r}."
+            "`n_jobs` must be a positive integer (number of parallel fits), -1 (all CPU "
+            "cores, or all workers of joblib's backend), or None (joblib.parallel_config "
+            f"decides); got {n_jobs!r}."
         )
-    n_cpu = os.cpu_count() or 1
-    if n_jobs < 0:
-        return max(1, n_cpu + 1 + int(n_jobs))
     return int(n_jobs)
 
 
