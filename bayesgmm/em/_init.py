@@ -43,8 +43,8 @@ from bayesgmm.em._hierarchical import hierarchical_statistics
 
 #: EM restarts of every fit that feeds something else: the one default of
 #: ``n_init`` for :class:`bayesgmm.BayesianGMM`, :func:`bayesgmm.select_components`,
-#: ``run_inference(init=None)`` and the CLI (``GaussianMixture`` alone keeps
-#: scikit-learn's 1). EM is cheap next to what it feeds, and too few restarts can
+#: ``run_inference(init=None)`` and the CLI (``GaussianMixture`` alone defaults to
+#: ``n_init="auto"``, :func:`auto_n_init`). EM is cheap next to what it feeds, and too few restarts can
 #: miss the optimum: Old Faithful's ``tied`` 3-component fit needs more than 5
 #: k-means restarts (``random_state=0``) to reach mclust's log-likelihood.
 DEFAULT_N_INIT = 10
