@@ -101,8 +101,50 @@ def _weights(x, K):
     return logw, w
 
 
+# exp on [-inf, 0] in loops that vectorise: 2^n * exp(r), |r| <= log(2)/2, the integer n
+# put into the exponent bits through int64 views (a libm call per element costs
+# more than the rest of the likelihood). Relative error ~2 ulp; arguments
+# below -708 give exp(-708) ~ 3e-308 instead of a smaller number or 0.
+_LOG2E = 1.4426950408889634
+_LN2_HI = 0.6931471803691238
+_LN2_LO = 1.9082149292705877e-10
+_ROUND = 6755399441055744.0  # 1.5 * 2**52: adding it rounds to an integer kept in the low bits
+_ROUND_BITS = 0x4338000000000000
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
+def _exp_nonpositive(v, n, F, I):
+    """``v[:n] = exp(v[:n])`` for ``v <= 0`` (NaN stays NaN); ``F``, ``I`` scratch of length >= n."""
+    FI = F.view(np.int64)
+    S = I.view(np.float64)
+    for b in range(n):
+        t = max(v[b], -708.0)
+        kf = t * _LOG2E + _ROUND
+        F[b] = kf
+        nf = kf - _ROUND
+        r = (t - nf * _LN2_HI) - nf * _LN2_LO
+        p = 1.0 / 479001600.0
+        p = p * r + 1.0 / 39916800.0
+        p = p * r + 1.0 / 3628800.0
+        p = p * r + 1.0 / 362880.0
+        p = p * r + 1.0 / 40320.0
+        p = p * r + 1.0 / 5040.0
+        p = p * r + 1.0 / 720.0
+        p = p * r + 1.0 / 120.0
+        p = p * r + 1.0 / 24.0
+        p = p * r + 1.0 / 6.0
+        p = p * r + 0.5
+        p = p * r + 1.0
+        p = p * r + 1.0
+        v[b] = p if v[b] == v[b] else v[b]
+    for b in range(n):
+        I[b] = (FI[b] - _ROUND_BITS + 1023) << 52
+    for b in range(n):
+        v[b] *= S[b]
+
+
 @_njit
-def _loglik_block(XT, start, nb, K, D, mu, A, c, diagonal, Y, LP, R, S, M):
+def _loglik_block(XT, start, nb, K, D, mu, A, c, diagonal, Y, LP, W, IW, R, S, M):
     """Add one block's log-likelihood (returned) and statistics ``R, S, M``."""
     for k in range(K):
         for i in range(D):
@@ -131,21 +173,32 @@ def _loglik_block(XT, start, nb, K, D, mu, A, c, diagonal, Y, LP, R, S, M):
             Yi = Y[k, i]
             for b in range(nb):
                 lpk[b] -= 0.5 * Yi[b] * Yi[b]
+    # responsibilities: max over components, exp, normalise (loops over observations vectorise)
+    mx = W[0]
+    sm = W[1]
+    for b in range(nb):
+        mx[b] = LP[0, b]
+    for k in range(1, K):
+        lpk = LP[k]
+        for b in range(nb):
+            mx[b] = max(mx[b], lpk[b])
+    for b in range(nb):
+        sm[b] = 0.0
+    for k in range(K):
+        lpk = LP[k]
+        for b in range(nb):
+            lpk[b] -= mx[b]
+        _exp_nonpositive(lpk, nb, W[2], IW)
+        for b in range(nb):
+            sm[b] += lpk[b]
     total = 0.0
     for b in range(nb):
-        m = LP[0, b]
-        for k in range(1, K):
-            if LP[k, b] > m:
-                m = LP[k, b]
-        s = 0.0
-        for k in range(K):
-            e = math.exp(LP[k, b] - m)
-            LP[k, b] = e
-            s += e
-        inv = 1.0 / s
-        for k in range(K):
-            LP[k, b] *= inv
-        total += m + math.log(s)
+        total += mx[b] + math.log(sm[b])
+        sm[b] = 1.0 / sm[b]
+    for k in range(K):
+        lpk = LP[k]
+        for b in range(nb):
+            lpk[b] *= sm[b]
     for k in range(K):
         r = LP[k]
         acc = 0.0
@@ -210,10 +263,12 @@ def _logp_grad(buf, x, grad):
     blk = min(N, BLOCK)
     Y = np.empty((K, D + 1, blk))
     LP = np.empty((K, blk))
+    W = np.empty((3, blk))
+    IW = np.empty(blk, dtype=np.int64)
     ll = 0.0
     for start in range(0, N, blk):
         nb = min(blk, N - start)
-        ll += _loglik_block(XT, start, nb, K, D, mu, A, c, diagonal, Y, LP, R, S, M)
+        ll += _loglik_block(XT, start, nb, K, D, mu, A, c, diagonal, Y, LP, W, IW, R, S, M)
 
     lp = buf[_H_CONST] + ll
     # weights: Dirichlet + simplex Jacobian = const + sum alpha log w

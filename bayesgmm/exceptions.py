@@ -13,6 +13,7 @@ The hierarchy::
     │   ├── RhatWarning               (also a SamplingWarning) chains disagree
     │   └── VIConvergenceWarning      (also a SamplingWarning) the VI loss still fell
     ├── DegenerateComponentWarning    an EM component emptied or collapsed
+    ├── PerformanceWarning            a slower code path was taken (e.g. no compiled density)
     ├── SamplingWarning               a posterior fit may be unreliable
     │   ├── LowESSWarning, DivergenceWarning, ChainModeWarning
     └── SelectionWarning              a component-selection cell failed or is unreliable
@@ -51,6 +52,7 @@ __all__ = [
     "LowESSWarning",
     "NotFittedError",
     "ParetoKWarning",
+    "PerformanceWarning",
     "RhatWarning",
     "SamplingWarning",
     "SelectionWarning",
@@ -204,6 +206,18 @@ class ParetoKWarning(SelectionWarning):
     --------
     >>> from bayesgmm.exceptions import ParetoKWarning, BayesGMMWarning
     >>> issubclass(ParetoKWarning, BayesGMMWarning)
+    True
+    """
+
+
+class PerformanceWarning(BayesGMMWarning):
+    """A slower code path was taken: e.g. the compiled log density could not be
+    built and NUTS ran on the numpy density (same posterior; chains take turns).
+
+    Examples
+    --------
+    >>> from bayesgmm.exceptions import BayesGMMWarning, PerformanceWarning
+    >>> issubclass(PerformanceWarning, BayesGMMWarning)
     True
     """
 
