@@ -515,13 +515,17 @@ def chains_timing(quick, seed=0):
 
 CONVERGE = textwrap.dedent(
     """
-    import json, sys, time
+    import json, resource, sys, time
+    def cpu():
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
     t0 = time.perf_counter()
     import numpy as np
     sys.path.insert(0, {bench!r})
     from sampling import make_data, fit_em, run_bayesgmm, RHAT_MAX, ESS_MIN
     import bayesgmm.inference, nutpie, arviz_stats  # imports are not compile time
     t_import = time.perf_counter() - t0
+    c_import = cpu()
     N, D, K, density, seed, max_draws = {N}, {D}, {K}, {density!r}, {seed}, {max_draws}
     X, *_ = make_data(N, D, K, seed)
     em, t_em = fit_em(X, K, seed)
@@ -534,11 +538,12 @@ CONVERGE = textwrap.dedent(
             break
         draws *= 2
     total = time.perf_counter() - t0
+    cpu_total = cpu() - c_import
     X2, *_ = make_data(N, D, K + 1, seed + 1)
     em2, _ = fit_em(X2, K + 1, seed + 1)
     r2 = run_bayesgmm(X2, K + 1, em2, 500, 500, seed + 1, density)
     print(json.dumps(dict(N=N, D=D, K=K, density=density, imports=t_import, em=t_em, setup=setup,
-                          sampling=sampling, total_with_imports=total, total=total - t_import,
+                          sampling=sampling, total_with_imports=total, total=total - t_import, cpu_total=cpu_total,
                           converged=ok, draws=draws, attempts=attempts, rhat_max=r["rhat_max"],
                           ess_min=r["ess_min"], second_setup=r2["compile"], second_sampling=r2["sampling"])))
     """
@@ -558,7 +563,8 @@ def converge_fresh(quick, seed=0, max_draws=4000):
             r = json.loads(res.stdout.strip().splitlines()[-1])
             out.append(r)
             print(f"N={N}, D={D}, K={K} {density}: to converged {r['total']:.2f} s after imports "
-                  f"({r['total_with_imports']:.2f} s with {r['imports']:.2f} s of imports): EM {r['em']:.2f}, "
+                  f"({r['total_with_imports']:.2f} s with {r['imports']:.2f} s of imports; process CPU after imports "
+                  f"{r['cpu_total']:.2f} s): EM {r['em']:.2f}, "
                   f"setup/compile {r['setup']:.2f}, sampling {r['sampling']:.2f} s; converged={r['converged']} "
                   f"with {r['draws']} draws x 2 chains ({r['attempts']} attempt(s); R-hat {r['rhat_max']:.3f}, "
                   f"ESS {r['ess_min']:.0f}); second model (K={K + 1}) setup {r['second_setup']:.3f} s, "
