@@ -476,12 +476,17 @@ class CompiledDensity:
         If the covariance type has no compiled form
         (:meth:`~bayesgmm.covariance.CovarianceModel.compiled_block` is ``None``).
 
+    Attributes not listed here are the numpy density's (``pack``, ``unpack``,
+    ``names``, ...).
+
     Attributes
     ----------
     ndim : int
         Length of the unconstrained vector (as ``dens.ndim``).
     n_expanded : int
         Length of one expanded draw (:meth:`expand`).
+    expanded_names, expanded_shapes : list, dict
+        The posterior variables of :meth:`expand` and their shapes.
     buffer : ndarray of float64
         Header, constants and transposed data; its address is the ``user_data``
         pointer of the C callbacks.
@@ -506,10 +511,12 @@ class CompiledDensity:
         self.dens = dens
         self.ndim = dens.ndim
         self.with_correlations = bool(dens._cov.has_correlations)
-        self.names = ["weights", "means", "covariances", "sds"] + (["correlations"] if self.with_correlations else [])
-        self.shapes = {"weights": (K,), "means": (K, D), "covariances": (K, D, D), "sds": (K, D),
-                       "correlations": (K, D, D)}
-        self.n_expanded = int(sum(math.prod(self.shapes[n]) for n in self.names))
+        self.expanded_names = ["weights", "means", "covariances", "sds"] + (
+            ["correlations"] if self.with_correlations else []
+        )
+        self.expanded_shapes = {"weights": (K,), "means": (K, D), "covariances": (K, D, D), "sds": (K, D),
+                                "correlations": (K, D, D)}
+        self.n_expanded = int(sum(math.prod(self.expanded_shapes[n]) for n in self.expanded_names))
         pr = dens.priors
         params = np.asarray(block.params, dtype=np.float64).ravel()
         N = dens.X.shape[0]
@@ -530,8 +537,17 @@ class CompiledDensity:
         # writeable, as the C callbacks see it: one compiled specialisation serves both
         self.buffer = np.ascontiguousarray(np.concatenate(parts))
 
-    def logp_and_grad(self, x):
+    def __getattr__(self, name):
+        # everything else (pack, unpack, names, n_components, ...) is the numpy density's
+        if name == "dens":
+            raise AttributeError(name)
+        return getattr(self.dens, name)
+
+    def logp_and_grad(self, x, X=None, scale=1.0):
         """Log posterior density and gradient at ``x`` (``-inf`` and zeros where not finite).
+
+        Other data ``X`` or a ``scale`` (minibatches) are evaluated by the numpy
+        density (:meth:`MixtureDensity.logp_and_grad`).
 
         Examples
         --------
@@ -542,6 +558,8 @@ class CompiledDensity:
         >>> cd.logp_and_grad(np.zeros(cd.ndim))[1].shape
         (5,)
         """
+        if X is not None or scale != 1.0:
+            return self.dens.logp_and_grad(x, X=X, scale=scale)
         x = self.dens._check_x(x)
         grad = np.empty(self.ndim)
         lp = _logp_grad(self.buffer, np.ascontiguousarray(x), grad)
@@ -567,9 +585,9 @@ class CompiledDensity:
         out = np.empty(self.n_expanded)
         _expand(self.buffer, np.ascontiguousarray(x), out)
         res, o = {}, 0
-        for n in self.names:
-            size = math.prod(self.shapes[n])
-            res[n] = out[o : o + size].reshape(self.shapes[n])
+        for n in self.expanded_names:
+            size = math.prod(self.expanded_shapes[n])
+            res[n] = out[o : o + size].reshape(self.expanded_shapes[n])
             o += size
         return res
 

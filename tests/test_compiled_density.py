@@ -210,3 +210,14 @@ def test_fallback_to_numpy_density(monkeypatch):
 
     with pytest.raises(ValueError, match="density must be one of"):
         run_inference(X, 2, "diag", density="fast", **kw)
+
+
+def test_delegates_to_numpy_density():
+    """Other data or a scale (minibatches) and every other attribute are the numpy density's."""
+    dens = MixtureDensity(_data(40, 2, seed=11), 2, "tied")
+    cd = _compiled.CompiledDensity(dens)
+    x = next(_points(dens, 1, seed=6))
+    Xb = dens.X[:10]
+    np.testing.assert_array_equal(cd.logp_and_grad(x, X=Xb, scale=4.0)[1], dens.logp_and_grad(x, X=Xb, scale=4.0)[1])
+    assert cd.names == dens.names and cd.n_components == 2
+    np.testing.assert_array_equal(cd.unpack(x)["chol"], dens.unpack(x)["chol"])

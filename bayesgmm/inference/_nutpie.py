@@ -113,7 +113,6 @@ def _nuts_nutpie(*, dens, x0, draws, tune, chains, progressbar, seed_jitter, see
     names = _posterior_vars(dens)
     K, D = dens.n_components, dens.n_features
     shapes = {"weights": (K,), "means": (K, D), "covariances": (K, D, D), "sds": (K, D), "correlations": (K, D, D)}
-    sd0 = _jitter_scale(dens, x0, jitter)
 
     def make_logp_fn():
         def logp(x, **_):
@@ -133,6 +132,7 @@ def _nuts_nutpie(*, dens, x0, draws, tune, chains, progressbar, seed_jitter, see
         return x0 + jitter * sd0 * rng.standard_normal(dens.ndim)
 
     cd = _compiled_or_none(dens, density)
+    sd0 = _jitter_scale(dens if cd is None else cd, x0, jitter)  # 2 ndim gradients: compiled if we can
     dims = {n: _DIMS[n] for n in names}
     compiled = None
     if cd is not None:
