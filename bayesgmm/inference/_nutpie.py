@@ -22,6 +22,7 @@ import warnings
 
 import numpy as np
 
+from bayesgmm._logdensity import MixtureDensity
 from bayesgmm.exceptions import PerformanceWarning
 from bayesgmm.inference._common import _blas_one_thread
 from bayesgmm.inference._results import _DIMS, _coords, _numeric_only, _posterior_vars, _tree
@@ -35,7 +36,9 @@ def _compiled_or_none(dens, density):
     """The compiled density of ``dens``, or None for the numpy path (warning if it failed)."""
     if density not in DENSITIES:
         raise ValueError(f"density must be one of {list(DENSITIES)}, got {density!r}.")
-    if density == "numpy" or dens._cov.compiled_block(dens.n_components, dens.n_features, dens.priors) is None:
+    if density == "numpy" or type(dens) is not MixtureDensity:  # a wrapped or modified density: as given
+        return None
+    if dens._cov.compiled_block(dens.n_components, dens.n_features, dens.priors) is None:
         return None
     try:
         from bayesgmm._compiled import compile_density
