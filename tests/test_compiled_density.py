@@ -6,15 +6,12 @@ import warnings
 import numpy as np
 import pytest
 
+from bayesgmm import _compiled
 from bayesgmm._logdensity import MixtureDensity
+from bayesgmm.covariance import _compiled as cov_compiled
 from bayesgmm.covariance import get_covariance_type
 from bayesgmm.exceptions import PerformanceWarning
 from bayesgmm.priors import Priors
-
-numba = pytest.importorskip("numba")
-
-from bayesgmm import _compiled  # noqa: E402
-from bayesgmm.covariance import _compiled as cov_compiled  # noqa: E402
 
 TYPES = ["full", "tied", "diag", "spherical"]
 SHAPES = [(1, 1), (3, 2), (2, 3), (2, 1), (4, 5)]
