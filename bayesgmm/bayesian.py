@@ -12,6 +12,7 @@ from the EM solution, relabelling of the draws against EM
 from __future__ import annotations
 
 import numbers
+import os
 import warnings
 
 import numpy as np
@@ -618,23 +619,29 @@ class BayesianGMM(EstimatorMixin):
         from bayesgmm.diagnostics import check_diagnostics
         from bayesgmm.priors import Priors
 
-        tree = _datatree.load(path)
-        config = _datatree.get_config(tree)
-        params = config.get("estimator_params") or {}
-        priors = params.get("priors")
-        model = cls(
-            int(params.get("n_components", config["n_components"])),
-            covariance_type=str(params.get("covariance_type", config["covariance_type"])),
-            priors=None if priors is None else Priors.from_dict(priors),
-            random_state=params.get("random_state"),
-        )
-        names = _datatree.get_feature_names(tree)
-        has_names = bool(int(config.get("fitted_with_feature_names", 0)))
+        tree = _datatree.load(path)  # checks the checksum and the layout
         from bayesgmm.em import GaussianMixture
 
-        model.em_ = GaussianMixture._from_state(
-            **_datatree.get_em_state(tree), feature_names_in=names if has_names else None
-        )
+        try:  # a file that passed the checks can still hold parameters this version rejects
+            config = _datatree.get_config(tree)
+            params = config.get("estimator_params") or {}
+            priors = params.get("priors")
+            model = cls(
+                int(params.get("n_components", config["n_components"])),
+                covariance_type=str(params.get("covariance_type", config["covariance_type"])),
+                priors=None if priors is None else Priors.from_dict(priors),
+                random_state=params.get("random_state"),
+            )
+            names = _datatree.get_feature_names(tree)
+            has_names = bool(int(config.get("fitted_with_feature_names", 0)))
+            model.em_ = GaussianMixture._from_state(
+                **_datatree.get_em_state(tree), feature_names_in=names if has_names else None
+            )
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise ValueError(
+                f"{os.fspath(path)!r} holds a fit this version cannot rebuild "
+                f"({type(exc).__name__}: {exc}); refit the model."
+            ) from None
         model.n_features_in_ = len(names)
         if has_names:
             model.feature_names_in_ = np.asarray(names, dtype=object)
@@ -656,7 +663,8 @@ def _check_complete(posterior: xr.Dataset, draws: int, chains: int) -> None:
     for name in ("means", "covariances"):
         if name in posterior:
             v = posterior[name].transpose("chain", "draw", ...).to_numpy()
-            finite &= np.isfinite(v.reshape(*v.shape[:2], -1)).all(axis=-1)
+            # explicit sizes: -1 cannot be inferred for zero draws (Ctrl-C in warm-up)
+            finite &= np.isfinite(v.reshape(*v.shape[:2], int(np.prod(v.shape[2:])))).all(axis=-1)
     n_got = finite.sum(axis=1)
     # a finite prefix per chain, then only non-finite draws
     prefix_only = all(finite[c, : n_got[c]].all() for c in range(finite.shape[0]))

@@ -16,8 +16,9 @@ The hierarchy::
     ├── PerformanceWarning            a slower code path was taken (e.g. no compiled density)
     ├── SamplingWarning               a posterior fit may be unreliable
     │   ├── LowESSWarning, DivergenceWarning, ChainModeWarning
-    └── SelectionWarning              a component-selection cell failed or is unreliable
-        └── ParetoKWarning
+    ├── SelectionWarning              a component-selection cell failed or is unreliable
+    │   └── ParetoKWarning
+    └── UnverifiedFileWarning         a saved fit without a checksum was loaded
 
     NotFittedError (ValueError, AttributeError)
 
@@ -56,6 +57,8 @@ __all__ = [
     "RhatWarning",
     "SamplingWarning",
     "SelectionWarning",
+    "SingularCovarianceError",
+    "UnverifiedFileWarning",
     "VIConvergenceWarning",
 ]
 
@@ -218,6 +221,39 @@ class PerformanceWarning(BayesGMMWarning):
     --------
     >>> from bayesgmm.exceptions import BayesGMMWarning, PerformanceWarning
     >>> issubclass(PerformanceWarning, BayesGMMWarning)
+    True
+    """
+
+
+class SingularCovarianceError(ValueError):
+    """A component covariance is singular (not positive definite) in an EM fit.
+
+    A :class:`ValueError`, so code that caught the plain error still does.
+    With several initialisations (``n_init``), a start that hits it counts
+    as failed and the others go on; the error is raised when every start
+    hit it.
+
+    Examples
+    --------
+    >>> from bayesgmm.exceptions import SingularCovarianceError
+    >>> issubclass(SingularCovarianceError, ValueError)
+    True
+    """
+
+
+class UnverifiedFileWarning(BayesGMMWarning):
+    """A saved fit was loaded without an integrity check.
+
+    Files written by :meth:`bayesgmm.BayesianGMM.save` carry a SHA-256 digest
+    of every array and attribute, checked by :meth:`~bayesgmm.BayesianGMM.load`;
+    a file written before the digest existed (or whose digest attribute was
+    removed) has none, so damage to its values cannot be detected. Its layout
+    and attributes are still checked. Save the model again to add a digest.
+
+    Examples
+    --------
+    >>> from bayesgmm.exceptions import UnverifiedFileWarning, BayesGMMWarning
+    >>> issubclass(UnverifiedFileWarning, BayesGMMWarning)
     True
     """
 

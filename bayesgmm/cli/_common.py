@@ -216,10 +216,11 @@ def parse_component_range(text: str) -> list[int]:
     """
     hint = "expected e.g. 3, 1-6 or 2,3,5 (integers >= 1; ranges low-high)"
     parts = [p.strip() for p in str(text).split(",")]
+    shown = _short(text)
     if not text.strip() or any(not p for p in parts):
-        raise argparse.ArgumentTypeError(f"invalid component range {text!r}: {hint}")
+        raise argparse.ArgumentTypeError(f"invalid component range {shown}: {hint}")
     def where(part):
-        return repr(text) if part == text.strip() else f"{text!r} (at {part!r})"
+        return shown if part == text.strip() else f"{shown} (at {_short(part)})"
 
     out = set()
     for part in parts:
@@ -238,8 +239,42 @@ def parse_component_range(text: str) -> list[int]:
                 f"invalid component range {where(part)}: the range is empty "
                 f"(low {lo} > high {hi}); write {hi}-{lo}"
             )
+        if hi > MAX_COMPONENTS:
+            raise argparse.ArgumentTypeError(
+                f"invalid component range {where(part)}: at most {MAX_COMPONENTS} components"
+            )
         out.update(range(lo, hi + 1))
     return sorted(out)
+
+
+#: The largest component count the command line accepts (``-k``).
+MAX_COMPONENTS = 1000
+
+
+def _short(text, limit=40) -> str:
+    """``repr(text)``, cut to ``limit`` characters (an error line stays short)."""
+    text = str(text)
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} characters)"
+
+
+def check_components_against_data(ks, n_rows: int, path: str, option: str = "--components") -> None:
+    """Every component count must be at most the number of rows (before any fitting).
+
+    Examples
+    --------
+    >>> from bayesgmm.cli._common import check_components_against_data
+    >>> check_components_against_data([1, 2, 3], 272, "faithful.csv")
+    >>> check_components_against_data([1, 300], 272, "faithful.csv")
+    Traceback (most recent call last):
+    ...
+    bayesgmm.cli._common.CLIError: 'faithful.csv' has 272 rows but --components asks for up to 300 components; use at most 272
+    """
+    too_many = [k for k in ks if k > n_rows]
+    if too_many:
+        raise CLIError(
+            f"{path!r} has {n_rows} rows but {option} asks for up to {max(too_many)} "
+            f"components; use at most {n_rows}"
+        )
 
 
 def _covariance_list(text: str) -> list[str]:
@@ -404,11 +439,24 @@ def _check_constant(df: pd.DataFrame, path: str) -> None:
 
 # ------------------------------------------------------------------ output paths
 def _check_output_file(path: str, what: str) -> None:
+    """Fail now, before any fitting, if ``path`` cannot be written."""
+    if not path or not path.strip():
+        raise CLIError(f"the {what} name is empty; pass a file name")
     if os.path.isdir(path):
         raise CLIError(f"{what} {path!r} is a directory; pass a file name")
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
         raise CLIError(f"cannot write {what} {path!r}: the directory {parent!r} does not exist")
+    import tempfile
+
+    try:  # a real file in the directory: permissions, read-only mounts and quotas all show
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as exc:
+        raise CLIError(
+            f"cannot write {what} {path!r}: the directory {parent!r} is not writable "
+            f"({exc.strerror or exc})"
+        ) from None
 
 
 def _make_output_dir(path: str) -> None:

@@ -112,7 +112,8 @@ def run_fit(args) -> int:
     try:
         model.save(args.out)
     except (OSError, ValueError) as exc:
-        raise CLIError(f"could not save the fit to {args.out!r}: {exc}", EXIT_FAILURE) from None
+        # save's message names the path and the cause (and that an old file is kept)
+        raise CLIError(str(getattr(exc, "strerror", None) or exc), EXIT_FAILURE) from None
     _say("", f"Saved the fit to {args.out} (bayesgmm report {args.out} --out DIR writes tables and plots).")
     if args.strict and report.problems:
         _err("error", f"the sampling diagnostics found {len(report.problems)} problem(s) "

@@ -23,6 +23,7 @@ from bayesgmm.cli._common import (
     _table,
     _use_agg,
     _Warnings,
+    check_components_against_data,
     parse_component_range,
     read_data,
 )
@@ -73,6 +74,7 @@ def run_select(args) -> int:
             "--method loo, waic or sparse (bic/icl fit EM only)"
         )
     X = read_data(args.data, args.columns, sep=args.sep, index_col=args.index_col)
+    check_components_against_data(args.components, X.shape[0], args.data)
     if bayesian:
         _check_constant(X, args.data)
     from bayesgmm.selection import select_components

@@ -133,13 +133,42 @@ def _fit_cells(fit, X, cells, seed, options, n_jobs, progress: _Progress):
 
     # "spawn": the samplers use threads, and forking a threaded process can hang.
     ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(n_jobs, len(cells)), mp_context=ctx) as ex:
+    ex = ProcessPoolExecutor(max_workers=min(n_jobs, len(cells)), mp_context=ctx,
+                             initializer=_ignore_sigint)
+    try:
         futs = {ex.submit(_fit_cell, fit, X, k, ct, seed, options): (k, ct) for k, ct in cells}
         for fut in as_completed(futs):
             k, ct = futs[fut]
             results[(k, ct)] = fut.result()
             progress.update(f"K={k} {ct}")
+    except BaseException:
+        # Ctrl-C (or a failure) in the parent: stop the workers now instead of
+        # waiting for every queued fit to finish.
+        _stop_workers(ex)
+        raise
+    ex.shutdown(wait=True)
     return results
+
+
+def _ignore_sigint():
+    """Worker initializer: Ctrl-C is the parent's to handle (it stops the workers)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop_workers(ex, timeout=2.0):
+    """Cancel the queued fits of ``ex`` and end its worker processes at once."""
+    procs = list((getattr(ex, "_processes", None) or {}).values())
+    ex.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    deadline = time.perf_counter() + timeout
+    for p in procs:
+        p.join(max(0.0, deadline - time.perf_counter()))
+        if p.is_alive():
+            p.kill()
 
 
 def _reemit(results, cells, stacklevel=3):
@@ -159,8 +188,8 @@ def _warn_failures(results, cells, stacklevel=3):
     failed = [c for c in cells if results[c]["error"] is not None]
     if failed:
         lines = "; ".join(
-            f"n_components={k}, {ct}: {results[(k, ct)]['error']}" for k, ct in failed
-        )
+            f"n_components={k}, {ct}: {results[(k, ct)]['error']}" for k, ct in failed[:10]
+        ) + (f"; and {len(failed) - 10} more" if len(failed) > 10 else "")
         warnings.warn(
             f"{len(failed)} of {len(cells)} fits failed and are recorded as NaN in the table "
             f"(reason in the 'message' variable): {lines}. Too many components for the data "
