@@ -26,7 +26,7 @@ The covariance type's transform and prior are the compiled blocks of
 :meth:`~bayesgmm.covariance.CovarianceModel.compiled_block`.
 
 Everything is compiled with ``cache=True``: the first use on a machine
-compiles (a few seconds) and stores the machine code in numba's cache
+compiles (about 20-25 s of CPU time) and stores the machine code in numba's cache
 (``__pycache__`` beside this file, or ``NUMBA_CACHE_DIR``); later processes
 load it. The functions take the model from the buffer, not from closures, so
 a second model in the same process compiles nothing.
@@ -42,7 +42,7 @@ from numba import types
 
 from bayesgmm.covariance._compiled import chol_from_unconstrained, log_prior_and_grad
 
-__all__ = ["CompiledDensity", "compile_density", "BLOCK"]
+__all__ = ["BLOCK", "CompiledDensity", "compile_density"]
 
 #: Observations per block of the likelihood (the temporaries are ``(K, D + 2, BLOCK)``).
 BLOCK = 256

@@ -31,7 +31,7 @@ import numpy as np
 
 from bayesgmm.covariance._blocks import LOG_SD, PACKED_CHOLESKY, CompiledBlock
 
-__all__ = ["CompiledBlock", "PACKED_CHOLESKY", "LOG_SD", "chol_from_unconstrained", "log_prior_and_grad"]
+__all__ = ["LOG_SD", "PACKED_CHOLESKY", "CompiledBlock", "chol_from_unconstrained", "log_prior_and_grad"]
 
 
 def _njit(fn):
