@@ -14,6 +14,7 @@ The hierarchy::
     │   └── VIConvergenceWarning      (also a SamplingWarning) the VI loss still fell
     ├── DataConversionWarning         input was converted (a column-vector y raveled)
     ├── DegenerateComponentWarning    an EM component emptied or collapsed
+    ├── PerformanceWarning            a slower code path was taken (e.g. no compiled density)
     ├── SamplingWarning               a posterior fit may be unreliable
     │   ├── LowESSWarning, DivergenceWarning, ChainModeWarning
     │   └── StuckSamplerWarning       a chain did not move: its draws are no sample
@@ -55,6 +56,7 @@ __all__ = [
     "LowESSWarning",
     "NotFittedError",
     "ParetoKWarning",
+    "PerformanceWarning",
     "RhatWarning",
     "SamplingWarning",
     "SelectionWarning",
@@ -242,6 +244,18 @@ class ParetoKWarning(SelectionWarning):
     --------
     >>> from bayesgmm.exceptions import ParetoKWarning, BayesGMMWarning
     >>> issubclass(ParetoKWarning, BayesGMMWarning)
+    True
+    """
+
+
+class PerformanceWarning(BayesGMMWarning):
+    """A slower code path was taken: e.g. the compiled log density could not be
+    built and NUTS ran on the numpy density (same posterior; chains take turns).
+
+    Examples
+    --------
+    >>> from bayesgmm.exceptions import BayesGMMWarning, PerformanceWarning
+    >>> issubclass(PerformanceWarning, BayesGMMWarning)
     True
     """
 

@@ -36,6 +36,7 @@ LAYERS = {
     "priors": 4,
     "model": 4,
     "_logdensity": 4,
+    "_compiled": 4,  # the numba twin of _logdensity
     # 5: inference (NUTS, VI, chain starts)
     "inference": 5,
     # 6: posterior post-processing (relabelling, memberships, comparison)

@@ -743,6 +743,30 @@ class CovarianceModel:
         """
         raise NotImplementedError
 
+    def compiled_block(self, n_components: int, n_features: int, priors):
+        """This block as the compiled log density evaluates it, or ``None`` if it has no compiled form.
+
+        Returns
+        -------
+        CompiledBlock or None
+            A :class:`~bayesgmm.covariance._blocks.CompiledBlock`: which
+            compiled prior block of :mod:`bayesgmm.covariance._compiled`
+            describes :meth:`chol_from_unconstrained` and
+            :meth:`log_prior_and_grad`, with its constants. ``None`` (the
+            default) makes the sampler use the numpy density
+            (:class:`bayesgmm._logdensity.MixtureDensity`).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm.covariance import get_covariance_type
+        >>> from bayesgmm.priors import Priors
+        >>> rp = Priors().resolve(np.random.default_rng(0).normal(size=(20, 2)), 3)
+        >>> get_covariance_type("tied").compiled_block(3, 2, rp).n_factors
+        1
+        """
+        return None
+
     def inverse_cholesky(self, chol) -> np.ndarray:
         """Inverses of lower Cholesky factors (K, D, D) (diagonal types: elementwise).
 

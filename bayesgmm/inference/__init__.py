@@ -7,10 +7,12 @@
 and a ``sample_stats`` group.  Methods:
 
 ``method="nuts", nuts_sampler="nutpie"`` (default)
-    nutpie's NUTS on :class:`bayesgmm._logdensity.MixtureDensity`, a numpy
-    log-density with an analytic gradient that equals the PyMC model's: no
-    compilation at all, and a gradient 10-100x cheaper than PyMC's graph of
-    the plain mixture model.
+    nutpie's NUTS on :class:`bayesgmm._compiled.CompiledDensity`, a
+    numba-compiled log density with an analytic gradient that equals the PyMC
+    model's, called without the GIL so the chains run in parallel (compiled
+    once per machine, then loaded from numba's cache). ``density="numpy"``:
+    on :class:`bayesgmm._logdensity.MixtureDensity`, the same density in numpy
+    (no compilation; chains take turns).
 ``method="nuts", nuts_sampler="pymc" | "numpyro" | "blackjax"``
     ``pm.sample`` on :func:`bayesgmm.build_model` (the JAX samplers need
     ``pip install bayesgmm[jax]``).
@@ -28,7 +30,7 @@ over-dispersed points around the best; all in units of the local posterior sd
 (scale-free).  The result's attrs ``chain_start_optimum`` (per chain, 0 = the
 best) and ``em_optima_loglik`` record which optimum each chain started from.
 
-Layout: ``_nutpie`` (nutpie on the numpy density), ``_pymc`` (``pm.sample``
+Layout: ``_nutpie`` (nutpie on the compiled or the numpy density), ``_pymc`` (``pm.sample``
 with PyMC's, NumPyro's or BlackJAX's NUTS on the PyMC model), ``_vi`` (ADVI,
 full-rank ADVI, minibatch ADVI, the VI loss check), ``_starts`` (EM start,
 chain starts, curvature-scaled jitter, seeds), ``_results`` (draws to the
@@ -131,7 +133,9 @@ def run_inference(
         returned. ``None``: the stock model (nutpie on the fast numpy density).
     **sampler_kwargs
         Passed to the sampler: for nutpie e.g. ``target_accept``,
-        ``maxdepth``, ``cores``, ``adaptation``; for PyMC's ``pm.sample`` its
+        ``maxdepth``, ``cores``, ``adaptation``, and ``density``
+        (``"compiled"``, default, or ``"numpy"``: which log density nutpie
+        calls; the result's root attribute ``density`` says which ran); for PyMC's ``pm.sample`` its
         keywords; for ``"advi"``/``"fullrank_advi"`` ``pm.fit``'s keywords;
         for ``"minibatch_advi"``: ``batch_size`` (default ``min(N, 1000)``),
         ``n`` (steps), ``learning_rate`` (default 0.01).  ``jitter`` (default
