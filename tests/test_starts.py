@@ -86,11 +86,13 @@ def test_chain_starts_at_optima_then_over_dispersed():
 
 
 @pytest.mark.slow
-def test_nutpie_chains_start_where_asked(monkeypatch):
+@pytest.mark.parametrize("density", ["compiled", "numpy"])
+def test_nutpie_chains_start_where_asked(monkeypatch, density):
     """Chain c of nutpie starts at start c, whatever the order its threads ask in."""
     import nutpie
     import nutpie.compiled_pyfunc as cp
 
+    from bayesgmm.inference import _nutpie as nutpie_module
     from bayesgmm.inference._nutpie import _chain_init_seeds
     from bayesgmm.inference._starts import _seeds
 
@@ -110,10 +112,23 @@ def test_nutpie_chains_start_where_asked(monkeypatch):
         captured["trace"] = real_sample(*a, **k)
         return captured["trace"]
 
-    monkeypatch.setattr(cp, "from_pyfunc", spy_pyfunc)
+    real_compiled = nutpie_module._nutpie_compiled_model
+
+    def spy_compiled(cd, names, shapes, coords, dims, make_initial_point_fn):
+        def init(seed):
+            calls[int(seed)] = make_initial_point_fn(seed)
+            return calls[int(seed)]
+
+        return real_compiled(cd, names, shapes, coords, dims, init)
+
+    if density == "numpy":
+        monkeypatch.setattr(cp, "from_pyfunc", spy_pyfunc)
+    else:
+        monkeypatch.setattr(nutpie_module, "_nutpie_compiled_model", spy_compiled)
     monkeypatch.setattr(nutpie, "sample", spy_sample)
     tree = run_inference(X, 2, "full", init=em, draws=5, tune=10, chains=3, random_seed=4,
-                         progressbar=False, cores=2, jitter=0.0)
+                         progressbar=False, cores=2, jitter=0.0, density=density)
+    assert tree.attrs.get("density", density) == density
     assert tree.attrs["chain_start_optimum"] == [0, 1, 0]
     assert len(tree.attrs["em_optima_loglik"]) == 2
     dens = MixtureDensity(X, 2, "full")
