@@ -59,13 +59,21 @@ class CovarianceModel:
         ``correlations`` posterior variable exists).
     shared : bool
         Whether all components share one covariance (``tied``).
+    mclust_name : str
+        mclust's three-letter name of the model (``"VVV"`` for ``full``);
+        the registry accepts it as well as :attr:`name` (the same object).
+    has_bayesian_model : bool
+        Whether the Bayesian methods (PyMC prior block, unconstrained
+        transform) are offered; where not they raise ``NotImplementedError``.
     """
 
     name: str = ""
+    mclust_name: str = ""
     description: str = ""
     is_matrix: bool = False
     has_correlations: bool = False
     shared: bool = False
+    has_bayesian_model: bool = True
 
     # ------------------------------------------------------------------ identity
     def __repr__(self) -> str:

@@ -37,6 +37,7 @@ class Tied(MatrixCovariance):
     """
 
     name = "tied"
+    mclust_name = "EEE"
     description = "all components share one general covariance matrix"
     shared = True
 
