@@ -122,7 +122,9 @@ class BayesianGMM(EstimatorMixin):
         if not isinstance(self.covariance_type, str) or self.covariance_type not in COVARIANCE_TYPES:
             raise ValueError(
                 f"covariance_type must be one of {list(COVARIANCE_TYPES)}, got "
-                f"{self.covariance_type!r}."
+                f"{self.covariance_type!r}. These are the types with a Bayesian model; "
+                "mclust's other models (EII, EEI, VEV, ...) are offered by EM only "
+                "(GaussianMixture, select_components with method='bic' or 'icl')."
             )
         if self.priors is not None and not isinstance(self.priors, (Priors, dict)):
             raise TypeError(

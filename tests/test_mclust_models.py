@@ -248,3 +248,46 @@ def test_aliases_fit_identically():
         b = GaussianMixture(n_components=3, covariance_type=mc, random_state=0).fit(X)
         np.testing.assert_array_equal(a.covariances_, b.covariances_)
         assert a.lower_bound_ == b.lower_bound_
+
+
+# ------------------------------------------------------------------ refusals, selection
+@pytest.mark.parametrize("model", ["VEV", "EII"])
+def test_bayesian_gmm_refuses_em_only_models_at_fit(model):
+    from bayesgmm import BayesianGMM
+
+    X = _three_clusters()
+    with pytest.raises(ValueError, match="offered by EM only"):
+        BayesianGMM(n_components=2, covariance_type=model).fit(X)
+
+
+def test_select_components_refuses_em_only_models_for_bayesian_methods():
+    from bayesgmm import select_components
+
+    with pytest.raises(ValueError, match="has no Bayesian model"):
+        select_components(_three_clusters(), [1, 2], covariance_types=("full", "VEV"),
+                          method="loo", progressbar=False)
+    with pytest.raises(ValueError, match="'mclust'"):
+        select_components(_three_clusters(), [1, 2], covariance_types=("XYZ",), progressbar=False)
+
+
+def test_select_components_over_mclust_models_tables():
+    from bayesgmm import select_components
+
+    X = _data("iris")
+    res = select_components(X, [2, 3], covariance_types="mclust", n_init=1,
+                            progressbar=False, random_state=0)
+    # mclust's BIC choice on iris (Mclust(iris[, 1:4]): VEV, 2)
+    assert (res.n_components, res.covariance_type) == (2, "VEV")
+    table = res.mclust_table()
+    assert list(table.columns) == list(MCLUST_MODELS) and list(table.index) == [2, 3]
+    ll = res.table["log_likelihood"].sel(n_components=2, covariance_type="VEV").item()
+    p = get_covariance_type("VEV").n_parameters(2, 4)
+    assert table.loc[2, "VEV"] == pytest.approx(2 * ll - p * np.log(X.shape[0]))
+    best = res.best_per_n_components()
+    assert best.loc[2, "mclust_name"] == "VEV"
+    assert best.loc[2, "bic_mclust"] == pytest.approx(table.loc[2].max())
+    # aliases are one model: fitted once
+    res2 = select_components(X, [2], covariance_types=("full", "VVV", "EII"), n_init=1,
+                             progressbar=False, random_state=0)
+    assert list(res2.table["covariance_type"].to_numpy()) == ["full", "EII"]
+    assert list(res2.mclust_table().columns) == ["VVV", "EII"]
