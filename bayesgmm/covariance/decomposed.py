@@ -59,6 +59,12 @@ class _EMOnly:
             "(mclust's VVV, EEE, VVI, VII)."
         )
 
+    def random_covariances(self, rng, n_components, n_features, scale=1.0):
+        # the parent layout's random covariances, projected onto this model
+        # (their maximum-likelihood member)
+        cov = super().random_covariances(rng, n_components, n_features, scale)
+        return self.from_full(self.to_full(cov, n_components, n_features))
+
     pymc_prior = _no_bayesian_model
     unconstrained_blocks = _no_bayesian_model
     pymc_initvals = _no_bayesian_model
@@ -76,7 +82,10 @@ def _project(solver, arr, tail: int):
     flat = arr.reshape(-1, *shape)
     if flat.shape[0] == 0 or shape[0] == 0:
         return arr.copy()
-    return np.stack([solver(np.ones(shape[0]), block) for block in flat]).reshape(arr.shape)
+    # the zero matrix is its own projection (the limit of the model's members)
+    return np.stack([
+        solver(np.ones(shape[0]), block) if np.any(block) else block for block in flat
+    ]).reshape(arr.shape)
 
 
 # ----------------------------------------------------------------- spherical

@@ -68,10 +68,19 @@ class GaussianMixture(EstimatorMixin):
     ----------
     n_components : int, default=1
         Number of mixture components.
-    covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
+    covariance_type : str, default="full"
         ``full``: one general covariance per component; ``tied``: one shared
         general covariance; ``diag``: one diagonal covariance per component;
-        ``spherical``: one variance per component.
+        ``spherical``: one variance per component. Or one of mclust's
+        fourteen models ``"EII"``, ``"VII"``, ``"EEI"``, ``"VEI"``, ``"EVI"``,
+        ``"VVI"``, ``"EEE"``, ``"VEE"``, ``"EVE"``, ``"VVE"``, ``"EEV"``,
+        ``"VEV"``, ``"EVV"``, ``"VVV"`` (volume, shape, orientation Equal,
+        Variable or Identity; ``VVV``, ``EEE``, ``VVI``, ``VII`` are the four
+        above); the others store their covariances in the layout of
+        ``full`` (``..E``, ``..V``), ``diag`` (``EEI``, ``VEI``, ``EVI``) or
+        ``spherical`` (``EII``). With mclust's models ``reg_covar`` is added to
+        each component's scatter before the constrained fit (see the user
+        guide, "mclust's covariance models").
     tol : float, default=1e-3
         EM stops when the lower bound (mean log-likelihood per observation)
         changes by less than ``tol`` between iterations.
