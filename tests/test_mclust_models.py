@@ -291,3 +291,21 @@ def test_select_components_over_mclust_models_tables():
                              progressbar=False, random_state=0)
     assert list(res2.table["covariance_type"].to_numpy()) == ["full", "EII"]
     assert list(res2.mclust_table().columns) == ["VVV", "EII"]
+
+
+def test_bic_plot_over_fourteen_models_distinguishes_every_model():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from bayesgmm import plots, select_components
+
+    res = select_components(_three_clusters(), [1, 2], covariance_types="mclust", n_init=1,
+                            progressbar=False, random_state=0)
+    ax = plots.selection(res, criterion="bic_mclust")
+    curves = ax.lines[:14]
+    assert len(ax.lines) == 15  # fourteen models and the star
+    assert len({(c.get_color(), c.get_marker()) for c in curves}) == 14
+    assert [c.get_label() for c in curves] == [str(c) for c in res.table["covariance_type"].to_numpy()]
+    plt.close(ax.figure)
