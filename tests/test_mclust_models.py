@@ -251,7 +251,7 @@ def test_aliases_fit_identically():
 
 
 # ------------------------------------------------------------------ refusals, selection
-@pytest.mark.parametrize("model", ["VEV", "EII"])
+@pytest.mark.parametrize("model", ["VEV", "EVI"])
 def test_bayesian_gmm_refuses_em_only_models_at_fit(model):
     from bayesgmm import BayesianGMM
 

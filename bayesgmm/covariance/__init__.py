@@ -16,8 +16,8 @@ forms side by side).
 
 mclust's other ten models (:mod:`~bayesgmm.covariance.decomposed`) are
 subclasses of the type whose layout they share, with their own M-step
-(:mod:`~bayesgmm.covariance._decomposition`); they have no Bayesian model
-(``has_bayesian_model``). The registry accepts every type under its name and
+(:mod:`~bayesgmm.covariance._decomposition`); of them only EII and EEI have a
+Bayesian model (``has_bayesian_model``, :data:`BAYESIAN_COVARIANCE_TYPES`). The registry accepts every type under its name and
 under its mclust name.
 
 To add a parameterisation: write a subclass (of :class:`CovarianceModel`, or of
@@ -44,6 +44,7 @@ from bayesgmm.covariance.spherical import Spherical
 from bayesgmm.covariance.tied import Tied
 
 __all__ = [
+    "BAYESIAN_COVARIANCE_TYPES",
     "COVARIANCE_TYPES",
     "EM_COVARIANCE_TYPES",
     "FULL_MATRICES",
@@ -69,9 +70,12 @@ _REGISTRY: dict[str, CovarianceModel] = {
 #: every full-matrix stack are evaluated with it, whatever the fitted type.
 FULL_MATRICES: CovarianceModel = _REGISTRY["full"]
 
-#: scikit-learn's four covariance type names, in its order: the types with a
-#: Bayesian model (``BayesianGMM``, the posterior selection methods).
-COVARIANCE_TYPES: tuple[str, ...] = tuple(ct.name for ct in _INSTANCES if ct.has_bayesian_model)
+#: scikit-learn's four covariance type names, in its order.
+COVARIANCE_TYPES: tuple[str, ...] = tuple(ct.name for ct in _INSTANCES[:4])
+
+#: The types with a Bayesian model (``BayesianGMM``, the posterior selection
+#: methods): scikit-learn's four and mclust's EII and EEI.
+BAYESIAN_COVARIANCE_TYPES: tuple[str, ...] = tuple(ct.name for ct in _INSTANCES if ct.has_bayesian_model)
 
 #: mclust's fourteen model names, in mclust's order (``mclust.options("emModelNames")``);
 #: VVV, EEE, VVI and VII are the same objects as ``full``, ``tied``, ``diag``, ``spherical``.

@@ -25,9 +25,12 @@ VEV       ``(K, D, D)`` (full)         ``K + D-1 + K D(D-1)/2`` iterative
 EVV       ``(K, D, D)`` (full)         ``K D(D+1)/2 - (K-1)``   closed form
 ========  ===========================  =======================  ===============
 
-They are EM models: no Bayesian model (PyMC prior and unconstrained
-transform) is offered for them yet, and the Bayesian methods raise
-``NotImplementedError`` naming the types that have one.
+EII and EEI have a Bayesian model (one half-normal standard deviation shared
+by all components, or one per feature: the priors of ``spherical`` and
+``diag`` with the components tied). The other eight are EM models: no
+Bayesian model (PyMC prior and unconstrained transform) is offered for them,
+and their Bayesian methods raise ``NotImplementedError`` naming the types that
+have one.
 """
 
 from __future__ import annotations
@@ -35,6 +38,12 @@ from __future__ import annotations
 import numpy as np
 
 from bayesgmm.covariance import _decomposition as dec
+from bayesgmm.covariance._blocks import (
+    HALFNORMAL_CONST,
+    chol_from_sds,
+    log_sd_from_variances,
+    log_sd_log_prior_and_grad,
+)
 from bayesgmm.covariance._em import counts_and_means, located
 from bayesgmm.covariance.diag import Diag
 from bayesgmm.covariance.full import Full
@@ -42,21 +51,18 @@ from bayesgmm.covariance.spherical import Spherical
 
 __all__ = ["EII", "EEI", "VEI", "EVI", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV"]
 
-#: Covariance types with a Bayesian model (named in the error of the others).
-BAYESIAN_TYPES = ("full", "tied", "diag", "spherical")
-
-
 class _EMOnly:
     """Mixin: the Bayesian methods raise a ``NotImplementedError`` naming the types that have one."""
 
     has_bayesian_model = False
 
     def _no_bayesian_model(self, *args, **kwargs):
+        from bayesgmm.covariance import BAYESIAN_COVARIANCE_TYPES
+
         raise NotImplementedError(
             f"covariance_type={self.name!r} (mclust's {self.mclust_name}) is available for EM "
             "(GaussianMixture, select_components with method='bic' or 'icl') but has no "
-            f"Bayesian model; the Bayesian model supports {list(BAYESIAN_TYPES)} "
-            "(mclust's VVV, EEE, VVI, VII)."
+            f"Bayesian model; the Bayesian model supports {list(BAYESIAN_COVARIANCE_TYPES)}."
         )
 
     def random_covariances(self, rng, n_components, n_features, scale=1.0):
@@ -69,7 +75,6 @@ class _EMOnly:
     unconstrained_blocks = _no_bayesian_model
     pymc_initvals = _no_bayesian_model
     chol_from_unconstrained = _no_bayesian_model
-    unconstrained_from_covariances = _no_bayesian_model
     _unconstrained_from_layout = _no_bayesian_model
     log_prior_constant = _no_bayesian_model
     log_prior_and_grad = _no_bayesian_model
@@ -117,6 +122,51 @@ class EII(_EMOnly, Spherical):
         pooled = np.sum(nk * var) / np.sum(nk)
         return nk, located(stats, means), np.full(len(nk), pooled)
 
+    # ============================================================ Bayesian model
+    has_bayesian_model = True
+
+    def pymc_prior(self, n_components, n_features, priors):
+        """One half-normal standard deviation shared by all components.
+
+        PyMC form (value variable ``sd_log__``)::
+
+            sd ~ HalfNormal(sd_sigma_spherical)      (a scalar)
+            Sigma_k = sd**2 I for every k
+
+        Numpy form: the log-sd half-normal block of
+        :mod:`bayesgmm.covariance._blocks` on ``u = log sd``; its likelihood
+        gradient is the sum over the components and the diagonal.
+        """
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        sd = pm.HalfNormal("sd", sigma=priors.sd_sigma_spherical)
+        eye = pt.eye(int(n_features))[None, :, :]
+        return sd * pt.ones((int(n_components), 1, 1)) * eye
+
+    def unconstrained_blocks(self, n_components, n_features):
+        return [("sd_log__", ())]
+
+    def pymc_initvals(self, chol):
+        return {"sd": np.asarray(np.asarray(chol, dtype=np.float64)[0, 0, 0])}
+
+    def chol_from_unconstrained(self, u, n_components, n_features):
+        sd = float(np.exp(np.asarray(u, dtype=np.float64).reshape(-1)[0]))
+        return chol_from_sds(sd, int(n_components), int(n_features))
+
+    def _unconstrained_from_layout(self, covariances, n_features):
+        return log_sd_from_variances(self.from_full(self.to_full(
+            covariances, covariances.shape[-1], n_features))[:1])
+
+    def log_prior_constant(self, n_components, n_features, priors):
+        return float(HALFNORMAL_CONST - np.log(priors.sd_sigma_spherical))
+
+    def log_prior_and_grad(self, chol, dchol, priors):
+        K, D = chol.shape[0], chol.shape[-1]
+        s = np.array([chol[0, 0, 0]])
+        g = np.array([dchol.reshape(K, D * D)[:, :: D + 1].sum() * s[0]])
+        return log_sd_log_prior_and_grad(s, g, priors.sd_sigma_spherical**2)
+
 
 # ----------------------------------------------------------------- diagonal
 class _DiagonalModel(_EMOnly, Diag):
@@ -153,6 +203,51 @@ class EEI(_DiagonalModel):
 
     def _solve(self, nk, s):
         return dec.diag_equal_shape(nk, s, equal_volume=True)
+
+    # ============================================================ Bayesian model
+    has_bayesian_model = True
+
+    def pymc_prior(self, n_components, n_features, priors):
+        """Half-normal standard deviations, one per feature, shared by all components.
+
+        PyMC form (value variable ``sds_log__``)::
+
+            sds[d] ~ HalfNormal(sd_sigma[d])      dims (feature,)
+            Sigma_k = diag(sds**2) for every k
+
+        Numpy form: the log-sd half-normal block of
+        :mod:`bayesgmm.covariance._blocks` on ``u = log sds``; its likelihood
+        gradient is the sum over the components.
+        """
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        sds = pm.HalfNormal("sds", sigma=priors.sd_sigma, dims="feature")
+        one = sds[:, None] * pt.eye(int(n_features))
+        return pt.ones((int(n_components), 1, 1)) * one[None, :, :]
+
+    def unconstrained_blocks(self, n_components, n_features):
+        return [("sds_log__", (int(n_features),))]
+
+    def pymc_initvals(self, chol):
+        return {"sds": np.diagonal(np.asarray(chol, dtype=np.float64)[0]).copy()}
+
+    def chol_from_unconstrained(self, u, n_components, n_features):
+        sds = np.exp(np.asarray(u, dtype=np.float64))[None, :]
+        return chol_from_sds(sds, int(n_components), int(n_features))
+
+    def _unconstrained_from_layout(self, covariances, n_features):
+        return log_sd_from_variances(self.from_full(self.to_full(
+            covariances, covariances.shape[0], n_features))[0])
+
+    def log_prior_constant(self, n_components, n_features, priors):
+        return float(np.sum(HALFNORMAL_CONST - np.log(priors.sd_sigma)))
+
+    def log_prior_and_grad(self, chol, dchol, priors):
+        K, D = chol.shape[0], chol.shape[-1]
+        s = chol.reshape(K, D * D)[0, :: D + 1]
+        g = dchol.reshape(K, D * D)[:, :: D + 1].sum(axis=0) * s
+        return log_sd_log_prior_and_grad(s, g, priors.sd_sigma**2)
 
 
 class VEI(_DiagonalModel):

@@ -17,7 +17,13 @@ import pandas as pd
 
 from bayesgmm._data import orient
 from bayesgmm._validation import check_array, is_dask_array
-from bayesgmm.covariance import COVARIANCE_TYPES, EM_COVARIANCE_TYPES, MCLUST_MODELS, get_covariance_type
+from bayesgmm.covariance import (
+    BAYESIAN_COVARIANCE_TYPES,
+    COVARIANCE_TYPES,
+    EM_COVARIANCE_TYPES,
+    MCLUST_MODELS,
+    get_covariance_type,
+)
 from bayesgmm.selection._bic import _select_em
 from bayesgmm.selection._elpd import _select_elpd
 from bayesgmm.selection._sparse import _select_sparse
@@ -289,7 +295,7 @@ def _check_covariance_types(covariance_types, em: bool = True) -> list[str]:
     ``em``: the EM methods (every model of the registry, and ``"mclust"`` for
     mclust's fourteen); otherwise only the types with a Bayesian model.
     """
-    valid = list(EM_COVARIANCE_TYPES if em else COVARIANCE_TYPES)
+    valid = list(EM_COVARIANCE_TYPES if em else BAYESIAN_COVARIANCE_TYPES)
     if isinstance(covariance_types, str):
         covariance_types = MCLUST_MODELS if em and covariance_types == "mclust" else (covariance_types,)
     if not isinstance(covariance_types, Iterable):
@@ -317,7 +323,7 @@ def _check_covariance_types(covariance_types, em: bool = True) -> list[str]:
         if not em and not model.has_bayesian_model:
             raise ValueError(
                 f"`covariance_types` contains {ct!r}, which has no Bayesian model: the "
-                f"Bayesian methods (loo, waic, sparse) support {list(COVARIANCE_TYPES)}; "
+                f"Bayesian methods (loo, waic, sparse) support {list(BAYESIAN_COVARIANCE_TYPES)}; "
                 "use method='bic' or 'icl' for mclust's other models."
             )
         if model not in seen:  # "full" and "VVV" are one model: fitted once
