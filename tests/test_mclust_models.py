@@ -309,3 +309,21 @@ def test_bic_plot_over_fourteen_models_distinguishes_every_model():
     assert len({(c.get_color(), c.get_marker()) for c in curves}) == 14
     assert [c.get_label() for c in curves] == [str(c) for c in res.table["covariance_type"].to_numpy()]
     plt.close(ax.figure)
+
+
+@pytest.mark.parametrize("model", ["EII", "EEI"])
+def test_bayesian_fit_of_eii_eei_keeps_the_constraint_in_every_draw(model):
+    from bayesgmm import BayesianGMM
+
+    X = _three_clusters()[:80]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tiny run: R-hat / ESS warnings expected
+        m = BayesianGMM(2, covariance_type=model, random_state=0).fit(
+            X, draws=10, tune=10, chains=1, progressbar=False)
+    cov = m.idata_.posterior["covariances"].to_numpy()  # (chain, draw, K, D, D)
+    np.testing.assert_allclose(cov[:, :, 0], cov[:, :, 1], rtol=1e-12)  # equal across components
+    off = cov * (1 - np.eye(3))
+    assert np.all(off == 0)  # diagonal
+    if model == "EII":
+        diag = np.diagonal(cov, axis1=-2, axis2=-1)
+        np.testing.assert_allclose(diag, diag[..., :1] * np.ones(3), rtol=1e-12)
