@@ -184,8 +184,10 @@ def test_em_log_likelihood_never_decreases(model):
     resp[np.arange(X.shape[0]), np.arange(X.shape[0]) % K] = 1.0  # a poor start
     stats = _kernels.accumulate_statistics(X, ct, resp=resp)
     trace = []
+    covs = None
     for _ in range(25):
-        nk, means, covs = ct.m_step(stats, 1e-6)
+        # as the EM engine: the iterative M-steps (EVE, VVE) start at the previous covariances
+        nk, means, covs = ct.m_step_from(stats, 1e-6, covs)
         prec = ct.precision_cholesky(covs)
         stats = _kernels.accumulate_statistics(
             X, ct, means=means, precisions_chol=prec, log_weights=np.log(nk / nk.sum())

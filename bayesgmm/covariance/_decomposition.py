@@ -162,7 +162,25 @@ def _polar(G):
     return u @ vt
 
 
-def common_orientation(nk, S, equal_volume):
+def orientation_of(covariances):
+    """A common orientation of covariances (K, D, D) sharing their eigenvectors, or None.
+
+    The eigenvectors of a weighted sum with distinct weights (so that equal
+    eigenvalues of one component do not leave them undetermined).
+    """
+    if covariances is None:
+        return None
+    c = np.asarray(covariances, dtype=np.float64)
+    if c.ndim != 3 or not np.all(np.isfinite(c)):
+        return None
+    scale = np.trace(c, axis1=1, axis2=2)
+    if np.any(scale <= 0):
+        return None
+    w = (1.0 + np.arange(len(c)) / len(c)) / scale
+    return np.linalg.eigh(np.einsum("k,kij->ij", w, c))[1]
+
+
+def common_orientation(nk, S, equal_volume, start=None):
     """EVE (``equal_volume``) or VVE: ``Sigma_k = lambda_k D A_k D^T`` with one orientation ``D``.
 
     Given ``D``, ``T_k = diag(D^T S_k D)``: ``A_k = T_k / det(T_k)^{1/D}``;
@@ -173,11 +191,16 @@ def common_orientation(nk, S, equal_volume):
     ``D = polar(G)``: ``G = sum_k n_k (alpha_k I - S_k) D_old M_k`` with
     ``alpha_k`` the largest eigenvalue of ``S_k``, and
     ``G = sum_k n_k S_k D_old (m_k I - M_k)`` with ``m_k`` the largest entry
-    of ``M_k``. ``D`` starts at the eigenvectors of the pooled ``sum_k n_k S_k``.
+    of ``M_k``. ``D`` starts at ``start`` (an orthogonal matrix, e.g. the previous
+    EM iteration's orientation: then the result is never worse than there), or
+    else at the eigenvectors of the pooled ``sum_k n_k S_k``.
     """
     K, d, _ = S.shape
     n = np.sum(nk)
-    _, D = _sorted_eigh(np.einsum("k,kij->ij", nk, S))
+    if start is not None and start.shape == (d, d):
+        D = start
+    else:
+        _, D = _sorted_eigh(np.einsum("k,kij->ij", nk, S))
     alpha = np.linalg.eigvalsh(S)[:, -1][:, None, None]  # (K, 1, 1)
     prev = np.inf
     for it in range(_MAX_ITER + 1):

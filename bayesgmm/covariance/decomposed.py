@@ -296,7 +296,9 @@ class EVI(_DiagonalModel):
 class _MatrixModel(_EMOnly, Full):
     """General covariance matrices with constrained volume, shape or orientation: layout ``(K, D, D)``."""
 
-    def _solve(self, nk, S):
+    def _solve(self, nk, S, previous=None):
+        """The constrained covariances from counts and per-component covariances;
+        ``previous`` (K, D, D), where given, may start an iterative solver."""
         raise NotImplementedError
 
     def from_full(self, full):
@@ -305,6 +307,10 @@ class _MatrixModel(_EMOnly, Full):
     def m_step(self, stats, reg_covar):
         nk, located_means, S = Full.m_step(self, stats, reg_covar)
         return nk, located_means, self._solve(nk, S)
+
+    def m_step_from(self, stats, reg_covar, previous):
+        nk, located_means, S = Full.m_step(self, stats, reg_covar)
+        return nk, located_means, self._solve(nk, S, previous)
 
 
 class VEE(_MatrixModel):
@@ -325,7 +331,7 @@ class VEE(_MatrixModel):
         k, d = int(n_components), int(n_features)
         return float(k + (d + 2) * (d - 1) // 2)
 
-    def _solve(self, nk, S):
+    def _solve(self, nk, S, previous=None):
         return dec.equal_shape_orientation(nk, S)
 
 
@@ -347,8 +353,8 @@ class EVE(_MatrixModel):
         k, d = int(n_components), int(n_features)
         return float(1 + k * (d - 1) + d * (d - 1) // 2)
 
-    def _solve(self, nk, S):
-        return dec.common_orientation(nk, S, equal_volume=True)
+    def _solve(self, nk, S, previous=None):
+        return dec.common_orientation(nk, S, equal_volume=True, start=dec.orientation_of(previous))
 
 
 class VVE(_MatrixModel):
@@ -369,8 +375,8 @@ class VVE(_MatrixModel):
         k, d = int(n_components), int(n_features)
         return float(k * d + d * (d - 1) // 2)
 
-    def _solve(self, nk, S):
-        return dec.common_orientation(nk, S, equal_volume=False)
+    def _solve(self, nk, S, previous=None):
+        return dec.common_orientation(nk, S, equal_volume=False, start=dec.orientation_of(previous))
 
 
 class EEV(_MatrixModel):
@@ -391,7 +397,7 @@ class EEV(_MatrixModel):
         k, d = int(n_components), int(n_features)
         return float(d + k * d * (d - 1) // 2)
 
-    def _solve(self, nk, S):
+    def _solve(self, nk, S, previous=None):
         return dec.variable_orientation_equal_shape(nk, S, equal_volume=True)
 
 
@@ -413,7 +419,7 @@ class VEV(_MatrixModel):
         k, d = int(n_components), int(n_features)
         return float(k + d - 1 + k * d * (d - 1) // 2)
 
-    def _solve(self, nk, S):
+    def _solve(self, nk, S, previous=None):
         return dec.variable_orientation_equal_shape(nk, S, equal_volume=False)
 
 
@@ -435,5 +441,5 @@ class EVV(_MatrixModel):
         k, d = int(n_components), int(n_features)
         return float(k * d * (d + 1) // 2 - (k - 1))
 
-    def _solve(self, nk, S):
+    def _solve(self, nk, S, previous=None):
         return dec.equal_volume_variable_shape_orientation(nk, S)

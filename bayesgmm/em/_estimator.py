@@ -494,7 +494,7 @@ class GaussianMixture(EstimatorMixin):
                 stats = data.map_reduce(_block_stats_em, *estep, 0, feats, chunk, workspace=True)
                 lower_bound = stats.loglik / stats.weight
                 history.append(float(lower_bound))
-                params, reseeded = self._m_step(stats, data, shift, estep, degeneracy)
+                params, reseeded = self._m_step(stats, data, shift, estep, degeneracy, covs)
                 if not unresolved_warned:
                     unresolved_warned = _warn_unresolved_variance(cov, params, self.reg_covar)
                 change = lower_bound - prev
@@ -576,9 +576,9 @@ class GaussianMixture(EstimatorMixin):
         total = data.n if data.sample_weight is None else float(np.count_nonzero(data.sample_weight))
         return np.asarray(weights) * total
 
-    def _m_step(self, stats, data, shift, estep, degeneracy):
+    def _m_step(self, stats, data, shift, estep, degeneracy, previous=None):
         cov = self._covariance_model
-        nk, means_c, covs = cov.m_step(stats, self.reg_covar)
+        nk, means_c, covs = cov.m_step_from(stats, self.reg_covar, previous)
         bad = degeneracy.degenerate(stats, covs)
         reseeded = bool(bad.size)
         if reseeded:
