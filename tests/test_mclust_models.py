@@ -329,3 +329,19 @@ def test_bayesian_fit_of_eii_eei_keeps_the_constraint_in_every_draw(model):
     if model == "EII":
         diag = np.diagonal(cov, axis1=-2, axis2=-1)
         np.testing.assert_allclose(diag, diag[..., :1] * np.ones(3), rtol=1e-12)
+
+
+@pytest.mark.parametrize("model", NEW_MODELS[:4] + ["VEV", "EVE"])
+def test_make_mixture_of_a_model_and_recovery(model):
+    from bayesgmm.datasets import make_mixture
+
+    ct = get_covariance_type(model)
+    d = make_mixture(400, n_components=2, n_features=3, covariance_type=model, random_state=0)
+    full = ct.to_full(d.covariances, 2, 3)
+    np.testing.assert_allclose(ct.to_full(ct.from_full(full), 2, 3), full, rtol=1e-7, atol=1e-12)
+    gm = GaussianMixture(2, covariance_type=model, random_state=0).fit(d.X)
+    # the fitted model is at least as likely as the truth's (it is the maximum)
+    truth = _kernels.mixture_log_likelihood(
+        d.X, d.means, FULL_MATRICES.precision_cholesky(full), FULL_MATRICES, np.log(d.weights)
+    ).sum()
+    assert gm.score(d.X) * d.X.shape[0] >= truth - 1e-6
