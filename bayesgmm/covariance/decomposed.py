@@ -10,20 +10,20 @@ here, each a subclass of the type whose layout it shares, with its own M-step
 (:mod:`bayesgmm.covariance._decomposition`) and free-parameter count (mclust's
 ``nMclustParams``):
 
-========  ===========================  =======================  ===============
-model     layout (as)                  covariance parameters    M-step
-========  ===========================  =======================  ===============
-EII       ``(K,)`` (spherical), equal  ``1``                    closed form
-EEI       ``(K, D)`` (diag), equal     ``D``                    closed form
-VEI       ``(K, D)`` (diag)            ``K + D - 1``            iterative
-EVI       ``(K, D)`` (diag)            ``1 + K (D - 1)``        closed form
-VEE       ``(K, D, D)`` (full)         ``K + (D+2)(D-1)/2``     iterative
-EVE       ``(K, D, D)`` (full)         ``1 + K(D-1) + D(D-1)/2`` iterative (MM)
-VVE       ``(K, D, D)`` (full)         ``K D + D(D-1)/2``       iterative (MM)
-EEV       ``(K, D, D)`` (full)         ``D + K D(D-1)/2``       closed form
-VEV       ``(K, D, D)`` (full)         ``K + D-1 + K D(D-1)/2`` iterative
-EVV       ``(K, D, D)`` (full)         ``K D(D+1)/2 - (K-1)``   closed form
-========  ===========================  =======================  ===============
+=====  ============================  ====================================  ==============
+model  layout (as)                   covariance parameters                 M-step
+=====  ============================  ====================================  ==============
+EII    ``(K,)`` (spherical), equal   ``1``                                 closed form
+EEI    ``(K, D)`` (diag), equal      ``D``                                 closed form
+VEI    ``(K, D)`` (diag)             ``K + D - 1``                         iterative
+EVI    ``(K, D)`` (diag)             ``1 + K (D - 1)``                     closed form
+VEE    ``(K, D, D)`` (full)          ``K + (D + 2)(D - 1) / 2``            iterative
+EVE    ``(K, D, D)`` (full)          ``1 + K (D - 1) + D (D - 1) / 2``     iterative (MM)
+VVE    ``(K, D, D)`` (full)          ``K D + D (D - 1) / 2``               iterative (MM)
+EEV    ``(K, D, D)`` (full)          ``D + K D (D - 1) / 2``               closed form
+VEV    ``(K, D, D)`` (full)          ``K + D - 1 + K D (D - 1) / 2``       iterative
+EVV    ``(K, D, D)`` (full)          ``K D (D + 1) / 2 - (K - 1)``         closed form
+=====  ============================  ====================================  ==============
 
 EII and EEI have a Bayesian model (one half-normal standard deviation shared
 by all components, or one per feature: the priors of ``spherical`` and
