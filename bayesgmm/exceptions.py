@@ -54,6 +54,7 @@ __all__ = [
     "RhatWarning",
     "SamplingWarning",
     "SelectionWarning",
+    "SingularCovarianceError",
     "VIConvergenceWarning",
 ]
 
@@ -204,6 +205,22 @@ class ParetoKWarning(SelectionWarning):
     --------
     >>> from bayesgmm.exceptions import ParetoKWarning, BayesGMMWarning
     >>> issubclass(ParetoKWarning, BayesGMMWarning)
+    True
+    """
+
+
+class SingularCovarianceError(ValueError):
+    """A component covariance is singular (not positive definite) in an EM fit.
+
+    A :class:`ValueError`, so code that caught the plain error still does.
+    With several initialisations (``n_init``), a start that hits it counts
+    as failed and the others go on; the error is raised when every start
+    hit it.
+
+    Examples
+    --------
+    >>> from bayesgmm.exceptions import SingularCovarianceError
+    >>> issubclass(SingularCovarianceError, ValueError)
     True
     """
 

@@ -358,7 +358,7 @@ def test_lower_bound_collapsed_onto_a_plane_is_exact_and_increases(monkeypatch):
 
     monkeypatch.setattr(kernels_module, "accumulate_statistics", spy)
     with pytest.warns(DegenerateComponentWarning, match="singular"):
-        gm = GaussianMixture(3, covariance_type="full", init_params="random_from_data",
+        gm = GaussianMixture(3, covariance_type="full", init_params="random_from_data", n_init=1,
                              random_state=2, max_iter=40, reg_covar=1e-12).fit(X)
     assert np.linalg.eigvalsh(gm.covariances_).min() < 1e-11
     lb = np.asarray(gm.lower_bounds_)
@@ -377,7 +377,7 @@ def test_singular_below_float_resolution_warns():
     X = rng.normal(size=(34, 2)) * rng.uniform(0.5, 3, size=2) + rng.integers(0, 3, size=(34, 1)) * 3
     X[17:] = X[:17]
     with pytest.warns(DegenerateComponentWarning, match="float64 rounding"):
-        GaussianMixture(2, init_params="random_from_data", random_state=5, max_iter=40,
+        GaussianMixture(2, init_params="random_from_data", n_init=1, random_state=5, max_iter=40,
                         reg_covar=1e-12).fit(X)
 
 

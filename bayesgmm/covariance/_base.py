@@ -25,6 +25,7 @@ import math
 import numpy as np
 
 from bayesgmm import _kernels
+from bayesgmm.exceptions import SingularCovarianceError
 
 __all__ = ["CovarianceModel"]
 
@@ -809,7 +810,7 @@ def vector_precision_cholesky(covariances: np.ndarray) -> np.ndarray:
     """``1 / sqrt(v)`` for variances; names the components that are not > 0."""
     if np.any(~(covariances > 0.0)):
         bad = np.unique(np.nonzero(~(covariances > 0.0))[0])
-        raise ValueError(_kernels.singular_message(_component_list(bad)))
+        raise SingularCovarianceError(_kernels.singular_message(_component_list(bad)))
     return 1.0 / np.sqrt(covariances)
 
 
