@@ -182,14 +182,16 @@ class BayesianGMM(EstimatorMixin):
         return hasattr(self, "idata_")
 
     def _check_params(self):
-        from bayesgmm.covariance import COVARIANCE_TYPES
+        from bayesgmm.covariance import BAYESIAN_COVARIANCE_TYPES
         from bayesgmm.priors import Priors
 
         _check_int(self.n_components, "n_components", 1)
-        if not isinstance(self.covariance_type, str) or self.covariance_type not in COVARIANCE_TYPES:
+        if not isinstance(self.covariance_type, str) or self.covariance_type not in BAYESIAN_COVARIANCE_TYPES:
             raise ValueError(
-                f"covariance_type must be one of {list(COVARIANCE_TYPES)}, got "
-                f"{self.covariance_type!r}."
+                f"covariance_type must be one of {list(BAYESIAN_COVARIANCE_TYPES)}, got "
+                f"{self.covariance_type!r}. These are the types with a Bayesian model; "
+                "mclust's other models (VEV, EVE, VEE, ...) are offered by EM only "
+                "(GaussianMixture, select_components with method='bic' or 'icl')."
             )
         if self.priors is not None and not isinstance(self.priors, (Priors, dict)):
             raise TypeError(

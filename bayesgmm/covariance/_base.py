@@ -60,13 +60,21 @@ class CovarianceModel:
         ``correlations`` posterior variable exists).
     shared : bool
         Whether all components share one covariance (``tied``).
+    mclust_name : str
+        mclust's three-letter name of the model (``"VVV"`` for ``full``);
+        the registry accepts it as well as :attr:`name` (the same object).
+    has_bayesian_model : bool
+        Whether the Bayesian methods (PyMC prior block, unconstrained
+        transform) are offered; where not they raise ``NotImplementedError``.
     """
 
     name: str = ""
+    mclust_name: str = ""
     description: str = ""
     is_matrix: bool = False
     has_correlations: bool = False
     shared: bool = False
+    has_bayesian_model: bool = True
 
     # ------------------------------------------------------------------ identity
     def __repr__(self) -> str:
@@ -432,6 +440,25 @@ class CovarianceModel:
         array([[[1.]]])
         """
         raise NotImplementedError
+
+    def m_step_from(self, stats: _kernels.SufficientStatistics, reg_covar: float, previous):
+        """:meth:`m_step`, given the previous iteration's covariances (this layout) as well.
+
+        Types whose M-step iterates (mclust's EVE and VVE) start there, so each
+        M-step improves on the previous parameters (a generalised EM step) and
+        needs few inner iterations; the others ignore ``previous``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm._kernels import accumulate_statistics
+        >>> from bayesgmm.covariance import get_covariance_type
+        >>> full = get_covariance_type("full")
+        >>> st = accumulate_statistics(np.array([[0.0], [2.0]]), full, resp=np.ones((2, 1)))
+        >>> full.m_step_from(st, 0.0, np.ones((1, 1, 1)))[2]
+        array([[[1.]]])
+        """
+        return self.m_step(stats, reg_covar)
 
     def check_precisions(self, precisions, name: str = "precisions_init") -> None:
         """Raise ``ValueError`` unless ``precisions`` (this layout) are valid precisions.

@@ -29,6 +29,7 @@ class Diag(VarianceCovariance):
     """
 
     name = "diag"
+    mclust_name = "VVI"
     description = "each component has its own diagonal covariance matrix"
     shared = False
 

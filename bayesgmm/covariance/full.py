@@ -43,6 +43,7 @@ class Full(MatrixCovariance):
     """
 
     name = "full"
+    mclust_name = "VVV"
     description = "each component has its own general covariance matrix"
     shared = False
 

@@ -29,6 +29,7 @@ class Spherical(VarianceCovariance):
     """
 
     name = "spherical"
+    mclust_name = "VII"
     description = "each component has its own single variance"
     shared = False
 

@@ -39,6 +39,7 @@ class Tied(MatrixCovariance):
     """
 
     name = "tied"
+    mclust_name = "EEE"
     description = "all components share one general covariance matrix"
     shared = True
 

@@ -72,10 +72,19 @@ class GaussianMixture(EstimatorMixin):
     ----------
     n_components : int, default=1
         Number of mixture components.
-    covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
+    covariance_type : str, default="full"
         ``full``: one general covariance per component; ``tied``: one shared
         general covariance; ``diag``: one diagonal covariance per component;
-        ``spherical``: one variance per component.
+        ``spherical``: one variance per component. Or one of mclust's
+        fourteen models ``"EII"``, ``"VII"``, ``"EEI"``, ``"VEI"``, ``"EVI"``,
+        ``"VVI"``, ``"EEE"``, ``"VEE"``, ``"EVE"``, ``"VVE"``, ``"EEV"``,
+        ``"VEV"``, ``"EVV"``, ``"VVV"`` (volume, shape, orientation Equal,
+        Variable or Identity; ``VVV``, ``EEE``, ``VVI``, ``VII`` are the four
+        above); the others store their covariances in the layout of
+        ``full`` (``..E``, ``..V``), ``diag`` (``EEI``, ``VEI``, ``EVI``) or
+        ``spherical`` (``EII``). With mclust's models ``reg_covar`` is added to
+        each component's scatter before the constrained fit (see the user
+        guide, "mclust's covariance models").
     tol : float, default=1e-3
         EM stops when the lower bound (mean log-likelihood per observation)
         changes by less than ``tol`` between iterations.
@@ -600,7 +609,7 @@ class GaussianMixture(EstimatorMixin):
             stats = data.map_reduce(_block_stats_em, *estep, 0, feats, chunk, workspace=True)
             lower_bound = stats.loglik / stats.weight
             history.append(float(lower_bound))
-            params, reseeded = self._m_step(stats, data, shift, estep, degeneracy)
+            params, reseeded = self._m_step(stats, data, shift, estep, degeneracy, covs)
             if not unresolved_warned:
                 unresolved_warned = _warn_unresolved_variance(cov, params, self.reg_covar)
             change = lower_bound - prev
@@ -641,9 +650,9 @@ class GaussianMixture(EstimatorMixin):
         total = data.n if data.sample_weight is None else float(np.count_nonzero(data.sample_weight))
         return np.asarray(weights) * total
 
-    def _m_step(self, stats, data, shift, estep, degeneracy):
+    def _m_step(self, stats, data, shift, estep, degeneracy, previous=None):
         cov = self._covariance_model
-        nk, means_c, covs = cov.m_step(stats, self.reg_covar)
+        nk, means_c, covs = cov.m_step_from(stats, self.reg_covar, previous)
         bad = degeneracy.degenerate(stats, covs)
         reseeded = bool(bad.size)
         if reseeded:

@@ -16,7 +16,13 @@ import pandas as pd
 
 from bayesgmm._data import orient
 from bayesgmm._validation import check_array, is_dask_array
-from bayesgmm.covariance import COVARIANCE_TYPES
+from bayesgmm.covariance import (
+    BAYESIAN_COVARIANCE_TYPES,
+    COVARIANCE_TYPES,
+    EM_COVARIANCE_TYPES,
+    MCLUST_MODELS,
+    get_covariance_type,
+)
 from bayesgmm.em._init import DEFAULT_N_INIT
 from bayesgmm.selection._bic import _select_em
 from bayesgmm.selection._elpd import _select_elpd
@@ -55,7 +61,14 @@ def select_components(
         Component counts to compare. For ``"sparse"`` only the largest is
         used: it is the number of components of the overfitted mixture.
     covariance_types : str or sequence of str, default ("full",)
-        Any of ``"full"``, ``"tied"``, ``"diag"``, ``"spherical"``.
+        Any of ``"full"``, ``"tied"``, ``"diag"``, ``"spherical"``; for
+        ``"bic"``/``"icl"`` also any of mclust's fourteen models (``"EII"``,
+        ..., ``"VVV"``; ``"VVV"``, ``"EEE"``, ``"VVI"``, ``"VII"`` are the
+        first four), or ``"mclust"`` for all fourteen in mclust's order (as
+        mclust's ``Mclust`` does; :meth:`SelectionResult.mclust_table` then
+        shows mclust's BIC table). The default stays ``("full",)``: fourteen
+        models cost about fourteen times one, and the Bayesian methods offer
+        only the first four.
     method : {"bic", "icl", "loo", "waic", "sparse"}, default "bic"
         How to compare (see Notes).
     n_init : int, default 10
@@ -214,7 +227,7 @@ def select_components(
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"`method` must be one of {list(METHODS)}; got {method!r}.")
     ks = _check_n_components(n_components)
-    cts = _check_covariance_types(covariance_types)
+    cts = _check_covariance_types(covariance_types, em=method in ("bic", "icl"))
     if isinstance(n_init, bool) or not isinstance(n_init, numbers.Integral) or n_init < 1:
         raise ValueError(f"`n_init` must be an integer >= 1 (EM restarts per fit); got {n_init!r}.")
     if not isinstance(progressbar, bool):
@@ -288,14 +301,19 @@ def _check_n_components(n_components) -> list[int]:
     return ks
 
 
-def _check_covariance_types(covariance_types) -> list[str]:
-    """``covariance_types`` as a list of distinct registry names, in the given order."""
+def _check_covariance_types(covariance_types, em: bool = True) -> list[str]:
+    """``covariance_types`` as a list of distinct registry names, in the given order.
+
+    ``em``: the EM methods (every model of the registry, and ``"mclust"`` for
+    mclust's fourteen); otherwise only the types with a Bayesian model.
+    """
+    valid = list(EM_COVARIANCE_TYPES if em else BAYESIAN_COVARIANCE_TYPES)
     if isinstance(covariance_types, str):
-        covariance_types = (covariance_types,)
+        covariance_types = MCLUST_MODELS if em and covariance_types == "mclust" else (covariance_types,)
     if not isinstance(covariance_types, Iterable):
         raise TypeError(
             "`covariance_types` must be a string or a sequence of strings from "
-            f"{list(COVARIANCE_TYPES)}; got {type(covariance_types).__name__}."
+            f"{valid}; got {type(covariance_types).__name__}."
         )
     cts = list(covariance_types)
     if not cts:
@@ -303,14 +321,25 @@ def _check_covariance_types(covariance_types) -> list[str]:
             "`covariance_types` is empty; pass e.g. ('full',) or "
             f"{tuple(COVARIANCE_TYPES)}."
         )
-    out = []
+    out, seen = [], []
     for ct in cts:
-        if ct not in COVARIANCE_TYPES:
+        try:
+            model = get_covariance_type(ct) if isinstance(ct, str) else None
+        except ValueError:
+            model = None
+        if model is None:
             raise ValueError(
-                f"`covariance_types` contains {ct!r}; each entry must be one of "
-                f"{list(COVARIANCE_TYPES)}."
+                f"`covariance_types` contains {ct!r}; each entry must be one of {valid}"
+                + (" or 'mclust' (all fourteen of mclust's models)." if em else ".")
             )
-        if ct not in out:
+        if not em and not model.has_bayesian_model:
+            raise ValueError(
+                f"`covariance_types` contains {ct!r}, which has no Bayesian model: the "
+                f"Bayesian methods (loo, waic, sparse) support {list(BAYESIAN_COVARIANCE_TYPES)}; "
+                "use method='bic' or 'icl' for mclust's other models."
+            )
+        if model not in seen:  # "full" and "VVV" are one model: fitted once
+            seen.append(model)
             out.append(ct)
     return out
 
