@@ -218,3 +218,22 @@ def test_delegates_to_numpy_density():
     np.testing.assert_array_equal(cd.logp_and_grad(x, X=Xb, scale=4.0)[1], dens.logp_and_grad(x, X=Xb, scale=4.0)[1])
     assert cd.names == dens.names and cd.n_components == 2
     np.testing.assert_array_equal(cd.unpack(x)["chol"], dens.unpack(x)["chol"])
+
+
+@pytest.mark.parametrize(
+    "covariance_type",
+    [name for name in __import__("bayesgmm.covariance", fromlist=["x"]).BAYESIAN_COVARIANCE_TYPES],
+)
+def test_every_bayesian_type_is_compiled_exactly_or_not_at_all(covariance_type):
+    """A type inheriting a layout (EII from spherical, EEI from diag) must not inherit
+    the parent's compiled block: the sampler then uses the numpy density."""
+    from bayesgmm.inference._nutpie import _compiled_or_none
+
+    X = _data(40, 2, seed=3)
+    dens = MixtureDensity(X, 3, covariance_type, _priors(3))
+    cd = _compiled_or_none(dens, "compiled")
+    if cd is None:
+        assert get_covariance_type(covariance_type).compiled_block(3, 2, dens.priors) is None
+        return
+    for x in _points(dens, 3, seed=5):
+        _assert_same(dens, cd, x)

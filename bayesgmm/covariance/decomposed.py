@@ -71,6 +71,12 @@ class _EMOnly:
         cov = super().random_covariances(rng, n_components, n_features, scale)
         return self.from_full(self.to_full(cov, n_components, n_features))
 
+    def compiled_block(self, n_components, n_features, priors):
+        # the parent layout's compiled block is the parent's model, not this one:
+        # no compiled form (the numpy density samples the types that have a
+        # Bayesian model, EII and EEI)
+        return None
+
     pymc_prior = _no_bayesian_model
     unconstrained_blocks = _no_bayesian_model
     pymc_initvals = _no_bayesian_model
