@@ -5,14 +5,14 @@ EM point estimates (:class:`GaussianMixture`), a PyMC posterior started from the
 selection (:func:`select_components`).
 """
 
-from __future__ import annotations
-
-import importlib
-from importlib.metadata import PackageNotFoundError, version
+# No ``from __future__ import annotations`` and only private helper names here:
+# ``dir(bayesgmm)`` lists the public API and nothing else (tested).
+import importlib as _importlib
+import importlib.metadata as _metadata
 
 try:
-    __version__ = version("bayesgmm")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = _metadata.version("bayesgmm")
+except _metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
 # Public names and the module that defines each.  Imported lazily so that
@@ -28,21 +28,25 @@ _LAZY = {
     "plots": "bayesgmm.plots",
     "posterior": "bayesgmm.posterior",
     "diagnostics": "bayesgmm.diagnostics",
+    "GaussianMixtureClassifier": "bayesgmm.classification",
+    "detect_anomalies": "bayesgmm.anomaly",
+    "compare_kmeans": "bayesgmm.kmeans",
 }
 
 __all__ = ["__version__", *_LAZY]
 
 
-def __getattr__(name: str):
+def __getattr__(name):
     try:
         module_name = _LAZY[name]
     except KeyError:
         raise AttributeError(f"module 'bayesgmm' has no attribute {name!r}") from None
-    module = importlib.import_module(module_name)
+    module = _importlib.import_module(module_name)
     value = module if module_name.endswith("." + name) else getattr(module, name)
     globals()[name] = value
     return value
 
 
 def __dir__():
-    return sorted(set(globals()) | set(__all__))
+    # the public API only (submodules imported along the way are reachable, not listed)
+    return sorted(__all__)

@@ -39,6 +39,7 @@ __all__ = [
     "check_n_features",
     "check_random_state",
     "check_sample_weight",
+    "relative_sample_weight",
     "feature_labels",
     "is_dask_array",
     "obs_coords",
@@ -308,9 +309,13 @@ def check_array(
     Returns
     -------
     X : ndarray or dask.array.Array of float64, shape (n_samples, n_features)
-        The input itself when it already is a float64 array (it is never
-        written to), otherwise a converted copy. A DataArray's values come in
-        C order (rows contiguous, a copy when they were stored otherwise).
+        The input itself when it already is a C-contiguous float64 array (it
+        is never written to), otherwise a converted copy. Always in C order
+        (rows contiguous): a Fortran-ordered array (what ``pandas.read_csv``
+        and ``DataFrame.to_numpy`` return), a strided view or a DataArray
+        stored ``(feature, obs)`` is copied, so that every sum over the data
+        runs in the same order and results never depend on the memory
+        layout of the input.
     feature_names : ndarray of str (object dtype) or None
         DataFrame column names, or the string coordinate values of the
         feature dimension of a DataArray (its second dim after
@@ -376,6 +381,10 @@ def check_array(
     arr = _to_float_numpy(X, name, feature_names)
     if arr.ndim != 2:
         raise ValueError(_shape_hint(arr.ndim, name))
+    # one memory layout before anything depends on it: numpy's pairwise sums (and
+    # BLAS) round differently on C- and Fortran-ordered data, and a chain that sees
+    # other roundings is another chain (issue 14)
+    arr = np.ascontiguousarray(arr)
     n, d = arr.shape
     if d < min_features:
         raise ValueError(
@@ -528,7 +537,7 @@ def prepare_data(X, *, name: str = "X", min_samples: int = 2):
     ((3, 2), [10, 20, 30], ['a', 'b'])
     """
     arr, names = check_array(X, name=name, min_samples=min_samples, allow_dask=False)
-    arr = np.array(arr, dtype=np.float64, copy=True)  # never alias the caller's data
+    arr = np.array(arr, dtype=np.float64, order="C", copy=True)  # never alias the caller's data
     return arr, np.asarray(obs_coords(X, arr.shape[0])), feature_labels(names, arr.shape[1])
 
 
@@ -641,16 +650,18 @@ def check_sample_weight(sample_weight, n_samples: int, *, name: str = "sample_we
         return None
     if is_dask_array(sample_weight):
         return sample_weight.astype(np.float64)
-    if isinstance(sample_weight, numbers.Number):
-        return np.full(n_samples, float(sample_weight))
     if _is_pandas_series(sample_weight) or _is_xarray(sample_weight):
         sample_weight = np.asarray(sample_weight)
+    if isinstance(sample_weight, (bool, np.bool_)):
+        raise TypeError(f"`{name}` must be numeric; got {sample_weight!r}.")
     try:
         w = np.asarray(sample_weight, dtype=np.float64)
     except (TypeError, ValueError):
         raise TypeError(
             f"`{name}` must be numeric; got {type(sample_weight).__name__}."
         ) from None
+    if w.ndim == 0:  # one weight for every row: checked like an array of it
+        w = np.full(n_samples, float(w))
     if w.ndim != 1 or w.shape[0] != n_samples:
         raise ValueError(
             f"`{name}` must be a 1D array of length n_samples={n_samples}; got "
@@ -663,9 +674,39 @@ def check_sample_weight(sample_weight, n_samples: int, *, name: str = "sample_we
             f"`{name}` contains {int((w < 0).sum())} negative value(s); weights must "
             "be >= 0."
         )
-    if not w.sum() > 0:
+    if not np.any(w > 0):  # (not w.sum(): it overflows for weights near 1e308)
         raise ValueError(
             f"`{name}` sums to zero; at least one weight must be positive "
             "(all-zero weights leave nothing to fit)."
         )
     return w
+
+
+def relative_sample_weight(w):
+    """Checked weights divided by their largest value (only relative weights matter).
+
+    A fit depends only on the ratios of the weights; dividing by the maximum
+    keeps every weight in ``(0, 1]``, so sums and products neither overflow
+    (weights near ``1e306``) nor fall below the absolute tolerances of the
+    fit (weights near ``1e-20``).  Weights below ``5e-324`` times the largest
+    become 0.  ``None`` stays ``None``; a dask array is divided lazily by its
+    (computed) maximum.
+
+    Examples
+    --------
+    >>> from bayesgmm._data import relative_sample_weight
+    >>> relative_sample_weight(np.array([2e306, 1e306])).tolist()
+    [1.0, 0.5]
+    """
+    if w is None:
+        return None
+    top = w.max()
+    if is_dask_array(w):
+        top = top.compute()
+    top = float(top)
+    if not np.isfinite(top) or top <= 0:
+        raise ValueError(
+            "`sample_weight` must be finite with at least one positive weight; got a "
+            f"largest weight of {top!r}."
+        )
+    return w / top

@@ -85,6 +85,7 @@ __all__ = [
     "has_log_likelihood",
     "save",
     "load",
+    "tree_digest",
 ]
 
 #: Group names in the order they are written.
@@ -824,39 +825,197 @@ def get_em_state(tree) -> dict:
 
 
 # --------------------------------------------------------------------------- storage
+#: Root attribute holding the digest of everything else in a saved file.
+CHECKSUM_ATTR = "bayesgmm_checksum"
+
+#: Bytes written per ``os.write`` call when saving (a Ctrl-C lands between calls).
+_WRITE_CHUNK = 4 * 2**20
+
+
 def _check_path(path, name="path"):
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(
             f"{name} must be a file path (str or pathlib.Path), got {type(path).__name__}."
         )
-    return os.fspath(path)
+    path = os.fspath(path)
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if not path:
+        raise ValueError(f"{name} is an empty string; pass a file name such as 'fit.nc'.")
+    return path
+
+
+def _hash_value(h, value) -> None:
+    """Feed one array or attribute value into ``h`` in a storage-independent form.
+
+    The form does not depend on how netCDF stores the value: the width of a
+    fixed-width string, the integer width, float32 vs float64, the payload of
+    a NaN, or a length-1 array attribute read back as a scalar.
+    """
+    arr = np.asarray(value)
+    kind = arr.dtype.kind
+    flat = arr.ravel()
+    h.update(f"{kind in 'USOT'}:{flat.size}:".encode())
+    if kind in "USOT":
+        items = ["" if v is None else str(v) for v in flat.tolist()]
+        h.update(json.dumps(items).encode())
+    elif kind == "M":
+        h.update(flat.astype("<M8[ns]").view("<i8").tobytes())
+    elif kind == "m":
+        h.update(flat.astype("<m8[ns]").view("<i8").tobytes())
+    elif kind in "biu":
+        h.update(np.ascontiguousarray(flat, dtype="<u8" if kind == "u" else "<i8").data)
+    elif kind in "fc":
+        canon = np.ascontiguousarray(flat, dtype="<c16" if kind == "c" else "<f8")
+        if kind == "f":
+            nan = np.isnan(canon)
+            if nan.any():  # one NaN bit pattern (storage may change the payload)
+                canon = np.where(nan, np.nan, canon)
+        h.update(canon.data)
+    else:  # pragma: no cover - no other dtype is stored
+        h.update(repr(flat.tolist()).encode())
+
+
+def tree_digest(tree) -> str:
+    """SHA-256 of every variable, coordinate and attribute of a result tree.
+
+    The digest that :func:`save` stores as the root attribute
+    ``bayesgmm_checksum`` and :func:`load` checks. It covers the groups'
+    names, each variable's name, dims, shape, values and attributes, and every
+    attribute (the checksum attribute itself excepted), in a form that does not
+    depend on how netCDF stores them, so a tree and the tree read back from its
+    file have the same digest.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> from bayesgmm._datatree import tree_digest
+    >>> t = xr.DataTree(xr.Dataset({"x": ("a", np.arange(3.0))}))
+    >>> d = tree_digest(t)
+    >>> d.startswith("sha256:"), tree_digest(t) == d
+    (True, True)
+    >>> t["x"] = ("a", np.array([0.0, 1.0, 2.5]))
+    >>> tree_digest(t) == d
+    False
+    """
+    import hashlib
+
+    h = hashlib.sha256()
+    for node in sorted(tree.subtree, key=lambda n: n.path):
+        h.update(b"\0node\0" + node.path.encode())
+        for key in sorted(map(str, node.attrs)):
+            if node.path == "/" and key == CHECKSUM_ATTR:
+                continue
+            h.update(b"\0attr\0" + key.encode() + b"\0")
+            _hash_value(h, node.attrs[key])
+        ds = node.to_dataset(inherit=False)
+        for name in sorted(map(str, ds.variables)):
+            var = ds.variables[name]
+            h.update(b"\0var\0" + name.encode() + b"\0" + repr((var.dims, var.shape)).encode())
+            _hash_value(h, var.values)
+            for key in sorted(map(str, var.attrs)):
+                h.update(b"\0vattr\0" + key.encode() + b"\0")
+                _hash_value(h, var.attrs[key])
+    return "sha256:" + h.hexdigest()
+
+
+def _write_atomically(data, path: str) -> None:
+    """Write ``data`` (bytes-like) to ``path`` so that ``path`` is never partial.
+
+    The bytes go to a new temporary file in the same directory, are flushed to
+    disk (``fsync``), and the temporary file is then renamed over ``path``
+    (``os.replace``, atomic on POSIX and Windows). Any error or interrupt
+    before the rename removes the temporary file and leaves ``path`` as it was.
+    """
+    import tempfile
+
+    target = os.path.realpath(path)  # replace a symlink's target, not the link
+    directory = os.path.dirname(target)
+    if os.path.exists(target):
+        mode = os.stat(target).st_mode & 0o7777
+    else:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp",
+                               dir=directory)
+    try:
+        try:
+            view = memoryview(data).cast("B")
+            for start in range(0, len(view), _WRITE_CHUNK):
+                chunk = view[start : start + _WRITE_CHUNK]
+                while chunk:  # os.write may write less than asked
+                    written = os.write(fd, chunk)
+                    chunk = chunk[written:]
+            if hasattr(os, "fchmod"):  # POSIX: the permissions a new file would get
+                os.fchmod(fd, mode)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:  # make the rename itself durable (POSIX; not possible on Windows)
+        dir_fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
 
 
 def save(tree, path) -> None:
-    """Write a result tree to a netCDF-4 file (h5netcdf engine).
+    """Write a result tree to a netCDF-4 file (h5netcdf engine), atomically.
 
     Every array round-trips exactly through :func:`load`.  Object-dtype
     variables are written as unicode strings (``None`` -> ``""``) with a
     warning; trees built by :func:`build_tree` have none.
 
+    The file is built in memory, written to a temporary file in the target's
+    directory, flushed to disk and renamed over ``path``: an interrupt
+    (Ctrl-C) or an I/O error (a full disk) at any point leaves a previous file
+    at ``path`` unchanged and no partial file behind.  The root attribute
+    ``bayesgmm_checksum`` stores the SHA-256 digest of every array and
+    attribute (:func:`tree_digest`), checked by :func:`load`.
+
     Parameters
     ----------
     tree : xarray.DataTree
     path : str or os.PathLike
-        Destination file (overwritten); ``.nc`` is the usual suffix.
+        Destination file (replaced); ``.nc`` is the usual suffix.
+
+    Raises
+    ------
+    ValueError
+        If ``path`` is empty or its directory does not exist.
+    OSError
+        If the file cannot be written (the message names the path and the
+        cause, e.g. no space left on the device or permission denied); the
+        previous file at ``path``, if any, is unchanged.
 
     Examples
     --------
-    >>> import numpy as np, xarray as xr, tempfile, os
-    >>> from bayesgmm._datatree import save, load
-    >>> t = xr.DataTree.from_dict({"/observed_data": xr.Dataset({"X": (("obs", "feature"), np.ones((2, 1)))})})
-    >>> t.attrs = {"bayesgmm_version": "0", "covariance_type": "full", "n_components": 1, "method": "nuts"}
-    >>> p = os.path.join(tempfile.mkdtemp(), "fit.nc")
-    >>> save(t, p)
-    >>> xr.testing.assert_identical(load(p), t)
+    >>> from bayesgmm._datatree import save, load  # doctest: +SKIP
+    >>> save(model.idata_, "fit.nc")  # doctest: +SKIP
+    >>> xr.testing.assert_identical(load("fit.nc"), model.idata_)  # doctest: +SKIP
     """
     _check_tree(tree)
     path = _check_path(path)
+    if os.path.isdir(path):
+        raise ValueError(f"Cannot save to {path!r}: it is a directory; pass a file name.")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise ValueError(
+            f"Cannot save to {path!r}: the directory {directory!r} does not exist; "
+            "create it first or choose another path."
+        )
     converted = []
     out = tree.copy()
     for node in out.subtree:
@@ -872,17 +1031,177 @@ def save(tree, path) -> None:
             UserWarning,
             stacklevel=2,
         )
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise ValueError(
-            f"Cannot save to {path!r}: the directory {directory!r} does not exist; "
-            "create it first or choose another path."
+    out.attrs = {**out.attrs, CHECKSUM_ATTR: tree_digest(out)}
+    # Serialised in memory: h5py never holds an open file on disk, so a failed
+    # write cannot leave a half-written HDF5 file (nor crash when the failed
+    # file object is collected, an h5py/h5netcdf problem on a full disk).
+    data = out.to_netcdf(None, engine=_ENGINE)
+    try:
+        _write_atomically(data, path)
+    except OSError as exc:
+        cause = exc.strerror or str(exc)
+        raise type(exc)(
+            exc.errno,
+            f"Could not save to {path!r}: {cause}; the previous file at that path (if any) "
+            "is unchanged. Free disk space, fix the permissions or choose another path",
+        ) from None
+
+
+def _int_attr(value) -> int | None:
+    try:
+        f = float(np.asarray(value).item())
+    except (TypeError, ValueError):
+        return None
+    return int(f) if f.is_integer() else None
+
+
+def _consistency_problems(tree) -> list[str]:
+    """What is inconsistent in a loaded result tree (empty when nothing is)."""
+    problems = []
+    attrs = dict(tree.attrs)
+    for key in ("model_config", "sampler_config", "estimator_params"):
+        value = attrs.get(key, "")
+        if isinstance(value, np.ndarray) and value.size == 1:
+            value = value.item()
+        if not isinstance(value, str):
+            problems.append(f"root attribute {key!r} is not a JSON string")
+            continue
+        if value:
+            try:
+                parsed = json.loads(value)
+            except ValueError as exc:
+                problems.append(f"root attribute {key!r} is not valid JSON ({exc})")
+                continue
+            if not isinstance(parsed, dict):
+                problems.append(f"root attribute {key!r} is not a JSON object")
+    ct_name = attrs.get("covariance_type")
+    try:
+        ct = get_covariance_type(str(ct_name))
+    except ValueError:
+        problems.append(f"unknown covariance_type {ct_name!r}")
+        ct = None
+    K = _int_attr(attrs.get("n_components"))
+    if K is None or K < 1:
+        problems.append(f"n_components {attrs.get('n_components')!r} is not a positive integer")
+        K = None
+    for group in ("posterior", "observed_data", "em"):
+        if group not in tree.children:
+            problems.append(f"the {group!r} group is missing")
+    if problems:
+        return problems
+
+    def sizes_of(group, var, dims):
+        ds = tree[group].to_dataset()
+        if var not in ds:
+            problems.append(f"variable {var!r} is missing from the {group!r} group")
+            return None
+        if set(ds[var].dims) != set(dims):
+            problems.append(
+                f"{group}/{var} has dims {tuple(ds[var].dims)}, expected {tuple(dims)}"
+            )
+            return None
+        return dict(ds[var].sizes), ds[var]
+
+    obs = sizes_of("observed_data", "X", ("obs", "feature"))
+    D = obs[0]["feature"] if obs else None
+    N = obs[0]["obs"] if obs else None
+    features = None if not obs else [str(f) for f in obs[1]["feature"].to_numpy()]
+    draws = {}
+    for group, lead in (("posterior", ("chain", "draw")), ("em", ())):
+        for var, dims in (("weights", ("component",)), ("means", ("component", "feature")),
+                          ("covariances", ("component", "feature", "feature_bis"))):
+            got = sizes_of(group, var, lead + dims)
+            if got is None:
+                continue
+            sizes, arr = got
+            if K is not None and sizes["component"] != K:
+                problems.append(
+                    f"{group}/{var} has {sizes['component']} components but n_components is {K}"
+                )
+            for dim in ("feature", "feature_bis"):
+                if dim in sizes and D is not None and sizes[dim] != D:
+                    problems.append(
+                        f"{group}/{var} has {sizes[dim]} features but the observed data has {D}"
+                    )
+            if "feature" in sizes and features is not None and sizes["feature"] == D:
+                names = [str(f) for f in arr["feature"].to_numpy()]
+                if names != features:
+                    problems.append(f"{group}/{var} names other features than the observed data")
+            if lead:
+                draws = {d: sizes[d] for d in lead}
+            if not np.isfinite(arr.to_numpy()).all():
+                problems.append(f"{group}/{var} contains NaN or inf")
+    em_attrs = dict(tree["em"].attrs)
+    if ct is not None and str(em_attrs.get("covariance_type", ct.name)) != ct.name:
+        problems.append(
+            f"the em group's covariance_type {em_attrs.get('covariance_type')!r} differs from "
+            f"the root's {ct.name!r}"
         )
-    out.to_netcdf(path, engine=_ENGINE, mode="w")
+    try:
+        em_params = json.loads(em_attrs.get("params") or "{}")
+        if not isinstance(em_params, dict):
+            raise ValueError("not a JSON object")
+    except (TypeError, ValueError) as exc:
+        problems.append(f"the em group's 'params' attribute is not valid JSON ({exc})")
+        em_params = {}
+    try:
+        est = json.loads(attrs.get("estimator_params") or "{}")
+    except (TypeError, ValueError):
+        est = {}
+    for where, params in (("em params", em_params), ("estimator_params", est)):
+        if not isinstance(params, dict):
+            continue
+        if "n_components" in params and K is not None and _int_attr(params["n_components"]) != K:
+            problems.append(
+                f"{where} say n_components={params['n_components']!r} but the file has {K}"
+            )
+        pct = params.get("covariance_type")
+        if pct is not None and ct is not None and str(pct) != ct.name:
+            problems.append(f"{where} say covariance_type={pct!r} but the file has {ct.name!r}")
+    if ct is not None and "em" in tree.children and not problems:
+        full = tree["em"].to_dataset()["covariances"]
+        try:
+            full = full.transpose("component", "feature", "feature_bis").to_numpy()
+            back = ct.to_full(ct.from_full(full), full.shape[0], n_features=full.shape[1])
+            # relative to each matrix's scale: types stored through a decomposition
+            # round-trip to rounding error, another type's matrices do not
+            scale = np.abs(full).max(axis=(-2, -1), keepdims=True)
+            if not np.all(np.abs(back - full) <= 1e-9 * scale):
+                problems.append(
+                    f"the em covariances are not of the file's covariance_type {ct.name!r}"
+                )
+        except (ValueError, TypeError, IndexError) as exc:
+            problems.append(f"the em covariances do not fit covariance_type {ct.name!r} ({exc})")
+    if "log_likelihood" in tree.children:
+        got = sizes_of("log_likelihood", "X", ("chain", "draw", "obs"))
+        if got is not None:
+            sizes, arr = got
+            if N is not None and sizes["obs"] != N:
+                problems.append(
+                    f"log_likelihood/X has {sizes['obs']} observations but the observed data has {N}"
+                )
+            if draws and any(sizes[d] != draws[d] for d in draws):
+                problems.append("log_likelihood/X has other chains or draws than the posterior")
+            if np.isnan(arr.to_numpy()).any():
+                problems.append("log_likelihood/X contains NaN")
+    if "sample_stats" in tree.children:
+        ss = tree["sample_stats"].to_dataset()
+        if "relabel_permutation" in ss:
+            perm = ss["relabel_permutation"]
+            if K is not None and perm.sizes.get("component") != K:
+                problems.append("sample_stats/relabel_permutation does not have n_components columns")
+    return problems
 
 
 def load(path) -> xr.DataTree:
-    """Read a result tree written by :func:`save` (fully into memory).
+    """Read a result tree written by :func:`save` (fully into memory), checking it.
+
+    The file's digest (root attribute ``bayesgmm_checksum``) is recomputed and
+    compared, and the attributes are checked against the arrays (covariance
+    type, number of components, number and names of features, the ``em``
+    group, the JSON attributes), so a damaged or edited file is an error,
+    never a wrong model.  The checksum attribute is removed from the returned
+    tree (it describes the file, not the fit).
 
     Parameters
     ----------
@@ -897,26 +1216,71 @@ def load(path) -> xr.DataTree:
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        If the file is not a netCDF/HDF5 file or not a bayesgmm result.
+        If the file is not a netCDF/HDF5 file, not a bayesgmm result, fails its
+        checksum or is inconsistent (the message names the file and the
+        problem).
+
+    Warns
+    -----
+    bayesgmm.exceptions.UnverifiedFileWarning
+        If the file has no checksum (written before bayesgmm stored one): it is
+        loaded after the consistency checks.
 
     Examples
     --------
     >>> from bayesgmm._datatree import load  # doctest: +SKIP
     >>> tree = load("fit.nc")  # doctest: +SKIP
     """
+    from bayesgmm.exceptions import UnverifiedFileWarning
+
     path = _check_path(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"No such file: {path!r} (pass the path given to save()).")
+    if os.path.isdir(path):
+        raise ValueError(f"{path!r} is a directory; pass the file written by save().")
     try:
         tree = xr.load_datatree(path, engine=_ENGINE)
-    except (OSError, ValueError) as exc:
+    except (KeyboardInterrupt, MemoryError):
+        raise
+    except Exception as exc:  # h5py/h5netcdf raise many types on a damaged file
         raise ValueError(
             f"Could not read {path!r} as a netCDF-4/HDF5 file ({type(exc).__name__}: {exc}); "
-            "pass a file written by BayesianGMM.save()."
+            "the file is damaged or is not a file written by BayesianGMM.save()."
         ) from None
     if "bayesgmm_version" not in tree.attrs:
         raise ValueError(
             f"{path!r} is a netCDF file but not a bayesgmm result (no 'bayesgmm_version' "
             "attribute); pass a file written by BayesianGMM.save()."
+        )
+    stored = tree.attrs.get(CHECKSUM_ATTR)
+    if stored is None:
+        warnings.warn(
+            f"{path!r} has no checksum (it was written by an older bayesgmm, or the "
+            f"{CHECKSUM_ATTR!r} attribute was removed), so damage to its values cannot be "
+            "detected; its layout was checked. Save the model again to add a checksum.",
+            UnverifiedFileWarning,
+            stacklevel=2,
+        )
+    else:
+        try:
+            actual = tree_digest(tree)
+        except Exception as exc:  # pragma: no cover - values that cannot be hashed
+            actual = f"(not computable: {type(exc).__name__}: {exc})"
+        if str(stored) != actual:
+            raise ValueError(
+                f"{path!r} is damaged: its checksum does not match its contents (stored "
+                f"{str(stored)[:20]}..., computed {actual[:20]}...): arrays or attributes were "
+                "changed after it was saved. Restore it from a copy or refit the model."
+            )
+        del tree.attrs[CHECKSUM_ATTR]
+    try:
+        problems = _consistency_problems(tree)
+    except Exception as exc:  # anything unexpected in a damaged tree is damage too
+        problems = [f"{type(exc).__name__}: {exc}"]
+    if problems:
+        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        raise ValueError(
+            f"{path!r} is not a consistent bayesgmm result: {shown}. The file was damaged or "
+            "edited; restore it from a copy or refit the model."
         )
     return tree

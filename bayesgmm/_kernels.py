@@ -42,6 +42,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bayesgmm.exceptions import SingularCovarianceError
+
 __all__ = [
     "CHUNK_BYTES",
     "SufficientStatistics",
@@ -135,7 +137,7 @@ def precision_chol_of_matrix_stack(covariances: np.ndarray, labels) -> np.ndarra
             except np.linalg.LinAlgError:
                 bad.append(i)
         which = labels(bad)
-        raise ValueError(singular_message(which)) from None
+        raise SingularCovarianceError(singular_message(which)) from None
     # inv(L) for the whole stack in one batched LAPACK call (scipy's
     # solve_triangular goes through a multithreaded BLAS trsm that costs
     # milliseconds per tiny matrix when the cores are busy); the inverse of a

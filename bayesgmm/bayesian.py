@@ -12,6 +12,7 @@ from the EM solution, relabelling of the draws against EM
 from __future__ import annotations
 
 import numbers
+import os
 import warnings
 
 import numpy as np
@@ -27,12 +28,20 @@ from bayesgmm._data import (
     feature_labels,
     obs_coords,
 )
-from bayesgmm.exceptions import NotFittedError, VIConvergenceWarning
+from bayesgmm.exceptions import NotFittedError, VIConvergenceWarning, not_fitted
+from bayesgmm.em._init import DEFAULT_N_INIT
 
-__all__ = ["BayesianGMM", "NotFittedError", "METHODS"]
+__all__ = ["BayesianGMM", "NotFittedError", "METHODS", "FIT_SETTINGS"]
 
 #: Inference methods accepted by :meth:`BayesianGMM.fit`.
 METHODS = ("nuts", "advi", "fullrank_advi", "minibatch_advi", "tempering")
+
+#: Constructor parameters of :class:`BayesianGMM` that ``fit(X, **overrides)``
+#: may override for one call (the sampler and starting-fit settings).
+FIT_SETTINGS = (
+    "method", "draws", "tune", "chains", "nuts_sampler", "n_init", "reg_covar",
+    "log_likelihood", "progressbar",
+)
 
 
 def _check_int(value, name, minimum, what=""):
@@ -67,8 +76,43 @@ class BayesianGMM(EstimatorMixin):
         covariance, diagonal, a single variance per component).
     priors : bayesgmm.Priors, dict or None, default None
         Prior configuration; ``None`` uses :class:`bayesgmm.Priors` defaults.
+    method : {"nuts", "advi", "fullrank_advi", "minibatch_advi", "tempering"}, default "nuts"
+        NUTS, or a variational approximation from which ``draws`` x
+        ``chains`` draws are taken, or ``"tempering"``: replica exchange
+        (parallel tempering with HMC moves) for posteriors with several modes
+        (overlapping clusters, more components than the data support).
+    draws : int, default 1000
+        Draws per chain kept.
+    tune : int, default 1000
+        Tuning (warm-up) steps per chain for NUTS. For VI the number of
+        optimisation steps is ``n`` if given in ``sampler_kwargs``, else
+        ``max(10 * tune, 5000)`` (see :func:`bayesgmm.inference.run_inference`).
+    chains : int, default 4
+    nuts_sampler : {"nutpie", "pymc", "numpyro", "blackjax"}, default "nutpie"
+    n_init : int, default 10
+        EM restarts; the best is kept as ``em_`` and starts the chains (the
+        same default as :func:`bayesgmm.select_components` and the CLI).
+    reg_covar : float or None, default None
+        Added to the diagonal of the EM covariances (the starting fit only:
+        the posterior is regularised by its priors). ``None``: 1e-6 times
+        the mean feature variance (scale-free); give a smaller value when
+        EM reports a component held up by ``reg_covar``.
+    sampler_kwargs : dict or None, default None
+        Keywords for the sampler, e.g. ``{"target_accept": 0.95}`` for NUTS,
+        ``{"n": 20000}`` optimisation steps for VI, ``{"batch_size": 500}``
+        for minibatch ADVI (see :func:`bayesgmm.inference.run_inference`).
+    log_likelihood : bool or "auto", default "auto"
+        Store the pointwise log-likelihood (chain x draw x obs; needed for
+        LOO). ``"auto"`` skips it above 512 MiB, with a warning.
+    progressbar : bool, default True
+        The sampler's progress (a bar on a terminal, periodic lines otherwise).
     random_state : int, numpy.random.Generator, RandomState or None
         Seeds EM and the sampler; the same int gives the same result.
+
+    Every parameter is stored as given and checked by :meth:`fit` (the
+    scikit-learn convention), so :func:`sklearn.base.clone`, pipelines and
+    :class:`~sklearn.model_selection.GridSearchCV` carry all of them.
+    ``fit(X, **overrides)`` overrides the sampler settings for one call.
 
     Attributes
     ----------
@@ -94,35 +138,62 @@ class BayesianGMM(EstimatorMixin):
     --------
     >>> import bayesgmm as bg
     >>> X = bg.datasets.load_old_faithful()
-    >>> model = bg.BayesianGMM(n_components=2, random_state=0)
-    >>> model.fit(X, draws=200, tune=200, chains=2, progressbar=False)  # doctest: +SKIP
-    BayesianGMM(n_components=2, random_state=0)
+    >>> model = bg.BayesianGMM(n_components=2, draws=200, tune=200, chains=2, random_state=0)
+    >>> model.fit(X)  # doctest: +SKIP
+    BayesianGMM(n_components=2, draws=200, tune=200, chains=2, random_state=0)
     >>> model.membership()["probability"].shape  # doctest: +SKIP
     (272, 2)
     """
 
-    def __init__(self, n_components=1, *, covariance_type="full", priors=None, random_state=None):
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        covariance_type="full",
+        priors=None,
+        method="nuts",
+        draws=1000,
+        tune=1000,
+        chains=4,
+        nuts_sampler="nutpie",
+        n_init=DEFAULT_N_INIT,
+        reg_covar=None,
+        sampler_kwargs=None,
+        log_likelihood="auto",
+        progressbar=True,
+        random_state=None,
+    ):
+        # scikit-learn protocol: store the arguments verbatim, validate in fit
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.priors = priors
+        self.method = method
+        self.draws = draws
+        self.tune = tune
+        self.chains = chains
+        self.nuts_sampler = nuts_sampler
+        self.n_init = n_init
+        self.reg_covar = reg_covar
+        self.sampler_kwargs = sampler_kwargs
+        self.log_likelihood = log_likelihood
+        self.progressbar = progressbar
         self.random_state = random_state
-        self._check_params()
 
     # ------------------------------------------------------------ sklearn protocol
-    _check_params_on_set = True
-
     def __sklearn_is_fitted__(self):
         return hasattr(self, "idata_")
 
     def _check_params(self):
-        from bayesgmm.covariance import COVARIANCE_TYPES
+        from bayesgmm.covariance import BAYESIAN_COVARIANCE_TYPES
         from bayesgmm.priors import Priors
 
         _check_int(self.n_components, "n_components", 1)
-        if not isinstance(self.covariance_type, str) or self.covariance_type not in COVARIANCE_TYPES:
+        if not isinstance(self.covariance_type, str) or self.covariance_type not in BAYESIAN_COVARIANCE_TYPES:
             raise ValueError(
-                f"covariance_type must be one of {list(COVARIANCE_TYPES)}, got "
-                f"{self.covariance_type!r}."
+                f"covariance_type must be one of {list(BAYESIAN_COVARIANCE_TYPES)}, got "
+                f"{self.covariance_type!r}. These are the types with a Bayesian model; "
+                "mclust's other models (VEV, EVE, VEE, ...) are offered by EM only "
+                "(GaussianMixture, select_components with method='bic' or 'icl')."
             )
         if self.priors is not None and not isinstance(self.priors, (Priors, dict)):
             raise TypeError(
@@ -142,6 +213,55 @@ class BayesianGMM(EstimatorMixin):
         if isinstance(rs, numbers.Integral) and not 0 <= int(rs) < 2**32:
             raise ValueError(f"random_state must be in [0, 2**32), got {rs}.")
 
+    def _fit_settings(self, overrides):
+        """The sampler settings of one ``fit``: constructor values, then ``fit``'s keywords.
+
+        Returns the validated settings (a dict keyed by the constructor
+        parameters of :data:`FIT_SETTINGS`) and the sampler keywords
+        (``sampler_kwargs`` updated with the other keywords given to ``fit``).
+        """
+        settings = {name: getattr(self, name) for name in FIT_SETTINGS}
+        extra = dict(overrides)
+        for name in FIT_SETTINGS:
+            if name in extra:
+                settings[name] = extra.pop(name)
+        sk = self.sampler_kwargs
+        if sk is not None and not isinstance(sk, dict):
+            raise TypeError(
+                "sampler_kwargs must be a dict of keywords for the sampler or None; got "
+                f"{type(sk).__name__}. Example: sampler_kwargs={{'target_accept': 0.95}}."
+            )
+        sampler_kwargs = {**(sk or {}), **extra}
+        if settings["method"] not in METHODS:
+            raise ValueError(f"method must be one of {list(METHODS)}, got {settings['method']!r}.")
+        settings["draws"] = _check_int(settings["draws"], "draws", 1)
+        settings["tune"] = _check_int(settings["tune"], "tune", 0)
+        settings["chains"] = _check_int(settings["chains"], "chains", 1)
+        settings["n_init"] = _check_int(settings["n_init"], "n_init", 1)
+        if not isinstance(settings["progressbar"], bool):
+            raise TypeError(f"progressbar must be True or False, got {settings['progressbar']!r}.")
+        if not isinstance(settings["nuts_sampler"], str):
+            raise TypeError(
+                "nuts_sampler must be a string such as 'nutpie' or 'pymc', got "
+                f"{settings['nuts_sampler']!r}."
+            )
+        if settings["log_likelihood"] not in (True, False, "auto"):
+            raise ValueError(
+                "log_likelihood must be True, False or 'auto', got "
+                f"{settings['log_likelihood']!r}."
+            )
+        rc = settings["reg_covar"]
+        if rc is not None:
+            if isinstance(rc, bool) or not isinstance(rc, numbers.Real) or not (
+                np.isfinite(rc) and rc >= 0
+            ):
+                raise ValueError(
+                    "reg_covar must be None (1e-6 x the mean feature variance) or a finite "
+                    f"number >= 0, got {rc!r}."
+                )
+            settings["reg_covar"] = float(rc)
+        return settings, sampler_kwargs
+
     def _resolved_priors(self):
         from bayesgmm.priors import coerce_priors
 
@@ -160,28 +280,26 @@ class BayesianGMM(EstimatorMixin):
 
     def _check_fitted(self, method):
         if not hasattr(self, "idata_"):
-            raise NotFittedError(
+            # of the class that is also scikit-learn's NotFittedError when it is imported
+            err = not_fitted("BayesianGMM", method)
+            raise type(err)(
                 f"This BayesianGMM instance is not fitted yet: call fit(X) (or "
                 f"BayesianGMM.load(path)) before {method}()."
             )
 
     # ------------------------------------------------------------------------ fit
-    def fit(
-        self,
-        X,
-        y=None,
-        *,
-        method="nuts",
-        draws=1000,
-        tune=1000,
-        chains=4,
-        progressbar=True,
-        nuts_sampler="nutpie",
-        n_init=5,
-        log_likelihood="auto",
-        **sampler_kwargs,
-    ):
+    def fit(self, X, y=None, *, model=None, **overrides):
         """Fit EM, then the posterior, relabel, and check the diagnostics.
+
+        Every setting is a constructor parameter (so ``clone``, ``Pipeline``
+        and ``GridSearchCV`` carry it). Keywords given here override them for
+        this call only: a keyword named like a constructor parameter
+        (``method``, ``draws``, ``tune``, ``chains``, ``nuts_sampler``,
+        ``n_init``, ``reg_covar``, ``log_likelihood``, ``progressbar``) takes
+        precedence over it, and any other keyword is a sampler keyword that
+        updates ``sampler_kwargs``. The constructor parameters are left
+        unchanged; the settings used are stored in ``idata_``
+        (``sampler_config``).
 
         Parameters
         ----------
@@ -194,29 +312,26 @@ class BayesianGMM(EstimatorMixin):
             modified.
         y : None
             Ignored (scikit-learn API).
-        method : {"nuts", "advi", "fullrank_advi", "minibatch_advi", "tempering"}, default "nuts"
-            NUTS, or a variational approximation from which ``draws`` x
-            ``chains`` draws are taken, or ``"tempering"``: replica exchange
-            (parallel tempering with HMC moves) for posteriors with several
-            modes, e.g. overlapping clusters or more components than the data
-            support (slower per draw; see the user guide).
-        draws : int, default 1000
-            Draws per chain kept.
-        tune : int, default 1000
-            Tuning (warm-up) steps per chain for NUTS. For VI the number of
-            optimisation steps is ``n`` if given in ``sampler_kwargs``, else
-            ``max(10 * tune, 5000)`` (see :func:`bayesgmm.inference.run_inference`).
-        chains : int, default 4
-        progressbar : bool, default True
-        nuts_sampler : {"nutpie", "pymc", "numpyro", "blackjax"}, default "nutpie"
-        n_init : int, default 5
-            EM restarts; the best is kept as ``em_`` and starts the chains.
-        log_likelihood : bool or "auto", default "auto"
-            Store the pointwise log-likelihood (chain x draw x obs; needed for
-            LOO). ``"auto"`` skips it above 512 MiB, with a warning.
-        **sampler_kwargs
-            Passed on to the sampler (e.g. ``target_accept=0.95`` for NUTS,
-            ``n=20000`` steps for VI, ``batch_size`` for minibatch ADVI).
+        model : pymc.Model, optional
+            A model built by :func:`bayesgmm.build_model` from this ``X`` with
+            the estimator's ``n_components``, ``covariance_type`` and
+            ``priors``, then extended: priors changed, hyperpriors or
+            potentials added. It is sampled by NUTS through ``pm.sample`` with
+            ``nuts_sampler`` (``"nutpie"``: nutpie's compiled PyMC path,
+            chains started at the EM fit; ``"pymc"``, ``"numpyro"``,
+            ``"blackjax"``: each chain at a jittered EM start), then relabelled
+            against EM with memberships, diagnostics and the result tree as
+            usual. It must keep the stock model's variables (``weights``,
+            ``means``, the covariance type's, ``covariances``) and its data
+            ``X_data`` = ``X``; the memberships and log-likelihood are those
+            of the mixture of these variables, so a change to the likelihood
+            itself (a covariate in the means, other observed data) is not
+            reflected in them. Only the mixture's variables are kept in
+            ``idata_``. ``None`` (default): the stock model on the fast
+            path.
+        **overrides
+            Settings for this call only (see above), e.g. ``draws=200`` or
+            ``target_accept=0.95``.
 
         Returns
         -------
@@ -225,8 +340,8 @@ class BayesianGMM(EstimatorMixin):
         Warns
         -----
         bayesgmm.diagnostics.SamplingWarning
-            R-hat above 1.01, low ESS, divergences, or chains in different modes
-            (each a subclass; see :mod:`bayesgmm.diagnostics`).
+            R-hat above 1.01, low ESS, divergences, chains in different modes,
+            or stuck chains (each a subclass; see :mod:`bayesgmm.diagnostics`).
 
         Notes
         -----
@@ -237,32 +352,19 @@ class BayesianGMM(EstimatorMixin):
         --------
         >>> import bayesgmm as bg
         >>> X = bg.datasets.load_old_faithful()
-        >>> m = bg.BayesianGMM(2, random_state=1)
-        >>> m.fit(X, draws=300, tune=300, chains=2, progressbar=False)  # doctest: +SKIP
-        BayesianGMM(n_components=2, random_state=1)
+        >>> m = bg.BayesianGMM(2, draws=300, tune=300, chains=2, progressbar=False, random_state=1)
+        >>> m.fit(X)  # doctest: +SKIP
+        BayesianGMM(n_components=2, draws=300, tune=300, chains=2, progressbar=False, random_state=1)
         """
         self._check_params()
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}.")
-        draws = _check_int(draws, "draws", 1)
-        tune = _check_int(tune, "tune", 0)
-        chains = _check_int(chains, "chains", 1)
-        n_init = _check_int(n_init, "n_init", 1)
-        if not isinstance(progressbar, bool):
-            raise TypeError(f"progressbar must be True or False, got {progressbar!r}.")
-        if not isinstance(nuts_sampler, str):
-            raise TypeError(
-                f"nuts_sampler must be a string such as 'nutpie' or 'pymc', got {nuts_sampler!r}."
-            )
-        if log_likelihood not in (True, False, "auto"):
-            raise ValueError(
-                f"log_likelihood must be True, False or 'auto', got {log_likelihood!r}."
-            )
-        if y is not None:
-            raise ValueError(
-                "y must be None: a mixture model is unsupervised (the argument exists only "
-                "for scikit-learn compatibility)."
-            )
+        settings, sampler_kwargs = self._fit_settings(overrides)
+        method = settings["method"]
+        draws, tune, chains = settings["draws"], settings["tune"], settings["chains"]
+        progressbar = settings["progressbar"]
+        nuts_sampler = settings["nuts_sampler"]
+        n_init = settings["n_init"]
+        log_likelihood = settings["log_likelihood"]
+        # y is ignored (scikit-learn's unsupervised convention)
 
         K = int(self.n_components)
         arr, names = check_array(X, name="X", min_samples=2)
@@ -284,7 +386,10 @@ class BayesianGMM(EstimatorMixin):
         from bayesgmm.inference import em_start, run_inference
         from bayesgmm.posterior import pointwise_log_likelihood, relabel_draws
 
-        em = em_start(X_in, K, self.covariance_type, n_init=n_init, random_state=em_seed)
+        em = em_start(
+            X_in, K, self.covariance_type, n_init=n_init, random_state=em_seed,
+            reg_covar=settings["reg_covar"],
+        )
         with warnings.catch_warnings():
             # the same check is reported below by the diagnostics, as a SamplingWarning
             warnings.filterwarnings("ignore", category=VIConvergenceWarning)
@@ -301,6 +406,7 @@ class BayesianGMM(EstimatorMixin):
                 random_seed=sampler_seed,
                 progressbar=progressbar,
                 nuts_sampler=nuts_sampler,
+                model=model,
                 **sampler_kwargs,
             )
         raw_post = raw["posterior"].to_dataset()
@@ -316,6 +422,8 @@ class BayesianGMM(EstimatorMixin):
             "random_seed": sampler_seed,
             "nuts_sampler": nuts_sampler if method == "nuts" else None,
             "n_init": n_init,
+            "reg_covar": settings["reg_covar"],
+            "user_model": model is not None,
             "em_random_state": em_seed,
             **{k: v for k, v in sampler_kwargs.items()},
             # timings and settings reported by the inference layer (setup_time,
@@ -345,6 +453,9 @@ class BayesianGMM(EstimatorMixin):
                 "covariance_type": self.covariance_type,
                 "priors": None if self.priors is None else priors.to_dict(),
                 "random_state": int(rs) if isinstance(rs, numbers.Integral) else None,
+                # the constructor's settings (fit's overrides are in sampler_config)
+                **{name: getattr(self, name) for name in FIT_SETTINGS},
+                "sampler_kwargs": self.sampler_kwargs,
             },
             log_likelihood=ll,
             extra_attrs={"fitted_with_feature_names": int(names is not None)},
@@ -373,13 +484,20 @@ class BayesianGMM(EstimatorMixin):
         check_n_features(self.n_features_in_, arr.shape, "X", "BayesianGMM")
         return arr
 
-    def membership(self, hdi_prob=0.94):
+    def membership(self, ci_prob=None, ci_kind=None, *, hdi_prob=None):
         """Posterior membership of every fitted observation, with uncertainty.
 
         Parameters
         ----------
-        hdi_prob : float, default 0.94
-            Mass of the equal-tailed credible intervals.
+        ci_prob : float, optional
+            Mass of the credible intervals; default
+            ``arviz_base.rcParams["stats.ci_prob"]`` (0.89 unless changed).
+        ci_kind : {"eti", "hdi"}, optional
+            Equal-tailed or highest-density intervals; default
+            ``arviz_base.rcParams["stats.ci_kind"]`` (``"eti"`` unless changed).
+        hdi_prob : float, optional
+            Deprecated name of ``ci_prob`` (a FutureWarning; removed in the next
+            release).
 
         Returns
         -------
@@ -388,7 +506,8 @@ class BayesianGMM(EstimatorMixin):
             ``upper`` (interval), ``entropy`` (obs), ``assignment`` (obs, the most
             probable component), ``probability_max`` (obs) with
             ``probability_max_lower`` / ``probability_max_upper``; see
-            :func:`bayesgmm.posterior.membership_summary`.
+            :func:`bayesgmm.posterior.membership_summary`. For a wide table (one
+            row per observation) use :meth:`membership_table`.
 
         Examples
         --------
@@ -398,22 +517,64 @@ class BayesianGMM(EstimatorMixin):
         self._check_fitted("membership")
         from bayesgmm.posterior.membership import membership_summary
 
+        from bayesgmm.posterior._common import resolve_ci
+
+        ci_prob, ci_kind = resolve_ci(ci_prob, ci_kind, hdi_prob)
         return membership_summary(
             _datatree.get_posterior(self.idata_),
             _datatree.get_observed(self.idata_),
-            hdi_prob=hdi_prob,
+            ci_prob=ci_prob,
+            ci_kind=ci_kind,
         )
 
-    def predict_proba(self, X, return_interval=False, hdi_prob=0.94):
+    def membership_table(self, ci_prob=None, ci_kind=None, *, data=True, decimals=None):
+        """Posterior memberships as a wide DataFrame: one row per fitted observation.
+
+        The table ``bayesgmm fit``/``report`` write as ``memberships.csv``
+        (:func:`bayesgmm.posterior.membership_table` of :meth:`membership`).
+
+        Parameters
+        ----------
+        ci_prob, ci_kind : optional
+            As in :meth:`membership`.
+        data : bool, default True
+            Put the observation's features first.
+        decimals : int or None, default None
+            Round, with each probability kept inside its rounded interval (a
+            point mass reads as one; see
+            :func:`bayesgmm.posterior.membership_table`).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index ``obs``; columns the features (``data=True``), ``component``
+            (most probable), ``probability``/``lower``/``upper`` (its
+            probability and interval), ``entropy``, then ``probability_k``,
+            ``lower_k``, ``upper_k`` for every component ``k``.
+
+        Examples
+        --------
+        >>> model.membership_table(decimals=3).head()  # doctest: +SKIP
+        """
+        from bayesgmm.posterior.membership import membership_table
+
+        mem = self.membership(ci_prob, ci_kind)
+        X = _datatree.get_observed(self.idata_) if data else None
+        return membership_table(mem, X, decimals=decimals)
+
+    def predict_proba(self, X, return_interval=False, ci_prob=None, ci_kind=None, *, hdi_prob=None):
         """Membership probabilities of (new) observations, averaged over the posterior.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         return_interval : bool, default False
-            Also return the lower and upper bounds of the equal-tailed
-            ``hdi_prob`` credible interval of each probability.
-        hdi_prob : float, default 0.94
+            Also return the lower and upper bounds of the ``ci_prob`` credible
+            interval of each probability.
+        ci_prob, ci_kind : optional
+            As in :meth:`membership` (ArviZ's ``rcParams`` by default).
+        hdi_prob : float, optional
+            Deprecated name of ``ci_prob``.
 
         Returns
         -------
@@ -426,13 +587,15 @@ class BayesianGMM(EstimatorMixin):
         --------
         >>> p, lo, hi = model.predict_proba([[2.0, 55.0]], return_interval=True)  # doctest: +SKIP
         """
+        from bayesgmm.posterior._common import resolve_ci
         from bayesgmm.posterior.membership import predictive_membership
 
         if not isinstance(return_interval, bool):
             raise TypeError(f"return_interval must be True or False, got {return_interval!r}.")
         arr = self._validate_new(X, "predict_proba")
+        ci_prob, ci_kind = resolve_ci(ci_prob, ci_kind, hdi_prob)
         res = predictive_membership(
-            _datatree.get_posterior(self.idata_), arr, hdi_prob=hdi_prob
+            _datatree.get_posterior(self.idata_), arr, ci_prob=ci_prob, ci_kind=ci_kind
         )
         proba = res["probability"].transpose("obs", "component").to_numpy()
         if not return_interval:
@@ -478,7 +641,95 @@ class BayesianGMM(EstimatorMixin):
             _datatree.get_posterior(self.idata_), arr
         ).to_numpy()
 
-    def summary(self, var_names=None, hdi_prob=0.94, kind="all", round_to="none", **kwargs):
+    def score(self, X, y=None):
+        """Mean posterior predictive log density of ``X`` (higher is better).
+
+        The mean over rows of :meth:`score_samples`: on held-out data it is
+        the log predictive density per observation, the score
+        :class:`~sklearn.model_selection.GridSearchCV` maximises (see the
+        user guide's recipe for choosing ``n_components``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored (scikit-learn API).
+
+        Returns
+        -------
+        float
+
+        Examples
+        --------
+        >>> model.score(X_test)  # doctest: +SKIP
+        -1.93
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    def fit_predict(self, X, y=None, **overrides):
+        """Fit on ``X`` and return the most probable component of each row.
+
+        The same as ``fit(X, **overrides).predict(X)``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,), int
+
+        Examples
+        --------
+        >>> labels = bg.BayesianGMM(2, random_state=0).fit_predict(X)  # doctest: +SKIP
+        """
+        return self.fit(X, y, **overrides).predict(X)
+
+    def sample(self, n_samples=1, random_state=None):
+        """Draw new observations from the posterior predictive distribution.
+
+        Each observation takes a posterior draw at random (over chains and
+        draws), a component from that draw's weights, and a point from that
+        component's normal distribution, so the sample carries the parameter
+        uncertainty (unlike :meth:`bayesgmm.GaussianMixture.sample`).
+
+        Parameters
+        ----------
+        n_samples : int, default 1
+        random_state : int, numpy Generator, RandomState or None
+            ``None``: derived from the estimator's ``random_state`` (so a
+            fixed ``random_state`` gives the same sample).
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,), int
+            The component each observation came from.
+
+        Examples
+        --------
+        >>> X_new, labels = model.sample(100)  # doctest: +SKIP
+        """
+        self._check_fitted("sample")
+        n_samples = _check_int(n_samples, "n_samples", 1)
+        if random_state is None:
+            random_state = self._seeds()[1]
+        if isinstance(random_state, np.random.RandomState):
+            random_state = random_state.randint(0, 2**31 - 1)
+        rng = np.random.default_rng(random_state)
+        post = _datatree.get_posterior(self.idata_)
+        w = post["weights"].transpose("chain", "draw", "component").to_numpy()
+        mu = post["means"].transpose("chain", "draw", "component", "feature").to_numpy()
+        cov = post["covariances"].transpose("chain", "draw", "component", ...).to_numpy()
+        K, d = w.shape[-1], mu.shape[-1]
+        w, mu, cov = w.reshape(-1, K), mu.reshape(-1, K, d), cov.reshape(-1, K, d, d)
+        s_idx = rng.integers(0, w.shape[0], size=n_samples)
+        cw = np.cumsum(w[s_idx], axis=1)
+        u = rng.random(n_samples) * cw[:, -1]
+        z = np.minimum((u[:, None] > cw).sum(axis=1), K - 1)
+        chol = np.linalg.cholesky(cov[s_idx, z])
+        eps = rng.standard_normal((n_samples, d))
+        X = mu[s_idx, z] + np.einsum("nij,nj->ni", chol, eps)
+        return X, z.astype(np.int64)
+
+    def summary(self, var_names=None, ci_prob=None, kind="all", round_to="none", ci_kind=None,
+                *, hdi_prob=None, **kwargs):
         """Posterior summary of the relabelled draws (arviz-stats).
 
         Off-diagonal correlations are listed once, as ``correlations[k, a:b]``
@@ -489,13 +740,19 @@ class BayesianGMM(EstimatorMixin):
         var_names : list of str, optional
             Default ``weights``, ``means``, ``sds`` and (``full``/``tied``)
             ``correlations``.
-        hdi_prob : float, default 0.94
-            Mass of the equal-tailed credible interval.
+        ci_prob : float, optional
+            Mass of the credible interval; default
+            ``arviz_base.rcParams["stats.ci_prob"]`` (0.89 unless changed), as
+            ``az.summary`` on the same tree.
         kind : str, default "all"
             See :func:`arviz_stats.summary` (``"stats"``, ``"diagnostics"``, ...).
         round_to : int, "auto" or "none", default "none"
             Unrounded floats by default; ``"auto"`` gives ArviZ's display
             rounding (which can round interval bounds to the sd's precision).
+        ci_kind : {"eti", "hdi"}, optional
+            Default ``arviz_base.rcParams["stats.ci_kind"]``.
+        hdi_prob : float, optional
+            Deprecated name of ``ci_prob`` (a FutureWarning).
         **kwargs
             Passed to :func:`arviz_stats.summary` (e.g. ``fmt="xarray"``).
 
@@ -509,9 +766,13 @@ class BayesianGMM(EstimatorMixin):
         """
         import arviz_stats as azs
 
+        from bayesgmm.posterior._common import resolve_ci
+
         self._check_fitted("summary")
-        if isinstance(hdi_prob, bool) or not isinstance(hdi_prob, numbers.Real) or not 0 < hdi_prob < 1:
-            raise ValueError(f"hdi_prob must be a number in (0, 1), e.g. 0.94; got {hdi_prob!r}.")
+        try:
+            ci_prob, ci_kind = resolve_ci(ci_prob, ci_kind, hdi_prob)
+        except TypeError as exc:
+            raise ValueError(str(exc)) from None
         post = _datatree.get_posterior(self.idata_)
         ds = _datatree.select_variables(post, var_names, ("weights", "means", "sds", "correlations"))
         if "correlations" in ds:
@@ -519,12 +780,21 @@ class BayesianGMM(EstimatorMixin):
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
             return azs.summary(
-                ds, kind=kind, ci_prob=float(hdi_prob), ci_kind="eti",
+                ds, kind=kind, ci_prob=ci_prob, ci_kind=ci_kind,
                 sample_dims=("chain", "draw"), round_to=round_to, **kwargs,
             )
 
-    def compare_em(self, **kwargs):
+    def compare_em(self, em_se=False, **kwargs):
         """EM estimates next to the posterior (delegates to :func:`bayesgmm.posterior.compare_em`).
+
+        Parameters
+        ----------
+        em_se : bool, default False
+            Add ``em_se``, the EM standard error from the observed information
+            (Louis 1982) on the fitted data, ``em_se_complete`` (assignments
+            known) and ``sd_ratio`` (posterior sd / ``em_se``).
+        **kwargs
+            Passed on (``ci_prob``, ``ci_kind``, ``var_names``).
 
         Returns
         -------
@@ -539,6 +809,9 @@ class BayesianGMM(EstimatorMixin):
         self._check_fitted("compare_em")
         from bayesgmm.posterior import compare_em
 
+        if em_se:
+            kwargs.setdefault("X", _datatree.get_observed(self.idata_).transpose("obs", "feature").to_numpy())
+            kwargs.setdefault("covariance_type", self.covariance_type)
         return compare_em(
             _datatree.get_posterior(self.idata_), _datatree.get_em(self.idata_), **kwargs
         )
@@ -621,23 +894,38 @@ class BayesianGMM(EstimatorMixin):
         from bayesgmm.diagnostics import check_diagnostics
         from bayesgmm.priors import Priors
 
-        tree = _datatree.load(path)
-        config = _datatree.get_config(tree)
-        params = config.get("estimator_params") or {}
-        priors = params.get("priors")
-        model = cls(
-            int(params.get("n_components", config["n_components"])),
-            covariance_type=str(params.get("covariance_type", config["covariance_type"])),
-            priors=None if priors is None else Priors.from_dict(priors),
-            random_state=params.get("random_state"),
-        )
-        names = _datatree.get_feature_names(tree)
-        has_names = bool(int(config.get("fitted_with_feature_names", 0)))
+        tree = _datatree.load(path)  # checks the checksum and the layout
         from bayesgmm.em import GaussianMixture
 
-        model.em_ = GaussianMixture._from_state(
-            **_datatree.get_em_state(tree), feature_names_in=names if has_names else None
-        )
+        try:  # a file that passed the checks can still hold parameters this version rejects
+            config = _datatree.get_config(tree)
+            params = config.get("estimator_params") or {}
+            priors = params.get("priors")
+            model = cls(
+                int(params.get("n_components", config["n_components"])),
+                covariance_type=str(params.get("covariance_type", config["covariance_type"])),
+                priors=None if priors is None else Priors.from_dict(priors),
+                random_state=params.get("random_state"),
+            )
+            # the sampler settings (trees written before they were constructor
+            # parameters keep the defaults; values stored by repr are skipped)
+            for name in (*FIT_SETTINGS, "sampler_kwargs"):
+                if name in params:
+                    try:
+                        model.set_params(**{name: params[name]})
+                        model._fit_settings({})
+                    except (TypeError, ValueError):
+                        setattr(model, name, model._init_defaults()[name])
+            names = _datatree.get_feature_names(tree)
+            has_names = bool(int(config.get("fitted_with_feature_names", 0)))
+            model.em_ = GaussianMixture._from_state(
+                **_datatree.get_em_state(tree), feature_names_in=names if has_names else None
+            )
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise ValueError(
+                f"{os.fspath(path)!r} holds a fit this version cannot rebuild "
+                f"({type(exc).__name__}: {exc}); refit the model."
+            ) from None
         model.n_features_in_ = len(names)
         if has_names:
             model.feature_names_in_ = np.asarray(names, dtype=object)
@@ -659,7 +947,8 @@ def _check_complete(posterior: xr.Dataset, draws: int, chains: int) -> None:
     for name in ("means", "covariances"):
         if name in posterior:
             v = posterior[name].transpose("chain", "draw", ...).to_numpy()
-            finite &= np.isfinite(v.reshape(*v.shape[:2], -1)).all(axis=-1)
+            # explicit sizes: -1 cannot be inferred for zero draws (Ctrl-C in warm-up)
+            finite &= np.isfinite(v.reshape(*v.shape[:2], int(np.prod(v.shape[2:])))).all(axis=-1)
     n_got = finite.sum(axis=1)
     # a finite prefix per chain, then only non-finite draws
     prefix_only = all(finite[c, : n_got[c]].all() for c in range(finite.shape[0]))

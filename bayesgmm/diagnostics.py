@@ -8,7 +8,17 @@ After NUTS, :func:`check_diagnostics` computes on the *relabelled* draws
   (default 100 per chain);
 * the number of divergent transitions, flagged when there is any;
 * chains that settled in different modes (:func:`bayesgmm.posterior.detect_chain_modes`),
-  which must be reported rather than averaged.
+  which must be reported rather than averaged;
+* stuck chains (:class:`StuckSamplerWarning`): a collapsed step size, draws that
+  do not move on the scale of the posterior, or the maximum tree depth on most
+  draws while barely moving.  A stuck chain's draws are its starting point, not
+  a sample, so R-hat, ESS and chain modes are computed on the other chains only
+  (instead of an astronomically large R-hat that says nothing about why).
+
+The report's ``chains`` table has one row per chain: where it started (the EM
+optimum of :func:`bayesgmm.inference.em_start`'s restarts), its mean log
+posterior density, which mode group it sits in, its step size, tree-depth and
+movement statistics and whether it was stuck.
 
 Each problem becomes a warning whose message says what was seen (the variable,
 its coordinates and the value) and what to do.  All warnings derive from
@@ -40,6 +50,7 @@ from bayesgmm.exceptions import (
     LowESSWarning,
     RhatWarning,
     SamplingWarning,
+    StuckSamplerWarning,
     VIConvergenceWarning,
 )
 
@@ -53,15 +64,31 @@ __all__ = [
     "LowESSWarning",
     "DivergenceWarning",
     "ChainModeWarning",
+    "StuckSamplerWarning",
     "VIConvergenceWarning",
     "Problem",
     "DiagnosticsReport",
+    "chain_table",
     "check_diagnostics",
     "warn_diagnostics",
 ]
 
 #: Posterior variables whose R-hat and ESS are checked.
 CHECKED_VARS = ("weights", "means", "sds", "correlations")
+
+#: A chain is stuck when its median post-warmup step size is below this.  NUTS step
+#: sizes are in the units of the adapted mass matrix, i.e. of the posterior's own
+#: scale, so this is scale-free; healthy chains adapt to about 0.05-1.
+STUCK_STEP_SIZE = 1e-6
+#: ... or when its draws moved less than this many posterior sds (median over the
+#: weights and means of the within-chain sd over the expected posterior sd).
+STUCK_MOVEMENT = 1e-3
+#: ... or when more than this fraction of its draws repeat the previous draw.
+STUCK_FROZEN_FRACTION = 0.5
+#: ... or when more than this fraction of its draws hit the maximum tree depth
+#: while moving less than ``STUCK_DEPTH_MOVEMENT`` posterior sds.
+STUCK_MAXDEPTH_FRACTION = 0.5
+STUCK_DEPTH_MOVEMENT = 0.05
 
 
 @dataclass(frozen=True)
@@ -108,8 +135,20 @@ class DiagnosticsReport:
     rhat_max, ess_min : float
         The thresholds used.
     problems : tuple of Problem
-        Everything that exceeded a threshold, in the order rhat, ESS,
-        divergences, chain modes.
+        Everything that exceeded a threshold, in the order stuck chains, rhat,
+        ESS, divergences, chain modes.
+    chains : xarray.Dataset or None
+        One row per chain (dim ``chain``): ``step_size`` (median post-warmup),
+        ``maxdepth_fraction``, ``frozen_fraction`` (draws equal to the previous
+        one), ``movement`` (median within-chain sd of the weights and means in
+        units of their expected posterior sd), ``stuck`` (bool),
+        ``mean_logp`` (mean log posterior density, when the sampler reports
+        it), ``mean_loglik`` (mean total log-likelihood, when the tree stores
+        the pointwise log-likelihood), ``mode`` (index of the chain's group in ``chain_modes.groups``;
+        -1 for a stuck chain) and ``start_optimum`` (which EM optimum the chain
+        started from, 0 = the best; -1 when unknown).  ``None`` for VI.
+    stuck_chains : tuple
+        Chain coordinate values of the stuck chains (empty when none).
 
     Examples
     --------
@@ -130,6 +169,8 @@ class DiagnosticsReport:
     rhat_max: float
     ess_min: float
     problems: tuple = field(default_factory=tuple)
+    chains: xr.Dataset | None = None
+    stuck_chains: tuple = field(default_factory=tuple)
 
     @property
     def ok(self) -> bool:
@@ -175,6 +216,7 @@ class DiagnosticsReport:
             "rhat_max": self.rhat_max,
             "ess_min": self.ess_min,
             "ok": self.ok,
+            "stuck_chains": [c.item() if hasattr(c, "item") else c for c in self.stuck_chains],
             "problems": [p.message for p in self.problems],
         }
 
@@ -202,8 +244,33 @@ class DiagnosticsReport:
                 f"(>= {self.ess_min:.0f}), divergences {self.total_divergent}."
             )
         if self.ok:
-            return head + " No problems found."
-        return head + "\n" + "\n".join(f"- {p.message}" for p in self.problems)
+            text = head + " No problems found."
+        else:
+            text = head + "\n" + "\n".join(f"- {p.message}" for p in self.problems)
+        if self.chains is not None and self.n_chains > 1:
+            text += "\n" + _chains_table(self.chains)
+        return text
+
+
+def _chains_table(chains: xr.Dataset) -> str:
+    """One line per chain: start, mode, mean log density, step size, stuck."""
+    lines = []
+    for i, c in enumerate(chains["chain"].values):
+        row = chains.isel(chain=i)
+        parts = []
+        start = int(row["start_optimum"])
+        parts.append(f"started at EM optimum {start}" if start >= 0 else "start unknown")
+        if "mean_loglik" in row and np.isfinite(float(row["mean_loglik"])):
+            parts.append(f"mean log-likelihood {float(row['mean_loglik']):.6g}")
+        elif "mean_logp" in row and np.isfinite(float(row["mean_logp"])):
+            parts.append(f"mean log density {float(row['mean_logp']):.6g}")
+        mode = int(row["mode"])
+        parts.append(f"mode {mode}" if mode >= 0 else "no mode")
+        parts.append(f"step size {float(row['step_size']):.3g}")
+        if bool(row["stuck"]):
+            parts.append("STUCK")
+        lines.append(f"  chain {c}: " + ", ".join(parts))
+    return "Chains:\n" + "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -285,7 +352,7 @@ def check_diagnostics(
     Examples
     --------
     >>> import bayesgmm as bg  # doctest: +SKIP
-    >>> model = bg.BayesianGMM(2, random_state=0).fit(X, draws=500, tune=500)  # doctest: +SKIP
+    >>> model = bg.BayesianGMM(2, draws=500, tune=500, random_state=0).fit(X)  # doctest: +SKIP
     >>> report = bg.diagnostics.check_diagnostics(model.idata_)  # doctest: +SKIP
     >>> print(report)  # doctest: +SKIP
     4 chains x 500 draws: max R-hat 1.003 (<= 1.01), min bulk ESS 1850, ...
@@ -311,24 +378,47 @@ def check_diagnostics(
 
     import arviz_stats as azs
 
-    names = [v for v in CHECKED_VARS if v in posterior]
-    ds = posterior[names]
+    stats = _datatree.get_sample_stats(tree)
+    try:
+        n_obs = int(_datatree.get_observed(tree).sizes["obs"])
+    except (KeyError, ValueError, TypeError):
+        n_obs = None
+    starts = _start_optima(config, n_chains)
+    chains = chain_table(posterior, stats, n_obs=n_obs, start_optimum=starts)
+    if _datatree.has_log_likelihood(tree):
+        ll = _datatree.get_log_likelihood(tree)
+        per_chain = ll.sum([d for d in ll.dims if d not in ("chain", "draw")]).mean("draw")
+        chains = chains.assign(mean_loglik=("chain", np.asarray(per_chain.values, dtype=np.float64)))
+    stuck_mask = np.asarray(chains["stuck"].values, dtype=bool)
+    stuck = tuple(posterior["chain"].values[stuck_mask].tolist())
+    healthy = np.flatnonzero(~stuck_mask)
+    problems = []
+    if stuck:
+        problems.append(_stuck_problem(chains, stuck_mask, n_healthy=healthy.size))
+    # R-hat, ESS and modes of the chains that moved: across a stuck chain they only
+    # measure how far its starting point is from the rest (issue 14: "R-hat 9.9e15")
+    post_h = posterior.isel(chain=healthy) if stuck and healthy.size else posterior
+    report_mixing = healthy.size > 0
+    n_used = int(post_h.sizes["chain"])
+
+    names = [v for v in CHECKED_VARS if v in post_h]
+    ds = post_h[names]
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)
         rhat = _upper_triangle_only(azs.rhat(ds, sample_dims=("chain", "draw")))
         ess_bulk = _upper_triangle_only(azs.ess(ds, sample_dims=("chain", "draw"), method="bulk"))
         ess_tail = _upper_triangle_only(azs.ess(ds, sample_dims=("chain", "draw"), method="tail"))
 
-    problems = []
-    total = n_chains * n_draws
+    total = n_used * n_draws
+    which = f" (on the {n_used} chain(s) that moved)" if stuck else ""
     value, where = _extreme(rhat, np.nanmax)
-    if value > rhat_max:
+    if report_mixing and value > rhat_max:
         n_bad = _count_bad(rhat, lambda a: a > rhat_max)
         problems.append(
             Problem(
                 "rhat",
                 RhatWarning,
-                f"R-hat is {value:.3f} for {where} ({n_bad} parameter(s) above {rhat_max}): "
+                f"R-hat is {value:.3f} for {where} ({n_bad} parameter(s) above {rhat_max}){which}: "
                 "the chains have not converged to the same distribution. Sample longer "
                 "(increase `tune` and `draws`), check that the EM start is sensible "
                 "(`model.em_`, more `n_init`), or use fewer components if one is empty or "
@@ -337,7 +427,7 @@ def check_diagnostics(
         )
     for kind, ess in (("ess_bulk", ess_bulk), ("ess_tail", ess_tail)):
         value, where = _extreme(ess, np.nanmin)
-        if value < ess_min:
+        if report_mixing and value < ess_min:
             n_bad = _count_bad(ess, lambda a: a < ess_min)
             label = "Bulk" if kind == "ess_bulk" else "Tail"
             problems.append(
@@ -345,14 +435,13 @@ def check_diagnostics(
                     kind,
                     LowESSWarning,
                     f"{label} effective sample size is only {value:.0f} for {where} "
-                    f"({n_bad} parameter(s) below {ess_min:.0f}, from {total} draws): "
+                    f"({n_bad} parameter(s) below {ess_min:.0f}, from {total} draws){which}: "
                     "means, intervals and memberships are imprecise. Increase `draws` "
                     "(and `tune`), or simplify the model (fewer components, a simpler "
                     "`covariance_type`, stronger priors).",
                 )
             )
 
-    stats = _datatree.get_sample_stats(tree)
     n_div = None
     if stats is not None and "diverging" in stats:
         diverging = stats["diverging"].astype(bool)
@@ -368,7 +457,7 @@ def check_diagnostics(
                 Problem(
                     "divergences",
                     DivergenceWarning,
-                    f"{n_total} of {total} post-warmup transitions diverged ({per_chain}): "
+                    f"{n_total} of {n_chains * n_draws} post-warmup transitions diverged ({per_chain}): "
                     "the sampler could not follow the posterior's curvature and the draws "
                     "may be biased. Increase `target_accept` (e.g. fit(..., "
                     "target_accept=0.95)) and `tune`; if that does not help, use stronger "
@@ -378,10 +467,14 @@ def check_diagnostics(
             )
 
     modes = None
-    if check_modes and n_chains >= 2:
-        modes, mode_problem = _chain_modes(posterior, _datatree.get_permutation(tree))
+    if check_modes and n_used >= 2 and report_mixing:
+        perm = _datatree.get_permutation(tree)
+        if perm is not None and stuck:
+            perm = perm.isel(chain=healthy)
+        modes, mode_problem = _chain_modes(post_h, perm)
         if mode_problem is not None:
             problems.append(mode_problem)
+    chains = _with_modes(chains, modes, stuck_mask)
 
     return DiagnosticsReport(
         method,
@@ -395,6 +488,186 @@ def check_diagnostics(
         rhat_max,
         ess_min,
         tuple(problems),
+        chains,
+        stuck,
+    )
+
+
+def _start_optima(config, n_chains):
+    """Which EM optimum each chain started from (recorded by the inference layer), or -1s."""
+    info = (config.get("sampler_config") or {}).get("inference") or {}
+    starts = info.get("chain_start_optimum") if isinstance(info, dict) else None
+    if starts is None:
+        return np.full(n_chains, -1, dtype=np.int64)
+    starts = np.asarray(starts, dtype=np.int64).ravel()
+    return starts if starts.size == n_chains else np.full(n_chains, -1, dtype=np.int64)
+
+
+def _expected_sd(posterior, n_obs):
+    """Approximate posterior sd of every weight and mean from the chains' own estimates.
+
+    The curvature of the likelihood at the mode: ``sqrt(w (1 - w) / N)`` for a
+    weight and ``sd / sqrt(N w)`` for a mean (``N w`` floored at 1, as for an empty
+    component the prior takes over).  Scale-free: it moves with the data.
+    """
+    w = posterior["weights"].mean("draw")
+    sd_w = np.sqrt(np.clip(w * (1 - w), 1e-12, None) / n_obs)
+    out = {"weights": sd_w}
+    if "means" in posterior and "sds" in posterior:
+        out["means"] = posterior["sds"].mean("draw") / np.sqrt(np.maximum(n_obs * w, 1.0))
+    return out
+
+
+def chain_table(posterior, stats=None, *, n_obs=None, start_optimum=None) -> xr.Dataset:
+    """Per-chain statistics: step size, tree depth, movement, stuck, mean log density.
+
+    Parameters
+    ----------
+    posterior : xarray.Dataset
+        Draws with ``chain`` and ``draw`` dims (``weights``, ``means``, ``sds``).
+    stats : xarray.Dataset, optional
+        Sampler statistics (nutpie's or PyMC's names: ``step_size``,
+        ``maxdepth_reached`` / ``reached_max_treedepth``, ``logp`` / ``lp``,
+        ``index_in_trajectory``).
+    n_obs : int, optional
+        Number of observations, for the expected posterior sds (movement);
+        without it ``movement`` is NaN and only the other signs count.
+    start_optimum : array of int, optional
+        Which EM optimum each chain started from.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dim ``chain``: ``step_size``, ``maxdepth_fraction``, ``frozen_fraction``,
+        ``movement``, ``stuck``, ``mean_logp``, ``start_optimum``, ``mode``
+        (-1 until the chain modes are known).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> from bayesgmm.diagnostics import chain_table
+    >>> rng = np.random.default_rng(0)
+    >>> w = rng.dirichlet([60, 40], size=(2, 100))
+    >>> w[1] = w[1, 0]                                    # chain 1 never moves
+    >>> post = xr.Dataset({"weights": (("chain", "draw", "component"), w)})
+    >>> chain_table(post, n_obs=100)["stuck"].values.tolist()
+    [False, True]
+    """
+    n_chains = int(posterior.sizes["chain"])
+    n_draws = int(posterior.sizes["draw"])
+    coords = {"chain": posterior["chain"].values}
+
+    def per_chain(name_options, reducer, default=np.nan):
+        if stats is None:
+            return np.full(n_chains, default, dtype=np.float64)
+        for name in name_options:
+            if name in stats and "chain" in stats[name].dims:
+                v = stats[name]
+                if "tuning" in stats and stats["tuning"].dims == v.dims:
+                    v = v.where(~stats["tuning"].astype(bool))
+                return np.asarray(reducer(v.astype(np.float64)).values, dtype=np.float64)
+        return np.full(n_chains, default, dtype=np.float64)
+
+    step = per_chain(("step_size",), lambda v: v.median("draw"))
+    depth = per_chain(("maxdepth_reached", "reached_max_treedepth"), lambda v: v.mean("draw"))
+    logp = per_chain(("logp", "lp"), lambda v: v.mean("draw"))
+    not_moved = per_chain(("index_in_trajectory",), lambda v: (v == 0).mean("draw"))
+
+    # draws equal to the previous one (all weights and means): no accepted move
+    names = [v for v in ("weights", "means") if v in posterior]
+    flat = np.concatenate(
+        [posterior[v].transpose("chain", "draw", ...).to_numpy().reshape(n_chains, n_draws, -1) for v in names],
+        axis=2,
+    )
+    if n_draws > 1:
+        frozen = np.all(flat[:, 1:] == flat[:, :-1], axis=2).mean(axis=1)
+    else:
+        frozen = np.zeros(n_chains)
+    frozen = np.fmax(frozen, np.nan_to_num(not_moved, nan=0.0))
+
+    movement = np.full(n_chains, np.nan)
+    if n_obs and n_draws > 1 and "weights" in posterior:
+        expected = _expected_sd(posterior, n_obs)
+        ratios = []
+        for v, sd in expected.items():
+            within = posterior[v].std("draw")
+            r = (within / sd).transpose("chain", ...).to_numpy().reshape(n_chains, -1)
+            ratios.append(r)
+        with np.errstate(invalid="ignore"):
+            movement = np.nanmedian(np.concatenate(ratios, axis=1), axis=1)
+
+    with np.errstate(invalid="ignore"):
+        stuck = (
+            (step < STUCK_STEP_SIZE)
+            | (movement < STUCK_MOVEMENT)
+            | (frozen > STUCK_FROZEN_FRACTION)
+            | ((depth > STUCK_MAXDEPTH_FRACTION) & (movement < STUCK_DEPTH_MOVEMENT))
+        )
+    if start_optimum is None:
+        start_optimum = np.full(n_chains, -1, dtype=np.int64)
+    return xr.Dataset(
+        {
+            "step_size": ("chain", step),
+            "maxdepth_fraction": ("chain", depth),
+            "frozen_fraction": ("chain", frozen),
+            "movement": ("chain", movement),
+            "stuck": ("chain", stuck),
+            "mean_logp": ("chain", logp),
+            "start_optimum": ("chain", np.asarray(start_optimum, dtype=np.int64)),
+            "mode": ("chain", np.full(n_chains, -1, dtype=np.int64)),
+        },
+        coords=coords,
+    )
+
+
+def _with_modes(chains, modes, stuck_mask):
+    """Fill the ``mode`` column: each moving chain's group in ``modes.groups`` (0 if none)."""
+    mode = np.where(stuck_mask, -1, 0).astype(np.int64)
+    if modes is not None:
+        index = {c: i for i, c in enumerate(chains["chain"].values.tolist())}
+        for g, group in enumerate(modes.groups):
+            for c in group:
+                c = c.item() if hasattr(c, "item") else c
+                if c in index:
+                    mode[index[c]] = g
+    return chains.assign(mode=("chain", mode))
+
+
+def _stuck_problem(chains, stuck_mask, *, n_healthy):
+    """The StuckSamplerWarning Problem for the stuck chains."""
+    rows = []
+    for i in np.flatnonzero(stuck_mask):
+        row = chains.isel(chain=int(i))
+        signs = []
+        step = float(row["step_size"])
+        if np.isfinite(step):
+            signs.append(f"step size {step:.3g}")
+        mv = float(row["movement"])
+        if np.isfinite(mv):
+            signs.append(f"draws moved {mv:.3g} posterior sds")
+        fr = float(row["frozen_fraction"])
+        if fr > 0:
+            signs.append(f"{fr:.0%} of draws repeat the previous one")
+        dp = float(row["maxdepth_fraction"])
+        if np.isfinite(dp) and dp > 0:
+            signs.append(f"maximum tree depth on {dp:.0%} of draws")
+        rows.append(f"chain {row['chain'].item()} ({', '.join(signs)})")
+    rest = (
+        f"R-hat, ESS and chain modes are reported for the {n_healthy} chain(s) that moved."
+        if n_healthy
+        else "No chain moved, so there is no posterior sample: R-hat and ESS are not reported."
+    )
+    return Problem(
+        "stuck",
+        StuckSamplerWarning,
+        f"The sampler was stuck in {len(rows)} chain(s): {'; '.join(rows)}. Their draws are "
+        f"their starting point, not a posterior sample, and are not comparable with other "
+        f"chains; {rest} This happens when a chain starts at or falls into a place NUTS "
+        "cannot leave, typically an empty or nearly empty component of an overfitted "
+        "mixture (healthy step sizes are about 0.05-1). Use fewer `n_components` or a larger "
+        "Dirichlet concentration (`Priors(weights_alpha=...)`), a longer `tune`, or another "
+        "`random_state`; drop the stuck chains before summarising "
+        "(`model.idata_.isel(chain=...)`), or use a sampler that mixes across modes.",
     )
 
 
@@ -417,8 +690,8 @@ def _vi_loss_problem(stats) -> Problem | None:
             f"The variational loss was still decreasing when the optimisation stopped (mean "
             f"of the last {m} iterations {last.mean():.6g}, {drop:.3g} below the {m} before, "
             f"{drop / max(se, 1e-300):.1f} standard errors): the approximation has not "
-            "converged. Run more iterations (fit(..., method=..., n=<more steps>)) or use "
-            "method='nuts'.",
+            "converged. Run more iterations (BayesianGMM(..., sampler_kwargs={'n': <more "
+            "steps>}), or n=<more steps> for run_inference) or use method='nuts'.",
         )
     return None
 

@@ -12,11 +12,16 @@ The hierarchy::
     ├── ConvergenceWarning            an iterative fit stopped before it converged
     │   ├── RhatWarning               (also a SamplingWarning) chains disagree
     │   └── VIConvergenceWarning      (also a SamplingWarning) the VI loss still fell
+    ├── DataConversionWarning         input was converted (a column-vector y raveled)
     ├── DegenerateComponentWarning    an EM component emptied or collapsed
+    ├── PerformanceWarning            a slower code path was taken (e.g. no compiled density)
     ├── SamplingWarning               a posterior fit may be unreliable
     │   ├── LowESSWarning, DivergenceWarning, ChainModeWarning
-    └── SelectionWarning              a component-selection cell failed or is unreliable
-        └── ParetoKWarning
+    │   ├── StuckSamplerWarning       a chain did not move: its draws are no sample
+    │   └── TemperingWarning          replica exchange made no round trip (method="tempering")
+    ├── SelectionWarning              a component-selection cell failed or is unreliable
+    │   └── ParetoKWarning
+    └── UnverifiedFileWarning         a saved fit without a checksum was loaded
 
     NotFittedError (ValueError, AttributeError)
 
@@ -46,15 +51,20 @@ __all__ = [
     "BayesGMMWarning",
     "ChainModeWarning",
     "ConvergenceWarning",
+    "DataConversionWarning",
     "DegenerateComponentWarning",
     "DivergenceWarning",
     "LowESSWarning",
     "NotFittedError",
     "ParetoKWarning",
+    "PerformanceWarning",
     "RhatWarning",
     "SamplingWarning",
     "SelectionWarning",
+    "SingularCovarianceError",
+    "StuckSamplerWarning",
     "TemperingWarning",
+    "UnverifiedFileWarning",
     "VIConvergenceWarning",
 ]
 
@@ -187,6 +197,23 @@ class TemperingWarning(SamplingWarning):
     """
 
 
+class StuckSamplerWarning(SamplingWarning):
+    """A chain was stuck: collapsed step size, draws that do not move, or
+    maximum tree depth on most draws while barely moving.
+
+    The stuck chain's draws are (close to) its starting point, not a posterior
+    sample; R-hat, ESS and chain-mode comparisons involving it are meaningless,
+    so :func:`bayesgmm.diagnostics.check_diagnostics` computes them on the
+    other chains only and reports this warning instead.
+
+    Examples
+    --------
+    >>> from bayesgmm.exceptions import StuckSamplerWarning, SamplingWarning
+    >>> issubclass(StuckSamplerWarning, SamplingWarning)
+    True
+    """
+
+
 class VIConvergenceWarning(SamplingWarning, ConvergenceWarning):
     """The variational loss was still decreasing when the optimisation stopped.
 
@@ -197,6 +224,20 @@ class VIConvergenceWarning(SamplingWarning, ConvergenceWarning):
     --------
     >>> from bayesgmm.exceptions import VIConvergenceWarning, SamplingWarning
     >>> issubclass(VIConvergenceWarning, SamplingWarning)
+    True
+    """
+
+
+class DataConversionWarning(BayesGMMWarning):
+    """Input was converted to the expected form, e.g. a column-vector ``y`` raveled.
+
+    Named as scikit-learn's warning of the same meaning, which its estimator checks
+    look for; it is not a subclass of it (scikit-learn is not a runtime dependency).
+
+    Examples
+    --------
+    >>> from bayesgmm.exceptions import BayesGMMWarning, DataConversionWarning
+    >>> issubclass(DataConversionWarning, BayesGMMWarning)
     True
     """
 
@@ -219,6 +260,51 @@ class ParetoKWarning(SelectionWarning):
     --------
     >>> from bayesgmm.exceptions import ParetoKWarning, BayesGMMWarning
     >>> issubclass(ParetoKWarning, BayesGMMWarning)
+    True
+    """
+
+
+class PerformanceWarning(BayesGMMWarning):
+    """A slower code path was taken: e.g. the compiled log density could not be
+    built and NUTS ran on the numpy density (same posterior; chains take turns).
+
+    Examples
+    --------
+    >>> from bayesgmm.exceptions import BayesGMMWarning, PerformanceWarning
+    >>> issubclass(PerformanceWarning, BayesGMMWarning)
+    True
+    """
+
+
+class SingularCovarianceError(ValueError):
+    """A component covariance is singular (not positive definite) in an EM fit.
+
+    A :class:`ValueError`, so code that caught the plain error still does.
+    With several initialisations (``n_init``), a start that hits it counts
+    as failed and the others go on; the error is raised when every start
+    hit it.
+
+    Examples
+    --------
+    >>> from bayesgmm.exceptions import SingularCovarianceError
+    >>> issubclass(SingularCovarianceError, ValueError)
+    True
+    """
+
+
+class UnverifiedFileWarning(BayesGMMWarning):
+    """A saved fit was loaded without an integrity check.
+
+    Files written by :meth:`bayesgmm.BayesianGMM.save` carry a SHA-256 digest
+    of every array and attribute, checked by :meth:`~bayesgmm.BayesianGMM.load`;
+    a file written before the digest existed (or whose digest attribute was
+    removed) has none, so damage to its values cannot be detected. Its layout
+    and attributes are still checked. Save the model again to add a digest.
+
+    Examples
+    --------
+    >>> from bayesgmm.exceptions import UnverifiedFileWarning, BayesGMMWarning
+    >>> issubclass(UnverifiedFileWarning, BayesGMMWarning)
     True
     """
 

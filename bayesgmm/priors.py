@@ -264,7 +264,7 @@ class Priors:
         >>> r.weights_alpha, r.mean_sd
         (array([1., 1., 1.]), array([2.]))
         """
-        X = np.asarray(X, dtype=float)
+        X = np.ascontiguousarray(X, dtype=float)  # one memory layout: same sums, same scales
         if X.ndim != 2 or X.shape[0] < 2:
             raise ValueError(
                 f"X must be a 2-d array with at least 2 rows to set the prior scales, got shape {X.shape}."

@@ -1,29 +1,49 @@
-"""Sampling benchmark: bayesgmm's NUTS path vs the plain PyMC mixture model.
+"""Sampling benchmark: the compiled density and parallel chains; bayesgmm vs plain PyMC.
 
-For each problem (N=1000, D=2, K=3 and N=10000, D=5, K=4; well separated
-clusters with full covariances), both samplers run 2 chains x (500 tune + 500
-draws) on the same data with the same priors:
+Default run (``python benchmarks/sampling.py``; ~5-10 min on 2 shared cores):
 
-* ``bayesgmm``: :func:`bayesgmm.inference.run_inference` (nutpie on the numpy
-  log-density with analytic gradient, chains started at the EM fit);
-* ``plain``: ``pm.Mixture`` over a list of ``pm.MvNormal`` components with
-  ``pm.LKJCholeskyCov`` covariances, compiled with nutpie's PyMC backend and
-  sampled by nutpie, chains started at the truth.
+``grad``
+    Per-gradient time (logp + gradient, one thread) of the numpy density
+    (:class:`bayesgmm._logdensity.MixtureDensity`, the old nutpie path) and the
+    compiled one (:class:`bayesgmm._compiled.CompiledDensity`, the default)
+    for N in {1e3, 1e4, 1e5}, D in {2, 10}, K in {3, 10}, full and diag; the
+    minimum over repeats of the thread's CPU time (steadier than wall time on a
+    loaded machine). ``limit`` is the flop count of the one-product expansion
+    of the likelihood and its statistics (``4 K (P + D + 1) N`` flops, ``P`` the
+    number of second-moment features: ``D (D + 1) / 2`` full, ``D`` diag)
+    divided by the matrix-product throughput measured in the same run on one
+    thread (1000 x 1000 ``A @ B``); ``x limit`` = compiled time / limit. The
+    exponentials and logarithms (``K + 1`` per observation) are not flops and
+    dominate at small D.
+``chains``
+    Wall time of nutpie's sampling with 1 chain and with 2 chains on 2 cores
+    (same draws per chain), numpy and compiled density.
+``converge``
+    Time to a converged posterior in a fresh process: imports, EM
+    (``GaussianMixture``, 3 starts), compile and sampling (2 chains x (500 tune
+    + draws)), the draws doubled until max R-hat <= 1.01 and min bulk ESS >=
+    400 for weights and means (every attempt counted), at N=1000, D=2, K=3 and
+    N=1e4, D=5, K=4, for both densities; then a second model in the same
+    process (new data, K+1): its setup (compile) and sampling time.
+``compile``
+    The compiled density's first build in a fresh process with an empty numba
+    cache (``NUMBA_CACHE_DIR`` set to a new temporary folder: cold) and again
+    with that cache (warm).
 
-Reported: compile (setup) time, sampling time, time per leapfrog step
-(sampling time / all leapfrog steps including warm-up), max R-hat and min bulk
-ESS (arviz-stats; weights, means, sds), ESS per second of sampling, and the
-wall time to a converged posterior (compile included; max R-hat <= 1.01 and
-min bulk ESS >= 400): when a run is not converged the draws are doubled and the
-run repeated (up to --max-draws); the wall time is then the sum of all attempts.
-Also times a second model build+compile with new data and another component
-count in the same process, and the first one in a fresh process.
+``--compare-plain`` runs the earlier comparison with the plain PyMC mixture
+model instead (both samplers 2 chains x (500 tune + 500 draws); plain PyMC
+compiled by nutpie's PyMC backend): compile time, sampling time, time per
+leapfrog step, R-hat, ESS, and the wall time to a converged posterior.
 
 Usage::
 
-    python benchmarks/sampling.py              # both problems, both samplers
-    python benchmarks/sampling.py --quick      # only the small problem
-    python benchmarks/sampling.py --skip-plain # only bayesgmm
+    python benchmarks/sampling.py                         # grad, chains, converge, compile
+    python benchmarks/sampling.py --sections grad,chains  # a subset
+    python benchmarks/sampling.py --quick                 # N <= 1e4 in the grid, small problem only
+    python benchmarks/sampling.py --compare-plain [--quick] [--skip-plain]
+
+Machines shared with other work: the header prints the load average; compare
+ratios within one run.
 """
 
 from __future__ import annotations
@@ -83,11 +103,11 @@ def fit_em(X, K, seed):
     return em, time.perf_counter() - t
 
 
-def run_bayesgmm(X, K, em, draws, tune, seed):
+def run_bayesgmm(X, K, em, draws, tune, seed, density="compiled", chains=2):
     from bayesgmm.inference import run_inference
 
-    tree = run_inference(X, K, "full", None, em, draws=draws, tune=tune, chains=2, random_seed=seed,
-                         progressbar=False, cores=2)
+    tree = run_inference(X, K, "full", None, em, draws=draws, tune=tune, chains=chains, random_seed=seed,
+                         progressbar=False, cores=chains, density=density)
     post = tree["posterior"].to_dataset()[["weights", "means", "sds"]]
     rmax, emin = diagnostics(post)
     return {
@@ -285,18 +305,8 @@ def fmt(x, unit=""):
     return f"{x:.3g}{unit}"
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="only the small problem (N=1000, D=2, K=3)")
-    ap.add_argument("--skip-plain", action="store_true", help="do not run the plain PyMC model")
-    ap.add_argument("--max-draws", type=int, default=2000, help="cap when doubling draws (default 2000)")
-    ap.add_argument("--plain-big-sample", action="store_true",
-                    help="really sample the plain model on the large problem (takes many minutes on 2 "
-                         "shared cores); by default its sampling time is estimated from its gradient time")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--json", help="also write the results to this JSON file")
-    args = ap.parse_args(argv)
-
+def compare_plain(args):
+    """The comparison with the plain PyMC mixture model (``--compare-plain``)."""
     from threadpoolctl import threadpool_info
 
     # imports are not compile time: load everything both paths need first
@@ -398,6 +408,241 @@ def main(argv=None):
         with open(args.json, "w") as fh:
             json.dump({"results": results, "fresh_total": fresh_total, "fresh_compile": fresh_compile,
                        "second_compile": second, "pymc_compile": [pm_first, pm_second]}, fh, indent=2, default=float)
+
+
+# ------------------------------------------------------------------ the compiled density
+def matmul_gflops():
+    """Matrix-product throughput on one thread (GFLOP/s, best of 5 of a 1000 x 1000 product)."""
+    from threadpoolctl import threadpool_limits
+
+    a, b = np.random.default_rng(0).random((2, 1000, 1000))
+    with threadpool_limits(1, user_api="blas"):
+        a @ b
+        best = min(_cpu(lambda: a @ b) for _ in range(5))
+    return 2e9 / best / 1e9
+
+
+def _cpu(f):
+    t = time.thread_time()
+    f()
+    return time.thread_time() - t
+
+
+def _min_cpu(f, budget, max_repeats=200):
+    """Minimum thread CPU time of ``f`` over repeats (at least 3, until ``budget`` seconds are spent)."""
+    ts, spent = [], 0.0
+    while len(ts) < 3 or (spent < budget and len(ts) < max_repeats):
+        t = _cpu(f)
+        ts.append(t)
+        spent += t
+    return min(ts)
+
+
+def expansion_flops(N, D, K, cov):
+    P = D * (D + 1) // 2 if cov == "full" else D
+    return 4 * K * (P + D + 1) * N
+
+
+def grad_grid(quick, budget=1.0):
+    from threadpoolctl import threadpool_limits
+
+    from bayesgmm._compiled import compile_density
+    from bayesgmm._logdensity import MixtureDensity
+
+    gf = matmul_gflops()
+    print(f"matrix-product throughput, one thread: {gf:.1f} GFLOP/s", flush=True)
+    hdr = ("N", "D", "K", "cov", "numpy us", "compiled us", "speedup", "limit us", "x limit")
+    print(" | ".join(hdr), flush=True)
+    rows = []
+    rng = np.random.default_rng(0)
+    Ns = [1000, 10000] if quick else [1000, 10000, 100000]
+    with threadpool_limits(1, user_api="blas"):
+        for N in Ns:
+            for D in (2, 10):
+                for K in (3, 10):
+                    X, w, mu, cov = make_data(N, D, K, 0)
+                    for ct in ("full", "diag"):
+                        dens = MixtureDensity(X, K, ct)
+                        full = cov if ct == "full" else np.stack([np.diag(np.diag(c)) for c in cov])
+                        x = dens.pack(w, mu + rng.normal(scale=0.1, size=mu.shape), full)
+                        cd = compile_density(dens)
+                        g = np.empty(dens.ndim)
+                        from bayesgmm._compiled import _logp_grad
+
+                        t_c = _min_cpu(lambda: _logp_grad(cd.buffer, x, g), budget)
+                        t_n = _min_cpu(lambda: dens.logp_and_grad(x), budget, max_repeats=50)
+                        lim = expansion_flops(N, D, K, ct) / (gf * 1e9)
+                        r = dict(N=N, D=D, K=K, cov=ct, numpy_us=t_n * 1e6, compiled_us=t_c * 1e6,
+                                 limit_us=lim * 1e6)
+                        rows.append(r)
+                        print(f"{N} | {D} | {K} | {ct} | {t_n * 1e6:.1f} | {t_c * 1e6:.1f} | {t_n / t_c:.1f}x | "
+                              f"{lim * 1e6:.1f} | {t_c / lim:.1f}", flush=True)
+    return {"gflops": gf, "rows": rows}
+
+
+def _wall_and_cpu(X, K, em, seed, density, chains):
+    """Sampling wall time and the process's CPU time over it (all threads)."""
+    import resource
+
+    def cpu():
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    c = cpu()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # R-hat of one chain
+        t = run_bayesgmm(X, K, em, 400, 400, seed, density, chains=chains)["sampling"]
+    return t, cpu() - c
+
+
+def chains_timing(quick, seed=0):
+    out = []
+    problems = [(1000, 2, 3)] if quick else [(1000, 2, 3), (10000, 5, 4)]
+    for N, D, K in problems:
+        X, *_ = make_data(N, D, K, seed)
+        em, _ = fit_em(X, K, seed)
+        for density in ("compiled", "numpy"):
+            run_bayesgmm(X, K, em, 20, 20, seed, density, chains=1)  # builds/loads what is cached
+            (t1, c1), (t2, c2) = (_wall_and_cpu(X, K, em, seed, density, chains) for chains in (1, 2))
+            r = dict(N=N, D=D, K=K, density=density, one_chain=t1, two_chains=t2, ratio=t2 / t1,
+                     cpu_one=c1, cpu_two=c2)
+            out.append(r)
+            print(f"N={N}, D={D}, K={K} {density}: 1 chain {t1:.2f} s, 2 chains (2 cores) {t2:.2f} s: "
+                  f"{t2 / t1:.2f}x (400 + 400 draws per chain); process CPU {c1:.2f} s and {c2:.2f} s: "
+                  f"CPU/wall {c1 / t1:.2f} and {c2 / t2:.2f} (2 = both chains running at once)", flush=True)
+    return out
+
+
+CONVERGE = textwrap.dedent(
+    """
+    import json, resource, sys, time
+    def cpu():
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+    t0 = time.perf_counter()
+    import numpy as np
+    sys.path.insert(0, {bench!r})
+    from sampling import make_data, fit_em, run_bayesgmm, RHAT_MAX, ESS_MIN
+    import bayesgmm.inference, nutpie, arviz_stats  # imports are not compile time
+    t_import = time.perf_counter() - t0
+    c_import = cpu()
+    N, D, K, density, seed, max_draws = {N}, {D}, {K}, {density!r}, {seed}, {max_draws}
+    X, *_ = make_data(N, D, K, seed)
+    em, t_em = fit_em(X, K, seed)
+    draws, setup, sampling, attempts = 500, 0.0, 0.0, 0
+    while True:
+        r = run_bayesgmm(X, K, em, draws, 500, seed, density)
+        setup += r["compile"]; sampling += r["sampling"]; attempts += 1
+        ok = r["rhat_max"] <= RHAT_MAX and r["ess_min"] >= ESS_MIN
+        if ok or draws * 2 > max_draws:
+            break
+        draws *= 2
+    total = time.perf_counter() - t0
+    cpu_total = cpu() - c_import
+    X2, *_ = make_data(N, D, K + 1, seed + 1)
+    em2, _ = fit_em(X2, K + 1, seed + 1)
+    r2 = run_bayesgmm(X2, K + 1, em2, 500, 500, seed + 1, density)
+    print(json.dumps(dict(N=N, D=D, K=K, density=density, imports=t_import, em=t_em, setup=setup,
+                          sampling=sampling, total_with_imports=total, total=total - t_import, cpu_total=cpu_total,
+                          converged=ok, draws=draws, attempts=attempts, rhat_max=r["rhat_max"],
+                          ess_min=r["ess_min"], second_setup=r2["compile"], second_sampling=r2["sampling"])))
+    """
+)
+
+
+def converge_fresh(quick, seed=0, max_draws=4000):
+    import os
+
+    out = []
+    bench = os.path.dirname(os.path.abspath(__file__))
+    problems = [(1000, 2, 3)] if quick else [(1000, 2, 3), (10000, 5, 4)]
+    for N, D, K in problems:
+        for density in ("compiled", "numpy"):
+            code = CONVERGE.format(bench=bench, N=N, D=D, K=K, density=density, seed=seed, max_draws=max_draws)
+            res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+            r = json.loads(res.stdout.strip().splitlines()[-1])
+            out.append(r)
+            print(f"N={N}, D={D}, K={K} {density}: to converged {r['total']:.2f} s after imports "
+                  f"({r['total_with_imports']:.2f} s with {r['imports']:.2f} s of imports; process CPU after imports "
+                  f"{r['cpu_total']:.2f} s): EM {r['em']:.2f}, "
+                  f"setup/compile {r['setup']:.2f}, sampling {r['sampling']:.2f} s; converged={r['converged']} "
+                  f"with {r['draws']} draws x 2 chains ({r['attempts']} attempt(s); R-hat {r['rhat_max']:.3f}, "
+                  f"ESS {r['ess_min']:.0f}); second model (K={K + 1}) setup {r['second_setup']:.3f} s, "
+                  f"sampling {r['second_sampling']:.2f} s", flush=True)
+    return out
+
+
+COMPILE = textwrap.dedent(
+    """
+    import time
+    t0 = time.perf_counter()
+    import numpy as np
+    from bayesgmm._logdensity import MixtureDensity
+    t1 = time.perf_counter()
+    from bayesgmm._compiled import compile_density
+    dens = MixtureDensity(np.random.default_rng(0).normal(size=(1000, 2)), 3, "full")
+    compile_density(dens)
+    t2 = time.perf_counter()
+    print(t2 - t1, time.process_time())
+    """
+)
+
+
+def compile_cold_warm():
+    import os
+    import tempfile
+
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, NUMBA_CACHE_DIR=tmp)
+        for label in ("cold", "warm"):
+            res = subprocess.run([sys.executable, "-c", COMPILE], capture_output=True, text=True, check=True, env=env)
+            wall, cpu = map(float, res.stdout.split())
+            out[label] = dict(wall=wall, process_cpu=cpu)
+            print(f"compiled density, {label} cache: {wall:.2f} s wall (numba import + compile/load), "
+                  f"process CPU {cpu:.2f} s", flush=True)
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sections", default="grad,chains,converge,compile",
+                    help="comma-separated subset of grad,chains,converge,compile")
+    ap.add_argument("--compare-plain", action="store_true", help="the comparison with plain PyMC instead")
+    ap.add_argument("--quick", action="store_true", help="smaller grid / only the small problem")
+    ap.add_argument("--skip-plain", action="store_true", help="(--compare-plain) do not run the plain PyMC model")
+    ap.add_argument("--max-draws", type=int, default=2000, help="cap when doubling draws (default 2000)")
+    ap.add_argument("--plain-big-sample", action="store_true",
+                    help="(--compare-plain) really sample the plain model on the large problem (takes many "
+                         "minutes on 2 shared cores); by default its sampling time is estimated")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", help="also write the results to this JSON file")
+    args = ap.parse_args(argv)
+    if args.compare_plain:
+        return compare_plain(args)
+    import os
+    import platform
+
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}; {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} CPUs; load average {os.getloadavg()}", flush=True)
+    sections = args.sections.split(",")
+    results = {}
+    if "grad" in sections:
+        print("\n== per-gradient time (min thread CPU time over repeats) ==", flush=True)
+        results["grad"] = grad_grid(args.quick)
+    if "chains" in sections:
+        print("\n== 1 vs 2 chains ==", flush=True)
+        results["chains"] = chains_timing(args.quick, args.seed)
+    if "converge" in sections:
+        print("\n== time to a converged posterior, fresh process ==", flush=True)
+        results["converge"] = converge_fresh(args.quick, args.seed, max(args.max_draws, 4000))
+    if "compile" in sections:
+        print("\n== compile time of the compiled density ==", flush=True)
+        results["compile"] = compile_cold_warm()
+    print(f"\nload average at the end {os.getloadavg()}", flush=True)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(results, fh, indent=2, default=float)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ LAYERS = {
     "priors": 4,
     "model": 4,
     "_logdensity": 4,
+    "_compiled": 4,  # the numba twin of _logdensity
     # 5: inference (NUTS, VI, chain starts)
     "inference": 5,
     # 6: posterior post-processing (relabelling, memberships, comparison)
@@ -46,6 +47,10 @@ LAYERS = {
     "bayesian": 8,
     # 9: component-count selection (fits EM and Bayesian models)
     "selection": 9,
+    # 9: tasks built on the estimators: classification, anomalies, k-means comparison
+    "classification": 9,
+    "anomaly": 9,
+    "kmeans": 9,
     # 10: plots (draw precomputed results)
     "plots": 10,
     # 11: command line

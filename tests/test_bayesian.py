@@ -12,14 +12,17 @@ def test_repr_and_params_protocol():
     m = BayesianGMM(3, covariance_type="diag", random_state=0)
     assert repr(m) == "BayesianGMM(n_components=3, covariance_type='diag', random_state=0)"
     assert repr(BayesianGMM()) == "BayesianGMM()"
-    assert m.get_params() == {"n_components": 3, "covariance_type": "diag", "priors": None,
-                              "random_state": 0}
+    params = m.get_params()
+    assert {k: params[k] for k in ("n_components", "covariance_type", "priors", "random_state")} == {
+        "n_components": 3, "covariance_type": "diag", "priors": None, "random_state": 0}
+    assert params["draws"] == 1000 and params["n_init"] == bg.em.DEFAULT_N_INIT
     assert m.set_params(n_components=2) is m and m.n_components == 2
     with pytest.raises(ValueError, match="Invalid parameter 'n_component'"):
         m.set_params(n_component=2)
+    # scikit-learn convention: set_params stores, fit validates
+    m.set_params(covariance_type="banana")
     with pytest.raises(ValueError, match="covariance_type must be one of"):
-        m.set_params(covariance_type="banana")
-    assert m.covariance_type == "diag"  # a rejected set_params leaves the object unchanged
+        m.fit(np.zeros((5, 2)))
 
 
 def test_scikit_learn_clone_and_fitted_check():
@@ -47,8 +50,10 @@ def test_scikit_learn_clone_and_fitted_check():
     ],
 )
 def test_bad_constructor_arguments(kwargs, exc, match):
+    model = BayesianGMM(**kwargs)  # scikit-learn convention: stored as given, checked by fit
     with pytest.raises(exc, match=match):
-        BayesianGMM(**kwargs)
+        model.fit(np.random.default_rng(0).normal(size=(10, 2)))
+    assert not hasattr(model, "idata_")
 
 
 def test_unfitted_use_raises_not_fitted_error():
@@ -73,14 +78,18 @@ def test_unfitted_use_raises_not_fitted_error():
         ({"n_init": 0}, ValueError, "n_init must be an integer >= 1"),
         ({"progressbar": "no"}, TypeError, "progressbar must be True or False"),
         ({"log_likelihood": "some"}, ValueError, "log_likelihood must be True, False or 'auto'"),
-        ({"y": np.zeros(10)}, ValueError, "y must be None"),
+        ({"reg_covar": -1.0}, ValueError, "reg_covar must be None"),
     ],
 )
 def test_bad_fit_arguments_fail_before_any_work(kwargs, exc, match):
     X = np.random.default_rng(0).normal(size=(10, 2))
     m = BayesianGMM(2)
     with pytest.raises(exc, match=match):
-        m.fit(X, **kwargs)
+        m.fit(X, **kwargs)  # as a fit override
+    assert not hasattr(m, "idata_") and not hasattr(m, "em_")
+    m = BayesianGMM(2, **kwargs)  # as a constructor parameter
+    with pytest.raises(exc, match=match):
+        m.fit(X)
     assert not hasattr(m, "idata_") and not hasattr(m, "em_")
 
 

@@ -337,8 +337,12 @@ def test_report_writes_tables_and_plots(nuts_fit, tmp_path):
     members = pd.read_csv(out / "memberships.csv", index_col="obs")
     assert len(members) == 272
     assert list(members.columns[:2]) == ["waiting", "eruptions"]
-    np.testing.assert_allclose(members[["probability_0", "probability_1"]].sum(axis=1), 1.0, atol=1e-9)
+    # rounded to 4 decimals, each probability inside its printed interval (a point mass reads as one)
+    np.testing.assert_allclose(members[["probability_0", "probability_1"]].sum(axis=1), 1.0, atol=2e-3)
     assert (members["lower"] <= members["upper"]).all() and (members["probability"] >= 0.5).all()
+    assert ((members["lower"] <= members["probability"]) & (members["probability"] <= members["upper"])).all()
+    point = members["lower"] == members["upper"]
+    assert (members.loc[point, "probability"] == members.loc[point, "lower"]).all()
     summary = pd.read_csv(out / "summary.csv", index_col="parameter")
     assert "weights[0]" in summary.index and {"mean", "sd"} <= set(summary.columns)
     from bayesgmm import BayesianGMM
@@ -346,11 +350,11 @@ def test_report_writes_tables_and_plots(nuts_fit, tmp_path):
     model = BayesianGMM.load(fit)
     mem = model.membership()
     np.testing.assert_array_equal(members["component"], mem["assignment"])
-    np.testing.assert_allclose(members["entropy"], mem["entropy"], rtol=1e-12)
+    np.testing.assert_allclose(members["entropy"], mem["entropy"], atol=5e-5)
     k = mem["assignment"].to_numpy()
     rows = np.arange(len(k))
-    np.testing.assert_allclose(members["lower"], mem["lower"].to_numpy()[rows, k], rtol=1e-12)
-    np.testing.assert_allclose(members["upper_1"], mem["upper"].sel(component=1), rtol=1e-12)
+    np.testing.assert_allclose(members["lower"], mem["lower"].to_numpy()[rows, k], atol=5e-5)
+    np.testing.assert_allclose(members["upper_1"], mem["upper"].sel(component=1), atol=5e-5)
     np.testing.assert_allclose(
         summary.loc["weights[0]", "mean"], float(model.idata_["posterior"]["weights"].sel(component=0).mean()))
     assert "Wrote 10 files" in proc.stdout

@@ -9,12 +9,12 @@ import numpy as np
 import pymc as pm
 import pytest
 
-from bayesgmm.covariance import COVARIANCE_TYPES, get_covariance_type
+from bayesgmm.covariance import BAYESIAN_COVARIANCE_TYPES, get_covariance_type
 from bayesgmm.priors import Priors
 
 FAST = "FAST_COMPILE"
 K = 2
-CASES = [(name, d) for name in COVARIANCE_TYPES for d in (1, 2, 3)]
+CASES = [(name, d) for name in BAYESIAN_COVARIANCE_TYPES for d in (1, 2, 3)]
 
 
 def _priors(D):

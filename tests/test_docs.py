@@ -27,6 +27,7 @@ def test_docs_build_without_warnings(tmp_path):
     for page in ("index.html", "getting-started.html", "user-guide/model.html",
                  "user-guide/label-switching.html", "user-guide/choosing-components.html",
                  "user-guide/diagnostics.html", "user-guide/em-vs-posterior.html", "user-guide/large-data.html",
+                 "user-guide/saving.html",
                  "api/estimators.html", "api/posterior.html", "api/plots.html",
                  "api/selection.html", "api/datasets.html", "cli.html", "gallery.html",
                  "notebooks.html", "developer/contracts.html"):

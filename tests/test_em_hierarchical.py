@@ -101,7 +101,7 @@ def test_near_singular_start_is_failed_when_a_regular_one_exists():
     X = _tied_data()
     # seed 0: one start of random_from_data ends on the tied values ...
     with pytest.warns(DegenerateComponentWarning):
-        one = GaussianMixture(2, init_params="random_from_data", random_state=0, tol=1e-8,
+        one = GaussianMixture(2, init_params="random_from_data", n_init=1, random_state=0, tol=1e-8,
                               max_iter=500).fit(X)
     # ... with a higher bound than any regular solution; with more starts the
     # best regular one is kept, silently
@@ -111,6 +111,35 @@ def test_near_singular_start_is_failed_when_a_regular_one_exists():
                                tol=1e-8, max_iter=500).fit(X)
     assert one.lower_bound_ > many.lower_bound_
     assert many.degenerate_components_.size == 0
+
+
+def _flat_few_points(n_far, thickness):
+    # 200 broad points, and ``n_far`` points far away in a slab of the given
+    # thickness: a component on them is flat (relative variance ~1e-5) but
+    # its observations carry variance of their own in every direction
+    rng = np.random.RandomState(3)
+    far = np.c_[rng.uniform(-1, 1, (n_far, 2)), thickness * rng.uniform(-1, 1, n_far)]
+    return np.r_[rng.randn(200, 3), far + 10.0]
+
+
+def test_flat_component_on_fewer_points_than_parameters_is_near_singular():
+    # 5 points < 9 parameters (mean + full covariance in 3-d): not determined
+    # by its own data -- the spurious maxima of G = 7-9 fits on mclust's data
+    X = _flat_few_points(5, 0.01)
+    with pytest.warns(DegenerateComponentWarning, match=r"Component\(s\) 1 .*5 observations"):
+        gm = GaussianMixture(2, means_init=[[0, 0, 0], [10, 10, 10]], tol=1e-8,
+                             max_iter=500).fit(X)
+    assert gm.degenerate_components_.tolist() == [1]
+
+
+def test_tight_cluster_with_enough_points_is_not_near_singular():
+    # the same slab with 40 points: a tight but genuine cluster
+    X = _flat_few_points(40, 0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DegenerateComponentWarning)
+        gm = GaussianMixture(2, means_init=[[0, 0, 0], [10, 10, 10]], tol=1e-8,
+                             max_iter=500).fit(X)
+    assert gm.degenerate_components_.size == 0
 
 
 def test_large_reg_covar_is_the_users_choice():

@@ -8,7 +8,7 @@ from bayesgmm.model import build_model
 from bayesgmm.priors import Priors
 
 FAST = "FAST_COMPILE"
-TYPES = ["full", "tied", "diag", "spherical"]
+TYPES = ["full", "tied", "diag", "spherical", "EII", "EEI"]  # every type with a Bayesian model
 SHAPES = [(1, 1), (3, 2), (2, 3), (2, 1)]
 
 
@@ -65,6 +65,10 @@ def test_constrained_density_plus_jacobian(covariance_type):
             jac += np.log(np.diag(p["chol"][0])).sum()
         elif covariance_type == "diag":
             jac += np.log(p["sds"]).sum()
+        elif covariance_type == "EII":  # one sd shared by all components
+            jac += np.log(p["sds"][0, 0])
+        elif covariance_type == "EEI":  # one sd per feature shared by all components
+            jac += np.log(p["sds"][0]).sum()
         else:
             jac += np.log(p["sds"][:, 0]).sum()
         np.testing.assert_allclose(dens.logp(x), f(point) + jac, rtol=1e-11)
@@ -98,6 +102,8 @@ def test_pack_unpack_roundtrip(covariance_type):
         "tied": full[0],
         "diag": np.diagonal(full, axis1=1, axis2=2).copy(),
         "spherical": np.array([0.5, 1.0, 2.0]),
+        "EII": np.full(K, 1.5),
+        "EEI": np.tile(np.diagonal(full[0]), (K, 1)),
     }[covariance_type]
     out = dens.unpack(dens.pack(w, mu, cov))
     expected_full = {
@@ -105,6 +111,8 @@ def test_pack_unpack_roundtrip(covariance_type):
         "tied": np.broadcast_to(full[0], (K, D, D)),
         "diag": np.stack([np.diag(c) for c in cov]) if covariance_type == "diag" else None,
         "spherical": cov[:, None, None] * np.eye(D) if covariance_type == "spherical" else None,
+        "EII": 1.5 * np.broadcast_to(np.eye(D), (K, D, D)),
+        "EEI": np.broadcast_to(np.diag(np.diagonal(full[0])), (K, D, D)),
     }[covariance_type]
     np.testing.assert_allclose(out["weights"], w, rtol=1e-12)
     np.testing.assert_allclose(out["means"], mu)

@@ -38,6 +38,9 @@ def test_notebooks_are_present():
         "03_how_many_components.ipynb",
         "04_em_vs_posterior.ipynb",
         "05_scaling_up.ipynb",
+        "06_kmeans_vs_mixture.ipynb",
+        "07_anomalies.ipynb",
+        "08_classification.ipynb",
     ]
 
 

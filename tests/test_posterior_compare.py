@@ -31,7 +31,7 @@ def fit():
 
 def test_compare_em_numbers_against_numpy(fit):
     W, M, Cv, w, m, c = fit
-    table = compare_em(posterior_dataset(w, m, c), em_dataset(W, M, Cv), hdi_prob=0.9)
+    table = compare_em(posterior_dataset(w, m, c), em_dataset(W, M, Cv), ci_prob=0.9, ci_kind="eti")
     K, D = 3, 3
     assert table.sizes["parameter"] == K + K * D + K * D + K * D * (D - 1) // 2
     n = 600
@@ -39,7 +39,7 @@ def test_compare_em_numbers_against_numpy(fit):
         "weights[1]": (W[1], w[..., 1]),
         "means[2, x0]": (M[2, 0], m[..., 2, 0]),
         "sds[0, x2]": (np.sqrt(Cv[0, 2, 2]), np.sqrt(c[..., 0, 2, 2])),
-        "correlations[1, x0, x2]": (
+        "correlations[1, x0:x2]": (
             Cv[1, 0, 2] / np.sqrt(Cv[1, 0, 0] * Cv[1, 2, 2]),
             c[..., 1, 0, 2] / np.sqrt(c[..., 1, 0, 0] * c[..., 1, 2, 2]),
         ),
@@ -94,8 +94,8 @@ def test_compare_em_validates(fit):
         compare_em(post, em_dataset(W, M, Cv), var_names=["covariance"])
     with pytest.raises(ValueError, match="em has 2 components"):
         compare_em(post, em_dataset(W[:2], M[:2], Cv[:2]))
-    with pytest.raises(ValueError, match="hdi_prob must be in"):
-        compare_em(post, em_dataset(W, M, Cv), hdi_prob=1.5)
+    with pytest.raises(ValueError, match="ci_prob must be in"):
+        compare_em(post, em_dataset(W, M, Cv), ci_prob=1.5)
     one = compare_em(
         posterior_dataset(w[..., :1], m[..., :1, :1], c[..., :1, :1, :1]),
         em_dataset(W[:1], M[:1, :1], Cv[:1, :1, :1]),
@@ -156,7 +156,7 @@ def test_compare_em_plugin_standard_errors(fit):
         "weights[0]": np.sqrt(W[0] * (1 - W[0]) / N),
         "means[1, x2]": sd[1, 2] / np.sqrt(N * W[1]),
         "sds[2, x0]": sd[2, 0] / np.sqrt(2 * N * W[2]),
-        "correlations[2, x0, x1]": (1 - rho**2) / np.sqrt(N * W[2]),
+        "correlations[2, x0:x1]": (1 - rho**2) / np.sqrt(N * W[2]),
     }
     for label, se in expected.items():
         row = table.sel(parameter=label)
@@ -166,3 +166,61 @@ def test_compare_em_plugin_standard_errors(fit):
     assert "em_se" not in compare_em(posterior_dataset(w, m, c), em_dataset(W, M, Cv))
     with pytest.raises(ValueError, match="n_obs must be a positive integer"):
         compare_em(posterior_dataset(w, m, c), em_dataset(W, M, Cv), n_obs=0)
+
+
+# ------------------------------------------- observed-information EM standard errors (Louis)
+def _two_overlapping(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    z = rng.random(n) < 0.4
+    return np.where(z, rng.normal(0.0, 1.0, n), rng.normal(2.0, 0.8, n))[:, None]
+
+
+def test_observed_information_se_equals_the_hessian_of_the_loglik():
+    from scipy.stats import norm
+
+    from bayesgmm import GaussianMixture
+
+    X = _two_overlapping()
+    gm = GaussianMixture(2, covariance_type="full", n_init=1, tol=1e-12, max_iter=5000,
+                         reg_covar=0.0, random_state=0).fit(X)
+    W, M, Cv = gm.weights_, gm.means_, gm.covariances_
+    post = posterior_dataset(*draws_around(W, M, Cv, chains=1, draws=200, scale=0.05, seed=1))
+    table = compare_em(post, em_dataset(W, M, Cv), X=X, covariance_type="full")
+
+    # brute force: the Hessian of the log-likelihood in (w0, mu0, mu1, sd0, sd1)
+    def loglik(t):
+        w0, m0, m1, s0, s1 = t
+        x = X[:, 0]
+        return np.sum(np.logaddexp(np.log(w0) + norm.logpdf(x, m0, s0),
+                                   np.log(1 - w0) + norm.logpdf(x, m1, s1)))
+
+    t0 = np.array([W[0], M[0, 0], M[1, 0], np.sqrt(Cv[0, 0, 0]), np.sqrt(Cv[1, 0, 0])])
+    h = 1e-4
+    P = len(t0)
+    H = np.empty((P, P))
+    for i in range(P):
+        for j in range(P):
+            ei, ej = np.eye(P)[i] * h, np.eye(P)[j] * h
+            H[i, j] = (loglik(t0 + ei + ej) - loglik(t0 + ei - ej) - loglik(t0 - ei + ej)
+                       + loglik(t0 - ei - ej)) / (4 * h * h)
+    se = np.sqrt(np.diag(np.linalg.inv(-H)))
+    got = table["em_se"].to_series()
+    np.testing.assert_allclose(
+        [got["weights[0]"], got["weights[1]"], got["means[0, x0]"], got["means[1, x0]"],
+         got["sds[0, x0]"], got["sds[1, x0]"]],
+        [se[0], se[0], se[1], se[2], se[3], se[4]], rtol=2e-3)
+    # overlapping components: the observed information is below the complete-data one
+    assert (table["em_se"] > table["em_se_complete"]).all()
+
+
+def test_observed_se_for_one_gaussian_is_the_textbook_one():
+    # K = 1: nothing is missing, the observed and complete-data errors agree
+    rng = np.random.default_rng(3)
+    X = rng.normal([0.0, 5.0], [1.0, 2.0], size=(400, 2))
+    W, M = np.array([1.0]), X.mean(axis=0)[None]
+    Cv = np.cov(X.T, bias=True)[None]
+    post = posterior_dataset(*draws_around(W, M, Cv, chains=1, draws=100, scale=0.05, seed=2))
+    for ct in ("full", "diag"):
+        table = compare_em(post, em_dataset(W, M, Cv if ct == "full" else Cv * np.eye(2)),
+                           X=X, covariance_type=ct, var_names=["means", "sds"])
+        np.testing.assert_allclose(table["em_se"], table["em_se_complete"], rtol=2e-2)

@@ -41,7 +41,7 @@ def test_membership_equals_bruteforce(small):
     w, m, c, X = small
     logp = brute_force(w, m, c, X)
     r = np.exp(logp - logsumexp(logp, axis=-1, keepdims=True)).reshape(-1, 40, 3)
-    out = membership_summary(posterior_dataset(w, m, c), X, hdi_prob=0.9)
+    out = membership_summary(posterior_dataset(w, m, c), X, ci_prob=0.9, ci_kind="eti")
     prob = r.mean(axis=0)
     np.testing.assert_allclose(out["probability"].values, prob, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(out["lower"].values, np.quantile(r, 0.05, axis=0), atol=1e-12)
@@ -58,7 +58,7 @@ def test_membership_equals_bruteforce(small):
     np.testing.assert_allclose(out["probability_max_lower"].values, np.quantile(rb, 0.05, axis=0))
     np.testing.assert_allclose(out["probability_max_upper"].values, np.quantile(rb, 0.95, axis=0))
     assert out["probability"].dims == ("obs", "component")
-    assert out.attrs["hdi_prob"] == 0.9 and out["lower"].attrs["interval"] == "equal-tailed"
+    assert out.attrs["ci_prob"] == 0.9 and out["lower"].attrs["interval"] == "equal-tailed"
     # memberships are non-trivial here (otherwise the test could not fail meaningfully)
     assert (out["entropy"] > 0.3).sum() >= 3
 
@@ -137,8 +137,8 @@ def test_membership_input_validation(small):
     bad[3, 1] = np.nan
     with pytest.raises(ValueError, match=r"1 NaN or infinite values \(first rows: \[3\]\)"):
         membership_summary(post, bad)
-    with pytest.raises(ValueError, match="hdi_prob must be in"):
-        membership_summary(post, X, hdi_prob=94)
+    with pytest.raises(ValueError, match="ci_prob must be in"):
+        membership_summary(post, X, ci_prob=94)
     with pytest.raises(ValueError, match="obs_chunk must be a positive integer"):
         membership_summary(post, X, obs_chunk=0)
     with pytest.raises(TypeError, match="X must contain numbers"):
@@ -181,3 +181,69 @@ def test_membership_accepts_dataarray_and_handles_duplicate_index(small):
     # a DataTree with a posterior group works as well
     tree = xr.DataTree.from_dict({"posterior": post})
     xr.testing.assert_identical(membership_summary(tree, X), ref)
+
+
+# ---------------------------------------------- ArviZ 1.x interval names; the wide table
+def _tiny_posterior():
+    rng = np.random.default_rng(3)
+    S = 200
+    means = np.stack([rng.normal(0.0, 0.3, S), rng.normal(3.0, 0.3, S)], axis=1)[None, :, :, None]
+    return xr.Dataset({
+        "weights": (("chain", "draw", "component"), np.full((1, S, 2), 0.5)),
+        "means": (("chain", "draw", "component", "feature"), means),
+        "covariances": (("chain", "draw", "component", "feature", "feature_bis"),
+                        np.ones((1, S, 2, 1, 1))),
+    })
+
+
+def test_ci_defaults_follow_arviz_rcparams_and_hdi_prob_is_deprecated():
+    from arviz_base import rc_context
+
+    post, X = _tiny_posterior(), np.array([[0.0], [1.5], [3.0]])
+    with rc_context({"stats.ci_prob": 0.8, "stats.ci_kind": "hdi"}):
+        out = membership_summary(post, X)
+    assert out.attrs["ci_prob"] == 0.8 and out.attrs["ci_kind"] == "hdi"
+    assert out.attrs["interval"] == "highest density"
+    explicit = membership_summary(post, X, ci_prob=0.8, ci_kind="hdi")
+    xr.testing.assert_identical(out, explicit)
+    with pytest.warns(FutureWarning, match="hdi_prob is deprecated.*ci_prob"):
+        old = membership_summary(post, X, hdi_prob=0.8, ci_kind="eti")
+    xr.testing.assert_identical(old, membership_summary(post, X, ci_prob=0.8, ci_kind="eti"))
+    with pytest.raises(ValueError, match="ci_kind must be 'eti'"):
+        membership_summary(post, X, ci_kind="quantile")
+
+
+def test_hdi_bounds_are_the_narrowest_window():
+    from bayesgmm.posterior._common import interval_bounds
+
+    rng = np.random.default_rng(0)
+    x = rng.exponential(size=(3, 2000))
+    lo, hi = interval_bounds(x, 0.9, "hdi", axis=1)
+    elo, ehi = interval_bounds(x, 0.9, "eti", axis=1)
+    assert np.all(hi - lo < ehi - elo)  # a skewed distribution: HDI is narrower
+    inside = ((x >= lo[:, None]) & (x <= hi[:, None])).mean(axis=1)
+    np.testing.assert_allclose(inside, 0.9, atol=1e-3)
+    np.testing.assert_allclose(lo, 0.0, atol=0.01)  # the exponential's densest point is 0
+
+
+def test_membership_table_is_wide_and_a_point_mass_reads_as_one():
+    from bayesgmm.posterior import membership_table
+
+    post, X = _tiny_posterior(), np.array([[-2.0], [1.5], [5.0]])
+    mem = membership_summary(post, X, ci_prob=0.9, ci_kind="eti")
+    table = membership_table(mem, pd.DataFrame(X, columns=["x"]))
+    assert list(table.index) == [0, 1, 2] and table.index.name == "obs"
+    assert list(table.columns) == ["x", "component", "probability", "lower", "upper", "entropy",
+                                   "probability_0", "lower_0", "upper_0",
+                                   "probability_1", "lower_1", "upper_1"]
+    np.testing.assert_array_equal(table["component"], mem["assignment"])
+    np.testing.assert_array_equal(table["probability_1"], mem["probability"].sel(component=1))
+    assert table.attrs["ci_prob"] == 0.9
+    # row 0: every draw puts it in component 0 with probability 1 - ~1e-5
+    rounded = membership_table(mem, decimals=3)
+    assert "x" not in rounded.columns
+    assert rounded.loc[0, "probability"] == rounded.loc[0, "lower"] == rounded.loc[0, "upper"] == 1.0
+    ok = (rounded["lower"] <= rounded["probability"]) & (rounded["probability"] <= rounded["upper"])
+    assert ok.all()
+    with pytest.raises(TypeError, match="membership must be"):
+        membership_table(mem.to_dataframe())

@@ -391,15 +391,22 @@ class FakeBayesianGMM:
 
     instances: list = []
 
-    def __init__(self, n_components=1, *, covariance_type="full", priors=None, random_state=None):
+    def __init__(self, n_components=1, *, covariance_type="full", priors=None, random_state=None,
+                 sampler_kwargs=None, **settings):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.priors = priors
         self.random_state = random_state
+        # as BayesianGMM: sampler settings are constructor parameters, other keywords
+        # (here the fake's spread and empty_beyond) arrive in sampler_kwargs
+        self.settings = {**settings, **(sampler_kwargs or {})}
         FakeBayesianGMM.instances.append(self)
 
-    def fit(self, X, *, n_init=1, progressbar=True, draws=40, chains=2, spread=1.0, empty_beyond=None,
-            method="nuts"):
+    def fit(self, X):
+        return self._fit(X, **self.settings)
+
+    def _fit(self, X, *, n_init=1, progressbar=True, draws=40, chains=2, spread=1.0, empty_beyond=None,
+             method="nuts"):
         self.fit_kwargs = dict(n_init=n_init, progressbar=progressbar, draws=draws, chains=chains)
         self.fit_method = method
         X = np.asarray(X, dtype=float)

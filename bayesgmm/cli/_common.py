@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 import warnings
 
 import numpy as np
@@ -97,6 +98,14 @@ def _memberships_line(n_sure: int, n_total: int, noun: str) -> str:
     )
 
 
+def _ci_words() -> str:
+    """The default credible interval in words, e.g. "89% equal-tailed" (ArviZ's rcParams)."""
+    from bayesgmm.posterior._common import CI_KINDS, resolve_ci
+
+    prob, kind = resolve_ci()
+    return f"{prob:.0%} {CI_KINDS[kind]}"
+
+
 def _posterior_summary(model) -> str:
     """The posterior summary of the weights, means and standard deviations, as printed."""
     summary = model.summary(kind="stats")
@@ -112,7 +121,59 @@ def _say_diagnostics(report) -> None:
 
 
 def _progress(args) -> bool:
-    return not getattr(args, "quiet", False)
+    """The samplers' own progress bars: on a terminal only (they redraw with ``\\r``).
+
+    When stderr is piped or redirected, :class:`_Heartbeat` prints periodic lines
+    instead.
+    """
+    return not getattr(args, "quiet", False) and _isatty(sys.stderr)
+
+
+def _isatty(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+#: Seconds between the progress lines of a long step when stderr is not a terminal.
+HEARTBEAT_SECONDS = 15.0
+
+
+class _Heartbeat:
+    """Periodic progress lines on stderr during a long step, when stderr is not a terminal.
+
+    A terminal gets the sampler's own progress bar (:func:`_progress`); a pipe or a
+    log file gets one plain line every ``every`` seconds (``bayesgmm: sampling ...
+    30 s``) and none for steps shorter than that. Nothing with ``quiet``.
+    """
+
+    def __init__(self, what: str, quiet: bool, every: float | None = None):
+        self.what, self.every = what, HEARTBEAT_SECONDS if every is None else float(every)
+        self.enabled = not quiet and not _isatty(sys.stderr)
+        self._stop = None
+        self._thread = None
+
+    def _run(self):
+        t0 = time.perf_counter()
+        while not self._stop.wait(self.every):
+            print(f"bayesgmm: {self.what} ... {time.perf_counter() - t0:.0f} s",
+                  file=sys.stderr, flush=True)
+
+    def __enter__(self):
+        if self.enabled:
+            import threading
+
+            self._stop = threading.Event()
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+        return False
 
 
 class _Warnings:
@@ -216,10 +277,11 @@ def parse_component_range(text: str) -> list[int]:
     """
     hint = "expected e.g. 3, 1-6 or 2,3,5 (integers >= 1; ranges low-high)"
     parts = [p.strip() for p in str(text).split(",")]
+    shown = _short(text)
     if not text.strip() or any(not p for p in parts):
-        raise argparse.ArgumentTypeError(f"invalid component range {text!r}: {hint}")
+        raise argparse.ArgumentTypeError(f"invalid component range {shown}: {hint}")
     def where(part):
-        return repr(text) if part == text.strip() else f"{text!r} (at {part!r})"
+        return shown if part == text.strip() else f"{shown} (at {_short(part)})"
 
     out = set()
     for part in parts:
@@ -238,8 +300,42 @@ def parse_component_range(text: str) -> list[int]:
                 f"invalid component range {where(part)}: the range is empty "
                 f"(low {lo} > high {hi}); write {hi}-{lo}"
             )
+        if hi > MAX_COMPONENTS:
+            raise argparse.ArgumentTypeError(
+                f"invalid component range {where(part)}: at most {MAX_COMPONENTS} components"
+            )
         out.update(range(lo, hi + 1))
     return sorted(out)
+
+
+#: The largest component count the command line accepts (``-k``).
+MAX_COMPONENTS = 1000
+
+
+def _short(text, limit=40) -> str:
+    """``repr(text)``, cut to ``limit`` characters (an error line stays short)."""
+    text = str(text)
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} characters)"
+
+
+def check_components_against_data(ks, n_rows: int, path: str, option: str = "--components") -> None:
+    """Every component count must be at most the number of rows (before any fitting).
+
+    Examples
+    --------
+    >>> from bayesgmm.cli._common import check_components_against_data
+    >>> check_components_against_data([1, 2, 3], 272, "faithful.csv")
+    >>> check_components_against_data([1, 300], 272, "faithful.csv")
+    Traceback (most recent call last):
+    ...
+    bayesgmm.cli._common.CLIError: 'faithful.csv' has 272 rows but --components asks for up to 300 components; use at most 272
+    """
+    too_many = [k for k in ks if k > n_rows]
+    if too_many:
+        raise CLIError(
+            f"{path!r} has {n_rows} rows but {option} asks for up to {max(too_many)} "
+            f"components; use at most {n_rows}"
+        )
 
 
 def _covariance_list(text: str) -> list[str]:
@@ -273,6 +369,33 @@ def _add_data_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sep", default=",", help="field separator of the CSV file, e.g. ';' or '\\t' (default: ,)")
 
 
+def _leading_index_column(df: pd.DataFrame, path) -> str | None:
+    """The name of a leading column that is a row index, not data; None if there is none.
+
+    Two forms, as pandas' ``DataFrame.to_csv()`` writes the index: a first column
+    without a header (read as ``"Unnamed: 0"``), or a named first column holding
+    exactly the row numbers 0, 1, ..., n-1 (or 1, ..., n). Says on stderr what
+    was done and how to keep the column as a feature.
+    """
+    first = str(df.columns[0])
+    values = df.iloc[:, 0]
+    if first.startswith("Unnamed: 0"):
+        _err("warning", f"the first column of {path!r} has no name, as DataFrame.to_csv() writes "
+                        "the row index; using it as the observation labels, not as a feature "
+                        "(pass --columns to choose the features explicitly)")
+        return first
+    if pd.api.types.is_integer_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        v = values.to_numpy()
+        for start in (0, 1):
+            if np.array_equal(v, np.arange(start, start + len(v))):
+                _err("warning", f"the first column {first!r} of {path!r} holds the row numbers "
+                                f"{start}..{start + len(v) - 1}, as DataFrame.to_csv() writes the "
+                                "index; using it as the observation labels, not as a feature (pass "
+                                f"--columns with {first!r} among them to keep it as a feature)")
+                return first
+    return None
+
+
 def read_data(path, columns=None, *, sep=",", index_col=None) -> pd.DataFrame:
     """Read the numeric data columns of a CSV file, with one-line errors.
 
@@ -281,7 +404,10 @@ def read_data(path, columns=None, *, sep=",", index_col=None) -> pd.DataFrame:
     path : str
         CSV file with a header row.
     columns : list of str, optional
-        Columns to use (default: every column except ``index_col``).
+        Columns to use (default: every column except ``index_col``). Without
+        ``columns`` and ``index_col``, a leading row-index column as
+        ``DataFrame.to_csv()`` writes it (no header, or the row numbers
+        0..n-1 / 1..n) is taken as the observation labels, with a warning.
     sep : str, default ","
         Field separator.
     index_col : str, optional
@@ -324,11 +450,8 @@ def read_data(path, columns=None, *, sep=",", index_col=None) -> pd.DataFrame:
         raise CLIError(f"data file {path!r} could not be read: {exc.strerror or exc}") from None
     names = [str(c) for c in df.columns]
     df.columns = names
-    if index_col is None and columns is None and names[0].startswith("Unnamed: 0"):
-        # a headerless first column, as pandas' to_csv() writes the index: labels, not data
-        index_col = names[0]
-        _err("warning", f"the first column of {path!r} has no name; using it as the observation "
-                        "labels (pass --columns to choose the features explicitly)")
+    if index_col is None and columns is None and len(names) > 1:
+        index_col = _leading_index_column(df, path)
     if index_col is not None:
         if index_col not in names:
             raise CLIError(
@@ -404,11 +527,24 @@ def _check_constant(df: pd.DataFrame, path: str) -> None:
 
 # ------------------------------------------------------------------ output paths
 def _check_output_file(path: str, what: str) -> None:
+    """Fail now, before any fitting, if ``path`` cannot be written."""
+    if not path or not path.strip():
+        raise CLIError(f"the {what} name is empty; pass a file name")
     if os.path.isdir(path):
         raise CLIError(f"{what} {path!r} is a directory; pass a file name")
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
         raise CLIError(f"cannot write {what} {path!r}: the directory {parent!r} does not exist")
+    import tempfile
+
+    try:  # a real file in the directory: permissions, read-only mounts and quotas all show
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as exc:
+        raise CLIError(
+            f"cannot write {what} {path!r}: the directory {parent!r} is not writable "
+            f"({exc.strerror or exc})"
+        ) from None
 
 
 def _make_output_dir(path: str) -> None:

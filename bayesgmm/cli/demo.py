@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 import warnings
 
@@ -15,6 +16,9 @@ import numpy as np
 import pandas as pd
 
 from bayesgmm.cli._common import (
+    _Heartbeat,
+    _isatty,
+    _ci_words,
     _make_output_dir,
     _memberships_line,
     _posterior_summary,
@@ -79,12 +83,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _em_part(X, seed: int, ks, quiet: bool):
-    from bayesgmm.em import GaussianMixture
+    from bayesgmm.em import DEFAULT_N_INIT, GaussianMixture
 
     rows, fits = [], {}
     for k in ks:
         t0 = time.perf_counter()
-        em = GaussianMixture(k, covariance_type="full", n_init=5, random_state=seed).fit(X)
+        em = GaussianMixture(k, covariance_type="full", n_init=DEFAULT_N_INIT, random_state=seed).fit(X)
         fits[k] = em
         rows.append(
             {
@@ -146,11 +150,16 @@ def _bayes_part(X, k, seed, quick, quiet, *, intro=(), if_problems=None):
     from bayesgmm.bayesian import BayesianGMM
 
     chains, draws, tune = (2, 300, 300) if quick else (4, 500, 500)
-    model = BayesianGMM(k, covariance_type="full", random_state=seed)
+    model = BayesianGMM(
+        k, covariance_type="full", draws=draws, tune=tune, chains=chains,
+        progressbar=not quiet and _isatty(sys.stderr),
+        random_state=seed,
+    )
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model.fit(X, draws=draws, tune=tune, chains=chains, progressbar=not quiet, n_init=5)
+        with _Heartbeat(f"sampling K={k}", quiet):
+            model.fit(X)
     seconds = time.perf_counter() - t0
     _say(
         "",
@@ -171,11 +180,11 @@ def _bayes_part(X, k, seed, quick, quiet, *, intro=(), if_problems=None):
             continue  # already in the report
         if issubclass(w.category, (UserWarning, RuntimeWarning)) and "BLAS" not in str(w.message):
             _say(f"warning: {w.message}")
-    _say("", "Posterior summary (relabelled against EM; 94% equal-tailed intervals):",
+    _say("", f"Posterior summary (relabelled against EM; {_ci_words()} intervals):",
          _posterior_summary(model))
 
     cmp = compare_table(model.compare_em(var_names=["weights", "means", "sds"]))
-    _say("", "EM vs posterior (em_inside: the EM estimate lies in the 94% interval; "
+    _say("", f"EM vs posterior (em_inside: the EM estimate lies in the {_ci_words()} interval; "
               "std_diff = (em - mean) / sd):", _table(cmp))
 
     mem = model.membership()

@@ -8,6 +8,8 @@ import argparse
 import time
 
 from bayesgmm.cli._common import (
+    _Heartbeat,
+    _ci_words,
     _RUNTIME_ERRORS,
     EXIT_FAILURE,
     CLIError,
@@ -27,6 +29,7 @@ from bayesgmm.cli._common import (
     read_data,
 )
 from bayesgmm.covariance import COVARIANCE_TYPES
+from bayesgmm.em._init import DEFAULT_N_INIT
 
 _FIT_METHODS = ("nuts", "advi", "fullrank_advi", "minibatch_advi")
 
@@ -45,7 +48,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="NUTS warm-up steps per chain; for VI sets the optimisation length "
                         "max(10 * tune, 5000) (default: 1000)")
     p.add_argument("--chains", type=_positive_int, default=4, help="chains (default: 4)")
-    p.add_argument("--n-init", type=_positive_int, default=5, help="EM restarts (default: 5)")
+    p.add_argument("--n-init", type=_positive_int, default=DEFAULT_N_INIT,
+                   help=f"EM restarts (default: {DEFAULT_N_INIT})")
     p.add_argument("--target-accept", type=_probability, metavar="P",
                    help="NUTS target acceptance rate in (0, 1), e.g. 0.95 against divergences "
                         "(default: the sampler's)")
@@ -87,7 +91,11 @@ def run_fit(args) -> int:
     from bayesgmm.bayesian import BayesianGMM
     from bayesgmm.diagnostics import SamplingWarning
 
-    model = BayesianGMM(args.components, covariance_type=args.covariance, random_state=args.seed)
+    model = BayesianGMM(
+        args.components, covariance_type=args.covariance, method=args.method, draws=args.draws,
+        tune=args.tune, chains=args.chains, n_init=args.n_init, progressbar=_progress(args),
+        sampler_kwargs=sampler_kwargs or None, random_state=args.seed,
+    )
     what = (
         f"{args.chains} chains x {args.draws} draws ({args.tune} tuning steps)"
         if args.method == "nuts"
@@ -97,10 +105,9 @@ def run_fit(args) -> int:
          f"columns {list(X.columns)} from {args.data}: EM ({args.n_init} starts), then "
          f"{args.method}, {what}.")
     t0 = time.perf_counter()
-    with _Warnings(skip=(SamplingWarning,)):
+    with _Warnings(skip=(SamplingWarning,)), _Heartbeat(f"fitting K={args.components}", args.quiet):
         try:
-            model.fit(X, method=args.method, draws=args.draws, tune=args.tune, chains=args.chains,
-                      n_init=args.n_init, progressbar=_progress(args), **sampler_kwargs)
+            model.fit(X)
         except _RUNTIME_ERRORS as exc:
             raise _failed("the fit", exc) from None
     seconds = time.perf_counter() - t0
@@ -108,11 +115,12 @@ def run_fit(args) -> int:
     if not args.quiet:
         _say(f"Done in {seconds:.1f} s.")
     _say_diagnostics(report)
-    _say("", "Posterior summary (94% equal-tailed intervals):", _posterior_summary(model))
+    _say("", f"Posterior summary ({_ci_words()} intervals):", _posterior_summary(model))
     try:
         model.save(args.out)
     except (OSError, ValueError) as exc:
-        raise CLIError(f"could not save the fit to {args.out!r}: {exc}", EXIT_FAILURE) from None
+        # save's message names the path and the cause (and that an old file is kept)
+        raise CLIError(str(getattr(exc, "strerror", None) or exc), EXIT_FAILURE) from None
     _say("", f"Saved the fit to {args.out} (bayesgmm report {args.out} --out DIR writes tables and plots).")
     if args.strict and report.problems:
         _err("error", f"the sampling diagnostics found {len(report.problems)} problem(s) "

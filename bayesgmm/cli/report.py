@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import os
 
-import numpy as np
 import pandas as pd
 
 from bayesgmm.cli._common import (
@@ -24,42 +23,22 @@ from bayesgmm.cli._common import (
 )
 
 
-def membership_table(model) -> pd.DataFrame:
+#: Decimals of the probabilities in ``memberships.csv``: rounded with each probability
+#: kept inside its rounded interval, so that a point mass reads as one.
+MEMBERSHIP_DECIMALS = 4
+
+
+def membership_table(model, decimals=None) -> pd.DataFrame:
     """One row per fitted observation: data, most probable component and probabilities.
 
-    Columns: the features, ``component`` (most probable), ``probability`` with
-    ``lower``/``upper`` (its credible interval), ``entropy`` (nats), then per
-    component ``k``: ``probability_k``, ``lower_k``, ``upper_k``.
+    :meth:`bayesgmm.BayesianGMM.membership_table` (kept here for existing callers).
 
     Examples
     --------
     >>> from bayesgmm.cli import membership_table
     >>> membership_table(model).head()  # doctest: +SKIP
     """
-    from bayesgmm import _datatree
-
-    mem = model.membership()
-    observed = _datatree.get_observed(model.idata_).transpose("obs", "feature")
-    df = pd.DataFrame(
-        observed.to_numpy(),
-        index=pd.Index(observed["obs"].to_numpy(), name="obs"),
-        columns=[str(f) for f in observed["feature"].to_numpy()],
-    )
-    prob = mem["probability"].transpose("obs", "component").to_numpy()
-    lower = mem["lower"].transpose("obs", "component").to_numpy()
-    upper = mem["upper"].transpose("obs", "component").to_numpy()
-    comp = prob.argmax(axis=1)
-    rows = np.arange(prob.shape[0])
-    df["component"] = comp
-    df["probability"] = prob[rows, comp]
-    df["lower"] = lower[rows, comp]
-    df["upper"] = upper[rows, comp]
-    df["entropy"] = mem["entropy"].to_numpy()
-    for j, c in enumerate(mem["component"].to_numpy()):
-        df[f"probability_{c}"] = prob[:, j]
-        df[f"lower_{c}"] = lower[:, j]
-        df[f"upper_{c}"] = upper[:, j]
-    return df
+    return model.membership_table(decimals=decimals)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -110,7 +89,7 @@ def run_report(args) -> int:
             summary = model.summary()
             summary.to_csv(os.path.join(args.out, "summary.csv"), index_label="parameter")
             written.append("summary.csv")
-            members = membership_table(model)
+            members = membership_table(model, decimals=MEMBERSHIP_DECIMALS)
             members.to_csv(os.path.join(args.out, "memberships.csv"))
             written.append("memberships.csv")
             compare = model.compare_em().to_dataframe()

@@ -18,15 +18,16 @@ from bayesgmm.cli._common import (
     _figure_of,
     _nonnegative_int,
     _positive_int,
-    _progress,
     _say,
     _table,
     _use_agg,
     _Warnings,
+    check_components_against_data,
     parse_component_range,
     read_data,
 )
 from bayesgmm.covariance import COVARIANCE_TYPES
+from bayesgmm.em._init import DEFAULT_N_INIT
 
 _SELECT_METHODS = ("bic", "icl", "loo", "waic", "sparse")
 
@@ -42,7 +43,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "elpd (higher is better); sparse: one overfitted mixture (default: bic)")
     p.add_argument("--covariance", type=_covariance_list, default=["full"], metavar="TYPES",
                    help=f"comma-separated covariance types from {', '.join(COVARIANCE_TYPES)} (default: full)")
-    p.add_argument("--n-init", type=_positive_int, default=5, help="EM restarts per fit (default: 5)")
+    p.add_argument("--n-init", type=_positive_int, default=DEFAULT_N_INIT,
+                   help=f"EM restarts per fit (default: {DEFAULT_N_INIT})")
     p.add_argument("--draws", type=_positive_int, help="loo/waic/sparse: draws per chain (default: 1000)")
     p.add_argument("--tune", type=_nonnegative_int, help="loo/waic/sparse: warm-up steps (default: 1000)")
     p.add_argument("--chains", type=_positive_int, help="loo/waic/sparse: chains (default: 4)")
@@ -73,6 +75,7 @@ def run_select(args) -> int:
             "--method loo, waic or sparse (bic/icl fit EM only)"
         )
     X = read_data(args.data, args.columns, sep=args.sep, index_col=args.index_col)
+    check_components_against_data(args.components, X.shape[0], args.data)
     if bayesian:
         _check_constant(X, args.data)
     from bayesgmm.selection import select_components
@@ -81,7 +84,8 @@ def run_select(args) -> int:
         try:
             res = select_components(
                 X, args.components, covariance_types=args.covariance, method=args.method,
-                n_init=args.n_init, random_state=args.seed, progressbar=_progress(args),
+                # one overall progress: a bar on a terminal, a line per fit when piped
+                n_init=args.n_init, random_state=args.seed, progressbar=not args.quiet,
                 n_jobs=args.jobs, **extra,
             )
         except _RUNTIME_ERRORS as exc:

@@ -25,6 +25,7 @@ import math
 import numpy as np
 
 from bayesgmm import _kernels
+from bayesgmm.exceptions import SingularCovarianceError
 
 __all__ = ["CovarianceModel"]
 
@@ -59,13 +60,21 @@ class CovarianceModel:
         ``correlations`` posterior variable exists).
     shared : bool
         Whether all components share one covariance (``tied``).
+    mclust_name : str
+        mclust's three-letter name of the model (``"VVV"`` for ``full``);
+        the registry accepts it as well as :attr:`name` (the same object).
+    has_bayesian_model : bool
+        Whether the Bayesian methods (PyMC prior block, unconstrained
+        transform) are offered; where not they raise ``NotImplementedError``.
     """
 
     name: str = ""
+    mclust_name: str = ""
     description: str = ""
     is_matrix: bool = False
     has_correlations: bool = False
     shared: bool = False
+    has_bayesian_model: bool = True
 
     # ------------------------------------------------------------------ identity
     def __repr__(self) -> str:
@@ -432,6 +441,25 @@ class CovarianceModel:
         """
         raise NotImplementedError
 
+    def m_step_from(self, stats: _kernels.SufficientStatistics, reg_covar: float, previous):
+        """:meth:`m_step`, given the previous iteration's covariances (this layout) as well.
+
+        Types whose M-step iterates (mclust's EVE and VVE) start there, so each
+        M-step improves on the previous parameters (a generalised EM step) and
+        needs few inner iterations; the others ignore ``previous``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm._kernels import accumulate_statistics
+        >>> from bayesgmm.covariance import get_covariance_type
+        >>> full = get_covariance_type("full")
+        >>> st = accumulate_statistics(np.array([[0.0], [2.0]]), full, resp=np.ones((2, 1)))
+        >>> full.m_step_from(st, 0.0, np.ones((1, 1, 1)))[2]
+        array([[[1.]]])
+        """
+        return self.m_step(stats, reg_covar)
+
     def check_precisions(self, precisions, name: str = "precisions_init") -> None:
         """Raise ``ValueError`` unless ``precisions`` (this layout) are valid precisions.
 
@@ -742,6 +770,30 @@ class CovarianceModel:
         """
         raise NotImplementedError
 
+    def compiled_block(self, n_components: int, n_features: int, priors):
+        """This block as the compiled log density evaluates it, or ``None`` if it has no compiled form.
+
+        Returns
+        -------
+        CompiledBlock or None
+            A :class:`~bayesgmm.covariance._blocks.CompiledBlock`: which
+            compiled prior block of :mod:`bayesgmm.covariance._compiled`
+            describes :meth:`chol_from_unconstrained` and
+            :meth:`log_prior_and_grad`, with its constants. ``None`` (the
+            default) makes the sampler use the numpy density
+            (:class:`bayesgmm._logdensity.MixtureDensity`).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm.covariance import get_covariance_type
+        >>> from bayesgmm.priors import Priors
+        >>> rp = Priors().resolve(np.random.default_rng(0).normal(size=(20, 2)), 3)
+        >>> get_covariance_type("tied").compiled_block(3, 2, rp).n_factors
+        1
+        """
+        return None
+
     def inverse_cholesky(self, chol) -> np.ndarray:
         """Inverses of lower Cholesky factors (K, D, D) (diagonal types: elementwise).
 
@@ -782,7 +834,7 @@ def vector_precision_cholesky(covariances: np.ndarray) -> np.ndarray:
     """``1 / sqrt(v)`` for variances; names the components that are not > 0."""
     if np.any(~(covariances > 0.0)):
         bad = np.unique(np.nonzero(~(covariances > 0.0))[0])
-        raise ValueError(_kernels.singular_message(_component_list(bad)))
+        raise SingularCovarianceError(_kernels.singular_message(_component_list(bad)))
     return 1.0 / np.sqrt(covariances)
 
 

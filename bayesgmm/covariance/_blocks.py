@@ -204,3 +204,32 @@ def chol_from_sds(sds: np.ndarray, n_components: int, n_features: int) -> np.nda
     L = np.zeros((n_components, d * d))
     L[:, :: d + 1] = sds
     return L.reshape(n_components, d, d)
+
+
+# -------------------------------------------------- the compiled density's view
+#: Block kind: LKJ-Cholesky factors (see :mod:`bayesgmm.covariance._compiled`).
+PACKED_CHOLESKY = 0
+#: Block kind: half-normal standard deviations on the log scale.
+LOG_SD = 1
+
+
+class CompiledBlock(NamedTuple):
+    """How the compiled density evaluates one covariance type's Bayesian block.
+
+    Attributes
+    ----------
+    kind : int
+        :data:`PACKED_CHOLESKY` or :data:`LOG_SD`.
+    n_factors : int
+        Number of distinct factors (``K``, or 1 for a factor shared by all components).
+    params : ndarray of float64
+        The block's constants (see :mod:`bayesgmm.covariance._compiled`).
+    diagonal : bool
+        The factors are diagonal (the likelihood needs only the diagonal
+        second moments).
+    """
+
+    kind: int
+    n_factors: int
+    params: np.ndarray
+    diagonal: bool

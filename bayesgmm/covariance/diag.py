@@ -6,6 +6,8 @@ import numpy as np
 
 from bayesgmm.covariance._blocks import (
     HALFNORMAL_CONST,
+    LOG_SD,
+    CompiledBlock,
     chol_from_sds,
     log_sd_log_prior_and_grad,
 )
@@ -27,6 +29,7 @@ class Diag(VarianceCovariance):
     """
 
     name = "diag"
+    mclust_name = "VVI"
     description = "each component has its own diagonal covariance matrix"
     shared = False
 
@@ -134,3 +137,7 @@ class Diag(VarianceCovariance):
         s = chol.reshape(K, D * D)[:, :: D + 1]  # the diagonals
         lp, grad = log_sd_log_prior_and_grad(s, dchol.reshape(K, D * D)[:, :: D + 1] * s, priors.sd_sigma**2)
         return lp, grad.ravel()
+
+    def compiled_block(self, n_components, n_features, priors):
+        return CompiledBlock(LOG_SD, int(n_components), np.asarray(priors.sd_sigma, dtype=np.float64) ** 2, True)
+

@@ -8,6 +8,8 @@ from bayesgmm.covariance._base import (
     matrix_precision_cholesky,
 )
 from bayesgmm.covariance._blocks import (
+    PACKED_CHOLESKY,
+    CompiledBlock,
     chol_from_packed,
     lkj_cholesky_constant,
     lkj_cholesky_log_prior_and_grad,
@@ -41,6 +43,7 @@ class Full(MatrixCovariance):
     """
 
     name = "full"
+    mclust_name = "VVV"
     description = "each component has its own general covariance matrix"
     shared = False
 
@@ -191,3 +194,8 @@ class Full(MatrixCovariance):
         G = dchol.reshape(K, D * D)[:, packed_layout(D).tril_flat]
         lp, G = lkj_cholesky_log_prior_and_grad(chol, G, priors)
         return lp, G.ravel()
+
+    def compiled_block(self, n_components, n_features, priors):
+        params = np.concatenate([[priors.lkj_eta], np.asarray(priors.sd_sigma, dtype=np.float64) ** 2])
+        return CompiledBlock(PACKED_CHOLESKY, int(n_components), params, False)
+

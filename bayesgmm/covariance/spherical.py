@@ -6,6 +6,8 @@ import numpy as np
 
 from bayesgmm.covariance._blocks import (
     HALFNORMAL_CONST,
+    LOG_SD,
+    CompiledBlock,
     chol_from_sds,
     log_sd_log_prior_and_grad,
 )
@@ -27,6 +29,7 @@ class Spherical(VarianceCovariance):
     """
 
     name = "spherical"
+    mclust_name = "VII"
     description = "each component has its own single variance"
     shared = False
 
@@ -140,3 +143,7 @@ class Spherical(VarianceCovariance):
         s = chol.reshape(K, D * D)[:, 0]
         g = dchol.reshape(K, D * D)[:, :: D + 1].sum(axis=-1) * s
         return log_sd_log_prior_and_grad(s, g, priors.sd_sigma_spherical**2)
+
+    def compiled_block(self, n_components, n_features, priors):
+        return CompiledBlock(LOG_SD, int(n_components), np.array([float(priors.sd_sigma_spherical) ** 2]), True)
+

@@ -8,6 +8,8 @@ from bayesgmm.covariance._base import (
     matrix_precision_cholesky,
 )
 from bayesgmm.covariance._blocks import (
+    PACKED_CHOLESKY,
+    CompiledBlock,
     chol_from_packed,
     lkj_cholesky_constant,
     lkj_cholesky_log_prior_and_grad,
@@ -37,6 +39,7 @@ class Tied(MatrixCovariance):
     """
 
     name = "tied"
+    mclust_name = "EEE"
     description = "all components share one general covariance matrix"
     shared = True
 
@@ -169,3 +172,8 @@ class Tied(MatrixCovariance):
         G = dchol.reshape(K, D * D)[:, packed_layout(D).tril_flat].sum(axis=0, keepdims=True)
         lp, G = lkj_cholesky_log_prior_and_grad(chol[:1], G, priors)
         return lp, G.ravel()
+
+    def compiled_block(self, n_components, n_features, priors):
+        params = np.concatenate([[priors.lkj_eta], np.asarray(priors.sd_sigma, dtype=np.float64) ** 2])
+        return CompiledBlock(PACKED_CHOLESKY, 1, params, False)
+

@@ -15,7 +15,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-from bayesgmm.covariance import COVARIANCE_TYPES, get_covariance_type
+from bayesgmm.covariance import COVARIANCE_TYPES, EM_COVARIANCE_TYPES, get_covariance_type
 
 __all__ = ["load_old_faithful", "make_mixture", "SyntheticMixture", "COVARIANCE_TYPES"]
 
@@ -115,7 +115,9 @@ def make_mixture(
     n_samples : int, default 500
     n_components : int, default 3
     n_features : int, default 2
-    covariance_type : {"full", "tied", "diag", "spherical"}, default "full"
+    covariance_type : str, default "full"
+        ``"full"``, ``"tied"``, ``"diag"``, ``"spherical"`` or one of mclust's
+        fourteen models (``"EII"``, ..., ``"VVV"``): covariances of that model.
     weights : array-like of shape (n_components,), optional
         Mixing weights (positive, summing to one). Default: equal weights.
     separation : float, default 6.0
@@ -140,9 +142,10 @@ def make_mixture(
     n_samples = _check_positive_int(n_samples, "n_samples")
     K = _check_positive_int(n_components, "n_components")
     D = _check_positive_int(n_features, "n_features")
-    if covariance_type not in COVARIANCE_TYPES:
+    if covariance_type not in EM_COVARIANCE_TYPES:
         raise ValueError(
-            f"covariance_type must be one of {COVARIANCE_TYPES}, got {covariance_type!r}."
+            f"covariance_type must be one of {COVARIANCE_TYPES} or mclust's models "
+            f"{EM_COVARIANCE_TYPES[len(COVARIANCE_TYPES):]}, got {covariance_type!r}."
         )
     if not np.isfinite(separation) or separation < 0:
         raise ValueError(f"separation must be a finite number >= 0, got {separation!r}.")

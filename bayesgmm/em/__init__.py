@@ -47,12 +47,14 @@ array([0.5, 0.5])
 """
 
 from bayesgmm.em._estimator import GaussianMixture
+from bayesgmm.em._init import DEFAULT_N_INIT
 # private names reached through ``bayesgmm.em`` before it became a package
 from bayesgmm.em._degeneracy import _block_moments  # noqa: F401
 from bayesgmm.em._engine import _Data, _thread_budget  # noqa: F401
 from bayesgmm.exceptions import ConvergenceWarning, DegenerateComponentWarning, NotFittedError
 
 __all__ = [
+    "DEFAULT_N_INIT",
     "ConvergenceWarning",
     "DegenerateComponentWarning",
     "GaussianMixture",

@@ -13,13 +13,14 @@
   a finished initialisation: a component whose variance in some direction is
   below :data:`NEAR_SINGULAR` times the data's variance in that direction
   sits on tied values or a single observation (a spurious maximum of the
-  likelihood, held up only by ``reg_covar``). Such initialisations count as
-  failed: the estimator keeps the best one without near-singular components
+  likelihood, held up only by ``reg_covar``, or fitted to fewer effective
+  observations than it has parameters: :func:`too_few_observations`). Such
+  initialisations count as failed: the estimator keeps the best one without near-singular components
   and warns when every initialisation ended so.
 
 The warnings' ``stacklevel`` points at the user's call: the chain is
 ``fit``/``fit_predict`` -> ``_fit`` -> ``_fit_attempt`` (-> ``_fit_loop``
-(-> ``GaussianMixture._m_step``)) -> here.
+(-> ``_run_start`` -> ``GaussianMixture._m_step``)) -> here.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ MAX_RESEEDS = 3
 #: A component is near-singular when its variance in some direction is below
 #: this fraction of the data's variance in that direction *and* its
 #: observations carry (almost) no variance of their own in some direction
-#: (:func:`regularisation_held`).
+#: (:func:`regularisation_held`) or are fewer than its parameters
+#: (:func:`too_few_observations`).
 NEAR_SINGULAR = 1e-4
 
 #: Below this fraction of a component's largest variance, the variance its
@@ -46,7 +48,7 @@ COLLAPSED = 1e-6
 
 # warnings.warn stacklevel of the user's call (see the module docstring)
 _FROM_FIT_ATTEMPT = 5  # warn_reg_covar_scale, called by _fit_attempt
-_FROM_M_STEP = 7  # Degeneracy methods, called by _m_step
+_FROM_M_STEP = 8  # Degeneracy methods, called by _m_step (<- _run_start)
 _FROM_FIT_LOOP = 6  # warn_near_singular, called by _fit_loop
 
 
@@ -212,6 +214,32 @@ def regularisation_held(covariance, covariances, reg_covar):
     return lam[:, 0] - reg_covar <= COLLAPSED * lam[:, -1]
 
 
+def too_few_observations(covariance, n_effective, n_features):
+    """Per component: fewer effective observations than the component has parameters.
+
+    A component with its own mean and covariance (``D + `` the covariance's
+    free parameters per component) fitted to fewer effective observations
+    than that is not determined by its own data: a flat fit to a handful of
+    points (three points in three dimensions span a plane), the typical
+    spurious maximum of many-component fits on small data sets. A tight
+    genuine cluster has many observations. A shared (``tied``) covariance is
+    estimated from all observations: never too few.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayesgmm.covariance import get_covariance_type
+    >>> from bayesgmm.em._degeneracy import too_few_observations
+    >>> too_few_observations(get_covariance_type("full"), np.array([3.0, 50.0]), 3)
+    array([ True, False])
+    """
+    n_effective = np.asarray(n_effective, dtype=np.float64)
+    if covariance.shared:
+        return np.zeros(n_effective.shape, dtype=bool)
+    per_component = covariance.n_parameters(1, n_features)  # mean + covariance, no weight
+    return n_effective < per_component
+
+
 def warn_near_singular(components, ratios, n_effective, n_init):
     """The :class:`DegenerateComponentWarning` of a fit whose best solution is near-singular.
 
@@ -227,8 +255,8 @@ def warn_near_singular(components, ratios, n_effective, n_init):
     warnings.warn(
         f"Component(s) {what} of the fitted mixture are near-singular: in some direction "
         f"their variance is below {NEAR_SINGULAR:g} x the data's, i.e. they sit on tied "
-        "values or on a few observations, a spurious maximum of the likelihood held up "
-        f"by reg_covar; all {n_init} initialisation(s) ended so. Use fewer components "
+        "values or on fewer observations than their parameters, a spurious maximum of the "
+        f"likelihood; all {n_init} initialisation(s) ended so. Use fewer components "
         "(n_components), increase reg_covar (to about 1e-3 x the variance of the tied "
         "feature) or try more initialisations (n_init).",
         DegenerateComponentWarning,

@@ -19,7 +19,7 @@ from time import time
 import numpy as np
 
 from bayesgmm import _kernels
-from bayesgmm._data import orient
+from bayesgmm._data import orient, relative_sample_weight
 from bayesgmm._estimator import EstimatorMixin
 from bayesgmm._validation import (
     check_array,
@@ -36,12 +36,15 @@ from bayesgmm.em._degeneracy import (
     Degeneracy,
     regularisation_held,
     relative_variances,
+    too_few_observations,
     warn_near_singular,
     warn_reg_covar_scale,
 )
 from bayesgmm.em._engine import _block_stats_em, open_data
 from bayesgmm.em._init import (
     INIT_PARAMS,
+    MIN_ITERATIONS,
+    auto_n_init,
     check_initial_parameters,
     initial_parameters,
     strategy,
@@ -49,6 +52,7 @@ from bayesgmm.em._init import (
 from bayesgmm.exceptions import (
     ConvergenceWarning,
     DegenerateComponentWarning,
+    SingularCovarianceError,
     not_fitted,
 )
 
@@ -68,10 +72,19 @@ class GaussianMixture(EstimatorMixin):
     ----------
     n_components : int, default=1
         Number of mixture components.
-    covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
+    covariance_type : str, default="full"
         ``full``: one general covariance per component; ``tied``: one shared
         general covariance; ``diag``: one diagonal covariance per component;
-        ``spherical``: one variance per component.
+        ``spherical``: one variance per component. Or one of mclust's
+        fourteen models ``"EII"``, ``"VII"``, ``"EEI"``, ``"VEI"``, ``"EVI"``,
+        ``"VVI"``, ``"EEE"``, ``"VEE"``, ``"EVE"``, ``"VVE"``, ``"EEV"``,
+        ``"VEV"``, ``"EVV"``, ``"VVV"`` (volume, shape, orientation Equal,
+        Variable or Identity; ``VVV``, ``EEE``, ``VVI``, ``VII`` are the four
+        above); the others store their covariances in the layout of
+        ``full`` (``..E``, ``..V``), ``diag`` (``EEI``, ``VEI``, ``EVI``) or
+        ``spherical`` (``EII``). With mclust's models ``reg_covar`` is added to
+        each component's scatter before the constrained fit (see the user
+        guide, "mclust's covariance models").
     tol : float, default=1e-3
         EM stops when the lower bound (mean log-likelihood per observation)
         changes by less than ``tol`` between iterations.
@@ -79,13 +92,27 @@ class GaussianMixture(EstimatorMixin):
         Non-negative value added to the diagonal of every covariance.
     max_iter : int, default=100
         Maximum number of EM iterations per initialisation.
-    n_init : int, default=1
-        Number of initialisations; the one with the highest lower bound is kept.
-    init_params : {"kmeans", "k-means++", "random", "random_from_data", "hc"}, default="kmeans"
+    n_init : int or "auto", default="auto"
+        Number of initialisations; the one with the highest lower bound is
+        kept (a start ending with a near-singular component counts as
+        failed). ``"auto"``: as many as a fixed amount of work allows, at
+        most 20 -- 20 on data of up to about ten thousand rows (a start
+        costs milliseconds there), one at 100,000 rows, 10 features and 10
+        components (``n_init_`` says how many ran); the first start uses
+        ``init_params``, the others cycle through random partitions, random
+        observations and k-means, because different kinds of start reach
+        different maxima. An integer runs
+        that many starts of ``init_params`` (``n_init=1`` is
+        scikit-learn's default and gives scikit-learn's fit from the same
+        seed). With ``weights_init``, ``means_init`` or ``precisions_init``
+        given, ``"auto"`` is one start.
+    init_params : {"kmeans", "k-means++", "random", "random_from_data", "random_partition", "hc"}, default="kmeans"
         How the initial responsibilities are made: hard assignments of
         k-means (k-means++ seeding then Lloyd iterations); of k-means++
         seeding only; uniform random responsibilities; ``n_components``
-        randomly chosen observations as means (scikit-learn's four); or
+        randomly chosen observations as means (scikit-learn's four); each
+        observation in a uniformly random component
+        (``"random_partition"``, like mclust's random-pairs starts); or
         ``"hc"``, R mclust's default start: the hard classes of
         model-based hierarchical agglomeration (Fraley 1998; merge the pair
         that least decreases the classification likelihood of the
@@ -129,6 +156,9 @@ class GaussianMixture(EstimatorMixin):
         Whether the best initialisation converged within ``max_iter``.
     n_iter_ : int
         EM iterations of the best initialisation.
+    n_init_ : int
+        Initialisations run (``n_init``, or the number ``"auto"`` chose; 1
+        for a warm start).
     lower_bound_ : float
         Mean (weighted) log-likelihood per observation of the best
         initialisation, evaluated at the parameters *before* its last
@@ -149,7 +179,10 @@ class GaussianMixture(EstimatorMixin):
     sufficient statistics (``sum w r``, ``sum w r x``, ``sum w r x x^T``) and
     to the log-likelihood, so an integer weight is the same as repeating the
     row that many times; ``lower_bound_`` is then the weighted mean
-    ``sum w log p(x) / sum w``.
+    ``sum w log p(x) / sum w``.  Only relative weights matter: the weights are
+    divided by their largest value before use, so multiplying them all by any
+    positive number (``1e306`` or ``1e-20``) gives the same fit.  A weight
+    must be finite and ``>= 0`` (a scalar is checked like an array of it).
 
     Threads: when the per-chunk matrix products are small (``K`` times the
     number of per-row features at most 4096, e.g. full covariances with
@@ -210,7 +243,7 @@ class GaussianMixture(EstimatorMixin):
         tol=1e-3,
         reg_covar=1e-6,
         max_iter=100,
-        n_init=1,
+        n_init="auto",
         init_params="kmeans",
         weights_init=None,
         means_init=None,
@@ -298,7 +331,10 @@ class GaussianMixture(EstimatorMixin):
 
         _int("n_components", 1)
         _int("max_iter", 0)
-        _int("n_init", 1)
+        if not (isinstance(self.n_init, str) and self.n_init == "auto"):
+            v = self.n_init
+            if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < 1:
+                raise ValueError(f'`n_init` must be "auto" or an integer >= 1; got {v!r}.')
         _int("verbose_interval", 1)
         _real("tol", 0.0)
         _real("reg_covar", 0.0)
@@ -405,7 +441,9 @@ class GaussianMixture(EstimatorMixin):
                 f"{self.n_components}, n_samples = {n}: `X` has fewer rows than "
                 "components. Use fewer components or more data."
             )
-        w = check_sample_weight(sample_weight, n)
+        # only relative weights matter: scaled into (0, 1] so that no scale
+        # overflows or falls under the fit's tolerances
+        w = relative_sample_weight(check_sample_weight(sample_weight, n))
         if w is not None and not is_dask_array(w):
             n_pos = int(np.count_nonzero(w))
             if n_pos < self.n_components:
@@ -444,66 +482,65 @@ class GaussianMixture(EstimatorMixin):
         cov = self._covariance_model
         k = self.n_components
         rng = check_random_state(self.random_state)
-        n_init = self.n_init if do_init else 1
-        weights_init, means_init, precisions_init = inits
+        auto = isinstance(self.n_init, str)  # "auto"
+        if not do_init:
+            n_init = 1
+        elif auto:
+            given = any(v is not None for v in inits)
+            n_init = 1 if given else auto_n_init(cov, data.n, k, data.d)
+        else:
+            n_init = self.n_init
+        self.n_init_ = n_init
 
         best = best_singular = None
         max_lower_bound = -np.inf
         self.converged_ = False
+        # every restart's end point, for chains started at distinct optima
+        # (bayesgmm.inference._starts.distinct_optima); private: not a fitted attribute
+        restarts = []
         feats = chunk = None
         if self.max_iter > 0:  # built once per fit, reused by every iteration
             feats = data.moment_features(shift, cov, k)
             data.prepare_workspace(cov, k, feats is not None)
             chunk = None if data.dask else data.em_chunk_rows(cov, k)
+        failure = None
         for init in range(n_init):
             self._print_init_beg(init)
-            if do_init:
-                params = initial_parameters(
-                    data, shift, rng, cov, k, init_params=strategy(self.init_params, init),
-                    reg_covar=self.reg_covar, spread=spread, weights_init=weights_init,
-                    means_init=means_init, precisions_init=precisions_init,
-                )
-            else:
-                params = (
-                    self.weights_,
-                    self.means_,
-                    self.covariances_,
-                    self.precisions_cholesky_,
-                )
-            lower_bound = -np.inf if do_init else self.lower_bound_
-            degeneracy = Degeneracy(cov, k, self.reg_covar, spread)
-            unresolved_warned = False
-            history = []
-            converged = False
-            n_iter = 0
-            for n_iter in range(1, self.max_iter + 1):
-                prev = lower_bound
-                weights, means, covs, prec_chol = params
-                with np.errstate(divide="ignore"):
-                    log_w = np.log(weights)
-                estep = (means - shift, prec_chol, log_w, shift, cov)
-                stats = data.map_reduce(_block_stats_em, *estep, 0, feats, chunk, workspace=True)
-                lower_bound = stats.loglik / stats.weight
-                history.append(float(lower_bound))
-                params, reseeded = self._m_step(stats, data, shift, estep, degeneracy)
-                if not unresolved_warned:
-                    unresolved_warned = _warn_unresolved_variance(cov, params, self.reg_covar)
-                change = lower_bound - prev
-                self._print_iter_end(n_iter, change)
-                if not reseeded and abs(change) < self.tol:
-                    converged = True
-                    break
+            # each start's warnings are held back: only those of the start
+            # that is kept reach the user (a discarded start's re-seedings are
+            # noise); a start that hits a singular covariance has failed
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    params, lower_bound, n_iter, history, converged = self._run_start(
+                        data, shift, spread, rng, do_init, inits, strategy(self.init_params, init, auto),
+                        feats, chunk,
+                    )
+                except SingularCovarianceError as err:
+                    failure = err
+                    continue
             self._print_init_end(lower_bound, converged)
-            singular = self._near_singular(params, spread)
+            singular = self._near_singular(params, spread, data)
+            restarts.append({
+                "weights": np.array(params[0], dtype=np.float64), "means": np.array(params[1], dtype=np.float64),
+                "covariances": None if params[2] is None else np.array(params[2], dtype=np.float64),
+                "lower_bound": float(lower_bound), "converged": bool(converged),
+                "near_singular": bool(singular.size),
+            })
             # an initialisation with a near-singular component counts as
             # failed: any without one is preferred, whatever its bound
             if best is None or (not singular.size, lower_bound) > (not best_singular.size,
                                                                   max_lower_bound):
                 max_lower_bound = lower_bound
-                best = (params, n_iter, history, converged)
+                best = (params, n_iter, history, converged, caught)
                 best_singular = singular
+        if best is None:  # every start hit a singular covariance
+            raise failure
 
-        params, n_iter, history, converged = best
+        params, n_iter, history, converged, caught = best
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        self._restarts = restarts
         self.degenerate_components_ = best_singular
         if best_singular.size:
             ratios = relative_variances(cov, params[2], spread)
@@ -540,36 +577,82 @@ class GaussianMixture(EstimatorMixin):
             return self._labels(data.X)
         return None
 
-    def _near_singular(self, params, spread):
+    def _run_start(self, data, shift, spread, rng, do_init, inits, init_params, feats, chunk):
+        """One initialisation and its EM iterations.
+
+        Returns ``(params, lower_bound, n_iter, history, converged)``.
+        """
+        cov = self._covariance_model
+        k = self.n_components
+        weights_init, means_init, precisions_init = inits
+        if do_init:
+            params = initial_parameters(
+                data, shift, rng, cov, k, init_params=init_params,
+                reg_covar=self.reg_covar, spread=spread, weights_init=weights_init,
+                means_init=means_init, precisions_init=precisions_init,
+            )
+        else:
+            params = (self.weights_, self.means_, self.covariances_, self.precisions_cholesky_)
+        lower_bound = -np.inf if do_init else self.lower_bound_
+        min_iter = MIN_ITERATIONS.get(init_params, 0) if do_init else 0
+        degeneracy = Degeneracy(cov, k, self.reg_covar, spread)
+        unresolved_warned = False
+        history = []
+        converged = False
+        n_iter = 0
+        for n_iter in range(1, self.max_iter + 1):
+            prev = lower_bound
+            weights, means, covs, prec_chol = params
+            with np.errstate(divide="ignore"):
+                log_w = np.log(weights)
+            estep = (means - shift, prec_chol, log_w, shift, cov)
+            stats = data.map_reduce(_block_stats_em, *estep, 0, feats, chunk, workspace=True)
+            lower_bound = stats.loglik / stats.weight
+            history.append(float(lower_bound))
+            params, reseeded = self._m_step(stats, data, shift, estep, degeneracy, covs)
+            if not unresolved_warned:
+                unresolved_warned = _warn_unresolved_variance(cov, params, self.reg_covar)
+            change = lower_bound - prev
+            self._print_iter_end(n_iter, change)
+            if not reseeded and abs(change) < self.tol and n_iter >= min_iter:
+                converged = True
+                break
+        return params, lower_bound, n_iter, history, converged
+
+    def _near_singular(self, params, spread, data):
         """Indices of the near-singular components of one initialisation's result.
 
         A component is near-singular when its variance in some direction is
         below ``NEAR_SINGULAR`` times the data's there (see
         :func:`~bayesgmm.em._degeneracy.relative_variances`) and only
         ``reg_covar`` holds it up (its observations lie on tied values, a
-        point or a line: :func:`~bayesgmm.em._degeneracy.regularisation_held`;
-        a tight, genuine cluster far from the others is not near-singular);
+        point or a line: :func:`~bayesgmm.em._degeneracy.regularisation_held`)
+        or it holds fewer effective observations than its parameters (a flat
+        fit to a handful of points:
+        :func:`~bayesgmm.em._degeneracy.too_few_observations`); a tight, genuine
+        cluster far from the others is neither;
         for ``tied`` covariances, all components when the shared one is.
         """
         covs = params[2]
         if covs is None:
             return np.array([], dtype=int)
         cov = self._covariance_model
-        bad = (relative_variances(cov, covs, spread) < NEAR_SINGULAR) & regularisation_held(
-            cov, covs, self.reg_covar
-        )
-        if self._covariance_model.shared:  # one covariance for every component
-            bad = np.repeat(bad, self.n_components)
-        return np.flatnonzero(bad)
+        n_eff = self._effective_counts(params[0], data)
+        tiny = relative_variances(cov, covs, spread) < NEAR_SINGULAR
+        held = regularisation_held(cov, covs, self.reg_covar)
+        if cov.shared:  # one covariance for every component
+            tiny, held = np.repeat(tiny, self.n_components), np.repeat(held, self.n_components)
+        few = too_few_observations(cov, n_eff, params[1].shape[1])
+        return np.flatnonzero(tiny & (held | few))
 
     @staticmethod
     def _effective_counts(weights, data):
         total = data.n if data.sample_weight is None else float(np.count_nonzero(data.sample_weight))
         return np.asarray(weights) * total
 
-    def _m_step(self, stats, data, shift, estep, degeneracy):
+    def _m_step(self, stats, data, shift, estep, degeneracy, previous=None):
         cov = self._covariance_model
-        nk, means_c, covs = cov.m_step(stats, self.reg_covar)
+        nk, means_c, covs = cov.m_step_from(stats, self.reg_covar, previous)
         bad = degeneracy.degenerate(stats, covs)
         reseeded = bool(bad.size)
         if reseeded:
@@ -675,7 +758,7 @@ class GaussianMixture(EstimatorMixin):
         s = self.score_samples(X)
         if is_dask_array(s):
             s = s.compute()
-        w = check_sample_weight(sample_weight, s.shape[0])
+        w = relative_sample_weight(check_sample_weight(sample_weight, s.shape[0]))
         if w is None:
             return float(np.mean(s))
         return float(w @ s / w.sum())
@@ -803,22 +886,23 @@ class GaussianMixture(EstimatorMixin):
         n = _n_rows(X)
         return -2.0 * self.score(X) * n + 2.0 * self._n_parameters()
 
-    def icl(self, X, method="entropy"):
+    def icl(self, X, method="map"):
         """Integrated completed likelihood criterion (lower is better).
 
         ICL (Biernacki, Celeux & Govaert 2000) penalises BIC by how unclear
         the classification is, favouring well-separated clusters:
 
-        * ``method="entropy"`` (default):
+        * ``method="map"`` (default, as :func:`bayesgmm.select_components`'s
+          ``icl_method``): ``ICL = BIC - 2 * sum_n log t_{n, z_n}`` with the MAP
+          labels ``z_n`` (the complete likelihood at the MAP classification, as
+          in Biernacki et al. 2000 and R mclust's ``icl()``; mclust reports it
+          with the opposite sign, higher is better, i.e.
+          ``mclust_icl = -icl(X, method="map")``).
+        * ``method="entropy"``:
           ``ICL = BIC + 2 * sum_n EN(x_n)`` with the entropy
           ``EN(x_n) = -sum_k t_nk log t_nk`` of the responsibilities ``t``
           (the "ICL-BIC" of McLachlan & Peel 2000, Sec. 6.10.3), i.e. minus
           twice the expected complete-data log-likelihood plus ``p log N``.
-        * ``method="map"``: ``ICL = BIC - 2 * sum_n log t_{n, z_n}`` with the
-          MAP labels ``z_n`` (the complete likelihood at the MAP
-          classification, as in Biernacki et al. 2000 and R mclust's
-          ``icl()``; mclust reports it with the opposite sign, higher is
-          better, i.e. ``mclust_icl = -icl(X, method="map")``).
 
         Both are ``>= BIC``, with equality when every row is assigned with
         probability one.
@@ -826,7 +910,7 @@ class GaussianMixture(EstimatorMixin):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-        method : {"entropy", "map"}, default="entropy"
+        method : {"map", "entropy"}, default="map"
 
         Returns
         -------
@@ -901,7 +985,7 @@ def _warn_unresolved_variance(covariance, params, reg_covar):
         "variance): float64 rounding there may make EM decrease the lower bound slightly. "
         "Increase reg_covar (e.g. 1e-6 x the features' variance), or use fewer components.",
         DegenerateComponentWarning,
-        stacklevel=6,  # here <- _fit_loop <- _fit_attempt <- _fit <- fit <- user
+        stacklevel=7,  # here <- _run_start <- _fit_loop <- _fit_attempt <- _fit <- fit <- user
     )
     return True
 

@@ -7,10 +7,12 @@
 and a ``sample_stats`` group.  Methods:
 
 ``method="nuts", nuts_sampler="nutpie"`` (default)
-    nutpie's NUTS on :class:`bayesgmm._logdensity.MixtureDensity`, a numpy
-    log-density with an analytic gradient that equals the PyMC model's: no
-    compilation at all, and a gradient 10-100x cheaper than PyMC's graph of
-    the plain mixture model.
+    nutpie's NUTS on :class:`bayesgmm._compiled.CompiledDensity`, a
+    numba-compiled log density with an analytic gradient that equals the PyMC
+    model's, called without the GIL so the chains run in parallel (compiled
+    once per machine, then loaded from numba's cache). ``density="numpy"``:
+    on :class:`bayesgmm._logdensity.MixtureDensity`, the same density in numpy
+    (no compilation; chains take turns).
 ``method="nuts", nuts_sampler="pymc" | "numpyro" | "blackjax"``
     ``pm.sample`` on :func:`bayesgmm.build_model` (the JAX samplers need
     ``pip install bayesgmm[jax]``).
@@ -27,11 +29,14 @@ and a ``sample_stats`` group.  Methods:
     (overlapping clusters, surplus components).  ``draws``/``tune`` are
     iterations of the whole ladder; the coldest replica's draws are kept.
 
-Every chain (and every VI fit) starts at the EM estimate (the caller's, or
-:func:`em_start`'s); NUTS chains get a small seeded jitter scaled by the local
-curvature of the log posterior.
+Every VI fit starts at the EM estimate (the caller's, or :func:`em_start`'s).
+NUTS chains start at the distinct optima of its restarts (chain 0 at the best;
+:func:`bayesgmm.inference._starts.distinct_optima`), the chains left over at
+over-dispersed points around the best; all in units of the local posterior sd
+(scale-free).  The result's attrs ``chain_start_optimum`` (per chain, 0 = the
+best) and ``em_optima_loglik`` record which optimum each chain started from.
 
-Layout: ``_nutpie`` (nutpie on the numpy density), ``_pymc`` (``pm.sample``
+Layout: ``_nutpie`` (nutpie on the compiled or the numpy density), ``_pymc`` (``pm.sample``
 with PyMC's, NumPyro's or BlackJAX's NUTS on the PyMC model), ``_vi`` (ADVI,
 full-rank ADVI, minibatch ADVI, the VI loss check), ``_starts`` (EM start,
 chain starts, curvature-scaled jitter, seeds), ``_tempering`` (replica
@@ -54,8 +59,10 @@ from bayesgmm.inference._pymc import _pymc_sample
 from bayesgmm.inference._results import POSTERIOR_VARS
 from bayesgmm.inference._starts import (
     EM_START_N_INIT,
+    _chain_starts,
     _curvature_scale,  # re-exported: tests and benchmarks import it from here
-    _init_params,
+    _init_params,  # re-exported: tests import it from here
+    _init_points,
     _seeds,
     em_start,
     initial_reg_covar,
@@ -93,6 +100,7 @@ def run_inference(
     random_seed=None,
     progressbar=True,
     nuts_sampler="nutpie",
+    model=None,
     **sampler_kwargs,
 ) -> xr.DataTree:
     """Sample (NUTS) or approximate (VI) the posterior of a Gaussian mixture.
@@ -112,7 +120,7 @@ def run_inference(
         Starting point: an EM fit (``weights_``, ``means_``, ``covariances_``
         in scikit-learn layout, same ``covariance_type``), a dict with keys
         ``weights``, ``means``, ``covariances``, or None for :func:`em_start`
-        (``EM_START_N_INIT`` = 5 restarts) here.
+        (``EM_START_N_INIT`` = 10 restarts) here.
     method : {"nuts", "advi", "fullrank_advi", "minibatch_advi", "tempering"}, default="nuts"
     draws : int, default=1000
         Draws per chain kept (VI: draws per "chain" from the approximation).
@@ -124,9 +132,18 @@ def run_inference(
         Same seed, same draws.
     progressbar : bool, default=True
     nuts_sampler : {"nutpie", "pymc", "numpyro", "blackjax"}, default="nutpie"
+    model : pymc.Model, optional
+        A model built by :func:`~bayesgmm.build_model` for this ``X`` and
+        extended (priors changed, variables added), sampled by NUTS through
+        ``pm.sample`` with ``nuts_sampler`` (``"nutpie"``: nutpie's compiled
+        PyMC path). It must keep the stock model's variables
+        (:func:`~bayesgmm.inference._pymc.check_user_model`); only those are
+        returned. ``None``: the stock model (nutpie on the fast numpy density).
     **sampler_kwargs
         Passed to the sampler: for nutpie e.g. ``target_accept``,
-        ``maxdepth``, ``cores``, ``adaptation``; for PyMC's ``pm.sample`` its
+        ``maxdepth``, ``cores``, ``adaptation``, and ``density``
+        (``"compiled"``, default, or ``"numpy"``: which log density nutpie
+        calls; the result's root attribute ``density`` says which ran); for PyMC's ``pm.sample`` its
         keywords; for ``"advi"``/``"fullrank_advi"`` ``pm.fit``'s keywords;
         for ``"minibatch_advi"``: ``batch_size`` (default ``min(N, 1000)``),
         ``n`` (steps), ``learning_rate`` (default 0.01); for ``"tempering"``:
@@ -135,7 +152,9 @@ def run_inference(
         ``"seo"``), ``adapt_ladder`` (default True), ``betas`` (a fixed
         ladder from 1.0 down).  ``jitter`` (default
         0.1) scales the per-chain starting jitter in units of the approximate
-        posterior sd.
+        posterior sd; ``dispersion`` (default 1.0) is the spread, in the same
+        units, of the over-dispersed starts of the chains left over when the
+        EM restarts found fewer distinct optima than there are chains.
 
     Returns
     -------
@@ -147,7 +166,10 @@ def run_inference(
         sampler's statistics (``diverging``, ``n_steps``, ...), or for VI the
         ``loss`` history (dim ``vi_iteration``).  Root attrs: ``method``,
         ``nuts_sampler``, ``setup_time`` and ``sampling_time`` (seconds) and,
-        for NUTS, ``n_steps_total`` (leapfrog steps including warm-up).
+        for NUTS, ``n_steps_total`` (leapfrog steps including warm-up),
+        ``chain_start_optimum`` (per chain, the index of the distinct EM optimum
+        it started from; 0 = the best) and ``em_optima_loglik`` (their mean
+        log-likelihoods per observation).
         The draws are *not* relabelled.
 
     Examples
@@ -175,19 +197,37 @@ def run_inference(
     jitter = float(sampler_kwargs.pop("jitter", 0.1))
     if not np.isfinite(jitter) or jitter < 0:
         raise ValueError(f"jitter must be a finite number >= 0, got {jitter}.")
+    dispersion = float(sampler_kwargs.pop("dispersion", 1.0))
+    if not np.isfinite(dispersion) or dispersion < 0:
+        raise ValueError(f"dispersion must be a finite number >= 0, got {dispersion}.")
     seed_init, seed_jitter, seed_sampler = _seeds(random_seed, 3)
 
     t0 = time.perf_counter()
     dens = MixtureDensity(X, n_components, covariance_type, priors)
-    x0 = _init_params(init, dens, seed_init)
+    x0, optima = _init_points(init, dens, seed_init)
+    start_attrs = {}
+    if method == "nuts":
+        # chains at distinct EM optima, the rest over-dispersed around the best
+        starts, which = _chain_starts(
+            dens, x0, chains, seed_jitter, jitter, [x for x, _ in optima], dispersion
+        )
+        start_attrs = {
+            "chain_start_optimum": [int(w) for w in which],
+            "em_optima_loglik": [float(lb) if np.isfinite(lb) else None for _, lb in optima],
+        }
+        x0 = starts
     common = dict(
         dens=dens, x0=x0, draws=draws, tune=tune, chains=chains, progressbar=progressbar,
         seed_jitter=seed_jitter, seed_sampler=seed_sampler, jitter=jitter, t0=t0,
     )
-    if method == "nuts" and nuts_sampler == "nutpie":
+    if model is not None and method != "nuts":
+        raise ValueError(
+            f"model= is sampled with NUTS only; got method={method!r}. Use method='nuts'."
+        )
+    if method == "nuts" and nuts_sampler == "nutpie" and model is None:
         tree = _nuts_nutpie(**common, **sampler_kwargs)
     elif method == "nuts":
-        tree = _pymc_sample(X, nuts_sampler=nuts_sampler, **common, **sampler_kwargs)
+        tree = _pymc_sample(X, nuts_sampler=nuts_sampler, model=model, **common, **sampler_kwargs)
     elif method == "tempering":
         tree = _tempering(**common, **sampler_kwargs)
     elif method in ("advi", "fullrank_advi"):
@@ -195,5 +235,6 @@ def run_inference(
     else:
         tree = _minibatch_advi(**common, **sampler_kwargs)
     tree.attrs.setdefault("method", method)
+    tree.attrs.update(start_attrs)
     tree.attrs["nuts_sampler"] = nuts_sampler if method == "nuts" else ""
     return tree

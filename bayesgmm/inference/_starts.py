@@ -1,8 +1,14 @@
 """Starting points: the EM fit that starts the posterior, chain starts and their jitter, seeds.
 
 Every chain (and every VI fit) starts at an EM estimate: the caller's, or the
-one :func:`em_start` fits. NUTS chains get a small seeded jitter in units of
-the approximate posterior sd from the local curvature (:func:`_curvature_scale`).
+one :func:`em_start` fits.  NUTS chains start at *distinct* optima where the EM
+restarts found several (:func:`distinct_optima`): chain 0 at the best, chain
+``c`` at the ``c``-th best distinct optimum, relabelled against the best; the
+chains left over start at over-dispersed points around the best (``dispersion``
+posterior sds, default 1).  Every start gets a small seeded jitter; both are in
+units of the approximate posterior sd from the local curvature
+(:func:`_curvature_scale`), which is scale-free: no absolute bound anywhere, so
+data scaled by 1e-12 or 1e12 get the same starts relative to their scale.
 """
 
 from __future__ import annotations
@@ -12,11 +18,13 @@ import numpy as np
 from bayesgmm._data import orient
 from bayesgmm._logdensity import MixtureDensity
 from bayesgmm.covariance import get_covariance_type
+from bayesgmm.em._init import DEFAULT_N_INIT
 from bayesgmm.inference._common import _blas_one_thread
 
-#: EM restarts of the default starting fit (:func:`em_start`), used by
-#: ``run_inference(init=None)`` and, through its ``n_init``, by ``BayesianGMM.fit``.
-EM_START_N_INIT = 5
+#: EM restarts of the default starting fit (:func:`em_start`): the package's one
+#: default, :data:`bayesgmm.em.DEFAULT_N_INIT` (also BayesianGMM's, select_components'
+#: and the CLI's).
+EM_START_N_INIT = DEFAULT_N_INIT
 
 
 def initial_reg_covar(X) -> float:
@@ -37,7 +45,8 @@ def initial_reg_covar(X) -> float:
     return 1e-6 * data_var if np.isfinite(data_var) and data_var > 0 else 1e-6
 
 
-def em_start(X, n_components, covariance_type="full", *, n_init=EM_START_N_INIT, random_state=None):
+def em_start(X, n_components, covariance_type="full", *, n_init=EM_START_N_INIT, random_state=None,
+             reg_covar=None):
     """The default EM fit that starts the posterior.
 
     :class:`bayesgmm.GaussianMixture` with ``n_init`` restarts and the
@@ -51,9 +60,11 @@ def em_start(X, n_components, covariance_type="full", *, n_init=EM_START_N_INIT,
         The data (DataFrame column names are kept by the fit).
     n_components : int
     covariance_type : str or CovarianceModel, default="full"
-    n_init : int, default=EM_START_N_INIT (5)
+    n_init : int, default=EM_START_N_INIT (10)
         EM restarts; the best is returned.
     random_state : int, numpy Generator, RandomState or None
+    reg_covar : float or None, default None
+        EM's covariance regulariser; ``None``: :func:`initial_reg_covar` of ``X``.
 
     Returns
     -------
@@ -74,12 +85,18 @@ def em_start(X, n_components, covariance_type="full", *, n_init=EM_START_N_INIT,
 
     return GaussianMixture(
         n_components, covariance_type=covariance_type, n_init=n_init, random_state=random_state,
-        reg_covar=initial_reg_covar(X),
+        reg_covar=initial_reg_covar(X) if reg_covar is None else float(reg_covar),
     ).fit(X)
 
 
 def _init_params(init, dens: MixtureDensity, random_seed):
     """The unconstrained start from an EM fit, a dict, or None (:func:`em_start` on ``dens.X``)."""
+    return _init_points(init, dens, random_seed)[0]
+
+
+def _init_points(init, dens: MixtureDensity, random_seed):
+    """``(x0, optima)``: the best start and the distinct EM optima (:func:`distinct_optima`),
+    ``[(x0, nan)]`` for a dict start."""
     K, D, ct = dens.n_components, dens.n_features, dens.covariance_type
     if init is None:
         init = em_start(dens.X, K, ct, random_state=random_seed)
@@ -108,7 +125,10 @@ def _init_params(init, dens: MixtureDensity, random_seed):
         x0 = dens.pack(w, mu, cov)
     except ValueError as err:
         raise ValueError(f"init does not match the model (K={K}, D={D}, {ct!r}): {err}") from None
-    return x0
+    if isinstance(init, dict):
+        return x0, [(x0, float("nan"))]
+    optima = distinct_optima(init, dens)
+    return x0, [(x0, optima[0][1])] + optima[1:]
 
 
 def _pymc_initvals(dens: MixtureDensity, x):
@@ -118,25 +138,70 @@ def _pymc_initvals(dens: MixtureDensity, x):
     return {"weights": p["weights"], "means": p["means"], **cov}
 
 
+def _mean_coordinates(dens: MixtureDensity, x0) -> np.ndarray:
+    """Mask of the unconstrained coordinates that move the component means (in data units)."""
+    base = dens.unpack(x0)["means"]
+    mask = np.zeros(dens.ndim, dtype=bool)
+    for i in range(dens.ndim):
+        e = np.zeros(dens.ndim)
+        e[i] = 1e-3
+        mask[i] = not np.array_equal(dens.unpack(x0 + e)["means"], base)
+    return mask
+
+
+#: Finite-difference steps of :func:`_curvature_scale`, as a fraction of the
+#: coordinate's own posterior sd (refined until the step is this small).
+_FD_RELATIVE_STEP = 1e-3
+
+
 def _curvature_scale(dens: MixtureDensity, x0, X=None, scale=1.0):
     """Approximate posterior sd per unconstrained coordinate: 1/sqrt(-diag Hessian) at x0.
 
-    Central differences of the analytic gradient (2 * ndim gradient calls).
+    Central differences of the analytic gradient (2 * ndim gradient calls per
+    pass).  Scale-free: the difference step of each coordinate starts at
+    ``1e-4 * max(1, |x0_i|)`` and is refined to ``1e-3`` of the coordinate's
+    own sd (a step far larger than the sd, as for data of scale 1e-12, is
+    shrunk until the curvature is positive; one at the rounding level of
+    ``x0_i`` is grown), so the result follows the posterior's scale with no
+    absolute bound.  A coordinate whose curvature stays non-positive (a flat
+    or non-convex direction) gets 0.1 in the unconstrained units, or 0.1 data
+    sd for a coordinate of the component means.
     """
-    h = 1e-4
+    x0 = np.asarray(x0, dtype=np.float64)
     n = dens.ndim
-    out = np.empty(n)
-    for i in range(n):
-        e = np.zeros(n)
-        e[i] = h
-        gp = dens.logp_and_grad(x0 + e, X=X, scale=scale)[1][i]
-        gm = dens.logp_and_grad(x0 - e, X=X, scale=scale)[1][i]
-        out[i] = -(gp - gm) / (2 * h)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sd = 1.0 / np.sqrt(out)
-    bad = ~np.isfinite(sd) | (out <= 0)
-    sd[bad] = 0.1
-    return np.clip(sd, 1e-8, 10.0)
+    eps = np.finfo(np.float64).eps
+    floor = 1e3 * eps * np.maximum(np.abs(x0), np.finfo(np.float64).tiny)  # rounding level of x0_i
+    h = np.maximum(1e-4 * np.maximum(1.0, np.abs(x0)), floor)
+    sd = np.full(n, np.nan)
+    todo = np.ones(n, dtype=bool)
+    for _ in range(60):
+        if not todo.any():
+            break
+        for i in np.flatnonzero(todo):
+            e = np.zeros(n)
+            e[i] = h[i]
+            with np.errstate(all="ignore"):
+                gp = dens.logp_and_grad(x0 + e, X=X, scale=scale)[1][i]
+                gm = dens.logp_and_grad(x0 - e, X=X, scale=scale)[1][i]
+                curv = -(gp - gm) / (2 * h[i])
+            if np.isfinite(curv) and curv > 0:
+                s_i = 1.0 / np.sqrt(curv)
+                target = max(_FD_RELATIVE_STEP * s_i, floor[i])
+                if np.isfinite(s_i) and (h[i] <= 10 * target or h[i] <= floor[i]):
+                    sd[i] = s_i
+                    todo[i] = False
+                else:
+                    h[i] = target  # step too coarse for this coordinate's scale: refine
+            elif h[i] > floor[i]:
+                h[i] = max(h[i] * 1e-3, floor[i])  # way past the mode's width: shrink
+            else:
+                todo[i] = False  # flat or non-convex at the rounding level
+    bad = ~np.isfinite(sd) | (sd <= 0)
+    if bad.any():
+        data_sd = float(np.sqrt(np.mean(np.var(dens.X, axis=0))))
+        data_sd = data_sd if np.isfinite(data_sd) and data_sd > 0 else 1.0
+        sd[bad] = np.where(_mean_coordinates(dens, x0)[bad], 0.1 * data_sd, 0.1)
+    return sd
 
 
 def _jitter_scale(dens, x0, jitter):
@@ -145,10 +210,107 @@ def _jitter_scale(dens, x0, jitter):
         return _curvature_scale(dens, x0) if jitter > 0 else np.zeros(dens.ndim)
 
 
-def _chain_starts(dens, x0, chains, seed_jitter, jitter):
-    sd0 = _jitter_scale(dens, x0, jitter)
+def _aligned(best, other, shared=False):
+    """``other``'s components permuted to best match ``best``'s (means in units of best's sds)."""
+    from scipy.optimize import linear_sum_assignment
+
+    sd = np.sqrt(np.maximum(np.var(best["means"], axis=0), 0)) + 1e-300
+    if not np.all(np.isfinite(sd)) or np.all(sd <= 1e-300):
+        sd = np.ones_like(sd)
+    cost = (((best["means"][:, None, :] - other["means"][None, :, :]) / sd) ** 2).sum(-1)
+    cost = cost - np.log(np.maximum(other["weights"][None, :], 1e-300)) * 1e-9  # ties: deterministic
+    _, perm = linear_sum_assignment(cost)
+    cov = other["covariances"]
+    if cov is not None and not shared:  # a shared (tied) covariance has no component axis
+        cov = np.asarray(cov)[perm]
+    return {**other, "weights": other["weights"][perm], "means": other["means"][perm], "covariances": cov}
+
+
+def distinct_optima(init, dens: MixtureDensity, *, window=None):
+    """The distinct EM optima of ``init``'s restarts, best first, as unconstrained points.
+
+    Restarts with a near-singular component, or whose log-likelihood is more than
+    ``window`` nats (default ``0.5 * p * log N``, the BIC penalty of the ``p``
+    free parameters: beyond it, no difference in the Laplace volume of the modes
+    can make up for the likelihood) below the best, are left out.  Two restarts
+    are the same optimum when their means (aligned) differ by less than 0.25 of
+    the best fit's component sds, whatever their log-likelihoods (restarts stop
+    at slightly different points of one optimum).  Each is relabelled (components permuted) against the best, as the
+    draws are.
+
+    Parameters
+    ----------
+    init : fitted GaussianMixture
+        With its restarts recorded (``n_init`` > 1); otherwise only its optimum.
+    dens : MixtureDensity
+
+    Returns
+    -------
+    list of (ndarray, float)
+        ``(x, mean log-likelihood per observation)``; the first is ``init``'s own
+        optimum.
+    """
+    N = dens.X.shape[0]
+    best = {"weights": np.asarray(init.weights_), "means": np.asarray(init.means_),
+            "covariances": np.asarray(init.covariances_)}
+    lb0 = float(getattr(init, "lower_bound_", np.nan))
+    out = [(dens.pack(best["weights"], best["means"], best["covariances"]), lb0)]
+    restarts = getattr(init, "_restarts", None) or []
+    if not np.isfinite(lb0) or len(restarts) < 2:
+        return out
+    if window is None:
+        p = get_covariance_type(dens.covariance_type).n_parameters(dens.n_components, dens.n_features)
+        window = 0.5 * p * np.log(N)
+    comp_sd = np.maximum(dens.unpack(out[0][0])["sds"], np.finfo(np.float64).tiny)  # (K, D)
+    shared = get_covariance_type(dens.covariance_type).shared
+    seen = [(lb0, best["means"])]
+    cands = sorted(
+        (r for r in restarts if not r["near_singular"] and r["covariances"] is not None
+         and np.isfinite(r["lower_bound"])),
+        key=lambda r: -r["lower_bound"],
+    )
+    for r in cands:
+        lb = r["lower_bound"]
+        if (lb0 - lb) * N > window:
+            continue
+        try:
+            a = _aligned(best, r, shared=shared)
+        except ValueError:
+            continue
+        # the same optimum: means (after alignment) within 0.25 of the components' sds
+        if any(np.max(np.abs(a["means"] - s_mu) / comp_sd) < 0.25 for _, s_mu in seen):
+            continue
+        try:
+            x = dens.pack(a["weights"], a["means"], a["covariances"])
+        except (ValueError, np.linalg.LinAlgError):
+            continue
+        if not np.all(np.isfinite(dens.logp_and_grad(x)[1])):
+            continue
+        seen.append((lb, a["means"]))
+        out.append((x, lb))
+    return out
+
+
+def _chain_starts(dens, x0, chains, seed_jitter, jitter, optima=None, dispersion=1.0):
+    """Per-chain starting points (chains, ndim) and which EM optimum each came from.
+
+    Chain ``c < len(optima)`` starts at the ``c``-th distinct optimum plus
+    ``jitter`` sds of noise; the others at the best plus ``dispersion`` sds
+    (over-dispersed).  ``start_optimum[c]`` is the optimum's index (0 = best).
+    """
+    optima = [x0] if not optima else list(optima)
+    sd0 = _jitter_scale(dens, x0, max(jitter, dispersion))
     rng = np.random.default_rng(seed_jitter)
-    return [x0 + jitter * sd0 * rng.standard_normal(dens.ndim) for _ in range(chains)]
+    starts, which = [], []
+    for c in range(chains):
+        z = rng.standard_normal(dens.ndim)
+        if c < len(optima):
+            starts.append(optima[c] + jitter * sd0 * z)
+            which.append(c)
+        else:
+            starts.append(x0 + dispersion * sd0 * z)
+            which.append(0)
+    return np.asarray(starts), which
 
 
 def _seeds(random_seed, n):

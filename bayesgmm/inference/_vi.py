@@ -5,6 +5,9 @@ check that the optimisation settled.
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import time
 import warnings
 
@@ -71,7 +74,8 @@ def _pymc_fit(X, *, method, dens, x0, draws, tune, chains, progressbar, seed_jit
     t1 = time.perf_counter()
     with model, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*object mode.*")
-        approx = pm.fit(n=n, method=method, random_seed=seed_sampler, start=start, progressbar=progressbar, **kwargs)
+        with _reraise_swallowed_interrupt(method):
+            approx = pm.fit(n=n, method=method, random_seed=seed_sampler, start=start, progressbar=progressbar, **kwargs)
         idata = approx.sample(draws=draws * chains, random_seed=seed_jitter)
     sampling_time = time.perf_counter() - t1
     post = _select_posterior(idata["posterior"].to_dataset(), dens)
@@ -81,6 +85,39 @@ def _pymc_fit(X, *, method, dens, x0, draws, tune, chains, progressbar, seed_jit
     stats = xr.Dataset({"loss": (("vi_iteration",), loss)})
     return _tree(post.drop_attrs(), stats, {"method": method, "setup_time": setup_time,
                                             "sampling_time": sampling_time, "vi_steps": n})
+
+
+@contextlib.contextmanager
+def _reraise_swallowed_interrupt(what):
+    """Raise KeyboardInterrupt after a block that caught one (PyMC's ``fit`` loop does).
+
+    ``pm.fit`` catches KeyboardInterrupt and returns the unfinished approximation
+    as if it had converged; a SIGINT that arrives in the block is noted here and
+    raised again once the block returns, so an interrupted VI fit is not a fit.
+    Only the main thread receives signals; elsewhere the block runs unchanged.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous in (signal.SIG_IGN, None):
+        yield
+        return
+    received = []
+
+    def handler(signum, frame):
+        received.append(signum)
+        if callable(previous):
+            previous(signum, frame)  # the default handler raises KeyboardInterrupt
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt(f"{what} was interrupted; nothing was fitted.")
 
 
 def _reshape_chains(ds, chains, draws):

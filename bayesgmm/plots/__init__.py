@@ -6,6 +6,7 @@
 * :func:`coclustering` -- posterior similarity heatmap ordered by a partition.
 * :func:`compare_em` -- EM vs posterior forest plot.
 * :func:`trace`, :func:`rank`, :func:`pair` -- arviz-plots on the relabelled draws.
+* :func:`anomalies` -- density contours, interval width and flagged points.
 
 Any number of features works: with many, the plots show by default the features (or
 pairs of features) that separate the components most and say so, and take
@@ -19,6 +20,7 @@ from ._membership import membership_uncertainty
 from ._coclustering import coclustering
 from ._compare import compare_em
 from ._diagnostics import pair, rank, trace
+from ._anomaly import anomalies
 
 __all__ = [
     "selection",
@@ -29,4 +31,5 @@ __all__ = [
     "trace",
     "rank",
     "pair",
+    "anomalies",
 ]

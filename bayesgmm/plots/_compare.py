@@ -260,7 +260,7 @@ def compare_em(comparison, *, var_names=None, covariance_type=None,
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
               fontsize="small", frameon=False)
     n_out = int((~inside).sum())
-    prob = attrs.get("hdi_prob")
+    prob = attrs.get("ci_prob", attrs.get("hdi_prob"))
     what = f"the {float(prob):.0%} interval" if prob is not None else "the interval"
     title = f"EM vs posterior: {n_out} of {n} EM values outside {what}"
     if n_pages > 1:

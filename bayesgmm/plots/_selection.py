@@ -88,11 +88,24 @@ def selection(result, ax=None, *, criterion=None):
     return ax
 
 
+_MARKERS = "os^vD<>phHdP8X"
+_MANY_COLOURS = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+    "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39",
+)
+
+
 def _grid_lines(ax, table, crit, result):
     ks = table["n_components"].to_numpy()
-    for ct in table["covariance_type"].to_numpy():
+    cts = table["covariance_type"].to_numpy()
+    many = len(cts) > 10  # e.g. mclust's fourteen: a colour and a marker each, as mclust's plot
+    for i, ct in enumerate(cts):
         y = table[crit].sel(covariance_type=ct).to_numpy()
-        ax.plot(ks, y, marker="o", label=str(ct))
+        style = {"marker": "o"}
+        if many:
+            style = {"marker": _MARKERS[i % len(_MARKERS)], "markersize": 5,
+                     "color": _MANY_COLOURS[i % len(_MANY_COLOURS)]}
+        ax.plot(ks, y, label=str(ct), **style)
     y_best = float(
         table[crit].sel(n_components=result.n_components, covariance_type=result.covariance_type)
     )
@@ -104,7 +117,10 @@ def _grid_lines(ax, table, crit, result):
     ax.set_ylabel(_LABELS[crit])
     ax.set_xticks(ks)
     ax.set_title(f"Component selection by {result.method.upper()}")
-    ax.legend(title="covariance type")
+    if many:
+        ax.legend(title="covariance type", ncol=2, fontsize="small")
+    else:
+        ax.legend(title="covariance type")
 
 
 def _elpd_bars(ax, table, result):

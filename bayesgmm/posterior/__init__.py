@@ -7,13 +7,17 @@ numpy kernels underneath, xarray in and out on top (dims ``chain``, ``draw``,
 * :mod:`~bayesgmm.posterior.relabel` -- label switching (:func:`relabel_draws`) and
   detection of chains stuck in different modes (:func:`detect_chain_modes`).
 * :mod:`~bayesgmm.posterior.membership` -- membership probabilities with intervals
-  (:func:`membership_summary`, :func:`predictive_membership`), the posterior predictive
+  (:func:`membership_summary`, :func:`predictive_membership`; :func:`membership_table`
+  as a wide DataFrame), the posterior predictive
   density (:func:`posterior_predictive_log_density`) and the pointwise log-likelihood.
 * :mod:`~bayesgmm.posterior.similarity` -- the co-clustering matrix
   (:func:`posterior_similarity`).
 * :mod:`~bayesgmm.posterior.partition` -- point partitions (:func:`point_partition`
   minimising expected Binder / VI loss, :func:`map_partition`), the adjusted Rand index
   and :func:`ambiguous_observations`.
+* :mod:`~bayesgmm.posterior.density` -- the posterior distribution of the log density
+  (:func:`log_density_summary`), posterior predictive simulation, false-alarm thresholds
+  and anomaly scores (:func:`anomaly_summary`).
 * :mod:`~bayesgmm.posterior.compare` -- EM against the posterior (:func:`compare_em`)
   and EM labels against the posterior partition (:func:`compare_partitions`).
 """
@@ -26,8 +30,16 @@ from bayesgmm.posterior.similarity import (
     similarity_from_memberships,
 )
 from bayesgmm.posterior.compare import compare_em, compare_partitions
+from bayesgmm.posterior.density import (
+    anomaly_summary,
+    log_density_summary,
+    per_draw_thresholds,
+    predictive_threshold,
+    sample_posterior_predictive,
+)
 from bayesgmm.posterior.membership import (
     membership_summary,
+    membership_table,
     pointwise_log_likelihood,
     posterior_predictive_log_density,
     predictive_membership,
@@ -51,6 +63,11 @@ from bayesgmm.posterior.relabel import (
 
 __all__ = [
     "ChainModeReport",
+    "anomaly_summary",
+    "log_density_summary",
+    "per_draw_thresholds",
+    "predictive_threshold",
+    "sample_posterior_predictive",
     "adjusted_rand_index",
     "ambiguous_observations",
     "compare_em",
@@ -66,6 +83,7 @@ __all__ = [
     "apply_permutation",
     "detect_chain_modes",
     "membership_summary",
+    "membership_table",
     "pointwise_log_likelihood",
     "posterior_predictive_log_density",
     "predictive_membership",

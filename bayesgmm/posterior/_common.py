@@ -141,12 +141,88 @@ def validate_X(X, n_features: int, feature_names=None, name: str = "X"):
     return arr, np.asarray(obs_coords(X, arr.shape[0]))
 
 
-def check_hdi_prob(hdi_prob) -> float:
+def check_hdi_prob(hdi_prob, name: str = "hdi_prob") -> float:
     if isinstance(hdi_prob, bool) or not isinstance(hdi_prob, (int, float, np.floating)):
-        raise TypeError(f"hdi_prob must be a float in (0, 1); got {type(hdi_prob).__name__}.")
+        raise TypeError(f"{name} must be a float in (0, 1); got {type(hdi_prob).__name__}.")
     if not 0 < float(hdi_prob) < 1:
-        raise ValueError(f"hdi_prob must be in (0, 1), e.g. 0.94; got {hdi_prob}.")
+        raise ValueError(f"{name} must be in (0, 1), e.g. 0.89; got {hdi_prob}.")
     return float(hdi_prob)
+
+
+#: Interval kinds of :func:`resolve_ci` (ArviZ 1.x's ``ci_kind``) and their names in attrs.
+CI_KINDS = {"eti": "equal-tailed", "hdi": "highest density"}
+
+
+def resolve_ci(ci_prob=None, ci_kind=None, hdi_prob=None, *, stacklevel: int = 3):
+    """``(ci_prob, ci_kind)``: the given values, else ArviZ's ``rcParams``.
+
+    ``ci_prob`` and ``ci_kind`` are ArviZ 1.x's names; ``None`` reads
+    ``arviz_base.rcParams["stats.ci_prob"]`` / ``["stats.ci_kind"]`` (0.89 and
+    ``"eti"`` unless changed), so bayesgmm's intervals agree with ``az.summary``
+    on the same tree. ``hdi_prob`` is the deprecated name of ``ci_prob`` (a
+    :class:`FutureWarning`; removed in the next release).
+
+    Examples
+    --------
+    >>> from bayesgmm.posterior._common import resolve_ci
+    >>> resolve_ci(0.9, "hdi")
+    (0.9, 'hdi')
+    """
+    import warnings
+
+    if hdi_prob is not None:
+        warnings.warn(
+            "hdi_prob is deprecated and will be removed in the next release: use ci_prob "
+            "(ArviZ 1.x's name; the interval's kind is ci_kind, 'eti' or 'hdi').",
+            FutureWarning,
+            stacklevel=stacklevel,
+        )
+        if ci_prob is not None and ci_prob != hdi_prob:
+            raise ValueError(
+                f"ci_prob={ci_prob!r} and its deprecated alias hdi_prob={hdi_prob!r} disagree; "
+                "pass ci_prob only."
+            )
+        ci_prob = hdi_prob
+    if ci_prob is None or ci_kind is None:
+        from arviz_base import rcParams
+
+        if ci_prob is None:
+            ci_prob = rcParams["stats.ci_prob"]
+        if ci_kind is None:
+            ci_kind = rcParams["stats.ci_kind"]
+    ci_prob = check_hdi_prob(ci_prob, "ci_prob")
+    if ci_kind not in CI_KINDS:
+        raise ValueError(
+            f"ci_kind must be 'eti' (equal-tailed) or 'hdi' (highest density); got {ci_kind!r}."
+        )
+    return ci_prob, str(ci_kind)
+
+
+def interval_bounds(x, ci_prob: float, ci_kind: str, axis: int = -1):
+    """Lower and upper bounds of the ``ci_prob`` interval of the draws along ``axis``.
+
+    ``"eti"``: the ``(1 - ci_prob) / 2`` and ``1 - (1 - ci_prob) / 2`` quantiles;
+    ``"hdi"``: the narrowest window holding ``floor(ci_prob * n)`` + 1 sorted
+    draws (as ArviZ's ``hdi``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayesgmm.posterior._common import interval_bounds
+    >>> lo, hi = interval_bounds(np.r_[np.zeros(95), np.ones(5)], 0.9, "hdi")
+    >>> float(lo), float(hi)
+    (0.0, 0.0)
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if ci_kind == "eti":
+        q = np.quantile(x, [(1 - ci_prob) / 2, 1 - (1 - ci_prob) / 2], axis=axis)
+        return q[0], q[1]
+    s = np.sort(np.moveaxis(x, axis, -1), axis=-1)
+    n = s.shape[-1]
+    m = min(int(np.floor(ci_prob * n)), n - 1)
+    widths = s[..., m:] - s[..., : n - m]
+    i = np.argmin(widths, axis=-1)[..., None]
+    return np.take_along_axis(s, i, -1)[..., 0], np.take_along_axis(s, i + m, -1)[..., 0]
 
 
 def check_positive_int(value, name: str, allow_none: bool = True):

@@ -11,7 +11,13 @@ import numpy as np
 import xarray as xr
 from scipy.optimize import linear_sum_assignment
 
-from bayesgmm.posterior._common import check_hdi_prob, em_arrays, posterior_arrays
+from bayesgmm.posterior._common import (
+    CI_KINDS,
+    em_arrays,
+    interval_bounds,
+    posterior_arrays,
+    resolve_ci,
+)
 from bayesgmm.posterior.partition import _check_labels, adjusted_rand_index
 
 __all__ = ["compare_em", "compare_partitions"]
@@ -40,7 +46,8 @@ def _labels(var, comp, feat):
     if var in ("means", "sds"):
         return [f"{var}[{k}, {f}]" for k in comp for f in feat]
     iu = np.triu_indices(D, 1)
-    return [f"correlations[{k}, {feat[i]}, {feat[j]}]" for k in comp for i, j in zip(*iu)]
+    # the pair named "a:b", as in BayesianGMM.summary() (one naming of correlation pairs)
+    return [f"correlations[{k}, {feat[i]}:{feat[j]}]" for k in comp for i, j in zip(*iu)]
 
 
 def _plugin_se(ref, var, n_obs):
@@ -56,14 +63,66 @@ def _plugin_se(ref, var, n_obs):
     return (1 - ref["correlations"] ** 2) / np.sqrt(nk)[:, None]
 
 
+def _observed_se(X, covariance_type, weights, means, covariances, var_names):
+    """EM standard errors from the observed information (Louis 1982), by the delta method.
+
+    The observed information is minus the Hessian of the observed-data
+    log-likelihood at the EM estimate (the MLE), which Louis's identity writes as
+    the complete-data information minus the missing information (the
+    conditional variance of the complete-data score). It is computed here
+    directly: central differences of the analytic log-likelihood gradient of
+    :class:`~bayesgmm._logdensity.MixtureDensity` in its unconstrained
+    parametrisation (each covariance type's own free parameters), inverted, and
+    carried to weights, means, sds and correlations by the delta method.
+    Returns the standard errors in the order of the table's rows, NaN where
+    the information is not positive definite (a degenerate EM fit).
+    """
+    from bayesgmm._logdensity import MixtureDensity
+
+    X = np.asarray(X, dtype=np.float64)
+    K, D = np.shape(means)
+    dens = MixtureDensity(X, K, covariance_type)
+    x0 = dens.pack(weights, means, covariances)
+
+    def grad_ll(x):  # the log-likelihood's gradient: the prior's part does not scale
+        return dens.logp_and_grad(x, scale=1.0)[1] - dens.logp_and_grad(x, scale=0.0)[1]
+
+    def derived(x):
+        u = dens.unpack(x)
+        d = _derived(u["weights"], u["means"], u["covariances"])
+        return np.concatenate([
+            np.asarray(d[v]).reshape(-1) for v in var_names if not (v == "correlations" and D < 2)
+        ])
+
+    P = x0.size
+    h = 1e-5 * np.maximum(1.0, np.abs(x0))
+    H = np.empty((P, P))
+    J = np.empty((derived(x0).size, P))
+    for j in range(P):
+        e = np.zeros(P)
+        e[j] = h[j]
+        H[:, j] = (grad_ll(x0 + e) - grad_ll(x0 - e)) / (2 * h[j])
+        J[:, j] = (derived(x0 + e) - derived(x0 - e)) / (2 * h[j])
+    info = -(H + H.T) / 2
+    try:
+        np.linalg.cholesky(info)
+        cov_x = np.linalg.inv(info)
+    except np.linalg.LinAlgError:
+        return np.full(J.shape[0], np.nan)
+    var = np.einsum("ij,jk,ik->i", J, cov_x, J)
+    return np.sqrt(np.maximum(var, 0.0))
+
+
 def compare_em(
-    posterior, em, *, hdi_prob: float = 0.94, var_names=_VARS, n_obs: int | None = None
+    posterior, em, *, ci_prob: float | None = None, ci_kind: str | None = None,
+    var_names=_VARS, n_obs: int | None = None, hdi_prob: float | None = None,
+    X=None, covariance_type=None,
 ) -> xr.Dataset:
     """Compare the EM estimates with the posterior, parameter by parameter.
 
     For each scalar parameter (weights; means; standard deviations and correlations,
     derived from the covariance matrices): the EM value, the posterior mean and sd, the
-    equal-tailed credible interval, whether the EM value lies inside it, and the
+    ``ci_prob`` credible interval, whether the EM value lies inside it, and the
     standardised difference ``(EM - mean) / sd``.
 
     Parameters
@@ -73,8 +132,12 @@ def compare_em(
     em : xarray.Dataset or xarray.DataTree
         The EM fit in the ``em`` layout (same component labels as the relabelled
         posterior).
-    hdi_prob : float, default 0.94
-        Mass of the equal-tailed interval.
+    ci_prob : float, optional
+        Mass of the credible interval; default
+        ``arviz_base.rcParams["stats.ci_prob"]`` (0.89 unless changed).
+    ci_kind : {"eti", "hdi"}, optional
+        Equal-tailed or highest-density interval; default
+        ``arviz_base.rcParams["stats.ci_kind"]``.
     var_names : sequence of {"weights", "means", "sds", "correlations"}
         Parameters to include (correlations only exist for two or more features; only
         the pairs i < j are listed).
@@ -85,14 +148,28 @@ def compare_em(
         ``sd / sqrt(N w)``, sds ``sd / sqrt(2 N w)``, correlations
         ``(1 - rho^2) / sqrt(N w)``), and ``sd_ratio = sd / em_se``: values well above
         1 show how much uncertainty the plug-in view misses when components overlap.
+    hdi_prob : float, optional
+        Deprecated name of ``ci_prob`` (a FutureWarning; removed in the next release).
+    X : array-like of shape (n_obs, n_features), optional
+        The data EM was fitted to. When given (with ``covariance_type``),
+        ``em_se`` is the standard error from the observed information (Louis
+        1982): minus the Hessian of the observed-data log-likelihood at the EM
+        estimate, in the covariance type's own parametrisation, carried to
+        each parameter by the delta method. It includes the information lost
+        to the unknown assignments, so it is the standard error to compare
+        with the posterior sd (``sd_ratio`` near 1 for a regular posterior);
+        the complete-data one is kept as ``em_se_complete``.
+    covariance_type : str, optional
+        The EM fit's covariance type (needed with ``X``).
 
     Returns
     -------
     xarray.Dataset
-        dim ``parameter`` (labels such as ``"means[0, x1]"``), with a ``variable``
+        dim ``parameter`` (labels such as ``"means[0, x1]"``, ``"correlations[0,
+        x1:x2]"`` as in :meth:`bayesgmm.BayesianGMM.summary`), with a ``variable``
         coordinate (``"means"``) and the variables ``em``, ``mean``, ``sd``, ``lower``,
-        ``upper``, ``em_inside`` (bool) and ``std_diff``; attrs ``hdi_prob`` and
-        ``interval``.  ``.to_dataframe()`` gives one readable row per parameter.
+        ``upper``, ``em_inside`` (bool) and ``std_diff``; attrs ``ci_prob``,
+        ``ci_kind`` and ``interval``.  ``.to_dataframe()`` gives one readable row per parameter.
 
     Examples
     --------
@@ -111,7 +188,7 @@ def compare_em(
     >>> table["parameter"].values.tolist(), bool(table["em_inside"][0])
     (['means[0, 0]'], False)
     """
-    hdi_prob = check_hdi_prob(hdi_prob)
+    ci_prob, ci_kind = resolve_ci(ci_prob, ci_kind, hdi_prob)
     if isinstance(var_names, str):
         var_names = [var_names]
     unknown = [v for v in var_names if v not in _VARS]
@@ -137,7 +214,6 @@ def compare_em(
     )
     post = _derived(w.reshape(C * S, K), m.reshape(C * S, K, D), c.reshape(C * S, K, D, D))
     ref = _derived(ew, emn, ec)
-    lo_q, hi_q = (1 - hdi_prob) / 2, 1 - (1 - hdi_prob) / 2
     if n_obs is not None and (
         isinstance(n_obs, bool) or not isinstance(n_obs, (int, np.integer)) or n_obs < 1
     ):
@@ -149,7 +225,7 @@ def compare_em(
         draws = post[var].reshape(C * S, -1)
         value = ref[var].reshape(-1)
         labels = _labels(var, comp, feat)
-        q = np.quantile(draws, [lo_q, hi_q], axis=0)
+        q = interval_bounds(draws, ci_prob, ci_kind, axis=0)
         rows["label"] += labels
         rows["variable"] += [var] * len(labels)
         rows["em"].append(value)
@@ -163,7 +239,7 @@ def compare_em(
     with np.errstate(divide="ignore", invalid="ignore"):
         std_diff = (arr["em"] - arr["mean"]) / arr["sd"]
     inside = (arr["em"] >= arr["lower"]) & (arr["em"] <= arr["upper"])
-    interval = {"hdi_prob": hdi_prob, "interval": "equal-tailed"}
+    interval = {"ci_prob": ci_prob, "ci_kind": ci_kind, "interval": CI_KINDS[ci_kind]}
     out = xr.Dataset(
         {
             "em": ("parameter", arr["em"]),
@@ -175,9 +251,24 @@ def compare_em(
             "std_diff": ("parameter", std_diff, {"description": "(em - mean) / sd"}),
         },
         coords={"parameter": rows["label"], "variable": ("parameter", rows["variable"])},
-        attrs={"hdi_prob": hdi_prob, "interval": "equal-tailed", "n_draws": C * S},
+        attrs={**interval, "n_draws": C * S},
     )
-    if n_obs is not None:
+    if X is not None:
+        if covariance_type is None:
+            raise ValueError("compare_em(X=...) needs covariance_type (the EM fit's).")
+        n_obs = int(np.shape(X)[0]) if n_obs is None else n_obs
+        rows["se"] = [_plugin_se(ref, v, int(n_obs)).reshape(-1) for v in var_names
+                      if not (v == "correlations" and D < 2)]
+    if X is not None:
+        se_obs = _observed_se(X, covariance_type, ew, emn, ec, list(var_names))
+        out["em_se"] = ("parameter", se_obs, {
+            "description": "EM standard error from the observed information (Louis 1982)"})
+        out["em_se_complete"] = ("parameter", np.concatenate(rows["se"]), {
+            "description": "EM plug-in (complete-data, assignments known) standard error"})
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["sd_ratio"] = ("parameter", arr["sd"] / se_obs, {"description": "sd / em_se"})
+        out.attrs["n_obs"] = int(n_obs)
+    elif n_obs is not None:
         se = np.concatenate(rows["se"])
         out["em_se"] = ("parameter", se, {"description": "EM plug-in (complete-data) standard error"})
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -22,7 +22,9 @@ from scipy.special import logsumexp
 from bayesgmm.posterior._common import (
     DEFAULT_MEMORY_BUDGET,
     DrawParams,
-    check_hdi_prob,
+    CI_KINDS,
+    interval_bounds,
+    resolve_ci,
     check_memory_budget,
     check_positive_int,
     chunk_size,
@@ -34,6 +36,7 @@ from bayesgmm.posterior._common import (
 
 __all__ = [
     "membership_summary",
+    "membership_table",
     "predictive_membership",
     "posterior_predictive_log_density",
     "pointwise_log_likelihood",
@@ -70,9 +73,8 @@ def _entropy(p: np.ndarray, axis: int = -1) -> np.ndarray:
     return -logp.sum(axis=axis)
 
 
-def _summarise(params, X, hdi_prob, step):
+def _summarise(params, X, ci_prob, ci_kind, step):
     N, K = X.shape[0], params.K
-    lo_q, hi_q = (1 - hdi_prob) / 2, 1 - (1 - hdi_prob) / 2
     prob = np.empty((N, K))
     lower = np.empty((N, K))
     upper = np.empty((N, K))
@@ -83,24 +85,22 @@ def _summarise(params, X, hdi_prob, step):
         R = params.responsibilities(X[sl], slice(None))  # (n, K, S)
         prob[sl] = R.mean(axis=2)
         exp_ent[sl] = _entropy(R, axis=1).mean(axis=1)
-        q = np.quantile(R, [lo_q, hi_q], axis=2)
-        lower[sl], upper[sl] = q[0], q[1]
+        lower[sl], upper[sl] = interval_bounds(R, ci_prob, ci_kind, axis=2)
         best = prob[sl].argmax(axis=1)
         rmax = R[np.arange(R.shape[0]), best]  # (n, S)
-        q = np.quantile(rmax, [lo_q, hi_q], axis=1)
-        pmax_lo[sl], pmax_hi[sl] = q[0], q[1]
+        pmax_lo[sl], pmax_hi[sl] = interval_bounds(rmax, ci_prob, ci_kind, axis=1)
         del R
     return prob, lower, upper, exp_ent, pmax_lo, pmax_hi
 
 
-def _membership(posterior, X, hdi_prob, obs_chunk, memory_budget, name):
-    hdi_prob = check_hdi_prob(hdi_prob)
+def _membership(posterior, X, ci, obs_chunk, memory_budget, name):
+    ci_prob, ci_kind = ci
     ds, params, Xa, obs, comp = _prepare(posterior, X, name)
     step = _obs_chunk(params, Xa.shape[0], obs_chunk, memory_budget)
-    prob, lower, upper, exp_ent, pmax_lo, pmax_hi = _summarise(params, Xa, hdi_prob, step)
+    prob, lower, upper, exp_ent, pmax_lo, pmax_hi = _summarise(params, Xa, ci_prob, ci_kind, step)
     best = prob.argmax(axis=1)
     pmax = prob[np.arange(len(best)), best]
-    interval = {"hdi_prob": hdi_prob, "interval": "equal-tailed"}
+    interval = {"ci_prob": ci_prob, "ci_kind": ci_kind, "interval": CI_KINDS[ci_kind]}
     out = xr.Dataset(
         {
             "probability": (("obs", "component"), prob),
@@ -115,8 +115,7 @@ def _membership(posterior, X, hdi_prob, obs_chunk, memory_budget, name):
         },
         coords={"obs": obs, "component": comp},
         attrs={
-            "hdi_prob": hdi_prob,
-            "interval": "equal-tailed",
+            **interval,
             "n_draws": params.n_draws,
             "entropy_units": "nats",
         },
@@ -128,7 +127,9 @@ def membership_summary(
     posterior,
     X,
     *,
-    hdi_prob: float = 0.94,
+    ci_prob: float | None = None,
+    ci_kind: str | None = None,
+    hdi_prob: float | None = None,
     obs_chunk: int | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
 ) -> xr.Dataset:
@@ -148,8 +149,14 @@ def membership_summary(
         Data (numpy array, pandas DataFrame -- its unique index becomes ``obs`` --
         or an xarray DataArray: dims ``obs`` and ``feature`` are read by name, in
         either order; two other dim names positionally, rows = observations).
-    hdi_prob : float, default 0.94
-        Probability mass of the equal-tailed credible intervals.
+    ci_prob : float, optional
+        Probability mass of the credible intervals; default
+        ``arviz_base.rcParams["stats.ci_prob"]`` (0.89 unless changed).
+    ci_kind : {"eti", "hdi"}, optional
+        Equal-tailed or highest-density intervals; default
+        ``arviz_base.rcParams["stats.ci_kind"]`` (``"eti"`` unless changed).
+    hdi_prob : float, optional
+        Deprecated name of ``ci_prob`` (a FutureWarning; removed in the next release).
     obs_chunk : int, optional
         Observations per chunk; by default chosen from ``memory_budget``.
     memory_budget : int, default 64 MiB
@@ -161,8 +168,8 @@ def membership_summary(
         dims (obs, component):
 
         * ``probability`` (obs, component): posterior mean membership probability.
-        * ``lower``, ``upper`` (obs, component): equal-tailed ``hdi_prob`` interval of
-          the per-draw probability.
+        * ``lower``, ``upper`` (obs, component): the ``ci_prob`` interval of the
+          per-draw probability.
         * ``entropy`` (obs): entropy (nats) of the posterior mean probabilities, the
           total uncertainty of the assignment; 0 = certain, ``log K`` = uniform.
         * ``expected_entropy`` (obs): mean over draws of the per-draw entropy, the part
@@ -175,7 +182,9 @@ def membership_summary(
         * ``probability_max`` (obs) its mean probability, with
           ``probability_max_lower`` / ``probability_max_upper``.
 
-        attrs ``hdi_prob``, ``interval`` ("equal-tailed"), ``n_draws``.
+        attrs ``ci_prob``, ``ci_kind``, ``interval`` ("equal-tailed" or "highest
+        density"), ``n_draws``. :func:`membership_table` turns it into a wide
+        table, one row per observation.
 
     See Also
     --------
@@ -199,14 +208,17 @@ def membership_summary(
     >>> m["entropy"].values.round(2)
     array([0.  , 0.67])
     """
-    return _membership(posterior, X, hdi_prob, obs_chunk, memory_budget, "X")
+    ci = resolve_ci(ci_prob, ci_kind, hdi_prob)
+    return _membership(posterior, X, ci, obs_chunk, memory_budget, "X")
 
 
 def predictive_membership(
     posterior,
     X_new,
     *,
-    hdi_prob: float = 0.94,
+    ci_prob: float | None = None,
+    ci_kind: str | None = None,
+    hdi_prob: float | None = None,
     obs_chunk: int | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
 ) -> xr.Dataset:
@@ -223,7 +235,7 @@ def predictive_membership(
         Relabelled posterior draws.
     X_new : array-like of shape (n_obs, n_features)
         New data.
-    hdi_prob, obs_chunk, memory_budget
+    ci_prob, ci_kind, hdi_prob, obs_chunk, memory_budget
         As in :func:`membership_summary`.
 
     Returns
@@ -242,7 +254,104 @@ def predictive_membership(
     >>> predictive_membership(post, [[2.0], [5.0]])["assignment"].values.tolist()
     [0, 1]
     """
-    return _membership(posterior, X_new, hdi_prob, obs_chunk, memory_budget, "X_new")
+    ci = resolve_ci(ci_prob, ci_kind, hdi_prob)
+    return _membership(posterior, X_new, ci, obs_chunk, memory_budget, "X_new")
+
+
+def membership_table(membership: xr.Dataset, X=None, *, decimals: int | None = None):
+    """The memberships as a wide :class:`pandas.DataFrame`: one row per observation.
+
+    ``membership.to_dataframe()`` is long (one row per observation and component,
+    the per-observation columns repeated); this is the table to read or write to
+    CSV.
+
+    Parameters
+    ----------
+    membership : xarray.Dataset
+        From :func:`membership_summary`, :func:`predictive_membership` or
+        :meth:`bayesgmm.BayesianGMM.membership`.
+    X : pandas.DataFrame, xarray.DataArray (obs, feature) or None
+        Data to put first (one column per feature), in the rows' order.
+    decimals : int or None, default None
+        ``None``: unrounded values. An int rounds the probabilities and their
+        bounds, and puts each rounded probability inside its rounded interval,
+        so that a point mass reads as one: the posterior mean of a probability
+        whose ``ci_prob`` interval is the single point 1.0 can be 0.998 (the
+        mean weighs the few draws outside the interval), printed 1.0 with
+        ``[1.0, 1.0]``. Entropies are rounded too.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``obs``. Columns: the features (with ``X``); ``component`` (the
+        most probable); ``probability``, ``lower``, ``upper`` (its probability
+        and interval); ``entropy`` (nats); then for each component ``k``
+        ``probability_k``, ``lower_k``, ``upper_k``. ``attrs`` keeps
+        ``ci_prob``, ``ci_kind`` and ``interval``.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> from bayesgmm.posterior import membership_summary, membership_table
+    >>> post = xr.Dataset({
+    ...     "weights": (("chain", "draw", "component"), np.full((1, 2, 2), 0.5)),
+    ...     "means": (("chain", "draw", "component", "feature"),
+    ...               np.array([[[[0.0], [4.0]], [[0.0], [4.4]]]])),
+    ...     "covariances": (("chain", "draw", "component", "feature", "feature_bis"),
+    ...                     np.ones((1, 2, 2, 1, 1)))})
+    >>> m = membership_summary(post, np.array([[0.0], [2.0]]), ci_prob=0.9)
+    >>> t = membership_table(m, decimals=2)
+    >>> t[["component", "probability", "lower", "upper"]].to_numpy().tolist()
+    [[0.0, 1.0, 1.0, 1.0], [0.0, 0.6, 0.51, 0.7]]
+    """
+    import pandas as pd
+
+    if not isinstance(membership, xr.Dataset) or "probability" not in membership:
+        raise TypeError(
+            "membership must be the xarray.Dataset of membership_summary(), "
+            f"predictive_membership() or BayesianGMM.membership(); got {type(membership).__name__}."
+        )
+    if decimals is not None and (isinstance(decimals, bool) or not isinstance(decimals, (int, np.integer))):
+        raise TypeError(f"decimals must be an int or None; got {decimals!r}.")
+    prob = membership["probability"].transpose("obs", "component").to_numpy()
+    lower = membership["lower"].transpose("obs", "component").to_numpy()
+    upper = membership["upper"].transpose("obs", "component").to_numpy()
+    entropy = membership["entropy"].to_numpy()
+    if decimals is not None:
+        lower, upper = np.round(lower, decimals), np.round(upper, decimals)
+        prob = np.clip(np.round(prob, decimals), lower, upper)
+        entropy = np.round(entropy, decimals)
+    obs = membership["obs"].to_numpy()
+    df = pd.DataFrame(index=pd.Index(obs, name="obs"))
+    if X is not None:
+        if isinstance(X, xr.DataArray):
+            data = X.transpose("obs", "feature")
+            values = data.to_numpy()
+            cols = [str(f) for f in data["feature"].to_numpy()]
+        else:
+            values = np.asarray(X)
+            cols = [str(c) for c in getattr(X, "columns", range(values.shape[1]))]
+        if values.shape[0] != len(obs):
+            raise ValueError(
+                f"X has {values.shape[0]} rows but the memberships {len(obs)}; pass the data "
+                "the memberships were computed for."
+            )
+        df = pd.DataFrame(values, index=df.index, columns=cols)
+    comp = prob.argmax(axis=1)
+    rows = np.arange(prob.shape[0])
+    labels = membership["component"].to_numpy()
+    df["component"] = labels[comp]
+    df["probability"] = prob[rows, comp]
+    df["lower"] = lower[rows, comp]
+    df["upper"] = upper[rows, comp]
+    df["entropy"] = entropy
+    for j, c in enumerate(labels):
+        df[f"probability_{c}"] = prob[:, j]
+        df[f"lower_{c}"] = lower[:, j]
+        df[f"upper_{c}"] = upper[:, j]
+    df.attrs = {k: membership.attrs[k] for k in ("ci_prob", "ci_kind", "interval")
+                if k in membership.attrs}
+    return df
 
 
 def posterior_predictive_log_density(

@@ -39,7 +39,7 @@ from bayesgmm.selection._result import SelectionResult
 
 # The constants and helpers outside __all__ stay importable from here, where the
 # single module used to define them (tests use _pick_elpd and _sorted_weights_mean).
-from bayesgmm.selection._elpd import PARETO_K_SKIP, _pick_elpd, waic  # noqa: F401
+from bayesgmm.selection._elpd import PARETO_K_SKIP, _pick_elpd, moment_match_loo, waic  # noqa: F401
 from bayesgmm.selection._sparse import (  # noqa: F401
     SPARSE_ALPHA,
     _sorted_weights_mean,
@@ -53,5 +53,6 @@ __all__ = [
     "SelectionWarning",
     "occupied_components",
     "select_components",
+    "moment_match_loo",
     "waic",
 ]

@@ -9,7 +9,6 @@ any error of its fit as a failure), then the method's module runs the grid:
 from __future__ import annotations
 
 import numbers
-import os
 from collections.abc import Iterable
 
 import numpy as np
@@ -17,7 +16,14 @@ import pandas as pd
 
 from bayesgmm._data import orient
 from bayesgmm._validation import check_array, is_dask_array
-from bayesgmm.covariance import COVARIANCE_TYPES
+from bayesgmm.covariance import (
+    BAYESIAN_COVARIANCE_TYPES,
+    COVARIANCE_TYPES,
+    EM_COVARIANCE_TYPES,
+    MCLUST_MODELS,
+    get_covariance_type,
+)
+from bayesgmm.em._init import DEFAULT_N_INIT
 from bayesgmm.selection._bic import _select_em
 from bayesgmm.selection._elpd import _select_elpd
 from bayesgmm.selection._sparse import _select_sparse
@@ -34,7 +40,7 @@ def select_components(
     covariance_types=("full",),
     method="bic",
     *,
-    n_init=10,
+    n_init=DEFAULT_N_INIT,
     random_state=None,
     progressbar=True,
     n_jobs=1,
@@ -55,7 +61,14 @@ def select_components(
         Component counts to compare. For ``"sparse"`` only the largest is
         used: it is the number of components of the overfitted mixture.
     covariance_types : str or sequence of str, default ("full",)
-        Any of ``"full"``, ``"tied"``, ``"diag"``, ``"spherical"``.
+        Any of ``"full"``, ``"tied"``, ``"diag"``, ``"spherical"``; for
+        ``"bic"``/``"icl"`` also any of mclust's fourteen models (``"EII"``,
+        ..., ``"VVV"``; ``"VVV"``, ``"EEE"``, ``"VVI"``, ``"VII"`` are the
+        first four), or ``"mclust"`` for all fourteen in mclust's order (as
+        mclust's ``Mclust`` does; :meth:`SelectionResult.mclust_table` then
+        shows mclust's BIC table). The default stays ``("full",)``: fourteen
+        models cost about fourteen times one, and the Bayesian methods offer
+        only the first four.
     method : {"bic", "icl", "loo", "waic", "sparse"}, default "bic"
         How to compare (see Notes).
     n_init : int, default 10
@@ -71,10 +84,15 @@ def select_components(
         ``n_jobs > 1``.
     progressbar : bool, default True
         One overall progress bar over the fits (tqdm when installed, else a
-        line on stderr); per-fit progress bars are switched off.
-    n_jobs : int, default 1
-        Worker processes for the cells (``-1``: all cores; "spawn" start
-        method, so each worker pays the import of the package once). Every
+        line on stderr; a line per finished fit when stderr is not a
+        terminal); per-fit progress bars are switched off.
+    n_jobs : int or None, default 1
+        Parallel fits of the cells, through joblib (``-1``: all cores). The
+        default backend (loky) runs them in fresh worker processes, so each
+        pays the import of the package once; inside
+        ``joblib.parallel_config(backend="dask")`` they run on the workers of
+        a ``dask.distributed`` cluster (``n_jobs=-1``: all of them; ``None``:
+        ``parallel_config``'s ``n_jobs``). Every
         cell gets the same seed whatever ``n_jobs`` is: the EM cells are
         identical for any ``n_jobs`` (tested); a Bayesian cell is as
         reproducible as the sampler is. With a sampler that already runs its
@@ -93,8 +111,12 @@ def select_components(
         highest elpd; ``"one_se"`` the fewest components whose elpd is within
         one standard error (``dse``) of that, because extra components that
         stay empty or split a cluster cost little elpd and the difference is
-        noise. For ``"loo"`` both rules skip cells whose PSIS-LOO estimate is
-        unusable (``max_pareto_k`` above 1, where the importance-sampling
+        noise. For ``"loo"``, observations whose Pareto k is above
+        ``good_k`` are first refitted exactly (each left out in turn, or
+        10-fold cross-validation of the cell when more than 10 are flagged;
+        ``n_refits`` in the table), so their k becomes 0. Both rules skip
+        cells whose LOO estimate is still unusable (refits failed and
+        ``max_pareto_k`` above 1, where the importance-sampling
         mean does not exist), with a :class:`ParetoKWarning` naming them
         (their elpd is likely too optimistic); the one-SE rule then measures
         from the best remaining cell. Cells with ``good_k`` (``min(1 -
@@ -102,14 +124,15 @@ def select_components(
         table is built. If every cell is unusable, all are used, with a
         warning.
     inference : {"nuts", "advi", "fullrank_advi", "minibatch_advi", "tempering"}, default "nuts"
-        For the Bayesian methods: ``BayesianGMM.fit(method=inference)``.
-        ``"tempering"`` (replica exchange) mixes between the modes of the
-        overfitted mixture of ``method="sparse"``, where NUTS gets stuck.
+        For the Bayesian methods: ``BayesianGMM(method=inference)``.
+        ``"tempering"`` (replica exchange) for the overfitted mixture of
+        ``method="sparse"``, where NUTS gets stuck between its modes.
     **fit_kwargs
         For ``"bic"``/``"icl"``: passed to :class:`GaussianMixture` (e.g.
         ``reg_covar``, ``max_iter``, ``tol``, ``init_params``). For the
-        Bayesian methods: passed to :meth:`BayesianGMM.fit` (e.g.
-        ``draws``, ``tune``, ``chains``, ``target_accept``).
+        Bayesian methods: :class:`BayesianGMM`'s parameters (e.g. ``draws``,
+        ``tune``, ``chains``); any other keyword is a sampler keyword (its
+        ``sampler_kwargs``, e.g. ``target_accept``).
 
     Returns
     -------
@@ -124,7 +147,9 @@ def select_components(
           ``seconds``, ``message``.
         * ``"loo"``/``"waic"`` -- same dims: ``elpd``, ``se``, ``p``,
           ``elpd_diff``, ``dse``, ``weight`` (stacking), ``rank``, and for
-          LOO ``n_high_pareto_k``, ``max_pareto_k``, ``good_k`` (the
+          LOO ``n_high_pareto_k``, ``max_pareto_k`` (after refits),
+          ``max_pareto_k_psis`` (plain PSIS), ``n_refits``,
+          ``n_moment_matched``, ``good_k`` (the
           cell's Pareto k threshold); plus ``seconds``,
           ``message``.
         * ``"sparse"`` -- ``probability`` (``covariance_type``,
@@ -204,7 +229,7 @@ def select_components(
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"`method` must be one of {list(METHODS)}; got {method!r}.")
     ks = _check_n_components(n_components)
-    cts = _check_covariance_types(covariance_types)
+    cts = _check_covariance_types(covariance_types, em=method in ("bic", "icl"))
     if isinstance(n_init, bool) or not isinstance(n_init, numbers.Integral) or n_init < 1:
         raise ValueError(f"`n_init` must be an integer >= 1 (EM restarts per fit); got {n_init!r}.")
     if not isinstance(progressbar, bool):
@@ -278,14 +303,19 @@ def _check_n_components(n_components) -> list[int]:
     return ks
 
 
-def _check_covariance_types(covariance_types) -> list[str]:
-    """``covariance_types`` as a list of distinct registry names, in the given order."""
+def _check_covariance_types(covariance_types, em: bool = True) -> list[str]:
+    """``covariance_types`` as a list of distinct registry names, in the given order.
+
+    ``em``: the EM methods (every model of the registry, and ``"mclust"`` for
+    mclust's fourteen); otherwise only the types with a Bayesian model.
+    """
+    valid = list(EM_COVARIANCE_TYPES if em else BAYESIAN_COVARIANCE_TYPES)
     if isinstance(covariance_types, str):
-        covariance_types = (covariance_types,)
+        covariance_types = MCLUST_MODELS if em and covariance_types == "mclust" else (covariance_types,)
     if not isinstance(covariance_types, Iterable):
         raise TypeError(
             "`covariance_types` must be a string or a sequence of strings from "
-            f"{list(COVARIANCE_TYPES)}; got {type(covariance_types).__name__}."
+            f"{valid}; got {type(covariance_types).__name__}."
         )
     cts = list(covariance_types)
     if not cts:
@@ -293,28 +323,39 @@ def _check_covariance_types(covariance_types) -> list[str]:
             "`covariance_types` is empty; pass e.g. ('full',) or "
             f"{tuple(COVARIANCE_TYPES)}."
         )
-    out = []
+    out, seen = [], []
     for ct in cts:
-        if ct not in COVARIANCE_TYPES:
+        try:
+            model = get_covariance_type(ct) if isinstance(ct, str) else None
+        except ValueError:
+            model = None
+        if model is None:
             raise ValueError(
-                f"`covariance_types` contains {ct!r}; each entry must be one of "
-                f"{list(COVARIANCE_TYPES)}."
+                f"`covariance_types` contains {ct!r}; each entry must be one of {valid}"
+                + (" or 'mclust' (all fourteen of mclust's models)." if em else ".")
             )
-        if ct not in out:
+        if not em and not model.has_bayesian_model:
+            raise ValueError(
+                f"`covariance_types` contains {ct!r}, which has no Bayesian model: the "
+                f"Bayesian methods (loo, waic, sparse) support {list(BAYESIAN_COVARIANCE_TYPES)}; "
+                "use method='bic' or 'icl' for mclust's other models."
+            )
+        if model not in seen:  # "full" and "VVV" are one model: fitted once
+            seen.append(model)
             out.append(ct)
     return out
 
 
-def _check_n_jobs(n_jobs) -> int:
-    """``n_jobs`` as a number of worker processes (``-1``: all cores)."""
+def _check_n_jobs(n_jobs):
+    """``n_jobs`` for joblib: a positive int, a negative one (``-1``: all workers) or None."""
+    if n_jobs is None:
+        return None
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
         raise ValueError(
-            "`n_jobs` must be a positive integer (number of worker processes) or -1 "
-            f"(all CPU cores); got {n_jobs!r}."
+            "`n_jobs` must be a positive integer (number of parallel fits), -1 (all CPU "
+            "cores, or all workers of joblib's backend), or None (joblib.parallel_config "
+            f"decides); got {n_jobs!r}."
         )
-    n_cpu = os.cpu_count() or 1
-    if n_jobs < 0:
-        return max(1, n_cpu + 1 + int(n_jobs))
     return int(n_jobs)
 
 

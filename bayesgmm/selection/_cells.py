@@ -22,14 +22,19 @@ from bayesgmm.exceptions import SelectionWarning
 
 
 class _Progress:
-    """One overall progress bar: tqdm when installed, else a line on stderr."""
+    """One overall progress bar on a terminal (tqdm when installed, else a ``\\r`` line);
+    when stderr is not a terminal (piped, a log file), one plain line per finished fit."""
 
     def __init__(self, total: int, enabled: bool, desc: str):
         self.total, self.enabled, self.desc = total, enabled, desc
         self.done = 0
         self.t0 = time.perf_counter()
         self._bar = None
-        if enabled:
+        try:  # a terminal, or a Jupyter kernel (which redraws \r and shows tqdm's widget)
+            self._tty = bool(sys.stderr.isatty()) or "ipykernel" in sys.modules
+        except (AttributeError, ValueError):
+            self._tty = False
+        if enabled and self._tty:
             try:
                 from tqdm.auto import tqdm
             except ImportError:
@@ -43,6 +48,10 @@ class _Progress:
         bar = "#" * filled + "-" * (width - filled)
         tail = f" last: {label}" if label else ""
         el = time.perf_counter() - self.t0
+        if not self._tty:  # a line per fit: reads well in a pipe or a log
+            sys.stderr.write(f"{self.desc}: {self.done}/{self.total} fits, {el:.1f} s{tail}\n")
+            sys.stderr.flush()
+            return
         sys.stderr.write(
             f"\r{self.desc} [{bar}] {self.done}/{self.total} fits, {el:.1f} s{tail}   "
         )
@@ -63,7 +72,7 @@ class _Progress:
             return
         if self._bar is not None:
             self._bar.close()
-        else:
+        elif self._tty:
             sys.stderr.write("\n")
             sys.stderr.flush()
 
@@ -103,11 +112,15 @@ def _fit_cell(fit, X, k, ct, seed, options):
 
 def _fit_bayes(X, k, ct, seed, options):
     """The fit of a Bayesian cell (``"loo"``, ``"waic"``, ``"sparse"``): a :class:`BayesianGMM`."""
-    from bayesgmm.bayesian import BayesianGMM
+    from bayesgmm.bayesian import FIT_SETTINGS, BayesianGMM
 
+    sampler_kwargs = dict(options["kwargs"])
+    settings = {name: sampler_kwargs.pop(name) for name in FIT_SETTINGS if name in sampler_kwargs}
+    settings.update(n_init=options["n_init"], progressbar=False)
     model = BayesianGMM(
-        k, covariance_type=ct, priors=options["priors"], random_state=seed
-    ).fit(X, n_init=options["n_init"], progressbar=False, **options["kwargs"])
+        k, covariance_type=ct, priors=options["priors"], random_state=seed,
+        sampler_kwargs=sampler_kwargs or None, **settings,
+    ).fit(X)
     return model, {}
 
 
@@ -122,23 +135,27 @@ def _run_cells(fit, X, cells, seed, options, n_jobs, progressbar, label):
 
 
 def _fit_cells(fit, X, cells, seed, options, n_jobs, progress: _Progress):
+    """The cells' fits: in order here (``n_jobs=1``), else through joblib.
+
+    joblib's default backend (loky) runs them in fresh worker processes (not
+    forked: the samplers use threads, and forking a threaded process can hang);
+    inside ``joblib.parallel_config(backend="dask")`` they run on the workers of
+    a ``dask.distributed`` cluster. ``n_jobs=None`` lets ``parallel_config``
+    choose. Every cell has the same seed, so the results do not depend on
+    where a cell ran.
+    """
     results = {}
     if n_jobs == 1 or len(cells) == 1:
         for k, ct in cells:
             results[(k, ct)] = _fit_cell(fit, X, k, ct, seed, options)
             progress.update(f"K={k} {ct}")
         return results
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from joblib import Parallel, delayed
 
-    # "spawn": the samplers use threads, and forking a threaded process can hang.
-    ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(n_jobs, len(cells)), mp_context=ctx) as ex:
-        futs = {ex.submit(_fit_cell, fit, X, k, ct, seed, options): (k, ct) for k, ct in cells}
-        for fut in as_completed(futs):
-            k, ct = futs[fut]
-            results[(k, ct)] = fut.result()
-            progress.update(f"K={k} {ct}")
+    parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+    for r in parallel(delayed(_fit_cell)(fit, X, k, ct, seed, options) for k, ct in cells):
+        results[(r["k"], r["ct"])] = r
+        progress.update(f"K={r['k']} {r['ct']}")
     return results
 
 
@@ -159,8 +176,8 @@ def _warn_failures(results, cells, stacklevel=3):
     failed = [c for c in cells if results[c]["error"] is not None]
     if failed:
         lines = "; ".join(
-            f"n_components={k}, {ct}: {results[(k, ct)]['error']}" for k, ct in failed
-        )
+            f"n_components={k}, {ct}: {results[(k, ct)]['error']}" for k, ct in failed[:10]
+        ) + (f"; and {len(failed) - 10} more" if len(failed) > 10 else "")
         warnings.warn(
             f"{len(failed)} of {len(cells)} fits failed and are recorded as NaN in the table "
             f"(reason in the 'message' variable): {lines}. Too many components for the data "

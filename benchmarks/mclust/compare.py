@@ -23,6 +23,11 @@ whose fit the estimator flags near-singular; mclust's sign convention: ``2 log L
 larger is better; ``p`` is mclust's ``nMclustParams``, equal to ours for
 these four models).
 
+With ``--models mclust`` all fourteen of mclust's models (mclust's other ten
+against ``reference_ten.csv``, fewer starts; scikit-learn has only the four)
+and the BIC choice over all fourteen against ``Mclust()``'s
+(``mclust_default_choice_all.csv``).
+
 Usage (repository root; ``PYTHONPATH`` names the bayesgmm tree to measure)::
 
     PYTHONPATH=. python benchmarks/mclust/compare.py > benchmarks/mclust/results/<name>.txt
@@ -42,7 +47,7 @@ import numpy as np
 import scipy.linalg
 
 from bayesgmm import GaussianMixture
-from bayesgmm.covariance import get_covariance_type
+from bayesgmm.covariance import COVARIANCE_TYPES, MCLUST_MODELS, get_covariance_type
 
 HERE = Path(__file__).resolve().parent
 
@@ -51,8 +56,11 @@ NEAR_SINGULAR = 1e-4
 
 
 def load_reference():
-    with open(HERE / "reference.csv") as f:
-        rows = list(csv.DictReader(f))
+    rows = []
+    for name in ("reference.csv", "reference_ten.csv"):  # the ten: ``reference.R ten``
+        if (HERE / name).exists():
+            with open(HERE / name) as f:
+                rows += list(csv.DictReader(f))
     num = lambda v: float(v) if v not in ("", "NA") else math.nan  # noqa: E731
     return {
         (r["dataset"], r["covariance_type"], int(r["G"])): (
@@ -87,6 +95,8 @@ def fit_ours(X, k, ct, args):
 def fit_sklearn(X, k, ct, args):
     from sklearn.mixture import GaussianMixture as SkGM
 
+    if ct not in COVARIANCE_TYPES:  # mclust's other ten: scikit-learn has no such model
+        return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return SkGM(k, covariance_type=ct, n_init=10, tol=args.sklearn_tol or args.tol,
@@ -105,9 +115,18 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-sklearn", action="store_true")
     p.add_argument("--datasets", default="faithful,iris,banknote,diabetes")
+    p.add_argument("--models", default="four",
+                   help="'four' (full, tied, diag, spherical), 'mclust' (all fourteen, "
+                        "needs reference_ten.csv) or a comma-separated list")
     args = p.parse_args()
     ref = load_reference()
-    cts = ["full", "tied", "diag", "spherical"]
+    if args.models == "four":
+        cts = list(COVARIANCE_TYPES)
+    elif args.models == "mclust":
+        cts = [get_covariance_type(m).name for m in MCLUST_MODELS]
+    else:
+        cts = [get_covariance_type(m).name for m in args.models.split(",")]
+    per_model = {ct: [0, 0] for ct in cts}
     defaults = GaussianMixture()
     print(f"ours: GaussianMixture(init_params={args.init_params or defaults.init_params!r}, "
           f"n_init={args.n_init or defaults.n_init}, tol={args.tol}, max_iter={args.max_iter}, "
@@ -135,17 +154,21 @@ def main():
                 t_ours += time.perf_counter() - t0
                 ll_o = float(gm.score(X)) * n
                 e_o = min_relative_eigenvalue(gm.covariances_, ct, k, data_cov)
-                if args.no_sklearn:
-                    ll_s = e_o_s = math.nan
-                else:
+                sk = None
+                if not args.no_sklearn:
                     t0 = time.perf_counter()
                     sk = fit_sklearn(X, k, ct, args)
                     t_sk += time.perf_counter() - t0
+                if sk is None:
+                    ll_s = e_o_s = math.nan
+                else:
                     ll_s = float(sk.score(X)) * n
                     e_o_s = min_relative_eigenvalue(sk.covariances_, ct, k, data_cov)
                 do, ds = ll_o - ll_ref, ll_s - ll_ref
                 total["cells"] += 1
                 total["ours"] += bool(do >= -TOL_CLOSE)
+                per_model[ct][0] += bool(do >= -TOL_CLOSE)
+                per_model[ct][1] += 1
                 total["sk"] += bool(ds >= -TOL_CLOSE)
                 total["ours_above"] += bool(do > TOL_CLOSE)
                 total["sk_above"] += bool(ds > TOL_CLOSE)
@@ -172,14 +195,18 @@ def main():
     print(f"cells within {TOL_CLOSE} of mclust's best regular maximum or above: ours "
           f"{total['ours']}/{c}, "
           f"scikit-learn {total['sk']}/{c}")
+    print("  ours per model: " + ", ".join(
+        f"{get_covariance_type(ct).mclust_name} {a}/{b}" for ct, (a, b) in per_model.items()))
     print(f"cells more than {TOL_CLOSE} above mclust's best: ours {total['ours_above']}, "
           f"scikit-learn {total['sk_above']}")
     print(f"near-singular solutions (< {NEAR_SINGULAR:g}): ours {total['ours_sing']}, "
           f"scikit-learn {total['sk_sing']}")
     print(f"fit time, all cells: ours {t_ours:.1f} s, scikit-learn {t_sk:.1f} s")
     mdef = {}
-    if (HERE / "mclust_default_choice.csv").exists():
-        with open(HERE / "mclust_default_choice.csv") as f:
+    mdef_file = HERE / ("mclust_default_choice_all.csv" if args.models == "mclust"
+                        else "mclust_default_choice.csv")
+    if mdef_file.exists():
+        with open(mdef_file) as f:
             mdef = {r["dataset"]: (r["model"], int(r["G"])) for r in csv.DictReader(f)}
     print("BIC choice (model, G): mclust Mclust() default | mclust best regular maxima | ours | "
           "scikit-learn")

@@ -62,10 +62,11 @@ def render(k, out, *, draws, tune, chains, seed, log=print):
     X = bg.datasets.load_old_faithful()
     log(f"K={k}: fitting EM + NUTS ({chains} chains x {draws} draws, {tune} tuning steps)")
     t0 = time.perf_counter()
-    model = bg.BayesianGMM(k, covariance_type="full", random_state=seed)
+    model = bg.BayesianGMM(k, covariance_type="full", draws=draws, tune=tune, chains=chains,
+                           progressbar=False, random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("default")
-        model.fit(X, draws=draws, tune=tune, chains=chains, progressbar=False)
+        model.fit(X)
     log(f"  fitted in {time.perf_counter() - t0:.1f} s")
     draw_gallery(model, X, out, suffix=f"k{k}", seed=seed, log=log)
     return model

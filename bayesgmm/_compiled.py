@@ -1,0 +1,624 @@
+"""Compiled log posterior density of the Gaussian mixture: numba, without the GIL.
+
+:class:`CompiledDensity` evaluates the same posterior as
+:class:`bayesgmm._logdensity.MixtureDensity` (same unconstrained vector,
+priors, constants and Jacobians; tests check them equal to 1e-10) in one
+numba-compiled function that holds no Python objects, so the sampler's chains
+can call it from several threads at once. It is what the default ``nutpie``
+sampler calls (:mod:`bayesgmm.inference._nutpie`): nutpie receives the address
+of a C callback (:attr:`CompiledDensity.logp_address`) and a pointer to one
+float64 buffer holding the data and constants, as nutpie's own numba backend
+does for PyMC models.
+
+Likelihood, per component and always centred (the accurate form of
+``MixtureDensity._loglik_stats_centred``, with no cancellation at any offset or
+scale): with ``A_k = L_k^{-1}`` and ``y_nk = A_k (x_n - mu_k)``, blocked over
+observations (:data:`BLOCK` rows at a time, transposed so the inner loops run
+over observations and vectorise)::
+
+    log p(x_n | k) = log w_k - sum log diag(L_k) - D/2 log(2 pi) - |y_nk|^2 / 2
+    r_nk = softmax_k(...),  R_k = sum_n r_nk,  S_k = sum_n r_nk y_nk,
+    M_k = sum_n r_nk y_nk y_nk^T
+    d/d mu_k = A_k^T S_k,   d/d L_k = tril(A_k^T M_k) - R_k diag(1 / L_k,ii)
+
+The covariance type's transform and prior are the compiled blocks of
+:mod:`bayesgmm.covariance._compiled`, described by the type's
+:meth:`~bayesgmm.covariance.CovarianceModel.compiled_block`.
+
+Everything is compiled with ``cache=True``: the first use on a machine
+compiles (about 20-25 s of CPU time) and stores the machine code in numba's cache
+(``__pycache__`` beside this file, or ``NUMBA_CACHE_DIR``); later processes
+load it. The functions take the model from the buffer, not from closures, so
+a second model in the same process compiles nothing.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+from numba import types
+
+from bayesgmm.covariance._compiled import chol_from_unconstrained, log_prior_and_grad
+
+__all__ = ["BLOCK", "CompiledDensity", "compile_density"]
+
+#: Observations per block of the likelihood (the temporaries are ``(K, D + 2, BLOCK)``).
+BLOCK = 256
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+# header of the buffer: indices of the int-valued fields (stored as float64)
+_H_N, _H_D, _H_K, _H_KIND, _H_NF, _H_NP, _H_NDIM, _H_NEXP, _H_CORR, _H_DIAG, _H_CONST = range(11)
+_HEADER = 12  # header length; then params, mean_loc, mean_sd, alpha, X^T (D, N)
+
+
+_njit = numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract", "reassoc"})
+
+
+@_njit
+def _buffer_length(head):
+    return _HEADER + int(head[_H_NP]) + 2 * int(head[_H_D]) + int(head[_H_K]) + int(head[_H_D]) * int(head[_H_N])
+
+
+
+@_njit
+def _layout(buf):
+    N = int(buf[_H_N])
+    D = int(buf[_H_D])
+    K = int(buf[_H_K])
+    NP = int(buf[_H_NP])
+    o = _HEADER
+    params = buf[o : o + NP]
+    o += NP
+    mean_loc = buf[o : o + D]
+    o += D
+    mean_sd = buf[o : o + D]
+    o += D
+    alpha = buf[o : o + K]
+    o += K
+    XT = buf[o : o + D * N].reshape((D, N))
+    return N, D, K, params, mean_loc, mean_sd, alpha, XT
+
+
+@_njit
+def _weights(x, K):
+    v = np.empty(K)
+    s = 0.0
+    for k in range(K - 1):
+        v[k] = x[k]
+        s += x[k]
+    v[K - 1] = -s
+    m = v.max()
+    se = 0.0
+    for k in range(K):
+        v[k] -= m
+        se += math.exp(v[k])
+    lse = math.log(se)
+    logw = v - lse
+    w = np.exp(v) / se
+    return logw, w
+
+
+# exp on [-inf, 0] in loops that vectorise: 2^n * exp(r), |r| <= log(2)/2, the integer n
+# put into the exponent bits through int64 views (a libm call per element costs
+# more than the rest of the likelihood). Relative error ~2 ulp; arguments
+# below -708 give exp(-708) ~ 3e-308 instead of a smaller number or 0.
+_LOG2E = 1.4426950408889634
+_LN2_HI = 0.6931471803691238
+_LN2_LO = 1.9082149292705877e-10
+_ROUND = 6755399441055744.0  # 1.5 * 2**52: adding it rounds to an integer kept in the low bits
+_ROUND_BITS = 0x4338000000000000
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
+def _exp_nonpositive(v, n, F, I):
+    """``v[:n] = exp(v[:n])`` for ``v <= 0`` (NaN stays NaN); ``F``, ``I`` scratch of length >= n."""
+    FI = F.view(np.int64)
+    S = I.view(np.float64)
+    for b in range(n):
+        t = max(v[b], -708.0)
+        kf = t * _LOG2E + _ROUND
+        F[b] = kf
+        nf = kf - _ROUND
+        r = (t - nf * _LN2_HI) - nf * _LN2_LO
+        p = 1.0 / 479001600.0
+        p = p * r + 1.0 / 39916800.0
+        p = p * r + 1.0 / 3628800.0
+        p = p * r + 1.0 / 362880.0
+        p = p * r + 1.0 / 40320.0
+        p = p * r + 1.0 / 5040.0
+        p = p * r + 1.0 / 720.0
+        p = p * r + 1.0 / 120.0
+        p = p * r + 1.0 / 24.0
+        p = p * r + 1.0 / 6.0
+        p = p * r + 0.5
+        p = p * r + 1.0
+        p = p * r + 1.0
+        v[b] = p if v[b] == v[b] else v[b]
+    for b in range(n):
+        I[b] = (FI[b] - _ROUND_BITS + 1023) << 52
+    for b in range(n):
+        v[b] *= S[b]
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
+def _log_positive(v, n, F, I):
+    """``v[:n] = log(v[:n])`` for positive normal finite ``v``, vectorised as :func:`_exp_nonpositive`
+    (``f 2^e`` with ``f`` in [sqrt(1/2), sqrt(2)), ``log f = 2 atanh((f - 1) / (f + 1))``, ~2 ulp)."""
+    VI = v.view(np.int64)
+    FI = F.view(np.int64)
+    IF = I.view(np.float64)
+    for b in range(n):
+        bits = VI[b]
+        I[b] = (bits & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000  # the mantissa as a number in [1, 2)
+        FI[b] = (bits >> 52) - 1023 + _ROUND_BITS  # as a float: _ROUND + exponent
+    for b in range(n):
+        f = IF[b]
+        e = F[b] - _ROUND
+        big = f > 1.4142135623730951
+        f = 0.5 * f if big else f
+        e = e + 1.0 if big else e
+        u = (f - 1.0) / (f + 1.0)
+        u2 = u * u
+        p = 1.0 / 21.0
+        p = p * u2 + 1.0 / 19.0
+        p = p * u2 + 1.0 / 17.0
+        p = p * u2 + 1.0 / 15.0
+        p = p * u2 + 1.0 / 13.0
+        p = p * u2 + 1.0 / 11.0
+        p = p * u2 + 1.0 / 9.0
+        p = p * u2 + 1.0 / 7.0
+        p = p * u2 + 1.0 / 5.0
+        p = p * u2 + 1.0 / 3.0
+        p = p * u2
+        v[b] = e * _LN2_HI + (e * _LN2_LO + (2.0 * u + 2.0 * u * p))
+
+
+@_njit
+def _loglik_block(XT, start, nb, K, D, mu, A, c, diagonal, Y, LP, W, IW, R, S, M):
+    """Add one block's log-likelihood (returned) and statistics ``R, S, M``."""
+    for k in range(K):
+        for i in range(D):
+            Yi = Y[k, i]
+            xi = XT[i, start : start + nb]
+            m = mu[k, i]
+            for b in range(nb):
+                Yi[b] = xi[b] - m
+        # y = A (x - mu): A lower triangular, in place from the last row up
+        for i in range(D - 1, -1, -1):
+            Yi = Y[k, i]
+            a = A[k, i, i]
+            for b in range(nb):
+                Yi[b] *= a
+            if not diagonal:
+                j = 0
+                while j + 4 <= i:  # four rows per pass: one load and store of Yi per 4 FMAs
+                    a0, a1, a2, a3 = A[k, i, j], A[k, i, j + 1], A[k, i, j + 2], A[k, i, j + 3]
+                    Y0, Y1, Y2, Y3 = Y[k, j], Y[k, j + 1], Y[k, j + 2], Y[k, j + 3]
+                    for b in range(nb):
+                        Yi[b] += (a0 * Y0[b] + a1 * Y1[b]) + (a2 * Y2[b] + a3 * Y3[b])
+                    j += 4
+                while j < i:
+                    a = A[k, i, j]
+                    Yj = Y[k, j]
+                    for b in range(nb):
+                        Yi[b] += a * Yj[b]
+                    j += 1
+        lpk = LP[k]
+        ck = c[k]
+        for b in range(nb):
+            lpk[b] = ck
+        for i in range(D):
+            Yi = Y[k, i]
+            for b in range(nb):
+                lpk[b] -= 0.5 * Yi[b] * Yi[b]
+    # responsibilities: max over components, exp, normalise (loops over observations vectorise)
+    mx = W[0]
+    sm = W[1]
+    for b in range(nb):
+        mx[b] = LP[0, b]
+    for k in range(1, K):
+        lpk = LP[k]
+        for b in range(nb):
+            mx[b] = max(mx[b], lpk[b])
+    for b in range(nb):
+        sm[b] = 0.0
+    for k in range(K):
+        lpk = LP[k]
+        for b in range(nb):
+            lpk[b] -= mx[b]
+        _exp_nonpositive(lpk, nb, W[2], IW)
+        for b in range(nb):
+            sm[b] += lpk[b]
+    lg = W[2]
+    for b in range(nb):
+        lg[b] = sm[b]  # in [1, K]: the largest term is exp(0)
+        sm[b] = 1.0 / sm[b]
+    _log_positive(lg, nb, W[3], IW)
+    total = 0.0
+    for b in range(nb):
+        total += mx[b] + lg[b]
+    for k in range(K):
+        lpk = LP[k]
+        for b in range(nb):
+            lpk[b] *= sm[b]
+    for k in range(K):
+        r = LP[k]
+        acc = 0.0
+        for b in range(nb):
+            acc += r[b]
+        R[k] += acc
+        for i in range(D):
+            Yi = Y[k, i]
+            RY = Y[k, D]  # scratch row: r * y_i
+            acc = 0.0
+            for b in range(nb):
+                t = r[b] * Yi[b]
+                RY[b] = t
+                acc += t
+            S[k, i] += acc
+            j = i if diagonal else 0
+            while j + 4 <= i + 1:  # four sums per pass over RY
+                Y0, Y1, Y2, Y3 = Y[k, j], Y[k, j + 1], Y[k, j + 2], Y[k, j + 3]
+                c0 = c1 = c2 = c3 = 0.0
+                for b in range(nb):
+                    t = RY[b]
+                    c0 += t * Y0[b]
+                    c1 += t * Y1[b]
+                    c2 += t * Y2[b]
+                    c3 += t * Y3[b]
+                M[k, i, j] += c0
+                M[k, i, j + 1] += c1
+                M[k, i, j + 2] += c2
+                M[k, i, j + 3] += c3
+                j += 4
+            while j <= i:
+                Yj = Y[k, j]
+                acc = 0.0
+                for b in range(nb):
+                    acc += RY[b] * Yj[b]
+                M[k, i, j] += acc
+                j += 1
+    return total
+
+
+@_njit
+def _logp_grad(buf, x, grad):
+    """Log posterior density at ``x``; fills ``grad``. ``-inf`` (and a zero gradient) if not finite."""
+    N, D, K, params, mean_loc, mean_sd, alpha, XT = _layout(buf)
+    kind = int(buf[_H_KIND])
+    nf = int(buf[_H_NF])
+    diagonal = buf[_H_DIAG] != 0.0
+    nw = K - 1
+    nmu = K * D
+    logw, w = _weights(x, K)
+    mu = np.empty((K, D))
+    for k in range(K):
+        for i in range(D):
+            mu[k, i] = x[nw + k * D + i]
+    L = np.zeros((K, D, D))
+    if not chol_from_unconstrained(kind, nf, params, x[nw + nmu :], L):
+        grad[:] = 0.0
+        return -np.inf
+    # A = L^{-1} by forward substitution, and the constants of the components
+    A = np.zeros((K, D, D))
+    c = np.empty(K)
+    for k in range(K):
+        logdet = 0.0
+        for i in range(D):
+            logdet += math.log(L[k, i, i])
+            A[k, i, i] = 1.0 / L[k, i, i]
+            if not diagonal:
+                for j in range(i):
+                    s = 0.0
+                    for m in range(j, i):
+                        s += L[k, i, m] * A[k, m, j]
+                    A[k, i, j] = -s / L[k, i, i]
+        c[k] = logw[k] - logdet - 0.5 * D * _LOG_2PI
+    R = np.zeros(K)
+    S = np.zeros((K, D))
+    M = np.zeros((K, D, D))
+    blk = min(N, BLOCK)
+    Y = np.empty((K, D + 1, blk))
+    LP = np.empty((K, blk))
+    W = np.empty((4, blk))
+    IW = np.empty(blk, dtype=np.int64)
+    ll = 0.0
+    for start in range(0, N, blk):
+        nb = min(blk, N - start)
+        ll += _loglik_block(XT, start, nb, K, D, mu, A, c, diagonal, Y, LP, W, IW, R, S, M)
+
+    lp = buf[_H_CONST] + ll
+    # weights: Dirichlet + simplex Jacobian = const + sum alpha log w
+    cws = 0.0
+    for k in range(K):
+        lp += alpha[k] * logw[k]
+        cws += alpha[k] + R[k]
+    glast = alpha[K - 1] + R[K - 1] - cws * w[K - 1]
+    for k in range(K - 1):
+        grad[k] = alpha[k] + R[k] - cws * w[k] - glast
+    # means: d/d mu_k = A_k^T S_k - (mu - loc) / sd^2
+    for k in range(K):
+        for i in range(D):
+            dm = (mu[k, i] - mean_loc[i]) / mean_sd[i]
+            lp -= 0.5 * dm * dm
+            g = -dm / mean_sd[i]
+            for l in range(i, D):
+                g += A[k, l, i] * S[k, l]
+            grad[nw + k * D + i] = g
+    # covariance: d/d L_k = tril(A_k^T M_k) - R_k diag(1 / L_ii), M_k symmetric (lower stored)
+    dL = np.zeros((K, D, D))
+    for k in range(K):
+        for i in range(D):
+            j0 = i if diagonal else 0
+            for j in range(j0, i + 1):
+                g = 0.0
+                for l in range(i, D):
+                    mlj = M[k, l, j] if l >= j else M[k, j, l]
+                    g += A[k, l, i] * mlj
+                dL[k, i, j] = g
+            dL[k, i, i] -= R[k] / L[k, i, i]
+    lp += log_prior_and_grad(kind, nf, params, L, dL, grad[nw + nmu :])
+    if not np.isfinite(lp):
+        grad[:] = 0.0
+        return -np.inf
+    for i in range(grad.shape[0]):
+        if not np.isfinite(grad[i]):
+            grad[:] = 0.0
+            return -np.inf
+    return lp
+
+
+@_njit
+def _expand(buf, x, out):
+    """The draw's ``weights, means, covariances, sds[, correlations]`` into ``out``, flattened."""
+    N, D, K, params, mean_loc, mean_sd, alpha, XT = _layout(buf)
+    kind = int(buf[_H_KIND])
+    nf = int(buf[_H_NF])
+    nw = K - 1
+    logw, w = _weights(x, K)
+    L = np.zeros((K, D, D))
+    chol_from_unconstrained(kind, nf, params, x[nw + K * D :], L)
+    o = 0
+    for k in range(K):
+        out[o] = w[k]
+        o += 1
+    for k in range(K * D):
+        out[o] = x[nw + k]
+        o += 1
+    cov = np.zeros((K, D, D))
+    for k in range(K):
+        for i in range(D):
+            for j in range(D):
+                s = 0.0
+                for m in range(min(i, j) + 1):
+                    s += L[k, i, m] * L[k, j, m]
+                cov[k, i, j] = s
+    for k in range(K):
+        for i in range(D):
+            for j in range(D):
+                out[o] = cov[k, i, j]
+                o += 1
+    sds = np.empty((K, D))
+    for k in range(K):
+        for i in range(D):
+            sds[k, i] = math.sqrt(cov[k, i, i])
+            out[o] = sds[k, i]
+            o += 1
+    if buf[_H_CORR] != 0.0:
+        for k in range(K):
+            for i in range(D):
+                for j in range(D):
+                    out[o] = cov[k, i, j] / (sds[k, i] * sds[k, j])
+                    o += 1
+
+
+_LOGP_SIG = types.int64(
+    types.uint64, types.CPointer(types.double), types.CPointer(types.double), types.CPointer(types.double), types.voidptr
+)
+_EXPAND_SIG = types.int64(
+    types.uint64, types.uint64, types.CPointer(types.double), types.CPointer(types.double), types.voidptr
+)
+
+
+def _logp_c(dim, x_, out_, logp_, user_data_):
+    """nutpie's C logp callback: ``user_data_`` is the density's buffer; 0 on success."""
+    head = numba.carray(user_data_, (_HEADER,), np.float64)
+    ndim = int(head[_H_NDIM])
+    if dim != ndim:
+        return -1
+    buf = numba.carray(user_data_, (_buffer_length(head),), np.float64)
+    lp = _logp_grad(buf, numba.carray(x_, (ndim,)), numba.carray(out_, (ndim,)))
+    logp_[0] = lp
+    if not np.isfinite(lp):
+        return 4  # recoverable for nutpie: the step diverges
+    return 0
+
+
+def _expand_c(dim, expanded, x_, out_, user_data_):
+    """nutpie's C expand callback: the posterior variables of one draw; 0 on success."""
+    head = numba.carray(user_data_, (_HEADER,), np.float64)
+    ndim = int(head[_H_NDIM])
+    if dim != ndim or expanded != int(head[_H_NEXP]):
+        return -1
+    buf = numba.carray(user_data_, (_buffer_length(head),), np.float64)
+    _expand(buf, numba.carray(x_, (ndim,)), numba.carray(out_, (int(expanded),)))
+    return 0
+
+
+_CFUNCS = {}
+
+
+def _cfuncs():
+    """The two C callbacks (compiled, or loaded from numba's cache, on first use)."""
+    if not _CFUNCS:
+        _CFUNCS["logp"] = numba.cfunc(_LOGP_SIG, cache=True, nogil=True)(_logp_c)
+        _CFUNCS["expand"] = numba.cfunc(_EXPAND_SIG, cache=True, nogil=True)(_expand_c)
+    return _CFUNCS
+
+
+class CompiledDensity:
+    """The compiled twin of a :class:`~bayesgmm._logdensity.MixtureDensity`.
+
+    Same unconstrained vector, same value of the log density and gradient
+    (to rounding), evaluated by numba-compiled code that releases the GIL.
+
+    Parameters
+    ----------
+    dens : MixtureDensity
+        The numpy density whose data, priors and covariance type are compiled.
+
+    Raises
+    ------
+    NotImplementedError
+        If the covariance type has no compiled form
+        (:meth:`~bayesgmm.covariance.CovarianceModel.compiled_block` is ``None``).
+
+    Attributes not listed here are the numpy density's (``pack``, ``unpack``,
+    ``names``, ...).
+
+    Attributes
+    ----------
+    ndim : int
+        Length of the unconstrained vector (as ``dens.ndim``).
+    n_expanded : int
+        Length of one expanded draw (:meth:`expand`).
+    expanded_names, expanded_shapes : list, dict
+        The posterior variables of :meth:`expand` and their shapes.
+    buffer : ndarray of float64
+        Header, constants and transposed data; its address is the ``user_data``
+        pointer of the C callbacks.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayesgmm._logdensity import MixtureDensity
+    >>> from bayesgmm._compiled import CompiledDensity
+    >>> dens = MixtureDensity(np.random.default_rng(0).normal(size=(50, 2)), 2, "diag")
+    >>> cd = CompiledDensity(dens)
+    >>> x = np.zeros(dens.ndim)
+    >>> bool(np.isclose(cd.logp_and_grad(x)[0], dens.logp_and_grad(x)[0], rtol=1e-12))
+    True
+    """
+
+    def __init__(self, dens):
+        K, D = dens.n_components, dens.n_features
+        block = dens._cov.compiled_block(K, D, dens.priors)
+        if block is None:
+            raise NotImplementedError(f"covariance_type={dens.covariance_type!r} has no compiled density.")
+        self.dens = dens
+        self.ndim = dens.ndim
+        self.with_correlations = bool(dens._cov.has_correlations)
+        self.expanded_names = ["weights", "means", "covariances", "sds"] + (
+            ["correlations"] if self.with_correlations else []
+        )
+        self.expanded_shapes = {"weights": (K,), "means": (K, D), "covariances": (K, D, D), "sds": (K, D),
+                                "correlations": (K, D, D)}
+        self.n_expanded = int(sum(math.prod(self.expanded_shapes[n]) for n in self.expanded_names))
+        pr = dens.priors
+        params = np.asarray(block.params, dtype=np.float64).ravel()
+        N = dens.X.shape[0]
+        head = np.zeros(_HEADER)
+        head[_H_N], head[_H_D], head[_H_K] = N, D, K
+        head[_H_KIND], head[_H_NF], head[_H_NP] = block.kind, block.n_factors, params.size
+        head[_H_NDIM], head[_H_NEXP] = self.ndim, self.n_expanded
+        head[_H_CORR], head[_H_DIAG] = float(self.with_correlations), float(block.diagonal)
+        head[_H_CONST] = dens._const
+        parts = [
+            head,
+            params,
+            np.broadcast_to(np.asarray(pr.mean_loc, dtype=np.float64), (D,)),
+            np.broadcast_to(np.asarray(pr.mean_sd, dtype=np.float64), (D,)),
+            np.asarray(pr.weights_alpha, dtype=np.float64).reshape(K),
+            dens.X.T.ravel(),
+        ]
+        # writeable, as the C callbacks see it: one compiled specialisation serves both
+        self.buffer = np.ascontiguousarray(np.concatenate(parts))
+
+    def __getattr__(self, name):
+        # everything else (pack, unpack, names, n_components, ...) is the numpy density's
+        if name == "dens":
+            raise AttributeError(name)
+        return getattr(self.dens, name)
+
+    def logp_and_grad(self, x, X=None, scale=1.0):
+        """Log posterior density and gradient at ``x`` (``-inf`` and zeros where not finite).
+
+        Other data ``X`` or a ``scale`` (minibatches) are evaluated by the numpy
+        density (:meth:`MixtureDensity.logp_and_grad`).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm._logdensity import MixtureDensity
+        >>> from bayesgmm._compiled import CompiledDensity
+        >>> cd = CompiledDensity(MixtureDensity(np.arange(6.0).reshape(3, 2), 1, "full"))
+        >>> cd.logp_and_grad(np.zeros(cd.ndim))[1].shape
+        (5,)
+        """
+        if X is not None or scale != 1.0:
+            return self.dens.logp_and_grad(x, X=X, scale=scale)
+        x = self.dens._check_x(x)
+        grad = np.empty(self.ndim)
+        lp = _logp_grad(self.buffer, np.ascontiguousarray(x), grad)
+        return float(lp), grad
+
+    def logp(self, x) -> float:
+        """Log posterior density only."""
+        return self.logp_and_grad(x)[0]
+
+    def expand(self, x) -> dict:
+        """The posterior variables of one unconstrained draw, as :meth:`MixtureDensity.unpack` names them.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm._logdensity import MixtureDensity
+        >>> from bayesgmm._compiled import CompiledDensity
+        >>> cd = CompiledDensity(MixtureDensity(np.arange(6.0).reshape(3, 2), 2, "spherical"))
+        >>> cd.expand(np.zeros(cd.ndim))["weights"]
+        array([0.5, 0.5])
+        """
+        x = self.dens._check_x(x)
+        out = np.empty(self.n_expanded)
+        _expand(self.buffer, np.ascontiguousarray(x), out)
+        res, o = {}, 0
+        for n in self.expanded_names:
+            size = math.prod(self.expanded_shapes[n])
+            res[n] = out[o : o + size].reshape(self.expanded_shapes[n])
+            o += size
+        return res
+
+    @property
+    def logp_address(self) -> int:
+        """Address of the C logp callback (nutpie's ``LogpFunc`` signature)."""
+        return _cfuncs()["logp"].address
+
+    @property
+    def expand_address(self) -> int:
+        """Address of the C expand callback (nutpie's ``ExpandFunc`` signature)."""
+        return _cfuncs()["expand"].address
+
+    @property
+    def buffer_address(self) -> int:
+        """Address of :attr:`buffer`, the callbacks' ``user_data``."""
+        return self.buffer.ctypes.data
+
+
+def compile_density(dens) -> CompiledDensity:
+    """A :class:`CompiledDensity` of ``dens``, its kernels compiled (or loaded from the cache).
+
+    Raises
+    ------
+    NotImplementedError
+        The covariance type has no compiled form.
+    Exception
+        Whatever numba raises if compilation fails (the sampler then falls back
+        to the numpy density).
+    """
+    cd = CompiledDensity(dens)
+    cd.logp_and_grad(np.zeros(cd.ndim))  # compiles or loads the njit kernels
+    _cfuncs()
+    return cd

@@ -1,0 +1,150 @@
+"""``n_init="auto"``, the start strategies and failed starts (issue 12)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from bayesgmm import GaussianMixture
+from bayesgmm.covariance import get_covariance_type
+from bayesgmm.em import _init
+from bayesgmm.em._estimator import GaussianMixture as _GM
+from bayesgmm.exceptions import DegenerateComponentWarning, SingularCovarianceError
+
+
+def _blobs(n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0]])
+    return centres[rng.integers(0, 3, n)] + rng.normal(size=(n, 2))
+
+
+def test_auto_runs_many_starts_on_small_data_and_one_on_large():
+    full = get_covariance_type("full")
+    assert _init.auto_n_init(full, 272, 3, 2) == _init.AUTO_MAX_STARTS
+    assert _init.auto_n_init(full, 100_000, 10, 10) == 1
+    assert _init.auto_n_init(get_covariance_type("diag"), 100_000, 10, 10) == 1
+    # in between: the work budget over one start's work
+    per_start = 20_000 * 4 * (5 + full.n_moment_features(5))
+    assert _init.auto_n_init(full, 20_000, 4, 5) == int(_init.AUTO_WORK // per_start)
+    gm = GaussianMixture(3, random_state=0).fit(_blobs())
+    assert gm.n_init == "auto" and gm.n_init_ == _init.AUTO_MAX_STARTS
+
+
+def test_auto_is_one_start_with_given_parameters_or_a_warm_start():
+    X = _blobs()
+    gm = GaussianMixture(3, means_init=[[0, 0], [4, 0], [0, 4]], random_state=0).fit(X)
+    assert gm.n_init_ == 1
+    gm.set_params(warm_start=True).fit(X)
+    assert gm.n_init_ == 1
+    assert GaussianMixture(3, n_init=4, random_state=0).fit(X).n_init_ == 4
+
+
+def test_auto_starts_cycle_through_the_strategies():
+    kinds = [_init.strategy("kmeans", i, auto=True) for i in range(7)]
+    assert kinds == ["kmeans", *_init.AUTO_STRATEGIES, *_init.AUTO_STRATEGIES[:3]]
+    # an integer n_init repeats init_params (hc: the agglomeration once, then k-means)
+    assert [_init.strategy("hc", i) for i in range(3)] == ["hc", "kmeans", "kmeans"]
+    assert [_init.strategy("random", i) for i in range(2)] == ["random", "random"]
+
+
+def test_auto_reaches_the_better_maximum_that_one_kmeans_start_misses():
+    # Old Faithful (mclust's data), full covariances, 4 components: one
+    # k-means start ends below the maximum that the auto starts reach
+    from bayesgmm.datasets import load_old_faithful
+
+    X = np.asarray(load_old_faithful(), dtype=float)
+    one = GaussianMixture(4, n_init=1, tol=1e-8, max_iter=2000, random_state=0).fit(X)
+    auto = GaussianMixture(4, tol=1e-8, max_iter=2000, random_state=0).fit(X)
+    assert auto.lower_bound_ * len(X) > one.lower_bound_ * len(X) + 0.5
+    assert auto.degenerate_components_.size == 0
+
+
+@pytest.mark.filterwarnings("ignore::bayesgmm.exceptions.ConvergenceWarning")  # max_iter=5
+@pytest.mark.parametrize("ct", ["full", "tied", "diag", "spherical"])
+def test_random_partition_start_is_seeded_and_equal_on_dask(ct):
+    da = pytest.importorskip("dask.array")
+    X = _blobs(300)
+    a = GaussianMixture(3, covariance_type=ct, init_params="random_partition", n_init=1,
+                        random_state=3, max_iter=5).fit(X)
+    b = GaussianMixture(3, covariance_type=ct, init_params="random_partition", n_init=1,
+                        random_state=3, max_iter=5).fit(da.from_array(X, chunks=70))
+    np.testing.assert_allclose(a.means_, b.means_, rtol=1e-10, atol=1e-12)
+    assert a.n_iter_ == 5
+    # the first M-step of a random partition: every component near the data mean
+    c = GaussianMixture(3, covariance_type=ct, init_params="random_partition", n_init=1,
+                        random_state=3, max_iter=0).fit(X)
+    assert np.abs(c.means_ - X.mean(axis=0)).max() < 0.5 * X.std(axis=0).max()
+
+
+def test_random_partition_is_not_stopped_at_the_saddle_by_the_default_tol():
+    X = _blobs(300)
+    gm = GaussianMixture(3, init_params="random_partition", n_init=1, random_state=0).fit(X)
+    assert gm.n_iter_ >= _init.MIN_ITERATIONS["random_partition"]
+
+
+def test_a_start_with_a_singular_covariance_fails_and_the_others_go_on(monkeypatch):
+    X = _blobs()
+    real = _GM._run_start
+    calls = []
+
+    def first_fails(self, *args):
+        calls.append(1)
+        if len(calls) == 1:
+            raise SingularCovarianceError("component 0 is singular")
+        return real(self, *args)
+
+    monkeypatch.setattr(_GM, "_run_start", first_fails)
+    gm = GaussianMixture(3, n_init=3, random_state=0).fit(X)
+    assert len(calls) == 3 and np.isfinite(gm.lower_bound_)
+
+
+def test_every_start_singular_raises_the_error(monkeypatch):
+    def always(self, *args):
+        raise SingularCovarianceError("component 0 is singular")
+
+    monkeypatch.setattr(_GM, "_run_start", always)
+    with pytest.raises(ValueError, match="singular"):
+        GaussianMixture(3, n_init=3, random_state=0).fit(_blobs())
+
+
+def test_only_the_kept_starts_warnings_reach_the_user(monkeypatch):
+    X = _blobs()
+    real = _GM._run_start
+    calls = []
+
+    def noisy_first(self, *args):
+        calls.append(1)
+        out = real(self, *args)
+        if len(calls) == 1:  # the first start warns and ends worst
+            warnings.warn("start one re-seeded", DegenerateComponentWarning, stacklevel=2)
+            params, _, n_iter, history, converged = out
+            return params, -np.inf, n_iter, history, converged
+        return out
+
+    monkeypatch.setattr(_GM, "_run_start", noisy_first)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        GaussianMixture(3, n_init=2, random_state=0).fit(X)
+    assert not [w for w in rec if "start one" in str(w.message)]
+    calls.clear()
+
+    def noisy_kept(self, *args):
+        calls.append(1)
+        out = real(self, *args)
+        if len(calls) == 2:  # the second start warns and is kept
+            warnings.warn("start two re-seeded", DegenerateComponentWarning, stacklevel=2)
+            params, _, n_iter, history, converged = out
+            return params, 1e9, n_iter, history, converged
+        return out
+
+    monkeypatch.setattr(_GM, "_run_start", noisy_kept)
+    with pytest.warns(DegenerateComponentWarning, match="start two"):
+        GaussianMixture(3, n_init=2, random_state=0).fit(X)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, "many", True])
+def test_n_init_must_be_auto_or_a_positive_integer(bad):
+    with pytest.raises(ValueError, match=r'`n_init` must be "auto" or an integer >= 1'):
+        GaussianMixture(2, n_init=bad).fit(_blobs())
