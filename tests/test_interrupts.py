@@ -142,16 +142,20 @@ def test_ctrl_c_during_save_keeps_the_model_and_file(fitted, monkeypatch, tmp_pa
     old = path.read_bytes()
     real_write = os.write
 
-    def slow_write(fd, data):
-        time.sleep(0.02)
+    sigint = _SigintAfter(0.0)  # sent by the third chunk's write, not by a timer
+    writes = []
+
+    def interrupting_write(fd, data):
+        writes.append(len(data))
+        if len(writes) == 3:
+            sigint._fire()
         return real_write(fd, data)
 
-    monkeypatch.setattr(_datatree, "_WRITE_CHUNK", 4096)
-    monkeypatch.setattr(os, "write", slow_write)
-    sigint = _SigintAfter(0.2)
+    monkeypatch.setattr(_datatree, "_WRITE_CHUNK", 1024)
+    monkeypatch.setattr(os, "write", interrupting_write)
     before = dict(vars(fitted))
-    sigint.start()
     _assert_interrupted(fitted, before, sigint, lambda: fitted.save(path))
+    assert len(old) > 3 * 1024 and len(writes) >= 3
     monkeypatch.undo()
     assert path.read_bytes() == old
     xr.testing.assert_identical(BayesianGMM.load(path).idata_, fitted.idata_)
