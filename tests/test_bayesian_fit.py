@@ -185,7 +185,9 @@ def test_bad_run_triggers_warnings(truth):
 def test_old_faithful_end_to_end(K):
     X = bg.datasets.load_old_faithful()
     model = BayesianGMM(K, random_state=0)
-    draws = 500 if K == 2 else 200
+    # K=2 asserts clean diagnostics: R-hat <= 1.01 needs enough draws not to fail by
+    # Monte Carlo error (2 x 500 gave 1.011 on one parameter, bulk ESS 1056)
+    draws = 1000 if K == 2 else 200
     _fit_recording(model, X, draws=draws, tune=draws, chains=2)
     tree = model.idata_
     assert list(model.feature_names_in_) == ["eruptions", "waiting"]
