@@ -83,3 +83,19 @@ def test_heartbeat_prints_plain_lines_only_when_not_a_terminal(monkeypatch):
     with _Heartbeat("sampling", quiet=True, every=0.05):
         time.sleep(0.15)
     assert buf2.getvalue() == ""
+
+
+def test_progress_is_plain_lines_when_ipykernel_is_merely_imported(monkeypatch):
+    """A process that imported ipykernel (a docs build, a notebook runner) is no kernel:
+    piped progress stays line-based (the full suite once printed \r bars here)."""
+    import types
+
+    from bayesgmm.selection._cells import _in_jupyter_kernel, _Progress
+
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    assert not _in_jupyter_kernel()
+    buf = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", buf)
+    progress = _Progress(2, True, "select_components(bic)")
+    progress.update("K=1 full")
+    assert "\r" not in buf.getvalue() and "1/2" in buf.getvalue()

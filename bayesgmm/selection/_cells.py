@@ -21,6 +21,17 @@ import numpy as np
 from bayesgmm.exceptions import SelectionWarning
 
 
+def _in_jupyter_kernel() -> bool:
+    """Whether this process is a running Jupyter kernel (not merely one that imported
+    ``ipykernel``, as a documentation build or a notebook runner does)."""
+    ipython = sys.modules.get("IPython")
+    try:
+        shell = ipython.get_ipython() if ipython is not None else None
+    except Exception:  # an IPython without a usable get_ipython
+        return False
+    return type(shell).__name__ == "ZMQInteractiveShell"
+
+
 class _Progress:
     """One overall progress bar on a terminal (tqdm when installed, else a ``\\r`` line);
     when stderr is not a terminal (piped, a log file), one plain line per finished fit."""
@@ -31,7 +42,7 @@ class _Progress:
         self.t0 = time.perf_counter()
         self._bar = None
         try:  # a terminal, or a Jupyter kernel (which redraws \r and shows tqdm's widget)
-            self._tty = bool(sys.stderr.isatty()) or "ipykernel" in sys.modules
+            self._tty = bool(sys.stderr.isatty()) or _in_jupyter_kernel()
         except (AttributeError, ValueError):
             self._tty = False
         if enabled and self._tty:
