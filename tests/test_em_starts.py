@@ -109,37 +109,33 @@ def test_every_start_singular_raises_the_error(monkeypatch):
         GaussianMixture(3, n_init=3, random_state=0).fit(_blobs())
 
 
-def test_only_the_kept_starts_warnings_reach_the_user(monkeypatch):
-    X = _blobs()
+def _noisy_start(monkeypatch, which, message, lower_bound):
+    """Make start number ``which`` (from 1) warn ``message`` and end with ``lower_bound``."""
     real = _GM._run_start
     calls = []
 
-    def noisy_first(self, *args):
+    def run(self, *args):
         calls.append(1)
         out = real(self, *args)
-        if len(calls) == 1:  # the first start warns and ends worst
-            warnings.warn("start one re-seeded", DegenerateComponentWarning, stacklevel=2)
+        if len(calls) == which:
+            warnings.warn(message, DegenerateComponentWarning, stacklevel=2)
             params, _, n_iter, history, converged = out
-            return params, -np.inf, n_iter, history, converged
+            return params, lower_bound, n_iter, history, converged
         return out
 
-    monkeypatch.setattr(_GM, "_run_start", noisy_first)
+    monkeypatch.setattr(_GM, "_run_start", run)
+
+
+def test_only_the_kept_starts_warnings_reach_the_user(monkeypatch):
+    X = _blobs()
+    _noisy_start(monkeypatch, 1, "start one re-seeded", -np.inf)  # warns and ends worst
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
         GaussianMixture(3, n_init=2, random_state=0).fit(X)
     assert not [w for w in rec if "start one" in str(w.message)]
-    calls.clear()
 
-    def noisy_kept(self, *args):
-        calls.append(1)
-        out = real(self, *args)
-        if len(calls) == 2:  # the second start warns and is kept
-            warnings.warn("start two re-seeded", DegenerateComponentWarning, stacklevel=2)
-            params, _, n_iter, history, converged = out
-            return params, 1e9, n_iter, history, converged
-        return out
-
-    monkeypatch.setattr(_GM, "_run_start", noisy_kept)
+    monkeypatch.undo()
+    _noisy_start(monkeypatch, 2, "start two re-seeded", 1e9)  # warns and is kept
     with pytest.warns(DegenerateComponentWarning, match="start two"):
         GaussianMixture(3, n_init=2, random_state=0).fit(X)
 

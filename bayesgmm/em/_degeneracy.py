@@ -137,6 +137,18 @@ class DataSpread:
         return cache["var"]
 
     @property
+    def whitening(self):
+        """``W`` with ``W.T @ cov @ W = I`` over the directions in which the data vary
+        (None for constant data); computed once per fit, used for every start's
+        :func:`relative_variances`."""
+        cache = self._cache
+        if "whitening" not in cache:
+            lam, vec = np.linalg.eigh(self.cov)
+            keep = lam > 1e-12 * max(float(lam.max()), 0.0)
+            cache["whitening"] = vec[:, keep] / np.sqrt(lam[keep]) if keep.any() else None
+        return cache["whitening"]
+
+    @property
     def scale(self):
         var = self.var
         scale = float(np.sum(var)) / var.shape[0]
@@ -173,15 +185,12 @@ def relative_variances(covariance, covariances, spread):
     >>> relative_variances(get_covariance_type("diag"), np.array([[1.0, 1e-8]]), spread)
     array([2.5e-09])
     """
-    cov = spread.cov
-    lam, vec = np.linalg.eigh(cov)
-    keep = lam > 1e-12 * max(float(lam.max()), 0.0)
     covs = np.asarray(covariances)
     k = 1 if covariance.shared else covs.shape[0]
-    full = covariance.to_full(covs, k, cov.shape[0])
-    if not keep.any():
+    full = covariance.to_full(covs, k, spread.cov.shape[0])
+    white = spread.whitening
+    if white is None:
         return np.full(full.shape[0], np.inf)
-    white = vec[:, keep] / np.sqrt(lam[keep])
     return np.linalg.eigvalsh(white.T @ full @ white)[:, 0]
 
 
