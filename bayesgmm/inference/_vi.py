@@ -74,7 +74,8 @@ def _pymc_fit(X, *, method, dens, x0, draws, tune, chains, progressbar, seed_jit
     t1 = time.perf_counter()
     with model, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*object mode.*")
-        with _reraise_swallowed_interrupt(method):
+        with _reraise_swallowed_interrupt(method) as stop_if_interrupted:
+            kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), stop_if_interrupted]
             approx = pm.fit(n=n, method=method, random_seed=seed_sampler, start=start, progressbar=progressbar, **kwargs)
         idata = approx.sample(draws=draws * chains, random_seed=seed_jitter)
     sampling_time = time.perf_counter() - t1
@@ -89,35 +90,47 @@ def _pymc_fit(X, *, method, dens, x0, draws, tune, chains, progressbar, seed_jit
 
 @contextlib.contextmanager
 def _reraise_swallowed_interrupt(what):
-    """Raise KeyboardInterrupt after a block that caught one (PyMC's ``fit`` loop does).
+    """Turn a Ctrl-C during PyMC's ``fit`` loop into KeyboardInterrupt after the loop.
 
     ``pm.fit`` catches KeyboardInterrupt and returns the unfinished approximation
-    as if it had converged; a SIGINT that arrives in the block is noted here and
-    raised again once the block returns, so an interrupted VI fit is not a fit.
-    Only the main thread receives signals; elsewhere the block runs unchanged.
+    as if it had converged, and a KeyboardInterrupt raised while PyTensor's
+    compiled (numba) step function calls back into Python can come out as a
+    SystemError or be lost. So a SIGINT in the block is only noted by the
+    handler; the yielded callback (pass it in ``pm.fit(callbacks=...)``) ends the
+    loop with StopIteration at the next step, and KeyboardInterrupt is raised once
+    the block returns, or instead of whatever error left the block after the
+    signal. Only the main thread receives signals; elsewhere the callback does
+    nothing and the block runs unchanged.
     """
+    received = []
+
+    def stop_if_interrupted(*_):
+        if received:
+            raise StopIteration(f"{what} interrupted")
+
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield stop_if_interrupted
         return
     previous = signal.getsignal(signal.SIGINT)
     if previous in (signal.SIG_IGN, None):
-        yield
+        yield stop_if_interrupted
         return
-    received = []
 
     def handler(signum, frame):
         received.append(signum)
-        if callable(previous):
-            previous(signum, frame)  # the default handler raises KeyboardInterrupt
-        raise KeyboardInterrupt
 
+    message = f"{what} was interrupted; nothing was fitted."
     signal.signal(signal.SIGINT, handler)
     try:
-        yield
+        yield stop_if_interrupted
+    except Exception as exc:
+        if received:
+            raise KeyboardInterrupt(message) from exc
+        raise
     finally:
         signal.signal(signal.SIGINT, previous)
     if received:
-        raise KeyboardInterrupt(f"{what} was interrupted; nothing was fitted.")
+        raise KeyboardInterrupt(message)
 
 
 def _reshape_chains(ds, chains, draws):
