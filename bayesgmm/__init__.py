@@ -20,6 +20,7 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - running from a sour
 # can be used without touching PyMC at all.
 _LAZY = {
     "GaussianMixture": "bayesgmm.em",
+    "ConjugatePrior": "bayesgmm.em",
     "BayesianGMM": "bayesgmm.bayesian",
     "build_model": "bayesgmm.model",
     "Priors": "bayesgmm.priors",

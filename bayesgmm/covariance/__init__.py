@@ -45,6 +45,7 @@ from bayesgmm.covariance.tied import Tied
 
 __all__ = [
     "BAYESIAN_COVARIANCE_TYPES",
+    "CONJUGATE_PRIOR_TYPES",
     "COVARIANCE_TYPES",
     "EM_COVARIANCE_TYPES",
     "FULL_MATRICES",
@@ -76,6 +77,10 @@ COVARIANCE_TYPES: tuple[str, ...] = tuple(ct.name for ct in _INSTANCES[:4])
 #: The types with a Bayesian model (``BayesianGMM``, the posterior selection
 #: methods): scikit-learn's four and mclust's EII and EEI.
 BAYESIAN_COVARIANCE_TYPES: tuple[str, ...] = tuple(ct.name for ct in _INSTANCES if ct.has_bayesian_model)
+
+#: The types whose EM offers the conjugate (MAP) prior (``GaussianMixture(prior=...)``):
+#: scikit-learn's four and mclust's EII and EEI.
+CONJUGATE_PRIOR_TYPES: tuple[str, ...] = tuple(ct.name for ct in _INSTANCES if ct.has_conjugate_prior)
 
 #: mclust's fourteen model names, in mclust's order (``mclust.options("emModelNames")``);
 #: VVV, EEE, VVI and VII are the same objects as ``full``, ``tied``, ``diag``, ``spherical``.

@@ -75,6 +75,10 @@ class CovarianceModel:
     has_correlations: bool = False
     shared: bool = False
     has_bayesian_model: bool = True
+    #: Whether EM offers the conjugate (MAP) prior of Fraley & Raftery (2007)
+    #: for this type: :meth:`m_step` takes ``prior`` and
+    #: :meth:`log_conjugate_prior` evaluates it.
+    has_conjugate_prior: bool = False
 
     # ------------------------------------------------------------------ identity
     def __repr__(self) -> str:
@@ -423,11 +427,18 @@ class CovarianceModel:
         """
         raise NotImplementedError
 
-    def m_step(self, stats: _kernels.SufficientStatistics, reg_covar: float):
+    def m_step(self, stats: _kernels.SufficientStatistics, reg_covar: float, prior=None):
         """EM M-step: ``(nk, means, covariances)`` from sufficient statistics.
 
         Matches scikit-learn's ``_estimate_gaussian_parameters`` (``nk`` gets
         ``10 * eps`` added; ``reg_covar`` is added to the covariance diagonal).
+
+        With ``prior`` (a resolved conjugate prior, see
+        :class:`bayesgmm.em.ConjugatePrior`; only where
+        :attr:`has_conjugate_prior`), the posterior mode of the means and
+        covariances given the responsibilities instead (Fraley & Raftery
+        2007); ``reg_covar`` is then not added (the prior's scale keeps the
+        covariances positive definite).
 
         Examples
         --------
@@ -441,7 +452,8 @@ class CovarianceModel:
         """
         raise NotImplementedError
 
-    def m_step_from(self, stats: _kernels.SufficientStatistics, reg_covar: float, previous):
+    def m_step_from(self, stats: _kernels.SufficientStatistics, reg_covar: float, previous,
+                    prior=None):
         """:meth:`m_step`, given the previous iteration's covariances (this layout) as well.
 
         Types whose M-step iterates (mclust's EVE and VVE) start there, so each
@@ -458,7 +470,55 @@ class CovarianceModel:
         >>> full.m_step_from(st, 0.0, np.ones((1, 1, 1)))[2]
         array([[[1.]]])
         """
+        if prior is not None:
+            return self.m_step(stats, reg_covar, prior=prior)
         return self.m_step(stats, reg_covar)
+
+    # ------------------------------------------------- conjugate (MAP) prior
+    def conjugate_prior_scale(self, scale, data_covariance, n_components: int):
+        """The prior's scale in this type's form: a (D, D) matrix or a float.
+
+        ``scale=None``: mclust's ``defaultPrior``, ``data_covariance / G^(2/D)``
+        for general matrices and the mean of its diagonal (over features)
+        times ``G^(-2/D)`` for axis variances; a given scale is checked
+        (a symmetric positive-definite matrix, or a positive number).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm.covariance import get_covariance_type
+        >>> get_covariance_type("spherical").conjugate_prior_scale(None, np.diag([1.0, 3.0]), 4)
+        0.5
+        """
+        raise NotImplementedError(self._no_conjugate_prior())
+
+    def log_conjugate_prior(self, means, covariances, prior) -> float:
+        """Log density of the conjugate prior at ``(means, covariances)`` (this layout).
+
+        The normal prior of the means, ``N(mean, Sigma_k / shrinkage)`` (left
+        out when ``shrinkage`` is 0), and an inverse-Wishart (matrices) or
+        inverse-gamma (variances) prior with ``dof`` and ``scale`` on each
+        free covariance parameter block, normalised; the weights have a flat
+        prior. ``means`` in the coordinates of ``prior.mean``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from types import SimpleNamespace
+        >>> from bayesgmm.covariance import get_covariance_type
+        >>> p = SimpleNamespace(shrinkage=0.0, mean=np.zeros(1), dof=2.0, scale=2.0)
+        >>> round(get_covariance_type("spherical").log_conjugate_prior(np.zeros((1, 1)), np.ones(1), p), 6)
+        -1.0
+        """
+        raise NotImplementedError(self._no_conjugate_prior())
+
+    def _no_conjugate_prior(self) -> str:
+        from bayesgmm.covariance import CONJUGATE_PRIOR_TYPES
+
+        return (
+            f"covariance_type={self.name!r} (mclust's {self.mclust_name}) has no conjugate "
+            f"prior M-step; use prior=None, or one of {list(CONJUGATE_PRIOR_TYPES)}."
+        )
 
     def check_precisions(self, precisions, name: str = "precisions_init") -> None:
         """Raise ``ValueError`` unless ``precisions`` (this layout) are valid precisions.

@@ -17,6 +17,7 @@ from bayesgmm.covariance._base import (
 from bayesgmm.covariance._blocks import log_sd_from_variances
 from bayesgmm.covariance._em import (
     check_positive_precisions,
+    check_spd_scale,
     check_spd_precisions,
     cholesky_conditioning,
     sample_scaled_normal,
@@ -62,6 +63,12 @@ class MatrixCovariance(CovarianceModel):
     def check_precisions(self, precisions, name="precisions_init"):
         check_spd_precisions(precisions, self.name, name)
 
+    def conjugate_prior_scale(self, scale, data_covariance, n_components):
+        d = np.shape(data_covariance)[-1]
+        if scale is None:
+            return np.asarray(data_covariance, dtype=np.float64) * float(n_components) ** (-2.0 / d)
+        return check_spd_scale(scale, d, self.name)
+
 
 class VarianceCovariance(CovarianceModel):
     """A covariance made of variances on the axes (``diag``, ``spherical``): the precision
@@ -90,6 +97,19 @@ class VarianceCovariance(CovarianceModel):
 
     def check_precisions(self, precisions, name="precisions_init"):
         check_positive_precisions(precisions, self.name, name)
+
+    def conjugate_prior_scale(self, scale, data_covariance, n_components):
+        d = np.shape(data_covariance)[-1]
+        if scale is None:
+            var = float(np.trace(np.asarray(data_covariance, dtype=np.float64))) / d
+            return var * float(n_components) ** (-2.0 / d)
+        s = np.asarray(scale, dtype=np.float64)
+        if s.ndim != 0 or not np.isfinite(s) or not s > 0:
+            raise ValueError(
+                f"the prior's `scale` for covariance_type={self.name!r} must be one positive "
+                f"number (a variance); got {scale!r}."
+            )
+        return float(s)
 
     def reseed_covariance(self, covariances, component, good, variance):
         covariances[component] = covariances[good].mean(axis=0) if good.size else variance

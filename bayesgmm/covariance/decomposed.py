@@ -44,7 +44,13 @@ from bayesgmm.covariance._blocks import (
     log_sd_from_variances,
     log_sd_log_prior_and_grad,
 )
-from bayesgmm.covariance._em import counts_and_means, located
+from bayesgmm.covariance._em import (
+    counts_and_means,
+    located,
+    log_normal_inverse_gamma,
+    map_means,
+    mean_prior_count,
+)
 from bayesgmm.covariance.diag import Diag
 from bayesgmm.covariance.full import Full
 from bayesgmm.covariance.spherical import Spherical
@@ -55,6 +61,7 @@ class _EMOnly:
     """Mixin: the Bayesian methods raise a ``NotImplementedError`` naming the types that have one."""
 
     has_bayesian_model = False
+    has_conjugate_prior = False
 
     def _no_bayesian_model(self, *args, **kwargs):
         from bayesgmm.covariance import BAYESIAN_COVARIANCE_TYPES
@@ -121,12 +128,27 @@ class EII(_EMOnly, Spherical):
         var = super().from_full(full)
         return np.broadcast_to(var.mean(axis=-1, keepdims=True), var.shape).copy()
 
-    def m_step(self, stats, reg_covar):
+    def m_step(self, stats, reg_covar, prior=None):
         nk, means = counts_and_means(stats)
         d = means.shape[1]
+        if prior is not None:
+            # one inverse-gamma variance, G normal means: sigma2 = (varsigma +
+            # sum_k (tr W_k + c_k |dev_k|^2)) / (D n + nu + 2 + D G [kappa > 0])
+            # (mclust's meeiip leaves varsigma out of the numerator)
+            post, scatter, denom = self._map_scatter(stats, nk, means, prior)
+            pooled = (np.sum(scatter - prior.scale) + prior.scale) / (
+                np.sum(denom - prior.dof - 2) + prior.dof + 2)
+            return nk, located(stats, post), np.full(len(nk), pooled)
         var = (stats.sxx[:, 0] / nk - np.sum(means**2, axis=1)) / d + reg_covar
         pooled = np.sum(nk * var) / np.sum(nk)
         return nk, located(stats, means), np.full(len(nk), pooled)
+
+    def log_conjugate_prior(self, means, covariances, prior):
+        d = np.shape(means)[1]
+        cov = np.asarray(covariances, dtype=np.float64)
+        return log_normal_inverse_gamma(means, cov[:1], np.repeat(cov[:, None], d, 1), prior)
+
+    has_conjugate_prior = True
 
     # ============================================================ Bayesian model
     has_bayesian_model = True
@@ -209,6 +231,25 @@ class EEI(_DiagonalModel):
 
     def _solve(self, nk, s):
         return dec.diag_equal_shape(nk, s, equal_volume=True)
+
+    # ====================================================== conjugate prior
+    has_conjugate_prior = True
+
+    def m_step(self, stats, reg_covar, prior=None):
+        if prior is None:
+            return super().m_step(stats, reg_covar)
+        # one inverse-gamma variance per feature, G normal means: sigma2_j =
+        # (varsigma + sum_k (W_kj + c_k dev_kj^2)) / (n + nu + 2 + G [kappa > 0])
+        # (mclust's meeeip divides by n + nu + 2 + [kappa > 0])
+        nk, means = counts_and_means(stats)
+        post, dev, c = map_means(stats, nk, means, prior)
+        scatter = np.sum(stats.sxx - nk[:, None] * means**2 + c[:, None] * dev**2, axis=0)
+        var = (scatter + prior.scale) / (nk.sum() + prior.dof + 2 + len(nk) * mean_prior_count(prior))
+        return nk, located(stats, post), np.broadcast_to(var, means.shape).copy()
+
+    def log_conjugate_prior(self, means, covariances, prior):
+        cov = np.asarray(covariances, dtype=np.float64)
+        return log_normal_inverse_gamma(means, cov[0], cov, prior)
 
     # ============================================================ Bayesian model
     has_bayesian_model = True

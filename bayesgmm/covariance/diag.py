@@ -14,6 +14,9 @@ from bayesgmm.covariance._blocks import (
 from bayesgmm.covariance._em import (
     counts_and_means,
     located,
+    log_normal_inverse_gamma,
+    map_means,
+    mean_prior_count,
 )
 from bayesgmm.covariance._families import VarianceCovariance
 
@@ -32,6 +35,7 @@ class Diag(VarianceCovariance):
     mclust_name = "VVI"
     description = "each component has its own diagonal covariance matrix"
     shared = False
+    has_conjugate_prior = True
 
     # -------------------------------------------------------------------- layout
     def covariance_shape(self, n_components, n_features):
@@ -88,10 +92,20 @@ class Diag(VarianceCovariance):
         c = const - 0.5 * np.sum(prec * means**2, axis=1)
         return A, c
 
-    def m_step(self, stats, reg_covar):
+    def m_step(self, stats, reg_covar, prior=None):
         nk, means = counts_and_means(stats)
+        if prior is not None:
+            # mclust's mevvip: sigma2_kj = (varsigma + W_kj + c_k dev_kj^2)
+            # / (n_k + nu + 2 + [kappa > 0])
+            post, dev, c = map_means(stats, nk, means, prior)
+            scatter = stats.sxx - nk[:, None] * means**2 + c[:, None] * dev**2 + prior.scale
+            cov = scatter / (nk + prior.dof + 2 + mean_prior_count(prior))[:, None]
+            return nk, located(stats, post), cov
         cov = stats.sxx / nk[:, None] - means**2 + reg_covar
         return nk, located(stats, means), cov
+
+    def log_conjugate_prior(self, means, covariances, prior):
+        return log_normal_inverse_gamma(means, covariances, covariances, prior)
 
     def collapsed(self, covariances, candidates, reg_covar, spread, floor):
         dvar = spread.var

@@ -20,6 +20,9 @@ from bayesgmm.covariance._blocks import (
 from bayesgmm.covariance._em import (
     counts_and_means,
     located,
+    log_normal_inverse_wishart,
+    map_means,
+    mean_prior_count,
     expand_upper,
     matrix_expansion_operands,
     random_spd,
@@ -46,6 +49,7 @@ class Full(MatrixCovariance):
     mclust_name = "VVV"
     description = "each component has its own general covariance matrix"
     shared = False
+    has_conjugate_prior = True
 
     # -------------------------------------------------------------------- layout
     def covariance_shape(self, n_components, n_features):
@@ -114,13 +118,30 @@ class Full(MatrixCovariance):
         # the speed there; 3x at D = 50, K = 3).
         return n_features >= _PER_COMPONENT_RATIO * n_components
 
-    def m_step(self, stats, reg_covar):
+    def m_step(self, stats, reg_covar, prior=None):
         nk, means = counts_and_means(stats)
+        if prior is not None:
+            return self._map_step(stats, nk, means, prior)
         cov = stats.sxx / nk[:, None, None] - means[:, :, None] * means[:, None, :]
         cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))
         d = cov.shape[-1]
         cov[:, np.arange(d), np.arange(d)] += reg_covar
         return nk, located(stats, means), cov
+
+    def _map_step(self, stats, nk, means, prior):
+        # Fraley & Raftery (2007), mclust's msvvvp: Sigma_k = (Lambda + W_k +
+        # c_k dev dev^T) / (n_k + nu + D + 1 + [kappa > 0])
+        post, dev, c = map_means(stats, nk, means, prior)
+        d = means.shape[1]
+        scatter = stats.sxx - nk[:, None, None] * means[:, :, None] * means[:, None, :]
+        scatter += c[:, None, None] * dev[:, :, None] * dev[:, None, :]
+        scatter += prior.scale
+        scatter = 0.5 * (scatter + np.swapaxes(scatter, 1, 2))
+        cov = scatter / (nk + prior.dof + d + 1 + mean_prior_count(prior))[:, None, None]
+        return nk, located(stats, post), cov
+
+    def log_conjugate_prior(self, means, covariances, prior):
+        return log_normal_inverse_wishart(means, covariances, prior)
 
     def collapsed(self, covariances, candidates, reg_covar, spread, floor):
         lam, vec = np.linalg.eigh(covariances)

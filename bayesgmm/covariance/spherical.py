@@ -14,6 +14,9 @@ from bayesgmm.covariance._blocks import (
 from bayesgmm.covariance._em import (
     counts_and_means,
     located,
+    log_normal_inverse_gamma,
+    map_means,
+    mean_prior_count,
 )
 from bayesgmm.covariance._families import VarianceCovariance
 
@@ -32,6 +35,7 @@ class Spherical(VarianceCovariance):
     mclust_name = "VII"
     description = "each component has its own single variance"
     shared = False
+    has_conjugate_prior = True
 
     # -------------------------------------------------------------------- layout
     def covariance_shape(self, n_components, n_features):
@@ -91,12 +95,30 @@ class Spherical(VarianceCovariance):
         c = const - 0.5 * prec * np.sum(means**2, axis=1)
         return A, c
 
-    def m_step(self, stats, reg_covar):
+    def m_step(self, stats, reg_covar, prior=None):
         # sxx holds sum_n w r |x|^2: the mean of the diagonal variances
         nk, means = counts_and_means(stats)
         d = means.shape[1]
+        if prior is not None:
+            post, scatter, denom = self._map_scatter(stats, nk, means, prior)
+            return nk, located(stats, post), scatter / denom
         cov = (stats.sxx[:, 0] / nk - np.sum(means**2, axis=1)) / d + reg_covar
         return nk, located(stats, means), cov
+
+    @staticmethod
+    def _map_scatter(stats, nk, means, prior):
+        """MAP means, per-component scatter plus prior terms, and the per-component
+        count of the posterior mode (mclust's meviip): sigma2_k = (varsigma +
+        tr W_k + c_k |dev_k|^2) / (D n_k + nu + 2 + D [kappa > 0])."""
+        d = means.shape[1]
+        post, dev, c = map_means(stats, nk, means, prior)
+        scatter = stats.sxx[:, 0] - nk * np.sum(means**2, axis=1) + c * np.sum(dev**2, axis=1)
+        scatter += prior.scale
+        return post, scatter, d * nk + prior.dof + 2 + d * mean_prior_count(prior)
+
+    def log_conjugate_prior(self, means, covariances, prior):
+        d = np.shape(means)[1]
+        return log_normal_inverse_gamma(means, covariances, np.repeat(covariances[:, None], d, 1), prior)
 
     def collapsed(self, covariances, candidates, reg_covar, spread, floor):
         dvar = float(np.mean(spread.var))

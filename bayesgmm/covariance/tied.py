@@ -20,6 +20,9 @@ from bayesgmm.covariance._blocks import (
 from bayesgmm.covariance._em import (
     counts_and_means,
     located,
+    log_normal_inverse_wishart,
+    map_means,
+    mean_prior_count,
     expand_upper,
     matrix_expansion_operands,
     random_spd,
@@ -42,6 +45,7 @@ class Tied(MatrixCovariance):
     mclust_name = "EEE"
     description = "all components share one general covariance matrix"
     shared = True
+    has_conjugate_prior = True
 
     # -------------------------------------------------------------------- layout
     def covariance_shape(self, n_components, n_features):
@@ -96,13 +100,26 @@ class Tied(MatrixCovariance):
     def second_moments(self, compact, n_features):
         return expand_upper(compact, n_features).sum(axis=0)
 
-    def m_step(self, stats, reg_covar):
+    def m_step(self, stats, reg_covar, prior=None):
         nk, means = counts_and_means(stats)
+        if prior is not None:
+            # mclust's meeeep: Sigma = (Lambda + sum_k (W_k + c_k dev dev^T))
+            # / (n + nu + D + 1 + G [kappa > 0])
+            post, dev, c = map_means(stats, nk, means, prior)
+            d = means.shape[1]
+            scatter = stats.sxx - (nk[:, None] * means).T @ means + (c[:, None] * dev).T @ dev
+            scatter = scatter + prior.scale
+            scatter = 0.5 * (scatter + scatter.T)
+            cov = scatter / (nk.sum() + prior.dof + d + 1 + len(nk) * mean_prior_count(prior))
+            return nk, located(stats, post), cov
         cov = stats.sxx - (nk[:, None] * means).T @ means
         cov /= nk.sum()
         cov = 0.5 * (cov + cov.T)
         cov[np.diag_indices_from(cov)] += reg_covar
         return nk, located(stats, means), cov
+
+    def log_conjugate_prior(self, means, covariances, prior):
+        return log_normal_inverse_wishart(means, covariances, prior, shared=True)
 
     def collapsed(self, covariances, candidates, reg_covar, spread, floor):
         # one covariance estimated from all the data: it cannot collapse onto

@@ -32,7 +32,10 @@ The package's modules:
 * :mod:`bayesgmm.em._init` -- initialisation strategies and given initial
   parameters;
 * :mod:`bayesgmm.em._degeneracy` -- empty and collapsed components,
-  re-seeding, the ``reg_covar`` scale check.
+  re-seeding, the ``reg_covar`` scale check;
+* :mod:`bayesgmm.em._prior` -- :class:`ConjugatePrior`, the conjugate prior
+  of the MAP estimate (``GaussianMixture(prior=...)``, mclust's
+  ``priorControl()``).
 
 What depends on the covariance type is asked of the type's object
 (:mod:`bayesgmm.covariance`).
@@ -48,6 +51,7 @@ array([0.5, 0.5])
 
 from bayesgmm.em._estimator import GaussianMixture
 from bayesgmm.em._init import DEFAULT_N_INIT
+from bayesgmm.em._prior import ConjugatePrior
 # private names reached through ``bayesgmm.em`` before it became a package
 from bayesgmm.em._degeneracy import _block_moments  # noqa: F401
 from bayesgmm.em._engine import _Data, _thread_budget  # noqa: F401
@@ -55,6 +59,7 @@ from bayesgmm.exceptions import ConvergenceWarning, DegenerateComponentWarning, 
 
 __all__ = [
     "DEFAULT_N_INIT",
+    "ConjugatePrior",
     "ConvergenceWarning",
     "DegenerateComponentWarning",
     "GaussianMixture",

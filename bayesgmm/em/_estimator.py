@@ -49,6 +49,7 @@ from bayesgmm.em._init import (
     initial_parameters,
     strategy,
 )
+from bayesgmm.em._prior import check_prior
 from bayesgmm.exceptions import (
     ConvergenceWarning,
     DegenerateComponentWarning,
@@ -141,6 +142,16 @@ class GaussianMixture(EstimatorMixin):
         lower bound and timings.
     verbose_interval : int, default=10
         Iterations between printed messages.
+    prior : None, "default" or ConjugatePrior, default=None
+        None: maximum likelihood (scikit-learn's EM). ``"default"`` or a
+        :class:`~bayesgmm.em.ConjugatePrior`: the MAP estimate under the
+        conjugate prior of Fraley & Raftery (2007), R mclust's
+        ``priorControl()`` (``"default"`` is mclust's ``defaultPrior``); it
+        keeps components off tied values and single observations, the
+        spurious maxima of maximum likelihood. ``lower_bound_`` is then the
+        mean log posterior per observation; BIC and ICL use the
+        log-likelihood. Available for ``full``, ``tied``, ``diag``,
+        ``spherical``, ``EII`` and ``EEI``; not with ``sample_weight``.
 
     Attributes
     ----------
@@ -162,7 +173,9 @@ class GaussianMixture(EstimatorMixin):
     lower_bound_ : float
         Mean (weighted) log-likelihood per observation of the best
         initialisation, evaluated at the parameters *before* its last
-        M-step (scikit-learn's definition).
+        M-step (scikit-learn's definition); with a ``prior``, the log
+        posterior (log-likelihood plus log prior) over the number of
+        observations.
     lower_bounds_ : list of float
         ``lower_bound`` after each iteration of the best initialisation.
     degenerate_components_ : ndarray of int
@@ -252,6 +265,7 @@ class GaussianMixture(EstimatorMixin):
         warm_start=False,
         verbose=0,
         verbose_interval=10,
+        prior=None,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -267,6 +281,7 @@ class GaussianMixture(EstimatorMixin):
         self.warm_start = warm_start
         self.verbose = verbose
         self.verbose_interval = verbose_interval
+        self.prior = prior
 
     # ---------------------------------------------------------------- protocol
     def __sklearn_is_fitted__(self):
@@ -347,6 +362,7 @@ class GaussianMixture(EstimatorMixin):
             raise ValueError(f"`warm_start` must be True or False; got {self.warm_start!r}.")
         if not isinstance(self.verbose, (numbers.Integral, bool)):
             raise ValueError(f"`verbose` must be an integer (0, 1, 2); got {self.verbose!r}.")
+        check_prior(self.prior, get_covariance_type(self.covariance_type))
 
     @property
     def _covariance_model(self):
@@ -452,6 +468,11 @@ class GaussianMixture(EstimatorMixin):
                     f"n_components={self.n_components}; use fewer components or give "
                     "more rows a positive weight."
                 )
+        if w is not None and self.prior is not None:
+            raise ValueError(
+                "`sample_weight` cannot be combined with a `prior` (the prior's strength is "
+                "counted in observations); fit without one of them."
+            )
         cov = self._covariance_model
         k = self.n_components
         inits = check_initial_parameters(
@@ -476,7 +497,21 @@ class GaussianMixture(EstimatorMixin):
             shift = data.mean()
             spread = DataSpread(data, shift)
             warn_reg_covar_scale(self.reg_covar, spread, names)
+            self._prior = self._resolve_prior(data, shift, spread)
             return self._fit_loop(data, shift, spread, do_init, want_labels, inits)
+
+    def _resolve_prior(self, data, shift, spread):
+        """The fit's conjugate prior, its mean in the shifted coordinates, or None."""
+        prior = check_prior(self.prior, self._covariance_model)
+        if prior is None:
+            return None
+        n, d = data.n, data.d
+        if n > d:  # mclust: var(data), the unbiased covariance
+            data_cov = spread.cov * (n / (n - 1.0))
+        else:  # mclust: the diagonal of it
+            data_cov = np.diag(spread.var * (n / (n - 1.0)))
+        resolved = prior.resolve(shift, data_cov, self._covariance_model, self.n_components)
+        return resolved.shifted(shift)
 
     def _fit_loop(self, data, shift, spread, do_init, want_labels, inits):
         cov = self._covariance_model
@@ -589,7 +624,7 @@ class GaussianMixture(EstimatorMixin):
             params = initial_parameters(
                 data, shift, rng, cov, k, init_params=init_params,
                 reg_covar=self.reg_covar, spread=spread, weights_init=weights_init,
-                means_init=means_init, precisions_init=precisions_init,
+                means_init=means_init, precisions_init=precisions_init, prior=self._prior,
             )
         else:
             params = (self.weights_, self.means_, self.covariances_, self.precisions_cholesky_)
@@ -608,6 +643,8 @@ class GaussianMixture(EstimatorMixin):
             estep = (means - shift, prec_chol, log_w, shift, cov)
             stats = data.map_reduce(_block_stats_em, *estep, 0, feats, chunk, workspace=True)
             lower_bound = stats.loglik / stats.weight
+            if self._prior is not None:  # the log posterior: EM's objective with a prior
+                lower_bound += self._log_prior(params, shift) / stats.weight
             history.append(float(lower_bound))
             params, reseeded = self._m_step(stats, data, shift, estep, degeneracy, covs)
             if not unresolved_warned:
@@ -645,6 +682,14 @@ class GaussianMixture(EstimatorMixin):
         few = too_few_observations(cov, n_eff, params[1].shape[1])
         return np.flatnonzero(tiny & (held | few))
 
+    def _log_prior(self, params, shift):
+        """Log density of the fit's conjugate prior at ``params`` (unshifted means)."""
+        cov = self._covariance_model
+        covs = params[2]
+        if covs is None:
+            covs = cov.covariances_from_precisions(cov.precisions_from_cholesky(params[3]))
+        return cov.log_conjugate_prior(params[1] - shift, covs, self._prior)
+
     @staticmethod
     def _effective_counts(weights, data):
         total = data.n if data.sample_weight is None else float(np.count_nonzero(data.sample_weight))
@@ -652,7 +697,10 @@ class GaussianMixture(EstimatorMixin):
 
     def _m_step(self, stats, data, shift, estep, degeneracy, previous=None):
         cov = self._covariance_model
-        nk, means_c, covs = cov.m_step_from(stats, self.reg_covar, previous)
+        if self._prior is None:
+            nk, means_c, covs = cov.m_step_from(stats, self.reg_covar, previous)
+        else:
+            nk, means_c, covs = cov.m_step_from(stats, self.reg_covar, previous, prior=self._prior)
         bad = degeneracy.degenerate(stats, covs)
         reseeded = bool(bad.size)
         if reseeded:

@@ -155,18 +155,24 @@ def _as_float(a, name):
 
 
 def initial_parameters(data, shift, rng, covariance, n_components, *, init_params, reg_covar,
-                       spread, weights_init=None, means_init=None, precisions_init=None):
+                       spread, weights_init=None, means_init=None, precisions_init=None,
+                       prior=None):
     """``(weights, means, covariances, precisions_chol)`` to start one initialisation.
 
     Given parameters are used as they are; the rest come from an M-step on
     the responsibilities of ``init_params`` (skipped when all three are
-    given). With ``precisions_init``, ``covariances`` is None.
+    given; with ``prior``, a resolved conjugate prior in shifted
+    coordinates, its MAP M-step). With ``precisions_init``, ``covariances``
+    is None.
     """
     need_resp = weights_init is None or means_init is None or precisions_init is None
     weights = means = covs = None
     if need_resp:
         stats = _initial_statistics(init_params, data, shift, rng, covariance, n_components, spread)
-        nk, means_c, covs = covariance.m_step(stats, reg_covar)
+        if prior is None:
+            nk, means_c, covs = covariance.m_step(stats, reg_covar)
+        else:
+            nk, means_c, covs = covariance.m_step(stats, reg_covar, prior=prior)
         means = means_c + shift
         weights = nk / (stats.weight if data.sample_weight is not None else data.n)
     if weights_init is not None:
