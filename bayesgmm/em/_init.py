@@ -40,6 +40,13 @@ import numpy as np
 from bayesgmm import _kernels
 from bayesgmm.em._engine import _Data
 from bayesgmm.em._hierarchical import hierarchical_statistics
+from bayesgmm.em._kmeans import (
+    centred_on_labels,
+    label_sums,
+    nearest_centres_blas,
+    trial_potentials,
+    update_closest,
+)
 
 #: EM restarts of every fit that feeds something else: the one default of
 #: ``n_init`` for :class:`bayesgmm.BayesianGMM`, :func:`bayesgmm.select_components`,
@@ -218,12 +225,15 @@ def _initial_statistics(init_params, data, shift, rng, covariance, k, spread):
             pos = np.flatnonzero(np.asarray(data.sample_weight) > 0)
             idx = pos[rng.choice(len(pos), size=k, replace=False)]
         return _stats_from_points(data.rows(idx) - shift, data, idx, covariance)
+    labels = None if data.dask else np.empty(n, dtype=np.int64)
     with _centred_rows(data, shift, k) as (rows, rows_shift):
         centers, idx = _kmeans_plusplus(data, shift, rows, k, rng)
         if init_params == "k-means++":
             return _stats_from_points(centers, data, idx, covariance)
-        centers = _lloyd(rows, rows_shift, centers, tol=1e-4 * spread.scale)
-    return data.map_reduce(_block_stats_kmeans_resp, centers, shift, covariance)
+        centers = _lloyd(rows, rows_shift, centers, tol=1e-4 * spread.scale, labels=labels)
+    if labels is None:  # dask: the blocks cannot write into one array
+        return data.map_reduce(_block_stats_kmeans_resp, centers, shift, covariance)
+    return data.map_reduce(_block_stats_labels, labels, centers, shift, covariance)
 
 
 #: In-memory data up to this many values (rows x features) get a centred copy
@@ -245,7 +255,7 @@ def _centred_rows(data, shift, k):
         yield data, shift
         return
     rows = _Data(data.X - shift, data.sample_weight, n_components=k, n_threads=data.n_threads)
-    rows.allocate_workspace(2 * k * min(rows.step, rows.n))  # for _block_lloyd
+    rows.allocate_workspace(k * min(rows.step, rows.n))  # for _block_lloyd
     try:
         yield rows, None
     finally:
@@ -264,30 +274,19 @@ class _KMStats:
 
 
 
-def _block_lloyd(x, w, offset, minus_2c, c_sq, shift, work=None):
+def _block_lloyd(x, w, offset, centers, shift, labels=None, work=None):
     """One block of a Lloyd iteration: weights and sums of the rows nearest each centre.
 
-    The squared distances (less ``|x|^2``, the same for every centre) come
-    from one matrix product, ``-2 C x^T + |c|^2`` (K, n), their minimum over
-    the centres from one reduction over K contiguous rows, and the one-hot
-    assignments ``R`` from one comparison; then ``R @ x`` are the sums (no
-    per-row argmin, the slow part of a numpy k-means). A row equally near
-    several centres (a tie, e.g. duplicated centres) is shared between them.
-    ``work``: a reused buffer of at least ``2 K n`` values (no fresh pages).
+    The distances (less ``|x|^2``, the same for every centre) ``-2 C x^T``
+    from one matrix product into ``work`` (a reused buffer of at least ``K n``
+    values), then one compiled pass for the nearest centre, its weight and
+    sum (:func:`~bayesgmm.em._kmeans.nearest_centres_blas`; a tie goes to the
+    first centre). ``labels``: a global array that receives the block's
+    nearest centres (at ``offset``).
     """
-    xc = x if shift is None else x - shift
-    k, nb = c_sq.shape[0], xc.shape[0]
-    if work is None or work.size < 2 * k * nb:
-        work = np.empty(2 * k * nb)
-    d = np.matmul(minus_2c, xc.T, out=work[: k * nb].reshape(k, nb))
-    d += c_sq[:, None]
-    r = work[k * nb : 2 * k * nb].reshape(k, nb)
-    np.equal(d, np.minimum.reduce(d, axis=0), out=r)
-    if r.sum() > nb:  # ties: share the row
-        r /= r.sum(axis=0)
-    if w is not None:
-        r *= w
-    return _KMStats(r.sum(axis=1), r @ xc)
+    lab = None if labels is None else labels[offset : offset + x.shape[0]]
+    counts, sums = nearest_centres_blas(x, shift, centers, w, labels=lab, work=work)
+    return _KMStats(counts, sums)
 
 
 def _block_stats_kmeans_resp(x, w, offset, centers, shift, covariance):
@@ -299,9 +298,27 @@ def _block_stats_kmeans_resp(x, w, offset, centers, shift, covariance):
 
 
 def _block_stats_labels(x, w, offset, labels, centres, shift, covariance):
-    """One block's statistics of given hard labels (moments about ``centres``)."""
-    lab = labels[offset : offset + x.shape[0]]
-    return _kernels.label_statistics(x, lab, centres, covariance, sample_weight=w, shift=shift)
+    """One block's statistics of given hard labels (moments about ``centres``).
+
+    :func:`bayesgmm._kernels.label_statistics` without its sort: each row
+    centred on its own component's centre in one compiled pass, the type's
+    moment features of the chunk, and their per-label sums in another
+    (:mod:`bayesgmm.em._kmeans`); chunks of the E/M-step size bound the memory.
+    """
+    n, d = x.shape
+    k = centres.shape[0]
+    lab = labels[offset : offset + n]
+    m2 = covariance.n_moment_features(d)
+    step = _kernels._em_chunk_size(n, d, k, covariance)
+    srz = np.zeros((k, m2 + d + 1))
+    for s in range(0, n, step):
+        xc = centred_on_labels(x[s : s + step], shift, centres, lab[s : s + step])
+        zt = _kernels._moment_features_t(xc, None, covariance, m2)
+        srz += label_sums(zt, lab[s : s + step], k, None if w is None else w[s : s + step])
+    return _kernels.SufficientStatistics(
+        srz[:, -1].copy(), srz[:, m2:-1].copy(), covariance.second_moments(srz[:, :m2], d),
+        0.0, float(n if w is None else np.sum(w)), n, centre=centres,
+    )
 
 
 def _block_stats_resp(x, w, offset, resp, shift, covariance):
@@ -337,7 +354,8 @@ def _kmeans_plusplus(data, shift, rows, k, rng):
     (``rows``, a :class:`~bayesgmm.em._engine._Data` without shift) when there
     is one, otherwise (dask, or more than :data:`_CENTRED_COPY_VALUES`
     values) on a random subsample of at most 20,000 (dask) or 200,000 rows.
-    The candidates' distances are one matrix product into reused buffers.
+    The candidates' potentials are one compiled pass over the rows
+    (:mod:`bayesgmm.em._kmeans`).
     Returns (centers in shifted coordinates, global row indices).
     """
     if rows is not data:
@@ -348,32 +366,24 @@ def _kmeans_plusplus(data, shift, rows, k, rng):
         X = data.rows(sub_idx) - shift
         w = None if data.sample_weight is None else np.asarray(data.sample_weight)[sub_idx]
     n = X.shape[0]
-    x_sq = np.einsum("nd,nd->n", X, X)
     n_trials = 2 + int(np.log(k))
     first = rng.randint(n) if w is None else rng.choice(n, p=w / w.sum())
     idx = [first]
-    closest = np.maximum(x_sq - 2 * X @ X[first] + x_sq[first], 0.0)
-    if w is not None:
-        closest = closest * w
-    pot = closest.sum()
-    d_c = np.empty((n_trials, n))
+    # squared distances to the nearest centre so far (weighted), computed
+    # directly (no |x|^2 - 2 x.c + |c|^2 cancellation) in one compiled pass
+    closest = np.full(n, np.inf)
+    pot = update_closest(X, X[first], closest, w)
+    dist = np.empty((n_trials, n))
     for _ in range(1, k):
         if pot <= 0:
             cand = rng.randint(n, size=n_trials)
         else:
             cand = np.searchsorted(np.cumsum(closest), rng.uniform(size=n_trials) * pot)
             cand = np.clip(cand, None, n - 1)
-        np.matmul(-2.0 * X[cand], X.T, out=d_c)
-        d_c += x_sq
-        d_c += x_sq[cand][:, None]
-        np.maximum(d_c, 0.0, out=d_c)
-        if w is not None:
-            d_c *= w
-        np.minimum(closest, d_c, out=d_c)
-        pots = d_c.sum(axis=1)
+        pots = trial_potentials(X, X[cand], closest, w, dist)
         best = int(np.argmin(pots))
         idx.append(int(cand[best]))
-        closest = d_c[best].copy()
+        closest = dist[best].copy()
         pot = pots[best]
     idx = np.asarray(idx)
     centers = X[idx].copy()
@@ -381,19 +391,17 @@ def _kmeans_plusplus(data, shift, rows, k, rng):
     return centers, glob
 
 
-def _lloyd(rows, shift, centers, max_iter=300, tol=1e-4):
+def _lloyd(rows, shift, centers, max_iter=300, tol=1e-4, labels=None):
     """Lloyd iterations as a map-reduce over ``rows``; returns centers (shifted coordinates).
 
     ``shift``: subtracted from each block first (None for the centred copy).
     Stops when the centers move by at most ``tol`` (squared Euclidean,
     summed), scikit-learn's criterion with ``tol`` already scaled by the data
-    variance. Each thread reuses its workspace buffer where it is large enough.
+    variance. ``labels`` (in-memory rows only): filled with each row's
+    nearest final centre (one more pass, as scikit-learn's ``KMeans`` makes).
     """
     for _ in range(max_iter):
-        st = rows.map_reduce(
-            _block_lloyd, np.ascontiguousarray(-2.0 * centers),
-            np.einsum("kd,kd->k", centers, centers), shift, workspace=True,
-        )
+        st = rows.map_reduce(_block_lloyd, centers, shift, workspace=True)
         new = centers.copy()
         nz = st.counts > 0
         new[nz] = st.sums[nz] / st.counts[nz, None]
@@ -401,4 +409,6 @@ def _lloyd(rows, shift, centers, max_iter=300, tol=1e-4):
         centers = new
         if moved <= tol:
             break
+    if labels is not None:
+        rows.map_reduce(_block_lloyd, centers, shift, labels, workspace=True)
     return centers
