@@ -43,7 +43,8 @@ def _fixed_init(X, ct, k=3, seed=0):
 @pytest.mark.parametrize(
     "module",
     [em_module, bayesgmm.em._estimator, bayesgmm.em._engine, bayesgmm.em._init,
-     bayesgmm.em._degeneracy, kernels_module, bayesgmm.covariance, bayesgmm._validation],
+     bayesgmm.em._degeneracy, bayesgmm.em._prior, bayesgmm.em._kmeans, kernels_module,
+     bayesgmm.covariance, bayesgmm._validation],
 )
 def test_docstring_examples_run(module):
     res = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)

@@ -1,0 +1,70 @@
+"""The compiled kernels of the k-means start (``bayesgmm.em._kmeans``) against numpy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bayesgmm import _kernels
+from bayesgmm.covariance import get_covariance_type
+from bayesgmm.em import _init, _kmeans
+
+
+def _data(seed=0, n=3000, d=4, k=5):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=5.0, size=(k, d))
+    X = centres[rng.integers(0, k, n)] + rng.normal(size=(n, d))
+    return X, rng.uniform(0.2, 2.0, n), X[rng.choice(n, k, replace=False)]
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("shifted", [False, True])
+def test_nearest_centres_match_brute_force(weighted, shifted):
+    X, w, C = _data()
+    shift = X.mean(axis=0) if shifted else None
+    Xs = X - (0.0 if shift is None else shift)
+    Cs = C - (0.0 if shift is None else shift)
+    lab = np.empty(len(X), dtype=np.int64)
+    counts, sums = _kmeans.nearest_centres_blas(X, shift, Cs, w if weighted else None, labels=lab)
+    want = np.argmin(((Xs[:, None, :] - Cs[None]) ** 2).sum(-1), axis=1)
+    np.testing.assert_array_equal(lab, want)
+    ww = w if weighted else np.ones(len(X))
+    np.testing.assert_allclose(counts, np.bincount(want, ww, minlength=len(C)), rtol=1e-12)
+    for j in range(len(C)):
+        np.testing.assert_allclose(sums[j], (ww[want == j, None] * Xs[want == j]).sum(0), rtol=1e-10, atol=1e-9)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_trial_potentials_and_closest_match_numpy(weighted):
+    X, w, C = _data(1)
+    ww = w if weighted else None
+    closest = np.full(len(X), np.inf)
+    pot = _kmeans.update_closest(X, C[0], closest, ww)
+    d0 = ((X - C[0]) ** 2).sum(1) * (w if weighted else 1.0)
+    np.testing.assert_allclose(closest, d0, rtol=1e-12)
+    assert pot == pytest.approx(d0.sum(), rel=1e-12)
+    dist = np.empty((3, len(X)))
+    pots = _kmeans.trial_potentials(X, C[1:4], closest, ww, dist)
+    for c in range(3):
+        dc = np.minimum(d0, ((X - C[1 + c]) ** 2).sum(1) * (w if weighted else 1.0))
+        np.testing.assert_allclose(dist[c], dc, rtol=1e-12)
+        assert pots[c] == pytest.approx(dc.sum(), rel=1e-12)
+
+
+@pytest.mark.parametrize("ct", ["full", "tied", "diag", "spherical", "EEI"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_label_statistics_block_equals_the_kernel(ct, weighted):
+    """The k-means start's hard-label statistics (per-row centring, compiled label
+    sums, chunked) equal :func:`bayesgmm._kernels.label_statistics`."""
+    X, w, C = _data(2)
+    cov = get_covariance_type(ct)
+    shift = X.mean(axis=0)
+    lab = np.argmin(((X[:, None, :] - C[None]) ** 2).sum(-1), axis=1)
+    ww = w if weighted else None
+    got = _init._block_stats_labels(X, ww, 0, lab, C - shift, shift, cov)
+    want = _kernels.label_statistics(X, lab, C - shift, cov, sample_weight=ww, shift=shift)
+    np.testing.assert_allclose(got.nk, want.nk, rtol=1e-12)
+    np.testing.assert_allclose(got.sx, want.sx, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(got.sxx, want.sxx, rtol=1e-10)
+    assert got.weight == pytest.approx(want.weight) and got.n == want.n
+    np.testing.assert_array_equal(got.centre, want.centre)
