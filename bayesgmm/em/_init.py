@@ -398,15 +398,22 @@ def _lloyd(rows, shift, centers, max_iter=300, tol=1e-4, labels=None):
     Stops when the centers move by at most ``tol`` (squared Euclidean,
     summed), scikit-learn's criterion with ``tol`` already scaled by the data
     variance. ``labels`` (in-memory rows only): filled with each row's
-    nearest final centre (one more pass, as scikit-learn's ``KMeans`` makes).
+    nearest final centre -- by one more pass, as scikit-learn's ``KMeans``
+    makes, unless no row changed centre in the last iteration (then the
+    centres are the means of their rows and the labels already final).
     """
+    previous = None
     for _ in range(max_iter):
-        st = rows.map_reduce(_block_lloyd, centers, shift, workspace=True)
+        st = rows.map_reduce(_block_lloyd, centers, shift, labels, workspace=True)
         new = centers.copy()
         nz = st.counts > 0
         new[nz] = st.sums[nz] / st.counts[nz, None]
         moved = np.sum((new - centers) ** 2)
         centers = new
+        if labels is not None:
+            if previous is not None and np.array_equal(previous, labels):
+                return centers  # strict convergence: the labels are final
+            previous = labels.copy()
         if moved <= tol:
             break
     if labels is not None:
