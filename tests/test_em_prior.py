@@ -18,7 +18,11 @@ import numpy as np
 import pytest
 
 from bayesgmm import ConjugatePrior, GaussianMixture
-from bayesgmm.covariance import CONJUGATE_PRIOR_TYPES, EM_COVARIANCE_TYPES, get_covariance_type
+from bayesgmm.covariance import (
+    CONJUGATE_PRIOR_TYPES,
+    EM_COVARIANCE_TYPES,
+    get_covariance_type,
+)
 from bayesgmm.exceptions import DegenerateComponentWarning
 
 DATA = Path(__file__).parent / "data"
@@ -97,7 +101,7 @@ def test_fixture_covers_the_prior_models():
 def test_default_prior_is_mclusts(key):
     """mclust's defaultPrior: shrinkage 0.01, the data mean, dof D + 2, its scale per model."""
     X = _data(key[0])
-    n, d = X.shape
+    _n, d = X.shape
     ct = get_covariance_type(key[1])
     want = SOLUTIONS[key][-1]
     r = ConjugatePrior().resolve(X.mean(axis=0), np.cov(X.T), ct, key[2])
@@ -131,7 +135,7 @@ def test_eii_eei_differ_from_mclust(model):
     parameters (the objective both should maximise)."""
     key = ("faithful", model, 2)
     X = _data("faithful")
-    pro, mean, sigma = SOLUTIONS[key][:3]
+    _pro, mean, sigma = SOLUTIONS[key][:3]
     gm = _from_solution(key)
     ct = get_covariance_type(model)
     at_mclust = _log_posterior(gm, X, means=mean, covariances=ct.from_full(sigma))
@@ -194,11 +198,11 @@ def test_prior_removes_the_tied_value_spike():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         base = GaussianMixture(4, covariance_type="diag", n_init=1, random_state=0).fit(X)
-        start = dict(
-            weights_init=np.r_[base.weights_ * (1 - on.mean()), on.mean()],
-            means_init=np.r_[base.means_, X[on].mean(axis=0)[None]],
-            precisions_init=1.0 / np.r_[base.covariances_, [[X[on, 0].var(), 1e-6]]],
-        )
+        start = {
+            "weights_init": np.r_[base.weights_ * (1 - on.mean()), on.mean()],
+            "means_init": np.r_[base.means_, X[on].mean(axis=0)[None]],
+            "precisions_init": 1.0 / np.r_[base.covariances_, [[X[on, 0].var(), 1e-6]]],
+        }
         ml = GaussianMixture(5, covariance_type="diag", max_iter=30, **start).fit(X)
         mp = GaussianMixture(5, covariance_type="diag", max_iter=30, prior="default", **start).fit(X)
     assert (ml.covariances_ / var).min() < 1e-4

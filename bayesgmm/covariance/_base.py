@@ -434,7 +434,7 @@ class CovarianceModel:
         ``10 * eps`` added; ``reg_covar`` is added to the covariance diagonal).
 
         With ``prior`` (a resolved conjugate prior, see
-        :class:`bayesgmm.em.ConjugatePrior`; only where
+        :class:`bayesgmm.ConjugatePrior`; only where
         :attr:`has_conjugate_prior`), the posterior mode of the means and
         covariances given the responsibilities instead (Fraley & Raftery
         2007); ``reg_covar`` is then not added (the prior's scale keeps the

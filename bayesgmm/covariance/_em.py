@@ -212,7 +212,7 @@ def log_normal_inverse_gamma(means, free, per_component, prior):
     free = np.asarray(free, dtype=np.float64)
     per_component = np.asarray(per_component, dtype=np.float64)
     means = np.asarray(means, dtype=np.float64)
-    k, d = means.shape
+    d = means.shape[1]
     a, b = 0.5 * float(prior.dof), 0.5 * float(prior.scale)
     lp = float(np.sum(a * np.log(b) - gammaln(a) - (a + 1.0) * np.log(free) - b / free))
     dev = means - np.asarray(prior.mean, dtype=np.float64)

@@ -144,7 +144,7 @@ class GaussianMixture(EstimatorMixin):
         Iterations between printed messages.
     prior : None, "default" or ConjugatePrior, default=None
         None: maximum likelihood (scikit-learn's EM). ``"default"`` or a
-        :class:`~bayesgmm.em.ConjugatePrior`: the MAP estimate under the
+        :class:`~bayesgmm.ConjugatePrior`: the MAP estimate under the
         conjugate prior of Fraley & Raftery (2007), R mclust's
         ``priorControl()`` (``"default"`` is mclust's ``defaultPrior``); it
         keeps components off tied values and single observations, the

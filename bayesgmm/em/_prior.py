@@ -217,7 +217,7 @@ def check_prior(prior, covariance):
         prior = ConjugatePrior()
     if not isinstance(prior, ConjugatePrior):
         raise ValueError(
-            '`prior` must be None, "default" or a bayesgmm.em.ConjugatePrior; '
+            '`prior` must be None, "default" or a bayesgmm.ConjugatePrior; '
             f"got {prior!r}."
         )
     if not covariance.has_conjugate_prior:
