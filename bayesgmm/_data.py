@@ -393,7 +393,7 @@ def check_array(
                 f"`{name}` is a dask array, which this function does not accept; "
                 f"call `{name}.compute()` first."
             )
-        return _check_dask(X, name, min_samples, min_features, check_finite, nan_hint), feature_names
+        return _check_dask(X, name, min_samples, min_features, check_finite, allow_nan), feature_names
 
     if hasattr(X, "__sklearn_is_fitted__") or hasattr(X, "fit"):
         raise TypeError(
@@ -433,7 +433,7 @@ def check_array(
     return arr, feature_names
 
 
-def _check_dask(X, name, min_samples, min_features, check_finite, nan_hint=""):
+def _check_dask(X, name, min_samples, min_features, check_finite, allow_nan=False):
     import dask.array as da
 
     if X.ndim != 2:
@@ -473,7 +473,7 @@ def _check_dask(X, name, min_samples, min_features, check_finite, nan_hint=""):
             )
             hint = (
                 " (missing values are used only in in-memory data: call "
-                f"`{name}.compute()` first)" if nn and nan_hint else ""
+                f"`{name}.compute()` first)" if nn and allow_nan else ""
             )
             raise ValueError(
                 f"`{name}` contains {' and '.join(parts)} in column(s) "
