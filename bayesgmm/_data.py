@@ -536,7 +536,7 @@ def feature_labels(feature_names, n_features: int) -> list[str]:
     return [str(f) for f in feature_names]
 
 
-def prepare_data(X, *, name: str = "X", min_samples: int = 2):
+def prepare_data(X, *, name: str = "X", min_samples: int = 2, allow_nan: bool = False):
     """Validate ``X`` and return ``(array, obs_coords, feature_names)``.
 
     The Bayesian side's view of the data: :func:`check_array` (with the
@@ -554,6 +554,8 @@ def prepare_data(X, *, name: str = "X", min_samples: int = 2):
         Argument name used in error messages.
     min_samples : int, default=2
         Minimum number of rows.
+    allow_nan : bool, default=False
+        Let NaN (missing values) through (see :func:`check_array`).
 
     Returns
     -------
@@ -571,7 +573,8 @@ def prepare_data(X, *, name: str = "X", min_samples: int = 2):
     >>> arr.shape, obs.tolist(), feats
     ((3, 2), [10, 20, 30], ['a', 'b'])
     """
-    arr, names = check_array(X, name=name, min_samples=min_samples, allow_dask=False)
+    arr, names = check_array(X, name=name, min_samples=min_samples, allow_dask=False,
+                             allow_nan=allow_nan, nan_hint="" if allow_nan else MISSING_HINT)
     arr = np.array(arr, dtype=np.float64, order="C", copy=True)  # never alias the caller's data
     return arr, np.asarray(obs_coords(X, arr.shape[0])), feature_labels(names, arr.shape[1])
 

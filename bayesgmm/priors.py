@@ -269,9 +269,11 @@ class Priors:
             raise ValueError(
                 f"X must be a 2-d array with at least 2 rows to set the prior scales, got shape {X.shape}."
             )
-        if not np.isfinite(X).all():
+        missing = np.isnan(X)
+        if np.isinf(X).any() or missing.all(axis=0).any():
             raise ValueError(
-                f"X contains {int((~np.isfinite(X)).sum())} NaN or infinite values; drop or impute them."
+                f"X contains {int((~np.isfinite(X)).sum())} NaN or infinite values (or a column "
+                "with no observed value); drop or impute them."
             )
         if n_components is None:
             if isinstance(self.weights_alpha, tuple):
@@ -285,8 +287,13 @@ class Priors:
             raise ValueError(f"n_components must be an integer >= 1, got {n_components!r}.")
         n_components = int(n_components)
         n_features = X.shape[1]
-        data_mean = X.mean(axis=0)
-        data_sd = X.std(axis=0, ddof=1)
+        if missing.any():  # missing values: the scales of the observed values
+            data_mean = np.nanmean(X, axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                data_sd = np.nanstd(X, axis=0, ddof=1)
+        else:
+            data_mean = X.mean(axis=0)
+            data_sd = X.std(axis=0, ddof=1)
         const = np.flatnonzero(~(data_sd > 0))
         if const.size:
             raise ValueError(
