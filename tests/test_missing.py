@@ -306,3 +306,80 @@ def test_mean_impute_and_patterns():
     groups = MissingPatterns(X).groups
     assert sorted(r.tolist() for r, _, _ in groups) == [[0], [1], [2]]
     assert MissingPatterns(X).n_incomplete == 3
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import bayesgmm.em._missing as mod
+
+    res = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert res.attempted > 0 and res.failed == 0
+
+
+# ---------------------------------------------------------------- Bayesian side
+def test_build_model_log_likelihood_is_the_sum_of_scipy_marginals():
+    """The PyMC model with missing values: each row's likelihood is the mixture of the
+    scipy marginals of its observed coordinates, at a random point of the posterior."""
+    import pymc  # noqa: F401
+
+    from bayesgmm.model import build_model
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(12, 2))
+    X[rng.random(X.shape) < 0.3] = np.nan
+    X[0] = np.nan  # nothing observed: adds nothing
+    assert np.isnan(X[1:]).any(axis=1).sum() >= 2
+    m = build_model(X, 2, "full", missing="marginalize")
+    assert "X" in m.named_vars and "X_pattern_1" in m.named_vars
+    outs = m.replace_rvs_by_values(
+        [m.logp(vars=m.observed_RVs, sum=True), m["weights"], m["means"], m["covariances"]]
+    )
+    f = m.compile_fn(outs, inputs=m.value_vars, mode="FAST_COMPILE", on_unused_input="ignore")
+    point = {k: v + rng.normal(scale=0.5, size=np.shape(v)) for k, v in m.initial_point().items()}
+    ll, w, mu, cov = f(point)
+    ref = 0.0
+    for x in X:
+        o = ~np.isnan(x)
+        if o.any():
+            ref += np.logaddexp.reduce([
+                np.log(w[k]) + stats.multivariate_normal(mu[k, o], cov[k][np.ix_(o, o)]).logpdf(x[o])
+                for k in range(2)
+            ])
+    assert ll == pytest.approx(ref, rel=1e-10)
+    with pytest.raises(ValueError, match='missing="marginalize"'):
+        build_model(X, 2, "full")
+
+
+def test_posterior_memberships_with_nan_are_the_brute_force_ones():
+    from bayesgmm.posterior import membership_summary, pointwise_log_likelihood
+
+    rng = np.random.default_rng(1)
+    C, S, K, D = 2, 3, 2, 3
+    w = rng.dirichlet(np.ones(K), size=(C, S))
+    mu = rng.normal(scale=2, size=(C, S, K, D))
+    A = rng.normal(size=(C, S, K, D, D))
+    cov = A @ np.swapaxes(A, -1, -2) + np.eye(D)
+    import xarray as xr
+
+    post = xr.Dataset({
+        "weights": (("chain", "draw", "component"), w),
+        "means": (("chain", "draw", "component", "feature"), mu),
+        "covariances": (("chain", "draw", "component", "feature", "feature_bis"), cov),
+    })
+    X = _mcar(rng.normal(scale=2, size=(6, D)), 0.4, seed=2)
+    with pytest.raises(ValueError, match="NaN"):
+        membership_summary(post, X)
+    got = membership_summary(post, X, missing="marginalize")["probability"].values
+    ll = pointwise_log_likelihood(post, X, missing="marginalize").transpose("chain", "draw", "obs").values
+    ref_p = np.zeros((X.shape[0], K))
+    for n, x in enumerate(X):
+        o = ~np.isnan(x)
+        for c in range(C):
+            for s in range(S):
+                lp = np.array([np.log(w[c, s, k]) + (stats.multivariate_normal(
+                    mu[c, s, k, o], cov[c, s, k][np.ix_(o, o)]).logpdf(x[o]) if o.any() else 0.0)
+                    for k in range(K)])
+                ref_p[n] += np.exp(lp - np.logaddexp.reduce(lp)) / (C * S)
+                assert ll[c, s, n] == pytest.approx(np.logaddexp.reduce(lp), rel=1e-10, abs=1e-12)
+    np.testing.assert_allclose(got, ref_p, rtol=1e-9, atol=1e-12)
