@@ -157,7 +157,7 @@ def build_model(X, n_components, covariance_type="full", priors=None, *, coords=
         raise ValueError(f"missing must be 'error' or 'marginalize'; got {missing!r}.")
     arr, obs, features = prepare_data(X, allow_nan=missing == "marginalize")
     N, D = arr.shape
-    rp = coerce_priors(priors, arr, K)
+    rp = coerce_priors(priors, arr, K, missing=missing)
     model_coords = {
         "obs": obs,
         "feature": features,

@@ -383,3 +383,40 @@ def test_posterior_memberships_with_nan_are_the_brute_force_ones():
                 ref_p[n] += np.exp(lp - np.logaddexp.reduce(lp)) / (C * S)
                 assert ll[c, s, n] == pytest.approx(np.logaddexp.reduce(lp), rel=1e-10, abs=1e-12)
     np.testing.assert_allclose(got, ref_p, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.slow
+def test_bayesian_fit_with_missing_values_recovers_the_clusters(tmp_path):
+    """A small BayesianGMM fit on data with NaN (the PyMC-model path, ADVI to keep it
+    short): it runs, recovers the two clusters, and every row -- one with nothing
+    observed -- gets memberships from its observed coordinates."""
+    from bayesgmm import BayesianGMM
+
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal([0, 0], 0.7, (20, 2)), rng.normal([5, 5], 0.7, (20, 2))]
+    y = np.r_[np.zeros(20), np.ones(20)]
+    Xm = _mcar(X, 0.2, seed=3)
+    Xm[7] = np.nan
+    with pytest.raises(ValueError, match='missing="marginalize"'):
+        BayesianGMM(2).fit(Xm)
+    m = BayesianGMM(2, covariance_type="diag", missing="marginalize", method="advi", draws=50,
+                    chains=1, progressbar=False, random_state=0,
+                    sampler_kwargs={"n": 300, "compile_kwargs": {"mode": "FAST_COMPILE"}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 50 draws of a short ADVI: diagnostics are not the point
+        m.fit(Xm)
+    mem = m.membership()
+    lab = mem["assignment"].values
+    assert max(np.mean(lab == y), np.mean(lab != y)) >= 0.95
+    np.testing.assert_allclose(mem["probability"].values[7], m.idata_.posterior["weights"].mean(
+        ("chain", "draw")).values, atol=1e-9)  # nothing observed: the weights
+    means = np.sort(m.idata_.posterior["means"].mean(("chain", "draw")).values[:, 0])
+    np.testing.assert_allclose(means, [0.0, 5.0], atol=0.6)
+    proba = m.predict_proba(Xm)
+    np.testing.assert_allclose(proba, mem["probability"].values, atol=1e-12)
+    assert np.isfinite(m.score_samples(Xm)).all()
+    assert np.isfinite(m.idata_["log_likelihood"]["X"].values).all()
+    m.save(tmp_path / "fit.nc")
+    back = BayesianGMM.load(tmp_path / "fit.nc")
+    assert back.missing == "marginalize"
+    np.testing.assert_allclose(back.predict_proba(Xm), proba)

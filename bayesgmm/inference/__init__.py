@@ -231,7 +231,8 @@ def run_inference(
                 f"'advi' or 'fullrank_advi' without model=; got method={method!r}"
                 + (" and a model" if model is not None else "") + "."
             )
-        priors = coerce_priors(priors, arr, int(n_components))  # scales of the observed values
+        # the scales of the observed values
+        priors = coerce_priors(priors, arr, int(n_components), missing="marginalize")
         imputed = mean_impute(arr)
         if names is not None:
             import pandas as pd
