@@ -505,7 +505,7 @@ class GaussianMixture(EstimatorMixin):
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
 
-        if _has_nan(X):  # missing="marginalize" (check_array raised otherwise)
+        if self._allow_nan and _has_nan(X):  # (check_array raised otherwise)
             data = MissingData(X, w, n_components=k)
             try:
                 shift = data.mean()
@@ -740,7 +740,7 @@ class GaussianMixture(EstimatorMixin):
 
     def _labels(self, X):
         args = self._mixture_args()
-        if _has_nan(X):
+        if self._allow_nan and _has_nan(X):
             return np.argmax(weighted_log_prob(X, *args), axis=1)
         if is_dask_array(X):
             return np.asarray(
@@ -772,7 +772,7 @@ class GaussianMixture(EstimatorMixin):
         """
         X = self._validate_predict_X(X, "score_samples")
         args = self._mixture_args()
-        if _has_nan(X):
+        if self._allow_nan and _has_nan(X):
             return _kernels.logsumexp_rows(weighted_log_prob(X, *args))
         if is_dask_array(X):
             return X.map_blocks(
@@ -857,7 +857,7 @@ class GaussianMixture(EstimatorMixin):
         """
         X = self._validate_predict_X(X, "predict_proba")
         args = self._mixture_args()
-        if _has_nan(X):
+        if self._allow_nan and _has_nan(X):
             return np.exp(_kernels.log_responsibilities(weighted_log_prob(X, *args))[1])
         if is_dask_array(X):
             return X.map_blocks(
@@ -986,7 +986,7 @@ class GaussianMixture(EstimatorMixin):
                 chunks=(Xv.chunks[0], (1 + self.n_components,)),
             ).compute()
             log_norm, log_resp = both[:, 0], both[:, 1:]
-        elif _has_nan(Xv):
+        elif self._allow_nan and _has_nan(Xv):
             log_norm, log_resp = _kernels.log_responsibilities(weighted_log_prob(Xv, *args))
         else:
             log_norm, log_resp = _kernels.mixture_log_likelihood(Xv, *args, responsibilities=True)
