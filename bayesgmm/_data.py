@@ -169,14 +169,27 @@ def _shape_hint(arr_ndim: int, name: str) -> str:
     )
 
 
-def _check_finite(arr: np.ndarray, feature_names, name: str) -> None:
+#: The hint appended to the NaN error of the estimators that can use incomplete rows.
+MISSING_HINT = (
+    ' Or pass missing="marginalize" to use the incomplete rows (missing at random: the '
+    "missing coordinates are integrated out)."
+)
+
+
+def _check_finite(arr: np.ndarray, feature_names, name: str, *, allow_nan: bool = False,
+                  nan_hint: str = "") -> None:
+    """Raise on non-finite values, naming their counts, columns and first rows.
+
+    ``allow_nan``: NaN (a missing value) passes, ``inf`` still raises;
+    ``nan_hint`` is appended to the message when there are NaN values.
+    """
     with np.errstate(over="ignore", invalid="ignore"):
         if np.isfinite(arr.sum()):  # fast path without an n x d temporary
             return
-    bad = ~np.isfinite(arr)
+    bad = np.isinf(arr) if allow_nan else ~np.isfinite(arr)
     if not bad.any():
         return
-    n_nan = int(np.isnan(arr).sum())
+    n_nan = 0 if allow_nan else int(np.isnan(arr).sum())
     n_inf = int(bad.sum()) - n_nan
     cols = np.nonzero(bad.any(axis=0))[0]
     labels = [
@@ -191,11 +204,21 @@ def _check_finite(arr: np.ndarray, feature_names, name: str) -> None:
         parts.append(f"{n_nan} NaN value{'s' if n_nan != 1 else ''}")
     if n_inf:
         parts.append(f"{n_inf} infinite (inf) value{'s' if n_inf != 1 else ''}")
-    rows = np.flatnonzero(bad.any(axis=1))[:5].tolist()
+    bad_rows = np.flatnonzero(bad.any(axis=1))
+    rows = bad_rows[:5].tolist()
+    rows_txt = f"first rows: {rows}" + (
+        f"; {bad_rows.size} rows in all" if bad_rows.size > 5 else "")
+    if allow_nan:
+        raise ValueError(
+            f"{name} contains {' and '.join(parts)} in {where} ({rows_txt}). "
+            "Missing values must be NaN; an infinite value is not a measurement: replace "
+            "it by NaN or drop the affected rows."
+        )
     raise ValueError(
         f"{name} contains {' and '.join(parts)} in {where}; {n_nan + n_inf} NaN or infinite "
-        f"values (first rows: {rows}). Gaussian mixtures need finite values: drop or impute "
+        f"values ({rows_txt}). Gaussian mixtures need finite values: drop or impute "
         "the affected rows (e.g. `df.dropna()` or sklearn.impute.SimpleImputer) first."
+        + (nan_hint if n_nan else "")
     )
 
 
@@ -286,6 +309,8 @@ def check_array(
     min_features: int = 1,
     allow_dask: bool = True,
     check_finite: bool = True,
+    allow_nan: bool = False,
+    nan_hint: str = "",
 ):
     """Validate data and return a float64 2-D array and its feature names.
 
@@ -305,6 +330,12 @@ def check_array(
         Keep a dask array lazy (cast to float64) instead of raising.
     check_finite : bool, default=True
         Raise on NaN/inf (for dask this computes one pass over the data).
+    allow_nan : bool, default=False
+        Let NaN (missing values) through; ``inf`` still raises. Only for
+        in-memory data: a dask array with NaN still raises.
+    nan_hint : str, default=""
+        Appended to the error about NaN values (e.g. :data:`MISSING_HINT`,
+        for the estimators that can use incomplete rows).
 
     Returns
     -------
@@ -362,7 +393,7 @@ def check_array(
                 f"`{name}` is a dask array, which this function does not accept; "
                 f"call `{name}.compute()` first."
             )
-        return _check_dask(X, name, min_samples, min_features, check_finite), feature_names
+        return _check_dask(X, name, min_samples, min_features, check_finite, allow_nan), feature_names
 
     if hasattr(X, "__sklearn_is_fitted__") or hasattr(X, "fit"):
         raise TypeError(
@@ -398,11 +429,11 @@ def check_array(
             f"{min_samples} is required: `{name}` needs at least {min_samples} row(s)."
         )
     if check_finite:
-        _check_finite(arr, feature_names, name)
+        _check_finite(arr, feature_names, name, allow_nan=allow_nan, nan_hint=nan_hint)
     return arr, feature_names
 
 
-def _check_dask(X, name, min_samples, min_features, check_finite):
+def _check_dask(X, name, min_samples, min_features, check_finite, allow_nan=False):
     import dask.array as da
 
     if X.ndim != 2:
@@ -440,9 +471,13 @@ def _check_dask(X, name, min_samples, min_features, check_finite):
             parts = ([f"{nn} NaN value(s)"] if nn else []) + (
                 [f"{ni} infinite (inf) value(s)"] if ni else []
             )
+            hint = (
+                " (missing values are used only in in-memory data: call "
+                f"`{name}.compute()` first)" if nn and allow_nan else ""
+            )
             raise ValueError(
                 f"`{name}` contains {' and '.join(parts)} in column(s) "
-                f"{cols[:10].tolist()}; drop or impute them before fitting."
+                f"{cols[:10].tolist()}; drop or impute them before fitting{hint}."
             )
     return X
 
@@ -501,7 +536,7 @@ def feature_labels(feature_names, n_features: int) -> list[str]:
     return [str(f) for f in feature_names]
 
 
-def prepare_data(X, *, name: str = "X", min_samples: int = 2):
+def prepare_data(X, *, name: str = "X", min_samples: int = 2, allow_nan: bool = False):
     """Validate ``X`` and return ``(array, obs_coords, feature_names)``.
 
     The Bayesian side's view of the data: :func:`check_array` (with the
@@ -519,6 +554,8 @@ def prepare_data(X, *, name: str = "X", min_samples: int = 2):
         Argument name used in error messages.
     min_samples : int, default=2
         Minimum number of rows.
+    allow_nan : bool, default=False
+        Let NaN (missing values) through (see :func:`check_array`).
 
     Returns
     -------
@@ -536,7 +573,8 @@ def prepare_data(X, *, name: str = "X", min_samples: int = 2):
     >>> arr.shape, obs.tolist(), feats
     ((3, 2), [10, 20, 30], ['a', 'b'])
     """
-    arr, names = check_array(X, name=name, min_samples=min_samples, allow_dask=False)
+    arr, names = check_array(X, name=name, min_samples=min_samples, allow_dask=False,
+                             allow_nan=allow_nan, nan_hint="" if allow_nan else MISSING_HINT)
     arr = np.array(arr, dtype=np.float64, order="C", copy=True)  # never alias the caller's data
     return arr, np.asarray(obs_coords(X, arr.shape[0])), feature_labels(names, arr.shape[1])
 

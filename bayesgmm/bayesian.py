@@ -22,6 +22,7 @@ import xarray as xr
 from bayesgmm import _datatree
 from bayesgmm._estimator import EstimatorMixin
 from bayesgmm._data import (
+    MISSING_HINT,
     check_array,
     check_feature_names,
     check_n_features,
@@ -108,6 +109,20 @@ class BayesianGMM(EstimatorMixin):
         The sampler's progress (a bar on a terminal, periodic lines otherwise).
     random_state : int, numpy.random.Generator, RandomState or None
         Seeds EM and the sampler; the same int gives the same result.
+    missing : {"error", "marginalize"}, default "error"
+        Missing values (NaN) in ``X``: a ``ValueError`` naming the columns
+        and rows, or (``"marginalize"``) values missing at random whose
+        coordinates are integrated out of each row's likelihood (the
+        Gaussian marginal is exact). The EM start is
+        ``GaussianMixture(missing="marginalize")``; the posterior is then
+        sampled on the PyMC model with one likelihood term per pattern of
+        missing values (:func:`bayesgmm.build_model` with
+        ``missing="marginalize"``) through ``pm.sample`` (with
+        ``nuts_sampler="nutpie"``: nutpie's compiled PyMC path, which
+        compiles the model first), or by ADVI, not on the fast density;
+        memberships, :meth:`predict_proba` and :meth:`score_samples` use
+        each row's observed coordinates. Without NaN in ``X`` nothing
+        changes.
 
     Every parameter is stored as given and checked by :meth:`fit` (the
     scikit-learn convention), so :func:`sklearn.base.clone`, pipelines and
@@ -162,6 +177,7 @@ class BayesianGMM(EstimatorMixin):
         log_likelihood="auto",
         progressbar=True,
         random_state=None,
+        missing="error",
     ):
         # scikit-learn protocol: store the arguments verbatim, validate in fit
         self.n_components = n_components
@@ -178,6 +194,7 @@ class BayesianGMM(EstimatorMixin):
         self.log_likelihood = log_likelihood
         self.progressbar = progressbar
         self.random_state = random_state
+        self.missing = missing
 
     # ------------------------------------------------------------ sklearn protocol
     def __sklearn_is_fitted__(self):
@@ -212,6 +229,21 @@ class BayesianGMM(EstimatorMixin):
             )
         if isinstance(rs, numbers.Integral) and not 0 <= int(rs) < 2**32:
             raise ValueError(f"random_state must be in [0, 2**32), got {rs}.")
+        if self._missing not in ("error", "marginalize"):
+            raise ValueError(
+                f"missing must be 'error' or 'marginalize', got {self._missing!r}; "
+                "'marginalize' uses rows with NaN (missing at random)."
+            )
+
+    @property
+    def _missing(self):
+        return getattr(self, "missing", "error")
+
+    def _check_X(self, X, **kwargs):
+        """:func:`~bayesgmm._data.check_array` with this estimator's rule for NaN."""
+        allow = self._missing == "marginalize"
+        return check_array(X, name="X", allow_nan=allow, nan_hint="" if allow else MISSING_HINT,
+                           **kwargs)
 
     def _fit_settings(self, overrides):
         """The sampler settings of one ``fit``: constructor values, then ``fit``'s keywords.
@@ -367,7 +399,7 @@ class BayesianGMM(EstimatorMixin):
         # y is ignored (scikit-learn's unsupervised convention)
 
         K = int(self.n_components)
-        arr, names = check_array(X, name="X", min_samples=2)
+        arr, names = self._check_X(X, min_samples=2)
         if not isinstance(arr, np.ndarray):  # dask: the posterior needs the data in memory
             arr = np.asarray(arr.compute(), dtype=np.float64)
             X_in = arr if names is None else pd.DataFrame(arr, columns=list(names))
@@ -388,7 +420,7 @@ class BayesianGMM(EstimatorMixin):
 
         em = em_start(
             X_in, K, self.covariance_type, n_init=n_init, random_state=em_seed,
-            reg_covar=settings["reg_covar"],
+            reg_covar=settings["reg_covar"], missing=self._missing,
         )
         with warnings.catch_warnings():
             # the same check is reported below by the diagnostics, as a SamplingWarning
@@ -407,6 +439,7 @@ class BayesianGMM(EstimatorMixin):
                 progressbar=progressbar,
                 nuts_sampler=nuts_sampler,
                 model=model,
+                missing=self._missing,
                 **sampler_kwargs,
             )
         raw_post = raw["posterior"].to_dataset()
@@ -434,7 +467,8 @@ class BayesianGMM(EstimatorMixin):
         ll = None
         size = (relabelled.sizes["chain"], relabelled.sizes["draw"], n)
         if _datatree.store_log_likelihood(log_likelihood, *size):
-            ll = pointwise_log_likelihood(relabelled, arr).transpose("chain", "draw", "obs")
+            ll = pointwise_log_likelihood(relabelled, arr, missing=self._missing)
+            ll = ll.transpose("chain", "draw", "obs")
             ll = ll.to_numpy()
         tree = _datatree.build_tree(
             posterior=relabelled,
@@ -456,6 +490,7 @@ class BayesianGMM(EstimatorMixin):
                 # the constructor's settings (fit's overrides are in sampler_config)
                 **{name: getattr(self, name) for name in FIT_SETTINGS},
                 "sampler_kwargs": self.sampler_kwargs,
+                "missing": self._missing,
             },
             log_likelihood=ll,
             extra_attrs={"fitted_with_feature_names": int(names is not None)},
@@ -479,7 +514,7 @@ class BayesianGMM(EstimatorMixin):
     # ------------------------------------------------------------------ results
     def _validate_new(self, X, method):
         self._check_fitted(method)
-        arr, names = check_array(X, name="X", allow_dask=False)
+        arr, names = self._check_X(X, allow_dask=False)
         check_feature_names(getattr(self, "feature_names_in_", None), names, "BayesianGMM")
         check_n_features(self.n_features_in_, arr.shape, "X", "BayesianGMM")
         return arr
@@ -525,6 +560,7 @@ class BayesianGMM(EstimatorMixin):
             _datatree.get_observed(self.idata_),
             ci_prob=ci_prob,
             ci_kind=ci_kind,
+            missing=self._missing,
         )
 
     def membership_table(self, ci_prob=None, ci_kind=None, *, data=True, decimals=None):
@@ -595,7 +631,8 @@ class BayesianGMM(EstimatorMixin):
         arr = self._validate_new(X, "predict_proba")
         ci_prob, ci_kind = resolve_ci(ci_prob, ci_kind, hdi_prob)
         res = predictive_membership(
-            _datatree.get_posterior(self.idata_), arr, ci_prob=ci_prob, ci_kind=ci_kind
+            _datatree.get_posterior(self.idata_), arr, ci_prob=ci_prob, ci_kind=ci_kind,
+            missing=self._missing,
         )
         proba = res["probability"].transpose("obs", "component").to_numpy()
         if not return_interval:
@@ -638,7 +675,7 @@ class BayesianGMM(EstimatorMixin):
 
         arr = self._validate_new(X, "score_samples")
         return posterior_predictive_log_density(
-            _datatree.get_posterior(self.idata_), arr
+            _datatree.get_posterior(self.idata_), arr, missing=self._missing
         ).to_numpy()
 
     def score(self, X, y=None):
@@ -916,6 +953,8 @@ class BayesianGMM(EstimatorMixin):
                         model._fit_settings({})
                     except (TypeError, ValueError):
                         setattr(model, name, model._init_defaults()[name])
+            if params.get("missing") in ("error", "marginalize"):
+                model.missing = params["missing"]
             names = _datatree.get_feature_names(tree)
             has_names = bool(int(config.get("fitted_with_feature_names", 0)))
             model.em_ = GaussianMixture._from_state(

@@ -92,7 +92,8 @@ def _mixture_random(weights, means, chol, rng=None, size=None):
 
 
 # ------------------------------------------------------------------- the model
-def build_model(X, n_components, covariance_type="full", priors=None, *, coords=None) -> "pymc.Model":
+def build_model(X, n_components, covariance_type="full", priors=None, *, coords=None,
+                missing="error") -> "pymc.Model":
     """Build the PyMC model of a Bayesian Gaussian mixture.
 
     Parameters
@@ -113,6 +114,16 @@ def build_model(X, n_components, covariance_type="full", priors=None, *, coords=
         have been resolved for ``n_components`` and this ``X``'s features).
     coords : dict, optional
         Extra or overriding coordinates (e.g. ``{"component": ["a", "b"]}``).
+    missing : {"error", "marginalize"}, default="error"
+        NaN in ``X``: an error, or missing values (missing at random) whose
+        coordinates are integrated out. The likelihood is then one observed
+        term per pattern of missing values (``X`` for the complete rows,
+        ``X_pattern_1``, ... for the others), each the mixture of the
+        Gaussian marginals of its observed coordinates (sub-vectors of the
+        means, sub-matrices of the covariances; exact); ``X_data`` holds the
+        data with 0 in place of NaN and ``X_missing`` marks them (PyMC's data
+        containers take no NaN). Such a model is sampled through PyMC (``pm.sample``,
+        nutpie's compiled PyMC path), not the fast density.
 
     Returns
     -------
@@ -142,9 +153,11 @@ def build_model(X, n_components, covariance_type="full", priors=None, *, coords=
     K = _check_n_components(n_components)
     cov_type = get_covariance_type(covariance_type)
     priors = coerce_priors(priors)
-    arr, obs, features = prepare_data(X)
+    if missing not in ("error", "marginalize"):
+        raise ValueError(f"missing must be 'error' or 'marginalize'; got {missing!r}.")
+    arr, obs, features = prepare_data(X, allow_nan=missing == "marginalize")
     N, D = arr.shape
-    rp = coerce_priors(priors, arr, K)
+    rp = coerce_priors(priors, arr, K, missing=missing)
     model_coords = {
         "obs": obs,
         "feature": features,
@@ -157,7 +170,12 @@ def build_model(X, n_components, covariance_type="full", priors=None, *, coords=
         model_coords.update(coords)
 
     with pm.Model(coords=model_coords) as model:
-        X_data = pm.Data("X_data", arr, dims=("obs", "feature"))
+        mask = np.isnan(arr)
+        if mask.any():  # pm.Data takes no NaN: zeros there, and the mask beside them
+            X_data = pm.Data("X_data", np.where(mask, 0.0, arr), dims=("obs", "feature"))
+            pm.Data("X_missing", mask, dims=("obs", "feature"))
+        else:
+            X_data = pm.Data("X_data", arr, dims=("obs", "feature"))
         weights = pm.Dirichlet("weights", a=rp.weights_alpha, dims="component")
         means = pm.Normal(
             "means",
@@ -174,15 +192,49 @@ def build_model(X, n_components, covariance_type="full", priors=None, *, coords=
         if cov_type.has_correlations:
             corr = cov / (sds[:, :, None] * sds[:, None, :])
             pm.Deterministic("correlations", corr, dims=("component", "feature", "feature_bis"))
+        if not mask.any():
+            pm.CustomDist(
+                "X",
+                weights,
+                means,
+                chol,
+                logp=_custom_logp,
+                random=_mixture_random,
+                signature="(k),(k,d),(k,d,d)->(d)",
+                observed=X_data,
+                dims=("obs", "feature"),
+            )
+        else:
+            _missing_likelihood(arr, mask, weights, means, cov, chol)
+    return model
+
+
+def _missing_likelihood(arr, mask, weights, means, cov, chol):
+    """One observed term per pattern of missing values: the mixture of the marginals of
+    the observed coordinates (rows with nothing observed add nothing)."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    patterns = np.unique(mask, axis=0)
+    j = 0
+    for pat in patterns:
+        rows = np.flatnonzero((mask == pat).all(axis=1))
+        o = np.flatnonzero(~pat)
+        if o.size == 0:
+            continue
+        if o.size == arr.shape[1]:
+            name, L = "X", chol
+        else:
+            j += 1
+            name = f"X_pattern_{j}"
+            L = pt.linalg.cholesky(cov[:, o][:, :, o])
         pm.CustomDist(
-            "X",
+            name,
             weights,
-            means,
-            chol,
+            means[:, o],
+            L,
             logp=_custom_logp,
             random=_mixture_random,
             signature="(k),(k,d),(k,d,d)->(d)",
-            observed=X_data,
-            dims=("obs", "feature"),
+            observed=arr[np.ix_(rows, o)],
         )
-    return model

@@ -241,7 +241,7 @@ class Priors:
         """
         return cls.from_dict(json.loads(s))
 
-    def resolve(self, X, n_components: int | None = None) -> ResolvedPriors:
+    def resolve(self, X, n_components: int | None = None, *, missing: str = "error") -> ResolvedPriors:
         """Concrete prior arrays for data ``X`` and ``n_components`` components.
 
         Parameters
@@ -251,6 +251,9 @@ class Priors:
         n_components : int, optional
             Number of components. May be omitted when ``weights_alpha`` has
             one value per component.
+        missing : {"error", "marginalize"}, default "error"
+            NaN in ``X``: an error, or missing values (the scales are then
+            those of each column's observed values).
 
         Returns
         -------
@@ -269,9 +272,11 @@ class Priors:
             raise ValueError(
                 f"X must be a 2-d array with at least 2 rows to set the prior scales, got shape {X.shape}."
             )
-        if not np.isfinite(X).all():
+        nan = np.isnan(X)
+        if np.isinf(X).any() or (missing != "marginalize" and nan.any()) or nan.all(axis=0).any():
             raise ValueError(
-                f"X contains {int((~np.isfinite(X)).sum())} NaN or infinite values; drop or impute them."
+                f"X contains {int((~np.isfinite(X)).sum())} NaN or infinite values (or a column "
+                "with no observed value); drop or impute them."
             )
         if n_components is None:
             if isinstance(self.weights_alpha, tuple):
@@ -285,8 +290,13 @@ class Priors:
             raise ValueError(f"n_components must be an integer >= 1, got {n_components!r}.")
         n_components = int(n_components)
         n_features = X.shape[1]
-        data_mean = X.mean(axis=0)
-        data_sd = X.std(axis=0, ddof=1)
+        if nan.any():  # missing values: the scales of the observed values
+            data_mean = np.nanmean(X, axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                data_sd = np.nanstd(X, axis=0, ddof=1)
+        else:
+            data_mean = X.mean(axis=0)
+            data_sd = X.std(axis=0, ddof=1)
         const = np.flatnonzero(~(data_sd > 0))
         if const.size:
             raise ValueError(
@@ -371,7 +381,7 @@ class ResolvedPriors:
         }
 
 
-def coerce_priors(priors=None, X=None, n_components=None):
+def coerce_priors(priors=None, X=None, n_components=None, *, missing="error"):
     """Check and convert a ``priors`` argument: the one place this is done.
 
     Parameters
@@ -384,6 +394,8 @@ def coerce_priors(priors=None, X=None, n_components=None):
     n_components : int, optional
         Number of components (needed to resolve unless ``weights_alpha`` has
         one value per component).
+    missing : {"error", "marginalize"}, default "error"
+        NaN in ``X`` (see :meth:`Priors.resolve`).
 
     Returns
     -------
@@ -434,4 +446,4 @@ def coerce_priors(priors=None, X=None, n_components=None):
                 "same X and n_components: Priors(...).resolve(X, n_components)."
             )
         return priors
-    return priors if X is None else priors.resolve(X, n_components)
+    return priors if X is None else priors.resolve(X, n_components, missing=missing)

@@ -353,6 +353,49 @@ class CovarianceModel:
         """
         raise NotImplementedError
 
+    def matrix_moment_features(self, matrices) -> np.ndarray:
+        """The second-moment features of second-moment *matrices*, shape (K, :meth:`n_moment_features`).
+
+        The features of a row are linear in ``x x^T`` (its upper triangle,
+        diagonal or trace), so this maps expected second moments
+        ``E[x x^T]`` of rows with missing values (one matrix per component)
+        to what :meth:`second_moments` takes.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm.covariance import get_covariance_type
+        >>> S = np.array([[[1.0, 2.0], [2.0, 5.0]]])
+        >>> get_covariance_type("full").matrix_moment_features(S)
+        array([[1., 2., 5.]])
+        >>> get_covariance_type("spherical").matrix_moment_features(S)
+        array([[6.]])
+        """
+        raise NotImplementedError
+
+    def second_moments_from_matrices(self, matrices):
+        """:class:`~bayesgmm._kernels.SufficientStatistics` second moments from per-component
+        second-moment matrices ``(K, D, D)`` (``sum_n w r_nk E[x x^T]``).
+
+        The M-step of EM with missing values takes the expected statistics
+        (Ghahramani & Jordan 1994) in this form, for every type: its
+        scatter matrices are all it needs.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm.covariance import get_covariance_type
+        >>> S = np.array([[[1.0, 2.0], [2.0, 5.0]], [[1.0, 0.0], [0.0, 1.0]]])
+        >>> get_covariance_type("tied").second_moments_from_matrices(S)
+        array([[2., 2.],
+               [2., 6.]])
+        >>> get_covariance_type("diag").second_moments_from_matrices(S)
+        array([[1., 5.],
+               [1., 1.]])
+        """
+        matrices = np.asarray(matrices, dtype=np.float64)
+        return self.second_moments(self.matrix_moment_features(matrices), matrices.shape[-1])
+
     def per_component(self, n_features: int, n_components: int) -> bool:
         """Whether the E/M-steps use per-component products instead of moment features.
 

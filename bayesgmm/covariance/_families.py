@@ -54,6 +54,11 @@ class MatrixCovariance(CovarianceModel):
     def second_moment_features(self, xt, out):
         upper_moment_features(xt, out)
 
+    def matrix_moment_features(self, matrices):
+        d = matrices.shape[-1]
+        iu, ju = np.triu_indices(d)  # row-major, as upper_moment_features
+        return np.asarray(matrices, dtype=np.float64)[:, iu, ju]
+
 
     def expansion_conditioning(self, precisions_chol):
         return cholesky_conditioning(precisions_chol)
@@ -91,6 +96,12 @@ class VarianceCovariance(CovarianceModel):
 
     def second_moments(self, compact, n_features):
         return compact
+
+    def matrix_moment_features(self, matrices):
+        diag = np.diagonal(np.asarray(matrices, dtype=np.float64), axis1=-2, axis2=-1)
+        if self.n_moment_features(diag.shape[-1]) == diag.shape[-1]:  # x*x per feature
+            return diag.copy()
+        return diag.sum(axis=-1, keepdims=True)  # |x|^2
 
     def reuse_moment_features(self):
         return True

@@ -19,7 +19,7 @@ from time import time
 import numpy as np
 
 from bayesgmm import _kernels
-from bayesgmm._data import orient, relative_sample_weight
+from bayesgmm._data import MISSING_HINT, orient, relative_sample_weight
 from bayesgmm._estimator import EstimatorMixin
 from bayesgmm._validation import (
     check_array,
@@ -41,6 +41,7 @@ from bayesgmm.em._degeneracy import (
     warn_reg_covar_scale,
 )
 from bayesgmm.em._engine import _block_stats_em, open_data
+from bayesgmm.em._missing import MISSING_OPTIONS, MissingData, weighted_log_prob
 from bayesgmm.em._init import (
     INIT_PARAMS,
     MIN_ITERATIONS,
@@ -152,6 +153,22 @@ class GaussianMixture(EstimatorMixin):
         mean log posterior per observation; BIC and ICL use the
         log-likelihood. Available for ``full``, ``tied``, ``diag``,
         ``spherical``, ``EII`` and ``EEI``; not with ``sample_weight``.
+    missing : {"error", "marginalize"}, default="error"
+        What to do with missing values (NaN) in ``X``. ``"error"``: a
+        ``ValueError`` naming the columns and the first rows with NaN.
+        ``"marginalize"``: use the incomplete rows, assuming the values are
+        missing at random (whether a value is missing may depend on the
+        observed values, not on the missing one): the E-step uses each row's
+        marginal density of its observed coordinates, the M-step the
+        conditional expectations of the missing coordinates and their
+        conditional covariances (Ghahramani & Jordan 1994), for every
+        ``covariance_type``; the lower bound, :meth:`score_samples`,
+        :meth:`bic`, :meth:`aic` and :meth:`icl` use the observed-data
+        likelihood, and :meth:`predict` / :meth:`predict_proba` the observed
+        coordinates of each row. The starts are made on the mean-imputed
+        data (each NaN replaced by its column's observed mean). In-memory
+        data only (a dask array with NaN raises); ``inf`` always raises.
+        Without NaN in ``X`` the fit is the same as with ``"error"``.
 
     Attributes
     ----------
@@ -266,6 +283,7 @@ class GaussianMixture(EstimatorMixin):
         verbose=0,
         verbose_interval=10,
         prior=None,
+        missing="error",
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -282,6 +300,7 @@ class GaussianMixture(EstimatorMixin):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.prior = prior
+        self.missing = missing
 
     # ---------------------------------------------------------------- protocol
     def __sklearn_is_fitted__(self):
@@ -363,6 +382,22 @@ class GaussianMixture(EstimatorMixin):
         if not isinstance(self.verbose, (numbers.Integral, bool)):
             raise ValueError(f"`verbose` must be an integer (0, 1, 2); got {self.verbose!r}.")
         check_prior(self.prior, get_covariance_type(self.covariance_type))
+        if not isinstance(self.missing, str) or self.missing not in MISSING_OPTIONS:
+            raise ValueError(
+                f"`missing` must be one of {list(MISSING_OPTIONS)}; got {self.missing!r}. "
+                '"marginalize" uses rows with NaN (missing at random).'
+            )
+
+    @property
+    def _allow_nan(self):
+        """Whether NaN in ``X`` are missing values to integrate out (``missing="marginalize"``)."""
+        return getattr(self, "missing", "error") == "marginalize"
+
+    def _check_X(self, X, **kwargs):
+        """:func:`~bayesgmm._data.check_array` with this estimator's rule for NaN."""
+        allow = self._allow_nan
+        return check_array(X, name="X", allow_nan=allow,
+                           nan_hint="" if allow else MISSING_HINT, **kwargs)
 
     @property
     def _covariance_model(self):
@@ -375,7 +410,7 @@ class GaussianMixture(EstimatorMixin):
 
     def _validate_predict_X(self, X, method):
         self._check_fitted(method)
-        arr, names = check_array(X, name="X")
+        arr, names = self._check_X(X)
         check_feature_names(getattr(self, "feature_names_in_", None), names, type(self).__name__)
         check_n_features(self.n_features_in_, arr.shape, "X", type(self).__name__)
         return arr
@@ -449,7 +484,7 @@ class GaussianMixture(EstimatorMixin):
 
     def _fit_attempt(self, X, sample_weight, want_labels):
         self._check_params()
-        X, names = check_array(X, name="X", min_samples=2)
+        X, names = self._check_X(X, min_samples=2)
         n, d = int(X.shape[0]), int(X.shape[1])
         if n < self.n_components:
             raise ValueError(
@@ -491,6 +526,17 @@ class GaussianMixture(EstimatorMixin):
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
 
+        if self._allow_nan and _has_nan(X):  # (check_array raised otherwise)
+            data = MissingData(X, w, n_components=k)
+            try:
+                shift = data.mean()
+                spread = DataSpread(data, shift)
+                warn_reg_covar_scale(self.reg_covar, spread, names)
+                self._prior = self._resolve_prior(data, shift, spread)
+                self._fit_loop(data, shift, spread, do_init, False, inits)
+            finally:
+                data.close()
+            return self._labels(X) if want_labels else None
         with open_data(X, w, k, cov.n_moment_features(d) + d + 1) as data:
             # centring shift: the (weighted) mean; the data's spread is only
             # computed when needed (degenerate-component checks, k-means tol)
@@ -743,6 +789,8 @@ class GaussianMixture(EstimatorMixin):
 
     def _labels(self, X):
         args = self._mixture_args()
+        if self._allow_nan and _has_nan(X):
+            return np.argmax(weighted_log_prob(X, *args), axis=1)
         if is_dask_array(X):
             return np.asarray(
                 X.map_blocks(_block_labels, *args, dtype=np.int64, drop_axis=1).compute()
@@ -773,6 +821,8 @@ class GaussianMixture(EstimatorMixin):
         """
         X = self._validate_predict_X(X, "score_samples")
         args = self._mixture_args()
+        if self._allow_nan and _has_nan(X):
+            return _kernels.logsumexp_rows(weighted_log_prob(X, *args))
         if is_dask_array(X):
             return X.map_blocks(
                 _kernels.mixture_log_likelihood, *args, dtype=np.float64, drop_axis=1
@@ -856,6 +906,8 @@ class GaussianMixture(EstimatorMixin):
         """
         X = self._validate_predict_X(X, "predict_proba")
         args = self._mixture_args()
+        if self._allow_nan and _has_nan(X):
+            return np.exp(_kernels.log_responsibilities(weighted_log_prob(X, *args))[1])
         if is_dask_array(X):
             return X.map_blocks(
                 _block_resp, *args, dtype=np.float64, chunks=(X.chunks[0], (self.n_components,))
@@ -983,6 +1035,8 @@ class GaussianMixture(EstimatorMixin):
                 chunks=(Xv.chunks[0], (1 + self.n_components,)),
             ).compute()
             log_norm, log_resp = both[:, 0], both[:, 1:]
+        elif self._allow_nan and _has_nan(Xv):
+            log_norm, log_resp = _kernels.log_responsibilities(weighted_log_prob(Xv, *args))
         else:
             log_norm, log_resp = _kernels.mixture_log_likelihood(Xv, *args, responsibilities=True)
         n = log_norm.shape[0]
@@ -1036,6 +1090,14 @@ def _warn_unresolved_variance(covariance, params, reg_covar):
         stacklevel=7,  # here <- _run_start <- _fit_loop <- _fit_attempt <- _fit <- fit <- user
     )
     return True
+
+
+def _has_nan(X):
+    """Whether in-memory data contain NaN (validated data: no inf)."""
+    if is_dask_array(X):
+        return False
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isnan(X.sum())) and bool(np.isnan(X).any())
 
 
 def _n_rows(X):

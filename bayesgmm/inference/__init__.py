@@ -101,6 +101,7 @@ def run_inference(
     progressbar=True,
     nuts_sampler="nutpie",
     model=None,
+    missing="error",
     **sampler_kwargs,
 ) -> xr.DataTree:
     """Sample (NUTS) or approximate (VI) the posterior of a Gaussian mixture.
@@ -139,6 +140,16 @@ def run_inference(
         PyMC path). It must keep the stock model's variables
         (:func:`~bayesgmm.inference._pymc.check_user_model`); only those are
         returned. ``None``: the stock model (nutpie on the fast numpy density).
+    missing : {"error", "marginalize"}, default="error"
+        NaN in ``X``: an error, or missing values (missing at random) whose
+        coordinates are integrated out. Data with NaN are sampled on the PyMC
+        model of :func:`~bayesgmm.build_model` with ``missing="marginalize"``
+        (one likelihood term per pattern of missing values): NUTS through
+        ``pm.sample`` (``nuts_sampler="nutpie"``: nutpie's compiled PyMC path),
+        or ``"advi"`` / ``"fullrank_advi"``; not the fast density, so
+        ``"minibatch_advi"``, ``"tempering"`` and ``model=`` are refused. The
+        priors' data scales come from the observed values; the chain starts'
+        scales from the mean-imputed data.
     **sampler_kwargs
         Passed to the sampler: for nutpie e.g. ``target_accept``,
         ``maxdepth``, ``cores``, ``adaptation``, and ``density``
@@ -203,7 +214,37 @@ def run_inference(
     seed_init, seed_jitter, seed_sampler = _seeds(random_seed, 3)
 
     t0 = time.perf_counter()
-    dens = MixtureDensity(X, n_components, covariance_type, priors)
+    incomplete = False
+    if missing not in ("error", "marginalize"):
+        raise ValueError(f"missing must be 'error' or 'marginalize'; got {missing!r}.")
+    if missing == "marginalize":
+        from bayesgmm._data import check_array
+        from bayesgmm.em._missing import mean_impute
+
+        arr, names = check_array(X, allow_nan=True, allow_dask=False, min_samples=2)
+        incomplete = bool(np.isnan(arr).any())
+    if incomplete:
+        if model is not None or method not in ("nuts", "advi", "fullrank_advi"):
+            raise ValueError(
+                "Data with missing values are sampled on the PyMC model with one likelihood "
+                "term per pattern of missing values: use method='nuts' (any nuts_sampler), "
+                f"'advi' or 'fullrank_advi' without model=; got method={method!r}"
+                + (" and a model" if model is not None else "") + "."
+            )
+        # the scales of the observed values
+        priors = coerce_priors(priors, arr, int(n_components), missing="marginalize")
+        imputed = mean_impute(arr)
+        if names is not None:
+            import pandas as pd
+
+            imputed = pd.DataFrame(imputed, columns=list(names))
+        # the fast density of the mean-imputed data: only for the chain starts
+        dens = MixtureDensity(imputed, n_components, covariance_type, priors)
+        if init is None:
+            init = em_start(X, n_components, covariance_type, random_state=seed_init,
+                            missing="marginalize")
+    else:
+        dens = MixtureDensity(X, n_components, covariance_type, priors)
     x0, optima = _init_points(init, dens, seed_init)
     start_attrs = {}
     if method == "nuts":
@@ -224,7 +265,7 @@ def run_inference(
         raise ValueError(
             f"model= is sampled with NUTS only; got method={method!r}. Use method='nuts'."
         )
-    if method == "nuts" and nuts_sampler == "nutpie" and model is None:
+    if method == "nuts" and nuts_sampler == "nutpie" and model is None and not incomplete:
         tree = _nuts_nutpie(**common, **sampler_kwargs)
     elif method == "nuts":
         tree = _pymc_sample(X, nuts_sampler=nuts_sampler, model=model, **common, **sampler_kwargs)

@@ -29,10 +29,17 @@ def _require_jax(nuts_sampler):
 
 
 def _model(X, dens):
-    """The PyMC model of ``dens``'s posterior (same data, type and resolved priors)."""
+    """The PyMC model of ``dens``'s posterior (same data, type and resolved priors).
+
+    Data with NaN reach here only when ``run_inference(missing="marginalize")``
+    allowed them: the model then integrates the missing coordinates out.
+    """
+    from bayesgmm._data import check_array
     from bayesgmm.model import build_model
 
-    return build_model(X, dens.n_components, dens.covariance_type, dens.priors)
+    arr, _ = check_array(X, allow_nan=True, allow_dask=False)
+    missing = "marginalize" if np.isnan(arr).any() else "error"
+    return build_model(X, dens.n_components, dens.covariance_type, dens.priors, missing=missing)
 
 
 def check_user_model(model, dens):

@@ -41,12 +41,14 @@ def initial_reg_covar(X) -> float:
     1e-12
     """
     # rows are observations by the one orientation rule (a (feature, obs) DataArray too)
-    data_var = float(np.mean(np.var(np.asarray(orient(X), dtype=np.float64), axis=0)))
+    arr = np.asarray(orient(X), dtype=np.float64)
+    var = np.nanvar if np.isnan(arr).any() else np.var  # missing values: of the observed ones
+    data_var = float(np.mean(var(arr, axis=0)))
     return 1e-6 * data_var if np.isfinite(data_var) and data_var > 0 else 1e-6
 
 
 def em_start(X, n_components, covariance_type="full", *, n_init=EM_START_N_INIT, random_state=None,
-             reg_covar=None):
+             reg_covar=None, missing="error"):
     """The default EM fit that starts the posterior.
 
     :class:`bayesgmm.GaussianMixture` with ``n_init`` restarts and the
@@ -65,6 +67,9 @@ def em_start(X, n_components, covariance_type="full", *, n_init=EM_START_N_INIT,
     random_state : int, numpy Generator, RandomState or None
     reg_covar : float or None, default None
         EM's covariance regulariser; ``None``: :func:`initial_reg_covar` of ``X``.
+    missing : {"error", "marginalize"}, default "error"
+        ``GaussianMixture``'s ``missing``: NaN in ``X`` raise, or are missing
+        values integrated out.
 
     Returns
     -------
@@ -86,6 +91,7 @@ def em_start(X, n_components, covariance_type="full", *, n_init=EM_START_N_INIT,
     return GaussianMixture(
         n_components, covariance_type=covariance_type, n_init=n_init, random_state=random_state,
         reg_covar=initial_reg_covar(X) if reg_covar is None else float(reg_covar),
+        missing=missing,
     ).fit(X)
 
 

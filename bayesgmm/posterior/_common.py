@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from bayesgmm._data import check_array, obs_coords
+from bayesgmm._data import MISSING_HINT, check_array, obs_coords
 from bayesgmm._kernels import estimate_log_gaussian_prob
+from bayesgmm.em._missing import weighted_log_prob
 from bayesgmm.covariance import FULL_MATRICES
 
 DEFAULT_MEMORY_BUDGET = 64 * 2**20  # bytes of working memory per chunk
@@ -112,7 +113,7 @@ def _check_finite(name, arrays):
             )
 
 
-def validate_X(X, n_features: int, feature_names=None, name: str = "X"):
+def validate_X(X, n_features: int, feature_names=None, name: str = "X", missing: str = "error"):
     """Return ``(array (N, D) float64, obs coordinate values)`` for the posterior's data.
 
     The data are read by the package's one rule (:func:`bayesgmm._data.check_array`:
@@ -120,10 +121,15 @@ def validate_X(X, n_features: int, feature_names=None, name: str = "X"):
     a dask array is computed. The array is the input itself when it already is a float64
     array (never written to). A single-feature posterior also takes a 1-D array. The
     feature count, and feature names when both sides have them, must match the posterior.
+    ``missing="marginalize"``: NaN are missing values, integrated out of each row's
+    density (:func:`log_gaussian_prob_full`); ``"error"``: NaN raise.
     """
+    if missing not in ("error", "marginalize"):
+        raise ValueError(f"missing must be 'error' or 'marginalize'; got {missing!r}.")
     if n_features == 1 and not isinstance(X, xr.DataArray) and np.ndim(X) == 1:
         X = np.reshape(np.asarray(X), (-1, 1))
-    arr, names = check_array(X, name=name)
+    allow = missing == "marginalize"
+    arr, names = check_array(X, name=name, allow_nan=allow, nan_hint="" if allow else MISSING_HINT)
     arr = np.asarray(arr)  # computes a dask array
     if arr.shape[1] != n_features:
         raise ValueError(
@@ -284,7 +290,12 @@ def log_gaussian_prob_full(X: np.ndarray, means: np.ndarray, prec_chol: np.ndarr
     """log N(x_n | mu_j, Sigma_j) for a flat stack j of J components -> (N, J).
 
     Draws are evaluated by stacking draw x component into the kernel's component axis.
+    Rows with NaN (missing values) get the density of their observed coordinates.
     """
+    with np.errstate(over="ignore", invalid="ignore"):
+        incomplete = X.size and np.isnan(X.sum()) and np.isnan(X).any()
+    if incomplete:
+        return weighted_log_prob(X, means, prec_chol, FULL_MATRICES, 0.0)
     return estimate_log_gaussian_prob(X, means, prec_chol, FULL_MATRICES)
 
 

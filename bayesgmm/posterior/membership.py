@@ -43,10 +43,10 @@ __all__ = [
 ]
 
 
-def _prepare(posterior, X, name="X"):
+def _prepare(posterior, X, name="X", missing="error"):
     ds, w, m, c = posterior_arrays(posterior)
     feat = ds["means"]["feature"].to_numpy() if "feature" in ds["means"].coords else None
-    Xa, obs = validate_X(X, m.shape[-1], feat, name=name)
+    Xa, obs = validate_X(X, m.shape[-1], feat, name=name, missing=missing)
     comp = (
         ds["weights"]["component"].to_numpy()
         if "component" in ds["weights"].coords
@@ -93,9 +93,9 @@ def _summarise(params, X, ci_prob, ci_kind, step):
     return prob, lower, upper, exp_ent, pmax_lo, pmax_hi
 
 
-def _membership(posterior, X, ci, obs_chunk, memory_budget, name):
+def _membership(posterior, X, ci, obs_chunk, memory_budget, name, missing="error"):
     ci_prob, ci_kind = ci
-    ds, params, Xa, obs, comp = _prepare(posterior, X, name)
+    ds, params, Xa, obs, comp = _prepare(posterior, X, name, missing)
     step = _obs_chunk(params, Xa.shape[0], obs_chunk, memory_budget)
     prob, lower, upper, exp_ent, pmax_lo, pmax_hi = _summarise(params, Xa, ci_prob, ci_kind, step)
     best = prob.argmax(axis=1)
@@ -132,6 +132,7 @@ def membership_summary(
     hdi_prob: float | None = None,
     obs_chunk: int | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    missing: str = "error",
 ) -> xr.Dataset:
     """Posterior membership probabilities of each observation, with uncertainty.
 
@@ -161,6 +162,13 @@ def membership_summary(
         Observations per chunk; by default chosen from ``memory_budget``.
     memory_budget : int, default 64 MiB
         Bytes of working memory per chunk (all draws x chunk x components).
+    missing : {"error", "marginalize"}, default "error"
+        NaN in ``X``: an error, or missing values (missing at random) whose
+        coordinates are integrated out: each row's memberships come from the
+        density of its observed coordinates (``"marginalize"``; the same
+        keyword in :func:`predictive_membership`,
+        :func:`posterior_predictive_log_density` and
+        :func:`pointwise_log_likelihood`).
 
     Returns
     -------
@@ -209,7 +217,7 @@ def membership_summary(
     array([0.  , 0.67])
     """
     ci = resolve_ci(ci_prob, ci_kind, hdi_prob)
-    return _membership(posterior, X, ci, obs_chunk, memory_budget, "X")
+    return _membership(posterior, X, ci, obs_chunk, memory_budget, "X", missing)
 
 
 def predictive_membership(
@@ -221,6 +229,7 @@ def predictive_membership(
     hdi_prob: float | None = None,
     obs_chunk: int | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    missing: str = "error",
 ) -> xr.Dataset:
     """Membership probabilities of new observations, averaged over the posterior.
 
@@ -235,7 +244,7 @@ def predictive_membership(
         Relabelled posterior draws.
     X_new : array-like of shape (n_obs, n_features)
         New data.
-    ci_prob, ci_kind, hdi_prob, obs_chunk, memory_budget
+    ci_prob, ci_kind, hdi_prob, obs_chunk, memory_budget, missing
         As in :func:`membership_summary`.
 
     Returns
@@ -255,7 +264,7 @@ def predictive_membership(
     [0, 1]
     """
     ci = resolve_ci(ci_prob, ci_kind, hdi_prob)
-    return _membership(posterior, X_new, ci, obs_chunk, memory_budget, "X_new")
+    return _membership(posterior, X_new, ci, obs_chunk, memory_budget, "X_new", missing)
 
 
 def membership_table(membership: xr.Dataset, X=None, *, decimals: int | None = None):
@@ -360,6 +369,7 @@ def posterior_predictive_log_density(
     *,
     obs_chunk: int | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    missing: str = "error",
 ) -> xr.DataArray:
     """Posterior predictive log density ``log (1/S) sum_s p(x | theta_s)``.
 
@@ -392,7 +402,7 @@ def posterior_predictive_log_density(
     >>> float(posterior_predictive_log_density(post, [[0.0]])[0].round(6))  # log N(0|0,1)
     -0.918939
     """
-    ds, params, Xa, obs, _ = _prepare(posterior, X_new, "X_new")
+    ds, params, Xa, obs, _ = _prepare(posterior, X_new, "X_new", missing)
     step = _obs_chunk(params, Xa.shape[0], obs_chunk, memory_budget)
     out = np.empty(Xa.shape[0])
     for sl in iter_slices(Xa.shape[0], step):
@@ -407,6 +417,7 @@ def pointwise_log_likelihood(
     *,
     obs_chunk: int | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    missing: str = "error",
 ) -> xr.DataArray:
     """Pointwise log-likelihood ``log p(x_n | theta_s)`` with the components summed out.
 
@@ -439,7 +450,7 @@ def pointwise_log_likelihood(
     >>> pointwise_log_likelihood(post, [[0.0]]).values.round(6)
     array([[[-0.918939]]])
     """
-    ds, params, Xa, obs, _ = _prepare(posterior, X, "X")
+    ds, params, Xa, obs, _ = _prepare(posterior, X, "X", missing)
     step = _obs_chunk(params, Xa.shape[0], obs_chunk, memory_budget)
     out = np.empty((params.n_draws, Xa.shape[0]))
     for sl in iter_slices(Xa.shape[0], step):
