@@ -30,7 +30,7 @@ from bayesgmm._data import (
     obs_coords,
 )
 from bayesgmm.exceptions import NotFittedError, VIConvergenceWarning, not_fitted
-from bayesgmm.em._init import DEFAULT_N_INIT
+from bayesgmm.em._init import DEFAULT_N_INIT, check_n_init
 
 __all__ = ["BayesianGMM", "NotFittedError", "METHODS", "FIT_SETTINGS"]
 
@@ -90,9 +90,13 @@ class BayesianGMM(EstimatorMixin):
         ``max(10 * tune, 5000)`` (see :func:`bayesgmm.inference.run_inference`).
     chains : int, default 4
     nuts_sampler : {"nutpie", "pymc", "numpyro", "blackjax"}, default "nutpie"
-    n_init : int, default 10
-        EM restarts; the best is kept as ``em_`` and starts the chains (the
-        same default as :func:`bayesgmm.select_components` and the CLI).
+    n_init : int or "auto", default "auto"
+        EM starts; the best is kept as ``em_`` and starts the chains.
+        ``"auto"`` runs as many as a fixed amount of work allows (20 on data
+        of up to about ten thousand rows, 1 on large data; ``em_.n_init_``
+        says how many ran), the same default as
+        :class:`bayesgmm.GaussianMixture`, :func:`bayesgmm.select_components`
+        and the CLI.
     reg_covar : float or None, default None
         Added to the diagonal of the EM covariances (the starting fit only:
         the posterior is regularised by its priors). ``None``: 1e-6 times
@@ -269,7 +273,7 @@ class BayesianGMM(EstimatorMixin):
         settings["draws"] = _check_int(settings["draws"], "draws", 1)
         settings["tune"] = _check_int(settings["tune"], "tune", 0)
         settings["chains"] = _check_int(settings["chains"], "chains", 1)
-        settings["n_init"] = _check_int(settings["n_init"], "n_init", 1)
+        settings["n_init"] = check_n_init(settings["n_init"])
         if not isinstance(settings["progressbar"], bool):
             raise TypeError(f"progressbar must be True or False, got {settings['progressbar']!r}.")
         if not isinstance(settings["nuts_sampler"], str):

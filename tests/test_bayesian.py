@@ -75,7 +75,7 @@ def test_unfitted_use_raises_not_fitted_error():
         ({"draws": 0}, ValueError, "draws must be an integer >= 1"),
         ({"tune": -1}, ValueError, "tune must be an integer >= 0"),
         ({"chains": 1.5}, TypeError, "chains must be an integer"),
-        ({"n_init": 0}, ValueError, "n_init must be an integer >= 1"),
+        ({"n_init": 0}, ValueError, '`n_init` must be "auto" or an integer >= 1'),
         ({"progressbar": "no"}, TypeError, "progressbar must be True or False"),
         ({"log_likelihood": "some"}, ValueError, "log_likelihood must be True, False or 'auto'"),
         ({"reg_covar": -1.0}, ValueError, "reg_covar must be None"),

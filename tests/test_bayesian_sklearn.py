@@ -213,8 +213,9 @@ def test_one_n_init_default_and_one_icl_default():
     from bayesgmm.em import DEFAULT_N_INIT
     from bayesgmm.inference import em_start
 
-    assert DEFAULT_N_INIT == 10
+    assert DEFAULT_N_INIT == "auto"
     assert BayesianGMM().n_init == DEFAULT_N_INIT
+    assert bg.GaussianMixture().n_init == DEFAULT_N_INIT
     assert inspect.signature(bg.select_components).parameters["n_init"].default == DEFAULT_N_INIT
     assert inspect.signature(em_start).parameters["n_init"].default == DEFAULT_N_INIT  # run_inference's
     parser = _parser()

@@ -41,6 +41,7 @@ def test_notebooks_are_present():
         "06_kmeans_vs_mixture.ipynb",
         "07_anomalies.ipynb",
         "08_classification.ipynb",
+        "09_wine_13_features.ipynb",
     ]
 
 

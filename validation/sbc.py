@@ -44,6 +44,10 @@ Usage::
 
     python validation/sbc.py --covariance-type full --replicates 200 --processes 2
     python validation/sbc.py --analyse     # tests, table and plots from the CSVs
+    python validation/sbc.py --replicates 200 --scheduler tcp://host:8786   # on a dask cluster
+
+The replicates run through joblib (:func:`run_replicates`): loky processes here, or
+the workers of a dask.distributed cluster (joblib's dask backend).
 
 Results are appended to ``validation/results/sbc_<type>.csv`` one row per
 replicate as they finish, so an interrupted run keeps its replicates; a rerun
@@ -59,6 +63,7 @@ import sys
 import time
 import traceback
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -260,9 +265,70 @@ def _done_ids(path):
         return {int(r["replicate"]) for r in csv.DictReader(f)}
 
 
-def run(covariance_type, replicates, processes, seed, tag, timeout=480.0):
-    import multiprocessing as mp
+def _timeout_row(task, timeout):
+    covariance_type, rep, seed = task
+    return {"replicate": rep, "seed": seed, "covariance_type": covariance_type,
+            "status": f"timeout: no result after {timeout:.0f} s wall", "wall_time": float(timeout)}
 
+
+def run_replicates(tasks, n_jobs=1, timeout=None, replicate=None):
+    """Run the replicates ``tasks`` through joblib; yield one row each, in completion order.
+
+    ``tasks`` are ``(covariance_type, replicate, seed)`` tuples; ``replicate`` is the
+    function of one task (default :func:`run_replicate`). The replicates are
+    independent: each draws its truth, data and sampler seeds from its own
+    ``default_rng([seed, replicate])``, so every row is the same whatever ran it and
+    in whatever order (only the timing columns differ).
+
+    The work goes to joblib's active backend: loky worker processes by default;
+    inside ``joblib.parallel_config(backend="dask")`` the tasks of a
+    ``dask.distributed`` cluster (``n_jobs=-1``: all its worker threads).
+    ``n_jobs=1`` without a timeout runs them here, one after another.
+
+    ``timeout`` (seconds) is joblib's ``Parallel(timeout=...)``: it fires when no
+    replicate has finished for ``timeout`` s. Tasks are handed to the workers one
+    at a time as others finish (``pre_dispatch`` = the number of workers, batches of
+    one), so when it fires every replicate still running started at least
+    ``timeout`` s ago: those replicates (the first unfinished ones, in task order)
+    get a row with status ``timeout``, the workers are stopped (loky kills its
+    processes; dask cancels the queued tasks but cannot stop a running one, which
+    ends on its worker and is ignored) and the other replicates run anew. A
+    replicate stuck while others still finish is caught once the others are done.
+    With ``n_jobs=1`` and a timeout the replicates run in one worker process
+    (joblib runs ``n_jobs=1`` in this process, where no timeout can stop them).
+    """
+    from multiprocessing import TimeoutError as MPTimeoutError
+
+    import joblib
+
+    replicate = run_replicate if replicate is None else replicate
+    pending = list(tasks)
+    if n_jobs == 1 and timeout is None:
+        for task in pending:
+            yield replicate(task)
+        return
+    if n_jobs == 1:  # one replicate at a time, in a worker process, so the timeout applies
+        workers, n_jobs = 1, 2
+    else:
+        workers = max(1, int(joblib.effective_n_jobs(n_jobs)))
+    while pending:
+        finished = set()
+        parallel = joblib.Parallel(n_jobs=n_jobs, timeout=timeout, pre_dispatch=str(workers),
+                                   batch_size=1, return_as="generator_unordered")
+        try:
+            for row in parallel(joblib.delayed(replicate)(task) for task in pending):
+                finished.add((row["covariance_type"], row["replicate"], row["seed"]))
+                yield row
+        except (TimeoutError, MPTimeoutError):  # joblib raises multiprocessing's
+            left = [t for t in pending if tuple(t) not in finished]
+            stuck, pending = left[:workers], left[workers:]
+            for task in stuck:
+                yield _timeout_row(task, timeout)
+            continue
+        pending = [t for t in pending if tuple(t) not in finished]
+
+
+def run(covariance_type, replicates, processes, seed, tag, timeout=480.0):
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"sbc_{covariance_type}{tag}.csv"
     done = _done_ids(path)
@@ -273,7 +339,6 @@ def run(covariance_type, replicates, processes, seed, tag, timeout=480.0):
     if path.exists() and done:
         with path.open() as f:
             fieldnames = next(csv.reader(f))
-    ctx = mp.get_context("spawn")
 
     def write(row):
         nonlocal fieldnames
@@ -288,41 +353,13 @@ def run(covariance_type, replicates, processes, seed, tag, timeout=480.0):
         with path.open("a", newline="") as f:
             csv.DictWriter(f, fieldnames=fieldnames, extrasaction="ignore", restval="").writerow(row)
 
-    # One async task per replicate with a wall-clock limit: a replicate that runs past
-    # `timeout` s is recorded as status "timeout" (and reported), the pool restarted.
-    n_done = 0
-    pending = list(todo)
-    while pending:
-        pool = ctx.Pool(processes)
-        running = []
-        restart = False
-        while (pending or running) and not restart:
-            while pending and len(running) < processes:
-                task = pending.pop(0)
-                running.append((task, time.perf_counter(), pool.apply_async(run_replicate, (task,))))
-            time.sleep(0.5)
-            still = []
-            for task, started, res in running:
-                if res.ready():
-                    row = res.get()
-                elif time.perf_counter() - started > timeout:
-                    row = {"replicate": task[1], "seed": task[2], "covariance_type": covariance_type,
-                           "status": f"timeout: no result after {timeout:.0f} s wall",
-                           "wall_time": time.perf_counter() - started}
-                    restart = True
-                else:
-                    still.append((task, started, res))
-                    continue
-                n_done += 1
-                write(row)
-                el = time.perf_counter() - t0
-                print(f"  [{covariance_type}] {n_done}/{len(todo)} rep {row['replicate']} {row['status'][:60]} "
-                      f"{row['wall_time']:.1f}s div={row.get('divergences', '')} elapsed {el:.0f}s", flush=True)
-            running = still
-        if restart:  # re-queue the replicates that were still running, kill the pool
-            pending = [t for t, _, _ in running] + pending
-        pool.terminate()
-        pool.join()
+    # Through joblib (run_replicates): worker processes here, or a dask cluster
+    # (--scheduler); a replicate past `timeout` s is recorded with status "timeout".
+    for n_done, row in enumerate(run_replicates(todo, processes, timeout), start=1):
+        write(row)
+        el = time.perf_counter() - t0
+        print(f"  [{covariance_type}] {n_done}/{len(todo)} rep {row['replicate']} {row['status'][:60]} "
+              f"{row['wall_time']:.1f}s div={row.get('divergences', '')} elapsed {el:.0f}s", flush=True)
     wall = time.perf_counter() - t0
     print(f"[{covariance_type}] wall time {wall:.0f} s for {len(todo)} replicates", flush=True)
     with (RESULTS / "wall_times.txt").open("a") as f:
@@ -492,6 +529,19 @@ def _plots(ok, cols, ct, tag, n_bins):
     plt.close(fig)
 
 
+@contextmanager
+def _backend(scheduler):
+    """joblib's dask backend on the cluster at ``scheduler``; joblib's default (loky) for None."""
+    if scheduler is None:
+        yield
+        return
+    import joblib
+    from dask.distributed import Client
+
+    with Client(scheduler), joblib.parallel_config(backend="dask"):
+        yield
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--covariance-type", nargs="+", default=["full", "diag"], choices=["full", "diag"])
@@ -507,6 +557,10 @@ def main(argv=None):
                     help="with --analyse: pool the runs of these tags ('' for the untagged run)")
     ap.add_argument("--timeout", type=float, default=480.0,
                     help="wall seconds per replicate before it is recorded as 'timeout' (default 480)")
+    ap.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                    help="run the replicates on the dask.distributed cluster at ADDRESS (e.g. "
+                         "tcp://host:8786) through joblib's dask backend, on all its workers "
+                         "(--processes is then ignored)")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     if args.check_prior:
@@ -514,8 +568,10 @@ def main(argv=None):
             check_prior(ct)
         return 0
     if not args.analyse:
-        for ct in args.covariance_type:
-            run(ct, args.replicates, args.processes, args.seed, args.tag, args.timeout)
+        with _backend(args.scheduler):
+            for ct in args.covariance_type:
+                run(ct, args.replicates, -1 if args.scheduler else args.processes, args.seed, args.tag,
+                    args.timeout)
     analyse(args.tag, args.bins, pool=args.pool)
     print(f"total wall time {time.perf_counter() - t0:.0f} s")
 

@@ -239,6 +239,21 @@ _positive_int = _int_at_least(1)
 _nonnegative_int = _int_at_least(0)
 
 
+def _n_init(text: str):
+    """argparse type of ``--n-init``: ``auto`` or an integer >= 1."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid value {text!r}: expected 'auto' or an integer >= 1"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"invalid value {value}: expected 'auto' or an integer >= 1")
+    return value
+
+
 def _probability(text: str) -> float:
     try:
         value = float(text)

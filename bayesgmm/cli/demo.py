@@ -238,7 +238,7 @@ def run_demo(args) -> int:
         f"Old Faithful: {X.shape[0]} eruptions, features {list(X.columns)} "
         "(eruption time and waiting time in minutes).",
         "",
-        "--- EM (full covariances, best of 5 starts) ---",
+        "--- EM (full covariances, best of n_init='auto' starts: 20 on data this size) ---",
     )
     ks = (2, 3)
     fits, table = _em_part(X, args.seed, ks, args.quiet)

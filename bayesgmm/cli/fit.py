@@ -19,6 +19,7 @@ from bayesgmm.cli._common import (
     _err,
     _failed,
     _nonnegative_int,
+    _n_init,
     _positive_int,
     _posterior_summary,
     _probability,
@@ -32,6 +33,10 @@ from bayesgmm.covariance import COVARIANCE_TYPES
 from bayesgmm.em._init import DEFAULT_N_INIT
 
 _FIT_METHODS = ("nuts", "advi", "fullrank_advi", "minibatch_advi")
+
+
+def _starts(n_init) -> str:
+    return "n_init='auto' starts" if n_init == "auto" else f"{n_init} starts"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -48,8 +53,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="NUTS warm-up steps per chain; for VI sets the optimisation length "
                         "max(10 * tune, 5000) (default: 1000)")
     p.add_argument("--chains", type=_positive_int, default=4, help="chains (default: 4)")
-    p.add_argument("--n-init", type=_positive_int, default=DEFAULT_N_INIT,
-                   help=f"EM restarts (default: {DEFAULT_N_INIT})")
+    p.add_argument("--n-init", type=_n_init, default=DEFAULT_N_INIT,
+                   help=f"EM starts: 'auto' (as many as a fixed amount of work allows, at most "
+                        f"20) or a number (default: {DEFAULT_N_INIT})")
     p.add_argument("--target-accept", type=_probability, metavar="P",
                    help="NUTS target acceptance rate in (0, 1), e.g. 0.95 against divergences "
                         "(default: the sampler's)")
@@ -102,7 +108,7 @@ def run_fit(args) -> int:
         else f"{args.chains} x {args.draws} draws from the approximation"
     )
     _say(f"Fitting K={args.components} ({args.covariance} covariances) to {n} rows x {d} "
-         f"columns {list(X.columns)} from {args.data}: EM ({args.n_init} starts), then "
+         f"columns {list(X.columns)} from {args.data}: EM ({_starts(args.n_init)}), then "
          f"{args.method}, {what}.")
     t0 = time.perf_counter()
     with _Warnings(skip=(SamplingWarning,)), _Heartbeat(f"fitting K={args.components}", args.quiet):

@@ -16,6 +16,7 @@ from bayesgmm.cli._common import (
     _covariance_list,
     _failed,
     _figure_of,
+    _n_init,
     _nonnegative_int,
     _positive_int,
     _say,
@@ -43,8 +44,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "elpd (higher is better); sparse: one overfitted mixture (default: bic)")
     p.add_argument("--covariance", type=_covariance_list, default=["full"], metavar="TYPES",
                    help=f"comma-separated covariance types from {', '.join(COVARIANCE_TYPES)} (default: full)")
-    p.add_argument("--n-init", type=_positive_int, default=DEFAULT_N_INIT,
-                   help=f"EM restarts per fit (default: {DEFAULT_N_INIT})")
+    p.add_argument("--n-init", type=_n_init, default=DEFAULT_N_INIT,
+                   help=f"EM starts per fit: 'auto' (as many as a fixed amount of work allows, "
+                        f"at most 20) or a number (default: {DEFAULT_N_INIT})")
     p.add_argument("--draws", type=_positive_int, help="loo/waic/sparse: draws per chain (default: 1000)")
     p.add_argument("--tune", type=_nonnegative_int, help="loo/waic/sparse: warm-up steps (default: 1000)")
     p.add_argument("--chains", type=_positive_int, help="loo/waic/sparse: chains (default: 4)")

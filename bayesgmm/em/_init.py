@@ -33,6 +33,7 @@ any one kind: ``benchmarks/mclust/``).
 
 from __future__ import annotations
 
+import numbers
 from contextlib import contextmanager
 
 import numpy as np
@@ -48,13 +49,39 @@ from bayesgmm.em._kmeans import (
     update_closest,
 )
 
-#: EM restarts of every fit that feeds something else: the one default of
-#: ``n_init`` for :class:`bayesgmm.BayesianGMM`, :func:`bayesgmm.select_components`,
-#: ``run_inference(init=None)`` and the CLI (``GaussianMixture`` alone defaults to
-#: ``n_init="auto"``, :func:`auto_n_init`). EM is cheap next to what it feeds, and too few restarts can
-#: miss the optimum: Old Faithful's ``tied`` 3-component fit needs more than 5
-#: k-means restarts (``random_state=0``) to reach mclust's log-likelihood.
-DEFAULT_N_INIT = 10
+#: The one default of ``n_init`` everywhere: :class:`bayesgmm.GaussianMixture`,
+#: :class:`bayesgmm.BayesianGMM`, :func:`bayesgmm.select_components`,
+#: ``run_inference(init=None)`` and the CLI's ``--n-init``. ``"auto"`` runs as many
+#: EM starts as a fixed amount of work allows (:func:`auto_n_init`: 20 on data of up to
+#: about ten thousand rows, where a start costs milliseconds; one on large data).
+#: EM is cheap next to what it feeds, and too few restarts can miss the optimum: Old
+#: Faithful's ``tied`` 3-component fit needs more than 5 k-means restarts
+#: (``random_state=0``) to reach mclust's log-likelihood.
+DEFAULT_N_INIT = "auto"
+
+
+def check_n_init(value, name="n_init"):
+    """``value`` if it is ``"auto"`` or an integer >= 1 (as ``int``); else a clear error.
+
+    The one check of ``n_init`` for every function that passes it on to
+    :class:`bayesgmm.GaussianMixture`.
+
+    Examples
+    --------
+    >>> check_n_init("auto"), check_n_init(3)
+    ('auto', 3)
+    >>> check_n_init(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: `n_init` must be "auto" or an integer >= 1 (EM starts per fit); got 0.
+    """
+    if isinstance(value, str) and value == "auto":
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(
+            f'`{name}` must be "auto" or an integer >= 1 (EM starts per fit); got {value!r}.'
+        )
+    return int(value)
 
 #: The valid ``init_params``.
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data", "random_partition", "hc")

@@ -121,7 +121,7 @@ def run_inference(
         Starting point: an EM fit (``weights_``, ``means_``, ``covariances_``
         in scikit-learn layout, same ``covariance_type``), a dict with keys
         ``weights``, ``means``, ``covariances``, or None for :func:`em_start`
-        (``EM_START_N_INIT`` = 10 restarts) here.
+        (``EM_START_N_INIT`` = ``"auto"`` starts) here.
     method : {"nuts", "advi", "fullrank_advi", "minibatch_advi", "tempering"}, default="nuts"
     draws : int, default=1000
         Draws per chain kept (VI: draws per "chain" from the approximation).

@@ -18,12 +18,12 @@ import numpy as np
 from bayesgmm._data import orient
 from bayesgmm._logdensity import MixtureDensity
 from bayesgmm.covariance import get_covariance_type
-from bayesgmm.em._init import DEFAULT_N_INIT
+from bayesgmm.em._init import DEFAULT_N_INIT, check_n_init
 from bayesgmm.inference._common import _blas_one_thread
 
-#: EM restarts of the default starting fit (:func:`em_start`): the package's one
-#: default, :data:`bayesgmm.em.DEFAULT_N_INIT` (also BayesianGMM's, select_components'
-#: and the CLI's).
+#: EM starts of the default starting fit (:func:`em_start`): the package's one
+#: default, :data:`bayesgmm.em.DEFAULT_N_INIT` (``"auto"``; also GaussianMixture's,
+#: BayesianGMM's, select_components' and the CLI's).
 EM_START_N_INIT = DEFAULT_N_INIT
 
 
@@ -51,7 +51,7 @@ def em_start(X, n_components, covariance_type="full", *, n_init=EM_START_N_INIT,
              reg_covar=None, missing="error"):
     """The default EM fit that starts the posterior.
 
-    :class:`bayesgmm.GaussianMixture` with ``n_init`` restarts and the
+    :class:`bayesgmm.GaussianMixture` with ``n_init`` starts and the
     scale-free regulariser :func:`initial_reg_covar` of ``X``.
     ``run_inference(init=None)`` uses it with the default ``n_init``;
     :meth:`bayesgmm.BayesianGMM.fit` passes its own ``n_init``.
@@ -62,8 +62,9 @@ def em_start(X, n_components, covariance_type="full", *, n_init=EM_START_N_INIT,
         The data (DataFrame column names are kept by the fit).
     n_components : int
     covariance_type : str or CovarianceModel, default="full"
-    n_init : int, default=EM_START_N_INIT (10)
-        EM restarts; the best is returned.
+    n_init : int or "auto", default=EM_START_N_INIT ("auto")
+        EM starts; the best is returned. ``"auto"``: as many as a fixed amount
+        of work allows (:func:`bayesgmm.em._init.auto_n_init`, at most 20).
     random_state : int, numpy Generator, RandomState or None
     reg_covar : float or None, default None
         EM's covariance regulariser; ``None``: :func:`initial_reg_covar` of ``X``.
@@ -89,7 +90,7 @@ def em_start(X, n_components, covariance_type="full", *, n_init=EM_START_N_INIT,
     from bayesgmm.em import GaussianMixture
 
     return GaussianMixture(
-        n_components, covariance_type=covariance_type, n_init=n_init, random_state=random_state,
+        n_components, covariance_type=covariance_type, n_init=check_n_init(n_init), random_state=random_state,
         reg_covar=initial_reg_covar(X) if reg_covar is None else float(reg_covar),
         missing=missing,
     ).fit(X)

@@ -23,7 +23,7 @@ from bayesgmm.covariance import (
     MCLUST_MODELS,
     get_covariance_type,
 )
-from bayesgmm.em._init import DEFAULT_N_INIT
+from bayesgmm.em._init import DEFAULT_N_INIT, check_n_init
 from bayesgmm.selection._bic import _select_em
 from bayesgmm.selection._elpd import _select_elpd
 from bayesgmm.selection._sparse import _select_sparse
@@ -71,12 +71,15 @@ def select_components(
         only the first four.
     method : {"bic", "icl", "loo", "waic", "sparse"}, default "bic"
         How to compare (see Notes).
-    n_init : int, default 10
-        EM restarts per cell (for the Bayesian methods, of the EM fit that
-        starts the chains). EM is cheap next to the comparison it feeds, and
-        too few restarts can miss the optimum: on Old Faithful, the ``tied``
-        3-component fit needed more than 5 k-means restarts (``random_state=0``)
-        to reach mclust's log-likelihood.
+    n_init : int or "auto", default "auto"
+        EM starts per cell (for the Bayesian methods, of the EM fit that
+        starts the chains). ``"auto"`` (the package's one default, as in
+        :class:`bayesgmm.GaussianMixture`) runs as many as a fixed amount of
+        work allows: 20 on data of up to about ten thousand rows, where a
+        start costs milliseconds, down to 1 on large data. EM is cheap next to
+        the comparison it feeds, and too few starts can miss the optimum: on
+        Old Faithful, the ``tied`` 3-component fit needed more than 5 k-means
+        restarts (``random_state=0``) to reach mclust's log-likelihood.
     random_state : int, numpy Generator, RandomState or None
         One integer seed is taken from it and used for *every* cell, so cell
         ``K`` is the same fit as ``GaussianMixture(K, random_state=seed)`` (or
@@ -183,7 +186,7 @@ def select_components(
     those values are in the separate columns ``bic_mclust = -bic`` and
     ``icl_mclust = -icl``. elpd (LOO, WAIC) is higher-is-better.
 
-    **bic / icl.** One EM fit (``n_init`` restarts) per cell. ``p`` is the
+    **bic / icl.** One EM fit (``n_init`` starts) per cell. ``p`` is the
     number of free parameters of the mixture (``K - 1`` weights, ``K D``
     means, and the covariance parameters of the type). Cells whose fit fails
     (e.g. more components than distinct points) are NaN, with a warning. The
@@ -230,8 +233,7 @@ def select_components(
         raise ValueError(f"`method` must be one of {list(METHODS)}; got {method!r}.")
     ks = _check_n_components(n_components)
     cts = _check_covariance_types(covariance_types, em=method in ("bic", "icl"))
-    if isinstance(n_init, bool) or not isinstance(n_init, numbers.Integral) or n_init < 1:
-        raise ValueError(f"`n_init` must be an integer >= 1 (EM restarts per fit); got {n_init!r}.")
+    n_init = check_n_init(n_init)
     if not isinstance(progressbar, bool):
         raise TypeError(f"`progressbar` must be True or False; got {progressbar!r}.")
     if icl_method not in ("map", "entropy"):
@@ -370,7 +372,7 @@ def _check_em_kwargs(covariance_type, n_init, fit_kwargs):
     from bayesgmm.em import GaussianMixture
 
     try:
-        gm = GaussianMixture(1, covariance_type=covariance_type, n_init=int(n_init), **fit_kwargs)
+        gm = GaussianMixture(1, covariance_type=covariance_type, n_init=n_init, **fit_kwargs)
     except TypeError as err:
         raise TypeError(
             f"select_components: invalid keyword for GaussianMixture in **fit_kwargs ({err})."

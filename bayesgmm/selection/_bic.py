@@ -112,7 +112,7 @@ def _grid_table(results, ks, cts, n, icl_method):
 def _select_em(X, n, ks, cts, method, n_init, seed, progressbar, n_jobs, icl_method, fit_kwargs):
     """``select_components(method="bic" | "icl")`` once its arguments are checked."""
     cells = [(k, ct) for k in ks for ct in cts]
-    options = {"n_init": int(n_init), "kwargs": dict(fit_kwargs), "icl_method": icl_method}
+    options = {"n_init": n_init, "kwargs": dict(fit_kwargs), "icl_method": icl_method}
     results = _run_cells(
         _fit_em, X, cells, seed, options, n_jobs, progressbar, f"select_components({method})"
     )

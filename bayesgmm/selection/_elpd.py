@@ -154,7 +154,7 @@ def waic(log_likelihood, *, warn=True):
 def _select_elpd(X, ks, cts, method, n_init, seed, progressbar, n_jobs, priors, rule, fit_kwargs):
     """``select_components(method="loo" | "waic")`` once its arguments are checked."""
     cells = [(k, ct) for k in ks for ct in cts]
-    options = {"n_init": int(n_init), "kwargs": dict(fit_kwargs), "priors": priors}
+    options = {"n_init": n_init, "kwargs": dict(fit_kwargs), "priors": priors}
     results = _run_cells(
         _fit_bayes, X, cells, seed, options, n_jobs, progressbar, f"select_components({method})"
     )

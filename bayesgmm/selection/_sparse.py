@@ -203,7 +203,7 @@ def _select_sparse(X, Xa, ks, cts, n_init, seed, progressbar, n_jobs, priors, fi
             stacklevel=3,
         )
     cells = [(k_max, ct) for ct in cts]
-    options = {"n_init": int(n_init), "kwargs": dict(fit_kwargs), "priors": priors}
+    options = {"n_init": n_init, "kwargs": dict(fit_kwargs), "priors": priors}
     results = _run_cells(
         _fit_bayes, X, cells, seed, options, n_jobs, progressbar, "select_components(sparse)"
     )
