@@ -10,9 +10,12 @@ from bayesgmm.inference import _chain_starts, _curvature_scale, run_inference
 from bayesgmm.inference._starts import _init_points, distinct_optima
 
 
-def _three_groups(seed=0):
+def _three_groups(seed=1, n_last=105):
+    """Three groups for K=2: {0} + {4, 8} and {0, 4} + {8} are two optima of about equal
+    posterior mass (0.24 nats apart in log-likelihood with these defaults)."""
     rng = np.random.default_rng(seed)
-    return np.concatenate([rng.normal(0, 1, (100, 1)), rng.normal(4, 1, (100, 1)), rng.normal(8, 1, (110, 1))])
+    return np.concatenate([rng.normal(0, 1, (100, 1)), rng.normal(4, 1, (100, 1)),
+                           rng.normal(8, 1, (n_last, 1))])
 
 
 @pytest.mark.parametrize("cov_type", ["full", "diag", "spherical", "tied"])
@@ -62,7 +65,17 @@ def test_distinct_optima_from_the_em_restarts():
     mu_best, mu_other = dens.unpack(optima[0][0])["means"][:, 0], dens.unpack(optima[1][0])["means"][:, 0]
     assert np.argmax(mu_best) == np.argmax(mu_other)
     # far worse optima (beyond the BIC penalty) are left out
-    assert len(distinct_optima(em, dens, window=1.0)) == 1
+    assert len(distinct_optima(em, dens, window=0.1)) == 1
+
+
+def test_distinct_optima_leave_out_modes_of_negligible_mass():
+    """An optimum 10 nats below the best (Laplace mass ~1e-4 of it) gets no chain."""
+    X = _three_groups(seed=0, n_last=110)
+    em = bg.GaussianMixture(2, n_init=10, random_state=0).fit(X)
+    dens = MixtureDensity(X, 2, "full")
+    assert len(distinct_optima(em, dens, min_mass_ratio=0)) == 2
+    assert len(distinct_optima(em, dens)) == 1  # MIN_MASS_RATIO = 1e-3
+    assert len(distinct_optima(em, dens, min_mass_ratio=1e-6)) == 2
     # one restart: only the best
     assert len(distinct_optima(bg.GaussianMixture(2, n_init=1, random_state=0).fit(X), dens)) == 1
 
