@@ -151,8 +151,9 @@ def _rescaling(dens, x0, sd0):
 
 
 def _nuts_nutpie(*, dens, x0, draws, tune, chains, progressbar, seed_jitter, seed_sampler, jitter, t0,
-                 density="compiled", rescale=None, **kwargs):
-    """nutpie's NUTS; ``rescale=True`` samples ``z = (x - x0) / s``, ``s`` the curvature sds at the start.
+                 density="compiled", rescale=None, center=None, **kwargs):
+    """nutpie's NUTS; ``rescale=True`` samples ``z = (x - c) / s``, ``s`` the curvature sds at ``c``
+    (``center``: the best EM optimum, as :func:`run_inference` passes it; default the first start).
 
     nutpie (0.16) takes no initial mass matrix: it starts from one fitted to the
     first gradient. Rescaling the coordinates by the local posterior sds at the EM
@@ -210,7 +211,10 @@ def _nuts_nutpie(*, dens, x0, draws, tune, chains, progressbar, seed_jitter, see
         sd0_cache.append(_jitter_scale(dens if cd is None else cd, x0, jitter))
     shift = scale = None
     if rescale:
-        shift, scale = _rescaling(dens if cd is None else cd, x0, sd0_cache[0] if sd0_cache and jitter > 0 else None)
+        if center is not None:  # the chain starts' curvature, cached on dens: no new gradients
+            shift, scale = _rescaling(dens if cd is None else cd, np.asarray(center, dtype=np.float64), None)
+        else:
+            shift, scale = _rescaling(dens if cd is None else cd, x0, sd0_cache[0] if sd0_cache and jitter > 0 else None)
         if cd is not None:
             cd = cd.rescaled(shift, scale)
 
