@@ -9,7 +9,11 @@ interface (no compilation; each gradient holds the GIL, so chains take turns).
 The compiled path falls back to the numpy one, with a
 :class:`~bayesgmm.exceptions.PerformanceWarning`, if it cannot be built; a
 covariance type without a compiled form uses the numpy one silently. Both
-sample the same posterior and expand draws to the same variables. Each chain
+sample the same posterior and expand draws to the same variables. By default
+(``rescale=True``) nutpie samples ``z = (x - x0) / s``, ``x0`` the best EM optimum
+and ``s`` its curvature sds, so that its first mass-matrix guess has the
+posterior's scale in every coordinate (a warm start of the mass matrix, which
+nutpie takes no other way); the draws are mapped back. Each chain
 starts at the EM estimate plus a seeded jitter scaled by the local curvature, or,
 when ``x0`` has one row per chain, exactly at its own row
 (:func:`bayesgmm.inference._starts._chain_starts`).
@@ -140,7 +144,7 @@ def _nutpie_compiled_model(cd, names, shapes, coords, dims, make_initial_point_f
 
 
 #: Default of ``rescale`` (the mass-matrix warm start; see :func:`_nuts_nutpie`).
-RESCALE_DEFAULT = False
+RESCALE_DEFAULT = True
 
 
 def _rescaling(dens, x0, sd0):
