@@ -336,6 +336,8 @@ def compare_plain(args):
     print(f"imports (pymc, nutpie, arviz, bayesgmm): {time.perf_counter() - t:.2f} s", flush=True)
 
     problems = [(1000, 2, 3)] if args.quick else [(1000, 2, 3), (10000, 5, 4)]
+    if args.problems:
+        problems = [tuple(int(v) for v in p.split(",")) for p in args.problems.split(";")]
     results = {}
     for N, D, K in problems:
         X, w, mu, cov = make_data(N, D, K, args.seed)
@@ -686,6 +688,8 @@ def main(argv=None):
     ap.add_argument("--plain-big-sample", action="store_true",
                     help="(--compare-plain) really sample the plain model on the large problem (takes many "
                          "minutes on 2 shared cores); by default its sampling time is estimated")
+    ap.add_argument("--problems", help="(--compare-plain) the problems as 'N,D,K;N,D,K' (default "
+                    "'1000,2,3;10000,5,4'; --quick: '1000,2,3')")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", help="also write the results to this JSON file")
     args = ap.parse_args(argv)
