@@ -71,7 +71,7 @@ def test_c_callbacks_take_z():
 
 
 def test_bad_rescaling_is_refused():
-    dens, cd, x0, scale = _rescaled("diag")
+    dens, _, x0, scale = _rescaled("diag")
     with pytest.raises(ValueError, match="positive and finite"):
         _compiled.CompiledDensity(dens, x0, np.where(np.arange(dens.ndim) == 0, 0.0, scale))
     with pytest.raises(ValueError, match="both or neither"):
