@@ -50,8 +50,8 @@ BLOCK = 256
 _LOG_2PI = math.log(2.0 * math.pi)
 
 # header of the buffer: indices of the int-valued fields (stored as float64)
-_H_N, _H_D, _H_K, _H_KIND, _H_NF, _H_NP, _H_NDIM, _H_NEXP, _H_CORR, _H_DIAG, _H_CONST = range(11)
-_HEADER = 12  # header length; then params, mean_loc, mean_sd, alpha, X^T (D, N)
+_H_N, _H_D, _H_K, _H_KIND, _H_NF, _H_NP, _H_NDIM, _H_NEXP, _H_CORR, _H_DIAG, _H_CONST, _H_RESCALED = range(12)
+_HEADER = 12  # header length; then params, mean_loc, mean_sd, alpha, X^T (D, N)[, shift, scale (ndim each)]
 
 
 _njit = numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract", "reassoc"})
@@ -59,7 +59,10 @@ _njit = numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contr
 
 @_njit
 def _buffer_length(head):
-    return _HEADER + int(head[_H_NP]) + 2 * int(head[_H_D]) + int(head[_H_K]) + int(head[_H_D]) * int(head[_H_N])
+    n = _HEADER + int(head[_H_NP]) + 2 * int(head[_H_D]) + int(head[_H_K]) + int(head[_H_D]) * int(head[_H_N])
+    if head[_H_RESCALED] != 0.0:
+        n += 2 * int(head[_H_NDIM])
+    return n
 
 
 
@@ -415,6 +418,37 @@ def _expand(buf, x, out):
                     o += 1
 
 
+@_njit
+def _to_x(buf, z):
+    """The model's unconstrained point of the sampler's ``z``: ``shift + scale * z`` if rescaled, else ``z``."""
+    if buf[_H_RESCALED] == 0.0:
+        return z
+    ndim = int(buf[_H_NDIM])
+    o = _buffer_length(buf) - 2 * ndim
+    x = np.empty(ndim)
+    for i in range(ndim):
+        x[i] = buf[o + i] + buf[o + ndim + i] * z[i]
+    return x
+
+
+@_njit
+def _logp_grad_z(buf, z, grad):
+    """:func:`_logp_grad` in the sampler's coordinates (``x = shift + scale * z``; gradient times ``scale``)."""
+    lp = _logp_grad(buf, _to_x(buf, z), grad)
+    if buf[_H_RESCALED] != 0.0:
+        ndim = int(buf[_H_NDIM])
+        o = _buffer_length(buf) - ndim
+        for i in range(ndim):
+            grad[i] *= buf[o + i]
+    return lp
+
+
+@_njit
+def _expand_z(buf, z, out):
+    """:func:`_expand` of the sampler's ``z``."""
+    _expand(buf, _to_x(buf, z), out)
+
+
 _LOGP_SIG = types.int64(
     types.uint64, types.CPointer(types.double), types.CPointer(types.double), types.CPointer(types.double), types.voidptr
 )
@@ -430,7 +464,7 @@ def _logp_c(dim, x_, out_, logp_, user_data_):
     if dim != ndim:
         return -1
     buf = numba.carray(user_data_, (_buffer_length(head),), np.float64)
-    lp = _logp_grad(buf, numba.carray(x_, (ndim,)), numba.carray(out_, (ndim,)))
+    lp = _logp_grad_z(buf, numba.carray(x_, (ndim,)), numba.carray(out_, (ndim,)))
     logp_[0] = lp
     if not np.isfinite(lp):
         return 4  # recoverable for nutpie: the step diverges
@@ -444,7 +478,7 @@ def _expand_c(dim, expanded, x_, out_, user_data_):
     if dim != ndim or expanded != int(head[_H_NEXP]):
         return -1
     buf = numba.carray(user_data_, (_buffer_length(head),), np.float64)
-    _expand(buf, numba.carray(x_, (ndim,)), numba.carray(out_, (int(expanded),)))
+    _expand_z(buf, numba.carray(x_, (ndim,)), numba.carray(out_, (int(expanded),)))
     return 0
 
 
@@ -469,6 +503,13 @@ class CompiledDensity:
     ----------
     dens : MixtureDensity
         The numpy density whose data, priors and covariance type are compiled.
+    shift, scale : array-like of shape (ndim,), optional
+        Rescaled sampler coordinates (the mass-matrix warm start of
+        :mod:`bayesgmm.inference._nutpie`): the C callbacks, :meth:`logp_and_grad_z`
+        and :meth:`expand_z` take ``z`` with ``x = shift + scale * z`` (the
+        gradient in ``z`` is ``scale`` times the one in ``x``; the Jacobian is
+        constant, so the posterior is the same). ``scale`` must be positive and
+        finite. Both or neither.
 
     Raises
     ------
@@ -503,7 +544,7 @@ class CompiledDensity:
     True
     """
 
-    def __init__(self, dens):
+    def __init__(self, dens, shift=None, scale=None):
         K, D = dens.n_components, dens.n_features
         block = dens._cov.compiled_block(K, D, dens.priors)
         if block is None:
@@ -526,6 +567,15 @@ class CompiledDensity:
         head[_H_NDIM], head[_H_NEXP] = self.ndim, self.n_expanded
         head[_H_CORR], head[_H_DIAG] = float(self.with_correlations), float(block.diagonal)
         head[_H_CONST] = dens._const
+        if (shift is None) != (scale is None):
+            raise ValueError("shift and scale of the rescaled coordinates: pass both or neither.")
+        self.shift = self.scale = None
+        if scale is not None:
+            self.shift = np.array(shift, dtype=np.float64).reshape(self.ndim)
+            self.scale = np.array(scale, dtype=np.float64).reshape(self.ndim)
+            if not (np.all(np.isfinite(self.shift)) and np.all(np.isfinite(self.scale)) and np.all(self.scale > 0)):
+                raise ValueError("scale of the rescaled coordinates must be positive and finite, shift finite.")
+            head[_H_RESCALED] = 1.0
         parts = [
             head,
             params,
@@ -534,6 +584,8 @@ class CompiledDensity:
             np.asarray(pr.weights_alpha, dtype=np.float64).reshape(K),
             dens.X.T.ravel(),
         ]
+        if self.scale is not None:
+            parts += [self.shift, self.scale]
         # writeable, as the C callbacks see it: one compiled specialisation serves both
         self.buffer = np.ascontiguousarray(np.concatenate(parts))
 
@@ -568,6 +620,40 @@ class CompiledDensity:
     def logp(self, x) -> float:
         """Log posterior density only."""
         return self.logp_and_grad(x)[0]
+
+    def rescaled(self, shift, scale) -> CompiledDensity:
+        """The same density in the sampler coordinates ``z`` with ``x = shift + scale * z``."""
+        return CompiledDensity(self.dens, shift, scale)
+
+    def logp_and_grad_z(self, z):
+        """Log density and gradient in the sampler's coordinates, as the C callback computes them.
+
+        ``z`` is ``x`` itself unless the density was built with ``shift`` and ``scale``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from bayesgmm._logdensity import MixtureDensity
+        >>> from bayesgmm._compiled import CompiledDensity
+        >>> dens = MixtureDensity(np.arange(6.0).reshape(3, 2), 1, "diag")
+        >>> cd = CompiledDensity(dens, shift=np.zeros(dens.ndim), scale=np.full(dens.ndim, 2.0))
+        >>> bool(np.allclose(cd.logp_and_grad_z(np.ones(4))[1], 2 * cd.logp_and_grad(np.full(4, 2.0))[1]))
+        True
+        """
+        z = np.ascontiguousarray(self.dens._check_x(z))
+        grad = np.empty(self.ndim)
+        lp = _logp_grad_z(self.buffer, z, grad)
+        return float(lp), grad
+
+    def to_z(self, x) -> np.ndarray:
+        """Sampler coordinates of the model's unconstrained ``x``."""
+        x = np.asarray(x, dtype=np.float64)
+        return x.copy() if self.scale is None else (x - self.shift) / self.scale
+
+    def from_z(self, z) -> np.ndarray:
+        """The model's unconstrained point of the sampler's ``z``."""
+        z = np.asarray(z, dtype=np.float64)
+        return z.copy() if self.scale is None else self.shift + self.scale * z
 
     def expand(self, x) -> dict:
         """The posterior variables of one unconstrained draw, as :meth:`MixtureDensity.unpack` names them.

@@ -29,6 +29,12 @@ Default run (``python benchmarks/sampling.py``; ~5-10 min on 2 shared cores):
     The compiled density's first build in a fresh process with an empty numba
     cache (``NUMBA_CACHE_DIR`` set to a new temporary folder: cold) and again
     with that cache (warm).
+``warmstart`` (not in the default run)
+    The mass-matrix warm start (``rescale=True``: nutpie samples coordinates
+    rescaled by the curvature sds at the EM start) against nutpie's own first
+    guess, for several warm-up lengths: max R-hat, min bulk ESS, warm-up and
+    draw leapfrog steps, on separated data (N=1000, D=2, K=3; N=1e4, D=5, K=4)
+    and on the small case with feature scales 1e-3 and 1e3.
 
 ``--compare-plain`` runs the earlier comparison with the plain PyMC mixture
 model instead (both samplers 2 chains x (500 tune + 500 draws); plain PyMC
@@ -103,17 +109,18 @@ def fit_em(X, K, seed):
     return em, time.perf_counter() - t
 
 
-def run_bayesgmm(X, K, em, draws, tune, seed, density="compiled", chains=2):
+def run_bayesgmm(X, K, em, draws, tune, seed, density="compiled", chains=2, **kwargs):
     from bayesgmm.inference import run_inference
 
     tree = run_inference(X, K, "full", None, em, draws=draws, tune=tune, chains=chains, random_seed=seed,
-                         progressbar=False, cores=chains, density=density)
+                         progressbar=False, cores=chains, density=density, **kwargs)
     post = tree["posterior"].to_dataset()[["weights", "means", "sds"]]
     rmax, emin = diagnostics(post)
     return {
         "compile": tree.attrs["setup_time"],
         "sampling": tree.attrs["sampling_time"],
         "n_steps": tree.attrs["n_steps_total"],
+        "warmup_steps": tree.attrs["n_steps_total"] - int(tree["sample_stats"]["n_steps"].sum()),
         "divergences": int(tree["sample_stats"]["diverging"].sum()),
         "rhat_max": rmax,
         "ess_min": emin,
@@ -121,13 +128,18 @@ def run_bayesgmm(X, K, em, draws, tune, seed, density="compiled", chains=2):
     }
 
 
-def grad_time_bayesgmm(X, K, truth, repeats=30):
+def grad_time_bayesgmm(X, K, truth, repeats=30, density="compiled"):
+    """Median logp+gradient time of the density nutpie calls (``density``: "compiled" or "numpy")."""
     from threadpoolctl import threadpool_limits
 
     from bayesgmm._logdensity import MixtureDensity
 
     dens = MixtureDensity(X, K, "full")
     x = dens.pack(*truth)
+    if density == "compiled":
+        from bayesgmm._compiled import compile_density
+
+        dens = compile_density(dens)
     ts = []
     with threadpool_limits(1, user_api="blas"):
         for _ in range(repeats):
@@ -307,8 +319,12 @@ def fmt(x, unit=""):
 
 def compare_plain(args):
     """The comparison with the plain PyMC mixture model (``--compare-plain``)."""
+    import os
+
     from threadpoolctl import threadpool_info
 
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}; {os.cpu_count()} CPUs; load average {os.getloadavg()}; "
+          "bayesgmm on its default (compiled) density", flush=True)
     # imports are not compile time: load everything both paths need first
     t = time.perf_counter()
     import nutpie  # noqa: F401
@@ -320,6 +336,8 @@ def compare_plain(args):
     print(f"imports (pymc, nutpie, arviz, bayesgmm): {time.perf_counter() - t:.2f} s", flush=True)
 
     problems = [(1000, 2, 3)] if args.quick else [(1000, 2, 3), (10000, 5, 4)]
+    if args.problems:
+        problems = [tuple(int(v) for v in p.split(",")) for p in args.problems.split(";")]
     results = {}
     for N, D, K in problems:
         X, w, mu, cov = make_data(N, D, K, args.seed)
@@ -334,7 +352,8 @@ def compare_plain(args):
         )
         row["bayesgmm"] = dict(first, em_time=em_time, wall_to_converged=wall + em_time, converged=conv,
                                draws_needed=nd, attempts=len(att), ess_min_final=att[-1]["ess_min"],
-                               rhat_max_final=att[-1]["rhat_max"], grad_ms=1e3 * grad_time_bayesgmm(X, K, truth))
+                               rhat_max_final=att[-1]["rhat_max"], grad_ms=1e3 * grad_time_bayesgmm(X, K, truth),
+                               grad_numpy_ms=1e3 * grad_time_bayesgmm(X, K, truth, density="numpy"))
         print("bayesgmm:", json.dumps(row["bayesgmm"], default=float), flush=True)
         if not args.skip_plain:
             grad_ms = 1e3 * grad_time_plain(X, K, truth)
@@ -366,8 +385,8 @@ def compare_plain(args):
 
     # ---------------------------------------------------------------- table
     print("\nSampling: 2 chains x (500 tune + 500 draws). per leapfrog = sampling time / all leapfrog steps "
-          "(warm-up included); grad = median logp+gradient evaluation outside the sampler (plain: PyTensor "
-          "numba); to converged = EM + compile + sampling until max R-hat <= 1.01 and min bulk ESS >= 400 "
+          "(warm-up included); grad = median logp+gradient evaluation outside the sampler (bayesgmm: the "
+          "compiled density, numpy density in the JSON; plain: PyTensor numba); to converged = EM + compile + sampling until max R-hat <= 1.01 and min bulk ESS >= 400 "
           "(draws doubled when needed, every attempt counted); * = estimated (see the benchmark's notes)")
     hdr = ("problem", "model", "compile s", "sampling s", "per leapfrog ms", "grad ms", "max R-hat", "min ESS",
            "ESS/s", "div", "to converged s", "draws needed")
@@ -404,6 +423,7 @@ def compare_plain(args):
     print(f"PyMC path (build_model + compile logp & dlogp): first {pm_first:.2f} s, second (new data, K=4) {pm_second:.2f} s")
     blas = [(i.get("internal_api"), i.get("num_threads")) for i in threadpool_info()]
     print(f"BLAS: {blas}")
+    print(f"load average at the end {os.getloadavg()}", flush=True)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"results": results, "fresh_total": fresh_total, "fresh_compile": fresh_compile,
@@ -502,7 +522,9 @@ def chains_timing(quick, seed=0):
         X, *_ = make_data(N, D, K, seed)
         em, _ = fit_em(X, K, seed)
         for density in ("compiled", "numpy"):
-            run_bayesgmm(X, K, em, 20, 20, seed, density, chains=1)  # builds/loads what is cached
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # R-hat of one chain
+                run_bayesgmm(X, K, em, 20, 20, seed, density, chains=1)  # builds/loads what is cached
             (t1, c1), (t2, c2) = (_wall_and_cpu(X, K, em, seed, density, chains) for chains in (1, 2))
             r = dict(N=N, D=D, K=K, density=density, one_chain=t1, two_chains=t2, ratio=t2 / t1,
                      cpu_one=c1, cpu_two=c2)
@@ -510,6 +532,17 @@ def chains_timing(quick, seed=0):
             print(f"N={N}, D={D}, K={K} {density}: 1 chain {t1:.2f} s, 2 chains (2 cores) {t2:.2f} s: "
                   f"{t2 / t1:.2f}x (400 + 400 draws per chain); process CPU {c1:.2f} s and {c2:.2f} s: "
                   f"CPU/wall {c1 / t1:.2f} and {c2 / t2:.2f} (2 = both chains running at once)", flush=True)
+    import os
+
+    print(f"\nRATIO wall(2 chains on 2 cores) / wall(1 chain), same draws per chain; target <= 1.2 for the "
+          f"compiled density (load average now {os.getloadavg()[0]:.1f}: valid only on a quiet machine)")
+    quiet = os.getloadavg()[0] < 0.5 * (os.cpu_count() or 1)
+    for r in out:
+        verdict = ""
+        if r["density"] == "compiled":
+            verdict = (("meets" if r["ratio"] <= 1.2 else "misses") + " the 1.2x target" if quiet
+                       else "(not judged: the machine is not quiet)")
+        print(f"  N={r['N']}, D={r['D']}, K={r['K']}, {r['density']:8s}: {r['ratio']:.2f}x {verdict}", flush=True)
     return out
 
 
@@ -572,6 +605,52 @@ def converge_fresh(quick, seed=0, max_draws=4000):
     return out
 
 
+def warm_start(quick, seeds=(1, 2)):
+    """Mass-matrix warm start (``rescale=True``) against nutpie's own start, for several warm-up lengths.
+
+    Same data, EM start (:func:`bayesgmm.inference.em_start`, scale-free) and seeds
+    for both; 2 chains x 500 draws. ``warm-up steps`` are the leapfrog steps (gradient
+    evaluations) of the warm-up, both chains.
+    """
+    from bayesgmm.inference import em_start
+
+    cases = [("separated", 1000, 2, 3, None, (500, 200, 100)),
+             ("feature scales 1e-3..1e3", 1000, 2, 3, (-3, 3), (500, 200, 100))]
+    if not quick:
+        cases.append(("separated", 10000, 5, 4, None, (500, 100)))
+    out = []
+    for label, N, D, K, scales, tunes in cases:
+        X, *_ = make_data(N, D, K, 0)
+        em = em_start(X, K, "full", random_state=0)
+        if scales is not None:
+            # the same data and EM optimum in other units (EM on the rescaled data itself, k-means
+            # started, lands in a worse optimum: not what is measured here)
+            c = np.logspace(*scales, D)
+            X = X * c
+            em = {"weights": em.weights_, "means": em.means_ * c, "covariances": em.covariances_ * np.outer(c, c)}
+        print(f"N={N}, D={D}, K={K}, {label}:", flush=True)
+        for tune in tunes:
+            for rescale in (False, True):
+                rs = [run_bayesgmm(X, K, em, 500, tune, seed, rescale=rescale) for seed in seeds]
+                r = dict(case=label, N=N, D=D, K=K, tune=tune, rescale=rescale,
+                         rhat_max=max(x["rhat_max"] for x in rs), ess_min=min(x["ess_min"] for x in rs),
+                         warmup_steps=float(np.mean([x["warmup_steps"] for x in rs])),
+                         draw_steps=float(np.mean([x["n_steps"] - x["warmup_steps"] for x in rs])),
+                         sampling=float(np.mean([x["sampling"] for x in rs])),
+                         divergences=sum(x["divergences"] for x in rs))
+                out.append(r)
+                print(f"  tune={tune:4d} rescale={str(rescale):5s}: max R-hat {r['rhat_max']:.4f}, min bulk ESS "
+                      f"{r['ess_min']:.0f}, warm-up steps {r['warmup_steps']:.0f}, draw steps {r['draw_steps']:.0f}, "
+                      f"sampling {r['sampling']:.2f} s, divergences {r['divergences']} (mean/worst of seeds "
+                      f"{list(seeds)})", flush=True)
+        for tune in tunes:
+            a, b = (next(r for r in out if r["case"] == label and r["N"] == N and r["tune"] == tune
+                         and r["rescale"] == v) for v in (False, True))
+            print(f"  tune={tune}: warm-up steps without / with rescaling {a['warmup_steps'] / b['warmup_steps']:.2f}x",
+                  flush=True)
+    return out
+
+
 COMPILE = textwrap.dedent(
     """
     import time
@@ -607,7 +686,7 @@ def compile_cold_warm():
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sections", default="grad,chains,converge,compile",
-                    help="comma-separated subset of grad,chains,converge,compile")
+                    help="comma-separated subset of grad,chains,converge,compile,warmstart")
     ap.add_argument("--compare-plain", action="store_true", help="the comparison with plain PyMC instead")
     ap.add_argument("--quick", action="store_true", help="smaller grid / only the small problem")
     ap.add_argument("--skip-plain", action="store_true", help="(--compare-plain) do not run the plain PyMC model")
@@ -615,6 +694,8 @@ def main(argv=None):
     ap.add_argument("--plain-big-sample", action="store_true",
                     help="(--compare-plain) really sample the plain model on the large problem (takes many "
                          "minutes on 2 shared cores); by default its sampling time is estimated")
+    ap.add_argument("--problems", help="(--compare-plain) the problems as 'N,D,K;N,D,K' (default "
+                    "'1000,2,3;10000,5,4'; --quick: '1000,2,3')")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", help="also write the results to this JSON file")
     args = ap.parse_args(argv)
@@ -639,6 +720,9 @@ def main(argv=None):
     if "compile" in sections:
         print("\n== compile time of the compiled density ==", flush=True)
         results["compile"] = compile_cold_warm()
+    if "warmstart" in sections:
+        print("\n== mass-matrix warm start (rescale=True) vs nutpie's own, 2 chains x 500 draws ==", flush=True)
+        results["warmstart"] = warm_start(args.quick)
     print(f"\nload average at the end {os.getloadavg()}", flush=True)
     if args.json:
         with open(args.json, "w") as fh:

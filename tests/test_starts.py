@@ -99,9 +99,11 @@ def test_chain_starts_at_optima_then_over_dispersed():
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("rescale", [True, False])
 @pytest.mark.parametrize("density", ["compiled", "numpy"])
-def test_nutpie_chains_start_where_asked(monkeypatch, density):
-    """Chain c of nutpie starts at start c, whatever the order its threads ask in."""
+def test_nutpie_chains_start_where_asked(monkeypatch, density, rescale):
+    """Chain c of nutpie starts at start c, whatever the order its threads ask in
+    (with ``rescale``, nutpie is given ``z = (start - x0) / s``)."""
     import nutpie
     import nutpie.compiled_pyfunc as cp
 
@@ -140,16 +142,22 @@ def test_nutpie_chains_start_where_asked(monkeypatch, density):
         monkeypatch.setattr(nutpie_module, "_nutpie_compiled_model", spy_compiled)
     monkeypatch.setattr(nutpie, "sample", spy_sample)
     tree = run_inference(X, 2, "full", init=em, draws=5, tune=10, chains=3, random_seed=4,
-                         progressbar=False, cores=2, jitter=0.0, density=density)
+                         progressbar=False, cores=2, jitter=0.0, density=density, rescale=rescale)
     assert tree.attrs.get("density", density) == density
+    assert tree.attrs["rescaled"] == rescale
     assert tree.attrs["chain_start_optimum"] == [0, 1, 0]
     assert len(tree.attrs["em_optima_loglik"]) == 2
     dens = MixtureDensity(X, 2, "full")
     x0, optima = _init_points(em, dens, 0)
     starts, _ = _chain_starts(dens, x0, 3, _seeds(4, 3)[1], 0.0, [x for x, _ in optima])
     seeds = _chain_init_seeds(_seeds(4, 3)[2], 3)
-    for c in range(3):
-        np.testing.assert_array_equal(calls[seeds[c]], starts[c])
+    if rescale:  # z of x = x0 + s z, s the curvature sds at the best optimum x0
+        s0 = _curvature_scale(dens, x0)
+        for c in range(3):
+            np.testing.assert_allclose(x0 + s0 * calls[seeds[c]], starts[c], rtol=1e-12, atol=1e-12)
+    else:
+        for c in range(3):
+            np.testing.assert_array_equal(calls[seeds[c]], starts[c])
     np.testing.assert_array_equal(starts[1], optima[1][0])
     # and nutpie ran chain c from there: its first draw is nearest to its own start
     first = captured["trace"]["warmup_posterior"]["means"].isel(draw=0).values  # (chain, K, D)

@@ -154,7 +154,11 @@ def run_inference(
         Passed to the sampler: for nutpie e.g. ``target_accept``,
         ``maxdepth``, ``cores``, ``adaptation``, and ``density``
         (``"compiled"``, default, or ``"numpy"``: which log density nutpie
-        calls; the result's root attribute ``density`` says which ran); for PyMC's ``pm.sample`` its
+        calls; the result's root attribute ``density`` says which ran) and
+        ``rescale`` (the mass-matrix warm start: nutpie samples coordinates
+        rescaled by the approximate posterior sds at the start, from the local
+        curvature, so its first mass-matrix guess has the posterior's scale;
+        same posterior; root attribute ``rescaled``); for PyMC's ``pm.sample`` its
         keywords; for ``"advi"``/``"fullrank_advi"`` ``pm.fit``'s keywords;
         for ``"minibatch_advi"``: ``batch_size`` (default ``min(N, 1000)``),
         ``n`` (steps), ``learning_rate`` (default 0.01); for ``"tempering"``:
@@ -266,7 +270,7 @@ def run_inference(
             f"model= is sampled with NUTS only; got method={method!r}. Use method='nuts'."
         )
     if method == "nuts" and nuts_sampler == "nutpie" and model is None and not incomplete:
-        tree = _nuts_nutpie(**common, **sampler_kwargs)
+        tree = _nuts_nutpie(**common, center=optima[0][0], **sampler_kwargs)
     elif method == "nuts":
         tree = _pymc_sample(X, nuts_sampler=nuts_sampler, model=model, **common, **sampler_kwargs)
     elif method == "tempering":

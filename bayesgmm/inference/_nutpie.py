@@ -9,7 +9,11 @@ interface (no compilation; each gradient holds the GIL, so chains take turns).
 The compiled path falls back to the numpy one, with a
 :class:`~bayesgmm.exceptions.PerformanceWarning`, if it cannot be built; a
 covariance type without a compiled form uses the numpy one silently. Both
-sample the same posterior and expand draws to the same variables. Each chain
+sample the same posterior and expand draws to the same variables. By default
+(``rescale=True``) nutpie samples ``z = (x - x0) / s``, ``x0`` the best EM optimum
+and ``s`` its curvature sds, so that its first mass-matrix guess has the
+posterior's scale in every coordinate (a warm start of the mass matrix, which
+nutpie takes no other way); the draws are mapped back. Each chain
 starts at the EM estimate plus a seeded jitter scaled by the local curvature, or,
 when ``x0`` has one row per chain, exactly at its own row
 (:func:`bayesgmm.inference._starts._chain_starts`).
@@ -139,8 +143,28 @@ def _nutpie_compiled_model(cd, names, shapes, coords, dims, make_initial_point_f
     )
 
 
+#: Default of ``rescale`` (the mass-matrix warm start; see :func:`_nuts_nutpie`).
+RESCALE_DEFAULT = True
+
+
+def _rescaling(dens, x0, sd0):
+    """``(shift, scale)`` of the sampler coordinates: the start and its curvature sds (1 where unusable)."""
+    scale = np.array(sd0 if sd0 is not None else _jitter_scale(dens, x0, 1.0), dtype=np.float64)
+    scale[~np.isfinite(scale) | (scale <= 0)] = 1.0
+    return np.array(x0, dtype=np.float64), scale
+
+
 def _nuts_nutpie(*, dens, x0, draws, tune, chains, progressbar, seed_jitter, seed_sampler, jitter, t0,
-                 density="compiled", **kwargs):
+                 density="compiled", rescale=None, center=None, **kwargs):
+    """nutpie's NUTS; ``rescale=True`` samples ``z = (x - c) / s``, ``s`` the curvature sds at ``c``
+    (``center``: the best EM optimum, as :func:`run_inference` passes it; default the first start).
+
+    nutpie (0.16) takes no initial mass matrix: it starts from one fitted to the
+    first gradient. Rescaling the coordinates by the local posterior sds at the EM
+    start makes the posterior's scale about 1 in every coordinate, the scale of
+    that first guess, so warm-up starts from a matched mass matrix (the Jacobian
+    is constant: same posterior). The draws are expanded from ``x``.
+    """
     import nutpie
     from nutpie.compiled_pyfunc import from_pyfunc
 
@@ -155,6 +179,13 @@ def _nuts_nutpie(*, dens, x0, draws, tune, chains, progressbar, seed_jitter, see
     sd0_cache = []  # the jitter scale: for one start, or for nutpie's retries of a failed one
 
     def make_logp_fn():
+        if scale is not None:
+            def logp_z(z, **_):
+                lp, g = dens.logp_and_grad(shift + scale * z)
+                return lp, scale * g
+
+            return logp_z
+
         def logp(x, **_):
             return dens.logp_and_grad(x)
 
@@ -162,7 +193,7 @@ def _nuts_nutpie(*, dens, x0, draws, tune, chains, progressbar, seed_jitter, see
 
     def make_expand_fn(seed1, seed2, chain):
         def expand(x, **_):
-            p = dens.unpack(x)
+            p = dens.unpack(x if scale is None else shift + scale * x)
             return {n: p[n] for n in names}
 
         return expand
@@ -176,14 +207,30 @@ def _nuts_nutpie(*, dens, x0, draws, tune, chains, progressbar, seed_jitter, see
         rng = np.random.default_rng([seed_jitter, int(seed) % (2**63)])
         return x0 + jitter * sd0_cache[0] * rng.standard_normal(dens.ndim)
 
+    rescale = RESCALE_DEFAULT if rescale is None else rescale
+    if not isinstance(rescale, (bool, np.bool_)):
+        raise TypeError(f"rescale must be True or False, got {rescale!r}.")
     cd = _compiled_or_none(dens, density)
     if not per_chain:  # 2 ndim gradients: compiled if we can
         sd0_cache.append(_jitter_scale(dens if cd is None else cd, x0, jitter))
+    shift = scale = None
+    if rescale:
+        if center is not None:  # the chain starts' curvature, cached on dens: no new gradients
+            shift, scale = _rescaling(dens if cd is None else cd, np.asarray(center, dtype=np.float64), None)
+        else:
+            shift, scale = _rescaling(dens if cd is None else cd, x0, sd0_cache[0] if sd0_cache and jitter > 0 else None)
+        if cd is not None:
+            cd = cd.rescaled(shift, scale)
+
+    def make_z_initial_point_fn(seed):
+        x = make_initial_point_fn(seed)
+        return x if scale is None else (x - shift) / scale
+
     dims = {n: _DIMS[n] for n in names}
     compiled = None
     if cd is not None:
         try:
-            compiled = _nutpie_compiled_model(cd, names, shapes, _coords(dens), dims, make_initial_point_fn)
+            compiled = _nutpie_compiled_model(cd, names, shapes, _coords(dens), dims, make_z_initial_point_fn)
         except Exception as err:  # an incompatible nutpie: the Python-function path still works
             warnings.warn(
                 f"nutpie could not take the compiled log density ({type(err).__name__}: {err}); "
@@ -202,7 +249,7 @@ def _nuts_nutpie(*, dens, x0, draws, tune, chains, progressbar, seed_jitter, see
             names,
             coords=_coords(dens),
             dims=dims,
-            make_initial_point_fn=make_initial_point_fn,
+            make_initial_point_fn=make_z_initial_point_fn,
         )
     kwargs.setdefault("cores", min(chains, os.cpu_count() or 1))
     setup_time = time.perf_counter() - t0
@@ -216,7 +263,7 @@ def _nuts_nutpie(*, dens, x0, draws, tune, chains, progressbar, seed_jitter, see
                 chains=chains,
                 seed=seed_sampler,
                 progress_bar=progressbar,
-                init_mean=x0,
+                init_mean=x0 if scale is None else (x0 - shift) / scale,
                 save_warmup=True,
                 **kwargs,
             )
@@ -248,5 +295,6 @@ def _nuts_nutpie(*, dens, x0, draws, tune, chains, progressbar, seed_jitter, see
             "sampling_time": sampling_time,
             "n_steps_total": n_steps,
             "density": "numpy" if cd is None else "compiled",
+            "rescaled": bool(rescale),
         },
     )

@@ -212,9 +212,26 @@ def _curvature_scale(dens: MixtureDensity, x0, X=None, scale=1.0):
 
 
 def _jitter_scale(dens, x0, jitter):
-    """Per-coordinate sd of the chains' starting jitter (zeros without jitter)."""
+    """Per-coordinate sd of the chains' starting jitter (zeros without jitter).
+
+    The last result is kept on the (numpy) density, keyed by ``x0``: the chain
+    starts and the sampler's rescaling (:mod:`bayesgmm.inference._nutpie`) ask
+    for the same point, and at large N each costs hundreds of gradients.
+    """
+    if not jitter > 0:
+        return np.zeros(dens.ndim)
+    base = getattr(dens, "dens", dens)  # a CompiledDensity keeps its numpy density in .dens
+    key = np.asarray(x0, dtype=np.float64).tobytes()
+    cached = getattr(base, "_curvature_at", None)
+    if cached is not None and cached[0] == key:
+        return cached[1].copy()
     with _blas_one_thread():
-        return _curvature_scale(dens, x0) if jitter > 0 else np.zeros(dens.ndim)
+        sd = _curvature_scale(dens, x0)
+    try:
+        base._curvature_at = (key, sd.copy())
+    except AttributeError:  # a density that takes no attributes: no cache
+        pass
+    return sd
 
 
 def _aligned(best, other, shared=False):
