@@ -213,7 +213,8 @@ def run_replicate(args):
                 em.fit(X)
                 tree = run_inference(
                     X, K, covariance_type, priors=rp, init=em, method=SBC_METHOD, draws=DRAWS_PER_CHAIN, tune=TUNE,
-                    chains=CHAINS, random_seed=int(rng.integers(2**31 - 1)), progressbar=False, cores=1,
+                    chains=CHAINS, random_seed=int(rng.integers(2**31 - 1)), progressbar=False,
+                    **({"cores": 1} if SBC_METHOD == "nuts" else {}),
                 )
             post = tree["posterior"]
             S_all = CHAINS * DRAWS_PER_CHAIN
