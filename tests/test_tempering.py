@@ -212,6 +212,7 @@ def test_relabeller_permutes_components_exactly(covariance_type):
     assert _Relabeller.for_density(MixtureDensity(X, 3, covariance_type, Priors(weights_alpha=[1, 2, 3]))) is None
 
 
+@pytest.mark.slow
 def test_aligned_swaps_give_the_same_label_free_posterior():
     """Aligned swaps are exact: the label-free posterior (the sorted means) equals the plain
     swaps' within Monte Carlo error. (The labelling can still drift through states where one
