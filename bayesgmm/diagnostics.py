@@ -89,6 +89,11 @@ STUCK_FROZEN_FRACTION = 0.5
 #: while moving less than ``STUCK_DEPTH_MOVEMENT`` posterior sds.
 STUCK_MAXDEPTH_FRACTION = 0.5
 STUCK_DEPTH_MOVEMENT = 0.05
+#: A stuck chain's component counts as collapsed when its median standard deviation
+#: (smallest over the features) is below this fraction of the data's sd in that
+#: feature: it sits on (nearly) identical observations, where the likelihood is
+#: unbounded. EM's default ``reg_covar`` floor is an sd of 1e-3 data sds.
+COLLAPSED_SD_RATIO = 1e-3
 
 
 @dataclass(frozen=True)
@@ -394,7 +399,8 @@ def check_diagnostics(
     healthy = np.flatnonzero(~stuck_mask)
     problems = []
     if stuck:
-        problems.append(_stuck_problem(chains, stuck_mask, n_healthy=healthy.size))
+        collapsed = _collapsed_components(posterior, tree, stuck_mask)
+        problems.append(_stuck_problem(chains, stuck_mask, n_healthy=healthy.size, collapsed=collapsed))
     # R-hat, ESS and modes of the chains that moved: across a stuck chain they only
     # measure how far its starting point is from the rest (issue 14: "R-hat 9.9e15")
     post_h = posterior.isel(chain=healthy) if stuck and healthy.size else posterior
@@ -633,7 +639,40 @@ def _with_modes(chains, modes, stuck_mask):
     return chains.assign(mode=("chain", mode))
 
 
-def _stuck_problem(chains, stuck_mask, *, n_healthy):
+def _collapsed_components(posterior, tree, stuck_mask):
+    """Components of the stuck chains whose sd collapsed onto identical observations.
+
+    Returns ``{component: (sd ratio, observations at its mean)}`` over the stuck
+    chains: the median (over draws) of the smallest sd over the features, as a
+    fraction of the data's sd in that feature, below :data:`COLLAPSED_SD_RATIO`;
+    the count is of observations within 10 such sds of the component's median mean
+    in every feature. Empty when the tree has no ``sds`` or no observed data.
+    """
+    if "sds" not in posterior or not stuck_mask.any():
+        return {}
+    try:
+        X = np.asarray(_datatree.get_observed(tree).transpose("obs", "feature").values, dtype=np.float64)
+    except (KeyError, ValueError, TypeError):
+        return {}
+    data_sd = X.std(axis=0)
+    if X.shape[0] < 2 or not np.all(data_sd > 0):
+        return {}
+    sel = posterior.isel(chain=np.flatnonzero(stuck_mask))
+    sds = sel["sds"].transpose("chain", "draw", "component", "feature").to_numpy()
+    means = sel["means"].transpose("chain", "draw", "component", "feature").to_numpy()
+    ratio = np.median(sds / data_sd, axis=1)  # (chain, component, feature)
+    centre = np.median(means, axis=1)
+    out = {}
+    for c, k in zip(*np.nonzero(ratio.min(axis=-1) < COLLAPSED_SD_RATIO)):
+        r = float(ratio[c, k].min())
+        near = np.all(np.abs(X - centre[c, k]) <= 10 * np.median(sds[c, :, k], axis=0), axis=1)
+        k = int(sel["component"].values[k]) if "component" in sel.coords else int(k)
+        if k not in out or r < out[k][0]:
+            out[k] = (r, int(near.sum()))
+    return dict(sorted(out.items()))
+
+
+def _stuck_problem(chains, stuck_mask, *, n_healthy, collapsed=None):
     """The StuckSamplerWarning Problem for the stuck chains."""
     rows = []
     for i in np.flatnonzero(stuck_mask):
@@ -657,17 +696,31 @@ def _stuck_problem(chains, stuck_mask, *, n_healthy):
         if n_healthy
         else "No chain moved, so there is no posterior sample: R-hat and ESS are not reported."
     )
+    if collapsed:
+        parts = [f"component {k} (sd {r:.2g} of the data's, {n} observation(s) at its mean)"
+                 for k, (r, n) in collapsed.items()]
+        cause = (
+            f"Collapsed: {'; '.join(parts)}. A component that sits on identical (duplicated or "
+            "rounded) observations has an unbounded likelihood there, and NUTS follows it into "
+            "the singularity. Remove or de-duplicate those rows (or add the rounding error as "
+            "noise), or use fewer `n_components`; drop the stuck chains before summarising "
+            "(`model.idata_.isel(chain=...)`)."
+        )
+    else:
+        cause = (
+            "This happens when a chain starts at or falls into a place NUTS "
+            "cannot leave, typically an empty or nearly empty component of an overfitted "
+            "mixture (healthy step sizes are about 0.05-1). Use fewer `n_components` or a larger "
+            "Dirichlet concentration (`Priors(weights_alpha=...)`), a longer `tune`, or another "
+            "`random_state`; drop the stuck chains before summarising "
+            "(`model.idata_.isel(chain=...)`), or use a sampler that mixes across modes."
+        )
     return Problem(
         "stuck",
         StuckSamplerWarning,
         f"The sampler was stuck in {len(rows)} chain(s): {'; '.join(rows)}. Their draws are "
         f"their starting point, not a posterior sample, and are not comparable with other "
-        f"chains; {rest} This happens when a chain starts at or falls into a place NUTS "
-        "cannot leave, typically an empty or nearly empty component of an overfitted "
-        "mixture (healthy step sizes are about 0.05-1). Use fewer `n_components` or a larger "
-        "Dirichlet concentration (`Priors(weights_alpha=...)`), a longer `tune`, or another "
-        "`random_state`; drop the stuck chains before summarising "
-        "(`model.idata_.isel(chain=...)`), or use a sampler that mixes across modes.",
+        f"chains; {rest} {cause}",
     )
 
 

@@ -79,6 +79,7 @@ def test_frozen_chains_are_stuck_and_rhat_is_not_astronomical(em_and_X):
     msg = str(caught[0].message)
     assert "chain 0" in msg and "chain 2" in msg and "chain 1 " not in msg
     assert "100% of draws repeat" in msg and "n_components" in msg and "weights_alpha" in msg
+    assert "Collapsed" not in msg  # the components kept the EM fit's covariances
     assert report.stuck_chains == (0, 2)
     assert report.max_rhat < 1.01  # computed on chains 1 and 3, which moved
     assert report.chains["mode"].values.tolist() == [-1, 0, -1, 0]
@@ -124,3 +125,42 @@ def test_stuck_movement_is_scale_free(em_and_X):
     np.testing.assert_allclose(a[:3], b[:3], rtol=1e-6)
     assert a[3] < 1e-9 and b[3] < 1e-9  # rounding only
     assert dg.chain_table(scaled, n_obs=200)["stuck"].values.tolist() == [False, False, False, True]
+
+
+@pytest.mark.slow
+def test_real_run_stuck_on_duplicated_rows():
+    """A real nutpie run that gets stuck (not constructed draws): 20 identical rows make one
+    component's likelihood unbounded as its sd goes to 0; NUTS follows it into the
+    singularity (step size ~1e-3, draws that no longer move, sd ~1e-14 of the data's).
+    Stuck on every seed tried (0-3); about 3 s."""
+    import re
+
+    from bayesgmm import BayesianGMM
+
+    rng = np.random.default_rng(1)
+    X = np.vstack([rng.normal(size=(40, 1)), np.full((20, 1), 3.0)])
+    model = BayesianGMM(2, covariance_type="diag", draws=50, tune=100, chains=2, n_init=1,
+                        progressbar=False, random_state=1)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        model.fit(X)
+    caught = [w for w in rec if issubclass(w.category, SamplingWarning)]
+    stuck = [w for w in caught if w.category is StuckSamplerWarning]
+    assert len(stuck) == 1
+    # no astronomically large R-hat or "chains N sds apart" about the stuck chains
+    assert not any(issubclass(w.category, (RhatWarning, ChainModeWarning)) for w in caught)
+    msg = str(stuck[0].message)
+    report = dg.check_diagnostics(model.idata_)
+    assert report.stuck_chains == (0, 1)
+    assert "chain 0 (step size" in msg and "chain 1 (step size" in msg
+    assert np.all(report.chains["step_size"].values < 0.01)  # healthy: 0.05-1
+    assert np.all(report.chains["frozen_fraction"].values > 0.5)
+    # the cause is named: the component on the duplicated rows (EM's component at 3.0)
+    k_dup = int(np.argmin(np.abs(model.em_.means_[:, 0] - 3.0)))
+    assert f"Collapsed: component {k_dup} (sd " in msg and "20 observation(s) at its mean" in msg
+    sd_dup = dg._collapsed_components(dt.get_posterior(model.idata_), model.idata_,
+                                      np.array([True, True]))[k_dup][0]
+    assert sd_dup < 1e-6
+    # every parameter the advice names is one the user has
+    named = set(re.findall(r"`([a-z_]+)`", msg))
+    assert named and named <= set(model.get_params()), named

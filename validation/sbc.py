@@ -80,13 +80,22 @@ CHAINS = 1
 DRAWS_PER_CHAIN = 700  # 700 draws thinned by 7 -> 100, keep 99
 TUNE = 300
 THIN = 7
+# Prior scale of the component means relative to the unit data scale (the package's
+# default is 2). The overlapping configuration (``--mean-scale 0.5``) draws component
+# means that are typically closer than 1.5 within-component sds; the posterior uses the
+# same prior, so SBC's argument holds. Read from the environment so that worker
+# processes (spawned) see the value ``main`` set.
+MEAN_SCALE = float(os.environ.get("BAYESGMM_SBC_MEAN_SCALE", "2.0"))
+# Sampler of the posterior: "nuts" (the default path) or "tempering" (replica exchange,
+# ``run_inference(method="tempering")``). Environment-set for the same reason.
+SBC_METHOD = os.environ.get("BAYESGMM_SBC_METHOD", "nuts")
 
 
 def reference_priors(covariance_type):
     """The package's default relative priors resolved against mean 0, sd 1."""
     from bayesgmm.priors import Priors, ResolvedPriors
 
-    p = Priors()  # defaults: alpha 1, mean_scale 2, sd_scale 1, lkj_eta 2
+    p = Priors(mean_scale=MEAN_SCALE)  # defaults: alpha 1, mean_scale 2, sd_scale 1, lkj_eta 2
     s = np.ones(D)
     sd_sigma = np.asarray(p.sd_scale, dtype=float) * s * np.ones(D)
     return ResolvedPriors(
@@ -106,9 +115,16 @@ def draw_prior(rp, covariance_type, rng):
     w = rng.dirichlet(rp.weights_alpha)
     mu = rng.normal(rp.mean_loc, rp.mean_sd, size=(K, D))
     sds = np.abs(rng.normal(0.0, rp.sd_sigma, size=(K, D)))
+    if covariance_type == "spherical":  # sd[k] ~ HalfNormal(sd_sigma_spherical), Sigma_k = sd[k]^2 I
+        sds = np.repeat(np.abs(rng.normal(0.0, rp.sd_sigma_spherical, size=(K, 1))), D, axis=1)
+    elif covariance_type == "tied":  # one LKJ-Cholesky covariance shared by all components
+        sds = np.repeat(sds[:1], K, axis=0)
+        r_tied = 2.0 * rng.beta(rp.lkj_eta, rp.lkj_eta) - 1.0
     cov = np.zeros((K, D, D))
     for k in range(K):
-        if covariance_type == "full":
+        if covariance_type == "tied":
+            C = np.array([[1.0, r_tied], [r_tied, 1.0]])
+        elif covariance_type == "full":
             # LKJ(eta) in D=2: the correlation r = 2 * Beta(eta, eta) - 1
             r = 2.0 * rng.beta(rp.lkj_eta, rp.lkj_eta) - 1.0
             C = np.array([[1.0, r], [r, 1.0]])
@@ -146,9 +162,16 @@ def _quantities_component(w, mu, cov, covariance_type, suffix):
         out[f"w{k}_{suffix}"] = w[:, k]
         for d in range(D):
             out[f"mu{k}{d}_{suffix}"] = mu[:, k, d]
-            out[f"sd{k}{d}_{suffix}"] = sds[:, k, d]
+            if covariance_type in ("full", "diag"):
+                out[f"sd{k}{d}_{suffix}"] = sds[:, k, d]
         if covariance_type == "full":
             out[f"corr{k}_{suffix}"] = cov[:, k, 0, 1] / (sds[:, k, 0] * sds[:, k, 1])
+        if covariance_type == "spherical":  # one sd per component
+            out[f"sd{k}_{suffix}"] = sds[:, k, 0]
+    if covariance_type == "tied":  # shared by the components: label-free, listed once
+        for d in range(D):
+            out[f"sd{d}_{suffix}"] = sds[:, 0, d]
+        out[f"corr_{suffix}"] = cov[:, 0, 0, 1] / (sds[:, 0, 0] * sds[:, 0, 1])
     return out
 
 
@@ -194,8 +217,9 @@ def run_replicate(args):
                 warnings.simplefilter("ignore")
                 em.fit(X)
                 tree = run_inference(
-                    X, K, covariance_type, priors=rp, init=em, draws=DRAWS_PER_CHAIN, tune=TUNE,
-                    chains=CHAINS, random_seed=int(rng.integers(2**31 - 1)), progressbar=False, cores=1,
+                    X, K, covariance_type, priors=rp, init=em, method=SBC_METHOD, draws=DRAWS_PER_CHAIN, tune=TUNE,
+                    chains=CHAINS, random_seed=int(rng.integers(2**31 - 1)), progressbar=False,
+                    **({"cores": 1} if SBC_METHOD == "nuts" else {}),
                 )
             post = tree["posterior"]
             S_all = CHAINS * DRAWS_PER_CHAIN
@@ -218,7 +242,7 @@ def run_replicate(args):
             # relabel truth and draws against the EM fit (a function of the data only)
             from bayesgmm.covariance import get_covariance_type
 
-            em_cov = get_covariance_type(covariance_type).to_full(em.covariances_, K)
+            em_cov = get_covariance_type(covariance_type).to_full(em.covariances_, K, D)
             ref = (em.weights_, em.means_, em_cov)
             perm_e = _relabel(pw, pmu, pcov, ref)
             perm_true = _relabel(w[None], mu[None], cov[None], ref)
@@ -447,7 +471,7 @@ def analyse(tag="", n_bins=20, plots=True, pool=None):
     tags = [tag] if pool is None else list(pool)
     if pool is not None:
         tag = "_pooled"
-    for ct in ("full", "diag"):
+    for ct in ("full", "diag", "spherical", "tied"):
         paths = [RESULTS / f"sbc_{ct}{t}.csv" for t in tags]
         if not all(p.exists() for p in paths):
             continue
@@ -544,7 +568,8 @@ def _backend(scheduler):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--covariance-type", nargs="+", default=["full", "diag"], choices=["full", "diag"])
+    ap.add_argument("--covariance-type", nargs="+", default=["full", "diag"],
+                    choices=["full", "diag", "spherical", "tied"])
     ap.add_argument("--replicates", type=int, default=200)
     ap.add_argument("--processes", type=int, default=2)
     ap.add_argument("--seed", type=int, default=20181)
@@ -555,6 +580,11 @@ def main(argv=None):
     ap.add_argument("--bins", type=int, default=20)
     ap.add_argument("--pool", nargs="+", default=None, metavar="TAG",
                     help="with --analyse: pool the runs of these tags ('' for the untagged run)")
+    ap.add_argument("--mean-scale", type=float, default=None,
+                    help="prior sd of the component means at unit data scale (default 2, the package's; "
+                         "0.5 gives the overlapping configuration)")
+    ap.add_argument("--method", choices=["nuts", "tempering"], default=None,
+                    help="posterior sampler (default nuts, the package's default path)")
     ap.add_argument("--timeout", type=float, default=480.0,
                     help="wall seconds per replicate before it is recorded as 'timeout' (default 480)")
     ap.add_argument("--scheduler", default=None, metavar="ADDRESS",
@@ -562,6 +592,13 @@ def main(argv=None):
                          "tcp://host:8786) through joblib's dask backend, on all its workers "
                          "(--processes is then ignored)")
     args = ap.parse_args(argv)
+    global MEAN_SCALE, SBC_METHOD
+    if args.mean_scale is not None:  # workers are spawned: they read the environment
+        os.environ["BAYESGMM_SBC_MEAN_SCALE"] = repr(args.mean_scale)
+        MEAN_SCALE = args.mean_scale
+    if args.method is not None:
+        os.environ["BAYESGMM_SBC_METHOD"] = args.method
+        SBC_METHOD = args.method
     t0 = time.perf_counter()
     if args.check_prior:
         for ct in args.covariance_type:

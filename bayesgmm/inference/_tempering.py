@@ -140,6 +140,118 @@ def _initial_metric(dens, x0, betas):
     return var
 
 
+def _relabelled_window(dens, window, refs, betas_r):
+    """The warm-up window's draws with each draw's components permuted to match its chain's
+    reference (``refs[r]``, unpacked), for the metric estimate only.
+
+    A replica that switched labels during the window (swaps bring states from hot
+    temperatures, where labels mix) would otherwise give the metric the spread between
+    the label-switched modes (distances between component means) instead of the
+    posterior's own scale: the step sizes then blow up in those coordinates and most
+    trajectories diverge. Relabelling is a function of the draws used by the adaptation
+    only, so the sampler stays valid. The prior's replica (``beta == 0``) is left alone:
+    its means are one unimodal cloud. Needs the density's ``pack``/``unpack``.
+    """
+    from bayesgmm.inference._starts import _aligned
+
+    W = np.stack(window)  # (n, R, nd)
+    if not (hasattr(dens, "pack") and hasattr(dens, "unpack")) or dens.n_components < 2:
+        return W
+    out = W.copy()
+    for r in np.flatnonzero(betas_r > 0):
+        for i in range(W.shape[0]):
+            par = dens.unpack(W[i, r])
+            al = _aligned(refs[r], par)
+            if np.any(al["weights"] != par["weights"]) or np.any(al["means"] != par["means"]):
+                out[i, r] = dens.pack(al["weights"], al["means"], al["covariances"])
+    return out
+
+
+class _Relabeller:
+    """Exact permutations of mixture components in the density's unconstrained coordinates.
+
+    Used by the aligned swaps, which need label-symmetric targets: ``for_density``
+    returns ``None`` (plain swaps) when the Dirichlet concentrations differ.
+
+    ``x = [z (K-1), means (K*D), covariance block]`` with the weights' softmax
+    coordinates ``v = [z, -sum z]`` (sum zero): a permutation of ``v`` keeps the sum,
+    so ``z' = v[perm][:-1]`` is exact; the means' rows are permuted; the covariance
+    block's coordinate map is found once per permutation by a probe (a per-component
+    layout is a permutation of indices; a shared covariance maps to itself). ``None``
+    where the density has no such layout (then swaps are plain).
+    """
+
+    def __init__(self, dens):
+        self.dens = dens
+        self.K, self.D = int(dens.n_components), int(dens.n_features)
+        self.scale = np.sqrt(np.var(np.asarray(dens.X, dtype=np.float64), axis=0)) + 1e-300
+        self._index = {}
+
+    @classmethod
+    def for_density(cls, dens):
+        need = ("n_components", "n_features", "X", "_i_w", "_i_mu", "_i_cov", "_cov", "unpack")
+        if not all(hasattr(dens, a) for a in need) or int(dens.n_components) < 2:
+            return None
+        # the aligned swap is exact only for label-symmetric targets: equal Dirichlet
+        # concentrations (the other priors are shared by the components)
+        alpha = np.asarray(getattr(getattr(dens, "priors", None), "weights_alpha", np.nan), dtype=float)
+        if alpha.ndim > 1 or not np.all(np.isfinite(alpha)) or np.ptp(alpha) != 0:
+            return None
+        return cls(dens)
+
+    def _cov_index(self, perm):
+        key = tuple(int(i) for i in perm)
+        if key not in self._index:
+            d, K, D = self.dens, self.K, self.D
+            rng = np.random.default_rng(0)
+            u = rng.normal(scale=0.3, size=d._i_cov.stop - d._i_cov.start)
+            L = d._cov.chol_from_unconstrained(u, K, D)
+            cov = np.asarray(L @ np.swapaxes(L, -1, -2))
+            u2 = d._cov.unconstrained_from_covariances(cov[np.asarray(perm)], K, D)
+            idx = np.array([int(np.argmin(np.abs(u - v))) for v in u2])
+            if not np.allclose(u[idx], u2, rtol=1e-8, atol=1e-10):
+                idx = None
+            self._index[key] = idx
+        return self._index[key]
+
+    def features(self, x):
+        """Per-component features: means in data sds, log weights (up to a constant shared
+        by the components) and log sds."""
+        d = self.dens
+        z = x[d._i_w]
+        v = np.append(z, -z.sum())
+        mu = x[d._i_mu].reshape(self.K, self.D) / self.scale
+        log_sd = np.log(d.unpack(x)["sds"] / self.scale)
+        return np.concatenate([mu, v[:, None], log_sd], axis=1)
+
+    def align(self, ref, x):
+        """The permutation ``perm`` (new component k = old perm[k]) of ``x`` closest to ``ref``:
+        Hungarian assignment on the squared distance between the components' means (in data
+        sds), log weights and log sds. The cost is symmetric and commutes with relabelling,
+        as the swap's involution needs; with the weights and sds in it a nearly empty
+        component (mean wandering under its prior) is not matched to an occupied one."""
+        from scipy.optimize import linear_sum_assignment
+
+        a, b = self.features(ref), self.features(x)
+        cost = ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)
+        _, perm = linear_sum_assignment(cost)
+        return perm
+
+    def permute(self, x, perm):
+        """``x`` with its components permuted (None when the covariance layout is unknown)."""
+        d, K, D = self.dens, self.K, self.D
+        idx = self._cov_index(perm)
+        if idx is None:
+            return None
+        z = x[d._i_w]
+        v = np.append(z, -z.sum())[perm]
+        out = np.empty_like(x)
+        out[d._i_w] = v[:-1]
+        out[d._i_mu] = x[d._i_mu].reshape(K, D)[perm].ravel()
+        out[d._i_cov] = x[d._i_cov][idx]
+        return out
+
+
 def _tempering(
     *,
     dens,
@@ -158,12 +270,14 @@ def _tempering(
     swap_scheme="deo",
     adapt_ladder=True,
     betas=None,
+    align_swaps=True,
     **kwargs,
 ):
     if kwargs:
         raise TypeError(
             f"method='tempering' got unexpected keyword argument(s) {sorted(kwargs)}; it accepts "
-            "n_temperatures, n_leapfrog, target_accept, swap_scheme, adapt_ladder, betas and jitter."
+            "n_temperatures, n_leapfrog, target_accept, swap_scheme, adapt_ladder, betas, align_swaps "
+            "and jitter."
         )
     M = _check_int(n_temperatures, "n_temperatures", 1) if betas is None else len(betas)
     n_leapfrog = _check_int(n_leapfrog, "n_leapfrog", 1)
@@ -174,6 +288,8 @@ def _tempering(
         raise ValueError(f"swap_scheme must be one of {list(SWAP_SCHEMES)}, got {swap_scheme!r}.")
     if not isinstance(adapt_ladder, bool):
         raise TypeError(f"adapt_ladder must be True or False, got {adapt_ladder!r}.")
+    if not isinstance(align_swaps, bool):
+        raise TypeError(f"align_swaps must be True or False, got {align_swaps!r}.")
     n_obs = getattr(dens, "X", np.empty((1000, 1))).shape[0]
     if betas is None:
         ladder = _initial_ladder(M, n_obs)
@@ -198,6 +314,10 @@ def _tempering(
     with _blas_one_thread():
         inv_metric = np.tile(_initial_metric(dens, x0, ladder), (C, 1))  # (R, nd), slot r = c * M + m
         setup_time = time.perf_counter() - t0
+        # each replica's labelling reference for the metric estimate: its chain's start
+        refs = [dens.unpack(starts[r // M]) for r in range(R)] if hasattr(dens, "unpack") else None
+        relabeller = _Relabeller.for_density(dens) if align_swaps else None
+        n_aligned = 0
         t1 = time.perf_counter()
         xs = np.repeat(starts, M, axis=0)
         beta_r = np.tile(ladder, C)
@@ -288,6 +408,24 @@ def _tempering(
                     si, sj = i[do], j[do]
                     for arr in (xs, ll, prior):
                         arr[si], arr[sj] = arr[sj].copy(), arr[si].copy()
+                    if relabeller is not None:
+                        # aligned swap: the state coming into slot i is permuted to the
+                        # labelling of the one leaving it, and the one going to slot j by
+                        # the inverse permutation. (a, b) -> (P b, P^-1 a) with P aligning b
+                        # to a is an involution (the alignment is symmetric and equivariant)
+                        # with unit Jacobian, and the targets are label-symmetric: its
+                        # acceptance is the plain swap's. The cold replica then never
+                        # receives a label-switched state, which its component-wise metric
+                        # and step size do not fit.
+                        for a_, b_ in zip(si, sj):
+                            # after the exchange xs[a_] holds the incoming b, xs[b_] the outgoing a
+                            perm = relabeller.align(xs[b_], xs[a_])
+                            if np.any(perm != np.arange(perm.size)):
+                                inv = np.argsort(perm)
+                                pa, pb = relabeller.permute(xs[a_], perm), relabeller.permute(xs[b_], inv)
+                                if pa is not None and pb is not None:
+                                    xs[a_], xs[b_] = pa, pb
+                                    n_aligned += 1
                     lab = label.reshape(-1)
                     lab[si], lab[sj] = lab[sj].copy(), lab[si].copy()
                     swapped[si] = swapped[sj] = True
@@ -310,7 +448,7 @@ def _tempering(
                 if len(window) >= 10:
                     # a robust variance (interquartile range): a few draws in another mode
                     # must not widen a temperature's metric far beyond its main mode
-                    q1, q3 = np.quantile(np.stack(window), [0.25, 0.75], axis=0)
+                    q1, q3 = np.quantile(_relabelled_window(dens, window, refs, beta_r), [0.25, 0.75], axis=0)
                     var = ((q3 - q1) / 1.349) ** 2
                     n_w = len(window)
                     # shrink towards the previous metric, scale-free (Stan's regularisation, relative)
@@ -369,6 +507,7 @@ def _tempering(
         "n_temperatures": int(M),
         "betas": [float(b) for b in ladder],
         "swap_scheme": swap_scheme,
+        "aligned_swaps": int(n_aligned),
         "swap_acceptance": [float(a) for a in np.atleast_1d(swap_rate)] if M > 1 else [],
         "swaps_accepted": [int(v) for v in post_swap_done] if M > 1 else [],
         "round_trips": [int(r) for r in round_trips],
