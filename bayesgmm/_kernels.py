@@ -749,7 +749,12 @@ def accumulate_statistics(
     would lose more than :data:`EXPANSION_TOLERANCE` nats
     (:func:`_expansion_error`), each component's log-densities and moments
     are computed on the rows centred on its mean (``K`` feature passes per
-    chunk; the statistics' ``centre`` is then ``means``). Chunks are small (about
+    chunk; the statistics' ``centre`` is then ``means``). Otherwise, where the
+    type has a compiled one-pass kernel (its ``fused_statistics``: ``diag``),
+    that kernel computes the log-densities from ``x - mu_k`` directly, the
+    responsibilities and the statistics in one pass over the rows (same
+    statistics up to rounding; ``features``, ``chunk_size`` and ``workspace``
+    are then unused). Chunks are small (about
     :data:`CHUNK_BYTES` / 8 of temporaries, and never more than one
     ``n x (D + 2K)`` array), so they stay in cache.
 
