@@ -125,3 +125,12 @@ def test_default_diag_fit_same_as_numpy_path(monkeypatch):
     np.testing.assert_allclose(fused.means_, ref.means_, rtol=1e-10)
     np.testing.assert_allclose(fused.covariances_, ref.covariances_, rtol=1e-8)
     assert fused.score(X) == pytest.approx(ref.score(X), rel=1e-12)
+
+
+def test_fused_docstring_examples_run():
+    import doctest
+
+    import bayesgmm.covariance._fused as fused
+
+    res = doctest.testmod(fused, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert res.attempted > 0 and res.failed == 0
