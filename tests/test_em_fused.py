@@ -43,8 +43,8 @@ def _rel(a, b):
 def test_fused_matches_numpy_path(offset, sd, weighted):
     X, means, pc, log_w, w = _problem(offset, sd)
     shift = X.mean(axis=0)
-    kw = dict(means=means - shift, precisions_chol=pc, log_weights=log_w, shift=shift,
-              sample_weight=w if weighted else None, n_worst=7, row_offset=100)
+    kw = {"means": means - shift, "precisions_chol": pc, "log_weights": log_w, "shift": shift,
+          "sample_weight": w if weighted else None, "n_worst": 7, "row_offset": 100}
     got = _kernels.accumulate_statistics(X, DIAG, **kw)
     ref = _kernels.accumulate_statistics(X, NUMPY_DIAG, **kw)
     assert got.centre is None and ref.centre is None  # both on the accurate-enough fast path
@@ -60,7 +60,7 @@ def test_far_data_without_shift_keep_the_centred_path():
     # offset 1e9 in units of 1e-3: the expansion would cancel, both fall back
     # to the per-component centred statistics (the fused kernel is not used)
     X, means, pc, log_w, _ = _problem(1e9, 1e-3)
-    kw = dict(means=means, precisions_chol=pc, log_weights=log_w)
+    kw = {"means": means, "precisions_chol": pc, "log_weights": log_w}
     got = _kernels.accumulate_statistics(X, DIAG, **kw)
     ref = _kernels.accumulate_statistics(X, NUMPY_DIAG, **kw)
     assert got.centre is not None

@@ -430,7 +430,6 @@ class CovarianceModel:
         >>> get_covariance_type("full").fused_statistics(3) is None
         True
         """
-        return None
 
     def reuse_moment_features(self) -> bool:
         """Whether an EM fit builds the per-row moment features once and reuses them.

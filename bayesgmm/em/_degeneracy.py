@@ -135,7 +135,7 @@ class DataSpread:
         # of the matrix (a matrix product per chunk either way)
         cache = self._cache
         if "var" not in cache:
-            self.cov
+            cache["var"] = np.diagonal(self.cov).copy()
         return cache["var"]
 
     @property
