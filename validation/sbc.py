@@ -425,16 +425,18 @@ def holm(pvalues):
     return adj
 
 
-def analyse(tag="", n_bins=20, plots=True, pool=None):
+def analyse(tag="", n_bins=20, plots=True, pool=None, types=("full", "diag")):
     """Tests, table and plots from the CSVs of ``tag`` (or of all tags in ``pool``,
-    written under the tag ``_pooled``)."""
+    written under the tag ``_pooled``), for the covariance ``types``; the summary
+    goes to ``sbc_summary<tag>.txt`` (``sbc_summary<tag>_<types>.txt`` for other
+    types than full and diag)."""
     import pandas as pd
 
     lines = []
     tags = [tag] if pool is None else list(pool)
     if pool is not None:
         tag = "_pooled"
-    for ct in ("full", "diag", *SHARED):
+    for ct in types:
         paths = [RESULTS / f"sbc_{ct}{t}.csv" for t in tags]
         if not all(p.exists() for p in paths):
             continue
@@ -464,7 +466,8 @@ def analyse(tag="", n_bins=20, plots=True, pool=None):
             _plots(ok, cols, ct, tag, n_bins)
     text = "\n".join(lines)
     print(text)
-    (RESULTS / f"sbc_summary{tag}.txt").write_text(text + "\n")
+    suffix = "" if tuple(types) == ("full", "diag") else "_" + "_".join(types)
+    (RESULTS / f"sbc_summary{tag}{suffix}.txt").write_text(text + "\n")
     return text
 
 
@@ -540,7 +543,7 @@ def main(argv=None):
     if not args.analyse:
         for ct in args.covariance_type:
             run(ct, args.replicates, args.processes, args.seed, args.tag, args.timeout)
-    analyse(args.tag, args.bins, pool=args.pool)
+    analyse(args.tag, args.bins, pool=args.pool, types=tuple(args.covariance_type))
     print(f"total wall time {time.perf_counter() - t0:.0f} s")
 
 
