@@ -520,9 +520,11 @@ class CovarianceModel:
                     prior=None):
         """:meth:`m_step`, given the previous iteration's covariances (this layout) as well.
 
-        Types whose M-step iterates (mclust's EVE and VVE) start there, so each
-        M-step improves on the previous parameters (a generalised EM step) and
-        needs few inner iterations; the others ignore ``previous``.
+        Types whose M-step iterates start there (mclust's EVE and VVE at the
+        previous orientation, VEI, VEE and VEV at the previous volumes), so each
+        M-step needs few inner iterations (for EVE and VVE it then improves on
+        the previous parameters: a generalised EM step); the others ignore
+        ``previous``.
 
         Examples
         --------
