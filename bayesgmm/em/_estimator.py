@@ -41,6 +41,7 @@ from bayesgmm.em._degeneracy import (
     warn_reg_covar_scale,
 )
 from bayesgmm.em._engine import _block_stats_em, open_data
+from bayesgmm.em import _noise
 from bayesgmm.em._init import (
     INIT_PARAMS,
     MIN_ITERATIONS,
@@ -252,6 +253,9 @@ class GaussianMixture(EstimatorMixin):
         warm_start=False,
         verbose=0,
         verbose_interval=10,
+        noise=False,
+        noise_init=None,
+        noise_hypervolume=None,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -267,6 +271,9 @@ class GaussianMixture(EstimatorMixin):
         self.warm_start = warm_start
         self.verbose = verbose
         self.verbose_interval = verbose_interval
+        self.noise = noise
+        self.noise_init = noise_init
+        self.noise_hypervolume = noise_hypervolume
 
     # ---------------------------------------------------------------- protocol
     def __sklearn_is_fitted__(self):
@@ -347,6 +354,7 @@ class GaussianMixture(EstimatorMixin):
             raise ValueError(f"`warm_start` must be True or False; got {self.warm_start!r}.")
         if not isinstance(self.verbose, (numbers.Integral, bool)):
             raise ValueError(f"`verbose` must be an integer (0, 1, 2); got {self.verbose!r}.")
+        _noise.check_noise(self.noise, self.noise_init, self.noise_hypervolume)
 
     @property
     def _covariance_model(self):
@@ -470,6 +478,15 @@ class GaussianMixture(EstimatorMixin):
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
 
+        noise = None
+        if self.noise:
+            if is_dask_array(X) or (w is not None and is_dask_array(w)):
+                raise ValueError(
+                    "noise=True needs in-memory data: compute the dask array first "
+                    "(X.compute()), or fit without the noise component."
+                )
+            noise = _noise.prepare(np.asarray(X), self.noise_init, self.noise_hypervolume, k)
+        self._noise_fit = noise
         with open_data(X, w, k, cov.n_moment_features(d) + d + 1) as data:
             # centring shift: the (weighted) mean; the data's spread is only
             # computed when needed (degenerate-component checks, k-means tol)
@@ -570,6 +587,14 @@ class GaussianMixture(EstimatorMixin):
         self.precisions_ = cov.precisions_from_cholesky(prec_chol)
         if covs is None:  # all three initial values given and max_iter == 0
             self.covariances_ = cov.covariances_from_precisions(self.precisions_)
+        noise = getattr(self, "_noise_fit", None)
+        if noise is not None:
+            self.noise_weight_ = max(0.0, 1.0 - float(self.weights_.sum()))
+            self.noise_hypervolume_ = math.exp(noise.log_volume)
+            self.noise_hypervolume_kind_ = noise.volume_kind
+        else:
+            for name in ("noise_weight_", "noise_hypervolume_", "noise_hypervolume_kind_"):
+                vars(self).pop(name, None)
         self.n_iter_ = int(n_iter)
         self.lower_bound_ = float(max_lower_bound)
         self.lower_bounds_ = list(history)
@@ -582,6 +607,10 @@ class GaussianMixture(EstimatorMixin):
 
         Returns ``(params, lower_bound, n_iter, history, converged)``.
         """
+        noise = getattr(self, "_noise_fit", None)
+        if noise is not None:  # the uniform noise component: its own loop
+            return _noise.run_start(self, data, shift, spread, rng, do_init, inits, init_params,
+                                    feats, chunk, noise)
         cov = self._covariance_model
         k = self.n_components
         weights_init, means_init, precisions_init = inits
@@ -693,8 +722,20 @@ class GaussianMixture(EstimatorMixin):
             log_w = np.log(self.weights_)
         return (self.means_, self.precisions_cholesky_, self._covariance_model, log_w)
 
+    def _log_noise(self):
+        """``log(pi_0 / V)`` of a fit with the noise component, else None."""
+        if getattr(self, "noise_hypervolume_", None) is None:
+            return None
+        return _noise.log_noise(self.noise_weight_, math.log(self.noise_hypervolume_))
+
     def _labels(self, X):
         args = self._mixture_args()
+        ln0 = self._log_noise()
+        if ln0 is not None:
+            if is_dask_array(X):
+                return X.map_blocks(_block_noise_labels, *args, ln0, dtype=np.int64,
+                                    drop_axis=1).compute()
+            return _block_noise_labels(X, *args, ln0)
         if is_dask_array(X):
             return np.asarray(
                 X.map_blocks(_block_labels, *args, dtype=np.int64, drop_axis=1).compute()
@@ -725,6 +766,13 @@ class GaussianMixture(EstimatorMixin):
         """
         X = self._validate_predict_X(X, "score_samples")
         args = self._mixture_args()
+        ln0 = self._log_noise()
+        if ln0 is not None:
+            args = (*args, ln0)
+            if is_dask_array(X):
+                return X.map_blocks(_noise.noise_log_likelihood, *args, dtype=np.float64,
+                                    drop_axis=1)
+            return _noise.noise_log_likelihood(X, *args)
         if is_dask_array(X):
             return X.map_blocks(
                 _kernels.mixture_log_likelihood, *args, dtype=np.float64, drop_axis=1
@@ -773,6 +821,8 @@ class GaussianMixture(EstimatorMixin):
         Returns
         -------
         ndarray of int64, shape (n_samples,) (a dask array for dask input)
+            With the noise component (``noise=True``), ``-1`` for rows most
+            probably noise (scikit-learn's label for noise, as in DBSCAN).
 
         Examples
         --------
@@ -783,6 +833,10 @@ class GaussianMixture(EstimatorMixin):
         [0, 1]
         """
         X = self._validate_predict_X(X, "predict")
+        ln0 = self._log_noise()
+        if ln0 is not None and is_dask_array(X):
+            return X.map_blocks(_block_noise_labels, *self._mixture_args(), ln0, dtype=np.int64,
+                                drop_axis=1)
         if is_dask_array(X):
             return X.map_blocks(_block_labels, *self._mixture_args(), dtype=np.int64, drop_axis=1)
         return self._labels(X)
@@ -797,6 +851,8 @@ class GaussianMixture(EstimatorMixin):
         Returns
         -------
         ndarray of shape (n_samples, n_components) (a dask array for dask input)
+            With the noise component, shape (n_samples, n_components + 1): the
+            last column is the probability of being noise (mclust's ``z[, G + 1]``).
 
         Examples
         --------
@@ -808,6 +864,12 @@ class GaussianMixture(EstimatorMixin):
         """
         X = self._validate_predict_X(X, "predict_proba")
         args = self._mixture_args()
+        ln0 = self._log_noise()
+        if ln0 is not None:
+            if is_dask_array(X):
+                return X.map_blocks(_block_noise_resp, *args, ln0, dtype=np.float64,
+                                    chunks=(X.chunks[0], (self.n_components + 1,)))
+            return _block_noise_resp(X, *args, ln0)
         if is_dask_array(X):
             return X.map_blocks(
                 _block_resp, *args, dtype=np.float64, chunks=(X.chunks[0], (self.n_components,))
@@ -847,6 +909,8 @@ class GaussianMixture(EstimatorMixin):
                 "sampling requires at least one sample."
             )
         rng = check_random_state(self.random_state)
+        if self._log_noise() is not None:
+            return _noise.sample(self, rng, n_samples)
         counts = rng.multinomial(n_samples, self.weights_)
         X = self._covariance_model.sample(rng, self.means_, self.covariances_, counts)
         y = np.concatenate([np.full(int(s), i, dtype=np.int64) for i, s in enumerate(counts)])
@@ -854,7 +918,10 @@ class GaussianMixture(EstimatorMixin):
 
     # ---------------------------------------------------------- criteria
     def _n_parameters(self):
-        return self._covariance_model.n_parameters(self.n_components, self.means_.shape[1])
+        p = self._covariance_model.n_parameters(self.n_components, self.means_.shape[1])
+        # mclust's nMclustParams(noise = TRUE): + 2, the noise proportion and the
+        # hypervolume (estimated from the data)
+        return p + 2 if self._log_noise() is not None else p
 
     def bic(self, X):
         """Bayesian information criterion ``-2 log L + p log N`` (lower is better).
@@ -929,7 +996,12 @@ class GaussianMixture(EstimatorMixin):
             raise ValueError(f"`method` must be 'entropy' or 'map'; got {method!r}.")
         Xv = self._validate_predict_X(X, "icl")
         args = self._mixture_args()
-        if is_dask_array(Xv):
+        ln0 = self._log_noise()
+        if ln0 is not None:  # the noise column is one more class
+            if is_dask_array(Xv):
+                Xv = np.asarray(Xv.compute())
+            log_norm, log_resp = _noise.noise_log_likelihood(Xv, *args, ln0, responsibilities=True)
+        elif is_dask_array(Xv):
             both = Xv.map_blocks(
                 _block_norm_and_log_resp, *args, dtype=np.float64,
                 chunks=(Xv.chunks[0], (1 + self.n_components,)),
@@ -1010,6 +1082,23 @@ def _block_resp(x, means, prec_chol, covariance, log_weights):
         x, means, prec_chol, covariance, log_weights, responsibilities=True
     )
     return np.exp(log_resp)
+
+
+def _block_noise_resp(x, means, prec_chol, covariance, log_weights, log_noise):
+    """Responsibilities with the noise column last."""
+    _, log_resp = _noise.noise_log_likelihood(
+        x, means, prec_chol, covariance, log_weights, log_noise, responsibilities=True
+    )
+    return np.exp(log_resp)
+
+
+def _block_noise_labels(x, means, prec_chol, covariance, log_weights, log_noise):
+    """Most probable component of each row, -1 for noise."""
+    wlp = _kernels.estimate_log_gaussian_prob(x, means, prec_chol, covariance)
+    wlp += log_weights
+    lab = np.argmax(wlp, axis=1)
+    lab[wlp[np.arange(x.shape[0]), lab] < log_noise] = -1
+    return lab
 
 
 def _block_norm_and_log_resp(x, means, prec_chol, covariance, log_weights):
