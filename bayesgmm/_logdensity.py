@@ -263,7 +263,7 @@ class MixtureDensity:
         sds = np.sqrt(np.diagonal(cov, axis1=-2, axis2=-1)).copy()
         out = {"weights": w[:K], "means": mu, "covariances": cov, "sds": sds, "chol": np.array(L)}
         if self._n_w > K:  # the Gaussians' weights sum to 1 - noise_weight
-            out["noise_weight"] = float(w[K])
+            out["noise_weight"] = np.array(w[K])  # 0-d: a (chain, draw) variable
         if self._cov.has_correlations:
             out["correlations"] = cov / (sds[:, :, None] * sds[:, None, :])
         return out

@@ -101,6 +101,7 @@ def run_inference(
     progressbar=True,
     nuts_sampler="nutpie",
     model=None,
+    noise_hypervolume=None,
     **sampler_kwargs,
 ) -> xr.DataTree:
     """Sample (NUTS) or approximate (VI) the posterior of a Gaussian mixture.
@@ -139,6 +140,15 @@ def run_inference(
         PyMC path). It must keep the stock model's variables
         (:func:`~bayesgmm.inference._pymc.check_user_model`); only those are
         returned. ``None``: the stock model (nutpie on the fast numpy density).
+    noise_hypervolume : float, optional
+        Adds mclust's uniform noise component of density ``1 / noise_hypervolume``
+        (e.g. an EM fit's ``noise_hypervolume_``) and its weight, the last of
+        ``K + 1`` Dirichlet weights (:func:`~bayesgmm.build_model`); the posterior
+        then has ``noise_weight`` (chain, draw) and ``weights`` summing to
+        ``1 - noise_weight``.  Start from an EM fit with ``noise=True``
+        (``init``): its ``weights_`` pack with ``1 - sum(weights_)`` as the noise
+        weight.  nutpie samples the numpy density (the compiled one has no noise
+        term: a :class:`~bayesgmm.exceptions.PerformanceWarning` says so).
     **sampler_kwargs
         Passed to the sampler: for nutpie e.g. ``target_accept``,
         ``maxdepth``, ``cores``, ``adaptation``, and ``density``
@@ -203,7 +213,8 @@ def run_inference(
     seed_init, seed_jitter, seed_sampler = _seeds(random_seed, 3)
 
     t0 = time.perf_counter()
-    dens = MixtureDensity(X, n_components, covariance_type, priors)
+    dens = MixtureDensity(X, n_components, covariance_type, priors,
+                          noise_hypervolume=noise_hypervolume)
     x0, optima = _init_points(init, dens, seed_init)
     start_attrs = {}
     if method == "nuts":

@@ -69,6 +69,15 @@ def _compiled_or_none(dens, density):
         raise ValueError(f"density must be one of {list(DENSITIES)}, got {density!r}.")
     if density == "numpy" or type(dens) is not MixtureDensity:  # a wrapped or modified density: as given
         return None
+    if dens.noise_hypervolume is not None:
+        warnings.warn(
+            "The compiled log density has no uniform noise component yet; sampling with the "
+            "numpy density instead (same posterior, but chains take turns). Pass "
+            "density='numpy' to choose it and silence this warning.",
+            PerformanceWarning,
+            stacklevel=4,
+        )
+        return None
     if dens._cov.compiled_block(dens.n_components, dens.n_features, dens.priors) is None:
         return None
     try:
@@ -146,7 +155,8 @@ def _nuts_nutpie(*, dens, x0, draws, tune, chains, progressbar, seed_jitter, see
 
     names = _posterior_vars(dens)
     K, D = dens.n_components, dens.n_features
-    shapes = {"weights": (K,), "means": (K, D), "covariances": (K, D, D), "sds": (K, D), "correlations": (K, D, D)}
+    shapes = {"weights": (K,), "means": (K, D), "covariances": (K, D, D), "sds": (K, D), "correlations": (K, D, D),
+              "noise_weight": ()}
     x0 = np.asarray(x0, dtype=np.float64)
     per_chain = x0.ndim == 2  # one start per chain (already jittered)
     if per_chain:

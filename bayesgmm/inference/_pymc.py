@@ -32,7 +32,8 @@ def _model(X, dens):
     """The PyMC model of ``dens``'s posterior (same data, type and resolved priors)."""
     from bayesgmm.model import build_model
 
-    return build_model(X, dens.n_components, dens.covariance_type, dens.priors)
+    return build_model(X, dens.n_components, dens.covariance_type, dens.priors,
+                       noise_hypervolume=dens.noise_hypervolume)
 
 
 def check_user_model(model, dens):

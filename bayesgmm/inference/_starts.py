@@ -135,6 +135,8 @@ def _pymc_initvals(dens: MixtureDensity, x):
     """Constrained initial values keyed by the PyMC model's free variable names."""
     p = dens.unpack(x)
     cov = get_covariance_type(dens.covariance_type).pymc_initvals(p["chol"])
+    if "noise_weight" in p:  # build_model's K + 1 weights, the noise last
+        return {"mixing_weights": np.append(p["weights"], p["noise_weight"]), "means": p["means"], **cov}
     return {"weights": p["weights"], "means": p["means"], **cov}
 
 
