@@ -590,7 +590,7 @@ class GaussianMixture(EstimatorMixin):
         noise = getattr(self, "_noise_fit", None)
         if noise is not None:
             self.noise_weight_ = max(0.0, 1.0 - float(self.weights_.sum()))
-            self.noise_hypervolume_ = math.exp(noise.log_volume)
+            self.noise_hypervolume_ = noise.volume
             self.noise_hypervolume_kind_ = noise.volume_kind
         else:
             for name in ("noise_weight_", "noise_hypervolume_", "noise_hypervolume_kind_"):

@@ -134,8 +134,9 @@ def nn_clean(X, k: int = NN_CLEAN_K, max_iter: int = 200, tol: float = 1e-8) -> 
 class NoiseModel:
     """A fit's noise settings: ``log V`` and the initial noise rows."""
 
-    def __init__(self, log_volume: float, volume_kind: str, initial: np.ndarray, box):
-        self.log_volume = float(log_volume)
+    def __init__(self, volume: float, volume_kind: str, initial: np.ndarray, box):
+        self.volume = float(volume)
+        self.log_volume = math.log(volume)
         self.volume_kind = volume_kind
         self.initial = initial
         self.box = box  # (offset, rotation, lower, upper): where sample() puts noise
@@ -200,7 +201,7 @@ def prepare(X, noise_init, noise_hypervolume, n_components) -> NoiseModel:
             f"`noise_init` leaves {n - int(mask.sum())} rows that are not noise, fewer than "
             f"n_components={n_components}; flag fewer rows as noise."
         )
-    return NoiseModel(math.log(V), kind, mask, box)
+    return NoiseModel(V, kind, mask, box)
 
 
 def sample(est, rng, n_samples):
