@@ -36,6 +36,12 @@ def as_posterior(model, name: str = "model"):
         tree = model.idata_
         observed = _datatree.get_observed(tree).transpose("obs", "feature").to_numpy()
         return _datatree.get_posterior(tree), observed, list(_datatree.get_feature_names(tree))
+    if hasattr(model, "means_") and getattr(model, "noise_hypervolume_", None) is not None:
+        raise ValueError(
+            f"{name} is a GaussianMixture with noise=True: its noise component is not part "
+            "of these density summaries yet. Its outliers are the rows where "
+            f"{name}.predict(X) == -1 (noise probability: the last column of predict_proba)."
+        )
     if hasattr(model, "means_") and hasattr(model, "covariances_"):
         D = np.shape(model.means_)[1]
         names = getattr(model, "feature_names_in_", None)

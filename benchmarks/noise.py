@@ -97,7 +97,7 @@ def relabel(tree, em):
     """The posterior relabelled against its EM start (chains may start at distinct optima)."""
     ref = _datatree.em_dataset(em, ["x0", "x1"])
     post = tree["posterior"].to_dataset()
-    return relabel_draws(post, ref)
+    return relabel_draws(post, ref)[0]
 
 
 def row(name, seed, means, covs, y, labels, noise_w, secs):

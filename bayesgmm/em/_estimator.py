@@ -142,6 +142,26 @@ class GaussianMixture(EstimatorMixin):
         lower bound and timings.
     verbose_interval : int, default=10
         Iterations between printed messages.
+    noise : bool, default=False
+        Add a uniform noise component, as R mclust's ``noise`` (Banfield &
+        Raftery 1993): constant density ``1 / V`` over the data region and its
+        own weight ``noise_weight_``, estimated by EM, so that scattered
+        outliers do not inflate or drag the Gaussian components.
+        :meth:`predict` then returns ``-1`` for rows most probably noise and
+        :meth:`predict_proba` has a last column for the noise; BIC and AIC
+        count two more parameters (mclust's ``nMclustParams(noise = TRUE)``:
+        the noise proportion and the hypervolume). In-memory data only.
+        See the user guide, "Anomalies with uncertainty".
+    noise_init : "nnclean", None or array-like of bool, shape (n_samples,)
+        The rows that start as noise (``noise=True`` only). ``None`` or
+        ``"nnclean"``: nearest-neighbour cleaning (Byers & Raftery 1998, the
+        ``NNclean(X, k = 5)`` of mclust's documentation). The Gaussians start
+        from ``init_params`` on the other rows, as mclust starts from ``hc``
+        on them; the noise weight from the flagged rows' share.
+    noise_hypervolume : float, optional
+        ``V`` (``noise=True`` only); default mclust's ``hypvol``: the smaller
+        of the volumes of the data's bounding box along the coordinate axes
+        and along its principal components.
 
     Attributes
     ----------
@@ -166,6 +186,13 @@ class GaussianMixture(EstimatorMixin):
         M-step (scikit-learn's definition).
     lower_bounds_ : list of float
         ``lower_bound`` after each iteration of the best initialisation.
+    noise_weight_ : float
+        With ``noise=True``: the noise component's weight (``weights_`` are
+        then the Gaussians' and sum to ``1 - noise_weight_``).
+    noise_hypervolume_ : float
+        With ``noise=True``: ``V``, the noise density being ``1 / V``.
+    noise_hypervolume_kind_ : str
+        ``"box"``, ``"principal-components box"`` or ``"given"``.
     degenerate_components_ : ndarray of int
         Components of the returned solution that are near-singular (see
         Notes); empty unless every initialisation ended with one.
