@@ -143,6 +143,13 @@ def test_noise_parameters_are_validated():
         bg.GaussianMixture(2, noise=True).fit(da.from_array(X, chunks=20))
 
 
+def test_detect_anomalies_refuses_a_noise_fit_with_advice():
+    X, _ = _contaminated(seed=9, n=30)
+    gm = bg.GaussianMixture(2, noise=True, n_init=1, random_state=0).fit(X)
+    with pytest.raises(ValueError, match=r"predict\(X\) == -1"):
+        bg.detect_anomalies(gm, X)
+
+
 def test_noise_fit_clones_and_predicts_dask():
     from sklearn.base import clone
 
