@@ -143,6 +143,19 @@ def test_noise_parameters_are_validated():
         bg.GaussianMixture(2, noise=True).fit(da.from_array(X, chunks=20))
 
 
+def test_noise_fit_with_integer_weights_equals_repeated_rows():
+    X, _ = _contaminated(seed=10, n=40)
+    w = np.random.default_rng(0).integers(1, 3, X.shape[0])
+    mask = np.zeros(X.shape[0], bool)
+    mask[-10:] = True
+    kw = dict(noise=True, noise_hypervolume=300.0, n_init=1, means_init=TRUE_MEANS, tol=1e-10, max_iter=500)
+    a = bg.GaussianMixture(3, noise_init=mask, **kw).fit(X, sample_weight=w)
+    b = bg.GaussianMixture(3, noise_init=np.repeat(mask, w), **kw).fit(np.repeat(X, w, axis=0))
+    np.testing.assert_allclose(a.means_, b.means_, atol=1e-5)
+    assert a.noise_weight_ == pytest.approx(b.noise_weight_, rel=1e-5)
+    assert a.lower_bound_ == pytest.approx(b.lower_bound_, rel=1e-8)
+
+
 def test_detect_anomalies_refuses_a_noise_fit_with_advice():
     X, _ = _contaminated(seed=9, n=30)
     gm = bg.GaussianMixture(2, noise=True, n_init=1, random_state=0).fit(X)
