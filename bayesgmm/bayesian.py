@@ -108,6 +108,20 @@ class BayesianGMM(EstimatorMixin):
         The sampler's progress (a bar on a terminal, periodic lines otherwise).
     random_state : int, numpy.random.Generator, RandomState or None
         Seeds EM and the sampler; the same int gives the same result.
+    noise : bool, default False
+        Add mclust's uniform noise component (Banfield & Raftery 1993): a
+        constant density ``1 / V`` with its own weight, the last of ``K + 1``
+        Dirichlet weights, so that scattered outliers do not inflate or drag
+        the Gaussians. The EM start is :class:`bayesgmm.GaussianMixture` with
+        ``noise=True``; the posterior has ``noise_weight`` (chain, draw; the
+        ``weights`` then sum to ``1 - noise_weight``). :meth:`membership` and
+        :meth:`predict_proba` have a last column (component ``-1``) for the
+        noise, computed per draw; :meth:`predict` returns ``-1`` for rows most
+        probably noise; :meth:`score_samples` includes the noise density.
+        See the user guide, "Anomalies with uncertainty".
+    noise_hypervolume : float or None, default None
+        ``V`` (``noise=True`` only); ``None``: the EM start's
+        ``noise_hypervolume_`` (mclust's ``hypvol`` of the data).
 
     Every parameter is stored as given and checked by :meth:`fit` (the
     scikit-learn convention), so :func:`sklearn.base.clone`, pipelines and
@@ -162,6 +176,8 @@ class BayesianGMM(EstimatorMixin):
         log_likelihood="auto",
         progressbar=True,
         random_state=None,
+        noise=False,
+        noise_hypervolume=None,
     ):
         # scikit-learn protocol: store the arguments verbatim, validate in fit
         self.n_components = n_components
@@ -178,6 +194,8 @@ class BayesianGMM(EstimatorMixin):
         self.log_likelihood = log_likelihood
         self.progressbar = progressbar
         self.random_state = random_state
+        self.noise = noise
+        self.noise_hypervolume = noise_hypervolume
 
     # ------------------------------------------------------------ sklearn protocol
     def __sklearn_is_fitted__(self):
@@ -212,6 +230,20 @@ class BayesianGMM(EstimatorMixin):
             )
         if isinstance(rs, numbers.Integral) and not 0 <= int(rs) < 2**32:
             raise ValueError(f"random_state must be in [0, 2**32), got {rs}.")
+        if not isinstance(self.noise, (bool, np.bool_)):
+            raise TypeError(f"noise must be True or False, got {self.noise!r}.")
+        v = self.noise_hypervolume
+        if v is not None:
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not (np.isfinite(v) and v > 0):
+                raise ValueError(
+                    "noise_hypervolume must be None (the data's hypervolume) or a positive "
+                    f"finite number, got {v!r}."
+                )
+            if not self.noise:
+                raise ValueError(
+                    "noise_hypervolume is the volume of the noise component: pass noise=True "
+                    "with it, or leave it None."
+                )
 
     def _fit_settings(self, overrides):
         """The sampler settings of one ``fit``: constructor values, then ``fit``'s keywords.
@@ -389,6 +421,7 @@ class BayesianGMM(EstimatorMixin):
         em = em_start(
             X_in, K, self.covariance_type, n_init=n_init, random_state=em_seed,
             reg_covar=settings["reg_covar"],
+            **({"noise": True, "noise_hypervolume": self.noise_hypervolume} if self.noise else {}),
         )
         with warnings.catch_warnings():
             # the same check is reported below by the diagnostics, as a SamplingWarning
@@ -407,6 +440,7 @@ class BayesianGMM(EstimatorMixin):
                 progressbar=progressbar,
                 nuts_sampler=nuts_sampler,
                 model=model,
+                **({"noise_hypervolume": em.noise_hypervolume_} if self.noise else {}),
                 **sampler_kwargs,
             )
         raw_post = raw["posterior"].to_dataset()
@@ -453,6 +487,7 @@ class BayesianGMM(EstimatorMixin):
                 "covariance_type": self.covariance_type,
                 "priors": None if self.priors is None else priors.to_dict(),
                 "random_state": int(rs) if isinstance(rs, numbers.Integral) else None,
+                **({"noise": True, "noise_hypervolume": self.noise_hypervolume} if self.noise else {}),
                 # the constructor's settings (fit's overrides are in sampler_config)
                 **{name: getattr(self, name) for name in FIT_SETTINGS},
                 "sampler_kwargs": self.sampler_kwargs,
@@ -579,7 +614,8 @@ class BayesianGMM(EstimatorMixin):
         Returns
         -------
         proba : ndarray of shape (n_samples, n_components)
-            Rows sum to one.
+            Rows sum to one. With ``noise=True``, (n_samples, n_components + 1):
+            the last column is the probability of being noise.
         lower, upper : ndarray of shape (n_samples, n_components)
             Only with ``return_interval=True``.
 
@@ -612,13 +648,19 @@ class BayesianGMM(EstimatorMixin):
         Returns
         -------
         ndarray of shape (n_samples,), int
+            With ``noise=True``, ``-1`` for rows most probably noise (as
+            :meth:`bayesgmm.GaussianMixture.predict`).
 
         Examples
         --------
         >>> model.predict([[2.0, 55.0], [4.5, 80.0]])  # doctest: +SKIP
         array([1, 0])
         """
-        return self.predict_proba(X).argmax(axis=1)
+        proba = self.predict_proba(X)
+        labels = np.arange(proba.shape[1])
+        if proba.shape[1] > int(self.n_components):  # the noise column last
+            labels[-1] = -1
+        return labels[proba.argmax(axis=1)]
 
     def score_samples(self, X):
         """Posterior predictive log density ``log (1/S) sum_s p(x | theta_s)``.
@@ -906,6 +948,8 @@ class BayesianGMM(EstimatorMixin):
                 covariance_type=str(params.get("covariance_type", config["covariance_type"])),
                 priors=None if priors is None else Priors.from_dict(priors),
                 random_state=params.get("random_state"),
+                noise=bool(params.get("noise", False)),
+                noise_hypervolume=params.get("noise_hypervolume"),
             )
             # the sampler settings (trees written before they were constructor
             # parameters keep the defaults; values stored by repr are skipped)

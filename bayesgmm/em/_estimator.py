@@ -314,7 +314,7 @@ class GaussianMixture(EstimatorMixin):
 
     @classmethod
     def _from_state(cls, params, *, weights, means, covariances, converged, n_iter,
-                    lower_bound, lower_bounds=(), feature_names_in=None):
+                    lower_bound, lower_bounds=(), feature_names_in=None, noise=None):
         """A fitted estimator from stored parameters (used by ``BayesianGMM.load``).
 
         ``params`` are the constructor arguments; ``covariances`` are in the layout
@@ -347,6 +347,10 @@ class GaussianMixture(EstimatorMixin):
         em.n_features_in_ = int(em.means_.shape[1])
         if feature_names_in is not None:
             em.feature_names_in_ = np.asarray(list(feature_names_in), dtype=object)
+        if noise is not None:  # the uniform noise component's fitted values
+            em.noise_weight_ = float(noise["weight"])
+            em.noise_hypervolume_ = float(noise["hypervolume"])
+            em.noise_hypervolume_kind_ = str(noise["hypervolume_kind"])
         return em
 
     # ------------------------------------------------------------- validation

@@ -144,8 +144,8 @@ def run_inference(
         Adds mclust's uniform noise component of density ``1 / noise_hypervolume``
         (e.g. an EM fit's ``noise_hypervolume_``) and its weight, the last of
         ``K + 1`` Dirichlet weights (:func:`~bayesgmm.build_model`); the posterior
-        then has ``noise_weight`` (chain, draw) and ``weights`` summing to
-        ``1 - noise_weight``.  Start from an EM fit with ``noise=True``
+        then has ``noise_weight`` (chain, draw; attribute ``noise_hypervolume``)
+        and ``weights`` summing to ``1 - noise_weight``.  Start from an EM fit with ``noise=True``
         (``init``): its ``weights_`` pack with ``1 - sum(weights_)`` as the noise
         weight.  nutpie samples the numpy density (the compiled one has no noise
         term: a :class:`~bayesgmm.exceptions.PerformanceWarning` says so).
@@ -245,6 +245,9 @@ def run_inference(
         tree = _pymc_fit(X, method=method, **common, **sampler_kwargs)
     else:
         tree = _minibatch_advi(**common, **sampler_kwargs)
+    if noise_hypervolume is not None and "noise_weight" in tree["posterior"].data_vars:
+        # the draws carry V: the memberships and densities of bayesgmm.posterior read it there
+        tree["posterior"]["noise_weight"].attrs["noise_hypervolume"] = dens.noise_hypervolume
     tree.attrs.setdefault("method", method)
     tree.attrs.update(start_attrs)
     tree.attrs["nuts_sampler"] = nuts_sampler if method == "nuts" else ""

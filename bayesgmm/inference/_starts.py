@@ -46,7 +46,7 @@ def initial_reg_covar(X) -> float:
 
 
 def em_start(X, n_components, covariance_type="full", *, n_init=EM_START_N_INIT, random_state=None,
-             reg_covar=None):
+             reg_covar=None, noise=False, noise_hypervolume=None):
     """The default EM fit that starts the posterior.
 
     :class:`bayesgmm.GaussianMixture` with ``n_init`` restarts and the
@@ -65,6 +65,9 @@ def em_start(X, n_components, covariance_type="full", *, n_init=EM_START_N_INIT,
     random_state : int, numpy Generator, RandomState or None
     reg_covar : float or None, default None
         EM's covariance regulariser; ``None``: :func:`initial_reg_covar` of ``X``.
+    noise, noise_hypervolume : optional
+        The uniform noise component (:class:`bayesgmm.GaussianMixture`'s
+        parameters of these names; off by default).
 
     Returns
     -------
@@ -86,6 +89,7 @@ def em_start(X, n_components, covariance_type="full", *, n_init=EM_START_N_INIT,
     return GaussianMixture(
         n_components, covariance_type=covariance_type, n_init=n_init, random_state=random_state,
         reg_covar=initial_reg_covar(X) if reg_covar is None else float(reg_covar),
+        **({"noise": True, "noise_hypervolume": noise_hypervolume} if noise else {}),
     ).fit(X)
 
 
