@@ -257,3 +257,99 @@ def test_sampling_the_noise_model_falls_back_to_the_numpy_density():
     total = post["weights"].sum("component") + post["noise_weight"]
     np.testing.assert_allclose(total, 1.0, rtol=1e-9)
     assert 0.02 < float(post["noise_weight"].mean()) < 0.3
+
+
+# ------------------------------------------------------------------ BayesianGMM(noise=True)
+@pytest.fixture(scope="module")
+def bayes_noise_fit():
+    X, is_out = _contaminated(seed=3, n=40)
+    m = bg.BayesianGMM(3, covariance_type="diag", noise=True, draws=20, tune=20, chains=1,
+                       n_init=1, progressbar=False, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bg.exceptions.SamplingWarning)
+        m.fit(X, density="numpy")
+    return m, X, is_out
+
+
+def test_bayesian_noise_fit_gives_noise_memberships(bayes_noise_fit):
+    m, X, is_out = bayes_noise_fit
+    post = m.idata_["posterior"]
+    assert post["noise_weight"].dims == ("chain", "draw")
+    assert post["noise_weight"].attrs["noise_hypervolume"] == m.em_.noise_hypervolume_
+    np.testing.assert_allclose(post["weights"].sum("component") + post["noise_weight"], 1.0, rtol=1e-9)
+    P = m.predict_proba(X)
+    assert P.shape == (X.shape[0], 4)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=1e-12)
+    lab = m.predict(X)
+    # the planted outliers far from every cluster are noise, the cluster points are not
+    far = is_out & (np.linalg.norm(X[:, None] - TRUE_MEANS[None], axis=-1).min(axis=1) > 3)
+    assert far.sum() >= 5
+    assert np.all(lab[far] == -1)
+    assert np.mean(lab[~is_out] != -1) > 0.95
+    assert np.mean(lab == m.em_.predict(X)) > 0.95
+    mem = m.membership()
+    assert mem["component"].values.tolist() == [0, 1, 2, -1]
+    np.testing.assert_array_equal(mem["assignment"].values, lab)
+    np.testing.assert_allclose(mem["probability"].values, P, rtol=1e-12)
+    lo, hi = mem["lower"].values, mem["upper"].values
+    assert np.all((0 <= lo) & (lo <= hi) & (hi <= 1))
+    # the noise column's interval is over the per-draw noise probabilities
+    assert np.all(hi[far, -1] > 0.9) and np.median(hi[~is_out, -1]) < 0.1
+
+
+def test_bayesian_noise_score_samples_is_the_per_draw_noise_mixture(bayes_noise_fit):
+    m, X, _ = bayes_noise_fit
+    post = m.idata_["posterior"]
+    V = post["noise_weight"].attrs["noise_hypervolume"]
+    w = post["weights"].values[0]
+    mu = post["means"].values[0]
+    cov = post["covariances"].values[0]
+    w0 = post["noise_weight"].values[0]
+    x = X[[0, 50, -1]]
+    dens = np.array([[w0[s] / V + sum(w[s, k] * multivariate_normal(mu[s, k], cov[s, k]).pdf(xi)
+                                      for k in range(3)) for s in range(len(w0))] for xi in x])
+    np.testing.assert_allclose(m.score_samples(x), np.log(dens.mean(axis=1)), rtol=1e-10)
+    # the stored pointwise log-likelihood includes the noise term too
+    ll = m.idata_["log_likelihood"]["X"].values[0, :, [0, 50, -1]]
+    np.testing.assert_allclose(ll, np.log(dens), rtol=1e-10)
+
+
+def test_bayesian_noise_fit_save_load_round_trip(bayes_noise_fit, tmp_path):
+    from bayesgmm import _datatree
+
+    m, X, _ = bayes_noise_fit
+    path = tmp_path / "noise.nc"
+    m.save(path)
+    m2 = bg.BayesianGMM.load(path)
+    assert m2.get_params() == m.get_params() and m2.noise is True
+    np.testing.assert_allclose(m2.predict_proba(X), m.predict_proba(X), rtol=1e-12)
+    np.testing.assert_array_equal(m2.predict(X), m.predict(X))
+    assert m2.em_.noise_weight_ == m.em_.noise_weight_
+    assert m2.em_.noise_hypervolume_ == m.em_.noise_hypervolume_
+    np.testing.assert_array_equal(m2.em_.predict(X), m.em_.predict(X))
+    # the load checks reject a noise weight without its hypervolume
+    tree = m.idata_.copy()
+    tree["posterior"].variables["noise_weight"].attrs.pop("noise_hypervolume")
+    assert any("noise_hypervolume" in p for p in _datatree._consistency_problems(tree))
+    with pytest.raises(ValueError, match="noise_hypervolume"):
+        bg.posterior.membership_summary(tree["posterior"], X)
+
+
+def test_bayesian_default_has_no_noise_and_noise_parameters_are_checked():
+    X, _ = _contaminated(seed=3, n=40)
+    m = bg.BayesianGMM(3, covariance_type="diag", draws=10, tune=10, chains=1, n_init=1,
+                       progressbar=False, random_state=0)
+    assert m.get_params()["noise"] is False and m.get_params()["noise_hypervolume"] is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", bg.exceptions.SamplingWarning)
+        m.fit(X)
+    assert "noise_weight" not in m.idata_["posterior"]
+    assert m.predict_proba(X).shape == (X.shape[0], 3)
+    assert set(np.unique(m.predict(X))) <= {0, 1, 2}
+    assert m.em_.get_params()["noise"] is False
+    with pytest.raises(ValueError, match="noise=True"):
+        bg.BayesianGMM(2, noise_hypervolume=10.0).fit(X)
+    with pytest.raises(ValueError, match="noise_hypervolume"):
+        bg.BayesianGMM(2, noise=True, noise_hypervolume=-1.0).fit(X)
+    with pytest.raises(TypeError, match="noise"):
+        bg.BayesianGMM(2, noise="yes").fit(X)
