@@ -34,6 +34,14 @@ def as_posterior(model, name: str = "model"):
     """
     if hasattr(model, "idata_"):
         tree = model.idata_
+        if "noise_weight" in _datatree.get_posterior(tree):
+            raise ValueError(
+                f"{name} is a BayesianGMM with noise=True: its noise component is not part of "
+                "these density summaries yet. Its outliers are the rows where "
+                f"{name}.predict(X) == -1 (noise probability with its interval: the last column "
+                f"of {name}.predict_proba(X, return_interval=True)); {name}.score_samples(X) "
+                "includes the noise density."
+            )
         observed = _datatree.get_observed(tree).transpose("obs", "feature").to_numpy()
         return _datatree.get_posterior(tree), observed, list(_datatree.get_feature_names(tree))
     if hasattr(model, "means_") and getattr(model, "noise_hypervolume_", None) is not None:

@@ -295,6 +295,9 @@ def test_bayesian_noise_fit_gives_noise_memberships(bayes_noise_fit):
     assert np.all((0 <= lo) & (lo <= hi) & (hi <= 1))
     # the noise column's interval is over the per-draw noise probabilities
     assert np.all(hi[far, -1] > 0.9) and np.median(hi[~is_out, -1]) < 0.1
+    # the anomaly summaries do not model the noise yet: a clear refusal
+    with pytest.raises(ValueError, match=r"BayesianGMM with noise=True"):
+        bg.detect_anomalies(m, X)
 
 
 def test_bayesian_noise_score_samples_is_the_per_draw_noise_mixture(bayes_noise_fit):

@@ -148,7 +148,11 @@ def membership_summary(
     posterior : xarray.Dataset or xarray.DataTree
         Relabelled draws in the contract's ``posterior`` layout (``weights``, ``means``,
         ``covariances``).  Relabel first (:func:`~bayesgmm.posterior.relabel_draws`):
-        per-component summaries of unrelabelled draws mix the components.
+        per-component summaries of unrelabelled draws mix the components.  A
+        ``noise_weight`` (chain, draw) variable with the attribute
+        ``noise_hypervolume`` ``V`` (``BayesianGMM(noise=True)``) adds the uniform
+        noise component: one more column, component ``-1``, with per-draw
+        probability ``(w_0 / V) / p(x_n | theta_s)``.
     X : array-like of shape (n_obs, n_features)
         Data (numpy array, pandas DataFrame -- its unique index becomes ``obs`` --
         or an xarray DataArray: dims ``obs`` and ``feature`` are read by name, in
