@@ -241,17 +241,39 @@ def test_noise_density_matches_the_pymc_model():
         build_model(X, 2, covariance_type, noise_hypervolume=0.0)
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_compiled_noise_density_equals_the_numpy_density(covariance_type):
+    from bayesgmm._compiled import CompiledDensity
+
+    X, _ = _contaminated(seed=4, n=30)
+    rng = np.random.default_rng(0)
+    for V in (None, 400.0):  # without the noise: unchanged
+        dens = MixtureDensity(X, 3, covariance_type, noise_hypervolume=V)
+        cd = CompiledDensity(dens)
+        assert ("noise_weight" in cd.expanded_names) == (V is not None)
+        for _ in range(3):
+            x = rng.normal(scale=0.5, size=dens.ndim)
+            lp, g = dens.logp_and_grad(x)
+            lp_c, g_c = cd.logp_and_grad(x)
+            np.testing.assert_allclose(lp_c, lp, rtol=1e-10)
+            np.testing.assert_allclose(g_c, g, rtol=1e-8, atol=1e-8)
+            u, e = dens.unpack(x), cd.expand(x)
+            assert sorted(e) == sorted(k for k in u if k != "chol")
+            for name in e:
+                np.testing.assert_allclose(e[name], u[name], rtol=1e-12)
+
+
 @pytest.mark.slow
-def test_sampling_the_noise_model_falls_back_to_the_numpy_density():
+def test_sampling_the_noise_model_uses_the_compiled_density():
     from bayesgmm.inference import run_inference
 
     X, _ = _contaminated(seed=8, n=40)
     gm = bg.GaussianMixture(3, noise=True, n_init=1, random_state=0).fit(X)
-    with pytest.warns(PerformanceWarning, match="no uniform noise component"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", bg.exceptions.SamplingWarning)
-            tree = run_inference(X, 3, "full", init=gm, draws=30, tune=30, chains=1, random_seed=0,
-                                 progressbar=False, noise_hypervolume=gm.noise_hypervolume_)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PerformanceWarning)  # no fallback to the numpy density
+        warnings.simplefilter("ignore", bg.exceptions.SamplingWarning)
+        tree = run_inference(X, 3, "full", init=gm, draws=30, tune=30, chains=1, random_seed=0,
+                             progressbar=False, noise_hypervolume=gm.noise_hypervolume_)
     post = tree["posterior"]
     assert post["noise_weight"].dims == ("chain", "draw")
     total = post["weights"].sum("component") + post["noise_weight"]
@@ -267,7 +289,7 @@ def bayes_noise_fit():
                        n_init=1, progressbar=False, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", bg.exceptions.SamplingWarning)
-        m.fit(X, density="numpy")
+        m.fit(X)
     return m, X, is_out
 
 

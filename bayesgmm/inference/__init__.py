@@ -147,8 +147,8 @@ def run_inference(
         then has ``noise_weight`` (chain, draw; attribute ``noise_hypervolume``)
         and ``weights`` summing to ``1 - noise_weight``.  Start from an EM fit with ``noise=True``
         (``init``): its ``weights_`` pack with ``1 - sum(weights_)`` as the noise
-        weight.  nutpie samples the numpy density (the compiled one has no noise
-        term: a :class:`~bayesgmm.exceptions.PerformanceWarning` says so).
+        weight.  nutpie samples the compiled density, which has the noise term
+        (tested equal to the numpy density and its gradient).
     **sampler_kwargs
         Passed to the sampler: for nutpie e.g. ``target_accept``,
         ``maxdepth``, ``cores``, ``adaptation``, and ``density``

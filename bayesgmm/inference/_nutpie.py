@@ -69,15 +69,6 @@ def _compiled_or_none(dens, density):
         raise ValueError(f"density must be one of {list(DENSITIES)}, got {density!r}.")
     if density == "numpy" or type(dens) is not MixtureDensity:  # a wrapped or modified density: as given
         return None
-    if dens.noise_hypervolume is not None:
-        warnings.warn(
-            "The compiled log density has no uniform noise component yet; sampling with the "
-            "numpy density instead (same posterior, but chains take turns). Pass "
-            "density='numpy' to choose it and silence this warning.",
-            PerformanceWarning,
-            stacklevel=4,
-        )
-        return None
     if dens._cov.compiled_block(dens.n_components, dens.n_features, dens.priors) is None:
         return None
     try:
