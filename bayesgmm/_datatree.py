@@ -294,7 +294,10 @@ def em_dataset(em, feature_names) -> xr.Dataset:
             # 1 - noise_weight
             **({"noise_weight": float(em.noise_weight_),
                 "noise_hypervolume": float(em.noise_hypervolume_),
-                "noise_hypervolume_kind": str(em.noise_hypervolume_kind_)}
+                "noise_hypervolume_kind": str(em.noise_hypervolume_kind_),
+                # where sample() puts noise: the box (offset, rotation, lower, upper), flat
+                **({"noise_box": np.concatenate([np.ravel(b) for b in em._noise_fit.box])}
+                   if getattr(em, "_noise_fit", None) is not None else {})}
                if getattr(em, "noise_hypervolume_", None) is not None else {}),
         }
     )
@@ -802,7 +805,7 @@ def get_em_state(tree) -> dict:
         ``lower_bound`` (float) and ``lower_bounds`` (list of float): the
         keyword arguments of ``GaussianMixture._from_state``; with the noise
         component also ``noise`` (dict: ``weight``, ``hypervolume``,
-        ``hypervolume_kind``).
+        ``hypervolume_kind``, ``box``: the noise region, flat, or None).
 
     Examples
     --------
@@ -826,7 +829,9 @@ def get_em_state(tree) -> dict:
     if attrs.get("noise_hypervolume") is not None:  # a fit with the noise component
         noise = {"noise": {"weight": float(attrs["noise_weight"]),
                            "hypervolume": float(attrs["noise_hypervolume"]),
-                           "hypervolume_kind": str(attrs.get("noise_hypervolume_kind", "given"))}}
+                           "hypervolume_kind": str(attrs.get("noise_hypervolume_kind", "given")),
+                           "box": (None if attrs.get("noise_box") is None
+                                   else np.asarray(attrs["noise_box"], dtype=np.float64))}}
     return {
         "params": params,
         "weights": ds["weights"].transpose("component").to_numpy().copy(),

@@ -352,6 +352,8 @@ def test_bayesian_noise_fit_save_load_round_trip(bayes_noise_fit, tmp_path):
     assert m2.em_.noise_weight_ == m.em_.noise_weight_
     assert m2.em_.noise_hypervolume_ == m.em_.noise_hypervolume_
     np.testing.assert_array_equal(m2.em_.predict(X), m.em_.predict(X))
+    for a, b in zip(m2.em_.sample(50), m.em_.sample(50)):  # noise rows on the same box
+        np.testing.assert_array_equal(a, b)
     # the load checks reject a noise weight without its hypervolume
     tree = m.idata_.copy()
     tree["posterior"].variables["noise_weight"].attrs.pop("noise_hypervolume")

@@ -351,6 +351,13 @@ class GaussianMixture(EstimatorMixin):
             em.noise_weight_ = float(noise["weight"])
             em.noise_hypervolume_ = float(noise["hypervolume"])
             em.noise_hypervolume_kind_ = str(noise["hypervolume_kind"])
+            box = noise.get("box")
+            if box is not None:  # (offset, rotation, lower, upper), for sample()
+                D = em.n_features_in_
+                parts = np.split(np.asarray(box, dtype=np.float64), [D, D + D * D, 2 * D + D * D])
+                box = (parts[0], parts[1].reshape(D, D), parts[2], parts[3])
+                em._noise_fit = _noise.NoiseModel(em.noise_hypervolume_, em.noise_hypervolume_kind_,
+                                                  None, box)
         return em
 
     # ------------------------------------------------------------- validation
