@@ -742,7 +742,9 @@ class BayesianGMM(EstimatorMixin):
         -------
         X : ndarray of shape (n_samples, n_features)
         y : ndarray of shape (n_samples,), int
-            The component each observation came from.
+            The component each observation came from; ``-1`` for noise
+            (``noise=True``: uniform on the EM start's noise region, the box
+            of volume ``V``).
 
         Examples
         --------
@@ -762,12 +764,28 @@ class BayesianGMM(EstimatorMixin):
         K, d = w.shape[-1], mu.shape[-1]
         w, mu, cov = w.reshape(-1, K), mu.reshape(-1, K, d), cov.reshape(-1, K, d, d)
         s_idx = rng.integers(0, w.shape[0], size=n_samples)
+        if "noise_weight" in post:  # the noise: one more category (-1)
+            w0 = post["noise_weight"].transpose("chain", "draw").to_numpy().reshape(-1)
+            w = np.concatenate([w, w0[:, None]], axis=1)
         cw = np.cumsum(w[s_idx], axis=1)
         u = rng.random(n_samples) * cw[:, -1]
-        z = np.minimum((u[:, None] > cw).sum(axis=1), K - 1)
-        chol = np.linalg.cholesky(cov[s_idx, z])
+        z = np.minimum((u[:, None] > cw).sum(axis=1), w.shape[1] - 1)
+        is_noise = z == K
+        zc = np.minimum(z, K - 1)
+        chol = np.linalg.cholesky(cov[s_idx, zc])
         eps = rng.standard_normal((n_samples, d))
-        X = mu[s_idx, z] + np.einsum("nij,nj->ni", chol, eps)
+        X = mu[s_idx, zc] + np.einsum("nij,nj->ni", chol, eps)
+        if is_noise.any():  # uniform on the EM start's noise region (the box of volume V)
+            box = getattr(getattr(self.em_, "_noise_fit", None), "box", None)
+            if box is None:
+                raise ValueError(
+                    "This noise fit does not hold its noise region (saved by an older "
+                    "bayesgmm); refit it to sample noise points."
+                )
+            offset, rot, lo, hi = box
+            U = rng.uniform(lo, hi, size=(int(is_noise.sum()), d))
+            X[is_noise] = offset + U @ rot.T
+            z = np.where(is_noise, -1, z)
         return X, z.astype(np.int64)
 
     def summary(self, var_names=None, ci_prob=None, kind="all", round_to="none", ci_kind=None,
@@ -897,9 +915,16 @@ class BayesianGMM(EstimatorMixin):
             X = _datatree.get_observed(self.idata_).to_pandas()
         if random_seed is None:
             random_seed = self._seeds()[1]
+        noise_v = None
+        if self.noise:  # the noise component: V given, else mclust's hypvol of X (as the fit)
+            from bayesgmm.em._noise import hypervolume
+
+            noise_v = self.noise_hypervolume
+            if noise_v is None:
+                noise_v = hypervolume(np.asarray(check_array(X, name="X")[0], dtype=np.float64))[0]
         model = build_model(
             X, self.n_components, covariance_type=self.covariance_type,
-            priors=self._resolved_priors(),
+            priors=self._resolved_priors(), **({"noise_hypervolume": noise_v} if self.noise else {}),
         )
         with model:
             return pm.sample_prior_predictive(draws=draws, random_seed=random_seed)

@@ -322,6 +322,26 @@ def test_bayesian_noise_fit_gives_noise_memberships(bayes_noise_fit):
         bg.detect_anomalies(m, X)
 
 
+def test_bayesian_noise_fit_samples_noise_rows(bayes_noise_fit):
+    m, X, _ = bayes_noise_fit
+    Xs, y = m.sample(4000, random_state=1)
+    w0 = float(m.idata_["posterior"]["noise_weight"].mean())
+    share = np.mean(y == -1)
+    assert abs(share - w0) < 4 * np.sqrt(w0 * (1 - w0) / 4000)
+    offset, rot, lo, hi = m.em_._noise_fit.box
+    inside = ((Xs[y == -1] - offset) @ rot - lo >= -1e-9) & ((Xs[y == -1] - offset) @ rot - hi <= 1e-9)
+    assert inside.all()
+    assert set(np.unique(y)) == {-1, 0, 1, 2}
+
+
+@pytest.mark.slow
+def test_bayesian_noise_prior_predictive_has_the_noise(bayes_noise_fit):
+    m, X, _ = bayes_noise_fit
+    prior = m.sample_prior_predictive(draws=5, random_seed=0)
+    assert prior["prior"]["noise_weight"].shape == (1, 5)
+    assert prior["prior"]["mixing_weights"].shape == (1, 5, 4)
+
+
 def test_bayesian_noise_score_samples_is_the_per_draw_noise_mixture(bayes_noise_fit):
     m, X, _ = bayes_noise_fit
     post = m.idata_["posterior"]
