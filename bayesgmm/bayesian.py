@@ -126,7 +126,7 @@ class BayesianGMM(EstimatorMixin):
         compiles the model first), or by ADVI, not on the fast density;
         memberships, :meth:`predict_proba` and :meth:`score_samples` use
         each row's observed coordinates. Without NaN in ``X`` nothing
-        changes.
+        changes. Not with ``noise=True`` (a ``ValueError``).
     noise : bool, default False
         Add mclust's uniform noise component (Banfield & Raftery 1993): a
         constant density ``1 / V`` with its own weight, the last of ``K + 1``

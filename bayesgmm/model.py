@@ -164,6 +164,7 @@ def build_model(X, n_components, covariance_type="full", priors=None, *, coords=
         bounding box scaled to that volume.  Sampled with
         :class:`~bayesgmm._logdensity.MixtureDensity`'s ``noise_hypervolume``
         (the same posterior).
+        Not with ``missing="marginalize"`` (a ``ValueError``).
 
     Returns
     -------

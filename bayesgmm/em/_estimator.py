@@ -170,6 +170,7 @@ class GaussianMixture(EstimatorMixin):
         data (each NaN replaced by its column's observed mean). In-memory
         data only (a dask array with NaN raises); ``inf`` always raises.
         Without NaN in ``X`` the fit is the same as with ``"error"``.
+        Not with ``noise=True`` (a ``ValueError``).
     noise : bool, default=False
         Add a uniform noise component, as R mclust's ``noise`` (Banfield &
         Raftery 1993): constant density ``1 / V`` over the data region and its
@@ -178,7 +179,8 @@ class GaussianMixture(EstimatorMixin):
         :meth:`predict` then returns ``-1`` for rows most probably noise and
         :meth:`predict_proba` has a last column for the noise; BIC and AIC
         count two more parameters (mclust's ``nMclustParams(noise = TRUE)``:
-        the noise proportion and the hypervolume). In-memory data only.
+        the noise proportion and the hypervolume). In-memory data only; not with
+        ``missing="marginalize"`` or a ``prior`` (a ``ValueError``).
         See the user guide, "Anomalies with uncertainty".
     noise_init : "nnclean", None or array-like of bool, shape (n_samples,)
         The rows that start as noise (``noise=True`` only). ``None`` or

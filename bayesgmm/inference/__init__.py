@@ -160,6 +160,7 @@ def run_inference(
         (``init``): its ``weights_`` pack with ``1 - sum(weights_)`` as the noise
         weight.  nutpie samples the compiled density, which has the noise term
         (tested equal to the numpy density and its gradient).
+        Not with ``missing="marginalize"`` (a ``ValueError``).
     **sampler_kwargs
         Passed to the sampler: for nutpie e.g. ``target_accept``,
         ``maxdepth``, ``cores``, ``adaptation``, and ``density``
