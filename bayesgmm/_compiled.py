@@ -21,6 +21,20 @@ over observations and vectorise)::
     M_k = sum_n r_nk y_nk y_nk^T
     d/d mu_k = A_k^T S_k,   d/d L_k = tril(A_k^T M_k) - R_k diag(1 / L_k,ii)
 
+With the uniform noise component (``MixtureDensity(noise_hypervolume=V)``: ``V`` in
+the buffer's header, ``K + 1`` weights with the noise's last), the noise is one more
+row ``log w_0 - log V`` of the responsibilities, and ``R_0`` its only statistic.
+
+The buffer: a header of :data:`_HEADER` float64 fields (``N, D, K``, the
+covariance block's kind, factor and parameter counts, ``ndim``, the expanded
+size, the correlation and diagonal flags, the constant; slot 11
+``_H_RESCALED``: 1 when the sampler's coordinates are rescaled, slot 12
+``_H_NOISE``: the noise hypervolume ``V``, 0 without a noise component), then
+the block's parameters, ``mean_loc``, ``mean_sd``, ``alpha`` (``K``, or
+``K + 1`` with the noise), ``X^T`` (``D, N``) and, if rescaled, ``shift`` and
+``scale`` (``ndim`` each; the mass-matrix warm start,
+``CompiledDensity(dens, shift, scale)``).
+
 The covariance type's transform and prior are the compiled blocks of
 :mod:`bayesgmm.covariance._compiled`, described by the type's
 :meth:`~bayesgmm.covariance.CovarianceModel.compiled_block`.
@@ -50,8 +64,12 @@ BLOCK = 256
 _LOG_2PI = math.log(2.0 * math.pi)
 
 # header of the buffer: indices of the int-valued fields (stored as float64)
-_H_N, _H_D, _H_K, _H_KIND, _H_NF, _H_NP, _H_NDIM, _H_NEXP, _H_CORR, _H_DIAG, _H_CONST, _H_RESCALED = range(12)
-_HEADER = 12  # header length; then params, mean_loc, mean_sd, alpha, X^T (D, N)[, shift, scale (ndim each)]
+_H_N, _H_D, _H_K, _H_KIND, _H_NF, _H_NP, _H_NDIM, _H_NEXP, _H_CORR, _H_DIAG, _H_CONST = range(11)
+_H_RESCALED = 11  # 1: the sampler's coordinates are rescaled (shift, scale at the buffer's end); 0: not
+_H_NOISE = 12  # the noise component's hypervolume V (0: no noise component)
+# header length; then params, mean_loc, mean_sd, alpha (K, or K + 1 with the noise),
+# X^T (D, N)[, shift, scale (ndim each) if rescaled]
+_HEADER = 13
 
 
 _njit = numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract", "reassoc"})
@@ -59,7 +77,8 @@ _njit = numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contr
 
 @_njit
 def _buffer_length(head):
-    n = _HEADER + int(head[_H_NP]) + 2 * int(head[_H_D]) + int(head[_H_K]) + int(head[_H_D]) * int(head[_H_N])
+    kw = int(head[_H_K]) + (1 if head[_H_NOISE] > 0.0 else 0)
+    n = _HEADER + int(head[_H_NP]) + 2 * int(head[_H_D]) + kw + int(head[_H_D]) * int(head[_H_N])
     if head[_H_RESCALED] != 0.0:
         n += 2 * int(head[_H_NDIM])
     return n
@@ -79,8 +98,9 @@ def _layout(buf):
     o += D
     mean_sd = buf[o : o + D]
     o += D
-    alpha = buf[o : o + K]
-    o += K
+    kw = K + (1 if buf[_H_NOISE] > 0.0 else 0)  # the weights: the noise's last
+    alpha = buf[o : o + kw]
+    o += kw
     XT = buf[o : o + D * N].reshape((D, N))
     return N, D, K, params, mean_loc, mean_sd, alpha, XT
 
@@ -180,8 +200,11 @@ def _log_positive(v, n, F, I):
 
 
 @_njit
-def _loglik_block(XT, start, nb, K, D, mu, A, c, diagonal, Y, LP, W, IW, R, S, M):
-    """Add one block's log-likelihood (returned) and statistics ``R, S, M``."""
+def _loglik_block(XT, start, nb, K, D, mu, A, c, diagonal, Y, LP, W, IW, R, S, M, nk):
+    """Add one block's log-likelihood (returned) and statistics ``R, S, M``.
+
+    ``nk = K + 1``: the uniform noise component, the constant ``c[K]`` (``log w_0 -
+    log V``), is row ``K`` of ``LP``; only its responsibility sum ``R[K]`` is kept."""
     for k in range(K):
         for i in range(D):
             Yi = Y[k, i]
@@ -217,18 +240,23 @@ def _loglik_block(XT, start, nb, K, D, mu, A, c, diagonal, Y, LP, W, IW, R, S, M
             Yi = Y[k, i]
             for b in range(nb):
                 lpk[b] -= 0.5 * Yi[b] * Yi[b]
+    if nk > K:
+        lpk = LP[K]
+        ck = c[K]
+        for b in range(nb):
+            lpk[b] = ck
     # responsibilities: max over components, exp, normalise (loops over observations vectorise)
     mx = W[0]
     sm = W[1]
     for b in range(nb):
         mx[b] = LP[0, b]
-    for k in range(1, K):
+    for k in range(1, nk):
         lpk = LP[k]
         for b in range(nb):
             mx[b] = max(mx[b], lpk[b])
     for b in range(nb):
         sm[b] = 0.0
-    for k in range(K):
+    for k in range(nk):
         lpk = LP[k]
         for b in range(nb):
             lpk[b] -= mx[b]
@@ -243,10 +271,15 @@ def _loglik_block(XT, start, nb, K, D, mu, A, c, diagonal, Y, LP, W, IW, R, S, M
     total = 0.0
     for b in range(nb):
         total += mx[b] + lg[b]
-    for k in range(K):
+    for k in range(nk):
         lpk = LP[k]
         for b in range(nb):
             lpk[b] *= sm[b]
+    if nk > K:
+        acc = 0.0
+        for b in range(nb):
+            acc += LP[K, b]
+        R[K] += acc
     for k in range(K):
         r = LP[k]
         acc = 0.0
@@ -294,9 +327,10 @@ def _logp_grad(buf, x, grad):
     kind = int(buf[_H_KIND])
     nf = int(buf[_H_NF])
     diagonal = buf[_H_DIAG] != 0.0
-    nw = K - 1
+    kw = alpha.shape[0]  # K, or K + 1 with the noise component (its weight last)
+    nw = kw - 1
     nmu = K * D
-    logw, w = _weights(x, K)
+    logw, w = _weights(x, kw)
     mu = np.empty((K, D))
     for k in range(K):
         for i in range(D):
@@ -307,7 +341,9 @@ def _logp_grad(buf, x, grad):
         return -np.inf
     # A = L^{-1} by forward substitution, and the constants of the components
     A = np.zeros((K, D, D))
-    c = np.empty(K)
+    c = np.empty(kw)
+    if kw > K:
+        c[K] = logw[K] - math.log(buf[_H_NOISE])
     for k in range(K):
         logdet = 0.0
         for i in range(D):
@@ -320,27 +356,27 @@ def _logp_grad(buf, x, grad):
                         s += L[k, i, m] * A[k, m, j]
                     A[k, i, j] = -s / L[k, i, i]
         c[k] = logw[k] - logdet - 0.5 * D * _LOG_2PI
-    R = np.zeros(K)
+    R = np.zeros(kw)
     S = np.zeros((K, D))
     M = np.zeros((K, D, D))
     blk = min(N, BLOCK)
     Y = np.empty((K, D + 1, blk))
-    LP = np.empty((K, blk))
+    LP = np.empty((kw, blk))
     W = np.empty((4, blk))
     IW = np.empty(blk, dtype=np.int64)
     ll = 0.0
     for start in range(0, N, blk):
         nb = min(blk, N - start)
-        ll += _loglik_block(XT, start, nb, K, D, mu, A, c, diagonal, Y, LP, W, IW, R, S, M)
+        ll += _loglik_block(XT, start, nb, K, D, mu, A, c, diagonal, Y, LP, W, IW, R, S, M, kw)
 
     lp = buf[_H_CONST] + ll
     # weights: Dirichlet + simplex Jacobian = const + sum alpha log w
     cws = 0.0
-    for k in range(K):
+    for k in range(kw):
         lp += alpha[k] * logw[k]
         cws += alpha[k] + R[k]
-    glast = alpha[K - 1] + R[K - 1] - cws * w[K - 1]
-    for k in range(K - 1):
+    glast = alpha[kw - 1] + R[kw - 1] - cws * w[kw - 1]
+    for k in range(kw - 1):
         grad[k] = alpha[k] + R[k] - cws * w[k] - glast
     # means: d/d mu_k = A_k^T S_k - (mu - loc) / sd^2
     for k in range(K):
@@ -376,12 +412,13 @@ def _logp_grad(buf, x, grad):
 
 @_njit
 def _expand(buf, x, out):
-    """The draw's ``weights, means, covariances, sds[, correlations]`` into ``out``, flattened."""
+    """The draw's ``weights, means, covariances, sds[, correlations][, noise_weight]`` into ``out``, flattened."""
     N, D, K, params, mean_loc, mean_sd, alpha, XT = _layout(buf)
     kind = int(buf[_H_KIND])
     nf = int(buf[_H_NF])
-    nw = K - 1
-    logw, w = _weights(x, K)
+    kw = alpha.shape[0]
+    nw = kw - 1
+    logw, w = _weights(x, kw)
     L = np.zeros((K, D, D))
     chol_from_unconstrained(kind, nf, params, x[nw + K * D :], L)
     o = 0
@@ -416,6 +453,8 @@ def _expand(buf, x, out):
                 for j in range(D):
                     out[o] = cov[k, i, j] / (sds[k, i] * sds[k, j])
                     o += 1
+    if kw > K:  # noise_weight last
+        out[o] = w[K]
 
 
 @_njit
@@ -552,11 +591,12 @@ class CompiledDensity:
         self.dens = dens
         self.ndim = dens.ndim
         self.with_correlations = bool(dens._cov.has_correlations)
+        noise = dens.noise_hypervolume is not None  # the uniform noise component
         self.expanded_names = ["weights", "means", "covariances", "sds"] + (
             ["correlations"] if self.with_correlations else []
-        )
+        ) + (["noise_weight"] if noise else [])
         self.expanded_shapes = {"weights": (K,), "means": (K, D), "covariances": (K, D, D), "sds": (K, D),
-                                "correlations": (K, D, D)}
+                                "correlations": (K, D, D), "noise_weight": ()}
         self.n_expanded = int(sum(math.prod(self.expanded_shapes[n]) for n in self.expanded_names))
         pr = dens.priors
         params = np.asarray(block.params, dtype=np.float64).ravel()
@@ -576,12 +616,13 @@ class CompiledDensity:
             if not (np.all(np.isfinite(self.shift)) and np.all(np.isfinite(self.scale)) and np.all(self.scale > 0)):
                 raise ValueError("scale of the rescaled coordinates must be positive and finite, shift finite.")
             head[_H_RESCALED] = 1.0
+        head[_H_NOISE] = dens.noise_hypervolume if noise else 0.0
         parts = [
             head,
             params,
             np.broadcast_to(np.asarray(pr.mean_loc, dtype=np.float64), (D,)),
             np.broadcast_to(np.asarray(pr.mean_sd, dtype=np.float64), (D,)),
-            np.asarray(pr.weights_alpha, dtype=np.float64).reshape(K),
+            np.asarray(dens._alpha, dtype=np.float64).reshape(K + noise),
             dens.X.T.ravel(),
         ]
         if self.scale is not None:

@@ -290,6 +290,15 @@ def em_dataset(em, feature_names) -> xr.Dataset:
             "covariance_type": ct.name,
             "params": to_json(params),
             **({"lower_bounds": lower_bounds} if lower_bounds.size else {}),
+            # the uniform noise component (GaussianMixture(noise=True)): weights sum to
+            # 1 - noise_weight
+            **({"noise_weight": float(em.noise_weight_),
+                "noise_hypervolume": float(em.noise_hypervolume_),
+                "noise_hypervolume_kind": str(em.noise_hypervolume_kind_),
+                # where sample() puts noise: the box (offset, rotation, lower, upper), flat
+                **({"noise_box": np.concatenate([np.ravel(b) for b in em._noise_fit.box])}
+                   if getattr(em, "_noise_fit", None) is not None else {})}
+               if getattr(em, "noise_hypervolume_", None) is not None else {}),
         }
     )
     return ds
@@ -463,6 +472,8 @@ def build_tree(
             feature_bis=_coord_values(np.asarray(feature_names)),
             component=np.arange(n_components),
         )
+    if "noise_weight" in posterior:  # the uniform noise component, V in its attrs
+        post = post.assign(noise_weight=posterior["noise_weight"].transpose("chain", "draw"))
     post, _ = _sanitize_dataset(post)
     post.attrs = {}
     chain = post["chain"].to_numpy()
@@ -792,7 +803,9 @@ def get_em_state(tree) -> dict:
         included), ``weights`` (K,), ``means`` (K, D), ``covariances``
         (scikit-learn's layout), ``converged`` (bool), ``n_iter`` (int),
         ``lower_bound`` (float) and ``lower_bounds`` (list of float): the
-        keyword arguments of ``GaussianMixture._from_state``.
+        keyword arguments of ``GaussianMixture._from_state``; with the noise
+        component also ``noise`` (dict: ``weight``, ``hypervolume``,
+        ``hypervolume_kind``, ``box``: the noise region, flat, or None).
 
     Examples
     --------
@@ -812,6 +825,13 @@ def get_em_state(tree) -> dict:
     params["covariance_type"] = ct
     full = ds["covariances"].transpose("component", "feature", "feature_bis").to_numpy()
     lbs = attrs.get("lower_bounds")
+    noise = {}
+    if attrs.get("noise_hypervolume") is not None:  # a fit with the noise component
+        noise = {"noise": {"weight": float(attrs["noise_weight"]),
+                           "hypervolume": float(attrs["noise_hypervolume"]),
+                           "hypervolume_kind": str(attrs.get("noise_hypervolume_kind", "given")),
+                           "box": (None if attrs.get("noise_box") is None
+                                   else np.asarray(attrs["noise_box"], dtype=np.float64))}}
     return {
         "params": params,
         "weights": ds["weights"].transpose("component").to_numpy().copy(),
@@ -821,6 +841,7 @@ def get_em_state(tree) -> dict:
         "n_iter": int(attrs.get("n_iter", -1)),
         "lower_bound": float(attrs.get("log_likelihood", np.nan)),
         "lower_bounds": [] if lbs is None else [float(v) for v in np.atleast_1d(lbs)],
+        **noise,
     }
 
 
@@ -1131,6 +1152,18 @@ def _consistency_problems(tree) -> list[str]:
                 draws = {d: sizes[d] for d in lead}
             if not np.isfinite(arr.to_numpy()).all():
                 problems.append(f"{group}/{var} contains NaN or inf")
+    post = tree["posterior"].to_dataset()
+    if "noise_weight" in post:  # the uniform noise component
+        nw = post["noise_weight"]
+        v = nw.attrs.get("noise_hypervolume")
+        if set(nw.dims) != {"chain", "draw"}:
+            problems.append(f"posterior/noise_weight has dims {tuple(nw.dims)}, expected ('chain', 'draw')")
+        elif not np.all((nw.to_numpy() >= 0) & (nw.to_numpy() <= 1)):
+            problems.append("posterior/noise_weight is not in [0, 1] (or contains NaN)")
+        if not isinstance(v, (int, float, np.integer, np.floating)) or not np.isfinite(v) or not v > 0:
+            problems.append(
+                f"posterior/noise_weight's attribute noise_hypervolume {v!r} is not a positive number"
+            )
     em_attrs = dict(tree["em"].attrs)
     if ct is not None and str(em_attrs.get("covariance_type", ct.name)) != ct.name:
         problems.append(

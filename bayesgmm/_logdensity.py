@@ -32,6 +32,14 @@ responsibilities ``r_nk``, ``R_k = sum_n r_nk`` and
 
 and the covariance class carries ``d/d L_k`` through its transform
 (:meth:`~bayesgmm.covariance.CovarianceModel.log_prior_and_grad`).
+
+Uniform noise component (``noise_hypervolume=V``, Banfield & Raftery 1993): one
+more weight ``w_0`` in the Dirichlet (``K + 1`` weights, the noise weight last,
+prior ``alpha_0`` = the mean of the components' ``alpha``) and a constant density
+``1 / V``: ``log p(x) = log(w_0 / V + sum_k w_k N(x | mu_k, Sigma_k))``.  In the
+expanded path the noise is one more row of the quadratic-form coefficients with
+only the constant ``log w_0 - log V``; its responsibility sum ``R_0`` enters the
+weights' gradient as ``d/d log w_0 = R_0``.
 """
 
 from __future__ import annotations
@@ -119,6 +127,10 @@ class MixtureDensity:
         The centred data and their pairwise products (``N * (D(D+1)/2 + D + 1)``
         floats) are precomputed when they fit in this many bytes, else rebuilt
         chunk by chunk at every evaluation.
+    noise_hypervolume : float, optional
+        Adds mclust's uniform noise component of density ``1 / noise_hypervolume``
+        and its weight (the last of ``K + 1`` Dirichlet weights; see the module
+        docstring).  :func:`bayesgmm.model.build_model` takes the same argument.
 
     Attributes
     ----------
@@ -142,7 +154,7 @@ class MixtureDensity:
     """
 
     def __init__(self, X, n_components, covariance_type="full", priors=None, *, chunk_size=16384,
-                 max_design_bytes=2**29):
+                 max_design_bytes=2**29, noise_hypervolume=None):
         from bayesgmm._data import prepare_data
         from bayesgmm.model import _check_n_components
 
@@ -175,17 +187,35 @@ class MixtureDensity:
             self._Ts[p, a * D + b] = 1.0
             self._Ts[p, b * D + a] = 1.0
 
-        blocks = [("weights_simplex__", (K - 1,)), ("means", (K, D)), *self._cov.unconstrained_blocks(K, D)]
+        self.noise_hypervolume = None
+        self._log_v = None
+        if noise_hypervolume is not None:
+            v = noise_hypervolume
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
+                    or not np.isfinite(v) or not v > 0:
+                raise ValueError(
+                    f"noise_hypervolume must be a positive finite number (the volume of "
+                    f"the noise region) or None; got {v!r}."
+                )
+            self.noise_hypervolume = float(v)
+            self._log_v = float(np.log(v))
+        # the weights: K, or K + 1 with the noise weight last
+        W = self._n_w = K + (self._log_v is not None)
+        a = priors.weights_alpha
+        self._alpha = np.append(a, a.mean()) if W > K else a
+        # with the noise, the K + 1 weights are build_model's "mixing_weights"
+        wname = "mixing_weights_simplex__" if W > K else "weights_simplex__"
+        blocks = [(wname, (W - 1,)), ("means", (K, D)), *self._cov.unconstrained_blocks(K, D)]
         self.names = [name for name, _ in blocks]
         self.shapes = [shape for _, shape in blocks]
-        self.ndim = K - 1 + K * D + self._cov.n_unconstrained(K, D)
-        self._i_w = slice(0, K - 1)
-        self._i_mu = slice(K - 1, K - 1 + K * D)
-        self._i_cov = slice(K - 1 + K * D, self.ndim)
+        self.ndim = W - 1 + K * D + self._cov.n_unconstrained(K, D)
+        self._i_w = slice(0, W - 1)
+        self._i_mu = slice(W - 1, W - 1 + K * D)
+        self._i_cov = slice(W - 1 + K * D, self.ndim)
 
         # constants of the prior
-        a = priors.weights_alpha
-        self._const = float(gammaln(a.sum()) - gammaln(a).sum() + np.log(K))
+        a = self._alpha
+        self._const = float(gammaln(a.sum()) - gammaln(a).sum() + np.log(W))
         self._const += float(np.sum(-0.5 * _LOG_2PI - np.log(priors.mean_sd)) * K)
         self._const += self._cov.log_prior_constant(K, D, priors)
 
@@ -231,12 +261,14 @@ class MixtureDensity:
         L = self._cov.chol_from_unconstrained(x[self._i_cov], K, D)
         cov = L @ np.swapaxes(L, -1, -2)
         sds = np.sqrt(np.diagonal(cov, axis1=-2, axis2=-1)).copy()
-        out = {"weights": w, "means": mu, "covariances": cov, "sds": sds, "chol": np.array(L)}
+        out = {"weights": w[:K], "means": mu, "covariances": cov, "sds": sds, "chol": np.array(L)}
+        if self._n_w > K:  # the Gaussians' weights sum to 1 - noise_weight
+            out["noise_weight"] = np.array(w[K])  # 0-d: a (chain, draw) variable
         if self._cov.has_correlations:
             out["correlations"] = cov / (sds[:, :, None] * sds[:, None, :])
         return out
 
-    def pack(self, weights, means, covariances) -> np.ndarray:
+    def pack(self, weights, means, covariances, noise_weight=None) -> np.ndarray:
         """Unconstrained vector from constrained parameters (scikit-learn layout).
 
         Parameters
@@ -248,6 +280,9 @@ class MixtureDensity:
             scikit-learn layout: full (K, D, D), tied (D, D), diag (K, D),
             spherical (K,).  A (K, D, D) stack is also accepted for every type
             (see :meth:`~bayesgmm.covariance.CovarianceModel.unconstrained_from_covariances`).
+        noise_weight : float, optional
+            With the noise component: its weight (default ``1 - sum(weights)``,
+            so an EM fit's ``weights_`` and ``noise_weight_`` pack as they are).
 
         Examples
         --------
@@ -263,6 +298,9 @@ class MixtureDensity:
         w = np.asarray(weights, dtype=float).reshape(-1)
         if w.shape != (K,) or not np.all(np.isfinite(w)) or np.any(w < 0):
             raise ValueError(f"weights must be {K} finite non-negative numbers, got {np.asarray(weights)!r}.")
+        if self._n_w > K:
+            w0 = 1.0 - w.sum() if noise_weight is None else float(noise_weight)
+            w = np.append(w, w0)
         w = np.clip(w, 1e-12, None)
         w = w / w.sum()
         logw = np.log(w)
@@ -312,19 +350,23 @@ class MixtureDensity:
         Q = np.empty((K, P + D + 1))
         np.matmul(Prec.reshape(K, D * D), self._Tq, out=Q[:, :P])
         Q[:, P : P + D] = Pmu
-        Q[:, -1] = logw - logdet - 0.5 * D * _LOG_2PI - 0.5 * np.sum(mu_s * Pmu, axis=-1)
+        Q[:, -1] = logw[:K] - logdet - 0.5 * D * _LOG_2PI - 0.5 * np.sum(mu_s * Pmu, axis=-1)
         if _expansion_error(Q, Pmu, mu_s, A) > _kernels.EXPANSION_TOLERANCE:
             return self._loglik_stats_centred(X, logw, mu, A, Prec, logdet)
+        if self._n_w > K:  # the noise: a constant row, log w_0 - log V
+            Q = np.vstack([Q, np.zeros(P + D + 1)])
+            Q[K, -1] = logw[K] - self._log_v
         total = 0.0
         W = None
         for ZT in self._design_chunks(X):
             lp = Q @ ZT  # (K, n)
             total += _normalise(lp)
             W = ZT @ lp.T if W is None else W + ZT @ lp.T
-        R = W[-1]
+        R = W[-1]  # (K,), or (K + 1,) with the noise's last
+        W = W[:, :K]
         W1 = W[P : P + D].T  # sum_n r_nk x_n (centred), (K, D)
         S2 = (W[:P].T @ self._Ts).reshape(K, D, D)  # sum_n r_nk x_n x_n^T
-        d1 = W1 - R[:, None] * mu_s  # sum_n r_nk (x_n - mu_k)
+        d1 = W1 - R[:K, None] * mu_s  # sum_n r_nk (x_n - mu_k)
         # C = sum_n r_nk (x_n - mu_k)(x_n - mu_k)^T
         C = S2 - d1[:, :, None] * mu_s[:, None, :] - mu_s[:, :, None] * W1[:, None, :]
         return total, A, Prec, R, d1, C
@@ -339,18 +381,23 @@ class MixtureDensity:
         ``d1``, ``C`` summed directly from ``x - mu_k``. ``K`` passes per chunk.
         """
         K, D = self.n_components, self.n_features
-        c = logw - logdet - 0.5 * D * _LOG_2PI
+        c = logw[:K] - logdet - 0.5 * D * _LOG_2PI
         Xe = self.X if X is None else np.asarray(X, dtype=float)
         total = 0.0
-        R, d1, C = np.zeros(K), np.zeros((K, D)), np.zeros((K, D, D))
+        W = self._n_w
+        R, d1, C = np.zeros(W), np.zeros((K, D)), np.zeros((K, D, D))
         for start in range(0, Xe.shape[0], self.chunk_size):
             Xc = Xe[start : start + self.chunk_size]
             xs = [Xc - mu[k] for k in range(K)]
-            lp = np.empty((K, Xc.shape[0]))
+            lp = np.empty((W, Xc.shape[0]))
             for k in range(K):
                 y = xs[k] @ A[k].T
                 lp[k] = c[k] - 0.5 * np.einsum("nd,nd->n", y, y)
+            if W > K:
+                lp[K] = logw[K] - self._log_v
             total += _normalise(lp)
+            if W > K:
+                R[K] += lp[K].sum()
             for k in range(K):
                 R[k] += lp[k].sum()
                 d1[k] += lp[k] @ xs[k]
@@ -451,6 +498,8 @@ class MixtureDensity:
         ll = np.full(n, -np.inf)
         with np.errstate(all="ignore"):
             try:
+                if self._n_w > self.n_components:  # the noise: one point at a time
+                    raise np.linalg.LinAlgError
                 lp, grad, ll = self._batch(xs, scales, with_logp)
             except np.linalg.LinAlgError:  # a singular factor somewhere: one point at a time
                 for r in range(n):
@@ -634,7 +683,7 @@ class MixtureDensity:
         K, D = self.n_components, self.n_features
         pr = self.priors
         z = x[self._i_w]
-        v = np.empty(K)
+        v = np.empty(self._n_w)
         v[:-1] = z
         v[-1] = -z.sum()
         v -= v.max()
@@ -654,7 +703,7 @@ class MixtureDensity:
             C = C * scale
 
         # --- weights: Dirichlet + Jacobian = const + sum alpha log w
-        alpha = pr.weights_alpha
+        alpha = self._alpha
         lp = self._const + float(alpha @ logw) + ll
         cw = alpha + R
         gw_full = cw - cw.sum() * w  # gradient wrt v (the full logit vector)
@@ -669,14 +718,17 @@ class MixtureDensity:
         # --- covariance: likelihood part d/dL = tril(Prec C A^T) - R diag(1/L_ii),
         # then the covariance class's prior and chain rule to its unconstrained block
         dL = np.matmul(np.matmul(Prec, C), np.swapaxes(A, -1, -2)).reshape(K, D * D)
-        dL[:, :: D + 1] -= R[:, None] / L.reshape(K, D * D)[:, :: D + 1]
+        dL[:, :: D + 1] -= R[:K, None] / L.reshape(K, D * D)[:, :: D + 1]
         lp_cov, grad[self._i_cov] = self._cov.log_prior_and_grad(L, dL.reshape(K, D, D), pr)
         lp += lp_cov
         return float(lp), grad, float(ll_raw)
 
     # ----------------------------------------------------------- likelihood
-    def pointwise_log_likelihood(self, weights, means, covariances, X=None) -> np.ndarray:
+    def pointwise_log_likelihood(self, weights, means, covariances, X=None, noise_weight=None) -> np.ndarray:
         """log p(x_n | theta), components summed out, for one parameter draw.
+
+        With the noise component, ``weights`` are the Gaussians' (summing to
+        ``1 - noise_weight``; ``noise_weight`` defaults to ``1 - sum(weights)``).
 
         Parameters
         ----------
@@ -709,9 +761,17 @@ class MixtureDensity:
             prec_chol = FULL_MATRICES.precision_cholesky(cov)
         except ValueError:
             raise ValueError("covariances are not positive definite; regularise them (e.g. add reg_covar * I).") from None
+        Xe = self.X if X is None else np.asarray(X, dtype=float)
+        if self._n_w > K:
+            w0 = 1.0 - w.sum() if noise_weight is None else float(noise_weight)
+            tot = w.sum() + w0
+            with np.errstate(divide="ignore"):
+                logw = np.log(np.clip(w, 0, None) / tot)
+                g = _kernels.mixture_log_likelihood(Xe, mu, prec_chol, FULL_MATRICES, logw,
+                                                    chunk_size=self.chunk_size)
+                return np.logaddexp(g, np.log(max(w0, 0.0) / tot) - self._log_v)
         with np.errstate(divide="ignore"):
             logw = np.log(np.clip(w, 0, None) / w.sum())
-        Xe = self.X if X is None else np.asarray(X, dtype=float)
         # the package's one mixture log-likelihood kernel (as EM and the posterior summaries)
         return _kernels.mixture_log_likelihood(Xe, mu, prec_chol, FULL_MATRICES, logw, chunk_size=self.chunk_size)
 

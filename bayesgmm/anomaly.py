@@ -20,7 +20,7 @@ import xarray as xr
 
 from bayesgmm import _datatree
 from bayesgmm._data import check_array
-from bayesgmm.posterior._common import DEFAULT_MEMORY_BUDGET, as_dataset
+from bayesgmm.posterior._common import DEFAULT_MEMORY_BUDGET, as_dataset, resolve_ci
 from bayesgmm.posterior.density import anomaly_summary, log_density_summary
 
 __all__ = ["detect_anomalies", "density_grid", "as_posterior"]
@@ -34,8 +34,22 @@ def as_posterior(model, name: str = "model"):
     """
     if hasattr(model, "idata_"):
         tree = model.idata_
+        if "noise_weight" in _datatree.get_posterior(tree):
+            raise ValueError(
+                f"{name} is a BayesianGMM with noise=True: its noise component is not part of "
+                "these density summaries yet. Its outliers are the rows where "
+                f"{name}.predict(X) == -1 (noise probability with its interval: the last column "
+                f"of {name}.predict_proba(X, return_interval=True)); {name}.score_samples(X) "
+                "includes the noise density."
+            )
         observed = _datatree.get_observed(tree).transpose("obs", "feature").to_numpy()
         return _datatree.get_posterior(tree), observed, list(_datatree.get_feature_names(tree))
+    if hasattr(model, "means_") and getattr(model, "noise_hypervolume_", None) is not None:
+        raise ValueError(
+            f"{name} is a GaussianMixture with noise=True: its noise component is not part "
+            "of these density summaries yet. Its outliers are the rows where "
+            f"{name}.predict(X) == -1 (noise probability: the last column of predict_proba)."
+        )
     if hasattr(model, "means_") and hasattr(model, "covariances_"):
         D = np.shape(model.means_)[1]
         names = getattr(model, "feature_names_in_", None)
@@ -68,7 +82,9 @@ def detect_anomalies(
     X=None,
     false_alarm_rate: float = 0.01,
     *,
-    hdi_prob: float = 0.94,
+    ci_prob: float | None = None,
+    ci_kind: str | None = None,
+    hdi_prob: float | None = None,
     n_replicates: int = 4000,
     n_per_draw: int = 500,
     random_state=None,
@@ -84,8 +100,14 @@ def detect_anomalies(
         Points to score; default the training data of a :class:`~bayesgmm.BayesianGMM`.
     false_alarm_rate : float, default 0.01
         Target probability of flagging a point drawn from the fitted model.
-    hdi_prob : float, default 0.94
-        Mass of the credible intervals of the log density.
+    ci_prob : float, optional
+        Probability mass of the credible intervals of the log density; default
+        ``arviz_base.rcParams["stats.ci_prob"]`` (0.89 unless changed).
+    ci_kind : {"eti", "hdi"}, optional
+        Equal-tailed or highest-density intervals; default
+        ``arviz_base.rcParams["stats.ci_kind"]`` (``"eti"`` unless changed).
+    hdi_prob : float, optional
+        Deprecated name of ``ci_prob`` (a FutureWarning; removed in the next release).
     n_replicates, n_per_draw : int
         Simulation sizes of the threshold and of the per-draw tail boundaries
         (:func:`bayesgmm.posterior.density.anomaly_summary`).
@@ -100,7 +122,8 @@ def detect_anomalies(
         ``upper``, ``width`` (the log density's posterior distribution),
         ``outlier_probability`` (posterior probability of lying in the lowest-density
         ``false_alarm_rate`` region), ``is_outlier`` (``log_density < threshold``);
-        attrs ``threshold``, ``false_alarm_rate``, ``method``.
+        attrs ``threshold``, ``false_alarm_rate``, ``method``, ``ci_prob``, ``ci_kind``,
+        ``interval``.
 
     Examples
     --------
@@ -112,13 +135,15 @@ def detect_anomalies(
     >>> res["is_outlier"].values.tolist()
     [False, True]
     """
+    ci_prob, ci_kind = resolve_ci(ci_prob, ci_kind, hdi_prob)
     post, train, _ = as_posterior(model)
     X = _data(X, train)
     return anomaly_summary(
         post,
         X,
         false_alarm_rate,
-        hdi_prob=hdi_prob,
+        ci_prob=ci_prob,
+        ci_kind=ci_kind,
         n_replicates=n_replicates,
         n_per_draw=n_per_draw,
         random_state=random_state,
@@ -132,7 +157,9 @@ def density_grid(
     *,
     features=(0, 1),
     n_grid: int = 60,
-    hdi_prob: float = 0.94,
+    ci_prob: float | None = None,
+    ci_kind: str | None = None,
+    hdi_prob: float | None = None,
     padding: float = 0.15,
 ) -> xr.Dataset:
     """The (marginal) log density of two features on a grid, with its interval width.
@@ -150,7 +177,9 @@ def density_grid(
         The two features (positions or names).
     n_grid : int, default 60
         Grid points per axis.
-    hdi_prob : float, default 0.94
+    ci_prob, ci_kind, hdi_prob
+        Mass and kind of the intervals whose width is returned, as in
+        :func:`detect_anomalies` (ArviZ's ``rcParams`` by default).
     padding : float, default 0.15
         Fraction of the data range added on each side.
 
@@ -159,7 +188,7 @@ def density_grid(
     xarray.Dataset
         dims (y, x) with coords ``x`` and ``y`` (the two features' values):
         ``log_density`` (posterior predictive), ``lower``, ``upper``, ``width``;
-        attrs ``features``.
+        attrs ``features``, ``ci_prob``, ``ci_kind``, ``interval``.
 
     Examples
     --------
@@ -169,6 +198,7 @@ def density_grid(
     >>> g["log_density"].shape
     (5, 5)
     """
+    ci_prob, ci_kind = resolve_ci(ci_prob, ci_kind, hdi_prob)
     post, train, names = as_posterior(model)
     arr, _ = check_array(_data(X, train), name="X", allow_dask=False)
     if len(features) != 2:
@@ -192,14 +222,16 @@ def density_grid(
     gy = np.linspace(lo[1] - pad[1], hi[1] + pad[1], n_grid)
     xx, yy = np.meshgrid(gx, gy)
     pts = np.column_stack([xx.ravel(), yy.ravel()])
-    s = log_density_summary(marginal, pts, hdi_prob=hdi_prob)
+    s = log_density_summary(marginal, pts, ci_prob=ci_prob, ci_kind=ci_kind)
     shape = (n_grid, n_grid)
     out = xr.Dataset(
         {k: (("y", "x"), s[k].to_numpy().reshape(shape)) for k in ("log_density", "lower", "upper", "width")},
         coords={"x": gx, "y": gy},
         attrs={
             "features": [names[i] if names else str(i) for i in idx],
-            "hdi_prob": s.attrs["hdi_prob"],
+            "ci_prob": s.attrs["ci_prob"],
+            "ci_kind": s.attrs["ci_kind"],
+            "interval": s.attrs["interval"],
         },
     )
     return out

@@ -126,7 +126,21 @@ class BayesianGMM(EstimatorMixin):
         compiles the model first), or by ADVI, not on the fast density;
         memberships, :meth:`predict_proba` and :meth:`score_samples` use
         each row's observed coordinates. Without NaN in ``X`` nothing
-        changes.
+        changes. Not with ``noise=True`` (a ``ValueError``).
+    noise : bool, default False
+        Add mclust's uniform noise component (Banfield & Raftery 1993): a
+        constant density ``1 / V`` with its own weight, the last of ``K + 1``
+        Dirichlet weights, so that scattered outliers do not inflate or drag
+        the Gaussians. The EM start is :class:`bayesgmm.GaussianMixture` with
+        ``noise=True``; the posterior has ``noise_weight`` (chain, draw; the
+        ``weights`` then sum to ``1 - noise_weight``). :meth:`membership` and
+        :meth:`predict_proba` have a last column (component ``-1``) for the
+        noise, computed per draw; :meth:`predict` returns ``-1`` for rows most
+        probably noise; :meth:`score_samples` includes the noise density.
+        See the user guide, "Anomalies with uncertainty".
+    noise_hypervolume : float or None, default None
+        ``V`` (``noise=True`` only); ``None``: the EM start's
+        ``noise_hypervolume_`` (mclust's ``hypvol`` of the data).
 
     Every parameter is stored as given and checked by :meth:`fit` (the
     scikit-learn convention), so :func:`sklearn.base.clone`, pipelines and
@@ -182,6 +196,8 @@ class BayesianGMM(EstimatorMixin):
         progressbar=True,
         random_state=None,
         missing="error",
+        noise=False,
+        noise_hypervolume=None,
     ):
         # scikit-learn protocol: store the arguments verbatim, validate in fit
         self.n_components = n_components
@@ -199,6 +215,8 @@ class BayesianGMM(EstimatorMixin):
         self.progressbar = progressbar
         self.random_state = random_state
         self.missing = missing
+        self.noise = noise
+        self.noise_hypervolume = noise_hypervolume
 
     # ------------------------------------------------------------ sklearn protocol
     def __sklearn_is_fitted__(self):
@@ -233,10 +251,32 @@ class BayesianGMM(EstimatorMixin):
             )
         if isinstance(rs, numbers.Integral) and not 0 <= int(rs) < 2**32:
             raise ValueError(f"random_state must be in [0, 2**32), got {rs}.")
+        if not isinstance(self.noise, (bool, np.bool_)):
+            raise TypeError(f"noise must be True or False, got {self.noise!r}.")
+        v = self.noise_hypervolume
+        if v is not None:
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not (np.isfinite(v) and v > 0):
+                raise ValueError(
+                    "noise_hypervolume must be None (the data's hypervolume) or a positive "
+                    f"finite number, got {v!r}."
+                )
+            if not self.noise:
+                raise ValueError(
+                    "noise_hypervolume is the volume of the noise component: pass noise=True "
+                    "with it, or leave it None."
+                )
         if self._missing not in ("error", "marginalize"):
             raise ValueError(
                 f"missing must be 'error' or 'marginalize', got {self._missing!r}; "
                 "'marginalize' uses rows with NaN (missing at random)."
+            )
+        if self.noise and self._missing == "marginalize":
+            raise ValueError(
+                "noise=True and missing='marginalize' cannot be combined: the noise "
+                "component's density 1/V has no marginal over a row's observed coordinates "
+                "(V is mclust's hypervolume, possibly of a rotated box). Pass noise=False to "
+                "integrate missing values out, or missing='error' (and drop or impute rows "
+                "with NaN) to keep the noise component."
             )
 
     @property
@@ -425,6 +465,7 @@ class BayesianGMM(EstimatorMixin):
         em = em_start(
             X_in, K, self.covariance_type, n_init=n_init, random_state=em_seed,
             reg_covar=settings["reg_covar"], missing=self._missing,
+            **({"noise": True, "noise_hypervolume": self.noise_hypervolume} if self.noise else {}),
         )
         with warnings.catch_warnings():
             # the same check is reported below by the diagnostics, as a SamplingWarning
@@ -444,6 +485,7 @@ class BayesianGMM(EstimatorMixin):
                 nuts_sampler=nuts_sampler,
                 model=model,
                 missing=self._missing,
+                **({"noise_hypervolume": em.noise_hypervolume_} if self.noise else {}),
                 **sampler_kwargs,
             )
         raw_post = raw["posterior"].to_dataset()
@@ -491,6 +533,7 @@ class BayesianGMM(EstimatorMixin):
                 "covariance_type": self.covariance_type,
                 "priors": None if self.priors is None else priors.to_dict(),
                 "random_state": int(rs) if isinstance(rs, numbers.Integral) else None,
+                **({"noise": True, "noise_hypervolume": self.noise_hypervolume} if self.noise else {}),
                 # the constructor's settings (fit's overrides are in sampler_config)
                 **{name: getattr(self, name) for name in FIT_SETTINGS},
                 "sampler_kwargs": self.sampler_kwargs,
@@ -619,7 +662,8 @@ class BayesianGMM(EstimatorMixin):
         Returns
         -------
         proba : ndarray of shape (n_samples, n_components)
-            Rows sum to one.
+            Rows sum to one. With ``noise=True``, (n_samples, n_components + 1):
+            the last column is the probability of being noise.
         lower, upper : ndarray of shape (n_samples, n_components)
             Only with ``return_interval=True``.
 
@@ -653,13 +697,19 @@ class BayesianGMM(EstimatorMixin):
         Returns
         -------
         ndarray of shape (n_samples,), int
+            With ``noise=True``, ``-1`` for rows most probably noise (as
+            :meth:`bayesgmm.GaussianMixture.predict`).
 
         Examples
         --------
         >>> model.predict([[2.0, 55.0], [4.5, 80.0]])  # doctest: +SKIP
         array([1, 0])
         """
-        return self.predict_proba(X).argmax(axis=1)
+        proba = self.predict_proba(X)
+        labels = np.arange(proba.shape[1])
+        if proba.shape[1] > int(self.n_components):  # the noise column last
+            labels[-1] = -1
+        return labels[proba.argmax(axis=1)]
 
     def score_samples(self, X):
         """Posterior predictive log density ``log (1/S) sum_s p(x | theta_s)``.
@@ -741,7 +791,9 @@ class BayesianGMM(EstimatorMixin):
         -------
         X : ndarray of shape (n_samples, n_features)
         y : ndarray of shape (n_samples,), int
-            The component each observation came from.
+            The component each observation came from; ``-1`` for noise
+            (``noise=True``: uniform on the EM start's noise region, the box
+            of volume ``V``).
 
         Examples
         --------
@@ -761,12 +813,28 @@ class BayesianGMM(EstimatorMixin):
         K, d = w.shape[-1], mu.shape[-1]
         w, mu, cov = w.reshape(-1, K), mu.reshape(-1, K, d), cov.reshape(-1, K, d, d)
         s_idx = rng.integers(0, w.shape[0], size=n_samples)
+        if "noise_weight" in post:  # the noise: one more category (-1)
+            w0 = post["noise_weight"].transpose("chain", "draw").to_numpy().reshape(-1)
+            w = np.concatenate([w, w0[:, None]], axis=1)
         cw = np.cumsum(w[s_idx], axis=1)
         u = rng.random(n_samples) * cw[:, -1]
-        z = np.minimum((u[:, None] > cw).sum(axis=1), K - 1)
-        chol = np.linalg.cholesky(cov[s_idx, z])
+        z = np.minimum((u[:, None] > cw).sum(axis=1), w.shape[1] - 1)
+        is_noise = z == K
+        zc = np.minimum(z, K - 1)
+        chol = np.linalg.cholesky(cov[s_idx, zc])
         eps = rng.standard_normal((n_samples, d))
-        X = mu[s_idx, z] + np.einsum("nij,nj->ni", chol, eps)
+        X = mu[s_idx, zc] + np.einsum("nij,nj->ni", chol, eps)
+        if is_noise.any():  # uniform on the EM start's noise region (the box of volume V)
+            box = getattr(getattr(self.em_, "_noise_fit", None), "box", None)
+            if box is None:
+                raise ValueError(
+                    "This noise fit does not hold its noise region (saved by an older "
+                    "bayesgmm); refit it to sample noise points."
+                )
+            offset, rot, lo, hi = box
+            U = rng.uniform(lo, hi, size=(int(is_noise.sum()), d))
+            X[is_noise] = offset + U @ rot.T
+            z = np.where(is_noise, -1, z)
         return X, z.astype(np.int64)
 
     def summary(self, var_names=None, ci_prob=None, kind="all", round_to="none", ci_kind=None,
@@ -896,9 +964,16 @@ class BayesianGMM(EstimatorMixin):
             X = _datatree.get_observed(self.idata_).to_pandas()
         if random_seed is None:
             random_seed = self._seeds()[1]
+        noise_v = None
+        if self.noise:  # the noise component: V given, else mclust's hypvol of X (as the fit)
+            from bayesgmm.em._noise import hypervolume
+
+            noise_v = self.noise_hypervolume
+            if noise_v is None:
+                noise_v = hypervolume(np.asarray(check_array(X, name="X")[0], dtype=np.float64))[0]
         model = build_model(
             X, self.n_components, covariance_type=self.covariance_type,
-            priors=self._resolved_priors(),
+            priors=self._resolved_priors(), **({"noise_hypervolume": noise_v} if self.noise else {}),
         )
         with model:
             return pm.sample_prior_predictive(draws=draws, random_seed=random_seed)
@@ -947,6 +1022,8 @@ class BayesianGMM(EstimatorMixin):
                 covariance_type=str(params.get("covariance_type", config["covariance_type"])),
                 priors=None if priors is None else Priors.from_dict(priors),
                 random_state=params.get("random_state"),
+                noise=bool(params.get("noise", False)),
+                noise_hypervolume=params.get("noise_hypervolume"),
             )
             # the sampler settings (trees written before they were constructor
             # parameters keep the defaults; values stored by repr are skipped)

@@ -483,39 +483,47 @@ class GaussianMixtureClassifier(EstimatorMixin):
         with np.errstate(divide="ignore"):
             return np.log(rng.dirichlet(self.class_counts_ + 1.0, size=S))
 
-    def predict_proba_interval(self, X, hdi_prob=0.94, random_state=0):
-        """Class probabilities with equal-tailed credible intervals (``method="bayes"``).
+    def predict_proba_interval(self, X, ci_prob=None, ci_kind=None, random_state=0, *,
+                               hdi_prob=None):
+        """Class probabilities with credible intervals (``method="bayes"``).
 
         Per draw s, ``P_s(c | x) = pi_sc p(x | theta_cs) / sum_j pi_sj p(x | theta_js)``
         with the class mixtures' draws paired by index (independent posteriors) and
         ``pi_s`` drawn from the Dirichlet(1 + counts) posterior (fixed when
-        ``class_prior`` is given).  The interval is the equal-tailed ``hdi_prob``
-        interval of ``P_s(c | x)``.
+        ``class_prior`` is given).  The interval is the ``ci_prob`` interval of
+        ``P_s(c | x)`` over the draws.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-        hdi_prob : float, default 0.94
+        ci_prob : float, optional
+            Probability mass of the intervals; default
+            ``arviz_base.rcParams["stats.ci_prob"]`` (0.89 unless changed).
+        ci_kind : {"eti", "hdi"}, optional
+            Equal-tailed or highest-density intervals; default
+            ``arviz_base.rcParams["stats.ci_kind"]`` (``"eti"`` unless changed).
         random_state : int, default 0
             Seeds the class-proportion draws.
+        hdi_prob : float, optional
+            Deprecated name of ``ci_prob`` (a FutureWarning; removed in the next release).
 
         Returns
         -------
         xarray.Dataset
             dims (obs, class): ``probability`` (:meth:`predict_proba`), ``mean`` (mean of
-            the per-draw probabilities), ``lower``, ``upper``.
+            the per-draw probabilities), ``lower``, ``upper``; attrs ``ci_prob``,
+            ``ci_kind``, ``interval``, ``n_draws``.
 
         Examples
         --------
         >>> res = clf.predict_proba_interval(X_new)  # doctest: +SKIP
         >>> res["upper"] - res["lower"]  # width of each interval  # doctest: +SKIP
         """
-        from bayesgmm.posterior._common import check_hdi_prob
+        from bayesgmm.posterior._common import CI_KINDS, interval_bounds, resolve_ci
 
-        hdi_prob = check_hdi_prob(hdi_prob)
+        ci_prob, ci_kind = resolve_ci(ci_prob, ci_kind, hdi_prob)
         self._require_bayes("predict_proba_interval")
         arr = self._validate(X, "predict_proba_interval")
-        lo_q, hi_q = (1 - hdi_prob) / 2, 1 - (1 - hdi_prob) / 2
         n, C = arr.shape[0], len(self.classes_)
         mean, lower, upper = (np.empty((n, C)) for _ in range(3))
         prior = None
@@ -530,8 +538,7 @@ class GaussianMixtureClassifier(EstimatorMixin):
             L -= _logsumexp(L, axis=1)[:, None, :]
             P = np.exp(L)
             mean[sl] = P.mean(axis=2)
-            q = np.quantile(P, [lo_q, hi_q], axis=2)
-            lower[sl], upper[sl] = q[0], q[1]
+            lower[sl], upper[sl] = interval_bounds(P, ci_prob, ci_kind, axis=2)
         dims = ("obs", "class")
         return xr.Dataset(
             {
@@ -541,36 +548,42 @@ class GaussianMixtureClassifier(EstimatorMixin):
                 "upper": (dims, upper),
             },
             coords={"obs": np.arange(arr.shape[0]), "class": self.classes_},
-            attrs={"hdi_prob": hdi_prob, "interval": "equal-tailed", "n_draws": S},
+            attrs={"ci_prob": ci_prob, "ci_kind": ci_kind, "interval": CI_KINDS[ci_kind],
+                   "n_draws": S},
         )
 
-    def log_likelihood_ratio(self, X, label, hdi_prob=0.94):
+    def log_likelihood_ratio(self, X, label, ci_prob=None, ci_kind=None, *, hdi_prob=None):
         """Verification score ``log p(x | label) - log p(x | background)`` per row.
 
         Positive values favour the class mixture over the background mixture fitted to
         all classes (the speaker-verification score).  For ``method="bayes"`` the ratio
         is taken per draw (class and background draws paired by index) and summarised
-        by its mean and equal-tailed interval; ``llr`` is the ratio of posterior
+        by its mean and ``ci_prob`` interval; ``llr`` is the ratio of posterior
         predictive densities.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         label : a value of ``classes_``
-        hdi_prob : float, default 0.94
+        ci_prob, ci_kind : optional
+            Mass and kind (``"eti"`` or ``"hdi"``) of the interval, as in
+            :meth:`predict_proba_interval` (ArviZ's ``rcParams`` by default).
+        hdi_prob : float, optional
+            Deprecated name of ``ci_prob`` (a FutureWarning; removed in the next release).
 
         Returns
         -------
         xarray.Dataset
-            dims (obs,): ``llr``; for ``"bayes"`` also ``mean``, ``lower``, ``upper``.
+            dims (obs,): ``llr``; for ``"bayes"`` also ``mean``, ``lower``, ``upper``
+            and attrs ``ci_prob``, ``ci_kind``, ``interval``.
 
         Examples
         --------
         >>> clf.log_likelihood_ratio(X_new, "a")["llr"]  # doctest: +SKIP
         """
-        from bayesgmm.posterior._common import check_hdi_prob
+        from bayesgmm.posterior._common import CI_KINDS, interval_bounds, resolve_ci
 
-        hdi_prob = check_hdi_prob(hdi_prob)
+        ci_prob, ci_kind = resolve_ci(ci_prob, ci_kind, hdi_prob)
         arr = self._validate(X, "log_likelihood_ratio")
         if self.background_ is None:
             raise ValueError(
@@ -593,8 +606,9 @@ class GaussianMixtureClassifier(EstimatorMixin):
                 a, b = self._draws(est, arr[sl]), self._draws(self.background_, arr[sl])
                 S = min(a.shape[1], b.shape[1])
                 r = a[:, :S] - b[:, :S]
-                q = np.quantile(r, [(1 - hdi_prob) / 2, 1 - (1 - hdi_prob) / 2], axis=1)
-                mean[sl], lower[sl], upper[sl] = r.mean(axis=1), q[0], q[1]
+                lo, hi = interval_bounds(r, ci_prob, ci_kind, axis=1)
+                mean[sl], lower[sl], upper[sl] = r.mean(axis=1), lo, hi
             out.update(mean=("obs", mean), lower=("obs", lower), upper=("obs", upper))
-            attrs.update(hdi_prob=hdi_prob, interval="equal-tailed", n_draws=S)
+            attrs.update(ci_prob=ci_prob, ci_kind=ci_kind, interval=CI_KINDS[ci_kind],
+                         n_draws=S)
         return xr.Dataset(out, coords={"obs": np.arange(arr.shape[0])}, attrs=attrs)

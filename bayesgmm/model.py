@@ -61,6 +61,15 @@ def mixture_loglik(value, weights, means, chol):
     return pt.logsumexp(log_norm + pt.log(weights)[None, :], axis=-1)
 
 
+def noise_mixture_loglik(value, weights, means, chol, noise_weight, log_volume):
+    """:func:`mixture_loglik` plus a uniform noise term: ``log(w_0 / V + sum_k ...)``,
+    ``weights`` the Gaussians' (summing to ``1 - noise_weight``)."""
+    import pytensor.tensor as pt
+
+    g = mixture_loglik(value, weights, means, chol)
+    return pt.logaddexp(g, pt.log(noise_weight) - log_volume)
+
+
 def _strip_batch(x, core_ndim):
     # CustomDist left-pads parameters with broadcastable dims up to the batch
     # ndim of the observed value; the parameters here are never batched.
@@ -73,6 +82,27 @@ def _custom_logp(value, weights, means, chol):
     return mixture_loglik(
         value, _strip_batch(weights, 1), _strip_batch(means, 2), _strip_batch(chol, 3)
     )
+
+
+def _custom_noise_logp(value, weights, means, chol, noise_weight, log_volume):
+    return noise_mixture_loglik(
+        value, _strip_batch(weights, 1), _strip_batch(means, 2), _strip_batch(chol, 3),
+        _strip_batch(noise_weight, 0), _strip_batch(log_volume, 0),
+    )
+
+
+def _noise_random(lower, upper):
+    """``random`` of the noise mixture: noise points uniform on the box [lower, upper]
+    (of volume V when the box is the one V was computed from)."""
+
+    def random(weights, means, chol, noise_weight, log_volume, rng=None, size=None):
+        w = np.append(np.asarray(weights).reshape(-1), np.asarray(noise_weight).reshape(-1)[:1])
+        x = _mixture_random(w[:-1] / w[:-1].sum(), means, chol, rng=rng, size=size)
+        is_noise = rng.random(x.shape[:-1]) < w[-1] / w.sum()
+        u = rng.uniform(lower, upper, size=x.shape)
+        return np.where(is_noise[..., None], u, x)
+
+    return random
 
 
 def _mixture_random(weights, means, chol, rng=None, size=None):
@@ -93,7 +123,7 @@ def _mixture_random(weights, means, chol, rng=None, size=None):
 
 # ------------------------------------------------------------------- the model
 def build_model(X, n_components, covariance_type="full", priors=None, *, coords=None,
-                missing="error") -> "pymc.Model":
+                missing="error", noise_hypervolume=None) -> "pymc.Model":
     """Build the PyMC model of a Bayesian Gaussian mixture.
 
     Parameters
@@ -124,6 +154,17 @@ def build_model(X, n_components, covariance_type="full", priors=None, *, coords=
         data with 0 in place of NaN and ``X_missing`` marks them (PyMC's data
         containers take no NaN). Such a model is sampled through PyMC (``pm.sample``,
         nutpie's compiled PyMC path), not the fast density.
+    noise_hypervolume : float, optional
+        Adds mclust's uniform noise component (Banfield & Raftery 1993): density
+        ``1 / noise_hypervolume`` with its own weight.  The ``K + 1`` weights are then
+        the free variable ``mixing_weights`` ~ Dirichlet(alpha_1..alpha_K, alpha_0)
+        (dim ``mixing``, the noise last; ``alpha_0`` the mean of the components'),
+        with deterministics ``weights`` (component; summing to ``1 - noise_weight``)
+        and ``noise_weight``.  Prior predictive noise points are uniform on the data's
+        bounding box scaled to that volume.  Sampled with
+        :class:`~bayesgmm._logdensity.MixtureDensity`'s ``noise_hypervolume``
+        (the same posterior).
+        Not with ``missing="marginalize"`` (a ``ValueError``).
 
     Returns
     -------
@@ -155,6 +196,13 @@ def build_model(X, n_components, covariance_type="full", priors=None, *, coords=
     priors = coerce_priors(priors)
     if missing not in ("error", "marginalize"):
         raise ValueError(f"missing must be 'error' or 'marginalize'; got {missing!r}.")
+    if missing == "marginalize" and noise_hypervolume is not None:
+        raise ValueError(
+            "missing='marginalize' and noise_hypervolume cannot be combined: the noise "
+            "component's density 1/V has no marginal over a row's observed coordinates. "
+            "Pass noise_hypervolume=None to integrate missing values out, or "
+            "missing='error' (without NaN in X) to keep the noise component."
+        )
     arr, obs, features = prepare_data(X, allow_nan=missing == "marginalize")
     N, D = arr.shape
     rp = coerce_priors(priors, arr, K, missing=missing)
@@ -169,6 +217,17 @@ def build_model(X, n_components, covariance_type="full", priors=None, *, coords=
             raise TypeError(f"coords must be a dict of dim name -> values, got {type(coords).__name__}.")
         model_coords.update(coords)
 
+    log_v = None
+    if noise_hypervolume is not None:
+        v = noise_hypervolume
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
+                or not np.isfinite(v) or not v > 0:
+            raise ValueError(
+                f"noise_hypervolume must be a positive finite number or None; got {v!r}."
+            )
+        log_v = float(np.log(v))
+        model_coords.setdefault("mixing", np.arange(K + 1))
+
     with pm.Model(coords=model_coords) as model:
         mask = np.isnan(arr)
         if mask.any():  # pm.Data takes no NaN: zeros there, and the mask beside them
@@ -176,7 +235,13 @@ def build_model(X, n_components, covariance_type="full", priors=None, *, coords=
             pm.Data("X_missing", mask, dims=("obs", "feature"))
         else:
             X_data = pm.Data("X_data", arr, dims=("obs", "feature"))
-        weights = pm.Dirichlet("weights", a=rp.weights_alpha, dims="component")
+        if log_v is None:
+            weights = pm.Dirichlet("weights", a=rp.weights_alpha, dims="component")
+        else:
+            alpha = np.append(rp.weights_alpha, np.mean(rp.weights_alpha))
+            mixing = pm.Dirichlet("mixing_weights", a=alpha, dims="mixing")
+            weights = pm.Deterministic("weights", mixing[:K], dims="component")
+            noise_weight = pm.Deterministic("noise_weight", mixing[K])
         means = pm.Normal(
             "means",
             mu=rp.mean_loc[None, :],
@@ -192,6 +257,25 @@ def build_model(X, n_components, covariance_type="full", priors=None, *, coords=
         if cov_type.has_correlations:
             corr = cov / (sds[:, :, None] * sds[:, None, :])
             pm.Deterministic("correlations", corr, dims=("component", "feature", "feature_bis"))
+        if log_v is not None:
+            lo, hi = arr.min(axis=0), arr.max(axis=0)
+            width = np.where(hi > lo, hi - lo, 1.0)
+            width = width * np.exp((log_v - np.log(width).sum()) / D)
+            mid = (lo + hi) / 2
+            pm.CustomDist(
+                "X",
+                weights,
+                means,
+                chol,
+                noise_weight,
+                pt.as_tensor_variable(log_v),
+                logp=_custom_noise_logp,
+                random=_noise_random(mid - width / 2, mid + width / 2),
+                signature="(k),(k,d),(k,d,d),(),()->(d)",
+                observed=X_data,
+                dims=("obs", "feature"),
+            )
+            return model
         if not mask.any():
             pm.CustomDist(
                 "X",

@@ -148,7 +148,7 @@ def main(argv=None):
         model = fit_bayes(X, seed, args)
         post = model.idata_["posterior"].to_dataset()
         for pts, acc in ((X_new, cov_h), (X, cov_t)):
-            s = log_density_summary(post, pts, hdi_prob=0.94)
+            s = log_density_summary(post, pts, ci_prob=0.94)
             tl = true_logpdf(pts)
             acc.append(float(np.mean((s["lower"].values <= tl) & (tl <= s["upper"].values))))
         held = bg.detect_anomalies(model, X_held, args.rate, random_state=seed)

@@ -61,7 +61,7 @@ def test_log_density_summary_matches_brute_force():
     post, w, m, cov = _random_posterior(rng)
     X = rng.normal(0, 2, size=(7, 2))
     l = _brute(X, w, m, cov)
-    s = log_density_summary(post, X, hdi_prob=0.8, obs_chunk=3)
+    s = log_density_summary(post, X, ci_prob=0.8, obs_chunk=3)
     np.testing.assert_allclose(s["mean"], l.mean(axis=1), rtol=1e-10)
     np.testing.assert_allclose(s["sd"], l.std(axis=1), rtol=1e-10)
     np.testing.assert_allclose(s["lower"], np.quantile(l, 0.1, axis=1), rtol=1e-10)
@@ -195,3 +195,38 @@ def test_detect_anomalies_on_a_bayesian_fit_defaults_to_its_training_data():
     np.testing.assert_allclose(a["log_density"], model.score_samples(X), rtol=1e-9)
     g = density_grid(model, n_grid=4)
     assert g.attrs["features"] == ["x0", "x1"] and float(g["width"].min()) > 0
+
+
+def test_intervals_follow_arviz_names_and_defaults():
+    """ci_prob/ci_kind default to ArviZ's rcParams; hdi_prob is the deprecated alias."""
+    from arviz_base import rc_context
+
+    from bayesgmm.posterior._common import interval_bounds
+
+    rng = np.random.default_rng(5)
+    post, w, m, cov = _random_posterior(rng, C=2, S=20)
+    X = rng.normal(0, 2, size=(4, 2))
+    l = _brute(X, w, m, cov)
+    s = log_density_summary(post, X)
+    assert (s.attrs["ci_prob"], s.attrs["ci_kind"], s.attrs["interval"]) == (0.89, "eti", "equal-tailed")
+    np.testing.assert_allclose(s["lower"], np.quantile(l, 0.055, axis=1), rtol=1e-10)
+    with rc_context({"stats.ci_prob": 0.5, "stats.ci_kind": "hdi"}):
+        h = log_density_summary(post, X)
+    assert (h.attrs["ci_prob"], h.attrs["interval"]) == (0.5, "highest density")
+    lo, hi = interval_bounds(l, 0.5, "hdi", axis=1)
+    np.testing.assert_allclose(h["lower"], lo, rtol=1e-10)
+    np.testing.assert_allclose(h["upper"], hi, rtol=1e-10)
+    with pytest.warns(FutureWarning, match="hdi_prob is deprecated"):
+        d = log_density_summary(post, X, hdi_prob=0.8)
+    np.testing.assert_allclose(d["lower"], np.quantile(l, 0.1, axis=1), rtol=1e-10)
+    with pytest.raises(ValueError, match="ci_kind"):
+        log_density_summary(post, X, ci_kind="central")
+    # the anomaly entry points pass them through, and so does the grid
+    gm = bg.GaussianMixture(1, n_init=1, random_state=0).fit(rng.normal(size=(50, 2)))
+    with pytest.warns(FutureWarning, match="hdi_prob"):
+        a = detect_anomalies(gm, X, 0.05, hdi_prob=0.8, n_replicates=200, n_per_draw=50, random_state=0)
+    assert a.attrs["ci_prob"] == 0.8
+    b = detect_anomalies(gm, X, 0.05, ci_kind="hdi", n_replicates=200, n_per_draw=50, random_state=0)
+    assert (b.attrs["ci_prob"], b.attrs["ci_kind"]) == (0.89, "hdi")
+    g = density_grid(gm, X, n_grid=3, ci_prob=0.7)
+    assert (g.attrs["ci_prob"], g.attrs["ci_kind"]) == (0.7, "eti")

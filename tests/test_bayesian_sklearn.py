@@ -64,7 +64,7 @@ def test_every_sampler_setting_is_a_parameter_and_clone_carries_it():
                         reg_covar=1e-4, random_state=4, **FAST)
     params = model.get_params()
     assert set(FIT_SETTINGS) | {"sampler_kwargs", "n_components", "covariance_type", "priors",
-                                "random_state"} == set(params)
+                                "random_state", "missing", "noise", "noise_hypervolume"} == set(params)
     copy = clone(model)
     assert copy.get_params() == params and copy is not model
 

@@ -120,7 +120,7 @@ def test_bayesian_variant_intervals_and_llr():
     assert isinstance(clf.estimators_[0], bg.BayesianGMM)
     assert clf.n_components_.tolist() == [2, 1]
     Xt = np.array([[-4.0, 0.0], [0.0, 1.0], [2.0, 0.5]])
-    res = clf.predict_proba_interval(Xt, hdi_prob=0.9)
+    res = clf.predict_proba_interval(Xt, ci_prob=0.9)
     p, lo, hi = (res[v].to_numpy() for v in ("probability", "lower", "upper"))
     np.testing.assert_allclose(p.sum(axis=1), 1.0)
     # an equal-tailed interval need not hold the mean of a skewed near-point mass
@@ -130,7 +130,7 @@ def test_bayesian_variant_intervals_and_llr():
     # predictive probability = pi-weighted posterior predictive densities
     dens = np.column_stack([e.score_samples(Xt) for e in clf.estimators_]) + np.log(clf.class_prior_)
     np.testing.assert_allclose(p, np.exp(dens - np.log(np.exp(dens).sum(axis=1, keepdims=True))))
-    llr = clf.log_likelihood_ratio(Xt, "a", hdi_prob=0.9)
+    llr = clf.log_likelihood_ratio(Xt, "a", ci_prob=0.9)
     assert np.all(llr["lower"] <= llr["upper"]) and llr["llr"][0] > 0 > llr["llr"][1]
 
 
@@ -184,7 +184,7 @@ def test_bayesian_intervals_match_brute_force_on_given_draws():
 
     L = np.stack([logdens(p) for p in posts], axis=1) + np.log([0.4, 0.6])[None, :, None]
     P = np.exp(L - np.log(np.exp(L).sum(axis=1, keepdims=True)))
-    res = clf.predict_proba_interval(X, hdi_prob=0.8)
+    res = clf.predict_proba_interval(X, ci_prob=0.8)
     np.testing.assert_allclose(res["mean"], P.mean(axis=2), rtol=1e-9)
     np.testing.assert_allclose(res["lower"], np.quantile(P, 0.1, axis=2), rtol=1e-9)
     np.testing.assert_allclose(res["upper"], np.quantile(P, 0.9, axis=2), rtol=1e-9)
@@ -192,7 +192,7 @@ def test_bayesian_intervals_match_brute_force_on_given_draws():
     np.testing.assert_allclose(res["probability"], np.exp(pred) / np.exp(pred).sum(1, keepdims=True), rtol=1e-9)
 
     r = logdens(posts[1]) - logdens(background)
-    llr = clf.log_likelihood_ratio(X, "v", hdi_prob=0.8)
+    llr = clf.log_likelihood_ratio(X, "v", ci_prob=0.8)
     np.testing.assert_allclose(llr["mean"], r.mean(axis=1), rtol=1e-9)
     np.testing.assert_allclose(llr["lower"], np.quantile(r, 0.1, axis=1), rtol=1e-9)
     np.testing.assert_allclose(
@@ -200,7 +200,7 @@ def test_bayesian_intervals_match_brute_force_on_given_draws():
         rtol=1e-9)
     # with class proportions from their Dirichlet posterior the intervals widen
     clf.class_prior = None
-    wide = clf.predict_proba_interval(X, hdi_prob=0.8, random_state=0)
+    wide = clf.predict_proba_interval(X, ci_prob=0.8, random_state=0)
     assert float((wide["upper"] - wide["lower"]).sum()) > float((res["upper"] - res["lower"]).sum())
 
 
@@ -211,3 +211,35 @@ def test_docstring_examples():
 
     res = doctest.testmod(bayesgmm.classification, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert res.attempted > 0 and res.failed == 0
+
+
+def test_bayesian_intervals_take_arviz_names_and_defaults():
+    """ci_prob/ci_kind as everywhere else: rcParams defaults, 'hdi', hdi_prob deprecated."""
+    from arviz_base import rc_context
+
+    from bayesgmm.posterior._common import interval_bounds
+
+    rng = np.random.default_rng(6)
+    S = 30
+    clf = GaussianMixtureClassifier(method="bayes", class_prior=[0.5, 0.5])
+    clf.classes_ = np.array(["u", "v"])
+    clf.class_prior_ = np.array([0.5, 0.5])
+    clf.class_counts_ = np.array([10, 10])
+    clf.estimators_ = [_Draws(_draw_posterior(rng, S, 2, 0.0)), _Draws(_draw_posterior(rng, S, 1, 2.0))]
+    clf.background_ = _Draws(_draw_posterior(rng, S, 2, 1.0))
+    clf.n_features_in_ = 2
+    X = rng.normal(1, 2, size=(4, 2))
+    res = clf.predict_proba_interval(X)
+    assert (res.attrs["ci_prob"], res.attrs["ci_kind"], res.attrs["interval"]) == (0.89, "eti", "equal-tailed")
+    with pytest.warns(FutureWarning, match="hdi_prob is deprecated"):
+        old = clf.predict_proba_interval(X, hdi_prob=0.89)
+    np.testing.assert_array_equal(old["lower"], res["lower"])
+    with rc_context({"stats.ci_kind": "hdi"}):
+        h = clf.log_likelihood_ratio(X, "v", ci_prob=0.6)
+    assert (h.attrs["ci_prob"], h.attrs["ci_kind"]) == (0.6, "hdi")
+    r = clf._draws(clf.estimators_[1], X) - clf._draws(clf.background_, X)
+    lo, hi = interval_bounds(r, 0.6, "hdi", axis=1)
+    np.testing.assert_allclose(h["lower"], lo, rtol=1e-12)
+    np.testing.assert_allclose(h["upper"], hi, rtol=1e-12)
+    with pytest.raises(ValueError, match="disagree"):
+        clf.log_likelihood_ratio(X, "v", ci_prob=0.6, hdi_prob=0.7)

@@ -42,6 +42,7 @@ from bayesgmm.em._degeneracy import (
 )
 from bayesgmm.em._engine import _block_stats_em, open_data
 from bayesgmm.em._missing import MISSING_OPTIONS, MissingData, weighted_log_prob
+from bayesgmm.em import _noise
 from bayesgmm.em._init import (
     INIT_PARAMS,
     MIN_ITERATIONS,
@@ -169,6 +170,28 @@ class GaussianMixture(EstimatorMixin):
         data (each NaN replaced by its column's observed mean). In-memory
         data only (a dask array with NaN raises); ``inf`` always raises.
         Without NaN in ``X`` the fit is the same as with ``"error"``.
+        Not with ``noise=True`` (a ``ValueError``).
+    noise : bool, default=False
+        Add a uniform noise component, as R mclust's ``noise`` (Banfield &
+        Raftery 1993): constant density ``1 / V`` over the data region and its
+        own weight ``noise_weight_``, estimated by EM, so that scattered
+        outliers do not inflate or drag the Gaussian components.
+        :meth:`predict` then returns ``-1`` for rows most probably noise and
+        :meth:`predict_proba` has a last column for the noise; BIC and AIC
+        count two more parameters (mclust's ``nMclustParams(noise = TRUE)``:
+        the noise proportion and the hypervolume). In-memory data only; not with
+        ``missing="marginalize"`` or a ``prior`` (a ``ValueError``).
+        See the user guide, "Anomalies with uncertainty".
+    noise_init : "nnclean", None or array-like of bool, shape (n_samples,)
+        The rows that start as noise (``noise=True`` only). ``None`` or
+        ``"nnclean"``: nearest-neighbour cleaning (Byers & Raftery 1998, the
+        ``NNclean(X, k = 5)`` of mclust's documentation). The Gaussians start
+        from ``init_params`` on the other rows, as mclust starts from ``hc``
+        on them; the noise weight from the flagged rows' share.
+    noise_hypervolume : float, optional
+        ``V`` (``noise=True`` only); default mclust's ``hypvol``: the smaller
+        of the volumes of the data's bounding box along the coordinate axes
+        and along its principal components.
 
     Attributes
     ----------
@@ -195,6 +218,13 @@ class GaussianMixture(EstimatorMixin):
         observations.
     lower_bounds_ : list of float
         ``lower_bound`` after each iteration of the best initialisation.
+    noise_weight_ : float
+        With ``noise=True``: the noise component's weight (``weights_`` are
+        then the Gaussians' and sum to ``1 - noise_weight_``).
+    noise_hypervolume_ : float
+        With ``noise=True``: ``V``, the noise density being ``1 / V``.
+    noise_hypervolume_kind_ : str
+        ``"box"``, ``"principal-components box"`` or ``"given"``.
     degenerate_components_ : ndarray of int
         Components of the returned solution that are near-singular (see
         Notes); empty unless every initialisation ended with one.
@@ -284,6 +314,9 @@ class GaussianMixture(EstimatorMixin):
         verbose_interval=10,
         prior=None,
         missing="error",
+        noise=False,
+        noise_init=None,
+        noise_hypervolume=None,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -301,6 +334,9 @@ class GaussianMixture(EstimatorMixin):
         self.verbose_interval = verbose_interval
         self.prior = prior
         self.missing = missing
+        self.noise = noise
+        self.noise_init = noise_init
+        self.noise_hypervolume = noise_hypervolume
 
     # ---------------------------------------------------------------- protocol
     def __sklearn_is_fitted__(self):
@@ -314,7 +350,7 @@ class GaussianMixture(EstimatorMixin):
 
     @classmethod
     def _from_state(cls, params, *, weights, means, covariances, converged, n_iter,
-                    lower_bound, lower_bounds=(), feature_names_in=None):
+                    lower_bound, lower_bounds=(), feature_names_in=None, noise=None):
         """A fitted estimator from stored parameters (used by ``BayesianGMM.load``).
 
         ``params`` are the constructor arguments; ``covariances`` are in the layout
@@ -347,6 +383,17 @@ class GaussianMixture(EstimatorMixin):
         em.n_features_in_ = int(em.means_.shape[1])
         if feature_names_in is not None:
             em.feature_names_in_ = np.asarray(list(feature_names_in), dtype=object)
+        if noise is not None:  # the uniform noise component's fitted values
+            em.noise_weight_ = float(noise["weight"])
+            em.noise_hypervolume_ = float(noise["hypervolume"])
+            em.noise_hypervolume_kind_ = str(noise["hypervolume_kind"])
+            box = noise.get("box")
+            if box is not None:  # (offset, rotation, lower, upper), for sample()
+                D = em.n_features_in_
+                parts = np.split(np.asarray(box, dtype=np.float64), [D, D + D * D, 2 * D + D * D])
+                box = (parts[0], parts[1].reshape(D, D), parts[2], parts[3])
+                em._noise_fit = _noise.NoiseModel(em.noise_hypervolume_, em.noise_hypervolume_kind_,
+                                                  None, box)
         return em
 
     # ------------------------------------------------------------- validation
@@ -386,6 +433,21 @@ class GaussianMixture(EstimatorMixin):
             raise ValueError(
                 f"`missing` must be one of {list(MISSING_OPTIONS)}; got {self.missing!r}. "
                 '"marginalize" uses rows with NaN (missing at random).'
+            )
+
+        _noise.check_noise(self.noise, self.noise_init, self.noise_hypervolume)
+        if self.noise and self.missing == "marginalize":
+            raise ValueError(
+                "noise=True and missing='marginalize' cannot be combined: the noise "
+                "component's density 1/V has no marginal over a row's observed coordinates "
+                "(V is mclust's hypervolume, possibly of a rotated box). Pass noise=False to "
+                "integrate missing values out, or missing='error' (and drop or impute rows "
+                "with NaN) to keep the noise component."
+            )
+        if self.noise and self.prior is not None:
+            raise ValueError(
+                "noise=True cannot be combined with a `prior` yet (the noise component's EM "
+                "maximises the likelihood); fit with prior=None, or with noise=False."
             )
 
     @property
@@ -526,6 +588,15 @@ class GaussianMixture(EstimatorMixin):
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
 
+        noise = None
+        if self.noise:
+            if is_dask_array(X) or (w is not None and is_dask_array(w)):
+                raise ValueError(
+                    "noise=True needs in-memory data: compute the dask array first "
+                    "(X.compute()), or fit without the noise component."
+                )
+            noise = _noise.prepare(np.asarray(X), self.noise_init, self.noise_hypervolume, k)
+        self._noise_fit = noise
         if self._allow_nan and _has_nan(X):  # (check_array raised otherwise)
             data = MissingData(X, w, n_components=k)
             try:
@@ -651,6 +722,14 @@ class GaussianMixture(EstimatorMixin):
         self.precisions_ = cov.precisions_from_cholesky(prec_chol)
         if covs is None:  # all three initial values given and max_iter == 0
             self.covariances_ = cov.covariances_from_precisions(self.precisions_)
+        noise = getattr(self, "_noise_fit", None)
+        if noise is not None:
+            self.noise_weight_ = max(0.0, 1.0 - float(self.weights_.sum()))
+            self.noise_hypervolume_ = noise.volume
+            self.noise_hypervolume_kind_ = noise.volume_kind
+        else:
+            for name in ("noise_weight_", "noise_hypervolume_", "noise_hypervolume_kind_"):
+                vars(self).pop(name, None)
         self.n_iter_ = int(n_iter)
         self.lower_bound_ = float(max_lower_bound)
         self.lower_bounds_ = list(history)
@@ -663,6 +742,10 @@ class GaussianMixture(EstimatorMixin):
 
         Returns ``(params, lower_bound, n_iter, history, converged)``.
         """
+        noise = getattr(self, "_noise_fit", None)
+        if noise is not None:  # the uniform noise component: its own loop
+            return _noise.run_start(self, data, shift, spread, rng, do_init, inits, init_params,
+                                    feats, chunk, noise)
         cov = self._covariance_model
         k = self.n_components
         weights_init, means_init, precisions_init = inits
@@ -787,10 +870,22 @@ class GaussianMixture(EstimatorMixin):
             log_w = np.log(self.weights_)
         return (self.means_, self.precisions_cholesky_, self._covariance_model, log_w)
 
+    def _log_noise(self):
+        """``log(pi_0 / V)`` of a fit with the noise component, else None."""
+        if getattr(self, "noise_hypervolume_", None) is None:
+            return None
+        return _noise.log_noise(self.noise_weight_, math.log(self.noise_hypervolume_))
+
     def _labels(self, X):
         args = self._mixture_args()
         if self._allow_nan and _has_nan(X):
             return np.argmax(weighted_log_prob(X, *args), axis=1)
+        ln0 = self._log_noise()
+        if ln0 is not None:
+            if is_dask_array(X):
+                return X.map_blocks(_block_noise_labels, *args, ln0, dtype=np.int64,
+                                    drop_axis=1).compute()
+            return _block_noise_labels(X, *args, ln0)
         if is_dask_array(X):
             return np.asarray(
                 X.map_blocks(_block_labels, *args, dtype=np.int64, drop_axis=1).compute()
@@ -823,6 +918,13 @@ class GaussianMixture(EstimatorMixin):
         args = self._mixture_args()
         if self._allow_nan and _has_nan(X):
             return _kernels.logsumexp_rows(weighted_log_prob(X, *args))
+        ln0 = self._log_noise()
+        if ln0 is not None:
+            args = (*args, ln0)
+            if is_dask_array(X):
+                return X.map_blocks(_noise.noise_log_likelihood, *args, dtype=np.float64,
+                                    drop_axis=1)
+            return _noise.noise_log_likelihood(X, *args)
         if is_dask_array(X):
             return X.map_blocks(
                 _kernels.mixture_log_likelihood, *args, dtype=np.float64, drop_axis=1
@@ -871,6 +973,8 @@ class GaussianMixture(EstimatorMixin):
         Returns
         -------
         ndarray of int64, shape (n_samples,) (a dask array for dask input)
+            With the noise component (``noise=True``), ``-1`` for rows most
+            probably noise (scikit-learn's label for noise, as in DBSCAN).
 
         Examples
         --------
@@ -881,6 +985,10 @@ class GaussianMixture(EstimatorMixin):
         [0, 1]
         """
         X = self._validate_predict_X(X, "predict")
+        ln0 = self._log_noise()
+        if ln0 is not None and is_dask_array(X):
+            return X.map_blocks(_block_noise_labels, *self._mixture_args(), ln0, dtype=np.int64,
+                                drop_axis=1)
         if is_dask_array(X):
             return X.map_blocks(_block_labels, *self._mixture_args(), dtype=np.int64, drop_axis=1)
         return self._labels(X)
@@ -895,6 +1003,8 @@ class GaussianMixture(EstimatorMixin):
         Returns
         -------
         ndarray of shape (n_samples, n_components) (a dask array for dask input)
+            With the noise component, shape (n_samples, n_components + 1): the
+            last column is the probability of being noise (mclust's ``z[, G + 1]``).
 
         Examples
         --------
@@ -908,6 +1018,12 @@ class GaussianMixture(EstimatorMixin):
         args = self._mixture_args()
         if self._allow_nan and _has_nan(X):
             return np.exp(_kernels.log_responsibilities(weighted_log_prob(X, *args))[1])
+        ln0 = self._log_noise()
+        if ln0 is not None:
+            if is_dask_array(X):
+                return X.map_blocks(_block_noise_resp, *args, ln0, dtype=np.float64,
+                                    chunks=(X.chunks[0], (self.n_components + 1,)))
+            return _block_noise_resp(X, *args, ln0)
         if is_dask_array(X):
             return X.map_blocks(
                 _block_resp, *args, dtype=np.float64, chunks=(X.chunks[0], (self.n_components,))
@@ -947,6 +1063,8 @@ class GaussianMixture(EstimatorMixin):
                 "sampling requires at least one sample."
             )
         rng = check_random_state(self.random_state)
+        if self._log_noise() is not None:
+            return _noise.sample(self, rng, n_samples)
         counts = rng.multinomial(n_samples, self.weights_)
         X = self._covariance_model.sample(rng, self.means_, self.covariances_, counts)
         y = np.concatenate([np.full(int(s), i, dtype=np.int64) for i, s in enumerate(counts)])
@@ -954,7 +1072,10 @@ class GaussianMixture(EstimatorMixin):
 
     # ---------------------------------------------------------- criteria
     def _n_parameters(self):
-        return self._covariance_model.n_parameters(self.n_components, self.means_.shape[1])
+        p = self._covariance_model.n_parameters(self.n_components, self.means_.shape[1])
+        # mclust's nMclustParams(noise = TRUE): + 2, the noise proportion and the
+        # hypervolume (estimated from the data)
+        return p + 2 if self._log_noise() is not None else p
 
     def bic(self, X):
         """Bayesian information criterion ``-2 log L + p log N`` (lower is better).
@@ -1029,7 +1150,12 @@ class GaussianMixture(EstimatorMixin):
             raise ValueError(f"`method` must be 'entropy' or 'map'; got {method!r}.")
         Xv = self._validate_predict_X(X, "icl")
         args = self._mixture_args()
-        if is_dask_array(Xv):
+        ln0 = self._log_noise()
+        if ln0 is not None:  # the noise column is one more class
+            if is_dask_array(Xv):
+                Xv = np.asarray(Xv.compute())
+            log_norm, log_resp = _noise.noise_log_likelihood(Xv, *args, ln0, responsibilities=True)
+        elif is_dask_array(Xv):
             both = Xv.map_blocks(
                 _block_norm_and_log_resp, *args, dtype=np.float64,
                 chunks=(Xv.chunks[0], (1 + self.n_components,)),
@@ -1120,6 +1246,23 @@ def _block_resp(x, means, prec_chol, covariance, log_weights):
         x, means, prec_chol, covariance, log_weights, responsibilities=True
     )
     return np.exp(log_resp)
+
+
+def _block_noise_resp(x, means, prec_chol, covariance, log_weights, log_noise):
+    """Responsibilities with the noise column last."""
+    _, log_resp = _noise.noise_log_likelihood(
+        x, means, prec_chol, covariance, log_weights, log_noise, responsibilities=True
+    )
+    return np.exp(log_resp)
+
+
+def _block_noise_labels(x, means, prec_chol, covariance, log_weights, log_noise):
+    """Most probable component of each row, -1 for noise."""
+    wlp = _kernels.estimate_log_gaussian_prob(x, means, prec_chol, covariance)
+    wlp += log_weights
+    lab = np.argmax(wlp, axis=1)
+    lab[wlp[np.arange(x.shape[0]), lab] < log_noise] = -1
+    return lab
 
 
 def _block_norm_and_log_resp(x, means, prec_chol, covariance, log_weights):

@@ -102,6 +102,7 @@ def run_inference(
     nuts_sampler="nutpie",
     model=None,
     missing="error",
+    noise_hypervolume=None,
     **sampler_kwargs,
 ) -> xr.DataTree:
     """Sample (NUTS) or approximate (VI) the posterior of a Gaussian mixture.
@@ -150,6 +151,16 @@ def run_inference(
         ``"minibatch_advi"``, ``"tempering"`` and ``model=`` are refused. The
         priors' data scales come from the observed values; the chain starts'
         scales from the mean-imputed data.
+    noise_hypervolume : float, optional
+        Adds mclust's uniform noise component of density ``1 / noise_hypervolume``
+        (e.g. an EM fit's ``noise_hypervolume_``) and its weight, the last of
+        ``K + 1`` Dirichlet weights (:func:`~bayesgmm.build_model`); the posterior
+        then has ``noise_weight`` (chain, draw; attribute ``noise_hypervolume``)
+        and ``weights`` summing to ``1 - noise_weight``.  Start from an EM fit with ``noise=True``
+        (``init``): its ``weights_`` pack with ``1 - sum(weights_)`` as the noise
+        weight.  nutpie samples the compiled density, which has the noise term
+        (tested equal to the numpy density and its gradient).
+        Not with ``missing="marginalize"`` (a ``ValueError``).
     **sampler_kwargs
         Passed to the sampler: for nutpie e.g. ``target_accept``,
         ``maxdepth``, ``cores``, ``adaptation``, and ``density``
@@ -221,6 +232,13 @@ def run_inference(
     incomplete = False
     if missing not in ("error", "marginalize"):
         raise ValueError(f"missing must be 'error' or 'marginalize'; got {missing!r}.")
+    if missing == "marginalize" and noise_hypervolume is not None:
+        raise ValueError(
+            "missing='marginalize' and noise_hypervolume cannot be combined: the noise "
+            "component's density 1/V has no marginal over a row's observed coordinates. "
+            "Pass noise_hypervolume=None to integrate missing values out, or "
+            "missing='error' (without NaN in X) to keep the noise component."
+        )
     if missing == "marginalize":
         from bayesgmm._data import check_array
         from bayesgmm.em._missing import mean_impute
@@ -248,7 +266,8 @@ def run_inference(
             init = em_start(X, n_components, covariance_type, random_state=seed_init,
                             missing="marginalize")
     else:
-        dens = MixtureDensity(X, n_components, covariance_type, priors)
+        dens = MixtureDensity(X, n_components, covariance_type, priors,
+                              noise_hypervolume=noise_hypervolume)
     x0, optima = _init_points(init, dens, seed_init)
     start_attrs = {}
     if method == "nuts":
@@ -279,6 +298,9 @@ def run_inference(
         tree = _pymc_fit(X, method=method, **common, **sampler_kwargs)
     else:
         tree = _minibatch_advi(**common, **sampler_kwargs)
+    if noise_hypervolume is not None and "noise_weight" in tree["posterior"].data_vars:
+        # the draws carry V: the memberships and densities of bayesgmm.posterior read it there
+        tree["posterior"]["noise_weight"].attrs["noise_hypervolume"] = dens.noise_hypervolume
     tree.attrs.setdefault("method", method)
     tree.attrs.update(start_attrs)
     tree.attrs["nuts_sampler"] = nuts_sampler if method == "nuts" else ""

@@ -172,7 +172,8 @@ def _nuts_nutpie(*, dens, x0, draws, tune, chains, progressbar, seed_jitter, see
 
     names = _posterior_vars(dens)
     K, D = dens.n_components, dens.n_features
-    shapes = {"weights": (K,), "means": (K, D), "covariances": (K, D, D), "sds": (K, D), "correlations": (K, D, D)}
+    shapes = {"weights": (K,), "means": (K, D), "covariances": (K, D, D), "sds": (K, D), "correlations": (K, D, D),
+              "noise_weight": ()}
     x0 = np.asarray(x0, dtype=np.float64)
     per_chain = x0.ndim == 2  # one start per chain (already jittered)
     if per_chain:

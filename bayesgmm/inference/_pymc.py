@@ -39,7 +39,8 @@ def _model(X, dens):
 
     arr, _ = check_array(X, allow_nan=True, allow_dask=False)
     missing = "marginalize" if np.isnan(arr).any() else "error"
-    return build_model(X, dens.n_components, dens.covariance_type, dens.priors, missing=missing)
+    return build_model(X, dens.n_components, dens.covariance_type, dens.priors, missing=missing,
+                       noise_hypervolume=dens.noise_hypervolume)
 
 
 def check_user_model(model, dens):

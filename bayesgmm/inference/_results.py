@@ -14,6 +14,7 @@ _DIMS = {
     "covariances": ("component", "feature", "feature_bis"),
     "sds": ("component", "feature"),
     "correlations": ("component", "feature", "feature_bis"),
+    "noise_weight": (),
 }
 
 
@@ -28,7 +29,10 @@ def _coords(dens):
 def _posterior_vars(dens):
     """The posterior variables of ``dens``'s covariance type (``correlations`` only with correlations)."""
     with_corr = get_covariance_type(dens.covariance_type).has_correlations
-    return [v for v in POSTERIOR_VARS if with_corr or v != "correlations"]
+    names = [v for v in POSTERIOR_VARS if with_corr or v != "correlations"]
+    if getattr(dens, "noise_hypervolume", None) is not None:  # the uniform noise component
+        names.append("noise_weight")
+    return names
 
 
 def _draws_to_dataset(dens, xs):

@@ -48,7 +48,7 @@ def initial_reg_covar(X) -> float:
 
 
 def em_start(X, n_components, covariance_type="full", *, n_init=EM_START_N_INIT, random_state=None,
-             reg_covar=None, missing="error"):
+             reg_covar=None, missing="error", noise=False, noise_hypervolume=None):
     """The default EM fit that starts the posterior.
 
     :class:`bayesgmm.GaussianMixture` with ``n_init`` starts and the
@@ -71,6 +71,9 @@ def em_start(X, n_components, covariance_type="full", *, n_init=EM_START_N_INIT,
     missing : {"error", "marginalize"}, default "error"
         ``GaussianMixture``'s ``missing``: NaN in ``X`` raise, or are missing
         values integrated out.
+    noise, noise_hypervolume : optional
+        The uniform noise component (:class:`bayesgmm.GaussianMixture`'s
+        parameters of these names; off by default).
 
     Returns
     -------
@@ -93,6 +96,7 @@ def em_start(X, n_components, covariance_type="full", *, n_init=EM_START_N_INIT,
         n_components, covariance_type=covariance_type, n_init=check_n_init(n_init), random_state=random_state,
         reg_covar=initial_reg_covar(X) if reg_covar is None else float(reg_covar),
         missing=missing,
+        **({"noise": True, "noise_hypervolume": noise_hypervolume} if noise else {}),
     ).fit(X)
 
 
@@ -142,6 +146,8 @@ def _pymc_initvals(dens: MixtureDensity, x):
     """Constrained initial values keyed by the PyMC model's free variable names."""
     p = dens.unpack(x)
     cov = get_covariance_type(dens.covariance_type).pymc_initvals(p["chol"])
+    if "noise_weight" in p:  # build_model's K + 1 weights, the noise last
+        return {"mixing_weights": np.append(p["weights"], p["noise_weight"]), "means": p["means"], **cov}
     return {"weights": p["weights"], "means": p["means"], **cov}
 
 

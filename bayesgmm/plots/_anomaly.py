@@ -65,8 +65,9 @@ def anomalies(grid, X, result=None, *, features=(0, 1), levels=8, ax=None, cmap=
     # 90th percentile over the grid so that the variation near the data stays visible
     vmax = float(np.nanquantile(width, 0.9)) if np.any(width > 0) else None
     mesh = ax.pcolormesh(xs, ys, width, cmap=cmap, shading="auto", alpha=0.6, vmin=0, vmax=vmax)
-    ax.figure.colorbar(mesh, ax=ax, label=f"width of {grid.attrs.get('hdi_prob', 0.94):.0%} "
-                       "interval of log density")
+    prob = grid.attrs.get("ci_prob", grid.attrs.get("hdi_prob"))
+    prob = f"{prob:.0%} " if prob is not None else ""
+    ax.figure.colorbar(mesh, ax=ax, label=f"width of {prob}interval of log density")
     ld = grid["log_density"].transpose("y", "x").to_numpy()
     finite = ld[np.isfinite(ld)]
     lv = np.linspace(np.quantile(finite, 0.2), finite.max(), int(levels))

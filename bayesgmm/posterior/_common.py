@@ -299,10 +299,35 @@ def log_gaussian_prob_full(X: np.ndarray, means: np.ndarray, prec_chol: np.ndarr
     return estimate_log_gaussian_prob(X, means, prec_chol, FULL_MATRICES)
 
 
-class DrawParams:
-    """Posterior draws flattened to S = chain * draw, with cached precision factors."""
+def noise_terms(ds: xr.Dataset, name: str = "posterior"):
+    """``(noise_weight (C, S), log V)`` of a posterior with the uniform noise component
+    (a ``noise_weight`` variable whose attribute ``noise_hypervolume`` is ``V``), else None."""
+    if "noise_weight" not in ds.data_vars:
+        return None
+    v = ds["noise_weight"].attrs.get("noise_hypervolume")
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        v = np.nan
+    if not (np.isfinite(v) and v > 0):
+        raise ValueError(
+            f"{name}['noise_weight'] has no positive attribute 'noise_hypervolume' (the noise "
+            "density is 1 / noise_hypervolume); set it, e.g. to the EM fit's noise_hypervolume_."
+        )
+    w0 = ds["noise_weight"].transpose("chain", "draw").to_numpy().astype(np.float64)
+    _check_finite(name, {"noise_weight": w0})
+    return w0, float(np.log(v))
 
-    def __init__(self, weights, means, covariances, name="posterior"):
+
+class DrawParams:
+    """Posterior draws flattened to S = chain * draw, with cached precision factors.
+
+    ``noise``: :func:`noise_terms` of a posterior with the uniform noise component;
+    its column (``log w_0 - log V``) then follows the ``K`` components in
+    :meth:`weighted_log_prob` (``n_columns = K + 1``).
+    """
+
+    def __init__(self, weights, means, covariances, name="posterior", noise=None):
         C, Sd, K = weights.shape
         self.shape = (C, Sd)
         self.n_draws = C * Sd
@@ -312,14 +337,25 @@ class DrawParams:
         w = weights.reshape(C * Sd, K)
         if np.any(w < 0):
             raise ValueError(f"{name}['weights'] has negative values; weights must be >= 0.")
+        self.n_columns = K
+        self.log_noise = None
+        total = w.sum(axis=1, keepdims=True)
+        if noise is not None:
+            w0 = np.clip(noise[0].reshape(C * Sd, 1), 0, None)
+            total = total + w0
+            with np.errstate(divide="ignore"):
+                self.log_noise = np.log(w0[:, 0] / total[:, 0]) - noise[1]
+            self.n_columns = K + 1
         with np.errstate(divide="ignore"):
-            self.log_weights = np.log(w / w.sum(axis=1, keepdims=True))
+            self.log_weights = np.log(w / total)
         self.prec_chol = precision_cholesky_full(
             covariances.reshape(C * Sd, K, self.D, self.D), name=f"{name}['covariances']"
         )
 
     def weighted_log_prob(self, X: np.ndarray, draws: slice) -> np.ndarray:
         """log w_k + log N(x_n | theta_sk) for draws in ``draws`` -> (N, K, S_block).
+
+        With the noise component, (N, K + 1, S_block): ``log w_0 - log V`` last.
 
         The layout puts draws last (contiguous): reductions over the few components
         are then fast, and quantiles over draws run along contiguous memory.
@@ -330,6 +366,9 @@ class DrawParams:
         lp = log_gaussian_prob_full(X, m.reshape(B * self.K, self.D), P.reshape(-1, self.D, self.D))
         lp = lp.reshape(X.shape[0], B, self.K)
         lp += self.log_weights[draws][None, :, :]
+        if self.log_noise is not None:  # the noise column last
+            ln0 = np.broadcast_to(self.log_noise[draws][None, :, None], (X.shape[0], B, 1))
+            lp = np.concatenate([lp, ln0], axis=2)
         return np.ascontiguousarray(lp.transpose(0, 2, 1))
 
     def responsibilities(self, X: np.ndarray, draws: slice) -> np.ndarray:

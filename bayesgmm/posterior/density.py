@@ -5,9 +5,10 @@ For a point x and posterior draws theta_s (s = 1..S),
     l_s(x) = log p(x | theta_s) = log sum_k w_sk N(x | mu_sk, Sigma_sk).
 
 The draws l_1(x), ..., l_S(x) are the posterior distribution of the log density at x;
-:func:`log_density_summary` reduces them to a mean, a standard deviation and an
-equal-tailed credible interval per point, together with the posterior predictive log
-density ``log (1/S) sum_s exp l_s(x)``.
+:func:`log_density_summary` reduces them to a mean, a standard deviation and a
+credible interval per point, together with the posterior predictive log
+density ``log (1/S) sum_s exp l_s(x)``.  The interval's mass and kind are ArviZ's
+``ci_prob`` / ``ci_kind`` (``arviz_base.rcParams`` by default: 89%, equal-tailed).
 
 Anomalies (:func:`anomaly_summary`).  A point is flagged at a target false-alarm rate
 ``alpha`` when its posterior predictive log density falls below ``t_alpha``, the
@@ -36,13 +37,15 @@ import xarray as xr
 from bayesgmm._data import check_random_state
 from bayesgmm.posterior._common import (
     DEFAULT_MEMORY_BUDGET,
+    CI_KINDS,
     DrawParams,
-    check_hdi_prob,
     check_positive_int,
+    interval_bounds,
     iter_slices,
     logsumexp_axis1,
     log_gaussian_prob_full,
     posterior_arrays,
+    resolve_ci,
 )
 from bayesgmm.posterior.membership import _obs_chunk, _prepare
 
@@ -80,7 +83,9 @@ def log_density_summary(
     posterior,
     X,
     *,
-    hdi_prob: float = 0.94,
+    ci_prob: float | None = None,
+    ci_kind: str | None = None,
+    hdi_prob: float | None = None,
     obs_chunk: int | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
 ) -> xr.Dataset:
@@ -93,8 +98,14 @@ def log_density_summary(
         not matter here.
     X : array-like of shape (n_obs, n_features)
         Points (training or new).
-    hdi_prob : float, default 0.94
-        Mass of the equal-tailed credible intervals.
+    ci_prob : float, optional
+        Probability mass of the credible intervals; default
+        ``arviz_base.rcParams["stats.ci_prob"]`` (0.89 unless changed).
+    ci_kind : {"eti", "hdi"}, optional
+        Equal-tailed or highest-density intervals; default
+        ``arviz_base.rcParams["stats.ci_kind"]`` (``"eti"`` unless changed).
+    hdi_prob : float, optional
+        Deprecated name of ``ci_prob`` (a FutureWarning; removed in the next release).
     obs_chunk, memory_budget
         As in :func:`bayesgmm.posterior.membership_summary`.
 
@@ -103,7 +114,9 @@ def log_density_summary(
     xarray.Dataset
         dims (obs,): ``log_density`` (posterior predictive, ``log mean_s p(x|theta_s)``),
         ``mean`` and ``sd`` of ``log p(x | theta)`` over the draws, ``lower`` /
-        ``upper`` its equal-tailed interval, ``width`` = ``upper - lower``.
+        ``upper`` its ``ci_prob`` interval, ``width`` = ``upper - lower``; attrs
+        ``ci_prob``, ``ci_kind``, ``interval`` ("equal-tailed" or "highest density"),
+        ``n_draws``.
 
     Examples
     --------
@@ -113,31 +126,29 @@ def log_density_summary(
     ...     "means": (("chain", "draw", "component", "feature"), [[[[0.0]], [[1.0]]]]),
     ...     "covariances": (("chain", "draw", "component", "feature", "feature_bis"),
     ...                     np.ones((1, 2, 1, 1, 1)))})
-    >>> s = log_density_summary(post, [[0.0]], hdi_prob=0.5)
+    >>> s = log_density_summary(post, [[0.0]], ci_prob=0.5)
     >>> float(s["mean"][0].round(4))  # (log N(0|0,1) + log N(0|1,1)) / 2
     -1.1689
     """
-    hdi_prob = check_hdi_prob(hdi_prob)
+    ci_prob, ci_kind = resolve_ci(ci_prob, ci_kind, hdi_prob)
     ds, params, Xa, obs, _ = _prepare(posterior, X, "X")
     step = _obs_chunk(params, Xa.shape[0], obs_chunk, memory_budget)
     N = Xa.shape[0]
     out = {k: np.empty(N) for k in ("log_density", "mean", "sd", "lower", "upper")}
-    lo_q, hi_q = (1 - hdi_prob) / 2, 1 - (1 - hdi_prob) / 2
     for sl, l in _log_density_draws(params, Xa, step):
         out["log_density"][sl] = _predictive(l)
         out["mean"][sl] = l.mean(axis=1)
         out["sd"][sl] = l.std(axis=1)
-        q = np.quantile(l, [lo_q, hi_q], axis=1)
-        out["lower"][sl], out["upper"][sl] = q[0], q[1]
+        out["lower"][sl], out["upper"][sl] = interval_bounds(l, ci_prob, ci_kind, axis=1)
     out["width"] = out["upper"] - out["lower"]
-    interval = {"hdi_prob": hdi_prob, "interval": "equal-tailed"}
+    interval = {"ci_prob": ci_prob, "ci_kind": ci_kind, "interval": CI_KINDS[ci_kind]}
     return xr.Dataset(
         {
             k: ("obs", v, interval if k in ("lower", "upper", "width") else {})
             for k, v in out.items()
         },
         coords={"obs": obs},
-        attrs={"hdi_prob": hdi_prob, "interval": "equal-tailed", "n_draws": params.n_draws},
+        attrs={**interval, "n_draws": params.n_draws},
     )
 
 
@@ -286,7 +297,9 @@ def anomaly_summary(
     X,
     false_alarm_rate: float = 0.01,
     *,
-    hdi_prob: float = 0.94,
+    ci_prob: float | None = None,
+    ci_kind: str | None = None,
+    hdi_prob: float | None = None,
     n_replicates: int = 4000,
     n_per_draw: int = 500,
     random_state=None,
@@ -303,8 +316,9 @@ def anomaly_summary(
         Points to score (training or new data).
     false_alarm_rate : float, default 0.01
         Target probability of flagging a point that comes from the fitted model.
-    hdi_prob : float, default 0.94
-        Mass of the log-density intervals.
+    ci_prob, ci_kind, hdi_prob
+        Mass and kind of the log-density intervals, as in :func:`log_density_summary`
+        (ArviZ's ``rcParams`` by default; ``hdi_prob`` is deprecated).
     n_replicates : int, default 4000
         Posterior predictive points simulated for the threshold
         (:func:`predictive_threshold`).
@@ -342,9 +356,11 @@ def anomaly_summary(
     ([False, True], [0.0, 1.0])
     """
     rate = check_rate(false_alarm_rate)
+    ci_prob, ci_kind = resolve_ci(ci_prob, ci_kind, hdi_prob)
     rng = check_random_state(random_state)
     out = log_density_summary(
-        posterior, X, hdi_prob=hdi_prob, obs_chunk=obs_chunk, memory_budget=memory_budget
+        posterior, X, ci_prob=ci_prob, ci_kind=ci_kind, obs_chunk=obs_chunk,
+        memory_budget=memory_budget,
     )
     threshold = predictive_threshold(
         posterior, rate, n_replicates=n_replicates, random_state=rng, memory_budget=memory_budget

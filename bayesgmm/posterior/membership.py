@@ -30,6 +30,7 @@ from bayesgmm.posterior._common import (
     chunk_size,
     iter_slices,
     logsumexp_axis1,
+    noise_terms,
     posterior_arrays,
     validate_X,
 )
@@ -52,7 +53,16 @@ def _prepare(posterior, X, name="X", missing="error"):
         if "component" in ds["weights"].coords
         else np.arange(w.shape[-1])
     )
-    return ds, DrawParams(w, m, c), Xa, obs, comp
+    noise = noise_terms(ds)
+    if noise is not None and missing == "marginalize":
+        raise ValueError(
+            "missing='marginalize' cannot be used with a posterior that has the uniform noise "
+            "component (noise_weight): its density 1/V has no marginal over a row's observed "
+            "coordinates. Pass missing='error' and rows without NaN."
+        )
+    if noise is not None:  # the noise column: -1, as GaussianMixture.predict's noise label
+        comp = np.append(comp, -1 if comp.dtype.kind in "iu" else "noise")
+    return ds, DrawParams(w, m, c, noise=noise), Xa, obs, comp
 
 
 def _obs_chunk(params: DrawParams, n_obs: int, obs_chunk, memory_budget) -> int:
@@ -74,7 +84,7 @@ def _entropy(p: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def _summarise(params, X, ci_prob, ci_kind, step):
-    N, K = X.shape[0], params.K
+    N, K = X.shape[0], params.n_columns
     prob = np.empty((N, K))
     lower = np.empty((N, K))
     upper = np.empty((N, K))
@@ -145,7 +155,11 @@ def membership_summary(
     posterior : xarray.Dataset or xarray.DataTree
         Relabelled draws in the contract's ``posterior`` layout (``weights``, ``means``,
         ``covariances``).  Relabel first (:func:`~bayesgmm.posterior.relabel_draws`):
-        per-component summaries of unrelabelled draws mix the components.
+        per-component summaries of unrelabelled draws mix the components.  A
+        ``noise_weight`` (chain, draw) variable with the attribute
+        ``noise_hypervolume`` ``V`` (``BayesianGMM(noise=True)``) adds the uniform
+        noise component: one more column, component ``-1``, with per-draw
+        probability ``(w_0 / V) / p(x_n | theta_s)``.
     X : array-like of shape (n_obs, n_features)
         Data (numpy array, pandas DataFrame -- its unique index becomes ``obs`` --
         or an xarray DataArray: dims ``obs`` and ``feature`` are read by name, in
