@@ -31,6 +31,7 @@ from bayesgmm._data import (
 )
 from bayesgmm.exceptions import NotFittedError, VIConvergenceWarning, not_fitted
 from bayesgmm.em._init import DEFAULT_N_INIT, check_n_init
+from bayesgmm.em._noise import noise_with_missing_error
 
 __all__ = ["BayesianGMM", "NotFittedError", "METHODS", "FIT_SETTINGS"]
 
@@ -271,13 +272,7 @@ class BayesianGMM(EstimatorMixin):
                 "'marginalize' uses rows with NaN (missing at random)."
             )
         if self.noise and self._missing == "marginalize":
-            raise ValueError(
-                "noise=True and missing='marginalize' cannot be combined: the noise "
-                "component's density 1/V has no marginal over a row's observed coordinates "
-                "(V is mclust's hypervolume, possibly of a rotated box). Pass noise=False to "
-                "integrate missing values out, or missing='error' (and drop or impute rows "
-                "with NaN) to keep the noise component."
-            )
+            raise noise_with_missing_error("noise=True", "noise=False")
 
     @property
     def _missing(self):

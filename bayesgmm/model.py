@@ -20,6 +20,7 @@ import numpy as np
 # the data helpers here (used by the numpy fast path) do not pay their import.
 from bayesgmm._data import prepare_data  # re-exported: bayesgmm.model.prepare_data
 from bayesgmm.covariance import COVARIANCE_TYPES, get_covariance_type
+from bayesgmm.em._noise import noise_with_missing_error
 from bayesgmm.priors import coerce_priors
 
 __all__ = ["build_model", "COVARIANCE_PRIORS", "prepare_data"]
@@ -197,12 +198,7 @@ def build_model(X, n_components, covariance_type="full", priors=None, *, coords=
     if missing not in ("error", "marginalize"):
         raise ValueError(f"missing must be 'error' or 'marginalize'; got {missing!r}.")
     if missing == "marginalize" and noise_hypervolume is not None:
-        raise ValueError(
-            "missing='marginalize' and noise_hypervolume cannot be combined: the noise "
-            "component's density 1/V has no marginal over a row's observed coordinates. "
-            "Pass noise_hypervolume=None to integrate missing values out, or "
-            "missing='error' (without NaN in X) to keep the noise component."
-        )
+        raise noise_with_missing_error("noise_hypervolume", "noise_hypervolume=None")
     arr, obs, features = prepare_data(X, allow_nan=missing == "marginalize")
     N, D = arr.shape
     rp = coerce_priors(priors, arr, K, missing=missing)

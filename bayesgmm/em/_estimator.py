@@ -437,13 +437,7 @@ class GaussianMixture(EstimatorMixin):
 
         _noise.check_noise(self.noise, self.noise_init, self.noise_hypervolume)
         if self.noise and self.missing == "marginalize":
-            raise ValueError(
-                "noise=True and missing='marginalize' cannot be combined: the noise "
-                "component's density 1/V has no marginal over a row's observed coordinates "
-                "(V is mclust's hypervolume, possibly of a rotated box). Pass noise=False to "
-                "integrate missing values out, or missing='error' (and drop or impute rows "
-                "with NaN) to keep the noise component."
-            )
+            raise _noise.noise_with_missing_error("noise=True", "noise=False")
         if self.noise and self.prior is not None:
             raise ValueError(
                 "noise=True cannot be combined with a `prior` yet (the noise component's EM "

@@ -312,3 +312,18 @@ def run_start(est, data, shift, spread, rng, do_init, inits, init_params, feats,
             converged = True
             break
     return params, lower_bound, n_iter, history, converged
+
+
+def noise_with_missing_error(noise_argument, off):
+    """The one error for a noise component together with ``missing="marginalize"``.
+
+    ``noise_argument`` names the caller's noise parameter as given (``"noise=True"``,
+    ``"noise_hypervolume"``), ``off`` the value that turns it off.
+    """
+    return ValueError(
+        f"{noise_argument} and missing='marginalize' cannot be combined: the noise "
+        "component's density 1/V has no marginal over a row's observed coordinates "
+        "(V is mclust's hypervolume, possibly of a rotated box). Pass "
+        f"{off} to integrate missing values out, or missing='error' (and drop or impute "
+        "rows with NaN) to keep the noise component."
+    )

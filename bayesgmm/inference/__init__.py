@@ -52,6 +52,7 @@ import numpy as np
 import xarray as xr
 
 from bayesgmm._logdensity import MixtureDensity
+from bayesgmm.em._noise import noise_with_missing_error
 from bayesgmm.exceptions import VIConvergenceWarning
 from bayesgmm.inference._common import _check_int
 from bayesgmm.inference._nutpie import _nuts_nutpie
@@ -233,12 +234,7 @@ def run_inference(
     if missing not in ("error", "marginalize"):
         raise ValueError(f"missing must be 'error' or 'marginalize'; got {missing!r}.")
     if missing == "marginalize" and noise_hypervolume is not None:
-        raise ValueError(
-            "missing='marginalize' and noise_hypervolume cannot be combined: the noise "
-            "component's density 1/V has no marginal over a row's observed coordinates. "
-            "Pass noise_hypervolume=None to integrate missing values out, or "
-            "missing='error' (without NaN in X) to keep the noise component."
-        )
+        raise noise_with_missing_error("noise_hypervolume", "noise_hypervolume=None")
     if missing == "marginalize":
         from bayesgmm._data import check_array
         from bayesgmm.em._missing import mean_impute
