@@ -749,7 +749,12 @@ def accumulate_statistics(
     would lose more than :data:`EXPANSION_TOLERANCE` nats
     (:func:`_expansion_error`), each component's log-densities and moments
     are computed on the rows centred on its mean (``K`` feature passes per
-    chunk; the statistics' ``centre`` is then ``means``). Chunks are small (about
+    chunk; the statistics' ``centre`` is then ``means``). Otherwise, where the
+    type has a compiled one-pass kernel (its ``fused_statistics``: ``diag``),
+    that kernel computes the log-densities from ``x - mu_k`` directly, the
+    responsibilities and the statistics in one pass over the rows (same
+    statistics up to rounding; ``features``, ``chunk_size`` and ``workspace``
+    are then unused). Chunks are small (about
     :data:`CHUNK_BYTES` / 8 of temporaries, and never more than one
     ``n x (D + 2K)`` array), so they stay in cache.
 
@@ -812,6 +817,11 @@ def accumulate_statistics(
             centred = _CentredPlan(centres if shift is None else centres + shift,
                                    precisions_chol, log_weights, covariance_type)
             per_comp, features = False, None
+        elif not per_comp and covariance_type.fused_statistics(d) is not None:
+            return _fused_statistics(
+                X, covariance_type, means, precisions_chol, log_weights, sample_weight,
+                shift, row_offset, n_worst,
+            )
         else:
             Atc = np.ascontiguousarray(np.concatenate([A, c[None, :]], axis=0).T)  # (K, M+1)
         if per_comp:
@@ -903,6 +913,38 @@ def accumulate_statistics(
         worst,
         worst_index,
         centres,
+    )
+
+
+def _fused_statistics(
+    X, covariance_type, means, precisions_chol, log_weights, sample_weight, shift,
+    row_offset, n_worst,
+) -> SufficientStatistics:
+    """:func:`accumulate_statistics` through the type's compiled one-pass kernel
+    (its ``fused_statistics``), where the moment expansion would be accurate."""
+    n, d = X.shape
+    p = np.asarray(precisions_chol, dtype=np.float64)
+    const = _log_normaliser(p, log_weights, covariance_type, d) + np.zeros(means.shape[0])
+    srz, log_norm, loglik = covariance_type.fused_statistics(d)(
+        X, shift, means, p, const, sample_weight
+    )
+    weight = float(n if sample_weight is None else np.sum(sample_weight))
+    worst = worst_index = None
+    if n_worst > 0 and n:
+        m = min(n_worst, n)
+        idx = np.argpartition(log_norm, m - 1)[:m] if m < n else np.arange(n)
+        order = np.lexsort((idx, log_norm[idx]))
+        worst, worst_index = log_norm[idx][order], idx[order] + row_offset
+    m2 = covariance_type.n_moment_features(d)
+    return SufficientStatistics(
+        srz[:, -1].copy(),
+        srz[:, m2:-1].copy(),
+        covariance_type.second_moments(srz[:, :m2], d),
+        loglik,
+        weight,
+        n,
+        worst,
+        worst_index,
     )
 
 

@@ -26,6 +26,7 @@ import xarray as xr
 
 from bayesgmm._data import check_array, check_feature_names, check_n_features, check_random_state
 from bayesgmm._estimator import EstimatorMixin
+from bayesgmm.em._init import DEFAULT_N_INIT
 from bayesgmm.exceptions import DataConversionWarning, DegenerateComponentWarning, not_fitted
 
 __all__ = ["GaussianMixtureClassifier"]
@@ -80,7 +81,8 @@ class GaussianMixtureClassifier(EstimatorMixin):
         ``"bayes"`` the Dirichlet(1 + counts) posterior of the proportions (its mean
         in :meth:`predict_proba`, its draws in the intervals).
     n_init, reg_covar, max_iter, tol
-        Passed to every :class:`~bayesgmm.GaussianMixture` of the BIC search.
+        Passed to every :class:`~bayesgmm.GaussianMixture` of the BIC search
+        (``n_init`` defaults to the package's one default, ``"auto"``).
     background : bool, default True
         Also fit a background mixture to all rows (component count by BIC), needed for
         :meth:`log_likelihood_ratio`.
@@ -142,7 +144,7 @@ class GaussianMixtureClassifier(EstimatorMixin):
         covariance_type="full",
         method="em",
         class_prior=None,
-        n_init=1,
+        n_init=DEFAULT_N_INIT,
         reg_covar=1e-6,
         max_iter=100,
         tol=1e-3,

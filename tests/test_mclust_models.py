@@ -345,3 +345,51 @@ def test_make_mixture_of_a_model_and_recovery(model):
         d.X, d.means, FULL_MATRICES.precision_cholesky(full), FULL_MATRICES, np.log(d.weights)
     ).sum()
     assert gm.score(d.X) * d.X.shape[0] >= truth - 1e-6
+
+
+@pytest.mark.parametrize("model", ["VEI", "VEE", "VEV"])
+def test_warm_started_alternating_m_steps_reach_the_cold_fixed_point(model, monkeypatch):
+    """VEI, VEE and VEV start their alternating iterations at the previous volumes
+    (``m_step_from``): from a far start and from a near one they reach the cold
+    start's minimum, and from the minimum itself (EM near convergence) in two
+    inner iterations, fewer than cold."""
+    X = _three_clusters(d=4, seed=3)
+    ct = get_covariance_type(model)
+    K, D = 3, X.shape[1]
+    rng = np.random.default_rng(4)
+    resp = rng.dirichlet(np.ones(K), size=X.shape[0])
+    stats = _kernels.accumulate_statistics(X, ct, resp=resp)
+    calls = {"n": 0}
+    real = dec._converged
+
+    def counting(old, new):
+        calls["n"] += 1
+        return real(old, new)
+
+    monkeypatch.setattr(dec, "_converged", counting)
+    cold = ct.m_step(stats, 1e-6)[2]
+    n_cold = calls["n"]
+    full = ct.to_full(cold, K, D)
+    far = ct.from_full(full * np.array([50.0, 1.0, 1e-3])[:, None, None])  # volumes off by 1e5
+    near_resp = 0.9 * resp + 0.1 * rng.dirichlet(np.ones(K), size=X.shape[0])
+    near = ct.m_step(_kernels.accumulate_statistics(X, ct, resp=near_resp), 1e-6)[2]
+    for previous in (far, near, cold):
+        calls["n"] = 0
+        warm = ct.m_step_from(stats, 1e-6, previous)[2]
+        np.testing.assert_allclose(warm, cold, rtol=1e-7, atol=1e-12)
+        if previous is cold:
+            assert calls["n"] == 2 < n_cold, (calls["n"], n_cold)
+    assert dec.volumes_of(None, K) is None and dec.volumes_of(cold[:2], K) is None
+    np.testing.assert_allclose(ct.m_step_from(stats, 1e-6, cold[:2])[2], cold)  # wrong K: a cold start
+
+
+@pytest.mark.parametrize("model", ["VEI", "VEE", "VEV"])
+def test_em_with_warm_m_steps_equals_em_with_cold_ones(model, monkeypatch):
+    X = _data("iris")
+    kw = dict(n_init=1, tol=1e-10, max_iter=2000, random_state=0)
+    warm = GaussianMixture(2, covariance_type=model, **kw).fit(X)
+    monkeypatch.setattr(dec, "volumes_of", lambda *a: None)
+    cold = GaussianMixture(2, covariance_type=model, **kw).fit(X)
+    assert warm.lower_bound_ == pytest.approx(cold.lower_bound_, rel=1e-10)
+    for a in ("weights_", "means_", "covariances_"):
+        np.testing.assert_allclose(getattr(warm, a), getattr(cold, a), rtol=1e-6, atol=1e-9)

@@ -73,3 +73,20 @@ def test_bayesian_gmm_default_runs_auto_starts(blobs):
     assert m.n_init == "auto"
     m.fit(blobs)
     assert m.em_.n_init == "auto" and m.em_.n_init_ == AUTO_MAX_STARTS
+
+
+def test_every_estimator_defaults_to_the_one_n_init():
+    """GaussianMixture, BayesianGMM, GaussianMixtureClassifier and select_components share
+    one default (the classifier had n_init=1), and compare_kmeans uses it."""
+    import inspect
+
+    from bayesgmm.em._init import DEFAULT_N_INIT
+
+    assert DEFAULT_N_INIT == "auto"
+    for est in (bg.GaussianMixture(), bg.BayesianGMM(), bg.GaussianMixtureClassifier()):
+        assert est.get_params()["n_init"] == DEFAULT_N_INIT, type(est).__name__
+    assert inspect.signature(bg.select_components).parameters["n_init"].default == DEFAULT_N_INIT
+    X = np.r_[np.random.default_rng(0).normal(0, 1, (30, 2)), np.random.default_rng(1).normal(5, 1, (30, 2))]
+    y = np.r_[np.zeros(30), np.ones(30)]
+    clf = bg.GaussianMixtureClassifier(n_components=(1, 2), random_state=0).fit(X, y)
+    assert all(gm.n_init_ > 1 for gm in clf.estimators_)  # "auto": several starts

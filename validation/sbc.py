@@ -21,6 +21,8 @@ scale (mean 0, sd 1 in every feature) and pass the resulting
     means[k, d] ~ Normal(0, 2)
     full: Sigma_k = diag(sd_k) C_k diag(sd_k), sd_k[d] ~ HalfNormal(1), C_k ~ LKJ(2)
     diag: sds[k, d] ~ HalfNormal(1)
+    EII:  Sigma_k = sd**2 I for every k, sd ~ HalfNormal(1)   (one sd shared)
+    EEI:  Sigma_k = diag(sds**2) for every k, sds[d] ~ HalfNormal(1)
 
 Test quantities
 ---------------
@@ -120,6 +122,10 @@ def draw_prior(rp, covariance_type, rng):
     elif covariance_type == "tied":  # one LKJ-Cholesky covariance shared by all components
         sds = np.repeat(sds[:1], K, axis=0)
         r_tied = 2.0 * rng.beta(rp.lkj_eta, rp.lkj_eta) - 1.0
+    elif covariance_type == "EII":  # one sd shared by all components and features
+        sds = np.full((K, D), abs(rng.normal(0.0, rp.sd_sigma_spherical)))
+    elif covariance_type == "EEI":  # one sd per feature, shared by all components
+        sds = np.broadcast_to(np.abs(rng.normal(0.0, rp.sd_sigma)), (K, D)).copy()
     cov = np.zeros((K, D, D))
     for k in range(K):
         if covariance_type == "tied":
@@ -141,8 +147,15 @@ def simulate(w, mu, cov, n, rng):
     return mu[z] + np.einsum("nij,nj->ni", Lc[z], eps)
 
 
-def _quantities_invariant(w, mu, cov, loglik):
-    """Label-invariant quantities for a batch: w (S,K), mu (S,K,D), cov (S,K,D,D), loglik (S,)."""
+SHARED = ("EII", "EEI")  # one covariance shared by all components
+
+
+def _quantities_invariant(w, mu, cov, loglik, covariance_type="full"):
+    """Label-invariant quantities for a batch: w (S,K), mu (S,K,D), cov (S,K,D,D), loglik (S,).
+
+    For a covariance shared by all components (EII, EEI) the sorted traces are one
+    quantity and the shared sds (``sd_d``) are label-invariant.
+    """
     tr = np.sort(np.trace(cov, axis1=-2, axis2=-1), axis=-1)
     out = {
         "w_min": np.sort(w, axis=-1)[:, 0],
@@ -150,6 +163,11 @@ def _quantities_invariant(w, mu, cov, loglik):
         "tr_min": tr[:, 0],
         "tr_max": tr[:, -1],
     }
+    if covariance_type in SHARED:
+        del out["tr_min"], out["tr_max"]
+        sds = np.sqrt(np.diagonal(cov[:, 0], axis1=-2, axis2=-1))
+        for d in range(1 if covariance_type == "EII" else D):
+            out[f"sd_{d}"] = sds[:, d]
     for d in range(D):
         out[f"mbar_{d}"] = mu[:, :, d].mean(axis=-1)
     return out
@@ -233,8 +251,8 @@ def run_replicate(args):
             ll = np.array([dens.pointwise_log_likelihood(pw[s], pmu[s], pcov[s]).sum() for s in range(L_DRAWS)])
             ll_true = dens.pointwise_log_likelihood(w, mu, cov).sum()
 
-            true = _quantities_invariant(w[None], mu[None], cov[None], np.array([ll_true]))
-            draws = _quantities_invariant(pw, pmu, pcov, ll)
+            true = _quantities_invariant(w[None], mu[None], cov[None], np.array([ll_true]), covariance_type)
+            draws = _quantities_invariant(pw, pmu, pcov, ll, covariance_type)
             # relabel against the truth
             perm_t = _relabel(pw, pmu, pcov, (w, mu, cov))
             true.update(_quantities_component(w[None], mu[None], cov[None], covariance_type, "tr"))
@@ -426,6 +444,11 @@ def check_prior(covariance_type, n_draws=4000, seed=1):
     sim = tuple(np.stack(a) for a in zip(*sim))
     q_sim = _quantities_component(*sim, covariance_type, "prior")
     q_nuts = _quantities_component(*nuts, covariance_type, "prior")
+    if covariance_type in SHARED:  # the shared sds, once
+        q_sim.update(_quantities_invariant(*sim, np.zeros(n_draws), covariance_type))
+        q_nuts.update(_quantities_invariant(*nuts, np.zeros(len(nuts[0])), covariance_type))
+        for q in (q_sim, q_nuts):
+            del q["loglik"]
     out = {}
     for name in q_sim:
         # NUTS draws are autocorrelated: thin by 4 for the KS test
@@ -462,16 +485,18 @@ def holm(pvalues):
     return adj
 
 
-def analyse(tag="", n_bins=20, plots=True, pool=None):
+def analyse(tag="", n_bins=20, plots=True, pool=None, types=("full", "diag", "spherical", "tied", *SHARED)):
     """Tests, table and plots from the CSVs of ``tag`` (or of all tags in ``pool``,
-    written under the tag ``_pooled``)."""
+    written under the tag ``_pooled``), for the covariance ``types``; the summary
+    goes to ``sbc_summary<tag>.txt`` (``sbc_summary<tag>_<types>.txt`` for other
+    types than full and diag)."""
     import pandas as pd
 
     lines = []
     tags = [tag] if pool is None else list(pool)
     if pool is not None:
         tag = "_pooled"
-    for ct in ("full", "diag", "spherical", "tied"):
+    for ct in types:
         paths = [RESULTS / f"sbc_{ct}{t}.csv" for t in tags]
         if not all(p.exists() for p in paths):
             continue
@@ -501,7 +526,8 @@ def analyse(tag="", n_bins=20, plots=True, pool=None):
             _plots(ok, cols, ct, tag, n_bins)
     text = "\n".join(lines)
     print(text)
-    (RESULTS / f"sbc_summary{tag}.txt").write_text(text + "\n")
+    suffix = "" if tuple(types) == ("full", "diag") else "_" + "_".join(types)
+    (RESULTS / f"sbc_summary{tag}{suffix}.txt").write_text(text + "\n")
     return text
 
 
@@ -569,7 +595,7 @@ def _backend(scheduler):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--covariance-type", nargs="+", default=["full", "diag"],
-                    choices=["full", "diag", "spherical", "tied"])
+                    choices=["full", "diag", "spherical", "tied", *SHARED])
     ap.add_argument("--replicates", type=int, default=200)
     ap.add_argument("--processes", type=int, default=2)
     ap.add_argument("--seed", type=int, default=20181)
@@ -609,7 +635,7 @@ def main(argv=None):
             for ct in args.covariance_type:
                 run(ct, args.replicates, -1 if args.scheduler else args.processes, args.seed, args.tag,
                     args.timeout)
-    analyse(args.tag, args.bins, pool=args.pool)
+    analyse(args.tag, args.bins, pool=args.pool)  # every type with results under this tag
     print(f"total wall time {time.perf_counter() - t0:.0f} s")
 
 

@@ -16,7 +16,12 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from bayesgmm.covariance import COVARIANCE_TYPES
+from bayesgmm.covariance import (
+    COVARIANCE_TYPES,
+    EM_COVARIANCE_TYPES,
+    MCLUST_MODELS,
+    get_covariance_type,
+)
 
 #: Exit status of a usage or input error (argparse uses it too).
 EXIT_USAGE = 2
@@ -353,15 +358,81 @@ def check_components_against_data(ks, n_rows: int, path: str, option: str = "--c
         )
 
 
+#: What ``--covariance`` accepts, for the help texts.
+COVARIANCE_HELP = (
+    f"scikit-learn's {', '.join(COVARIANCE_TYPES)} or mclust's {', '.join(MCLUST_MODELS)} "
+    "(VVV, EEE, VVI, VII are full, tied, diag, spherical)"
+)
+
+
+#: Every name of a type with a Bayesian model (``fit``; ``select`` with loo/waic/sparse).
+BAYESIAN_NAMES = tuple(n for n in EM_COVARIANCE_TYPES if get_covariance_type(n).has_bayesian_model)
+
+
+def _unknown_covariance(names, text, extra=""):
+    return argparse.ArgumentTypeError(
+        f"invalid covariance type(s) {', '.join(map(repr, names)) or repr(text)}: "
+        f"choose from {', '.join(EM_COVARIANCE_TYPES)}{extra}"
+    )
+
+
 def _covariance_list(text: str) -> list[str]:
+    """``--covariance`` of ``select``: comma-separated names, ``mclust`` for mclust's fourteen.
+
+    Names of one model (``full`` and ``VVV``) are fitted once, under the first.
+
+    Examples
+    --------
+    >>> from bayesgmm.cli._common import _covariance_list
+    >>> _covariance_list("full,VEV,VVV")
+    ['full', 'VEV']
+    >>> len(_covariance_list("mclust"))
+    14
+    """
     names = [p.strip() for p in str(text).split(",") if p.strip()]
-    bad = [n for n in names if n not in COVARIANCE_TYPES]
+    expanded = [m for n in names for m in (MCLUST_MODELS if n == "mclust" else (n,))]
+    bad = [n for n in expanded if n not in EM_COVARIANCE_TYPES]
     if not names or bad:
+        raise _unknown_covariance(bad, text, " or mclust (all fourteen of mclust's models), comma-separated")
+    out, seen = [], []
+    for n in expanded:
+        model = get_covariance_type(n)
+        if model not in seen:
+            seen.append(model)
+            out.append(n)
+    return out
+
+
+def _bayesian_covariance(text: str) -> str:
+    """``--covariance`` of ``fit``: one type with a Bayesian model (any of its names).
+
+    Examples
+    --------
+    >>> from bayesgmm.cli._common import _bayesian_covariance
+    >>> _bayesian_covariance("EEI")
+    'EEI'
+    """
+    name = str(text).strip()
+    if name not in EM_COVARIANCE_TYPES:
+        raise _unknown_covariance([name], text)
+    if not get_covariance_type(name).has_bayesian_model:
         raise argparse.ArgumentTypeError(
-            f"invalid covariance type(s) {', '.join(map(repr, bad)) or repr(text)}: "
-            f"choose from {', '.join(COVARIANCE_TYPES)} (comma-separated)"
+            f"{name!r} has no Bayesian model; fit supports {', '.join(BAYESIAN_NAMES)}. "
+            "For mclust's other models use EM: "
+            f"bayesgmm select --method bic --covariance {name}"
         )
-    return list(dict.fromkeys(names))
+    return name
+
+
+def check_bayesian_covariances(names, method):
+    """Raise a :class:`CLIError` when a Bayesian ``select`` method gets a type without a Bayesian model."""
+    bad = [n for n in names if not get_covariance_type(n).has_bayesian_model]
+    if bad:
+        raise CLIError(
+            f"--covariance {','.join(bad)}: no Bayesian model for --method {method}; "
+            f"use {', '.join(BAYESIAN_NAMES)}, "
+            "or --method bic/icl for all of mclust's models"
+        )
 
 
 def _columns_arg(text: str) -> list[str]:

@@ -11,9 +11,11 @@ from bayesgmm.cli._common import (
     _Heartbeat,
     _ci_words,
     _RUNTIME_ERRORS,
+    BAYESIAN_NAMES,
     EXIT_FAILURE,
     CLIError,
     _add_data_arguments,
+    _bayesian_covariance,
     _check_constant,
     _check_output_file,
     _err,
@@ -29,7 +31,6 @@ from bayesgmm.cli._common import (
     _Warnings,
     read_data,
 )
-from bayesgmm.covariance import COVARIANCE_TYPES
 from bayesgmm.em._init import DEFAULT_N_INIT
 
 _FIT_METHODS = ("nuts", "advi", "fullrank_advi", "minibatch_advi")
@@ -44,8 +45,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     _add_data_arguments(p)
     p.add_argument("--components", "-k", type=_positive_int, required=True, metavar="K",
                    help="number of mixture components")
-    p.add_argument("--covariance", default="full", choices=COVARIANCE_TYPES,
-                   help="covariance type (default: full)")
+    p.add_argument("--covariance", "--covariance-type", default="full", type=_bayesian_covariance,
+                   metavar="TYPE",
+                   help=f"covariance type with a Bayesian model: {', '.join(BAYESIAN_NAMES)} (default: full)")
     p.add_argument("--method", default="nuts", choices=_FIT_METHODS,
                    help="inference: NUTS (nutpie) or a variational approximation (default: nuts)")
     p.add_argument("--draws", type=_positive_int, default=1000, help="draws per chain kept (default: 1000)")

@@ -8,6 +8,7 @@ import argparse
 
 from bayesgmm.cli._common import (
     _RUNTIME_ERRORS,
+    COVARIANCE_HELP,
     EXIT_FAILURE,
     CLIError,
     _add_data_arguments,
@@ -23,11 +24,11 @@ from bayesgmm.cli._common import (
     _table,
     _use_agg,
     _Warnings,
+    check_bayesian_covariances,
     check_components_against_data,
     parse_component_range,
     read_data,
 )
-from bayesgmm.covariance import COVARIANCE_TYPES
 from bayesgmm.em._init import DEFAULT_N_INIT
 
 _SELECT_METHODS = ("bic", "icl", "loo", "waic", "sparse")
@@ -42,8 +43,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", default="bic", choices=_SELECT_METHODS,
                    help="bic/icl: EM grid (lower is better); loo/waic: Bayesian fits compared by "
                         "elpd (higher is better); sparse: one overfitted mixture (default: bic)")
-    p.add_argument("--covariance", type=_covariance_list, default=["full"], metavar="TYPES",
-                   help=f"comma-separated covariance types from {', '.join(COVARIANCE_TYPES)} (default: full)")
+    p.add_argument("--covariance", "--covariance-type", type=_covariance_list, default=["full"],
+                   metavar="TYPES",
+                   help=f"comma-separated covariance types: {COVARIANCE_HELP}, or mclust for all "
+                        "fourteen of mclust's models (bic/icl; loo/waic/sparse take the types with a "
+                        "Bayesian model) (default: full)")
     p.add_argument("--n-init", type=_n_init, default=DEFAULT_N_INIT,
                    help=f"EM starts per fit: 'auto' (as many as a fixed amount of work allows, "
                         f"at most 20) or a number (default: {DEFAULT_N_INIT})")
@@ -79,6 +83,7 @@ def run_select(args) -> int:
     X = read_data(args.data, args.columns, sep=args.sep, index_col=args.index_col)
     check_components_against_data(args.components, X.shape[0], args.data)
     if bayesian:
+        check_bayesian_covariances(args.covariance, args.method)
         _check_constant(X, args.data)
     from bayesgmm.selection import select_components
 

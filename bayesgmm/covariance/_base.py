@@ -454,18 +454,39 @@ class CovarianceModel:
         """
         return precisions_chol[k : k + 1]
 
-    def reuse_moment_features(self) -> bool:
-        """Whether an EM fit builds the per-row moment features once and reuses them.
+    def fused_statistics(self, n_features: int):
+        """A compiled one-pass E-step and statistics for this type, or None.
 
-        Worth it (memory permitting) where building them costs as much as
-        the rest of an iteration: ``[x*x | x | 1]`` or ``[|x|^2 | x | 1]``
-        (``diag``, ``spherical``); the ``D(D+1)/2`` matrix features are
-        rebuilt chunk by chunk in every iteration instead.
+        ``fn(X, shift, means, precisions_chol, const, sample_weight)`` ->
+        ``(srz, log_norm, loglik)``: the sums of ``[r * second moment
+        features | r x | r]`` per component (the layout of
+        :func:`bayesgmm._kernels.accumulate_statistics`), each row's log
+        mixture density and their sum, with the log-densities computed from
+        ``x - mu_k`` directly. :func:`~bayesgmm._kernels.accumulate_statistics`
+        uses it instead of its matrix products where the moment expansion is
+        accurate (``diag``: one pass over the rows instead of several over
+        ``(K, n)`` temporaries). None (the default): the numpy path.
 
         Examples
         --------
         >>> from bayesgmm.covariance import get_covariance_type
-        >>> get_covariance_type("diag").reuse_moment_features()
+        >>> get_covariance_type("full").fused_statistics(3) is None
+        True
+        """
+
+    def reuse_moment_features(self) -> bool:
+        """Whether an EM fit builds the per-row moment features once and reuses them.
+
+        Worth it (memory permitting) where building them costs as much as
+        the rest of an iteration: ``[|x|^2 | x | 1]`` (``spherical``); the
+        ``D(D+1)/2`` matrix features are rebuilt chunk by chunk in every
+        iteration instead, and ``diag`` reads the rows themselves (its
+        :meth:`fused_statistics`).
+
+        Examples
+        --------
+        >>> from bayesgmm.covariance import get_covariance_type
+        >>> get_covariance_type("spherical").reuse_moment_features()
         True
         """
         raise NotImplementedError
@@ -499,9 +520,11 @@ class CovarianceModel:
                     prior=None):
         """:meth:`m_step`, given the previous iteration's covariances (this layout) as well.
 
-        Types whose M-step iterates (mclust's EVE and VVE) start there, so each
-        M-step improves on the previous parameters (a generalised EM step) and
-        needs few inner iterations; the others ignore ``previous``.
+        Types whose M-step iterates start there (mclust's EVE and VVE at the
+        previous orientation, VEI, VEE and VEV at the previous volumes), so each
+        M-step needs few inner iterations (for EVE and VVE it then improves on
+        the previous parameters: a generalised EM step); the others ignore
+        ``previous``.
 
         Examples
         --------

@@ -19,7 +19,7 @@ gives scikit-learn's ``W_k / n_k + reg_covar I``.
 Closed forms (Celeux & Govaert 1995, Table 1; Browne & McNicholas 2014 for
 EVV): EII, VII, EEI, EVI, VVI, EEE, EEV, EVV, VVV. Iterative, as in mclust:
 VEI, VEE, VEV (alternating volume and shape/orientation, Celeux & Govaert's
-algorithms) and EVE, VVE (common orientation by the majorisation-minimisation
+algorithms, warm-started at the previous EM iteration's volumes) and EVE, VVE (common orientation by the majorisation-minimisation
 updates of Browne & McNicholas 2014, alternating their two bounds). The
 iterations stop when the objective changes by less than ``_TOL`` relative, or
 after ``_MAX_ITER`` updates; each update never increases the objective, so
@@ -59,6 +59,36 @@ def _converged(old, new):
     return abs(old - new) <= _TOL * max(1.0, abs(new))
 
 
+def volumes_of(covariances, n_components):
+    """The volumes ``lambda_k = det(Sigma_k)^{1/D}`` (K,) of covariances, or None.
+
+    ``covariances``: full matrices (K, D, D) or diagonal variances (K, D), e.g.
+    the previous EM iteration's; None when they are missing, of another number
+    of components, or not positive definite. Starts the alternating solvers of
+    VEI, VEE and VEV there (a warm start).
+    """
+    if covariances is None:
+        return None
+    c = np.asarray(covariances, dtype=np.float64)
+    if c.ndim not in (2, 3) or c.shape[0] != n_components or not np.all(np.isfinite(c)):
+        return None
+    if c.ndim == 2:
+        lam = _geo_mean(c) if np.all(c > 0) else None
+    else:
+        sign, logdet = np.linalg.slogdet(c)
+        lam = np.exp(logdet / c.shape[-1]) if np.all(sign > 0) else None
+    if lam is None or not np.all(np.isfinite(lam) & (lam > 0)):
+        return None
+    return lam
+
+
+def _start_volumes(start, cold):
+    """``start`` (warm volumes) where given and of the right shape, else ``cold``."""
+    if start is not None and np.shape(start) == np.shape(cold):
+        return np.maximum(np.asarray(start, dtype=np.float64), _TINY)
+    return cold
+
+
 # ------------------------------------------------------------ diagonal models
 def diag_equal_volume_variable_shape(nk, s):
     """EVI: ``Sigma_k = lambda B_k``, ``B_k`` diagonal, ``det B_k = 1``. ``s`` (K, D) variances."""
@@ -67,18 +97,21 @@ def diag_equal_volume_variable_shape(nk, s):
     return lam * s / g[:, None]
 
 
-def diag_equal_shape(nk, s, equal_volume):
+def diag_equal_shape(nk, s, equal_volume, start=None):
     """EEI (``equal_volume``) or VEI: ``Sigma_k = lambda_k B``, ``B`` diagonal, ``det B = 1``.
 
     EEI is closed form (the pooled diagonal); VEI alternates
-    ``B ~ sum_k n_k diag(S_k) / lambda_k`` and ``lambda_k = tr(S_k B^{-1}) / D``.
+    ``B ~ sum_k n_k diag(S_k) / lambda_k`` and ``lambda_k = tr(S_k B^{-1}) / D``,
+    from the volumes ``start`` (K,) where given (the previous EM iteration's:
+    :func:`volumes_of`), else from ``lambda_k = tr(S_k) / D``. The objective is
+    convex in the log volumes and log shape, so both starts reach one minimum.
     """
     n = np.sum(nk)
     if equal_volume:
         pooled = nk @ s / n
         return np.broadcast_to(pooled, s.shape).copy()
     d = s.shape[1]
-    lam = np.mean(s, axis=1)
+    lam = _start_volumes(start, np.mean(s, axis=1))
     prev = np.inf
     for _ in range(_MAX_ITER):
         b = (nk / lam) @ s
@@ -93,10 +126,14 @@ def diag_equal_shape(nk, s, equal_volume):
 
 
 # ------------------------------------------------------------ general matrices
-def equal_shape_orientation(nk, S):
-    """VEE: ``Sigma_k = lambda_k C``, ``det C = 1``; alternates ``C`` and ``lambda_k``."""
+def equal_shape_orientation(nk, S, start=None):
+    """VEE: ``Sigma_k = lambda_k C``, ``det C = 1``; alternates ``C`` and ``lambda_k``.
+
+    The iterations start at the volumes ``start`` (K,) where given (the previous
+    EM iteration's: :func:`volumes_of`), else at ``lambda_k = tr(S_k) / D``.
+    """
     d = S.shape[-1]
-    lam = np.trace(S, axis1=1, axis2=2) / d
+    lam = _start_volumes(start, np.trace(S, axis1=1, axis2=2) / d)
     prev = np.inf
     for _ in range(_MAX_ITER):
         C = np.einsum("k,kij->ij", nk / lam, S)
@@ -117,14 +154,17 @@ def _sorted_eigh(S):
     return np.maximum(w[..., ::-1], 0.0), v[..., ::-1]
 
 
-def variable_orientation_equal_shape(nk, S, equal_volume):
+def variable_orientation_equal_shape(nk, S, equal_volume, start=None):
     """EEV (``equal_volume``, closed form) or VEV (iterative): ``Sigma_k = lambda_k D_k A D_k^T``.
 
     ``D_k`` are the eigenvectors of ``S_k`` with the eigenvalues ``omega_k``
     in decreasing order, matched with the shape's in decreasing order. EEV:
     ``A ~ sum_k n_k omega_k``, ``lambda = det(sum_k n_k omega_k)^{1/D} / n``.
     VEV alternates ``A ~ sum_k n_k omega_k / lambda_k`` and
-    ``lambda_k = sum_j omega_kj / a_j / D``.
+    ``lambda_k = sum_j omega_kj / a_j / D``, from the volumes ``start`` (K,)
+    where given (the previous EM iteration's: :func:`volumes_of`), else from
+    ``lambda_k = tr(S_k) / D``; the objective is convex in the log volumes and
+    log shape, so both starts reach one minimum.
     """
     d = S.shape[-1]
     n = np.sum(nk)
@@ -135,7 +175,7 @@ def variable_orientation_equal_shape(nk, S, equal_volume):
         a = pooled / g
         lam = np.full(len(nk), g / n)
     else:
-        lam = np.maximum(omega.mean(axis=1), _TINY)
+        lam = _start_volumes(start, np.maximum(omega.mean(axis=1), _TINY))
         prev = np.inf
         for _ in range(_MAX_ITER):
             a = (nk / lam) @ omega

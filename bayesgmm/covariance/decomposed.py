@@ -55,7 +55,7 @@ from bayesgmm.covariance.diag import Diag
 from bayesgmm.covariance.full import Full
 from bayesgmm.covariance.spherical import Spherical
 
-__all__ = ["EII", "EEI", "VEI", "EVI", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV"]
+__all__ = ["EEI", "EEV", "EII", "EVE", "EVI", "EVV", "VEE", "VEI", "VEV", "VVE"]
 
 class _EMOnly:
     """Mixin: the Bayesian methods raise a ``NotImplementedError`` naming the types that have one."""
@@ -200,16 +200,21 @@ class EII(_EMOnly, Spherical):
 class _DiagonalModel(_EMOnly, Diag):
     """Diagonal covariances with constrained volume and shape: layout ``(K, D)`` variances."""
 
-    def _solve(self, nk, s):
+    def _solve(self, nk, s, previous=None):
+        """The constrained variances from counts and per-component variances;
+        ``previous`` (K, D), where given, may start an iterative solver."""
         raise NotImplementedError
 
     def from_full(self, full):
         return _project(self._solve, super().from_full(full), 2)
 
     def m_step(self, stats, reg_covar):
+        return self.m_step_from(stats, reg_covar, None)
+
+    def m_step_from(self, stats, reg_covar, previous):
         nk, means = counts_and_means(stats)
         s = stats.sxx / nk[:, None] - means**2 + reg_covar
-        return nk, located(stats, means), self._solve(nk, s)
+        return nk, located(stats, means), self._solve(nk, s, previous)
 
 
 class EEI(_DiagonalModel):
@@ -229,7 +234,7 @@ class EEI(_DiagonalModel):
     def n_covariance_parameters(self, n_components, n_features):
         return float(int(n_features))
 
-    def _solve(self, nk, s):
+    def _solve(self, nk, s, previous=None):
         return dec.diag_equal_shape(nk, s, equal_volume=True)
 
     # ====================================================== conjugate prior
@@ -314,8 +319,8 @@ class VEI(_DiagonalModel):
     def n_covariance_parameters(self, n_components, n_features):
         return float(int(n_components) + int(n_features) - 1)
 
-    def _solve(self, nk, s):
-        return dec.diag_equal_shape(nk, s, equal_volume=False)
+    def _solve(self, nk, s, previous=None):
+        return dec.diag_equal_shape(nk, s, equal_volume=False, start=dec.volumes_of(previous, len(nk)))
 
 
 class EVI(_DiagonalModel):
@@ -335,7 +340,7 @@ class EVI(_DiagonalModel):
     def n_covariance_parameters(self, n_components, n_features):
         return float(1 + int(n_components) * (int(n_features) - 1))
 
-    def _solve(self, nk, s):
+    def _solve(self, nk, s, previous=None):
         return dec.diag_equal_volume_variable_shape(nk, s)
 
 
@@ -379,7 +384,7 @@ class VEE(_MatrixModel):
         return float(k + (d + 2) * (d - 1) // 2)
 
     def _solve(self, nk, S, previous=None):
-        return dec.equal_shape_orientation(nk, S)
+        return dec.equal_shape_orientation(nk, S, start=dec.volumes_of(previous, len(nk)))
 
 
 class EVE(_MatrixModel):
@@ -467,7 +472,7 @@ class VEV(_MatrixModel):
         return float(k + d - 1 + k * d * (d - 1) // 2)
 
     def _solve(self, nk, S, previous=None):
-        return dec.variable_orientation_equal_shape(nk, S, equal_volume=False)
+        return dec.variable_orientation_equal_shape(nk, S, equal_volume=False, start=dec.volumes_of(previous, len(nk)))
 
 
 class EVV(_MatrixModel):

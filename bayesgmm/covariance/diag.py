@@ -83,6 +83,15 @@ class Diag(VarianceCovariance):
     def n_moment_features(self, n_features):
         return n_features
 
+    def fused_statistics(self, n_features):
+        from bayesgmm.covariance._fused import diag_statistics
+
+        return diag_statistics
+
+    def reuse_moment_features(self):
+        # the fused kernel reads the rows themselves: no features to keep
+        return False
+
     def second_moment_features(self, xt, out):
         np.multiply(xt, xt, out=out)
 

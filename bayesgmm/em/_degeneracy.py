@@ -98,7 +98,7 @@ class DataSpread:
         needs the whole matrix); computing it also sets :attr:`var` to its
         diagonal.
     var : ndarray of shape (n_features,)
-        Per-feature variances: one cheap pass, no ``D x D`` products.
+        Per-feature variances: the diagonal of :attr:`cov`.
     scale : float
         The mean variance (1.0 for constant data).
 
@@ -129,11 +129,13 @@ class DataSpread:
 
     @property
     def var(self):
+        # the diagonal of the covariance: every EM fit needs the whole matrix
+        # anyway (the near-singular check of each start's result), and one
+        # pass for both costs less than a pass of the variances and another
+        # of the matrix (a matrix product per chunk either way)
         cache = self._cache
         if "var" not in cache:
-            mom = self._data.map_reduce(_block_moments, self._shift, 8192, True)
-            mean_c = mom.sx / mom.w
-            cache["var"] = mom.sxx / mom.w - mean_c**2
+            cache["var"] = np.diagonal(self.cov).copy()
         return cache["var"]
 
     @property

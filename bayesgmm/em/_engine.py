@@ -146,7 +146,7 @@ class _Data:
         """Per-block E/M-step features, built once per fit, or None.
 
         Only for in-memory data and types whose features are worth keeping
-        (``covariance.reuse_moment_features()``: ``diag``/``spherical``, whose
+        (``covariance.reuse_moment_features()``: ``spherical``, whose
         features cost as much to build as the rest of an iteration), and only
         while they take at most :data:`_FEATURE_CACHE_BYTES` and at most as
         much as three ``N x K`` arrays (EM's own responsibilities and
