@@ -485,11 +485,14 @@ def holm(pvalues):
     return adj
 
 
-def analyse(tag="", n_bins=20, plots=True, pool=None, types=("full", "diag", "spherical", "tied", *SHARED)):
+ALL_TYPES = ("full", "diag", "spherical", "tied", *SHARED)
+
+
+def analyse(tag="", n_bins=20, plots=True, pool=None, types=ALL_TYPES):
     """Tests, table and plots from the CSVs of ``tag`` (or of all tags in ``pool``,
-    written under the tag ``_pooled``), for the covariance ``types``; the summary
-    goes to ``sbc_summary<tag>.txt`` (``sbc_summary<tag>_<types>.txt`` for other
-    types than full and diag)."""
+    written under the tag ``_pooled``), for the covariance ``types`` that have
+    results; the summary goes to ``sbc_summary<tag>.txt`` (``sbc_summary<tag>_<types>.txt``
+    for a subset of the types)."""
     import pandas as pd
 
     lines = []
@@ -526,7 +529,7 @@ def analyse(tag="", n_bins=20, plots=True, pool=None, types=("full", "diag", "sp
             _plots(ok, cols, ct, tag, n_bins)
     text = "\n".join(lines)
     print(text)
-    suffix = "" if tuple(types) == ("full", "diag") else "_" + "_".join(types)
+    suffix = "" if tuple(types) == ALL_TYPES else "_" + "_".join(types)
     (RESULTS / f"sbc_summary{tag}{suffix}.txt").write_text(text + "\n")
     return text
 
