@@ -211,7 +211,9 @@ class _DiagonalModel(_EMOnly, Diag):
     def m_step(self, stats, reg_covar):
         return self.m_step_from(stats, reg_covar, None)
 
-    def m_step_from(self, stats, reg_covar, previous):
+    def m_step_from(self, stats, reg_covar, previous, prior=None):
+        if prior is not None:  # the MAP M-step (EEI) is closed-form: no warm start
+            return self.m_step(stats, reg_covar, prior=prior)
         nk, means = counts_and_means(stats)
         s = stats.sxx / nk[:, None] - means**2 + reg_covar
         return nk, located(stats, means), self._solve(nk, s, previous)
@@ -360,7 +362,9 @@ class _MatrixModel(_EMOnly, Full):
         nk, located_means, S = Full.m_step(self, stats, reg_covar)
         return nk, located_means, self._solve(nk, S)
 
-    def m_step_from(self, stats, reg_covar, previous):
+    def m_step_from(self, stats, reg_covar, previous, prior=None):
+        if prior is not None:  # no type of this family has a conjugate prior: m_step says so
+            return self.m_step(stats, reg_covar, prior=prior)
         nk, located_means, S = Full.m_step(self, stats, reg_covar)
         return nk, located_means, self._solve(nk, S, previous)
 
