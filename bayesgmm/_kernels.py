@@ -895,10 +895,7 @@ def accumulate_statistics(
             srz += _stats_product(rt, zt)
     worst = worst_index = None
     if log_norm_all is not None and n:
-        m = min(n_worst, n)
-        idx = np.argpartition(log_norm_all, m - 1)[:m] if m < n else np.arange(n)
-        order = np.lexsort((idx, log_norm_all[idx]))
-        worst, worst_index = log_norm_all[idx][order], idx[order] + row_offset
+        worst, worst_index = _worst_rows(log_norm_all, n_worst, row_offset)
     if per_comp:
         return SufficientStatistics(
             nk, sx, 0.5 * (sxx + np.swapaxes(sxx, 1, 2)), loglik, weight, n, worst, worst_index
@@ -916,6 +913,16 @@ def accumulate_statistics(
     )
 
 
+def _worst_rows(log_norm, n_worst, row_offset):
+    """The ``n_worst`` (at most all) lowest per-row log densities, lowest first
+    (ties by row), and their row numbers shifted by ``row_offset``."""
+    n = log_norm.shape[0]
+    m = min(n_worst, n)
+    idx = np.argpartition(log_norm, m - 1)[:m] if m < n else np.arange(n)
+    order = np.lexsort((idx, log_norm[idx]))
+    return log_norm[idx][order], idx[order] + row_offset
+
+
 def _fused_statistics(
     X, covariance_type, means, precisions_chol, log_weights, sample_weight, shift,
     row_offset, n_worst,
@@ -931,10 +938,7 @@ def _fused_statistics(
     weight = float(n if sample_weight is None else np.sum(sample_weight))
     worst = worst_index = None
     if n_worst > 0 and n:
-        m = min(n_worst, n)
-        idx = np.argpartition(log_norm, m - 1)[:m] if m < n else np.arange(n)
-        order = np.lexsort((idx, log_norm[idx]))
-        worst, worst_index = log_norm[idx][order], idx[order] + row_offset
+        worst, worst_index = _worst_rows(log_norm, n_worst, row_offset)
     m2 = covariance_type.n_moment_features(d)
     return SufficientStatistics(
         srz[:, -1].copy(),

@@ -49,6 +49,7 @@ from scipy.special import gammaln
 
 from bayesgmm import _kernels
 from bayesgmm.covariance import FULL_MATRICES, get_covariance_type
+from bayesgmm.em._noise import check_hypervolume
 from bayesgmm.priors import coerce_priors
 
 __all__ = ["MixtureDensity"]
@@ -190,15 +191,8 @@ class MixtureDensity:
         self.noise_hypervolume = None
         self._log_v = None
         if noise_hypervolume is not None:
-            v = noise_hypervolume
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
-                    or not np.isfinite(v) or not v > 0:
-                raise ValueError(
-                    f"noise_hypervolume must be a positive finite number (the volume of "
-                    f"the noise region) or None; got {v!r}."
-                )
-            self.noise_hypervolume = float(v)
-            self._log_v = float(np.log(v))
+            self.noise_hypervolume = check_hypervolume(noise_hypervolume)
+            self._log_v = float(np.log(self.noise_hypervolume))
         # the weights: K, or K + 1 with the noise weight last
         W = self._n_w = K + (self._log_v is not None)
         a = priors.weights_alpha

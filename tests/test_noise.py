@@ -503,3 +503,16 @@ def test_noise_with_missing_values_or_a_prior_is_refused():
     assert bg.GaussianMixture(2, noise=True, n_init=1, random_state=0).fit(X).noise_weight_ > 0
     gm = bg.GaussianMixture(2, missing="marginalize", n_init=1, random_state=0).fit(Xn)
     assert np.isfinite(gm.score_samples(Xn)).all() and not hasattr(gm, "noise_weight_")
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, np.nan, np.inf, True, "1.0", [1.0]])
+def test_one_hypervolume_check_for_em_and_the_density(bad):
+    """The estimator and the log density reject the same bad volumes with the same
+    message (one check, ``em._noise.check_hypervolume``)."""
+    X = _noise_data()
+    with pytest.raises(ValueError, match="`noise_hypervolume` must be a positive finite") as em:
+        bg.GaussianMixture(2, noise=True, noise_hypervolume=bad).fit(X)
+    with pytest.raises(ValueError, match="`noise_hypervolume` must be a positive finite") as dens:
+        MixtureDensity(X, 2, "full", noise_hypervolume=bad)
+    assert str(em.value) == str(dens.value)
+    assert MixtureDensity(X, 2, "full", noise_hypervolume=np.float32(2.5)).noise_hypervolume == 2.5

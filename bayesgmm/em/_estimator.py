@@ -737,13 +737,14 @@ class GaussianMixture(EstimatorMixin):
         Returns ``(params, lower_bound, n_iter, history, converged)``.
         """
         noise = getattr(self, "_noise_fit", None)
-        if noise is not None:  # the uniform noise component: its own loop
-            return _noise.run_start(self, data, shift, spread, rng, do_init, inits, init_params,
-                                    feats, chunk, noise)
+        # the uniform noise component's E-step, start and weights (em/_noise.py)
+        noise_step = None if noise is None else _noise.NoiseStep(data, noise)
         cov = self._covariance_model
         k = self.n_components
         weights_init, means_init, precisions_init = inits
-        if do_init:
+        if do_init and noise_step is not None:
+            params = noise_step.initial(self, shift, rng, inits, init_params)
+        elif do_init:
             params = initial_parameters(
                 data, shift, rng, cov, k, init_params=init_params,
                 reg_covar=self.reg_covar, spread=spread, weights_init=weights_init,
@@ -764,12 +765,19 @@ class GaussianMixture(EstimatorMixin):
             with np.errstate(divide="ignore"):
                 log_w = np.log(weights)
             estep = (means - shift, prec_chol, log_w, shift, cov)
-            stats = data.map_reduce(_block_stats_em, *estep, 0, feats, chunk, workspace=True)
-            lower_bound = stats.loglik / stats.weight
-            if self._prior is not None:  # the log posterior: EM's objective with a prior
-                lower_bound += self._log_prior(params, shift) / stats.weight
+            if noise_step is None:
+                m_data = data
+                stats = data.map_reduce(_block_stats_em, *estep, 0, feats, chunk, workspace=True)
+                lower_bound = stats.loglik / stats.weight
+                if self._prior is not None:  # the log posterior: EM's objective with a prior
+                    lower_bound += self._log_prior(params, shift) / stats.weight
+            else:
+                lower_bound, m_data = noise_step.e_step(params, log_w, cov)
+                stats = m_data.map_reduce(_block_stats_em, *estep, 0, feats, chunk, workspace=True)
             history.append(float(lower_bound))
-            params, reseeded = self._m_step(stats, data, shift, estep, degeneracy, covs)
+            params, reseeded = self._m_step(stats, m_data, shift, estep, degeneracy, covs)
+            if noise_step is not None:
+                params = noise_step.after_m_step(params)
             if not unresolved_warned:
                 unresolved_warned = _warn_unresolved_variance(cov, params, self.reg_covar)
             change = lower_bound - prev

@@ -142,18 +142,25 @@ class NoiseModel:
         self.box = box  # (offset, rotation, lower, upper): where sample() puts noise
 
 
+def check_hypervolume(noise_hypervolume) -> float:
+    """``noise_hypervolume`` as a float, or a ``ValueError`` naming it: the
+    volume of the noise region must be a positive finite number."""
+    v = noise_hypervolume
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(v) or not v > 0:
+        raise ValueError(
+            "`noise_hypervolume` must be a positive finite number (the volume of the noise "
+            f"region) or None (mclust's hypvol of the data); got {v!r}."
+        )
+    return float(v)
+
+
 def check_noise(noise, noise_init, noise_hypervolume):
     """Validate the estimator's noise parameters (before the data are seen)."""
     if not isinstance(noise, (bool, np.bool_)):
         raise ValueError(f"`noise` must be True or False; got {noise!r}.")
     if noise_hypervolume is not None:
-        v = noise_hypervolume
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
-                or not np.isfinite(v) or not v > 0:
-            raise ValueError(
-                f"`noise_hypervolume` must be a positive finite number or None (mclust's "
-                f"hypvol of the data); got {v!r}."
-            )
+        check_hypervolume(noise_hypervolume)
     if noise_init is not None and not (isinstance(noise_init, str) and noise_init == "nnclean"):
         arr = np.asarray(noise_init)
         if arr.ndim != 1 or arr.dtype != bool:
@@ -243,75 +250,70 @@ def noise_log_likelihood(X, means, prec_chol, covariance, log_weights, log_noise
     return ln, out
 
 
-def run_start(est, data, shift, spread, rng, do_init, inits, init_params, feats, chunk, noise):
-    """One initialisation and its EM iterations with the noise component.
+class NoiseStep:
+    """The noise component's part of one EM run (Banfield & Raftery 1993).
 
-    The counterpart of ``GaussianMixture._run_start``; returns the same
-    ``(params, lower_bound, n_iter, history, converged)`` with the Gaussians'
-    weights summing to ``1 - pi_0``.
+    ``GaussianMixture._run_start`` runs one loop for every fit; with a noise
+    component it asks this object for the start, for the E-step (the
+    log-likelihood with the noise term, and the data re-weighted by each row's
+    Gaussian responsibility ``1 - r_0``, from which the type's M-step takes the
+    Gaussians' statistics) and for the weights after the M-step (the
+    Gaussians' weights scaled to sum to ``1 - pi_0``).
     """
-    from bayesgmm.em._degeneracy import DataSpread, Degeneracy
-    from bayesgmm.em._engine import _block_stats_em, _Data
-    from bayesgmm.em._init import MIN_ITERATIONS, initial_parameters
 
-    cov = est._covariance_model
-    k = est.n_components
-    X = data.X
-    w = data.sample_weight
-    w_all = np.ones(data.n) if w is None else np.asarray(w, dtype=np.float64)
-    total = float(w_all.sum())
-    if do_init:
-        mask = noise.initial
-        clean = _Data(X[~mask], None if w is None else w_all[~mask], n_components=k)
+    def __init__(self, data, noise):
+        self.noise = noise
+        self.data = data
+        w = data.sample_weight
+        self.w_all = np.ones(data.n) if w is None else np.asarray(w, dtype=np.float64)
+        self.total = float(self.w_all.sum())
+        # shares the blocks, threads and workspaces; its own weights
+        self.weighted = copy.copy(data)
+        self.pi0_new = None
+
+    def initial(self, est, shift, rng, inits, init_params):
+        """Initial parameters from the rows outside the initial noise set."""
+        from bayesgmm.em._degeneracy import DataSpread
+        from bayesgmm.em._engine import _Data
+        from bayesgmm.em._init import initial_parameters
+
+        data, w_all = self.data, self.w_all
+        k = est.n_components
+        mask = self.noise.initial
+        w = data.sample_weight
+        clean = _Data(data.X[~mask], None if w is None else w_all[~mask], n_components=k)
         weights_init, means_init, precisions_init = inits
         params = initial_parameters(
-            clean, shift, rng, cov, k, init_params=init_params, reg_covar=est.reg_covar,
-            spread=DataSpread(clean, shift), weights_init=weights_init,
+            clean, shift, rng, est._covariance_model, k, init_params=init_params,
+            reg_covar=est.reg_covar, spread=DataSpread(clean, shift), weights_init=weights_init,
             means_init=means_init, precisions_init=precisions_init,
         )
-        pi0 = float(w_all[mask].sum()) / total
+        pi0 = float(w_all[mask].sum()) / self.total
         pi0 = max(pi0, 0.5 / data.n)  # a zero weight would stay zero
         weights = np.asarray(params[0], dtype=np.float64)
-        params = (weights / weights.sum() * (1 - pi0), *params[1:])
-        lower_bound = -np.inf
-    else:
-        params = (est.weights_, est.means_, est.covariances_, est.precisions_cholesky_)
-        lower_bound = est.lower_bound_
-    min_iter = MIN_ITERATIONS.get(init_params, 0) if do_init else 0
-    degeneracy = Degeneracy(cov, k, est.reg_covar, spread)
-    history = []
-    converged = False
-    n_iter = 0
-    weighted = copy.copy(data)  # shares the blocks, threads and workspaces; own weights
-    step = _kernels.chunk_rows(data.n, k + 1, data.d)
-    for n_iter in range(1, est.max_iter + 1):
-        prev = lower_bound
-        weights, means, covs, prec_chol = params
+        return (weights / weights.sum() * (1 - pi0), *params[1:])
+
+    def e_step(self, params, log_w, covariance):
+        """``(lower_bound, weighted_data)``: the mean log-likelihood per unit
+        weight with the noise term, and the data weighted for the M-step."""
+        weights, means, _, prec_chol = params
+        data = self.data
         pi0 = max(0.0, 1.0 - float(np.sum(weights)))
-        with np.errstate(divide="ignore"):
-            log_w = np.log(weights)
-        ln0 = log_noise(pi0, noise.log_volume)
+        ln0 = log_noise(pi0, self.noise.log_volume)
+        step = _kernels.chunk_rows(data.n, len(weights) + 1, data.d)
         ln = np.concatenate([
-            noise_log_likelihood(X[s : s + step], means, prec_chol, cov, log_w, ln0)
+            noise_log_likelihood(data.X[s : s + step], means, prec_chol, covariance, log_w, ln0)
             for s in range(0, data.n, step)
         ])
         r0 = np.exp(ln0 - ln)
-        lower_bound = float(w_all @ ln) / total
-        history.append(lower_bound)
-        weighted.sample_weight = w_all * (1.0 - r0)
-        estep = (means - shift, prec_chol, log_w, shift, cov)
-        stats = weighted.map_reduce(_block_stats_em, *estep, 0, feats, chunk, workspace=True)
-        (g_w, means_new, covs_new, prec_new), reseeded = est._m_step(
-            stats, weighted, shift, estep, degeneracy, covs
-        )
-        pi0_new = float(w_all @ r0) / total
-        params = (g_w * (1.0 - pi0_new), means_new, covs_new, prec_new)
-        change = lower_bound - prev
-        est._print_iter_end(n_iter, change)
-        if not reseeded and abs(change) < est.tol and n_iter >= min_iter:
-            converged = True
-            break
-    return params, lower_bound, n_iter, history, converged
+        self.weighted.sample_weight = self.w_all * (1.0 - r0)
+        self.pi0_new = float(self.w_all @ r0) / self.total
+        return float(self.w_all @ ln) / self.total, self.weighted
+
+    def after_m_step(self, params):
+        """The M-step's parameters with the Gaussians' weights summing to ``1 - pi_0``."""
+        g_w, *rest = params
+        return (g_w * (1.0 - self.pi0_new), *rest)
 
 
 def noise_with_missing_error(noise_argument, off):
