@@ -23,3 +23,33 @@ if settings is not None:
     settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
     settings.register_profile("explore", derandomize=False, print_blob=True)
     settings.load_profile(os.environ.get("BAYESGMM_HYPOTHESIS_PROFILE", "ci"))
+
+
+# --- SIGINT hygiene --------------------------------------------------------------
+# A test (or a library it drives) that leaves SIGINT ignored or changed would make
+# every later Ctrl-C test fail (an ignored signal is also inherited by the CLI child
+# processes those tests start). Each test gets SIGINT back as it found it; the
+# terminal summary names every test after which it had changed.
+
+import signal  # noqa: E402
+
+import pytest  # noqa: E402
+
+_SIGINT_CHANGED: list[tuple[str, str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _restore_sigint(request):
+    before = signal.getsignal(signal.SIGINT)
+    yield
+    after = signal.getsignal(signal.SIGINT)
+    if after is not before:
+        _SIGINT_CHANGED.append((request.node.nodeid, repr(after)))
+        signal.signal(signal.SIGINT, before)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _SIGINT_CHANGED:
+        terminalreporter.section("SIGINT handler changed (restored)")
+        for nodeid, handler in _SIGINT_CHANGED:
+            terminalreporter.write_line(f"{nodeid}: left {handler}")
