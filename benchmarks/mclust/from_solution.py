@@ -19,6 +19,9 @@ tolerance. Per cell it prints
   scale;
 * ``member``: how far projecting our final covariances onto the model
   (``from_full``) moves them (relative to the data's scale; ~0: a member);
+* ``releig``: the smallest variance of a component in some direction relative
+  to the data's (smallest generalised eigenvalue against the data covariance),
+  mclust's solution > ours (below 1e-4: near-singular);
 * ``p`` and ``nMclustParams``; our iterations and whether we converged;
   the warnings raised.
 
@@ -43,6 +46,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import scipy.linalg
 
 from bayesgmm import GaussianMixture
 from bayesgmm.covariance import MCLUST_MODELS, get_covariance_type
@@ -96,12 +100,19 @@ def run_cell(X, model, G, pro, mean, sigma, args):
     dsigma = float(np.max(np.abs(full - sigma) / scale))
     # our final covariances are members of the model: projecting them onto it
     # (from_full) keeps them (relative to the data's scale)
+    data_cov = np.cov(X.T, bias=True)
+    releig = [min_relative_eigenvalue(S, data_cov) for S in (sigma, full)]
     member = float(np.max(np.abs(ct.to_full(ct.from_full(full), G, X.shape[1]) - full) / scale))
     # our log-likelihood at mclust's parameters, before any EM step
     ll0 = start_log_likelihood(X, pro, mean, sigma)
     warns = sorted({type(w.message).__name__ for w in rec})
     return dict(ll=ll, ll0=ll0, n_iter=gm.n_iter_, converged=gm.converged_,
-                p=gm._n_parameters(), dsigma=dsigma, member=member, warnings=warns, secs=secs)
+                p=gm._n_parameters(), dsigma=dsigma, member=member, releig=releig, warnings=warns, secs=secs)
+
+
+def min_relative_eigenvalue(full, data_cov):
+    """Smallest generalised eigenvalue of a component covariance vs the data's."""
+    return float(min(scipy.linalg.eigh(c, data_cov, eigvals_only=True)[0] for c in full))
 
 
 def start_log_likelihood(X, pro, mean, sigma):
@@ -128,7 +139,7 @@ def main():
           "reg_covar=0); rel = (ours - mclust) / (1 + |mclust|)")
     print(f"{'data':9s} {'model':5s} {'G':>2s} {'mclust':>14s} {'ll0-mclust':>11s} "
           f"{'ours-mclust':>12s} {'rel':>9s} {'dSigma':>8s} {'p':>4s} {'nMcl':>4s} "
-          f"{'it':>5s} {'conv':>4s} {'s':>6s} {'member':>7s}  warnings")
+          f"{'it':>5s} {'conv':>4s} {'s':>6s} {'member':>7s} {'releig':>15s}  warnings")
     res = []
     t_all = time.perf_counter()
     for c in cells:
@@ -155,7 +166,8 @@ def main():
         res.append(r)
         print(f"{name:9s} {model:5s} {G:2d} {ll_m:14.6f} {r['d0']:11.2e} {diff:12.3e} "
               f"{rel:9.1e} {r['dsigma']:8.1e} {r['p']:4d} {r['nmclust']:4d} {r['n_iter']:5d} "
-              f"{'y' if r['converged'] else 'N':>4s} {r['secs']:6.2f} {r['member']:7.0e}  "
+              f"{'y' if r['converged'] else 'N':>4s} {r['secs']:6.2f} {r['member']:7.0e} "
+              f"{r['releig'][0]:7.1e}>{r['releig'][1]:7.1e}  "
               f"{','.join(r['warnings'])}", flush=True)
     total = time.perf_counter() - t_all
 
