@@ -106,8 +106,8 @@ def run_cell(X, model, G, pro, mean, sigma, args):
     # our log-likelihood at mclust's parameters, before any EM step
     ll0 = start_log_likelihood(X, pro, mean, sigma)
     warns = sorted({type(w.message).__name__ for w in rec})
-    return dict(ll=ll, ll0=ll0, n_iter=gm.n_iter_, converged=gm.converged_,
-                p=gm._n_parameters(), dsigma=dsigma, member=member, releig=releig, warnings=warns, secs=secs)
+    return {"ll": ll, "ll0": ll0, "n_iter": gm.n_iter_, "converged": gm.converged_,
+                "p": gm._n_parameters(), "dsigma": dsigma, "member": member, "releig": releig, "warnings": warns, "secs": secs}
 
 
 def min_relative_eigenvalue(full, data_cov):
@@ -152,7 +152,7 @@ def main():
         if math.isnan(ll_m):
             print(f"{name:9s} {model:5s} {G:2d} {'NA':>14s}  mclust's me failed: "
                   f"returnCode {c['returnCode']}, {c['warning'] or '(no message)'}")
-            res.append(dict(name=name, model=model, G=G, failed=True, c=c))
+            res.append({"name": name, "model": model, "G": G, "failed": True, "c": c})
             continue
         if name not in data:
             data[name] = load_data(name)

@@ -18,7 +18,9 @@ Usage (repository root; needs ``Rscript`` with mclust)::
 from __future__ import annotations
 
 import csv
+import os
 import subprocess
+import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -29,10 +31,8 @@ from bayesgmm import GaussianMixture
 from bayesgmm.covariance import get_covariance_type
 
 HERE = Path(__file__).resolve().parent
-import sys  # noqa: E402
-
 sys.path.insert(0, str(HERE))
-from from_solution import load_cells, load_data, load_solutions  # noqa: E402
+from from_solution import load_cells, load_data, load_solutions
 
 CELLS = [("faithful", 5), ("iris", 3), ("banknote", 8), ("diabetes", 3)]
 
@@ -83,15 +83,19 @@ def main():
         vals = [("pro", v) for v in gm.weights_]
         vals += [("mean", v) for v in gm.means_.ravel()]  # = R's column-major d x G
         vals += [("sigma", v) for v in np.swapaxes(full, 1, 2).ravel()]  # d x d x G
-        rows += [dict(cell=f"{name}{G}", dataset=name, G=G, ours=f"{ll:.17g}", what=w,
-                      value=f"{v:.17g}") for w, v in vals]
+        rows += [{"cell": f"{name}{G}", "dataset": name, "G": G, "ours": f"{ll:.17g}",
+                  "what": w, "value": f"{v:.17g}"} for w, v in vals]
     with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False, newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
     with tempfile.NamedTemporaryFile("w", suffix=".R", delete=False) as rf:
         rf.write(R)
-    subprocess.run(["Rscript", rf.name, f.name], check=True)
+    try:
+        subprocess.run(["Rscript", rf.name, f.name], check=True)
+    finally:
+        os.unlink(f.name)
+        os.unlink(rf.name)
 
 
 if __name__ == "__main__":
