@@ -2,7 +2,9 @@
 # tests/test_mclust_models.py (our EM started there must stay at mclust's
 # log-likelihood; our log density at mclust's parameters must equal mclust's).
 #
-# Cells: Old Faithful G = 2, 3 and iris[, 1:4] G = 2, 3, all fourteen models;
+# Cells: Old Faithful G = 2, 3 and iris[, 1:4] G = 2, 3, mclust's banknote[, -1]
+# and diabetes[, -1] G = 1, 4, all fourteen models (the full table of
+# G = 1..9: solutions_all.R);
 # EM by `me` from mclust's default hierarchical start, tight tolerance.
 # Long format: one row per parameter value (pro[k], mean[d, k], sigma[i, j, k]).
 #
@@ -10,12 +12,15 @@
 # Writes tests/data/mclust_solutions.csv and tests/data/mclust_nparams.csv.
 suppressPackageStartupMessages(library(mclust))
 data(faithful); data(iris)
-sets <- list(faithful = as.matrix(faithful), iris = as.matrix(iris[, 1:4]))
+data(banknote, package = "mclust"); data(diabetes, package = "mclust")
+sets <- list(faithful = as.matrix(faithful), iris = as.matrix(iris[, 1:4]),
+             banknote = as.matrix(banknote[, -1]), diabetes = as.matrix(diabetes[, -1]))
+Gs <- list(faithful = 2:3, iris = 2:3, banknote = c(1, 4), diabetes = c(1, 4))
 ctrl <- emControl(tol = c(1e-12, 1e-12), itmax = c(100000L, 100000L))
 rows <- list()
 for (name in names(sets)) {
   X <- sets[[name]]
-  for (model in mclust.options("emModelNames")) for (G in 2:3) {
+  for (model in mclust.options("emModelNames")) for (G in Gs[[name]]) {
     fit <- me(X, modelName = model, z = unmap(hclass(hc(X, modelName = "VVV", use = "SVD"), G)),
               control = ctrl, warn = FALSE)
     if (is.na(fit$loglik)) next
