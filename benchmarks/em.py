@@ -31,6 +31,7 @@ Usage::
     python benchmarks/em.py --cells 1e6,50,10,full --repeats 1 --threads 2
     python benchmarks/em.py --repeats 5 --time-budget 20   # grid, slow cells fewer repeats
     python benchmarks/em.py --end-to-end       # default fit (start included) vs sklearn's
+    python benchmarks/em.py --mclust-models    # per-iteration time of mclust's 14 models, ours and R's
 
 ``--end-to-end`` times the whole default ``fit`` instead (default
 ``init_params="kmeans"``, default ``tol`` and ``max_iter``, initialisation
@@ -262,8 +263,14 @@ def main(argv=None):
     p.add_argument("--end-to-end", action="store_true",
                    help="default fit (start included) vs scikit-learn's, 10 seeds")
     p.add_argument("--seeds", type=int, default=10, help="random_state values (--end-to-end)")
+    p.add_argument("--mclust-models", action="store_true",
+                   help="per-iteration EM time of each of mclust's fourteen models at N=1e5, "
+                        "D=10, K=10, ours and R mclust's (when Rscript is on the PATH); "
+                        "runs benchmarks/mclust/em_speed.py, whose options follow '--'")
     p.add_argument("--_memory-child", nargs=7, help=argparse.SUPPRESS)
-    args = p.parse_args(argv)
+    args, rest = p.parse_known_args(argv)
+    if rest and not args.mclust_models:
+        p.error(f"unrecognized arguments: {' '.join(rest)}")
     if args._memory_child:
         lib, n, d, k, ct, it, th = args._memory_child
         memory_child(lib, int(n), int(d), int(k), ct, int(it), int(th))
@@ -271,6 +278,15 @@ def main(argv=None):
 
     from threadpoolctl import threadpool_info
 
+    if args.mclust_models:
+        import sys
+        from pathlib import Path
+
+        sys.path.insert(0, str(Path(__file__).resolve().parent / "mclust"))
+        from em_speed import main as mclust_models_main
+
+        print(f"# CPUs: {os.cpu_count()}; load average: {os.getloadavg()}")
+        return mclust_models_main([a for a in rest if a != "--"])
     threads = [int(t) for t in args.threads.split(",")]
     if args.end_to_end:
         print(f"# CPUs: {os.cpu_count()}; load average: {os.getloadavg()}")

@@ -516,6 +516,11 @@ def _wall_and_cpu(X, K, em, seed, density, chains):
 
 
 def chains_timing(quick, seed=0):
+    import os
+
+    # judged by the load before this section starts: its own two chains raise the
+    # load average while it runs
+    load_before = os.getloadavg()[0]
     out = []
     problems = [(1000, 2, 3)] if quick else [(1000, 2, 3), (10000, 5, 4)]
     for N, D, K in problems:
@@ -532,11 +537,10 @@ def chains_timing(quick, seed=0):
             print(f"N={N}, D={D}, K={K} {density}: 1 chain {t1:.2f} s, 2 chains (2 cores) {t2:.2f} s: "
                   f"{t2 / t1:.2f}x (400 + 400 draws per chain); process CPU {c1:.2f} s and {c2:.2f} s: "
                   f"CPU/wall {c1 / t1:.2f} and {c2 / t2:.2f} (2 = both chains running at once)", flush=True)
-    import os
-
     print(f"\nRATIO wall(2 chains on 2 cores) / wall(1 chain), same draws per chain; target <= 1.2 for the "
-          f"compiled density (load average now {os.getloadavg()[0]:.1f}: valid only on a quiet machine)")
-    quiet = os.getloadavg()[0] < 0.5 * (os.cpu_count() or 1)
+          f"compiled density (load average {load_before:.1f} before this section, "
+          f"{os.getloadavg()[0]:.1f} now: valid only on a quiet machine)")
+    quiet = load_before < 0.5 * (os.cpu_count() or 1)
     for r in out:
         verdict = ""
         if r["density"] == "compiled":
