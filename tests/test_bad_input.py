@@ -687,14 +687,12 @@ def _cli_has_fit():
 
 
 def _run_cli(*args, cwd=None):
-    return subprocess.run(
-        [sys.executable, "-m", "bayesgmm.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-        env={**os.environ, "PYTHONWARNINGS": "ignore", "MPLBACKEND": "Agg"},
-    )
+    """The command line's ``main(argv)`` in this process (exit status, stdout, stderr);
+    ``tests/test_cli.py::test_error_paths_in_a_real_process`` checks that a real
+    ``python -m bayesgmm.cli`` gives the same."""
+    from test_cli import run_cli_in_process
+
+    return run_cli_in_process(*args, cwd=cwd)
 
 
 CLI_FIT_ARGS = ("--components", 2, "--draws", 20, "--tune", 20, "--chains", 1, "--quiet")

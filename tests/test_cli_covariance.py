@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_cli import assert_clean_error, run_cli
+from test_cli import assert_clean_error, run_cli, run_cli_in_process
 
 from bayesgmm.cli._common import BAYESIAN_NAMES, _bayesian_covariance, _covariance_list
 from bayesgmm.cli._main import _parser
@@ -95,6 +95,6 @@ def test_select_mclust_grid_matches_mclust_bic(faithful_csv, tmp_path):
     ],
 )
 def test_covariance_errors(faithful_csv, command, args, needles):
-    proc = run_cli(command, faithful_csv, *args, cwd=faithful_csv.parent)
+    proc = run_cli_in_process(command, faithful_csv, *args, cwd=faithful_csv.parent)
     assert_clean_error(proc, 2, *needles)
     assert not (faithful_csv.parent / "never.nc").exists()
