@@ -46,6 +46,12 @@ def _restore_sigint(request):
     if after is not before:
         _SIGINT_CHANGED.append((request.node.nodeid, repr(after)))
         signal.signal(signal.SIGINT, before)
+        # also a warning: under pytest-xdist the summary below runs in the controller,
+        # which does not see the workers' list, but it shows their warnings
+        import warnings
+
+        warnings.warn(f"the SIGINT handler was left as {after!r} (restored)", RuntimeWarning,
+                      stacklevel=1)
 
 
 def pytest_terminal_summary(terminalreporter):
