@@ -13,6 +13,10 @@ random examples (run it before each stop; see docs/developer/testing.md)::
 from __future__ import annotations
 
 import os
+import signal
+import warnings
+
+import pytest
 
 try:
     from hypothesis import settings
@@ -31,10 +35,6 @@ if settings is not None:
 # processes those tests start). Each test gets SIGINT back as it found it; the
 # terminal summary names every test after which it had changed.
 
-import signal  # noqa: E402
-
-import pytest  # noqa: E402
-
 _SIGINT_CHANGED: list[tuple[str, str]] = []
 
 
@@ -48,8 +48,6 @@ def _restore_sigint(request):
         signal.signal(signal.SIGINT, before)
         # also a warning: under pytest-xdist the summary below runs in the controller,
         # which does not see the workers' list, but it shows their warnings
-        import warnings
-
         warnings.warn(f"the SIGINT handler was left as {after!r} (restored)", RuntimeWarning,
                       stacklevel=1)
 
