@@ -30,30 +30,48 @@ if settings is not None:
 
 
 # --- SIGINT hygiene --------------------------------------------------------------
-# A test (or a library it drives) that leaves SIGINT ignored or changed would make
-# every later Ctrl-C test fail (an ignored signal is also inherited by the CLI child
-# processes those tests start). Each test gets SIGINT back as it found it; the
-# terminal summary names every test after which it had changed.
+# Every test starts with Python's own Ctrl-C: SIGINT handled by
+# signal.default_int_handler and not blocked in the main thread. A library that
+# leaves it otherwise (an asyncio loop's signal handler that was never removed, a
+# signal mask left blocking SIGINT, SIG_IGN) would make every later interrupt test
+# fail: the signal then raises nothing, and a blocked mask or SIG_IGN is also
+# inherited by the CLI child processes those tests start. Whatever a test, a fixture
+# or an import left is reset before the next test and named in a RuntimeWarning (and,
+# with -n 0, in a summary section: under pytest-xdist the controller does not see the
+# workers' list, but it shows their warnings).
 
 _SIGINT_CHANGED: list[tuple[str, str]] = []
 
 
+def _sigint_state():
+    handler = signal.getsignal(signal.SIGINT)
+    blocked = (hasattr(signal, "pthread_sigmask")
+               and signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, []))
+    return handler, blocked
+
+
+def _reset_sigint(nodeid, when):
+    handler, blocked = _sigint_state()
+    if handler is signal.default_int_handler and not blocked:
+        return
+    found = f"handler {handler!r}" + (", blocked in the main thread" if blocked else "")
+    _SIGINT_CHANGED.append((nodeid, f"{when}: {found}"))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    if blocked:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
+    warnings.warn(f"SIGINT was not Python's default {when} ({found}); reset", RuntimeWarning,
+                  stacklevel=1)
+
+
 @pytest.fixture(autouse=True)
-def _restore_sigint(request):
-    before = signal.getsignal(signal.SIGINT)
+def _default_sigint(request):
+    _reset_sigint(request.node.nodeid, "before the test (left by an import or a fixture)")
     yield
-    after = signal.getsignal(signal.SIGINT)
-    if after is not before:
-        _SIGINT_CHANGED.append((request.node.nodeid, repr(after)))
-        signal.signal(signal.SIGINT, before)
-        # also a warning: under pytest-xdist the summary below runs in the controller,
-        # which does not see the workers' list, but it shows their warnings
-        warnings.warn(f"the SIGINT handler was left as {after!r} (restored)", RuntimeWarning,
-                      stacklevel=1)
+    _reset_sigint(request.node.nodeid, "after the test")
 
 
 def pytest_terminal_summary(terminalreporter):
     if _SIGINT_CHANGED:
-        terminalreporter.section("SIGINT handler changed (restored)")
-        for nodeid, handler in _SIGINT_CHANGED:
-            terminalreporter.write_line(f"{nodeid}: left {handler}")
+        terminalreporter.section("SIGINT not Python's default (reset)")
+        for nodeid, what in _SIGINT_CHANGED:
+            terminalreporter.write_line(f"{nodeid}: {what}")
