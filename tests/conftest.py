@@ -52,13 +52,15 @@ def _sigint_state():
 
 def _reset_sigint(nodeid, when):
     handler, blocked = _sigint_state()
+    # installed again every time: signal.signal also re-installs Python's C-level
+    # handler, which a compiled library could have replaced without Python seeing it
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    if blocked:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
     if handler is signal.default_int_handler and not blocked:
         return
     found = f"handler {handler!r}" + (", blocked in the main thread" if blocked else "")
     _SIGINT_CHANGED.append((nodeid, f"{when}: {found}"))
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    if blocked:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
     warnings.warn(f"SIGINT was not Python's default {when} ({found}); reset", RuntimeWarning,
                   stacklevel=1)
 
