@@ -31,16 +31,23 @@ if settings is not None:
 
 # --- SIGINT hygiene --------------------------------------------------------------
 # Every test starts with Python's own Ctrl-C: SIGINT handled by
-# signal.default_int_handler and not blocked in the main thread. A library that
-# leaves it otherwise (an asyncio loop's signal handler that was never removed, a
-# signal mask left blocking SIGINT, SIG_IGN) would make every later interrupt test
-# fail: the signal then raises nothing, and a blocked mask or SIG_IGN is also
-# inherited by the CLI child processes those tests start. Whatever a test, a fixture
-# or an import left is reset before the next test and named in a RuntimeWarning (and,
-# with -n 0, in a summary section: under pytest-xdist the controller does not see the
-# workers' list, but it shows their warnings).
+# signal.default_int_handler and not blocked in the main thread.
+#
+# A process can start with SIGINT ignored: a shell runs a background job (`cmd &` in a
+# script, `nohup`) with SIGINT set to SIG_IGN, the child inherits it, and Python then
+# installs no handler of its own. Then no Ctrl-C test can interrupt anything (and the
+# CLI processes those tests start inherit SIG_IGN too): this, not a leaking test, is
+# what made the interrupt tests fail in some fresh-clone runs that were started in
+# the background. pytest_configure (each xdist worker runs it too) installs Python's
+# handler and the summary says so.
+#
+# What a test, a fixture or an import leaves otherwise (an asyncio loop's signal
+# handler, a blocking signal mask, SIG_IGN) is reset before the next test and named
+# in a RuntimeWarning (and, with -n 0, in the summary: under pytest-xdist the
+# controller does not see the workers' list, but it shows their warnings).
 
 _SIGINT_CHANGED: list[tuple[str, str]] = []
+_SIGINT_INHERITED: list[str] = []
 
 
 def _sigint_state():
@@ -50,13 +57,24 @@ def _sigint_state():
     return handler, blocked
 
 
-def _reset_sigint(nodeid, when):
-    handler, blocked = _sigint_state()
+def _install_default_sigint(blocked):
     # installed again every time: signal.signal also re-installs Python's C-level
     # handler, which a compiled library could have replaced without Python seeing it
     signal.signal(signal.SIGINT, signal.default_int_handler)
     if blocked:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
+
+
+def pytest_configure(config):
+    handler, blocked = _sigint_state()
+    if handler is not signal.default_int_handler or blocked:
+        _SIGINT_INHERITED.append(f"handler {handler!r}" + (", blocked" if blocked else ""))
+    _install_default_sigint(blocked)
+
+
+def _reset_sigint(nodeid, when):
+    handler, blocked = _sigint_state()
+    _install_default_sigint(blocked)
     if handler is signal.default_int_handler and not blocked:
         return
     found = f"handler {handler!r}" + (", blocked in the main thread" if blocked else "")
@@ -67,12 +85,17 @@ def _reset_sigint(nodeid, when):
 
 @pytest.fixture(autouse=True)
 def _default_sigint(request):
-    _reset_sigint(request.node.nodeid, "before the test (left by an import or a fixture)")
+    _reset_sigint(request.node.nodeid, "before the test (left by an import, a fixture or the "
+                                       "previous test's teardown)")
     yield
     _reset_sigint(request.node.nodeid, "after the test")
 
 
 def pytest_terminal_summary(terminalreporter):
+    if _SIGINT_INHERITED:
+        terminalreporter.write_line(
+            f"note: pytest started with SIGINT {_SIGINT_INHERITED[0]} (e.g. run as a background "
+            "job of a shell); every test ran with Python's default Ctrl-C handler instead")
     if _SIGINT_CHANGED:
         terminalreporter.section("SIGINT not Python's default (reset)")
         for nodeid, what in _SIGINT_CHANGED:

@@ -22,20 +22,6 @@ from bayesgmm.cli._common import MAX_COMPONENTS, parse_component_range
 pytestmark = pytest.mark.filterwarnings("ignore")
 
 
-@pytest.fixture(autouse=True)
-def _default_sigint_handler():
-    """Python's own Ctrl-C handler for each test (and so SIG_DFL in the child processes).
-
-    In one full-suite run on a fresh clone both Ctrl-C tests below ran to the end
-    (exit 0): SIGINT was not delivered as KeyboardInterrupt, in the test process nor
-    in a child it started, which points to an earlier test leaving SIGINT ignored
-    (an ignored signal is inherited by children); alone, and after the other CLI test
-    files, they pass. The culprit was not found in the time; see the closing note."""
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, previous)
-
-
 @pytest.fixture(scope="module")
 def csv(tmp_path_factory):
     d = tmp_path_factory.mktemp("cli_safety")

@@ -60,21 +60,6 @@ def _interrupt_when_called(monkeypatch, owner, name, delay):
     return sigint
 
 
-@pytest.fixture(autouse=True)
-def _default_sigint_handler():
-    """Python's own Ctrl-C handler for each test, whatever an earlier test left installed.
-
-    In full-suite runs the ADVI test below was once never interrupted (the loop ran
-    on for 132 s) and once failed with a SystemError: the KeyboardInterrupt was
-    raised inside a callback of PyTensor's numba-compiled step function, which lost
-    or wrapped it. The VI handler now only notes the signal and a PyMC callback
-    ends the loop; this fixture and the finite ``n`` still make a lost signal fail
-    instead of hang."""
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, previous)
-
-
 @pytest.fixture(scope="module")
 def X():
     return load_old_faithful()
