@@ -128,7 +128,7 @@ def test_flat_component_on_fewer_points_than_parameters_is_near_singular():
     X = _flat_few_points(5, 0.01)
     with pytest.warns(DegenerateComponentWarning, match=r"Component\(s\) 1 .*5 observations"):
         gm = GaussianMixture(2, means_init=[[0, 0, 0], [10, 10, 10]], tol=1e-8,
-                             max_iter=500).fit(X)
+                             max_iter=500, random_state=0).fit(X)
     assert gm.degenerate_components_.tolist() == [1]
 
 
@@ -138,7 +138,7 @@ def test_tight_cluster_with_enough_points_is_not_near_singular():
     with warnings.catch_warnings():
         warnings.simplefilter("error", DegenerateComponentWarning)
         gm = GaussianMixture(2, means_init=[[0, 0, 0], [10, 10, 10]], tol=1e-8,
-                             max_iter=500).fit(X)
+                             max_iter=500, random_state=0).fit(X)
     assert gm.degenerate_components_.size == 0
 
 
