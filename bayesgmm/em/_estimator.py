@@ -738,7 +738,7 @@ class GaussianMixture(EstimatorMixin):
         """
         noise = getattr(self, "_noise_fit", None)
         # the uniform noise component's E-step, start and weights (em/_noise.py)
-        noise_step = None if noise is None else _noise.NoiseStep(data, noise)
+        noise_step = None if noise is None else _noise.NoiseStep(data, noise, self.n_components)
         cov = self._covariance_model
         k = self.n_components
         weights_init, means_init, precisions_init = inits

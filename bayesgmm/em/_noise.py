@@ -261,9 +261,11 @@ class NoiseStep:
     Gaussians' weights scaled to sum to ``1 - pi_0``).
     """
 
-    def __init__(self, data, noise):
+    def __init__(self, data, noise, n_components):
         self.noise = noise
         self.data = data
+        # rows per block of the E-step (its K + 1 columns of log densities)
+        self.step = _kernels.chunk_rows(data.n, n_components + 1, data.d)
         w = data.sample_weight
         self.w_all = np.ones(data.n) if w is None else np.asarray(w, dtype=np.float64)
         self.total = float(self.w_all.sum())
@@ -300,10 +302,10 @@ class NoiseStep:
         data = self.data
         pi0 = max(0.0, 1.0 - float(np.sum(weights)))
         ln0 = log_noise(pi0, self.noise.log_volume)
-        step = _kernels.chunk_rows(data.n, len(weights) + 1, data.d)
         ln = np.concatenate([
-            noise_log_likelihood(data.X[s : s + step], means, prec_chol, covariance, log_w, ln0)
-            for s in range(0, data.n, step)
+            noise_log_likelihood(data.X[s : s + self.step], means, prec_chol, covariance, log_w,
+                                 ln0)
+            for s in range(0, data.n, self.step)
         ])
         r0 = np.exp(ln0 - ln)
         self.weighted.sample_weight = self.w_all * (1.0 - r0)
