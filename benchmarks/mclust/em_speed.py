@@ -1,7 +1,8 @@
 """Per-iteration EM time of each of mclust's fourteen models: ours and mclust's.
 
-N = 1e5, D = 10, K = 10 by default (the data of ``benchmarks/em.py``'s target
-cell: well-separated Gaussian clusters, seed 0). Per model: the time of a fit
+N = 1e5, D = 10, K = 10 by default: well-separated Gaussian clusters with
+per-feature sds 0.5-1.5, seed 0 (:func:`make_data` here; the size of
+``benchmarks/em.py``'s target cell, not its data, whose sds are 0.5-2.0). Per model: the time of a fit
 with ``max_iter = 1 + m`` minus that with ``max_iter = 1`` (same start: k-means
 labels, ``random_state=0``, ``tol=0``, ``n_init=1``, after one untimed warm-up
 fit), divided by ``m``; the same for R
