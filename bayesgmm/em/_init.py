@@ -203,12 +203,7 @@ def initial_parameters(data, shift, rng, covariance, n_components, *, init_param
     weights = means = covs = None
     if need_resp:
         stats = _initial_statistics(init_params, data, shift, rng, covariance, n_components, spread)
-        if prior is None:
-            nk, means_c, covs = covariance.m_step(stats, reg_covar)
-        else:
-            nk, means_c, covs = covariance.m_step(stats, reg_covar, prior=prior)
-        means = means_c + shift
-        weights = nk / (stats.weight if data.sample_weight is not None else data.n)
+        weights, means, covs = _m_step(stats, data, shift, covariance, reg_covar, prior)
     if weights_init is not None:
         weights = weights_init
     if means_init is not None:
@@ -219,6 +214,28 @@ def initial_parameters(data, shift, rng, covariance, n_components, *, init_param
         prec_chol = covariance.precision_cholesky_from_precisions(precisions_init)
         covs = None
     return weights, means, covs, prec_chol
+
+
+def _m_step(stats, data, shift, covariance, reg_covar, prior):
+    """``(weights, means, covariances)`` of an M-step on initial statistics."""
+    if prior is None:
+        nk, means_c, covs = covariance.m_step(stats, reg_covar)
+    else:
+        nk, means_c, covs = covariance.m_step(stats, reg_covar, prior=prior)
+    weights = nk / (stats.weight if data.sample_weight is not None else data.n)
+    return weights, means_c + shift, covs
+
+
+def parameters_from_responsibilities(data, shift, covariance, resp, *, reg_covar, prior=None):
+    """``(weights, means, covariances, precisions_chol)`` of an M-step on ``resp``.
+
+    ``resp`` (n, k) in-memory responsibilities of ``data``'s rows; ``prior`` as
+    in :func:`initial_parameters`. The start of a split-and-merge move
+    (:mod:`bayesgmm.em._split_merge`).
+    """
+    stats = data.map_reduce(_block_stats_resp, resp, shift, covariance)
+    weights, means, covs = _m_step(stats, data, shift, covariance, reg_covar, prior)
+    return weights, means, covs, covariance.precision_cholesky(covs)
 
 
 def strategy(init_params, init, auto=False):

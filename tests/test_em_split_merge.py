@@ -1,0 +1,121 @@
+"""Split-and-merge moves after the EM starts (``GaussianMixture(split_merge=...)``)."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from bayesgmm import GaussianMixture
+from bayesgmm.covariance import MCLUST_MODELS
+from bayesgmm.em import _split_merge
+
+CENTRES = np.array([[0, 0], [10, 0], [0, 10], [10, 10]], dtype=float)
+# two components share the cluster at the origin, one spans (10, 0) and (10, 10):
+# a local maximum that EM from here does not leave
+BAD_START = [[-0.5, 0.0], [0.5, 0.0], [0.0, 10.0], [10.0, 5.0]]
+
+
+@pytest.fixture(scope="module")
+def four_clusters():
+    rng = np.random.RandomState(0)
+    return np.concatenate([c + rng.normal(size=(50, 2)) for c in CENTRES])
+
+
+def test_a_move_leaves_the_planted_local_maximum(four_clusters):
+    X = four_clusters
+    stuck = GaussianMixture(4, means_init=BAD_START, n_init=1, split_merge=0, tol=1e-6).fit(X)
+    moved = GaussianMixture(4, means_init=BAD_START, n_init=1, split_merge=10, tol=1e-6).fit(X)
+    truth = GaussianMixture(4, means_init=CENTRES, n_init=1, tol=1e-6).fit(X)
+    assert stuck.split_merge_trials_ == 0 and stuck.split_merge_moves_ == 0
+    # the stuck fit: one component spans two clusters
+    assert np.min(np.abs(stuck.means_[:, 1] - 5.0)) < 0.5
+    assert stuck.lower_bound_ < truth.lower_bound_ - 0.3
+    assert moved.split_merge_moves_ >= 1
+    assert 1 <= moved.split_merge_trials_ <= 10
+    assert moved.lower_bound_ == pytest.approx(truth.lower_bound_, abs=1e-6)
+    found = np.sort(moved.means_.round(0), axis=0)
+    np.testing.assert_allclose(found, np.sort(CENTRES, axis=0), atol=1.0)
+
+
+@pytest.mark.parametrize("model", MCLUST_MODELS)
+def test_every_covariance_model_moves_up(four_clusters, model):
+    X = four_clusters
+    kw = dict(covariance_type=model, means_init=BAD_START, n_init=1, tol=1e-6, max_iter=300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # EVE/VVE inner iterations may warn on the bad start
+        a = GaussianMixture(4, split_merge=0, **kw).fit(X)
+        b = GaussianMixture(4, split_merge=10, **kw).fit(X)
+    # a move is kept only when it ends higher: never below the starts' best
+    assert b.lower_bound_ >= a.lower_bound_
+    assert b.split_merge_moves_ >= 1, model
+    assert b.lower_bound_ > a.lower_bound_ + 0.2
+
+
+def test_the_budget_bounds_the_trials(four_clusters):
+    gm = GaussianMixture(4, means_init=BAD_START, n_init=1, split_merge=1, tol=1e-6).fit(
+        four_clusters)
+    assert gm.split_merge_trials_ == 1
+
+
+@pytest.mark.filterwarnings("ignore::bayesgmm.exceptions.DegenerateComponentWarning")
+def test_auto_runs_moves_only_with_auto_starts(four_clusters):
+    X = four_clusters
+    auto = GaussianMixture(4, random_state=0).fit(X)
+    assert auto.n_init_ == 20
+    assert 0 < auto.split_merge_trials_ <= _split_merge.AUTO_MOVES_PER_START * auto.n_init_
+    # an explicit n_init (scikit-learn's fit), given initial values, fewer than
+    # three components: no moves
+    for gm in (GaussianMixture(4, n_init=3, random_state=0),
+               GaussianMixture(4, means_init=BAD_START),
+               GaussianMixture(2, random_state=0)):
+        assert gm.fit(X).split_merge_trials_ == 0
+
+
+def test_split_merge_zero_is_the_fit_without_moves(four_clusters):
+    X = four_clusters
+    a = GaussianMixture(4, n_init=5, random_state=1, split_merge=0).fit(X)
+    b = GaussianMixture(4, n_init=5, random_state=1).fit(X)  # "auto": none with n_init=5
+    np.testing.assert_array_equal(a.means_, b.means_)
+    assert a.lower_bound_ == b.lower_bound_
+
+
+def test_sample_weights_equal_repeated_rows(four_clusters):
+    X = four_clusters
+    w = np.tile([1, 2, 3, 1, 2], len(X) // 5)
+    kw = dict(means_init=BAD_START, n_init=1, split_merge=10, tol=1e-8, max_iter=500)
+    weighted = GaussianMixture(4, **kw).fit(X, sample_weight=w)
+    repeated = GaussianMixture(4, **kw).fit(np.repeat(X, w, axis=0))
+    assert weighted.split_merge_moves_ == repeated.split_merge_moves_ >= 1
+    np.testing.assert_allclose(weighted.means_, repeated.means_, atol=1e-5)
+    np.testing.assert_allclose(weighted.weights_, repeated.weights_, atol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True, "yes", None])
+def test_bad_split_merge_names_the_argument(bad):
+    with pytest.raises(ValueError, match="split_merge"):
+        GaussianMixture(3, split_merge=bad).fit(np.arange(20.0).reshape(10, 2))
+
+
+def test_candidates_order_merges_by_overlap_and_splits_by_misfit():
+    rng = np.random.RandomState(0)
+    # components 0 and 1 share one group; component 2 covers two groups far apart
+    X = np.concatenate([rng.normal(size=(40, 1)), rng.normal(size=(20, 1)) - 20,
+                        rng.normal(size=(20, 1)) + 20])
+    gm = GaussianMixture(3, means_init=[[-0.1], [0.1], [0.0]], weights_init=[0.4, 0.4, 0.2],
+                         precisions_init=[[[1.0]], [[1.0]], [[1 / 200.0]]], max_iter=0,
+                         n_init=1).fit(X)
+    from bayesgmm import _kernels
+    log_w = np.log(gm.weights_)
+    log_norm, log_resp = _kernels.mixture_log_likelihood(
+        X, gm.means_, gm.precisions_cholesky_, gm._covariance_model, log_w,
+        responsibilities=True)
+    cands = _split_merge.candidates(log_norm, log_resp, log_w)
+    assert len(cands) == 3  # k = 3: three pairs, one split each
+    assert cands[0] == (0, 1, 2)
+    moved = _split_merge.moved_responsibilities(X, np.exp(log_resp), gm.means_, cands[0])
+    np.testing.assert_allclose(moved.sum(axis=1), 1.0)
+    far = np.abs(X[:, 0]) > 10
+    # the split sends the two far groups to different components
+    left, right = X[:, 0] < -10, X[:, 0] > 10
+    assert {int(np.argmax(moved[left].mean(0))), int(np.argmax(moved[right].mean(0)))} == {1, 2}
+    assert moved[~far, 0].mean() > 0.9  # the merged pair takes the central group
