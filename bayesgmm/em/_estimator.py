@@ -817,6 +817,13 @@ class GaussianMixture(EstimatorMixin):
                     except SingularCovarianceError:
                         continue
                 sing = self._near_singular(params, spread, data)
+                # a move may not make the solution thinner than NEAR_SINGULAR (of the
+                # data's variance) where the best is not: merges and splits reach
+                # flat components on a few observations, spurious maxima that the
+                # near-singular rule (which keeps tight genuine clusters) lets pass
+                thin = _thinnest(cov, params, spread)
+                if thin < NEAR_SINGULAR and thin < _thinnest(cov, best[0], spread):
+                    continue
                 if (not sing.size, lb) > (not singular.size, bound + self.tol):
                     best, bound, singular = (params, n_iter, history, converged, caught), lb, sing
                     restarts.append(_restart_record(params, lb, converged, sing))
@@ -1283,6 +1290,13 @@ class GaussianMixture(EstimatorMixin):
 #: twice ``reg_covar`` (the data add nothing there) and below this fraction of
 #: its largest variance (see :func:`_warn_unresolved_variance`).
 _UNRESOLVED_RATIO = 1e-6
+
+
+def _thinnest(covariance, params, spread):
+    """The smallest component variance relative to the data's (see ``relative_variances``)."""
+    if params[2] is None:
+        return np.inf
+    return float(np.min(relative_variances(covariance, params[2], spread)))
 
 
 def _restart_record(params, lower_bound, converged, singular):
