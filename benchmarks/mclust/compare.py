@@ -39,6 +39,7 @@ Usage (repository root; ``PYTHONPATH`` names the bayesgmm tree to measure)::
     PYTHONPATH=. python benchmarks/mclust/compare.py > benchmarks/mclust/results/<name>.txt
     python benchmarks/mclust/compare.py --init-params kmeans --n-init 10
     python benchmarks/mclust/compare.py --prior --n-init 5 --no-sklearn
+    python benchmarks/mclust/compare.py --no-sklearn --split-merge 0   # starts only
 """
 
 from __future__ import annotations
@@ -91,6 +92,8 @@ def fit_ours(X, k, ct, args):
     kw = {} if args.init_params is None else {"init_params": args.init_params}
     if args.n_init is not None:
         kw["n_init"] = args.n_init
+    if args.split_merge is not None:
+        kw["split_merge"] = args.split_merge
     if args.prior:
         kw["prior"] = "default"
     gm = GaussianMixture(k, covariance_type=ct, tol=args.tol, max_iter=args.max_iter,
@@ -117,6 +120,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--init-params", default=None, help="ours: init_params (default: estimator's)")
     p.add_argument("--n-init", type=int, default=None, help="ours: n_init (default: estimator's)")
+    p.add_argument("--split-merge", type=int, default=None,
+                   help="ours: split_merge, the most split-and-merge moves (default: estimator's)")
     p.add_argument("--tol", type=float, default=1e-8)
     p.add_argument("--max-iter", type=int, default=2000)
     p.add_argument("--sklearn-tol", type=float, default=None,
@@ -140,7 +145,9 @@ def main():
     per_model = {ct: [0, 0] for ct in cts}
     defaults = GaussianMixture()
     print(f"ours: GaussianMixture(init_params={args.init_params or defaults.init_params!r}, "
-          f"n_init={args.n_init or defaults.n_init}, tol={args.tol}, max_iter={args.max_iter}, "
+          f"n_init={args.n_init or defaults.n_init}, "
+          f"split_merge={defaults.split_merge if args.split_merge is None else args.split_merge}, "
+          f"tol={args.tol}, max_iter={args.max_iter}, "
           f"prior={'default' if args.prior else None}, "
           f"random_state={args.seed}); scikit-learn: GaussianMixture(n_init=10, "
           f"tol={args.sklearn_tol or args.tol}, same max_iter, random_state)")
