@@ -201,8 +201,8 @@ class GaussianMixture(EstimatorMixin):
         principal axis), run EM from there, and keep the result when it
         ends higher than the best by more than ``tol``; then go on from the
         new best. Candidates are tried best first and deterministically (no
-        random numbers are drawn). ``"auto"``: twice as many moves as
-        starts when ``n_init="auto"`` runs more than one start (40 on data
+        random numbers are drawn). ``"auto"``: six times as many moves as
+        starts when ``n_init="auto"`` runs more than one start (120 on data
         of up to about ten thousand rows), none otherwise -- so an explicit
         ``n_init`` (and ``n_init=1``, scikit-learn's fit) is unchanged, and
         large data pay nothing. ``0``: no moves. Only for three or more
@@ -799,6 +799,7 @@ class GaussianMixture(EstimatorMixin):
             log_norm, log_resp = _kernels.mixture_log_likelihood(
                 X, means, prec_chol, cov, log_w, responsibilities=True)
             resp = np.exp(log_resp)
+            best_thinnest = _thinnest(cov, best[0], spread)
             improved = False
             for move in _split_merge.candidates(log_norm, log_resp, log_w, w):
                 if tried >= budget:
@@ -822,7 +823,7 @@ class GaussianMixture(EstimatorMixin):
                 # flat components on a few observations, spurious maxima that the
                 # near-singular rule (which keeps tight genuine clusters) lets pass
                 thin = _thinnest(cov, params, spread)
-                if thin < NEAR_SINGULAR and thin < _thinnest(cov, best[0], spread):
+                if thin < NEAR_SINGULAR and thin < best_thinnest:
                     continue
                 if (not sing.size, lb) > (not singular.size, bound + self.tol):
                     best, bound, singular = (params, n_iter, history, converged, caught), lb, sing

@@ -40,6 +40,7 @@ Usage (repository root; ``PYTHONPATH`` names the bayesgmm tree to measure)::
     python benchmarks/mclust/compare.py --init-params kmeans --n-init 10
     python benchmarks/mclust/compare.py --prior --n-init 5 --no-sklearn
     python benchmarks/mclust/compare.py --no-sklearn --split-merge 0   # starts only
+    python benchmarks/mclust/compare.py --no-sklearn --split-merge 120 --cells faithful:full:7
 """
 
 from __future__ import annotations
@@ -131,6 +132,9 @@ def main():
     p.add_argument("--prior", action="store_true",
                    help='ours: the MAP estimate, GaussianMixture(prior="default")')
     p.add_argument("--datasets", default="faithful,iris,banknote,diabetes")
+    p.add_argument("--cells", default=None,
+                   help="only these cells, e.g. faithful:full:7,iris:diag:8 (the BIC choice "
+                        "is then over them only)")
     p.add_argument("--models", default="four",
                    help="'four' (full, tied, diag, spherical), 'mclust' (all fourteen, "
                         "needs reference_ten.csv) or a comma-separated list")
@@ -156,6 +160,10 @@ def main():
              "sk_above": 0, "starts": 0, "starts_sing": 0, "cells_any_start_sing": 0}
     choices = []
     t_ours = t_sk = 0.0
+    only = set()
+    for cell in (args.cells.split(",") if args.cells else []):
+        ds, model_name, g = cell.split(":")
+        only.add((ds, get_covariance_type(model_name).name, int(g)))
     for name in args.datasets.split(","):
         X = load_data(name)
         n, d = X.shape
@@ -166,6 +174,8 @@ def main():
         bic = {"mclust": {}, "ours": {}, "sklearn": {}}
         for ct in cts:
             for k in range(1, 10):
+                if only and (name, ct, k) not in only:
+                    continue
                 ll_ref, start, model, ll_any = ref[(name, ct, k)]
                 npar = get_covariance_type(ct).n_parameters(k, d)
                 t0 = time.perf_counter()
