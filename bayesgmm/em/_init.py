@@ -203,7 +203,7 @@ def initial_parameters(data, shift, rng, covariance, n_components, *, init_param
     weights = means = covs = None
     if need_resp:
         stats = _initial_statistics(init_params, data, shift, rng, covariance, n_components, spread)
-        weights, means, covs = _m_step(stats, data, shift, covariance, reg_covar, prior)
+        weights, means, covs = _initial_m_step(stats, data, shift, covariance, reg_covar, prior)
     if weights_init is not None:
         weights = weights_init
     if means_init is not None:
@@ -216,7 +216,7 @@ def initial_parameters(data, shift, rng, covariance, n_components, *, init_param
     return weights, means, covs, prec_chol
 
 
-def _m_step(stats, data, shift, covariance, reg_covar, prior):
+def _initial_m_step(stats, data, shift, covariance, reg_covar, prior):
     """``(weights, means, covariances)`` of an M-step on initial statistics."""
     if prior is None:
         nk, means_c, covs = covariance.m_step(stats, reg_covar)
@@ -234,7 +234,7 @@ def parameters_from_responsibilities(data, shift, covariance, resp, *, reg_covar
     (:mod:`bayesgmm.em._split_merge`).
     """
     stats = data.map_reduce(_block_stats_resp, resp, shift, covariance)
-    weights, means, covs = _m_step(stats, data, shift, covariance, reg_covar, prior)
+    weights, means, covs = _initial_m_step(stats, data, shift, covariance, reg_covar, prior)
     return weights, means, covs, covariance.precision_cholesky(covs)
 
 

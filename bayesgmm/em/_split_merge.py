@@ -26,8 +26,9 @@ deterministic split, so that no random numbers are drawn). An M-step on
 these responsibilities (the covariance type's own, so every model keeps its
 constraints) gives the start of the move's EM run.
 
-The estimator (:meth:`bayesgmm.GaussianMixture._split_merge`) runs the moves;
-this module only orders candidates and builds their responsibilities.
+The estimator (``GaussianMixture._split_merge`` in :mod:`bayesgmm.em._estimator`)
+runs the moves; this module only orders candidates and builds their
+responsibilities.
 """
 
 from __future__ import annotations
