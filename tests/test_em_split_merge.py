@@ -40,7 +40,8 @@ def test_a_move_leaves_the_planted_local_maximum(four_clusters):
 @pytest.mark.parametrize("model", MCLUST_MODELS)
 def test_every_covariance_model_moves_up(four_clusters, model):
     X = four_clusters
-    kw = dict(covariance_type=model, means_init=BAD_START, n_init=1, tol=1e-6, max_iter=300)
+    kw = {"covariance_type": model, "means_init": BAD_START, "n_init": 1, "tol": 1e-6,
+          "max_iter": 300}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # EVE/VVE inner iterations may warn on the bad start
         a = GaussianMixture(4, split_merge=0, **kw).fit(X)
@@ -82,7 +83,7 @@ def test_split_merge_zero_is_the_fit_without_moves(four_clusters):
 def test_sample_weights_equal_repeated_rows(four_clusters):
     X = four_clusters
     w = np.tile([1, 2, 3, 1, 2], len(X) // 5)
-    kw = dict(means_init=BAD_START, n_init=1, split_merge=10, tol=1e-8, max_iter=500)
+    kw = {"means_init": BAD_START, "n_init": 1, "split_merge": 10, "tol": 1e-8, "max_iter": 500}
     weighted = GaussianMixture(4, **kw).fit(X, sample_weight=w)
     repeated = GaussianMixture(4, **kw).fit(np.repeat(X, w, axis=0))
     assert weighted.split_merge_moves_ == repeated.split_merge_moves_ >= 1

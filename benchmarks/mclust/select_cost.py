@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from compare import load_data  # noqa: E402
+from compare import load_data
 
-from bayesgmm import select_components  # noqa: E402
+from bayesgmm import select_components
 
 
 def main():
@@ -35,14 +35,14 @@ def main():
         X = load_data(name)
         times = {0: [], "auto": []}
         for _ in range(args.repeats):
-            for sm in times:
+            for sm, runs in times.items():
                 t = time.perf_counter()
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     select_components(X, n_components=range(1, 10),
                                       covariance_types=["full", "diag"], random_state=0,
                                       progressbar=False, split_merge=sm)
-                times[sm].append(time.perf_counter() - t)
+                runs.append(time.perf_counter() - t)
         m0, m1 = statistics.median(times[0]), statistics.median(times["auto"])
         print(f"{name:9s} split_merge=0: {', '.join(f'{t:.2f}' for t in times[0])} s | "
               f"'auto': {', '.join(f'{t:.2f}' for t in times['auto'])} s | "
