@@ -145,3 +145,17 @@ def test_moves_do_not_return_a_thin_component_on_old_faithful(monkeypatch):
     monkeypatch.setattr(_estimator, "_thinnest", lambda *a: np.inf)  # the rule off
     thin = GaussianMixture(7, random_state=0).fit(X)
     assert thinnest(thin) < NEAR_SINGULAR
+
+
+def test_the_search_goes_on_from_the_next_best_start(four_clusters):
+    """K=3 on four clusters: every move from the best start fails (a list of three
+    candidates); the search goes on from the other starts' distinct maxima, and a
+    result that does not beat the best start leaves the fit as it was."""
+    kw = {"n_init": 8, "init_params": "random_from_data", "random_state": 0, "tol": 1e-8,
+          "max_iter": 500}
+    moved = GaussianMixture(3, split_merge=100, **kw).fit(four_clusters)
+    starts = GaussianMixture(3, split_merge=0, **kw).fit(four_clusters)
+    assert moved.split_merge_moves_ == 0
+    assert moved.split_merge_trials_ > 3  # more than the best start's own list
+    assert moved.lower_bound_ == starts.lower_bound_
+    np.testing.assert_array_equal(moved.means_, starts.means_)

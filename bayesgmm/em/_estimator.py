@@ -199,9 +199,10 @@ class GaussianMixture(EstimatorMixin):
         two components whose responsibilities overlap most and split the
         one that fits its observations worst (a hard split along its
         principal axis), run EM from there, and keep the result when it
-        ends higher than the best by more than ``tol``; then go on from the
-        new best. Candidates are tried best first and deterministically (no
-        random numbers are drawn). ``"auto"``: six times as many moves as
+        ends higher by more than ``tol``; then go on from there, and, when
+        every candidate fails, from the next-best distinct start. Candidates
+        are tried best first and deterministically (no random numbers are
+        drawn). ``"auto"``: six times as many moves as
         starts when ``n_init="auto"`` runs more than one start (120 on data
         of up to about ten thousand rows), none otherwise -- so an explicit
         ``n_init`` (and ``n_init=1``, scikit-learn's fit) is unchanged, and
@@ -779,27 +780,40 @@ class GaussianMixture(EstimatorMixin):
 
     def _split_merge(self, data, shift, spread, best, bound, singular, budget, feats, chunk,
                      restarts):
-        """Split-and-merge moves from the best start (:mod:`bayesgmm.em._split_merge`).
+        """Split-and-merge moves from the starts (:mod:`bayesgmm.em._split_merge`).
 
-        Tries the candidate moves of the current best solution in order; the
-        first whose EM run ends higher by more than ``tol`` (or without the
-        near-singular component the current one has) becomes the best, and
-        the candidates of the new best are tried next, until a whole list fails
-        or ``budget`` moves have been tried. Returns the new ``(best, bound,
-        singular)``.
+        Tries the candidate moves of the current solution in order, beginning
+        with the best start; the first whose EM run ends higher than the
+        current one by more than ``tol`` (or without the near-singular
+        component the current one has) becomes the current solution, and
+        the best when it beats it. When every candidate of the current
+        solution fails, the search goes on from the next-best distinct start,
+        until ``budget`` moves have been tried or no start is left. Returns
+        the new ``(best, bound, singular)``.
         """
         cov = self._covariance_model
         X, w = data.X, data.sample_weight
         tried = moved = 0
         no_inits = (None, None, None)
+        # the other starts' distinct maxima, best first (a near-singular one is no
+        # place to search from)
+        others, seen = [], [bound]
+        for r in sorted(restarts, key=lambda r: -r["lower_bound"]):
+            lb_r = r["lower_bound"]
+            if (r["near_singular"] or r["covariances"] is None or not np.isfinite(lb_r)
+                    or any(abs(lb_r - v) <= self.tol for v in seen)):
+                continue
+            seen.append(lb_r)
+            others.append(r)
+        current, cur_bound, cur_singular = best[0], bound, singular
         while tried < budget:
-            weights, means, _, prec_chol = best[0]
+            weights, means, _, prec_chol = current
             with np.errstate(divide="ignore"):
                 log_w = np.log(weights)
             log_norm, log_resp = _kernels.mixture_log_likelihood(
                 X, means, prec_chol, cov, log_w, responsibilities=True)
             resp = np.exp(log_resp)
-            best_thinnest = _thinnest(cov, best[0], spread)
+            cur_thinnest = _thinnest(cov, current, spread)
             improved = False
             for move in _split_merge.candidates(log_norm, log_resp, log_w, w):
                 if tried >= budget:
@@ -819,20 +833,27 @@ class GaussianMixture(EstimatorMixin):
                         continue
                 sing = self._near_singular(params, spread, data)
                 # a move may not make the solution thinner than NEAR_SINGULAR (of the
-                # data's variance) where the best is not: merges and splits reach
-                # flat components on a few observations, spurious maxima that the
-                # near-singular rule (which keeps tight genuine clusters) lets pass
+                # data's variance) where the current one is not: merges and splits
+                # reach flat components on a few observations, spurious maxima that
+                # the near-singular rule (which keeps tight genuine clusters) lets pass
                 thin = _thinnest(cov, params, spread)
-                if thin < NEAR_SINGULAR and thin < best_thinnest:
+                if thin < NEAR_SINGULAR and thin < cur_thinnest:
                     continue
-                if (not sing.size, lb) > (not singular.size, bound + self.tol):
-                    best, bound, singular = (params, n_iter, history, converged, caught), lb, sing
+                if (not sing.size, lb) > (not cur_singular.size, cur_bound + self.tol):
+                    current, cur_bound, cur_singular = params, lb, sing
                     restarts.append(_restart_record(params, lb, converged, sing))
-                    moved += 1
+                    if (not sing.size, lb) > (not singular.size, bound + self.tol):
+                        best, bound, singular = (params, n_iter, history, converged, caught), lb, sing
+                        moved += 1
                     improved = True
                     break
             if not improved:
-                break
+                if not others:
+                    break
+                r = others.pop(0)
+                covs = r["covariances"]
+                current = (r["weights"], r["means"], covs, cov.precision_cholesky(covs))
+                cur_bound, cur_singular = r["lower_bound"], np.array([], dtype=int)
         self.split_merge_trials_, self.split_merge_moves_ = tried, moved
         return best, bound, singular
 

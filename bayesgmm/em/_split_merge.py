@@ -5,7 +5,9 @@ local maximum has two components sharing one group of observations while
 another component stretches over two groups; no single start may place them
 right. A split-and-merge move merges the first pair into one component and
 splits the stretched one into two, then runs EM from there: when it ends
-higher, the move is kept and the search goes on from the new maximum.
+higher, the move is kept and the search goes on from the new maximum; when
+every move from a maximum fails, from the next-best distinct maximum of the
+other starts.
 
 Candidates are ordered as in Ueda et al. (2000):
 
