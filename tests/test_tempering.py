@@ -11,7 +11,12 @@ from bayesgmm._logdensity import MixtureDensity
 from bayesgmm.covariance import COVARIANCE_TYPES
 from bayesgmm.exceptions import TemperingWarning
 from bayesgmm.inference import run_inference
-from bayesgmm.inference._tempering import _initial_ladder, _ladder_from_rejections, _Relabeller
+from bayesgmm.inference._tempering import (
+    _checked_starts,
+    _initial_ladder,
+    _ladder_from_rejections,
+    _Relabeller,
+)
 
 
 # ----------------------------------------------------------- batched density
@@ -113,6 +118,52 @@ def test_two_known_modes_found_in_the_right_proportions():
         cold = run_inference(X, 2, "full", betas=[1.0], **{**kw, "draws": 150, "tune": 50})
     mu = cold["posterior"]["means"].values[..., 0]
     assert np.all(mu[..., 0] < mu[..., 1])
+
+
+def _collapsed_start():
+    """40 points around 0 and one at (6, 6), started from an EM-like fit whose first component
+    has collapsed onto that point (weight 1/41, covariance 1e-6 I; as in SBC replicate 151)."""
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(40, 2)), [[6.0, 6.0]]])
+    init = {"weights": [1 / 41, 40 / 41], "means": [[6.0, 6.0], X[:40].mean(axis=0)],
+            "covariances": [1e-6 * np.eye(2), np.cov(X[:40].T)]}
+    return X, init
+
+
+def test_a_jittered_start_far_below_the_em_start_is_drawn_back():
+    """At a collapsed component the log density is nearly linear in its log-Cholesky
+    coordinates: the curvature-scaled jitter is ~95 units there and put the start (seed 1) at a
+    log density of -8e47. The warm-up adapted to that start and the cold chain never left it:
+    every draw at -8e47, with a correlation of -1 in the collapsed component. The start's
+    jitter is now halved until the start is within ndim nats of the EM start's log density."""
+    X, init = _collapsed_start()
+    dens = MixtureDensity(X, 2, "full")
+    lp0 = dens.logp(dens.pack(init["weights"], init["means"], init["covariances"]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TemperingWarning)
+        tree = run_inference(X, 2, "full", init=init, method="tempering", draws=30, tune=30, chains=1,
+                             random_seed=1, progressbar=False, n_temperatures=3, n_leapfrog=4)
+    lp = tree["sample_stats"]["lp"].values
+    assert lp.min() > lp0 - 50.0, (lp.min(), lp0)  # before the fix: -7.7e47 at every draw
+    assert tree.attrs["start_halvings"][0] > 0
+
+
+def test_checked_starts_keep_an_ordinary_jitter_and_halve_a_far_one():
+    rng = np.random.default_rng(0)
+    dens = MixtureDensity(rng.normal(size=(50, 2)), 2, "full")
+    x0 = dens.pack([0.5, 0.5], [[-0.5, 0.0], [0.5, 0.0]], np.stack([np.eye(2)] * 2))
+    betas = np.array([1.0, 0.3, 0.0])
+    offsets = 0.01 * rng.normal(size=(3, dens.ndim))
+    offsets[1, dens._i_cov.start] = 60.0  # a log sd 60 units out: log density about -exp(120)
+    offsets[2, dens._i_cov.start] = 1e4  # exp(1e4) overflows: -inf until halved to below ~700
+    xs, lp, _, _, halvings = _checked_starts(dens, x0, offsets, betas, jitter=0.1)
+    np.testing.assert_array_equal(xs[:3], np.repeat(x0[None] + offsets[:1], 3, axis=0))  # untouched
+    assert halvings[0] == 0 and 0 < halvings[1] < 30
+    lp0 = dens.logp_and_grad_batch(np.repeat(x0[None], 3, axis=0), betas)[0]
+    assert np.all(lp[3:] >= np.tile(lp0, 2) - dens.ndim)
+    # the far coordinate's offset, halved; the other coordinates' offsets with it
+    assert xs[3, dens._i_cov.start] - x0[dens._i_cov.start] == pytest.approx(60.0 / 2 ** halvings[1])
+    assert halvings[2] > halvings[1]
 
 
 def test_result_structure_swaps_and_reproducibility():
