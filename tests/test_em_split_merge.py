@@ -1,6 +1,7 @@
 """Split-and-merge moves after the EM starts (``GaussianMixture(split_merge=...)``)."""
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -64,6 +65,7 @@ def test_auto_runs_moves_only_with_auto_starts(four_clusters):
     auto = GaussianMixture(4, random_state=0).fit(X)
     assert auto.n_init_ == 20
     assert 0 < auto.split_merge_trials_ <= _split_merge.AUTO_MOVES_PER_START * auto.n_init_
+    assert _split_merge.auto_budget(auto.n_init_, 4, 10**6) == 120  # 24 candidates < 120
     # an explicit n_init (scikit-learn's fit), given initial values, fewer than
     # three components: no moves
     for gm in (GaussianMixture(4, n_init=3, random_state=0),
@@ -159,3 +161,35 @@ def test_the_search_goes_on_from_the_next_best_start(four_clusters):
     assert moved.split_merge_trials_ > 3  # more than the best start's own list
     assert moved.lower_bound_ == starts.lower_bound_
     np.testing.assert_array_equal(moved.means_, starts.means_)
+
+
+def test_auto_budget_covers_every_candidate_of_many_components_on_small_data():
+    """Six moves per start, and, where the work budget has room (the starts were
+    capped), every candidate triple of the best maximum once: 168 at K=8, 252 at
+    K=9, within six moves per start the work budget would pay for."""
+    assert [_split_merge.n_candidates(k) for k in (1, 2, 3, 4, 7, 8, 9)] == [0, 0, 3, 12, 105,
+                                                                           168, 252]
+    assert _split_merge.auto_budget(20, 7, 10**4) == 120  # 105 candidates: 120 as before
+    assert _split_merge.auto_budget(20, 8, 10**4) == 168
+    assert _split_merge.auto_budget(20, 9, 10**4) == 252
+    assert _split_merge.auto_budget(20, 9, 25) == 150  # the work budget bounds it
+    assert _split_merge.auto_budget(5, 9, 5) == 30  # starts not capped: six per start
+    assert _split_merge.auto_budget(1, 9, 1) == 0  # one start (large data): none
+
+
+@pytest.mark.parametrize("seed", [0, 4])
+def test_default_fit_reaches_mclusts_best_banknote_spherical_8(seed):
+    """mclust's ``banknote``, spherical (VII), K=8: mclust's best of many starts is
+    -766.846 (``benchmarks/mclust/reference.csv``); the 20 starts end at -767.027 and
+    the move that leaves it is the 123rd candidate of that maximum (merge pair 21 of
+    28), beyond the fixed 120 moves; the candidate floor of ``auto_budget`` reaches it."""
+    X = np.loadtxt(Path(__file__).parents[1] / "benchmarks/mclust/data/banknote.csv",
+                   delimiter=",", skiprows=1)
+    kw = {"covariance_type": "spherical", "tol": 1e-8, "max_iter": 2000, "random_state": seed}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gm = GaussianMixture(8, **kw).fit(X)
+        fixed = GaussianMixture(8, split_merge=120, **kw).fit(X)
+    assert gm.split_merge_trials_ == 168
+    assert gm.score(X) * len(X) == pytest.approx(-766.846, abs=2e-3)
+    assert fixed.score(X) * len(X) == pytest.approx(-767.027, abs=2e-3)

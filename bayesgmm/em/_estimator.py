@@ -47,6 +47,7 @@ from bayesgmm.em._init import (
     INIT_PARAMS,
     MIN_ITERATIONS,
     auto_n_init,
+    auto_work_starts,
     check_initial_parameters,
     initial_parameters,
     parameters_from_responsibilities,
@@ -204,7 +205,9 @@ class GaussianMixture(EstimatorMixin):
         are tried best first and deterministically (no random numbers are
         drawn). ``"auto"``: six times as many moves as
         starts when ``n_init="auto"`` runs more than one start (120 on data
-        of up to about ten thousand rows), none otherwise -- so an explicit
+        of up to about ten thousand rows; there, with eight or nine
+        components, enough to try every candidate of the best start once:
+        168 or 252), none otherwise -- so an explicit
         ``n_init`` (and ``n_init=1``, scikit-learn's fit) is unchanged, and
         large data pay nothing. ``0``: no moves. Only for three or more
         components and in-memory data without NaN, not with
@@ -775,7 +778,8 @@ class GaussianMixture(EstimatorMixin):
             given = any(v is not None for v in inits)
             if not auto or given or n_init < 2:
                 return 0
-            return _split_merge.AUTO_MOVES_PER_START * n_init
+            return _split_merge.auto_budget(
+                n_init, k, auto_work_starts(self._covariance_model, data.n, k, data.d))
         return int(self.split_merge)
 
     def _split_merge(self, data, shift, spread, best, bound, singular, budget, feats, chunk,

@@ -117,9 +117,22 @@ def auto_n_init(covariance, n_samples, n_components, n_features):
     >>> auto_n_init(full, 272, 3, 2), auto_n_init(full, 100_000, 10, 10)
     (20, 1)
     """
+    return int(min(AUTO_MAX_STARTS, max(1, auto_work_starts(covariance, n_samples, n_components,
+                                                              n_features))))
+
+
+def auto_work_starts(covariance, n_samples, n_components, n_features):
+    """How many starts fit in ``AUTO_WORK`` (not capped at :data:`AUTO_MAX_STARTS`; may be 0).
+
+    Examples
+    --------
+    >>> from bayesgmm.covariance import get_covariance_type
+    >>> auto_work_starts(get_covariance_type("spherical"), 200, 8, 6)
+    1785
+    """
     per_start = float(n_samples) * n_components * (
         n_features + covariance.n_moment_features(n_features))
-    return int(min(AUTO_MAX_STARTS, max(1, AUTO_WORK // max(per_start, 1.0))))
+    return int(AUTO_WORK // max(per_start, 1.0))
 
 
 def check_initial_parameters(covariance, n_components, n_features,
