@@ -36,16 +36,17 @@ def test_nearest_centres_match_brute_force(weighted, shifted):
 
 @pytest.mark.parametrize("weighted", [False, True])
 def test_trial_potentials_and_closest_match_numpy(weighted):
-    X, w, C = _data(1)
+    """Six candidates: one group of four (the unrolled pass) and two one at a time."""
+    X, w, C = _data(1, k=7)
     ww = w if weighted else None
     closest = np.full(len(X), np.inf)
     pot = _kmeans.update_closest(X, C[0], closest, ww)
     d0 = ((X - C[0]) ** 2).sum(1) * (w if weighted else 1.0)
     np.testing.assert_allclose(closest, d0, rtol=1e-12)
     assert pot == pytest.approx(d0.sum(), rel=1e-12)
-    dist = np.empty((3, len(X)))
-    pots = _kmeans.trial_potentials(X, C[1:4], closest, ww, dist)
-    for c in range(3):
+    dist = np.empty((6, len(X)))
+    pots = _kmeans.trial_potentials(X, C[1:7], closest, ww, dist)
+    for c in range(6):
         dc = np.minimum(d0, ((X - C[1 + c]) ** 2).sum(1) * (w if weighted else 1.0))
         np.testing.assert_allclose(dist[c], dc, rtol=1e-12)
         assert pots[c] == pytest.approx(dc.sum(), rel=1e-12)

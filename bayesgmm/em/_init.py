@@ -440,7 +440,7 @@ def _kmeans_plusplus(data, shift, rows, k, rng):
         pots = trial_potentials(X, X[cand], closest, w, dist)
         best = int(np.argmin(pots))
         idx.append(int(cand[best]))
-        closest = dist[best].copy()
+        np.copyto(closest, dist[best])  # no new array: no fresh pages each centre
         pot = pots[best]
     idx = np.asarray(idx)
     centers = X[idx].copy()

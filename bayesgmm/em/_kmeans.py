@@ -25,22 +25,64 @@ _njit = numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"nsz",
 
 @_njit
 def _trials(X, cand, closest, w, dist, out_pots):  # pragma: no cover - compiled
+    # four candidates per pass over the rows (one load of each row for four
+    # distances); each distance summed over the features in order, as one at a time
     n, d = X.shape
     t = cand.shape[0]
     has_w = w.shape[0] > 0
-    for c in range(t):
-        out_pots[c] = 0.0
-    for i in range(n):
-        wi = w[i] if has_w else 1.0
-        for c in range(t):
+    c = 0
+    while c + 4 <= t:
+        p0 = p1 = p2 = p3 = 0.0
+        for i in range(n):
+            s0 = s1 = s2 = s3 = 0.0
+            for f in range(d):
+                x = X[i, f]
+                v0 = x - cand[c, f]
+                v1 = x - cand[c + 1, f]
+                v2 = x - cand[c + 2, f]
+                v3 = x - cand[c + 3, f]
+                s0 += v0 * v0
+                s1 += v1 * v1
+                s2 += v2 * v2
+                s3 += v3 * v3
+            if has_w:
+                wi = w[i]
+                s0 *= wi
+                s1 *= wi
+                s2 *= wi
+                s3 *= wi
+            ci = closest[i]
+            s0 = s0 if s0 < ci else ci
+            s1 = s1 if s1 < ci else ci
+            s2 = s2 if s2 < ci else ci
+            s3 = s3 if s3 < ci else ci
+            dist[c, i] = s0
+            dist[c + 1, i] = s1
+            dist[c + 2, i] = s2
+            dist[c + 3, i] = s3
+            p0 += s0
+            p1 += s1
+            p2 += s2
+            p3 += s3
+        out_pots[c] = p0
+        out_pots[c + 1] = p1
+        out_pots[c + 2] = p2
+        out_pots[c + 3] = p3
+        c += 4
+    while c < t:
+        p = 0.0
+        for i in range(n):
             s = 0.0
             for f in range(d):
                 v = X[i, f] - cand[c, f]
                 s += v * v
-            s *= wi
+            if has_w:
+                s *= w[i]
             s = s if s < closest[i] else closest[i]
             dist[c, i] = s
-            out_pots[c] += s
+            p += s
+        out_pots[c] = p
+        c += 1
 
 
 def trial_potentials(X, candidates, closest, w=None, dist=None):
