@@ -86,7 +86,7 @@ def test_chain_starts_at_optima_then_over_dispersed():
     em = bg.GaussianMixture(2, n_init=10, random_state=0).fit(X)
     x0, optima = _init_points(em, dens, 0)
     xs = [x for x, _ in optima]
-    starts, which = _chain_starts(dens, x0, 4, 123, 0.0, xs, dispersion=1.0)
+    starts, which, _ = _chain_starts(dens, x0, 4, 123, 0.0, xs, dispersion=1.0)
     assert which == [0, 1, 0, 0]
     np.testing.assert_array_equal(starts[0], xs[0])  # no jitter asked: exactly the optima
     np.testing.assert_array_equal(starts[1], xs[1])
@@ -94,7 +94,7 @@ def test_chain_starts_at_optima_then_over_dispersed():
     for c in (2, 3):  # over-dispersed: about one posterior sd from the best
         r = np.abs(starts[c] - x0) / sd
         assert 0.2 < np.sqrt(np.mean(r**2)) < 3
-    again, _ = _chain_starts(dens, x0, 4, 123, 0.0, xs, dispersion=1.0)
+    again, _, _ = _chain_starts(dens, x0, 4, 123, 0.0, xs, dispersion=1.0)
     np.testing.assert_array_equal(starts, again)
 
 
@@ -149,7 +149,7 @@ def test_nutpie_chains_start_where_asked(monkeypatch, density, rescale):
     assert len(tree.attrs["em_optima_loglik"]) == 2
     dens = MixtureDensity(X, 2, "full")
     x0, optima = _init_points(em, dens, 0)
-    starts, _ = _chain_starts(dens, x0, 3, _seeds(4, 3)[1], 0.0, [x for x, _ in optima])
+    starts, _, _ = _chain_starts(dens, x0, 3, _seeds(4, 3)[1], 0.0, [x for x, _ in optima])
     seeds = _chain_init_seeds(_seeds(4, 3)[2], 3)
     if rescale:  # z of x = x0 + s z, s the curvature sds at the best optimum x0
         s0 = _curvature_scale(dens, x0)
@@ -182,3 +182,46 @@ def test_fit_reports_which_chain_started_where():
     assert ch["start_optimum"].values.tolist() == [0, 1, 0]
     assert np.all(np.isfinite(ch["mean_logp"].values)) and np.all(np.isfinite(ch["mean_loglik"].values))
     assert "started at EM optimum 1" in str(m.diagnostics_)
+
+
+def test_nuts_chain_starts_far_below_their_optimum_are_drawn_back():
+    """A component collapsed onto one point (weight 1/41, covariance 1e-6 I, as in SBC
+    replicate 151): the log density is nearly linear in its log-Cholesky coordinates, the
+    curvature sd there is ~1e3, and a jitter of 0.1 sd put starts hundreds to 1e47 nats
+    below the optimum. Such a start is pulled in (its offset halved) until it lies within
+    ``start_floor`` nats; an ordinary start (separated data) is left as drawn, bit for bit."""
+    from bayesgmm.inference._starts import start_floor
+
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(40, 2)), [[6.0, 6.0]]])
+    dens = MixtureDensity(X, 2, "full")
+    x0 = dens.pack([1 / 41, 40 / 41], [[6.0, 6.0], X[:40].mean(axis=0)],
+                   np.stack([1e-6 * np.eye(2), np.cov(X[:40].T)]))
+    lp0 = dens.logp(x0)
+    starts, which, halvings = _chain_starts(dens, x0, 4, 1, 0.1)
+    assert which == [0, 0, 0, 0]
+    lp = np.array([dens.logp(s) for s in starts])
+    assert np.all(lp >= lp0 - start_floor(dens.ndim, 1.0))
+    # the same draws as drawn (chain 0: jitter 0.1 sd, the others dispersion 1 sd): the
+    # chains pulled in are those whose drawn start lay too far below, by up to 1e3 nats or more
+    sd0 = _curvature_scale(dens, x0)
+    z = np.random.default_rng(1)
+    drawn = [(0.1 if c == 0 else 1.0) * sd0 * z.standard_normal(dens.ndim) for c in range(4)]
+    lp_drawn = np.array([dens.logp(x0 + d) for d in drawn])
+    floors = lp0 - np.array([start_floor(dens.ndim, 0.1 if c == 0 else 1.0) for c in range(4)])
+    assert lp_drawn.min() < lp0 - 1e3
+    np.testing.assert_array_equal(halvings > 0, ~(lp_drawn >= floors))
+    for c in np.flatnonzero(halvings == 0):
+        np.testing.assert_array_equal(starts[c], x0 + drawn[c])
+
+    # separated data: nothing to pull in, the starts as drawn
+    X2 = make_mixture(120, 2, 2, covariance_type="full", random_state=2).X
+    em = bg.GaussianMixture(2, random_state=0).fit(X2)
+    dens2 = MixtureDensity(X2, 2, "full")
+    y0 = dens2.pack(em.weights_, em.means_, em.covariances_)
+    starts2, _, halvings2 = _chain_starts(dens2, y0, 4, 7, 0.1)
+    sd2 = _curvature_scale(dens2, y0)
+    z2 = np.random.default_rng(7)
+    want = [y0 + (0.1 if c == 0 else 1.0) * sd2 * z2.standard_normal(dens2.ndim) for c in range(4)]
+    assert halvings2.tolist() == [0, 0, 0, 0]
+    np.testing.assert_array_equal(starts2, np.asarray(want))

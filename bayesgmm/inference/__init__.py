@@ -195,8 +195,10 @@ def run_inference(
         ``nuts_sampler``, ``setup_time`` and ``sampling_time`` (seconds) and,
         for NUTS, ``n_steps_total`` (leapfrog steps including warm-up),
         ``chain_start_optimum`` (per chain, the index of the distinct EM optimum
-        it started from; 0 = the best) and ``em_optima_loglik`` (their mean
-        log-likelihoods per observation).
+        it started from; 0 = the best), ``chain_start_halvings`` (per chain, how
+        often its start's offset was halved because it lay far below its optimum;
+        :func:`bayesgmm.inference._starts.pulled_in`) and ``em_optima_loglik``
+        (their mean log-likelihoods per observation).
         The draws are *not* relabelled.
 
     Examples
@@ -268,11 +270,12 @@ def run_inference(
     start_attrs = {}
     if method == "nuts":
         # chains at distinct EM optima, the rest over-dispersed around the best
-        starts, which = _chain_starts(
+        starts, which, halvings = _chain_starts(
             dens, x0, chains, seed_jitter, jitter, [x for x, _ in optima], dispersion
         )
         start_attrs = {
             "chain_start_optimum": [int(w) for w in which],
+            "chain_start_halvings": [int(h) for h in halvings],
             "em_optima_loglik": [float(lb) if np.isfinite(lb) else None for _, lb in optima],
         }
         x0 = starts

@@ -44,7 +44,7 @@ import numpy as np
 from bayesgmm.exceptions import TemperingWarning
 from bayesgmm.inference._common import _blas_one_thread, _check_int
 from bayesgmm.inference._results import _draws_to_dataset, _tree
-from bayesgmm.inference._starts import _jitter_scale
+from bayesgmm.inference._starts import _jitter_scale, pulled_in, start_floor
 
 #: Default number of temperatures per chain (the coldest is the posterior, the hottest the prior).
 DEFAULT_N_TEMPERATURES = 8
@@ -53,8 +53,6 @@ SWAP_SCHEMES = ("deo", "seo")
 #: (the last half tunes the step sizes alone).
 _CHECKPOINTS = (0.1, 0.2, 0.35, 0.5)
 _DIVERGENCE = 1000.0  # energy error (nats) that counts as a divergent trajectory
-#: Halvings of a chain's starting jitter (:func:`_checked_starts`) before it starts at ``x0``.
-_START_HALVINGS = 30
 
 
 def _initial_ladder(n_temperatures, n_obs):
@@ -117,19 +115,10 @@ class _DualAveraging:
 
 def _checked_starts(dens, x0, offsets, betas, jitter):
     """The replicas' starting points: chain ``c``'s at ``x0 + offsets[c]`` at every temperature,
-    its offset halved until the start's tempered log densities are no more than
-    ``ndim * max(1, 2 jitter**2)`` nats below ``x0``'s (``x0`` itself after
-    :data:`_START_HALVINGS` halvings).
-
-    The jitter's scale is the inverse curvature of the log density at ``x0``, so under the
-    quadratic approximation it stands for, a start lies ``0.5 jitter**2 chi2(ndim)`` nats
-    below ``x0`` (mean ``0.5 jitter**2 ndim``). Where the log density is nearly linear at
-    ``x0`` (an EM component collapsed onto one observation: curvature 2e-6 in its
-    log-Cholesky coordinates, scale 707) the jitter moves a log scale by tens of units; in
-    SBC replicate 151 of ``validation/sbc.py`` the start's log density was -1e46 against
-    -19 at ``x0``, the warm-up adapted to that start (step sizes down to 1e-27, the metric
-    to the stuck draws) and the cold chain never left it. The offsets are a function of
-    the jitter's draws only, so the sampler stays valid.
+    its offset halved (:func:`~bayesgmm.inference._starts.pulled_in`) until the start's
+    tempered log densities are no more than
+    :func:`~bayesgmm.inference._starts.start_floor` nats below ``x0``'s at every
+    temperature.
 
     Returns ``(xs, logp, grad, loglik)`` of the ``C * M`` replicas (slot ``c * M + m``) and
     the number of halvings of each chain's offset.
@@ -141,18 +130,16 @@ def _checked_starts(dens, x0, offsets, betas, jitter):
             "the tempering sampler's starting point has a non-finite log density; try another "
             "random_state, a smaller jitter or fewer components."
         )
-    floor = np.tile(lp0, C) - dens.ndim * max(1.0, 2.0 * jitter**2)
-    beta_r = np.tile(betas, C)
-    offsets = np.array(offsets, dtype=float)
-    halvings = np.zeros(C, dtype=np.int64)
-    while True:
-        xs = np.repeat(x0 + offsets, M, axis=0)
-        lp, grad, ll = dens.logp_and_grad_batch(xs, beta_r)
-        far = ~np.all((lp >= floor).reshape(C, M), axis=1)  # NaN or -inf: far too
-        if not far.any():
-            return xs, lp, grad, ll, halvings
-        halvings[far] += 1
-        offsets[far] *= np.where(halvings[far] < _START_HALVINGS, 0.5, 0.0)[:, None]
+    floor = lp0 - start_floor(dens.ndim, jitter)
+
+    def too_far(c, offset):
+        lp = dens.logp_and_grad_batch(np.repeat((x0 + offset)[None, :], M, axis=0), betas)[0]
+        return not np.all(lp >= floor)  # NaN or -inf: too far
+
+    offsets, halvings = pulled_in(offsets, too_far)
+    xs = np.repeat(x0 + offsets, M, axis=0)
+    lp, grad, ll = dens.logp_and_grad_batch(xs, np.tile(betas, C))
+    return xs, lp, grad, ll, halvings
 
 
 def _initial_metric(dens, x0, betas):
