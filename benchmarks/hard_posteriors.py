@@ -236,7 +236,7 @@ def main():
     p.add_argument("--data-seed", type=int, default=0)
     p.add_argument("--json", default=None, help="write the rows to this JSON file")
     p.add_argument("--long-nuts", default=None,
-                   help="only the default NUTS on the cases, 4 chains x (1000 + D) for each "
+                   help="only the default NUTS on the cases, --chains x (1000 + D) for each "
                         "comma-separated D: time, R-hat, ESS and, per chain, the fraction of "
                         "draws whose smallest weight is below 0.05")
     args = p.parse_args()
@@ -245,10 +245,10 @@ def main():
         for case in args.cases:
             X, K = make_data(case, args.data_seed)
             for d in (int(v) for v in args.long_nuts.split(",")):
-                m, el, _ = fit(X, K, "nuts", args.seed, d, 1000, 4)
+                m, el, _ = fit(X, K, "nuts", args.seed, d, 1000, args.chains)
                 rmax, emin, wmin = summarise(m)
-                frac = [round(float(np.mean(c < 0.05)), 3) for c in wmin.reshape(4, -1)]
-                print(f"  {case} nuts 4x(1000+{d}): {el:.1f} s  R-hat {rmax:.3f}  ESS {emin:.0f}  "
+                frac = [round(float(np.mean(c < 0.05)), 3) for c in wmin.reshape(args.chains, -1)]
+                print(f"  {case} nuts {args.chains}x(1000+{d}): {el:.1f} s  R-hat {rmax:.3f}  ESS {emin:.0f}  "
                       f"fraction of draws with smallest weight < 0.05, per chain {frac}  [{load()}]",
                       flush=True)
         return
