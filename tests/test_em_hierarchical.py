@@ -14,6 +14,8 @@ import pytest
 
 import bayesgmm as bg
 from bayesgmm import GaussianMixture
+from bayesgmm.em._degeneracy import regularisation_held, scatter_collapsed
+from bayesgmm.em._engine import _Data
 from bayesgmm.em._hierarchical import agglomerate, transform
 from bayesgmm.exceptions import DegenerateComponentWarning, SelectionWarning
 
@@ -140,6 +142,61 @@ def test_tight_cluster_with_enough_points_is_not_near_singular():
         gm = GaussianMixture(2, means_init=[[0, 0, 0], [10, 10, 10]], tol=1e-8,
                              max_iter=500, random_state=0).fit(X)
     assert gm.degenerate_components_.size == 0
+
+
+# Old Faithful, VVE, K=4: the spurious maximum (-1088.632) the default start
+# reached before the scatter test; component 1 holds the six rows with
+# waiting == 90, and the shared orientation's tilt (0.0053 rad) leaks 7.7e-7 of
+# the eruptions spread into its thin direction, above COLLAPSED x its largest
+# variance, so its fitted covariance does not look held up by reg_covar
+_VVE4_MEANS = [[4.283290179803449, 79.64661439169672], [4.558209973726144, 90.0],
+               [1.8674868179860378, 52.122747353500856], [2.164822933054283, 56.254857664099]]
+_VVE4_WEIGHTS = [0.6205822630828725, 0.02203749769027709, 0.14955231537906905,
+                 0.20782792384778143]
+_VVE4_COVS = [[[1.6172574337338305e-01, 1.7437086986968708e-01],
+               [1.7437086986968708e-01, 3.3219602237131653e+01]],
+              [[2.7696419891331352e-02, -1.4607731224429495e-04],
+               [-1.4607731224429495e-04, 2.5410323170075938e-06]],
+              [[7.3022035589325870e-03, 1.0615254902286146e-01],
+               [1.0615254902286146e-01, 2.0132096314627457e+01]],
+              [[8.2427008104341906e-02, 1.9501673702178812e-01],
+               [1.9501673702178812e-01, 3.7054423600768800e+01]]]
+
+
+def test_tie_hidden_by_a_shared_orientation_is_near_singular():
+    X = np.asarray(bg.datasets.load_old_faithful(), dtype=float)
+    gm = GaussianMixture(4, covariance_type="VVE", means_init=_VVE4_MEANS,
+                         weights_init=_VVE4_WEIGHTS,
+                         precisions_init=np.linalg.inv(_VVE4_COVS), tol=1e-8, max_iter=2000,
+                         split_merge=0)
+    with pytest.warns(DegenerateComponentWarning,
+                      match=r"Component\(s\) 1 \(variance ratio 9.6e-09, 5.99 observations"):
+        gm.fit(X)
+    assert gm.lower_bound_ * X.shape[0] == pytest.approx(-1088.632, abs=1e-3)
+    assert gm.degenerate_components_.tolist() == [1]
+    # the fitted covariance alone does not show the tie ...
+    cov = gm._covariance_model
+    assert not regularisation_held(cov, gm.covariances_, gm.reg_covar)[1]
+    # ... the component's own observations do (and the other three are genuine)
+    params = (gm.weights_, gm.means_, gm.covariances_, gm.precisions_cholesky_)
+    data = _Data(X)
+    assert scatter_collapsed(data, params, cov, [0, 1, 2, 3]).tolist() == [False, True, False,
+                                                                         False]
+
+
+@pytest.mark.parametrize("ct", ["VVE", "VEV", "EVE", "full"])
+def test_scatter_of_a_tight_genuine_cluster_is_not_collapsed(ct):
+    # 30 points with spread 1e-3 of the data's in both directions, far away:
+    # the component is tiny but its observations vary in every direction
+    rng = np.random.RandomState(1)
+    X = np.r_[rng.randn(200, 2) * [1.0, 10.0], 1e-3 * rng.randn(30, 2) + [20.0, 0.0]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DegenerateComponentWarning)
+        gm = GaussianMixture(2, covariance_type=ct, means_init=[[0, 0], [20, 0]], tol=1e-8,
+                             max_iter=500, split_merge=0).fit(X)
+    assert gm.degenerate_components_.size == 0
+    params = (gm.weights_, gm.means_, gm.covariances_, gm.precisions_cholesky_)
+    assert not scatter_collapsed(_Data(X), params, gm._covariance_model, [1])[0]
 
 
 def test_large_reg_covar_is_the_users_choice():

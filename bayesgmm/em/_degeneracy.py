@@ -9,7 +9,8 @@
   collapsed after an M-step (the type-specific collapse test is the
   covariance type's ``collapsed``) and their re-seeding at the
   worst-explained observations.
-* :func:`relative_variances` and :func:`warn_near_singular` -- the check of
+* :func:`relative_variances`, :func:`regularisation_held`,
+  :func:`scatter_collapsed` and :func:`warn_near_singular` -- the check of
   a finished initialisation: a component whose variance in some direction is
   below :data:`NEAR_SINGULAR` times the data's variance in that direction
   sits on tied values or a single observation (a spurious maximum of the
@@ -29,6 +30,7 @@ import warnings
 
 import numpy as np
 
+from bayesgmm import _kernels
 from bayesgmm.em._engine import _block_stats_em
 from bayesgmm.exceptions import DegenerateComponentWarning
 
@@ -223,6 +225,74 @@ def regularisation_held(covariance, covariances, reg_covar):
     full = covariance.to_full(covs, k, d)
     lam = np.linalg.eigvalsh(full)
     return lam[:, 0] - reg_covar <= COLLAPSED * lam[:, -1]
+
+
+def _block_scatter(x, w, offset, means, prec_chol, covariance, log_weights, which):
+    """One block's responsibility-weighted (weight, sum, sum of outer products)
+    of ``x - means[j]`` for the components ``which``."""
+    _, log_resp = _kernels.mixture_log_likelihood(
+        x, means, prec_chol, covariance, log_weights, responsibilities=True
+    )
+    r = np.exp(log_resp[:, which])
+    if w is not None:
+        r = r * w[:, None]
+    d = x.shape[1]
+    sx = np.empty((len(which), d))
+    sxx = np.empty((len(which), d, d))
+    for i, j in enumerate(which):
+        xc = x - means[j]
+        sx[i] = r[:, i] @ xc
+        sxx[i] = (xc * r[:, i, None]).T @ xc
+    return _Moments(r.sum(axis=0), sx, sxx)
+
+
+def scatter_collapsed(data, params, covariance, components):
+    """Per listed component: whether its own observations carry no variance in some direction.
+
+    The responsibility-weighted scatter matrix of the data about the
+    component's mean (what an unconstrained M-step would give, without
+    ``reg_covar``), and whether its smallest eigenvalue is at most
+    :data:`COLLAPSED` times its largest: the observations lie (up to
+    rounding) on tied values, a point or a line. :func:`regularisation_held`
+    asks the same of the *fitted* covariance, which for the models with a
+    constrained shape or orientation (``VVE``, ``VEV``, ``EVE``, ...) is not
+    the component's scatter: a shared orientation tilted slightly off the
+    axis of a tied feature leaks the other features' spread into the thin
+    direction and hides the tie. One extra pass over the data (an E-step);
+    called only for the few components that are already near-singular in
+    size (:data:`NEAR_SINGULAR`).
+
+    Parameters
+    ----------
+    data : bayesgmm.em._engine._Data
+    params : tuple
+        ``(weights, means, covariances, precisions_cholesky)`` of the fit,
+        means in the data's coordinates.
+    covariance : CovarianceModel
+    components : sequence of int
+
+    Returns
+    -------
+    ndarray of bool, one per listed component (True for one with no
+    responsibility at all).
+    """
+    which = np.asarray(components, dtype=int)
+    if not which.size:
+        return np.zeros(0, dtype=bool)
+    weights, means, _, prec_chol = params
+    with np.errstate(divide="ignore"):
+        log_w = np.log(np.asarray(weights, dtype=np.float64))
+    mom = data.map_reduce(_block_scatter, np.asarray(means), prec_chol, covariance, log_w, which)
+    out = np.ones(which.size, dtype=bool)
+    for i in range(which.size):
+        w = float(mom.w[i])
+        if not w > 0:
+            continue
+        mean_c = mom.sx[i] / w
+        scatter = mom.sxx[i] / w - np.outer(mean_c, mean_c)
+        lam = np.linalg.eigvalsh(0.5 * (scatter + scatter.T))
+        out[i] = lam[0] <= COLLAPSED * max(float(lam[-1]), 0.0)
+    return out
 
 
 def too_few_observations(covariance, n_effective, n_features):

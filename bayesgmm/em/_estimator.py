@@ -36,6 +36,7 @@ from bayesgmm.em._degeneracy import (
     Degeneracy,
     regularisation_held,
     relative_variances,
+    scatter_collapsed,
     too_few_observations,
     warn_near_singular,
     warn_reg_covar_scale,
@@ -935,6 +936,14 @@ class GaussianMixture(EstimatorMixin):
         :func:`~bayesgmm.em._degeneracy.too_few_observations`); a tight, genuine
         cluster far from the others is neither;
         for ``tied`` covariances, all components when the shared one is.
+        A component small enough but not held up by ``reg_covar`` in its
+        fitted covariance is also near-singular when its own observations'
+        weighted scatter is singular
+        (:func:`~bayesgmm.em._degeneracy.scatter_collapsed`): with a shared
+        orientation or shape, the fitted covariance can leak other features'
+        spread into a tied feature's direction (Old Faithful, VVE, K=4: six
+        rows with ``waiting == 90``). Not for fits with missing values or a
+        noise component, where the fitted covariance alone decides.
         """
         covs = params[2]
         if covs is None:
@@ -946,6 +955,12 @@ class GaussianMixture(EstimatorMixin):
         if cov.shared:  # one covariance for every component
             tiny, held = np.repeat(tiny, self.n_components), np.repeat(held, self.n_components)
         few = too_few_observations(cov, n_eff, params[1].shape[1])
+        unsure = np.flatnonzero(tiny & ~(held | few))
+        if unsure.size and not cov.shared and self._noise_fit is None and not isinstance(
+                data, MissingData):
+            # a constrained shape or orientation (VVE, VEV, ...) can hide a tie
+            # from the fitted covariance: ask the component's own observations
+            held[unsure] = scatter_collapsed(data, params, cov, unsure)
         return np.flatnonzero(tiny & (held | few))
 
     def _log_prior(self, params, shift):
