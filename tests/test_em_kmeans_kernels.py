@@ -69,3 +69,19 @@ def test_label_statistics_block_equals_the_kernel(ct, weighted):
     np.testing.assert_allclose(got.sxx, want.sxx, rtol=1e-10)
     assert got.weight == pytest.approx(want.weight) and got.n == want.n
     np.testing.assert_array_equal(got.centre, want.centre)
+
+
+def test_two_level_draw_equals_searchsorted_of_the_whole_cumsum():
+    # the k-means++ draw by block, then by row within the block, picks the
+    # rows that searchsorted(cumsum(closest), target) picks
+    from bayesgmm.em._init import _draw_proportional
+
+    rng = np.random.RandomState(5)
+    closest = rng.exponential(size=1000) * (rng.uniform(size=1000) > 0.3)
+    bounds = [0, 130, 400, 401, 777, 1000]
+    spans = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+    block_pot = np.array([closest[sl].sum() for sl in spans])
+    targets = np.r_[rng.uniform(size=200) * block_pot.sum(), 0.0, block_pot.sum()]
+    got = _draw_proportional(closest, spans, block_pot, targets)
+    want = np.clip(np.searchsorted(np.cumsum(closest), targets), None, 999)
+    assert np.array_equal(got, want)

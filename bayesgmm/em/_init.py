@@ -412,16 +412,22 @@ def _kmeans_plusplus(data, shift, rows, k, rng):
     is one, otherwise (dask, or more than :data:`_CENTRED_COPY_VALUES`
     values) on a random subsample of at most 20,000 (dask) or 200,000 rows.
     The candidates' potentials are one compiled pass over the rows
-    (:mod:`bayesgmm.em._kmeans`).
+    (:mod:`bayesgmm.em._kmeans`), block by block on the engine's threads;
+    a candidate is drawn by finding its block from the blocks' potentials,
+    then its row from the cumulative sum of that block alone
+    (:func:`_draw_proportional`).
     Returns (centers in shifted coordinates, global row indices).
     """
-    if rows is not data:
+    own = rows is data
+    if not own:
         sub_idx, X, w = None, rows.X, data.sample_weight
+        blocks = rows
     else:
         m = min(data.n, 20000 if data.dask else 200000)
         sub_idx = np.sort(rng.choice(data.n, size=m, replace=False))
         X = data.rows(sub_idx) - shift
         w = None if data.sample_weight is None else np.asarray(data.sample_weight)[sub_idx]
+        blocks = _Data(X, w, n_components=k, n_threads=1 if data.dask else data.n_threads)
     n = X.shape[0]
     n_trials = 2 + int(np.log(k))
     first = rng.randint(n) if w is None else rng.choice(n, p=w / w.sum())
@@ -429,23 +435,57 @@ def _kmeans_plusplus(data, shift, rows, k, rng):
     # squared distances to the nearest centre so far (weighted), computed
     # directly (no |x|^2 - 2 x.c + |c|^2 cancellation) in one compiled pass
     closest = np.full(n, np.inf)
-    pot = update_closest(X, X[first], closest, w)
-    dist = np.empty((n_trials, n))
-    for _ in range(1, k):
-        if pot <= 0:
-            cand = rng.randint(n, size=n_trials)
-        else:
-            cand = np.searchsorted(np.cumsum(closest), rng.uniform(size=n_trials) * pot)
-            cand = np.clip(cand, None, n - 1)
-        pots = trial_potentials(X, X[cand], closest, w, dist)
-        best = int(np.argmin(pots))
-        idx.append(int(cand[best]))
-        np.copyto(closest, dist[best])  # no new array: no fresh pages each centre
-        pot = pots[best]
+    ends = [int(s) for s in blocks.offsets[1:]] + [n]
+    spans = [slice(int(s), e) for s, e in zip(blocks.offsets, ends)]
+    wb = [None if w is None else w[sl] for sl in spans]
+    # each block's candidate distances: a buffer per block, reused every round
+    dist = [np.empty((n_trials, sl.stop - sl.start)) for sl in spans]
+    try:
+        centre = X[first]
+        block_pot = np.array(blocks._map(
+            lambda i, s, t: update_closest(X[spans[i]], centre, closest[spans[i]], wb[i])))
+        for _ in range(1, k):
+            pot = float(np.sum(block_pot))
+            if pot <= 0:
+                cand = rng.randint(n, size=n_trials)
+            else:
+                cand = _draw_proportional(closest, spans, block_pot, rng.uniform(size=n_trials) * pot)
+            trial = X[cand]
+            pots = np.array(blocks._map(
+                lambda i, s, t: trial_potentials(X[spans[i]], trial, closest[spans[i]], wb[i],
+                                                 dist[i])))
+            best = int(np.argmin(pots.sum(axis=0)))
+            idx.append(int(cand[best]))
+            for sl, dd in zip(spans, dist):
+                closest[sl] = dd[best]
+            block_pot = pots[:, best]
+    finally:
+        if own:
+            blocks.close()
     idx = np.asarray(idx)
     centers = X[idx].copy()
     glob = idx if sub_idx is None else sub_idx[idx]
     return centers, glob
+
+
+def _draw_proportional(closest, spans, block_pot, targets):
+    """Rows at the cumulative ``targets`` of ``closest`` (``searchsorted`` of its cumsum).
+
+    Two levels: the block whose cumulative potential first reaches the target,
+    then the row within that block (one cumulative sum of that block, not of
+    every row).
+    """
+    cum = np.cumsum(block_pot)
+    out = np.empty(len(targets), dtype=np.int64)
+    local = {}
+    for j, t in enumerate(targets):
+        b = min(int(np.searchsorted(cum, t)), len(spans) - 1)
+        if b not in local:
+            local[b] = np.cumsum(closest[spans[b]])
+        c = local[b]
+        r = min(int(np.searchsorted(c, t - (cum[b - 1] if b else 0.0))), c.shape[0] - 1)
+        out[j] = spans[b].start + r
+    return out
 
 
 def _lloyd(rows, shift, centers, max_iter=300, tol=1e-4, labels=None):
