@@ -14,6 +14,7 @@ import pytest
 
 import bayesgmm as bg
 from bayesgmm import GaussianMixture
+from bayesgmm.covariance import get_covariance_type
 from bayesgmm.em._degeneracy import regularisation_held, scatter_collapsed
 from bayesgmm.em._engine import _Data
 from bayesgmm.em._hierarchical import agglomerate, transform
@@ -197,6 +198,23 @@ def test_scatter_of_a_tight_genuine_cluster_is_not_collapsed(ct):
     assert gm.degenerate_components_.size == 0
     params = (gm.weights_, gm.means_, gm.covariances_, gm.precisions_cholesky_)
     assert not scatter_collapsed(_Data(X), params, gm._covariance_model, [1])[0]
+
+
+def test_scatter_on_one_point_or_tied_values_in_one_dimension_is_collapsed():
+    # a component on three copies of one point (no variance in any direction)
+    # and a one-dimensional component on tied values: its scatter has no other
+    # direction to compare with, so the fitted covariance gives the scale
+    full = get_covariance_type("full")
+    X = np.r_[np.random.RandomState(2).randn(50, 2), np.full((3, 2), 7.0)]
+    means = np.array([X[:50].mean(axis=0), [7.0, 7.0]])
+    covs = np.array([np.cov(X[:50].T), 1e-6 * np.eye(2)])
+    params = (np.array([50 / 53, 3 / 53]), means, covs, full.precision_cholesky(covs))
+    assert scatter_collapsed(_Data(X), params, full, [0, 1]).tolist() == [False, True]
+    X1 = np.r_[np.random.RandomState(3).randn(50, 1), np.full((5, 1), 4.0)]
+    means1 = np.array([X1[:50].mean(axis=0), [4.0]])
+    covs1 = np.array([[[X1[:50].var()]], [[1e-6]]])
+    params1 = (np.array([50 / 55, 5 / 55]), means1, covs1, full.precision_cholesky(covs1))
+    assert scatter_collapsed(_Data(X1), params1, full, [0, 1]).tolist() == [False, True]
 
 
 def test_large_reg_covar_is_the_users_choice():

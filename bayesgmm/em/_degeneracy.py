@@ -253,7 +253,9 @@ def scatter_collapsed(data, params, covariance, components):
     component's mean (what an unconstrained M-step would give, without
     ``reg_covar``), and whether its smallest eigenvalue is at most
     :data:`COLLAPSED` times its largest: the observations lie (up to
-    rounding) on tied values, a point or a line. :func:`regularisation_held`
+    rounding) on tied values, a point or a line (largest: of the scatter's
+    and of the fitted covariance's eigenvalues, so that a one-dimensional
+    component on tied values counts too). :func:`regularisation_held`
     asks the same of the *fitted* covariance, which for the models with a
     constrained shape or orientation (``VVE``, ``VEV``, ``EVE``, ...) is not
     the component's scatter: a shared orientation tilted slightly off the
@@ -279,19 +281,26 @@ def scatter_collapsed(data, params, covariance, components):
     which = np.asarray(components, dtype=int)
     if not which.size:
         return np.zeros(0, dtype=bool)
-    weights, means, _, prec_chol = params
+    weights, means, covs, prec_chol = params
+    means = np.asarray(means, dtype=np.float64)
     with np.errstate(divide="ignore"):
         log_w = np.log(np.asarray(weights, dtype=np.float64))
-    mom = data.map_reduce(_block_scatter, np.asarray(means), prec_chol, covariance, log_w, which)
+    mom = data.map_reduce(_block_scatter, means, prec_chol, covariance, log_w, which)
+    # the scale of "no variance": the larger of the scatter's and the fitted
+    # covariance's largest variance (in one dimension the scatter alone has
+    # no other direction to compare with)
+    k = 1 if covariance.shared else means.shape[0]
+    fitted = covariance.to_full(np.asarray(covs, dtype=np.float64), k, means.shape[1])
     out = np.ones(which.size, dtype=bool)
-    for i in range(which.size):
+    for i, j in enumerate(which):
         w = float(mom.w[i])
         if not w > 0:
             continue
         mean_c = mom.sx[i] / w
         scatter = mom.sxx[i] / w - np.outer(mean_c, mean_c)
         lam = np.linalg.eigvalsh(0.5 * (scatter + scatter.T))
-        out[i] = lam[0] <= COLLAPSED * max(float(lam[-1]), 0.0)
+        top = max(float(lam[-1]), float(np.linalg.eigvalsh(fitted[0 if k == 1 else j])[-1]))
+        out[i] = lam[0] <= COLLAPSED * top
     return out
 
 
