@@ -172,24 +172,30 @@ class _Full:
         return sd[:, :, None] * Lc  # chol of diag(sd) C diag(sd)
 
     def draw_likelihood(self, rng, n, S):
-        """``Sigma ~ IW(n - D - 1, S)`` (density proportional to the likelihood); returns L."""
+        """``Sigma_k ~ IW(n_k - D - 1, S_k)`` (density proportional to the likelihood);
+        ``n`` (m,), ``S`` (m, D, D); returns the factors L (m, D, D)."""
         D = self.D
+        m = n.shape[0]
         nu = n - D - 1.0
         # Bartlett: W = Lw A A^T Lw^T ~ Wishart(nu, S^-1); Sigma = W^-1
-        A = np.tril(rng.standard_normal((D, D)), -1)
-        A[np.arange(D), np.arange(D)] = np.sqrt(rng.chisquare(nu - np.arange(D)))
+        A = np.tril(rng.standard_normal((m, D, D)), -1)
+        d = np.arange(D)
+        A[:, d, d] = np.sqrt(rng.chisquare(nu[:, None] - d[None, :]))
         Lw = np.linalg.cholesky(np.linalg.inv(S))
         B = Lw @ A  # W = B B^T, Sigma = B^-T B^-1
         Binv = np.linalg.inv(B)
-        return np.linalg.cholesky(Binv.T @ Binv)
+        return np.linalg.cholesky(np.swapaxes(Binv, -1, -2) @ Binv)
 
     def likelihood_ok(self, n, S):
-        return n > 2 * self.D and np.all(np.linalg.eigvalsh(S) > 1e-12 * np.trace(S))
+        """(K,) bool: ``n_k > 2 D`` and ``S_k`` positive definite (IW(n_k - D - 1, S_k) proper)."""
+        ev = np.linalg.eigvalsh(S)
+        return (n > 2 * self.D) & (ev[:, 0] > 1e-12 * np.abs(ev[:, -1]))
 
     def rw_scales(self, n, Shat):
-        """Random-walk step sizes per packed coordinate from ``n_k`` and ``Shat`` (D, D)."""
-        sc = np.sqrt(np.diag(Shat))[self.rows] / math.sqrt(n + 2.0)
-        sc[self.diag] = 1.0 / math.sqrt(2.0 * (n + 2.0))
+        """Random-walk step sizes (K, P) per packed coordinate from ``n`` (K,) and ``Shat`` (K, D, D)."""
+        sdh = np.sqrt(np.diagonal(Shat, axis1=-2, axis2=-1))
+        sc = sdh[:, self.rows] / np.sqrt(n + 2.0)[:, None]
+        sc[:, self.diag] = (1.0 / np.sqrt(2.0 * (n + 2.0)))[:, None]
         return sc * 2.38 / math.sqrt(self.P) * 0.8
 
 
@@ -228,22 +234,23 @@ class _Diag:
         return self.chol(np.log(sd))
 
     def draw_likelihood(self, rng, n, S):
-        """Each variance ``~ InvGamma(n/2 - 1, S_dd / 2)`` (proportional to its likelihood)."""
-        v = (np.diag(S) / 2.0) / rng.gamma(n / 2.0 - 1.0, size=self.D)
+        """Each variance ``~ InvGamma(n_k/2 - 1, S_k,dd / 2)`` (proportional to its likelihood)."""
+        Sd = np.diagonal(S, axis1=-2, axis2=-1)
+        v = (Sd / 2.0) / rng.gamma((n / 2.0 - 1.0)[:, None], size=Sd.shape)
         return self.chol(0.5 * np.log(v))
 
     def likelihood_ok(self, n, S):
-        return n > 2 and np.all(np.diag(S) > 0)
+        return (n > 2) & np.all(np.diagonal(S, axis1=-2, axis2=-1) > 0, axis=-1)
 
     def rw_scales(self, n, Shat):
-        return np.full(self.D, 2.38 / math.sqrt(self.D) * 0.8 / math.sqrt(2.0 * (n + 2.0)))
+        return np.repeat((2.38 / math.sqrt(self.D) * 0.8 / np.sqrt(2.0 * (n + 2.0)))[:, None], self.D, axis=1)
 
 
 def cov_loglik(L, n, S):
     """``sum_{n in k} log N(x_n | mu, L L^T)`` from ``n`` and the scatter ``S`` about ``mu``."""
     D = L.shape[-1]
     A = np.linalg.inv(L)
-    tr = np.einsum("...ij,...jk,...ik->...", A, S, A)  # tr(A S A^T)
+    tr = np.sum((A @ S) * A, axis=(-2, -1))  # tr(A S A^T)
     return -0.5 * n * D * _LOG_2PI - n * _logdiag(L).sum(-1) - 0.5 * tr
 
 
@@ -275,11 +282,11 @@ class GibbsGMM:
     def log_component_densities(self, w, mu, L):
         """(N, K): ``log w_k + log N(x_n | mu_k, L_k L_k^T)``."""
         A = np.linalg.inv(L)  # (K, D, D)
-        diff = self.X[:, None, :] - mu[None, :, :]  # (N, K, D)
-        y = np.einsum("kij,nkj->nki", A, diff)
+        diff = self.X[None, :, :] - mu[:, None, :]  # (K, N, D)
+        y = diff @ np.swapaxes(A, -1, -2)  # rows A_k (x_n - mu_k)
         with np.errstate(divide="ignore"):
             lw = np.log(w)
-        return lw - 0.5 * self.D * _LOG_2PI - _logdiag(L).sum(-1) - 0.5 * np.sum(y * y, axis=-1)
+        return lw - 0.5 * self.D * _LOG_2PI - _logdiag(L).sum(-1) - 0.5 * np.sum(y * y, axis=-1).T
 
     def log_prior_theta(self, w, mu, u):
         """Log prior of (w on the simplex's first K-1 coordinates, mu, u unconstrained)."""
@@ -343,45 +350,48 @@ class GibbsGMM:
         return mu + self.shift
 
     def draw_cov(self, rng, n, S, L):
+        """The cycle of Metropolis-Hastings kernels for all components at once (each
+        component's acceptances are independent).  With ``n_k = 0`` the prior
+        proposal is always accepted (an exact prior draw) and the random walk
+        targets the prior."""
         cv = self.cov
+        K = self.K
         L = L.copy()
-        for k in range(self.K):
-            nk, Sk = n[k], S[k]
-            if nk == 0:  # the conditional is the prior
-                L[k] = cv.draw_prior(rng, 1)[0]
-                continue
-            cur_lp = cv.log_prior_sigma(L[k])
-            cur_ll = cov_loglik(L[k], nk, Sk)
-            # (a) likelihood-shaped independence proposal: accept on the prior ratio
-            if cv.likelihood_ok(nk, Sk):
-                self.tries[0] += 1
-                Lp = cv.draw_likelihood(rng, nk, Sk)
-                lp = cv.log_prior_sigma(Lp)
-                if np.log(rng.random()) < lp - cur_lp:
-                    L[k], cur_lp, cur_ll = Lp, lp, cov_loglik(Lp, nk, Sk)
-                    self.accept[0] += 1
-            # (b) prior independence proposal: accept on the likelihood ratio
-            self.tries[1] += 1
-            Lp = cv.draw_prior(rng, 1)[0]
-            ll = cov_loglik(Lp, nk, Sk)
-            if np.log(rng.random()) < ll - cur_ll:
-                L[k], cur_lp, cur_ll = Lp, cv.log_prior_sigma(Lp), ll
-                self.accept[1] += 1
-            # (c) random walk in the unconstrained coordinates (with the Jacobian)
-            Shat = (Sk + np.diag(cv.sig**2)) / (nk + 1.0)
-            sc = cv.rw_scales(nk, Shat)
-            u = cv.unconstrained(L[k])
-            cur = cur_lp + cv.log_jac_u(L[k]) + cur_ll
-            for _ in range(self.n_rw):
-                self.tries[2] += 1
-                up = u + sc * rng.standard_normal(u.size)
-                Lp = cv.chol(up)
-                new = cv.log_prior_u(up) + cov_loglik(Lp, nk, Sk)
-                if np.log(rng.random()) < new - cur:
-                    u, cur = up, new
-                    self.accept[2] += 1
-            L[k] = cv.chol(u)
-        return L
+        cur_lp = cv.log_prior_sigma(L)
+        cur_ll = cov_loglik(L, n, S)
+        # (a) likelihood-shaped independence proposal: accept on the prior ratio
+        ok = cv.likelihood_ok(n, S)
+        if ok.any():
+            idx = np.flatnonzero(ok)
+            Lp = cv.draw_likelihood(rng, n[idx], S[idx])
+            lp = cv.log_prior_sigma(Lp)
+            acc = np.log(rng.random(idx.size)) < lp - cur_lp[idx]
+            self.tries[0] += idx.size
+            self.accept[0] += acc.sum()
+            a = idx[acc]
+            L[a], cur_lp[a] = Lp[acc], lp[acc]
+            cur_ll[a] = cov_loglik(L[a], n[a], S[a])
+        # (b) prior independence proposal: accept on the likelihood ratio
+        Lp = cv.draw_prior(rng, K)
+        ll = cov_loglik(Lp, n, S)
+        acc = np.log(rng.random(K)) < ll - cur_ll
+        self.tries[1] += K
+        self.accept[1] += acc.sum()
+        L[acc], cur_lp[acc], cur_ll[acc] = Lp[acc], cv.log_prior_sigma(Lp[acc]), ll[acc]
+        # (c) random walk in the unconstrained coordinates (with the Jacobian); step
+        # sizes from n_k and S_k only
+        Shat = (S + np.diag(cv.sig**2)) / (n + 1.0)[:, None, None]
+        sc = cv.rw_scales(n, Shat)  # (K, P)
+        u = cv.unconstrained(L)
+        cur = cur_lp + cv.log_jac_u(L) + cur_ll
+        for _ in range(self.n_rw):
+            up = u + sc * rng.standard_normal(u.shape)
+            new = cv.log_prior_u(up) + cov_loglik(cv.chol(up), n, S)
+            acc = np.log(rng.random(K)) < new - cur
+            u[acc], cur[acc] = up[acc], new[acc]
+            self.tries[2] += K
+            self.accept[2] += acc.sum()
+        return cv.chol(u)
 
     def sweep(self, rng, state):
         w, mu, L = state
