@@ -468,6 +468,26 @@ def split_rhat(x):
     return max(rh(xs), rh(np.abs(xs - np.median(xs))))
 
 
+def bulk_ess(x):
+    """Bulk ESS (arviz-stats, rank-normalised) of x (chains, draws); NaN without arviz-stats."""
+    try:
+        import arviz_stats as azs
+    except ImportError:  # pragma: no cover
+        return float("nan")
+    return float(azs.ess(np.asarray(x, dtype=float), method="bulk", chain_axis=0, draw_axis=1))
+
+
+def transitions(w, lo=0.05, hi=0.15):
+    """Number of moves between ``w < lo`` and ``w > hi`` (a hysteresis count of mode switches)."""
+    state, n = None, 0
+    for v in w:
+        s = 0 if v < lo else (1 if v > hi else None)
+        if s is not None:
+            n += state is not None and s != state
+            state = s
+    return n
+
+
 def label_invariant(draws):
     """Label-invariant summaries per draw: sorted weights, log-likelihood, sorted first mean coordinate."""
     w = np.sort(draws["weights"], axis=-1)
@@ -513,10 +533,11 @@ def reference(case, chains=4, sweeps=20000, burn=1000, thin=1, seed=0, data_seed
     per = np.array([hp.fractions(w, cuts) for w in wmins])
     inv = [label_invariant(d) for d in res]
     rhat = {k: split_rhat(np.stack([i[k] for i in inv])) for k in inv[0]}
+    ess = {k: bulk_ess(np.stack([i[k] for i in inv])) for k in inv[0]}
     acc = g.accept / np.maximum(g.tries, 1)
     return dict(X=X, K=K, wmin=wmins, pooled=pooled, modes=modes, cuts=cuts, fractions=hp.fractions(pooled, cuts),
                 per_chain=per, spread=float(np.max(np.ptp(per, axis=0))) if len(per) > 1 else float("nan"),
-                rhat=rhat, times=times, acceptance=acc, draws=res)
+                rhat=rhat, ess=ess, times=times, acceptance=acc, draws=res)
 
 
 def main(argv=None):
@@ -532,6 +553,7 @@ def main(argv=None):
     p.add_argument("--thin", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-seed", type=int, default=0)
+    p.add_argument("--save", default=None, help="write the per-chain label-invariant draws to this .npz")
     a = p.parse_args(argv)
     here = os.path.dirname(os.path.abspath(__file__))
     try:
@@ -552,9 +574,25 @@ def main(argv=None):
     for c, f in enumerate(r["per_chain"]):
         print(f"  chain {c} fractions {np.round(f, 3).tolist()}")
     print(f"  max spread between chains {r['spread']:.3f} (agree within 0.03: {r['spread'] <= 0.03})")
+    W = np.stack(r["wmin"])
+    below = (W < 0.05).astype(float)
+    e_below = bulk_ess(below)
+    print(f"  fixed cut 0.05 (as --long-nuts): P(smallest weight < 0.05) pooled {below.mean():.3f} "
+          f"(MCSE {below.std() / np.sqrt(e_below):.3f}, ESS {e_below:.0f}); per chain "
+          f"{np.round(below.mean(axis=1), 3).tolist()} (spread {np.ptp(below.mean(axis=1)):.3f}, "
+          f"R-hat {split_rhat(below):.4f})")
     for c, w in enumerate(r["wmin"]):
-        print(f"  chain {c}: P(smallest weight < 0.05) = {np.mean(w < 0.05):.3f}, mean smallest weight {w.mean():.4f}")
+        print(f"  chain {c}: mean smallest weight {w.mean():.4f}, P(< 0.05) {np.mean(w < 0.05):.3f}, "
+              f"P(> 0.15) {np.mean(w > 0.15):.3f}, switches between < 0.05 and > 0.15: {transitions(w)}")
+    hi = float(np.quantile(r["pooled"], 0.999))
+    h, edges = np.histogram(r["pooled"], bins=20, range=(0.0, hi))
+    print(f"  histogram of the pooled smallest weight on [0, {hi:.3f}] (20 bins, fraction per bin): "
+          f"{np.round(h / h.sum(), 3).tolist()}")
     print("  split R-hat (rank-normalised, folded): " + ", ".join(f"{k} {v:.4f}" for k, v in r["rhat"].items()))
+    print("  bulk ESS: " + ", ".join(f"{k} {v:.0f}" for k, v in r["ess"].items()))
+    if a.save:
+        inv = [label_invariant(d) for d in r["draws"]]
+        np.savez_compressed(a.save, **{k: np.stack([i[k] for i in inv]) for k in inv[0]})
     print(f"  load at end {'%.2f %.2f %.2f' % os.getloadavg()}")
 
 
