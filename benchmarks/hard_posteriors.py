@@ -161,13 +161,16 @@ def run_case(case, args, out):
     pooled = np.concatenate(refs)
     ref_modes, cuts = modes_and_cuts(pooled)
     ref_frac = fractions(pooled, cuts)
+    ref_below = float(np.mean(pooled < 0.05))  # the fixed cut of --long-nuts, informative when no valley is found
     per_run = [fractions(w, cuts) for w in refs]
     spread = float(np.max(np.ptp(np.array(per_run), axis=0))) if len(per_run) > 1 else float("nan")
     print(f"  reference ({args.reference}): smallest-weight modes {np.round(ref_modes, 3).tolist()}, cuts {np.round(cuts, 3).tolist()}, "
           f"fractions {np.round(ref_frac, 3).tolist()}; per run {[np.round(f, 3).tolist() for f in per_run]} "
           f"(max spread {spread:.3f}, agree: {spread <= 0.03}; "
           f"{'R-hat across the Gibbs chains' if args.reference == 'gibbs' else 'every run R-hat'} <= {RHAT_MAX}: {ref_ok}"
-          f"{'' if ref_ok else ' -- NOT a valid reference: its runs have not converged'})", flush=True)
+          f"{'' if ref_ok else ' -- NOT a valid reference: its runs have not converged'}); "
+          f"P(smallest weight < 0.05) {ref_below:.3f}, per run {[round(float(np.mean(w < 0.05)), 3) for w in refs]}",
+          flush=True)
     rows = []
     for method, kw, draws, tune in (
         ("nuts", {}, args.nuts_draws, args.nuts_tune),
@@ -178,6 +181,7 @@ def run_case(case, args, out):
         modes, _ = modes_and_cuts(wmin)
         frac = fractions(wmin, cuts)
         diff = float(np.max(np.abs(frac - ref_frac)))
+        below = float(np.mean(wmin < 0.05))
         ok = rmax <= RHAT_MAX and emin >= ESS_MIN
         extra = ""
         if method == "tempering":
@@ -187,10 +191,13 @@ def run_case(case, args, out):
         row = dict(case=case, method=method, time_s=round(el, 1), rhat_max=round(rmax, 4), ess_bulk_min=round(emin, 0),
                    chains=args.chains, draws=draws, tune=tune, modes=np.round(modes, 3).tolist(),
                    fractions=np.round(frac, 3).tolist(), ref_fractions=np.round(ref_frac, 3).tolist(),
-                   max_fraction_error=round(diff, 3), converged=ok, load=load(), warnings=warns[:4])
+                   max_fraction_error=round(diff, 3), below_005=round(below, 3), ref_below_005=round(ref_below, 3),
+                   below_005_per_chain=[round(float(np.mean(c < 0.05)), 3) for c in wmin.reshape(args.chains, -1)],
+                   converged=ok, load=load(), warnings=warns[:4])
         rows.append(row)
         print(f"  {method:9s} {args.chains}x({tune}+{draws}): {el:6.1f} s  R-hat {rmax:.3f}  ESS {emin:5.0f}  "
-              f"modes {row['modes']}  fractions {row['fractions']} (ref {row['ref_fractions']}, err {diff:.3f})"
+              f"modes {row['modes']}  fractions {row['fractions']} (ref {row['ref_fractions']}, err {diff:.3f})  "
+              f"P(w_min < 0.05) {below:.3f} (ref {ref_below:.3f}; per chain {row['below_005_per_chain']})"
               f"{extra}  [{load()}]", flush=True)
         for w in warns[:3]:
             print(f"      {w}", flush=True)
