@@ -453,7 +453,7 @@ def split_rhat(x):
     from scipy.stats import norm, rankdata
 
     x = np.asarray(x, dtype=float)
-    c, n = x.shape
+    n = x.shape[1]
     h = n // 2
     xs = np.concatenate([x[:, :h], x[:, n - h:]], axis=0)
 
@@ -558,10 +558,10 @@ def main(argv=None):
     here = os.path.dirname(os.path.abspath(__file__))
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True,
-                                text=True).stdout.strip()
+                                text=True, check=False).stdout.strip()
     except OSError:
         commit = "?"
-    print(f"gibbs reference: {vars(a)}, code {commit}, load {'%.2f %.2f %.2f' % os.getloadavg()}", flush=True)
+    print(f"gibbs reference: {vars(a)}, code {commit}, load {' '.join(f'{v:.2f}' for v in os.getloadavg())}", flush=True)
     t = time.perf_counter()
     r = reference(a.case, a.chains, a.sweeps, a.burn, a.thin, a.seed, a.data_seed)
     el = time.perf_counter() - t
@@ -585,7 +585,7 @@ def main(argv=None):
         print(f"  chain {c}: mean smallest weight {w.mean():.4f}, P(< 0.05) {np.mean(w < 0.05):.3f}, "
               f"P(> 0.15) {np.mean(w > 0.15):.3f}, switches between < 0.05 and > 0.15: {transitions(w)}")
     hi = float(np.quantile(r["pooled"], 0.999))
-    h, edges = np.histogram(r["pooled"], bins=20, range=(0.0, hi))
+    h, _ = np.histogram(r["pooled"], bins=20, range=(0.0, hi))
     print(f"  histogram of the pooled smallest weight on [0, {hi:.3f}] (20 bins, fraction per bin): "
           f"{np.round(h / h.sum(), 3).tolist()}")
     print("  split R-hat (rank-normalised, folded): " + ", ".join(f"{k} {v:.4f}" for k, v in r["rhat"].items()))
@@ -593,7 +593,7 @@ def main(argv=None):
     if a.save:
         inv = [label_invariant(d) for d in r["draws"]]
         np.savez_compressed(a.save, **{k: np.stack([i[k] for i in inv]) for k in inv[0]})
-    print(f"  load at end {'%.2f %.2f %.2f' % os.getloadavg()}")
+    print(f"  load at end {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import gibbs  # noqa: E402
+import gibbs
 
 
 def make_data(seed=0, N=300):
@@ -35,7 +35,7 @@ def make_data(seed=0, N=300):
 def summaries(w, mu, cov):
     """(chains, draws, ...) arrays -> dict of (chains, draws) arrays, components sorted by mean x0."""
     order = np.argsort(mu[..., 0], axis=-1)
-    take = lambda a: np.take_along_axis(a, order.reshape(order.shape + (1,) * (a.ndim - order.ndim)), axis=2)  # noqa: E731
+    take = lambda a: np.take_along_axis(a, order.reshape(order.shape + (1,) * (a.ndim - order.ndim)), axis=2)
     w, mu, cov = take(w), take(mu), take(cov)
     sd = np.sqrt(np.diagonal(cov, axis1=-2, axis2=-1))
     out = {}
@@ -67,7 +67,7 @@ def main():
     import bayesgmm as bg
 
     X = make_data()
-    print(f"gibbs vs nuts: N={len(X)}, K=2, D=2; {vars(a)}; load {'%.2f %.2f %.2f' % os.getloadavg()}", flush=True)
+    print(f"gibbs vs nuts: N={len(X)}, K=2, D=2; {vars(a)}; load {' '.join(f'{v:.2f}' for v in os.getloadavg())}", flush=True)
     t = time.perf_counter()
     m = bg.BayesianGMM(2, random_state=a.seed, progressbar=False, log_likelihood=False).fit(X)
     t_nuts = time.perf_counter() - t
@@ -103,7 +103,7 @@ def main():
               f"{z:6.2f} {xg.std() / xn.std():8.3f} {gibbs.split_rhat(xg):7.4f}")
     zs = np.array(zs)
     print(f"max |z| {np.abs(zs).max():.2f} over {zs.size} quantities; mean z^2 {np.mean(zs**2):.2f} (1 expected); "
-          f"load {'%.2f %.2f %.2f' % os.getloadavg()}")
+          f"load {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
 if __name__ == "__main__":
