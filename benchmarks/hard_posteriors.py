@@ -32,9 +32,14 @@ them are found on a *reference*, ``--reference``:
     every allocation equals ``MixtureDensity`` to ~1e-12), it agrees with NUTS on
     an easy posterior (``validation/results/gibbs_vs_nuts.txt``: max |z| 1.9 over
     12 quantities), and on case a four chains of 25000 sweeps reach split R-hat
-    <= 1.005 on every label-invariant summary with their fractions within 0.024
+    <= 1.005 on every label-invariant summary (75000 sweeps: <= 1.0014) with their
+    fractions below 0.05 within 0.024 (0.021)
     (``benchmarks/results/hard_posteriors_gibbs_reference_2026-11-30.txt``;
     ``validation/README.md``). It is valid when that R-hat is <= 1.01 (printed).
+    Gibbs switches slowly between the states (~17 moves between smallest weight
+    < 0.05 and > 0.15 per 25000 sweeps on case a), so it needs long chains
+    (~3 ms per sweep): 4 x 25000 sweeps take ~5 min on an idle core. Cases b and c
+    need longer chains than 4 x 40000 to agree within 0.03.
 ``tempering``
     ``--ref-runs`` (default 3) independent long tempering runs (different seeds),
     valid when every run has R-hat <= 1.01; on case a they do not (R-hat 1.1-1.14,
