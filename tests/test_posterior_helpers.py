@@ -7,12 +7,20 @@ import xarray as xr
 
 
 def truth(K=3, D=2, sep=6.0, seed=0):
+    """K separated components: means on a circle of radius ``sep`` (D >= 2) or ``sep``
+    apart on a line (D = 1: the circle's projection would put pairs of components on
+    top of each other, e.g. K = 5 at cos(4 pi / 5) = cos(6 pi / 5), and no relabelling
+    could tell them apart)."""
     rng = np.random.default_rng(seed)
-    means = rng.normal(size=(K, D)) * 0.5 + sep * np.stack(
-        [np.cos(2 * np.pi * np.arange(K) / K), np.sin(2 * np.pi * np.arange(K) / K)]
-        + [np.zeros(K)] * (D - 2),
-        axis=1,
-    )[:, :D]
+    if D == 1:
+        layout = sep * (np.arange(K) - (K - 1) / 2.0)[:, None]
+    else:
+        layout = sep * np.stack(
+            [np.cos(2 * np.pi * np.arange(K) / K), np.sin(2 * np.pi * np.arange(K) / K)]
+            + [np.zeros(K)] * (D - 2),
+            axis=1,
+        )
+    means = rng.normal(size=(K, D)) * 0.5 + layout
     A = rng.normal(size=(K, D, D)) * 0.3
     covs = np.eye(D)[None] * rng.uniform(0.5, 1.5, size=(K, 1, 1)) + A @ np.swapaxes(A, 1, 2)
     weights = rng.dirichlet(np.full(K, 5.0))
