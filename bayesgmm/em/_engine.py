@@ -242,18 +242,7 @@ class _Data:
         :meth:`prepare_workspace`) to ``func``.
         """
         if not self.dask:
-            w = self.sample_weight
-            X = self.X
-            step = self.step
-            work = self._work
-
-            def one(i, s, t):
-                kw = {"work": work[t]} if workspace and work is not None else {}
-                return func(
-                    X[s : s + step], None if w is None else w[s : s + step], s, *args, **kw
-                )
-
-            return _sum(self._map(one))
+            return _sum(self.map_blocks(func, *args, workspace=workspace))
         import dask
 
         blocks = self.X.to_delayed().ravel()
@@ -271,6 +260,22 @@ class _Data:
                 dask.delayed(_sum, pure=True)(parts[i : i + 8]) for i in range(0, len(parts), 8)
             ]
         return dask.compute(parts[0])[0]
+
+    def map_blocks(self, func, *args, workspace=False):
+        """``[func(X_b, w_b, offset_b, *args) for each block b]``, in block order, on the
+        worker threads (in-memory data only; :meth:`map_reduce` sums them)."""
+        if self.dask:
+            raise TypeError("map_blocks needs in-memory data; use map_reduce for a dask array")
+        w = self.sample_weight
+        X = self.X
+        step = self.step
+        work = self._work
+
+        def one(i, s, t):
+            kw = {"work": work[t]} if workspace and work is not None else {}
+            return func(X[s : s + step], None if w is None else w[s : s + step], s, *args, **kw)
+
+        return self._map(one)
 
     def rows(self, idx):
         idx = np.asarray(idx, dtype=int)

@@ -437,27 +437,21 @@ def _kmeans_plusplus(data, shift, rows, k, rng):
     closest = np.full(n, np.inf)
     ends = [int(s) for s in blocks.offsets[1:]] + [n]
     spans = [slice(int(s), e) for s, e in zip(blocks.offsets, ends)]
-    wb = [None if w is None else w[sl] for sl in spans]
     # each block's candidate distances: a buffer per block, reused every round
-    dist = [np.empty((n_trials, sl.stop - sl.start)) for sl in spans]
+    dist = {sl.start: np.empty((n_trials, sl.stop - sl.start)) for sl in spans}
     try:
-        centre = X[first]
-        block_pot = np.array(blocks._map(
-            lambda i, s, t: update_closest(X[spans[i]], centre, closest[spans[i]], wb[i])))
+        block_pot = np.array(blocks.map_blocks(_block_closest, X[first], closest))
         for _ in range(1, k):
             pot = float(np.sum(block_pot))
             if pot <= 0:
                 cand = rng.randint(n, size=n_trials)
             else:
                 cand = _draw_proportional(closest, spans, block_pot, rng.uniform(size=n_trials) * pot)
-            trial = X[cand]
-            pots = np.array(blocks._map(
-                lambda i, s, t: trial_potentials(X[spans[i]], trial, closest[spans[i]], wb[i],
-                                                 dist[i])))
+            pots = np.array(blocks.map_blocks(_block_trials, X[cand], closest, dist))
             best = int(np.argmin(pots.sum(axis=0)))
             idx.append(int(cand[best]))
-            for sl, dd in zip(spans, dist):
-                closest[sl] = dd[best]
+            for sl in spans:
+                closest[sl] = dist[sl.start][best]
             block_pot = pots[:, best]
     finally:
         if own:
@@ -466,6 +460,16 @@ def _kmeans_plusplus(data, shift, rows, k, rng):
     centers = X[idx].copy()
     glob = idx if sub_idx is None else sub_idx[idx]
     return centers, glob
+
+
+def _block_closest(x, w, offset, centre, closest):
+    """One block of :func:`~bayesgmm.em._kmeans.update_closest` (``closest``: all rows)."""
+    return update_closest(x, centre, closest[offset : offset + x.shape[0]], w)
+
+
+def _block_trials(x, w, offset, trial, closest, dist):
+    """One block's candidate potentials; the distances go to ``dist[offset]``."""
+    return trial_potentials(x, trial, closest[offset : offset + x.shape[0]], w, dist[offset])
 
 
 def _draw_proportional(closest, spans, block_pot, targets):
