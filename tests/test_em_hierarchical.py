@@ -205,13 +205,17 @@ def test_scatter_on_one_point_or_tied_values_in_one_dimension_is_collapsed():
     # and a one-dimensional component on tied values: its scatter has no other
     # direction to compare with, so the fitted covariance gives the scale
     full = get_covariance_type("full")
-    X = np.r_[np.random.RandomState(2).randn(50, 2), np.full((3, 2), 7.0)]
-    means = np.array([X[:50].mean(axis=0), [7.0, 7.0]])
+    # (up to a 1e-10 jitter: rounding-level spread of its own in every direction,
+    # which the scatter alone would call genuine)
+    jitter = 1e-10 * np.array([[0.0, 0.0], [1.0, -2.0], [-2.0, 1.0]])
+    X = np.r_[np.random.RandomState(2).randn(50, 2), np.full((3, 2), 7.0) + jitter]
+    means = np.array([X[:50].mean(axis=0), X[50:].mean(axis=0)])
     covs = np.array([np.cov(X[:50].T), 1e-6 * np.eye(2)])
     params = (np.array([50 / 53, 3 / 53]), means, covs, full.precision_cholesky(covs))
     assert scatter_collapsed(_Data(X), params, full, [0, 1]).tolist() == [False, True]
-    X1 = np.r_[np.random.RandomState(3).randn(50, 1), np.full((5, 1), 4.0)]
-    means1 = np.array([X1[:50].mean(axis=0), [4.0]])
+    X1 = np.r_[np.random.RandomState(3).randn(50, 1),
+               np.full((5, 1), 4.0) + 1e-10 * np.arange(5)[:, None]]
+    means1 = np.array([X1[:50].mean(axis=0), X1[50:].mean(axis=0)])
     covs1 = np.array([[[X1[:50].var()]], [[1e-6]]])
     params1 = (np.array([50 / 55, 5 / 55]), means1, covs1, full.precision_cholesky(covs1))
     assert scatter_collapsed(_Data(X1), params1, full, [0, 1]).tolist() == [False, True]
