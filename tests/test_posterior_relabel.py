@@ -156,11 +156,12 @@ def test_detect_chain_modes_reports_switched_chains():
     assert detect_chain_modes(post).multimodal
 
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import example, given, settings, strategies as st  # noqa: E402
 
 
 @settings(max_examples=15, deadline=None)
 @given(K=st.integers(1, 5), D=st.integers(1, 3), seed=st.integers(0, 10_000))
+@example(K=5, D=1, seed=83)  # found by the explore profile: two truths 0.2 sd apart before
 def test_relabel_property_undoes_any_permutation(K, D, seed):
     W, M, Cv = truth(K=K, D=D, sep=8.0, seed=seed)
     w, m, c = draws_around(W, M, Cv, chains=2, draws=5, scale=0.02, seed=seed + 1)
