@@ -20,7 +20,8 @@ cells = {
  "banknote": [("VVE", 3), ("EVE", 3), ("VVE", 4)],
  "faithful": [("EEE", 2), ("EEE", 3), ("EEE", 4), ("EEE", 6), ("VVV", 2), ("VVV", 3), ("VVV", 4), ("VEE", 2), ("VEE", 3), ("VEE", 4), ("VEE", 5), ("EVE", 2), ("EVE", 3), ("EVE", 5), ("VVE", 2), ("VVE", 3), ("EEV", 2), ("EEV", 3), ("EEV", 4), ("VEV", 2), ("VEV", 3), ("EVV", 2), ("EVV", 3), ("EVV", 4)],
 }
-args = types.SimpleNamespace(init_params=None, n_init=None, tol=1e-8, max_iter=2000, seed=0)
+args = types.SimpleNamespace(init_params=None, n_init=None, split_merge=None, prior=False, tol=1e-8,
+                             max_iter=2000, seed=0)
 ref = C.load_reference()
 for name in sys.argv[1:]:
     X = C.load_data(name); n, d = X.shape
