@@ -486,10 +486,11 @@ def test_worker_exception_reaches_caller_and_stops_workers(error):
     assert data._pool is None
 
 
+@pytest.mark.parametrize("d", [1, 4, 30])  # the compiled pass (up to 12 features) and BLAS
 @pytest.mark.parametrize("weighted", [False, True])
-def test_block_moments_diagonal_equals_full_diagonal(weighted):
+def test_block_moments_diagonal_equals_full_diagonal(weighted, d):
     rng = np.random.default_rng(5)
-    X = rng.normal(size=(5000, 4)) * [1.0, 10.0, 0.1, 3.0] + 1e6
+    X = rng.normal(size=(5000, d)) * np.resize([1.0, 10.0, 0.1, 3.0], d) + 1e6
     w = rng.uniform(0.0, 2.0, len(X)) if weighted else None
     c = X.mean(axis=0)
     full = em_module._block_moments(X, w, 0, c, 777)
@@ -499,6 +500,10 @@ def test_block_moments_diagonal_equals_full_diagonal(weighted):
     np.testing.assert_allclose(diag.sx, full.sx, rtol=1e-12, atol=1e-6)
     np.testing.assert_allclose(diag.sxx, np.diagonal(full.sxx), rtol=1e-12)
     np.testing.assert_allclose(diag.sxx, ww @ (X - c) ** 2, rtol=1e-10)
+    xc = X - c
+    np.testing.assert_allclose(full.sxx, (xc * ww[:, None]).T @ xc, rtol=1e-10, atol=1e-9 * full.w)
+    if d <= 12:  # the compiled pass fills the lower triangle from the upper one
+        np.testing.assert_array_equal(full.sxx, full.sxx.T)
 
 
 def test_concurrent_fits_in_threads_restore_blas_threads():

@@ -25,9 +25,12 @@ def test_nearest_centres_match_brute_force(weighted, shifted):
     Xs = X - (0.0 if shift is None else shift)
     Cs = C - (0.0 if shift is None else shift)
     lab = np.empty(len(X), dtype=np.int64)
-    counts, sums = _kmeans.nearest_centres_blas(X, shift, Cs, w if weighted else None, labels=lab)
+    lab[:] = np.arange(len(X)) % 3  # a previous assignment
+    before = lab.copy()
+    counts, sums, changed = _kmeans.nearest_centres_blas(X, shift, Cs, w if weighted else None, labels=lab)
     want = np.argmin(((Xs[:, None, :] - Cs[None]) ** 2).sum(-1), axis=1)
     np.testing.assert_array_equal(lab, want)
+    assert changed == np.count_nonzero(before != want)
     ww = w if weighted else np.ones(len(X))
     np.testing.assert_allclose(counts, np.bincount(want, ww, minlength=len(C)), rtol=1e-12)
     for j in range(len(C)):
@@ -73,7 +76,8 @@ def test_label_statistics_block_equals_the_kernel(ct, weighted):
 
 def test_two_level_draw_equals_searchsorted_of_the_whole_cumsum():
     # the k-means++ draw by block, then by row within the block, picks the
-    # rows that searchsorted(cumsum(closest), target) picks
+    # rows that searchsorted(cumsum(closest), target) picks (the running sum within
+    # a block: the same sums as numpy's cumsum)
     from bayesgmm.em._init import _draw_proportional
 
     rng = np.random.RandomState(5)
@@ -82,6 +86,17 @@ def test_two_level_draw_equals_searchsorted_of_the_whole_cumsum():
     spans = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
     block_pot = np.array([closest[sl].sum() for sl in spans])
     targets = np.r_[rng.uniform(size=200) * block_pot.sum(), 0.0, block_pot.sum()]
-    got = _draw_proportional(closest, spans, block_pot, targets)
+    got = _draw_proportional([closest[sl] for sl in spans], spans, block_pot, targets)
     want = np.clip(np.searchsorted(np.cumsum(closest), targets), None, 999)
     assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_first_reaching_equals_searchsorted_of_cumsum(seed):
+    rng = np.random.RandomState(seed)
+    v = rng.exponential(size=500) * (rng.uniform(size=500) > 0.5) * 10.0 ** rng.uniform(-8, 8)
+    c = np.cumsum(v)
+    # targets at, just below and just above every cumulative value, and beyond the total
+    targets = np.r_[c, np.nextafter(c, -np.inf), np.nextafter(c, np.inf), 0.0, c[-1] * 2, rng.uniform(size=50) * c[-1]]
+    for t in targets:
+        assert _kmeans.first_reaching(v, t) == min(int(np.searchsorted(c, t)), len(v) - 1)

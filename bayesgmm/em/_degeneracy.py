@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import warnings
 
+import numba
 import numpy as np
 
 from bayesgmm import _kernels
@@ -64,12 +65,74 @@ class _Moments:
         return _Moments(self.w + other.w, self.sx + other.sx, self.sxx + other.sxx)
 
 
+#: Up to this many features a block's moments are one compiled pass
+#: (:func:`_moments_tiles`); above it BLAS products per chunk are faster
+#: (measured at 12,500 rows: compiled 0.32 ms against 0.51 ms at D = 10, but
+#: 1.05 against 0.84 ms at D = 20).
+_COMPILED_MOMENTS_MAX_FEATURES = 12
+
+_MOMENTS_TILE = 128
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy",
+            fastmath={"nsz", "arcp", "contract", "reassoc"})
+def _moments_tiles(X, center, w, diagonal, sx, sxx):  # pragma: no cover - compiled
+    # tiles of rows centred and transposed into (D, T) scratch (and weighted
+    # in a second copy), then each sum a contiguous loop over the tile's rows
+    n, d = X.shape
+    T = _MOMENTS_TILE
+    has_w = w.shape[0] > 0
+    xt = np.empty((d, T))
+    wx = np.empty((d, T))
+    total = 0.0
+    for s0 in range(0, n, T):
+        nt = min(T, n - s0)
+        for i in range(nt):
+            wi = w[s0 + i] if has_w else 1.0
+            total += wi
+            for f in range(d):
+                v = X[s0 + i, f] - center[f]
+                xt[f, i] = v
+                wx[f, i] = wi * v
+        for a in range(d):
+            acc = 0.0
+            for i in range(nt):
+                acc += wx[a, i]
+            sx[a] += acc
+            for b in range(a, a + 1 if diagonal else d):
+                acc = 0.0
+                for i in range(nt):
+                    acc += wx[a, i] * xt[b, i]
+                if diagonal:  # sxx is (1, D)
+                    sxx[0, a] += acc
+                else:
+                    sxx[a, b] += acc
+    if not diagonal:
+        for a in range(d):
+            for b in range(a):
+                sxx[a, b] = sxx[b, a]
+    return total
+
+
 def _block_moments(x, w, offset, center, step=8192, diagonal=False):
     """(weight, sum x, sum x x^T) of ``x - center``; ``diagonal``: only the
     per-feature sums of squares (a vector) instead of the D x D matrix.
-    Column sums are matrix-vector products (BLAS; numpy's axis-0 reductions
-    are several times slower); temporaries are one ``step``-row chunk."""
+
+    Up to :data:`_COMPILED_MOMENTS_MAX_FEATURES` features one compiled pass
+    (no temporaries, GIL-free, so the engine's threads share the blocks);
+    above it column sums are matrix-vector products (BLAS; numpy's axis-0
+    reductions are several times slower) and temporaries one ``step``-row
+    chunk."""
     d = x.shape[1]
+    if d <= _COMPILED_MOMENTS_MAX_FEATURES:
+        sx = np.zeros(d)
+        sq = np.zeros((1, d) if diagonal else (d, d))
+        total = _moments_tiles(
+            np.asarray(x, dtype=np.float64), np.ascontiguousarray(center, dtype=np.float64),
+            np.empty(0) if w is None else np.ascontiguousarray(w, dtype=np.float64),
+            bool(diagonal), sx, sq,
+        )
+        return _Moments(float(total), sx, sq[0] if diagonal else sq)
     total = _Moments(0.0, np.zeros(d), np.zeros(d) if diagonal else np.zeros((d, d)))
     for s in range(0, x.shape[0], step):
         xc = x[s : s + step] - center

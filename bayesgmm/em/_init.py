@@ -43,6 +43,7 @@ from bayesgmm.em._engine import _Data
 from bayesgmm.em._hierarchical import hierarchical_statistics
 from bayesgmm.em._kmeans import (
     centred_on_labels,
+    first_reaching,
     label_sums,
     nearest_centres_blas,
     trial_potentials,
@@ -320,13 +321,15 @@ def _centred_rows(data, shift, k):
 
 
 class _KMStats:
-    """Additive k-means statistics: per-centre weights and sums of the nearest rows."""
+    """Additive k-means statistics: per-centre weights and sums of the nearest rows,
+    and how many rows changed centre."""
 
-    def __init__(self, counts, sums):
-        self.counts, self.sums = counts, sums
+    def __init__(self, counts, sums, changed=0):
+        self.counts, self.sums, self.changed = counts, sums, changed
 
     def __add__(self, other):
-        return _KMStats(self.counts + other.counts, self.sums + other.sums)
+        return _KMStats(self.counts + other.counts, self.sums + other.sums,
+                        self.changed + other.changed)
 
 
 
@@ -342,8 +345,8 @@ def _block_lloyd(x, w, offset, centers, shift, labels=None, work=None):
     nearest centres (at ``offset``).
     """
     lab = None if labels is None else labels[offset : offset + x.shape[0]]
-    counts, sums = nearest_centres_blas(x, shift, centers, w, labels=lab, work=work)
-    return _KMStats(counts, sums)
+    counts, sums, changed = nearest_centres_blas(x, shift, centers, w, labels=lab, work=work)
+    return _KMStats(counts, sums, changed)
 
 
 def _block_stats_kmeans_resp(x, w, offset, centers, shift, covariance):
@@ -441,17 +444,18 @@ def _kmeans_plusplus(data, shift, rows, k, rng):
     dist = {sl.start: np.empty((n_trials, sl.stop - sl.start)) for sl in spans}
     try:
         block_pot = np.array(blocks.map_blocks(_block_closest, X[first], closest))
+        current = [closest[sl] for sl in spans]  # each block's distances to the centres so far
+        best = -1  # the row of ``dist`` that holds them (-1: ``closest`` does)
         for _ in range(1, k):
             pot = float(np.sum(block_pot))
             if pot <= 0:
                 cand = rng.randint(n, size=n_trials)
             else:
-                cand = _draw_proportional(closest, spans, block_pot, rng.uniform(size=n_trials) * pot)
-            pots = np.array(blocks.map_blocks(_block_trials, X[cand], closest, dist))
+                cand = _draw_proportional(current, spans, block_pot, rng.uniform(size=n_trials) * pot)
+            pots = np.array(blocks.map_blocks(_block_trials, X[cand], closest, dist, best))
             best = int(np.argmin(pots.sum(axis=0)))
             idx.append(int(cand[best]))
-            for sl in spans:
-                closest[sl] = dist[sl.start][best]
+            current = [dist[sl.start][best] for sl in spans]
             block_pot = pots[:, best]
     finally:
         if own:
@@ -467,28 +471,35 @@ def _block_closest(x, w, offset, centre, closest):
     return update_closest(x, centre, closest[offset : offset + x.shape[0]], w)
 
 
-def _block_trials(x, w, offset, trial, closest, dist):
-    """One block's candidate potentials; the distances go to ``dist[offset]``."""
-    return trial_potentials(x, trial, closest[offset : offset + x.shape[0]], w, dist[offset])
+def _block_trials(x, w, offset, trial, closest, dist, best):
+    """One block's candidate potentials; the distances go to ``dist[offset]``.
+
+    ``best``: the row of ``dist[offset]`` chosen in the previous round, first
+    copied into the block's part of ``closest`` (here, on the worker thread,
+    where the block's rows are about to be read anyway), or -1 when
+    ``closest`` is already current.
+    """
+    mine = closest[offset : offset + x.shape[0]]
+    if best >= 0:
+        np.copyto(mine, dist[offset][best])
+    return trial_potentials(x, trial, mine, w, dist[offset])
 
 
-def _draw_proportional(closest, spans, block_pot, targets):
-    """Rows at the cumulative ``targets`` of ``closest`` (``searchsorted`` of its cumsum).
+def _draw_proportional(current, spans, block_pot, targets):
+    """Rows at the cumulative ``targets`` of the per-row potentials
+    (``searchsorted`` of their cumulative sum over all rows).
 
+    ``current``: each block's per-row potentials (in the order of ``spans``).
     Two levels: the block whose cumulative potential first reaches the target,
-    then the row within that block (one cumulative sum of that block, not of
-    every row).
+    then the row within that block, by a compiled running sum over that block
+    alone (:func:`~bayesgmm.em._kmeans.first_reaching`: the same sums, in the
+    same order, as ``numpy.cumsum``, without building the cumulative array).
     """
     cum = np.cumsum(block_pot)
     out = np.empty(len(targets), dtype=np.int64)
-    local = {}
     for j, t in enumerate(targets):
         b = min(int(np.searchsorted(cum, t)), len(spans) - 1)
-        if b not in local:
-            local[b] = np.cumsum(closest[spans[b]])
-        c = local[b]
-        r = min(int(np.searchsorted(c, t - (cum[b - 1] if b else 0.0))), c.shape[0] - 1)
-        out[j] = spans[b].start + r
+        out[j] = spans[b].start + first_reaching(current[b], t - (cum[b - 1] if b else 0.0))
     return out
 
 
@@ -503,18 +514,17 @@ def _lloyd(rows, shift, centers, max_iter=300, tol=1e-4, labels=None):
     makes, unless no row changed centre in the last iteration (then the
     centres are the means of their rows and the labels already final).
     """
-    previous = None
-    for _ in range(max_iter):
+    for it in range(max_iter):
         st = rows.map_reduce(_block_lloyd, centers, shift, labels, workspace=True)
         new = centers.copy()
         nz = st.counts > 0
         new[nz] = st.sums[nz] / st.counts[nz, None]
         moved = np.sum((new - centers) ** 2)
         centers = new
-        if labels is not None:
-            if previous is not None and np.array_equal(previous, labels):
-                return centers  # strict convergence: the labels are final
-            previous = labels.copy()
+        # the kernel counts the rows whose label changed (the first pass
+        # overwrites an unset array: its count means nothing)
+        if labels is not None and it > 0 and st.changed == 0:
+            return centers  # strict convergence: the labels are final
         if moved <= tol:
             break
     if labels is not None:

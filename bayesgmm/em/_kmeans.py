@@ -17,7 +17,8 @@ import numba
 import numpy as np
 
 __all__ = [
-    "centred_on_labels", "label_sums", "nearest_centres_blas", "trial_potentials", "update_closest",
+    "centred_on_labels", "first_reaching", "label_sums", "nearest_centres_blas", "trial_potentials",
+    "update_closest",
 ]
 
 _njit = numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"nsz", "arcp", "contract", "afn", "reassoc"})
@@ -110,6 +111,35 @@ def trial_potentials(X, candidates, closest, w=None, dist=None):
     return out
 
 
+@numba.njit(cache=True, nogil=True, error_model="numpy")  # no fastmath: the sum in row order
+def _first_reaching(values, target):  # pragma: no cover - compiled
+    acc = 0.0
+    n = values.shape[0]
+    for i in range(n):
+        acc += values[i]
+        if acc >= target:
+            return i
+    return n - 1
+
+
+def first_reaching(values, target):
+    """The first ``i`` whose running sum ``values[0] + ... + values[i]`` reaches ``target``
+    (the last index if none does).
+
+    ``min(searchsorted(cumsum(values), target), len(values) - 1)`` for
+    non-negative ``values``: the same sums in the same order as ``numpy.cumsum``,
+    in one compiled pass that stops at the answer and builds no cumulative array
+    (the k-means++ draw).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> first_reaching(np.array([1.0, 0.0, 2.0, 3.0]), 3.0), first_reaching(np.ones(3), 9.0)
+    (2, 2)
+    """
+    return int(_first_reaching(np.ascontiguousarray(values, dtype=np.float64), float(target)))
+
+
 @_njit
 def _update(X, c, closest, w):  # pragma: no cover - compiled
     n, d = X.shape
@@ -150,6 +180,7 @@ def _assign(dist, c_sq, X, shift, w, labels, counts, sums):  # pragma: no cover 
     d = X.shape[1]
     has_shift = shift.shape[0] > 0
     has_w = w.shape[0] > 0
+    changed = 0
     for i in range(n):
         best = 0
         bv = dist[0, i] + c_sq[0]
@@ -158,6 +189,8 @@ def _assign(dist, c_sq, X, shift, w, labels, counts, sums):  # pragma: no cover 
             if v < bv:
                 bv = v
                 best = j
+        if labels[i] != best:
+            changed += 1
         labels[i] = best
         wi = w[i] if has_w else 1.0
         counts[best] += wi
@@ -167,6 +200,7 @@ def _assign(dist, c_sq, X, shift, w, labels, counts, sums):  # pragma: no cover 
         else:
             for f in range(d):
                 sums[best, f] += wi * X[i, f]
+    return changed
 
 
 def nearest_centres_blas(X, shift, centres, w=None, labels=None, work=None):
@@ -175,7 +209,9 @@ def nearest_centres_blas(X, shift, centres, w=None, labels=None, work=None):
     ``X`` (n, D) rows, ``shift`` (D,) or None subtracted first, ``centres``
     (K, D) in the shifted coordinates, ``w`` optional row weights, ``labels``
     (n,) int64 optional, filled with each row's nearest centre (the first on
-    a tie). Returns ``counts`` (K,) and ``sums`` (K, D) of the shifted rows.
+    a tie). Returns ``counts`` (K,) and ``sums`` (K, D) of the shifted rows,
+    and how many entries of ``labels`` changed (meaningful when ``labels``
+    held the previous assignment: the Lloyd iterations' convergence test).
     ``-2 C x^T`` (K, n) is one matrix product (``work``: a reused buffer of at
     least ``K n`` values); the nearest centre, counts and sums are one
     compiled pass over it.
@@ -183,8 +219,8 @@ def nearest_centres_blas(X, shift, centres, w=None, labels=None, work=None):
     Examples
     --------
     >>> import numpy as np
-    >>> counts, sums = nearest_centres_blas(np.array([[0.0], [1.0], [9.0]]), None,
-    ...                                     np.array([[0.0], [10.0]]))
+    >>> counts, sums, _ = nearest_centres_blas(np.array([[0.0], [1.0], [9.0]]), None,
+    ...                                        np.array([[0.0], [10.0]]))
     >>> counts.tolist(), sums.ravel().tolist()
     ([2.0, 1.0], [1.0, 9.0])
     """
@@ -199,10 +235,10 @@ def nearest_centres_blas(X, shift, centres, w=None, labels=None, work=None):
     sums = np.zeros((k, d))
     if labels is None:
         labels = np.empty(n, dtype=np.int64)
-    _assign(dist, np.einsum("kd,kd->k", centres, centres), np.ascontiguousarray(xc, dtype=np.float64),
+    changed = _assign(dist, np.einsum("kd,kd->k", centres, centres), np.ascontiguousarray(xc, dtype=np.float64),
             np.empty(0), np.empty(0) if w is None else np.ascontiguousarray(w, dtype=np.float64),
             labels, counts, sums)
-    return counts, sums
+    return counts, sums, int(changed)
 
 
 @_njit
