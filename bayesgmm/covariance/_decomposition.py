@@ -28,6 +28,7 @@ the M-step never decreases the EM bound.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 #: Relative change of the M-step objective at which the inner iterations stop
@@ -234,7 +235,117 @@ def common_orientation(nk, S, equal_volume, start=None):
     of ``M_k``. ``D`` starts at ``start`` (an orthogonal matrix, e.g. the previous
     EM iteration's orientation: then the result is never worse than there), or
     else at the eigenvectors of the pooled ``sum_k n_k S_k``.
+
+    The iterations are one compiled loop (:func:`_common_orientation_loop`,
+    numba): the updates converge linearly, often over hundreds of inner
+    iterations per M-step, and numpy's per-call overhead on these small
+    matrices made them most of an EVE/VVE fit's time (banknote, VVE, G = 7:
+    97 % of 586 s). :func:`_common_orientation_numpy` is the same loop in
+    numpy, kept as the tested reference.
     """
+    K, d, _ = S.shape
+    if start is not None and start.shape == (d, d):
+        D = np.array(start, dtype=np.float64)
+    else:
+        _, D = _sorted_eigh(np.einsum("k,kij->ij", nk, S))
+    alpha = np.linalg.eigvalsh(S)[:, -1]
+    D, LA, lam = _common_orientation_loop(
+        np.ascontiguousarray(nk, dtype=np.float64), np.ascontiguousarray(S, dtype=np.float64),
+        np.ascontiguousarray(D), np.ascontiguousarray(alpha, dtype=np.float64),
+        bool(equal_volume), _TOL, _MAX_ITER, _TINY,
+    )
+    A = LA / lam[:, None]
+    return np.einsum("ij,kj,lj->kil", D, lam[:, None] * A, D)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _common_orientation_loop(nk, S, D0, alpha, equal_volume, tol, max_iter, tiny):  # pragma: no cover
+    # :func:`_common_orientation_numpy`'s iterations, element by element;
+    # returns the orientation, lambda_k A_k (K, D) and lambda_k (K,)
+    K, d, _ = S.shape
+    n = 0.0
+    for k in range(K):
+        n += nk[k]
+    D = D0.copy()
+    SD = np.empty((K, d, d))
+    T = np.empty((K, d))
+    g = np.empty(K)
+    lam = np.empty(K)
+    LA = np.empty((K, d))
+    M = np.empty((K, d))
+    G = np.empty((d, d))
+    prev = np.inf
+    for it in range(max_iter + 1):
+        for k in range(K):
+            for i in range(d):
+                for col in range(d):
+                    t = 0.0
+                    for j in range(d):
+                        t += S[k, i, j] * D[j, col]
+                    SD[k, i, col] = t
+            logsum = 0.0
+            for col in range(d):
+                t = 0.0
+                for j in range(d):
+                    t += SD[k, j, col] * D[j, col]
+                if not (t > tiny or t != t):  # np.maximum(t, tiny), NaN kept
+                    t = tiny
+                T[k, col] = t
+                logsum += np.log(t)
+            g[k] = np.exp(logsum / d)
+        if equal_volume:
+            pooled = 0.0
+            for k in range(K):
+                pooled += nk[k] * g[k]
+            for k in range(K):
+                lam[k] = pooled / n
+        else:
+            for k in range(K):
+                lam[k] = g[k]
+        for k in range(K):
+            for col in range(d):
+                LA[k, col] = lam[k] * T[k, col] / g[k]
+        if it % 2 == 0:  # after one step of each bound: the objective of the pair
+            obj = 0.0
+            for k in range(K):
+                tr = 0.0
+                for col in range(d):
+                    tr += T[k, col] / LA[k, col]
+                obj += nk[k] * (d * np.log(lam[k]) + tr)
+            if abs(prev - obj) <= tol * max(1.0, abs(obj)) or it == max_iter:
+                break
+            prev = obj
+        for k in range(K):
+            for col in range(d):
+                M[k, col] = nk[k] / LA[k, col]
+        for i in range(d):
+            for col in range(d):
+                G[i, col] = 0.0
+        if it % 2 == 0:
+            for k in range(K):
+                for i in range(d):
+                    for col in range(d):
+                        G[i, col] += (alpha[k] * D[i, col] - SD[k, i, col]) * M[k, col]
+        else:
+            for k in range(K):
+                mk = M[k, 0]
+                for col in range(1, d):
+                    mk = max(mk, M[k, col])
+                for i in range(d):
+                    for col in range(d):
+                        G[i, col] += SD[k, i, col] * (mk - M[k, col])
+        u, _, vt = np.linalg.svd(G)
+        for i in range(d):
+            for col in range(d):
+                t = 0.0
+                for j in range(d):
+                    t += u[i, j] * vt[j, col]
+                D[i, col] = t
+    return D, LA, lam
+
+
+def _common_orientation_numpy(nk, S, equal_volume, start=None):
+    """:func:`common_orientation` in numpy (the reference of the compiled loop)."""
     K, d, _ = S.shape
     n = np.sum(nk)
     if start is not None and start.shape == (d, d):
