@@ -31,6 +31,7 @@ Usage::
     python benchmarks/em.py --cells 1e6,50,10,full --repeats 1 --threads 2
     python benchmarks/em.py --repeats 5 --time-budget 20   # grid, slow cells fewer repeats
     python benchmarks/em.py --end-to-end       # default fit (start included) vs sklearn's
+    python benchmarks/em.py --spin-check       # threads left busy-waiting after each fit
     python benchmarks/em.py --mclust-models    # per-iteration time of mclust's 14 models, ours and R's
 
 ``--end-to-end`` times the whole default ``fit`` instead (default
@@ -256,6 +257,35 @@ def end_to_end(threads, seeds=10, n=100_000, d=10, k=10, types=("full", "diag"),
     return summary
 
 
+def spin_check(n=100_000, d=10, k=10, windows=(0.05, 0.1, 0.2)):
+    """CPU the process uses while it sleeps right after a fit (or a large product):
+    the worker threads a library leaves busy-waiting, which ``--end-to-end`` would
+    charge to the next fit without its pause."""
+    from sklearn.mixture import GaussianMixture as SkGM
+    from threadpoolctl import threadpool_limits
+
+    from bayesgmm import GaussianMixture as BgGM
+
+    X = make_data(n, d, k)
+    big = np.ones((2000, 2000))
+    jobs = [
+        ("scikit-learn default diag fit", lambda: SkGM(k, covariance_type="diag", random_state=0).fit(X)),
+        ("bayesgmm default diag fit", lambda: BgGM(k, covariance_type="diag", random_state=0).fit(X)),
+        ("numpy 2000 x 2000 matrix product", lambda: big @ big),
+    ]
+    print(f"# CPUs: {os.cpu_count()}; load average: {os.getloadavg()}; two BLAS threads")
+    with warnings.catch_warnings(), threadpool_limits(limits=2, user_api="blas"):
+        warnings.simplefilter("ignore")
+        for name, job in jobs:
+            job()  # warm-up
+            for win in windows:
+                job()
+                c0 = time.process_time()
+                time.sleep(win)
+                print(f"{name}: CPU used during {win:.2f} s of sleep right after: "
+                      f"{time.process_time() - c0:.3f} s", flush=True)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="N in {1e4, 1e5}, D in {2, 10}")
@@ -272,6 +302,9 @@ def main(argv=None):
     p.add_argument("--end-to-end", action="store_true",
                    help="default fit (start included) vs scikit-learn's, 10 seeds")
     p.add_argument("--seeds", type=int, default=10, help="random_state values (--end-to-end)")
+    p.add_argument("--spin-check", action="store_true",
+                   help="CPU used while sleeping right after each library's fit (busy-waiting "
+                        "worker threads; why --end-to-end pauses)")
     p.add_argument("--pause", type=float, default=0.3,
                    help="--end-to-end: seconds idle before each timed fit, so that the previous "
                         "fit's busy-waiting BLAS/OpenMP threads are not charged to the next")
@@ -300,6 +333,8 @@ def main(argv=None):
         print(f"# CPUs: {os.cpu_count()}; load average: {os.getloadavg()}")
         return mclust_models_main([a for a in rest if a != "--"])
     threads = [int(t) for t in args.threads.split(",")]
+    if args.spin_check:
+        return spin_check()
     if args.end_to_end:
         print(f"# CPUs: {os.cpu_count()}; load average: {os.getloadavg()}")
         return end_to_end(threads, seeds=args.seeds, pause=args.pause)
