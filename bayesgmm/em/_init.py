@@ -417,8 +417,10 @@ def _kmeans_plusplus(data, shift, rows, k, rng):
     The candidates' potentials are one compiled pass over the rows
     (:mod:`bayesgmm.em._kmeans`), block by block on the engine's threads;
     a candidate is drawn by finding its block from the blocks' potentials,
-    then its row from the cumulative sum of that block alone
-    (:func:`_draw_proportional`).
+    then its row by a running sum over that block alone
+    (:func:`_draw_proportional`); the chosen candidate's distances become
+    the new nearest-centre distances on the worker threads, at the start of
+    the next round (:func:`_block_trials`).
     Returns (centers in shifted coordinates, global row indices).
     """
     own = rows is data
