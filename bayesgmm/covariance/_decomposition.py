@@ -243,7 +243,7 @@ def common_orientation(nk, S, equal_volume, start=None):
     97 % of 586 s). :func:`_common_orientation_numpy` is the same loop in
     numpy, kept as the tested reference.
     """
-    K, d, _ = S.shape
+    d = S.shape[-1]
     if start is not None and start.shape == (d, d):
         D = np.array(start, dtype=np.float64)
     else:
@@ -288,7 +288,7 @@ def _common_orientation_loop(nk, S, D0, alpha, equal_volume, tol, max_iter, tiny
                 t = 0.0
                 for j in range(d):
                     t += SD[k, j, col] * D[j, col]
-                if not (t > tiny or t != t):  # np.maximum(t, tiny), NaN kept
+                if not (t > tiny or np.isnan(t)):  # np.maximum(t, tiny), NaN kept
                     t = tiny
                 T[k, col] = t
                 logsum += np.log(t)
