@@ -243,12 +243,7 @@ def common_orientation(nk, S, equal_volume, start=None):
     97 % of 586 s). :func:`_common_orientation_numpy` is the same loop in
     numpy, kept as the tested reference.
     """
-    d = S.shape[-1]
-    if start is not None and start.shape == (d, d):
-        D = np.array(start, dtype=np.float64)
-    else:
-        _, D = _sorted_eigh(np.einsum("k,kij->ij", nk, S))
-    alpha = np.linalg.eigvalsh(S)[:, -1]
+    D, alpha = _orientation_start(nk, S, start)
     D, LA, lam = _common_orientation_loop(
         np.ascontiguousarray(nk, dtype=np.float64), np.ascontiguousarray(S, dtype=np.float64),
         np.ascontiguousarray(D), np.ascontiguousarray(alpha, dtype=np.float64),
@@ -256,6 +251,19 @@ def common_orientation(nk, S, equal_volume, start=None):
     )
     A = LA / lam[:, None]
     return np.einsum("ij,kj,lj->kil", D, lam[:, None] * A, D)
+
+
+def _orientation_start(nk, S, start):
+    """The common-orientation iterations' start: ``start`` (an orthogonal (D, D)
+    matrix) or the eigenvectors of the pooled ``sum_k n_k S_k``; and each
+    component's largest eigenvalue ``alpha_k`` (K,), the first majorisation's
+    constant."""
+    d = S.shape[-1]
+    if start is not None and start.shape == (d, d):
+        D = np.array(start, dtype=np.float64)
+    else:
+        _, D = _sorted_eigh(np.einsum("k,kij->ij", nk, S))
+    return D, np.linalg.eigvalsh(S)[:, -1]
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -348,11 +356,8 @@ def _common_orientation_numpy(nk, S, equal_volume, start=None):
     """:func:`common_orientation` in numpy (the reference of the compiled loop)."""
     K, d, _ = S.shape
     n = np.sum(nk)
-    if start is not None and start.shape == (d, d):
-        D = start
-    else:
-        _, D = _sorted_eigh(np.einsum("k,kij->ij", nk, S))
-    alpha = np.linalg.eigvalsh(S)[:, -1][:, None, None]  # (K, 1, 1)
+    D, alpha = _orientation_start(nk, S, start)
+    alpha = alpha[:, None, None]  # (K, 1, 1)
     prev = np.inf
     for it in range(_MAX_ITER + 1):
         SD = S @ D
