@@ -126,7 +126,7 @@ def test_candidates_order_merges_by_overlap_and_splits_by_misfit():
 
 @pytest.mark.filterwarnings("ignore::bayesgmm.exceptions.DegenerateComponentWarning")
 def test_moves_do_not_return_a_thin_component_on_old_faithful(monkeypatch):
-    """Old Faithful, full, K=7 (the default fit): without the rule a move ends at a
+    """Old Faithful, full, K=7 (the default fit, random_state=1): without the rule a move ends at a
     component with 8e-5 of the data's variance in some direction (a spurious maximum
     on a few points that the near-singular rule lets pass); with it none is thinner
     than 1e-4."""
@@ -141,11 +141,11 @@ def test_moves_do_not_return_a_thin_component_on_old_faithful(monkeypatch):
     def thinnest(gm):
         return relative_variances(gm._covariance_model, gm.covariances_, spread).min()
 
-    kept = GaussianMixture(7, random_state=0).fit(X)
+    kept = GaussianMixture(7, random_state=1).fit(X)
     assert kept.split_merge_moves_ >= 1
     assert thinnest(kept) >= NEAR_SINGULAR
     monkeypatch.setattr(_estimator, "_thinnest", lambda *a: np.inf)  # the rule off
-    thin = GaussianMixture(7, random_state=0).fit(X)
+    thin = GaussianMixture(7, random_state=1).fit(X)
     assert thinnest(thin) < NEAR_SINGULAR
 
 
@@ -178,11 +178,16 @@ def test_auto_budget_covers_every_candidate_of_many_components_on_small_data():
 
 
 @pytest.mark.parametrize("seed", [0, 4])
-def test_default_fit_reaches_mclusts_best_banknote_spherical_8(seed):
+def test_default_fit_reaches_mclusts_best_banknote_spherical_8(seed, monkeypatch):
     """mclust's ``banknote``, spherical (VII), K=8: mclust's best of many starts is
     -766.846 (``benchmarks/mclust/reference.csv``); the 20 starts end at -767.027 and
     the move that leaves it is the 123rd candidate of that maximum (merge pair 21 of
     28), beyond the fixed 120 moves; the candidate floor of ``auto_budget`` reaches it."""
+    from bayesgmm.em import _estimator
+
+    # the candidate floor of one round of 20 starts: the later rounds of a rugged fit
+    # (_init.auto_extra_starts) would bring six more moves per start
+    monkeypatch.setattr(_estimator, "auto_extra_starts", lambda *a: 0)
     X = np.loadtxt(Path(__file__).parents[1] / "benchmarks/mclust/data/banknote.csv",
                    delimiter=",", skiprows=1)
     kw = {"covariance_type": "spherical", "tol": 1e-8, "max_iter": 2000, "random_state": seed}

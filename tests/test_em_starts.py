@@ -144,3 +144,120 @@ def test_only_the_kept_starts_warnings_reach_the_user(monkeypatch):
 def test_n_init_must_be_auto_or_a_positive_integer(bad):
     with pytest.raises(ValueError, match=r'`n_init` must be "auto" or an integer >= 1'):
         GaussianMixture(2, n_init=bad).fit(_blobs())
+
+
+def test_standardised_kmeans_start_does_not_depend_on_the_units():
+    # the auto starts' k-means runs on the features divided by their standard
+    # deviations: the same partition whatever the units (raw k-means on Old
+    # Faithful splits along `waiting`, whose spread is 12x that of `eruptions`)
+    from bayesgmm.covariance import get_covariance_type
+    from bayesgmm.datasets import load_old_faithful
+    from bayesgmm.em._degeneracy import DataSpread
+    from bayesgmm.em._engine import open_data
+
+    X = np.asarray(load_old_faithful(), dtype=float)
+    cov = get_covariance_type("EVV")
+    out = []
+    for unit in ([1.0, 1.0], [1.0, 1 / 60.0], [1e6, 1e-3]):
+        Z = X * unit
+        with open_data(Z, None, 3, 6) as data:
+            shift = data.mean()
+            st = _init._initial_statistics("standardised_kmeans", data, shift, np.random.RandomState(4),
+                                           cov, 3, DataSpread(data, shift))
+        out.append((st.nk, (st.sx / st.nk[:, None] + shift) / unit))
+    for nk, means in out[1:]:
+        np.testing.assert_array_equal(nk, out[0][0])
+        np.testing.assert_allclose(means, out[0][1], rtol=1e-9)
+    assert "standardised_kmeans" in _init.AUTO_EXTRA_STRATEGIES
+
+
+def _records(bounds, singular=()):
+    return [{"lower_bound": b, "near_singular": i in singular} for i, b in enumerate(bounds)]
+
+
+def test_rugged_counts_the_starts_at_the_best_maximum_and_the_lone_maxima():
+    # the best found twice and no lone maxima: not rugged
+    assert not _init.rugged(_records([-1.0, -1.0, -1.2, -1.2]), tol=1e-8)
+    # the best found once: rugged
+    assert _init.rugged(_records([-1.0, -1.1, -1.1, -1.2, -1.2]), tol=1e-8)
+    # the best found twice, but half the starts at maxima no other start reached
+    assert _init.rugged(_records([-1.0, -1.0, -1.1, -1.2, -1.3, -1.4]), tol=1e-8)
+    assert not _init.rugged(_records([-1.0, -1.0, -1.1, -1.2, -1.3, -1.3]), tol=1e-8)
+    # "the same maximum": within max(10 tol, 1e-5) per observation
+    assert not _init.rugged(_records([-1.0, -1.0 - 5e-6]), tol=1e-8)
+    assert _init.rugged(_records([-1.0, -1.0 - 2e-5]), tol=1e-8)
+    assert not _init.rugged(_records([-1.0, -1.0 - 5e-3]), tol=1e-3)
+    # a near-singular end point does not count, nor one that is not finite
+    assert _init.rugged(_records([-0.5, -1.0, -1.0 - 2e-5], singular={1}), tol=1e-8)
+    assert not _init.rugged(_records([-0.5, -1.0, -1.0], singular={0}), tol=1e-8)
+    assert not _init.rugged(_records([-np.inf, -1.0, -1.0]), tol=1e-8)
+    assert _init.rugged([], tol=1e-8)
+
+
+def test_auto_extra_starts_only_where_the_first_round_was_capped_by_the_count():
+    from bayesgmm.covariance import get_covariance_type
+
+    full = get_covariance_type("full")
+    cap = _init.AUTO_MAX_STARTS
+    assert _init.auto_extra_starts(full, 272, 3, 2, cap) == _init.AUTO_EXTRA_STARTS
+    assert _init.auto_extra_starts(full, 272, 3, 2, cap - 1) == 0  # capped by the work
+    assert _init.auto_extra_starts(full, 100_000, 10, 10, 1) == 0
+    # the work budget bounds the later rounds too
+    work = _init.auto_work_starts(full, 20_000, 4, 3)
+    assert cap < work < cap + _init.AUTO_EXTRA_STARTS
+    assert _init.auto_extra_starts(full, 20_000, 4, 3, cap) == work - cap
+
+
+def test_a_rugged_fit_runs_more_rounds_of_starts_and_an_easy_one_does_not(monkeypatch):
+    from bayesgmm.em import _estimator
+
+    rng = np.random.default_rng(0)
+    # uniform data: no clusters, many maxima, each found by one start
+    U = rng.uniform(size=(60, 2))
+    seen = []
+    real = _estimator.strategy
+    monkeypatch.setattr(_estimator, "strategy",
+                        lambda p, i, auto=False: seen.append(real(p, i, auto)) or seen[-1])
+    gm = GaussianMixture(4, tol=1e-6, split_merge=0, random_state=0).fit(U)
+    cap, extra = _init.AUTO_MAX_STARTS, _init.AUTO_EXTRA_STARTS
+    assert gm.n_init_ == cap + extra == len(seen)
+    assert seen[0] == "kmeans" and set(seen[1:cap]) == set(_init.AUTO_STRATEGIES)
+    assert set(seen[cap:]) == set(_init.AUTO_EXTRA_STRATEGIES)
+    assert "kmeans" in _init.AUTO_STRATEGIES
+    assert "standardised_kmeans" in _init.AUTO_EXTRA_STRATEGIES
+    # three separated groups: every start ends at the one maximum, one round
+    B = np.concatenate([rng.normal(c, 0.1, size=(30, 2)) for c in ([0, 0], [5, 0], [0, 5])])
+    assert GaussianMixture(3, tol=1e-6, random_state=0).fit(B).n_init_ == cap
+    # an integer n_init is exactly that many starts
+    assert GaussianMixture(4, n_init=3, tol=1e-6, split_merge=0, random_state=0).fit(U).n_init_ == 3
+    # the later rounds follow the first's verdict: stopped after one round when it says so
+    monkeypatch.setattr(_estimator, "rugged", lambda restarts, tol: len(restarts) < cap + 1)
+    assert GaussianMixture(4, tol=1e-6, split_merge=0, random_state=0).fit(U).n_init_ == 2 * cap
+
+
+@pytest.mark.filterwarnings("ignore::bayesgmm.exceptions.DegenerateComponentWarning")
+def test_later_rounds_only_improve_on_the_first(monkeypatch):
+    """The first round (its starts and moves) is the fit of one round, bit for bit;
+    a later round's result is kept only when it ends higher."""
+    from bayesgmm.em import _estimator
+
+    rng = np.random.default_rng(1)
+    U = rng.uniform(size=(60, 2))
+    kw = {"tol": 1e-6, "random_state": 0}
+    full = GaussianMixture(5, **kw).fit(U)
+    assert full.n_init_ > _init.AUTO_MAX_STARTS  # a rugged fit: more rounds ran
+    monkeypatch.setattr(_estimator, "auto_extra_starts", lambda *a: 0)
+    first = GaussianMixture(5, **kw).fit(U)
+    assert first.n_init_ == _init.AUTO_MAX_STARTS
+    assert full.lower_bound_ >= first.lower_bound_
+    # the first round's end points are the same, in the same order
+    n = len(first._restarts)
+    assert [r["lower_bound"] for r in full._restarts[:n]] == [r["lower_bound"]
+                                                             for r in first._restarts]
+    for a, b in zip(full._restarts[:n], first._restarts):
+        np.testing.assert_array_equal(a["means"], b["means"])
+    # where the first round's starts agree, the fit is the one-round fit
+    B = np.concatenate([rng.normal(c, 0.1, size=(30, 2)) for c in ([0, 0], [5, 0], [0, 5])])
+    monkeypatch.undo()
+    easy = GaussianMixture(3, **kw).fit(B)
+    assert easy.n_init_ == _init.AUTO_MAX_STARTS

@@ -50,7 +50,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "Bayesian model) (default: full)")
     p.add_argument("--n-init", type=_n_init, default=DEFAULT_N_INIT,
                    help=f"EM starts per fit: 'auto' (as many as a fixed amount of work allows, "
-                        f"at most 20) or a number (default: {DEFAULT_N_INIT})")
+                        f"20, up to 60 where the starts disagree) or a number (default: {DEFAULT_N_INIT})")
     p.add_argument("--draws", type=_positive_int, help="loo/waic/sparse: draws per chain (default: 1000)")
     p.add_argument("--tune", type=_nonnegative_int, help="loo/waic/sparse: warm-up steps (default: 1000)")
     p.add_argument("--chains", type=_positive_int, help="loo/waic/sparse: chains (default: 4)")

@@ -47,11 +47,14 @@ from bayesgmm.em import _noise, _split_merge
 from bayesgmm.em._init import (
     INIT_PARAMS,
     MIN_ITERATIONS,
+    AUTO_MAX_STARTS,
+    auto_extra_starts,
     auto_n_init,
     auto_work_starts,
     check_initial_parameters,
     initial_parameters,
     parameters_from_responsibilities,
+    rugged,
     strategy,
 )
 from bayesgmm.em._prior import check_prior
@@ -102,12 +105,20 @@ class GaussianMixture(EstimatorMixin):
         Number of initialisations; the one with the highest lower bound is
         kept (a start ending with a near-singular component counts as
         failed). ``"auto"``: as many as a fixed amount of work allows, at
-        most 20 -- 20 on data of up to about ten thousand rows (a start
-        costs milliseconds there), one at 100,000 rows, 10 features and 10
-        components (``n_init_`` says how many ran); the first start uses
-        ``init_params``, the others cycle through random partitions, random
-        observations and k-means, because different kinds of start reach
-        different maxima. An integer runs
+        most 20 in a first round -- 20 on data of up to about ten thousand
+        rows (a start costs milliseconds there), one at 100,000 rows, 10
+        features and 10 components (``n_init_`` says how many ran); the
+        first start uses ``init_params``, the others cycle through random
+        partitions, random observations and k-means, because different
+        kinds of start reach different maxima. Where the first round was
+        capped at 20 and looks rugged (its best maximum reached by only one
+        start, or half its starts at maxima no other start reached; bounds
+        within ``max(10 tol, 1e-5)`` per observation count as one maximum),
+        up to two more rounds of 20 run while the work budget pays for them
+        and the verdict stays rugged, with k-means on the standardised
+        features in place of raw k-means; each round searches on its own
+        (starts, then split-and-merge moves) and its result replaces the
+        first round's only where it ends higher. An integer runs
         that many starts of ``init_params`` (``n_init=1`` is
         scikit-learn's default and gives scikit-learn's fit from the same
         seed). With ``weights_init``, ``means_init`` or ``precisions_init``
@@ -674,8 +685,6 @@ class GaussianMixture(EstimatorMixin):
             n_init = self.n_init
         self.n_init_ = n_init
 
-        best = best_singular = None
-        max_lower_bound = -np.inf
         self.converged_ = False
         # every restart's end point, for chains started at distinct optima
         # (bayesgmm.inference._starts.distinct_optima); private: not a fitted attribute
@@ -685,32 +694,9 @@ class GaussianMixture(EstimatorMixin):
             feats = data.moment_features(shift, cov, k)
             data.prepare_workspace(cov, k, feats is not None)
             chunk = None if data.dask else data.em_chunk_rows(cov, k)
-        failure = None
-        for init in range(n_init):
-            self._print_init_beg(init)
-            # each start's warnings are held back: only those of the start
-            # that is kept reach the user (a discarded start's re-seedings are
-            # noise); a start that hits a singular covariance has failed
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                try:
-                    params, lower_bound, n_iter, history, converged = self._run_start(
-                        data, shift, spread, rng, do_init, inits, strategy(self.init_params, init, auto),
-                        feats, chunk,
-                    )
-                except SingularCovarianceError as err:
-                    failure = err
-                    continue
-            self._print_init_end(lower_bound, converged)
-            singular = self._near_singular(params, spread, data)
-            restarts.append(_restart_record(params, lower_bound, converged, singular))
-            # an initialisation with a near-singular component counts as
-            # failed: any without one is preferred, whatever its bound
-            if best is None or (not singular.size, lower_bound) > (not best_singular.size,
-                                                                  max_lower_bound):
-                max_lower_bound = lower_bound
-                best = (params, n_iter, history, converged, caught)
-                best_singular = singular
+        best, max_lower_bound, best_singular, failure = self._starts_round(
+            data, shift, spread, rng, do_init, inits, auto, feats, chunk, range(n_init), restarts)
+        starts = list(restarts)  # the starts' end points (the moves add theirs to restarts)
         if best is None:  # every start hit a singular covariance
             raise failure
         self.split_merge_trials_ = self.split_merge_moves_ = 0
@@ -720,6 +706,35 @@ class GaussianMixture(EstimatorMixin):
                 data, shift, spread, best, max_lower_bound, best_singular, budget, feats, chunk,
                 restarts,
             )
+        # n_init="auto" on small data: further rounds of starts where the first found
+        # many different maxima (auto_extra_starts, rugged); each round searches on its
+        # own (its starts, then split-and-merge moves from its best), and the fit keeps
+        # the best of all rounds, so a later round can only improve on the first
+        extra = (auto_extra_starts(cov, data.n, k, data.d, n_init)
+                 if auto and do_init and self.max_iter > 0
+                 and not any(v is not None for v in inits) else 0)
+        while extra and rugged(starts, self.tol):
+            more = min(extra, AUTO_MAX_STARTS)
+            extra -= more
+            tried, moved = self.split_merge_trials_, self.split_merge_moves_
+            own = []
+            r_best, r_bound, r_singular, _ = self._starts_round(
+                data, shift, spread, rng, do_init, inits, auto, feats, chunk,
+                range(n_init, n_init + more), own)
+            n_init += more
+            self.n_init_ = n_init
+            starts.extend(own)
+            if r_best is not None:
+                if budget:
+                    r_best, r_bound, r_singular = self._split_merge(
+                        data, shift, spread, r_best, r_bound, r_singular,
+                        _split_merge.AUTO_MOVES_PER_START * more, feats, chunk, own)
+                    self.split_merge_trials_ += tried
+                    self.split_merge_moves_ += moved
+                if (not r_singular.size, r_bound) > (not best_singular.size,
+                                                     max_lower_bound + self.tol):
+                    best, max_lower_bound, best_singular = r_best, r_bound, r_singular
+            restarts.extend(own)
 
         params, n_iter, history, converged, caught = best
         for w in caught:
@@ -768,6 +783,44 @@ class GaussianMixture(EstimatorMixin):
         if want_labels:
             return self._labels(data.X)
         return None
+
+    def _starts_round(self, data, shift, spread, rng, do_init, inits, auto, feats, chunk,
+                      indices, restarts):
+        """The starts numbered ``indices``; appends their end points to ``restarts``.
+
+        Returns ``(best, bound, singular, failure)``: the best start as
+        ``(params, n_iter, history, converged, caught)`` (None when every start hit
+        a singular covariance, ``failure`` the last such error), its bound and its
+        near-singular components.
+        """
+        best = best_singular = failure = None
+        max_lower_bound = -np.inf
+        for init in indices:
+            self._print_init_beg(init)
+            # each start's warnings are held back: only those of the start
+            # that is kept reach the user (a discarded start's re-seedings are
+            # noise); a start that hits a singular covariance has failed
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    params, lower_bound, n_iter, history, converged = self._run_start(
+                        data, shift, spread, rng, do_init, inits, strategy(self.init_params, init, auto),
+                        feats, chunk,
+                    )
+                except SingularCovarianceError as err:
+                    failure = err
+                    continue
+            self._print_init_end(lower_bound, converged)
+            singular = self._near_singular(params, spread, data)
+            restarts.append(_restart_record(params, lower_bound, converged, singular))
+            # an initialisation with a near-singular component counts as
+            # failed: any without one is preferred, whatever its bound
+            if best is None or (not singular.size, lower_bound) > (not best_singular.size,
+                                                                  max_lower_bound):
+                max_lower_bound = lower_bound
+                best = (params, n_iter, history, converged, caught)
+                best_singular = singular
+        return best, max_lower_bound, best_singular, failure
 
     def _split_merge_budget(self, data, do_init, n_init, auto, inits):
         """The most split-and-merge moves to try after the starts (0: none)."""

@@ -28,7 +28,12 @@ often reached from only a few of them, one on large data. The first uses
 different kinds of start reach different maxima (on mclust's standard data
 sets, ten random-partition or random-observation starts each reached more of
 mclust's best maxima than ten k-means starts, and a mixture of kinds more than
-any one kind: ``benchmarks/mclust/``).
+any one kind: ``benchmarks/mclust/``). Where that first round was capped at
+:data:`AUTO_MAX_STARTS` and its starts ended at many different maxima
+(:func:`rugged`), further rounds run (:func:`auto_extra_starts`), cycling
+through :data:`AUTO_EXTRA_STRATEGIES`; each searches on its own (its starts,
+then split-and-merge moves from its best) and the fit keeps a later round's
+result only where it ends higher, so the first round's fit is never lost.
 """
 
 from __future__ import annotations
@@ -54,7 +59,8 @@ from bayesgmm.em._kmeans import (
 #: :class:`bayesgmm.BayesianGMM`, :func:`bayesgmm.select_components`,
 #: ``run_inference(init=None)`` and the CLI's ``--n-init``. ``"auto"`` runs as many
 #: EM starts as a fixed amount of work allows (:func:`auto_n_init`: 20 on data of up to
-#: about ten thousand rows, where a start costs milliseconds; one on large data).
+#: about ten thousand rows, where a start costs milliseconds, and up to 60 there when
+#: the starts end at many different maxima (:func:`rugged`); one on large data).
 #: EM is cheap next to what it feeds, and too few restarts can miss the optimum: Old
 #: Faithful's ``tied`` 3-component fit needs more than 5 k-means restarts
 #: (``random_state=0``) to reach mclust's log-likelihood.
@@ -93,8 +99,18 @@ INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data", "random_part
 #: default ``tol`` would stop EM before the components separate.
 MIN_ITERATIONS = {"random_partition": 10}
 
-#: ``n_init="auto"``: the strategies of the second and later starts, in turn.
+#: ``n_init="auto"``: the strategies of the second to twentieth starts, in turn.
 AUTO_STRATEGIES = ("random_partition", "random_from_data", "kmeans")
+
+#: ``n_init="auto"``: the strategies of the later rounds of starts
+#: (:func:`auto_extra_starts`), in turn. ``"standardised_kmeans"`` (an internal
+#: strategy, not an ``init_params`` value) runs k-means on the features divided
+#: by their standard deviations, as mclust's standardised hierarchical start
+#: does, so its partition does not depend on the units of the features (nor
+#: does a random partition's); the first round's raw k-means does. On Old
+#: Faithful, EVV with three components, the raw starts end at -1125.661 with
+#: ``waiting`` in minutes and at mclust's -1124.127 with it in hours.
+AUTO_EXTRA_STRATEGIES = ("random_partition", "random_from_data", "standardised_kmeans")
 
 #: ``n_init="auto"``: at most this many starts ...
 AUTO_MAX_STARTS = 20
@@ -120,6 +136,75 @@ def auto_n_init(covariance, n_samples, n_components, n_features):
     """
     return int(min(AUTO_MAX_STARTS, max(1, auto_work_starts(covariance, n_samples, n_components,
                                                               n_features))))
+
+
+#: ``n_init="auto"``: at most this many more starts, in rounds of
+#: :data:`AUTO_MAX_STARTS` that run while the starts so far look rugged
+#: (:func:`rugged`) and the work budget pays for them (:func:`auto_extra_starts`).
+AUTO_EXTRA_STARTS = 40
+
+#: :func:`rugged`: two starts reached the same maximum when their lower bounds
+#: (per observation) differ by at most this many times ``tol`` ...
+RUGGED_TOL_FACTOR = 10.0
+
+#: ... or by at most this much (per observation), whichever is larger.
+RUGGED_MIN_MARGIN = 1e-5
+
+#: ... and a landscape is rugged when at least this fraction of the starts
+#: ended at a maximum that no other start reached.
+RUGGED_SINGLETONS = 0.5
+
+
+def auto_extra_starts(covariance, n_samples, n_components, n_features, n_init):
+    """Starts of the second round of ``n_init="auto"`` (0: none).
+
+    Only where the first round was capped at :data:`AUTO_MAX_STARTS` by the
+    count rather than by ``AUTO_WORK`` (small data): as many more as the work
+    budget pays for, at most :data:`AUTO_EXTRA_STARTS`.
+
+    Examples
+    --------
+    >>> from bayesgmm.covariance import get_covariance_type
+    >>> full = get_covariance_type("full")
+    >>> auto_extra_starts(full, 272, 3, 2, 20), auto_extra_starts(full, 100_000, 10, 10, 1)
+    (40, 0)
+    """
+    if n_init < AUTO_MAX_STARTS:
+        return 0
+    spare = auto_work_starts(covariance, n_samples, n_components, n_features) - n_init
+    return int(max(0, min(AUTO_EXTRA_STARTS, spare)))
+
+
+def rugged(restarts, tol):
+    """Whether the best maximum of the starts so far was reached by only one of them.
+
+    ``restarts``: the records of the starts (``lower_bound``, per observation,
+    and ``near_singular``); a near-singular end point does not count. Two
+    starts reached the same maximum when their bounds differ by at most
+    ``max(RUGGED_TOL_FACTOR * tol, RUGGED_MIN_MARGIN)``. Where the best of
+    many starts was found by one of them, the basins of attraction of the
+    good maxima are small and a better one may not have been found yet
+    (Finch, Mendell & Thode 1989 estimate the chance of an unseen basin from
+    the maxima found once); where several starts agree on it, further
+    starts rarely find more.
+
+    Examples
+    --------
+    >>> recs = [{"lower_bound": b, "near_singular": False} for b in (-2.0, -1.5, -1.5)]
+    >>> rugged(recs, 1e-3), rugged(recs[:2], 1e-3)
+    (False, True)
+    """
+    bounds = np.array([r["lower_bound"] for r in restarts
+                       if not r["near_singular"] and np.isfinite(r["lower_bound"])])
+    if bounds.size == 0:
+        return True
+    margin = max(RUGGED_TOL_FACTOR * float(tol), RUGGED_MIN_MARGIN)
+    if int(np.sum(bounds >= bounds.max() - margin)) < 2:
+        return True
+    bounds = np.sort(bounds)[::-1]
+    new = np.r_[True, (bounds[:-1] - bounds[1:]) > margin]  # first of each maximum
+    sizes = np.diff(np.r_[np.flatnonzero(new), bounds.size])
+    return float(np.sum(sizes == 1)) / bounds.size >= RUGGED_SINGLETONS
 
 
 def auto_work_starts(covariance, n_samples, n_components, n_features):
@@ -258,6 +343,8 @@ def strategy(init_params, init, auto=False):
     ``auto`` (``n_init="auto"``): ``init_params`` first, then
     :data:`AUTO_STRATEGIES` in turn.
     """
+    if auto and init >= AUTO_MAX_STARTS:  # the second and later rounds (auto_extra_starts)
+        return AUTO_EXTRA_STRATEGIES[(init - AUTO_MAX_STARTS) % len(AUTO_EXTRA_STRATEGIES)]
     if auto and init > 0:
         return AUTO_STRATEGIES[(init - 1) % len(AUTO_STRATEGIES)]
     return "kmeans" if init_params == "hc" and init > 0 else init_params
@@ -284,11 +371,16 @@ def _initial_statistics(init_params, data, shift, rng, covariance, k, spread):
             idx = pos[rng.choice(len(pos), size=k, replace=False)]
         return _stats_from_points(data.rows(idx) - shift, data, idx, covariance)
     labels = None if data.dask else np.empty(n, dtype=np.int64)
-    with _centred_rows(data, shift, k) as (rows, rows_shift):
+    unit = _feature_scale(spread) if init_params == "standardised_kmeans" else None
+    with _centred_rows(data, shift, k, unit) as (rows, rows_shift, unit):
         centers, idx = _kmeans_plusplus(data, shift, rows, k, rng)
         if init_params == "k-means++":
             return _stats_from_points(centers, data, idx, covariance)
-        centers = _lloyd(rows, rows_shift, centers, tol=1e-4 * spread.scale, labels=labels)
+        # scikit-learn's tolerance: 1e-4 of the mean variance of the rows clustered
+        tol = 1e-4 * (spread.scale if unit is None else float(np.mean(spread.var / unit**2)))
+        centers = _lloyd(rows, rows_shift, centers, tol=tol, labels=labels)
+    if unit is not None:
+        centers = centers * unit  # back to the data's units
     if labels is None:  # dask: the blocks cannot write into one array
         return data.map_reduce(_block_stats_kmeans_resp, centers, shift, covariance)
     return data.map_reduce(_block_stats_labels, labels, centers, shift, covariance)
@@ -300,22 +392,35 @@ def _initial_statistics(init_params, data, shift, rng, covariance, k, spread):
 _CENTRED_COPY_VALUES = 5 * 10**7
 
 
+def _feature_scale(spread):
+    """Per-feature standard deviations (1 for a constant feature): the units of
+    the ``"standardised_kmeans"`` start."""
+    sd = np.sqrt(np.maximum(spread.var, 0.0))
+    return np.where(sd > 1e-12 * max(float(sd.max()), 0.0), sd, 1.0) if sd.size else sd
+
+
 @contextmanager
-def _centred_rows(data, shift, k):
-    """Context: ``(rows, rows_shift)`` for the k-means iterations.
+def _centred_rows(data, shift, k, unit=None):
+    """Context: ``(rows, rows_shift, rows_unit)`` for the k-means iterations.
 
     For in-memory data of at most :data:`_CENTRED_COPY_VALUES` values, a
     centred copy ``X - shift`` in the engine's row blocks (same threads), so
-    that no iteration subtracts the shift again (``rows_shift`` None);
-    otherwise the data themselves and ``shift``.
+    that no iteration subtracts the shift again (``rows_shift`` None), each
+    feature divided by ``unit`` where given (``rows_unit``: ``unit``; the
+    k-means centres are then in those units); otherwise the data themselves
+    and ``shift``, in the data's units (``rows_unit`` None: on dask or very
+    large data the standardised k-means start is the raw one).
     """
     if data.dask or data.n * data.d > _CENTRED_COPY_VALUES:
-        yield data, shift
+        yield data, shift, None
         return
-    rows = _Data(data.X - shift, data.sample_weight, n_components=k, n_threads=data.n_threads)
+    copy = data.X - shift
+    if unit is not None:
+        copy /= unit
+    rows = _Data(copy, data.sample_weight, n_components=k, n_threads=data.n_threads)
     rows.allocate_workspace(k * min(rows.step, rows.n))  # for _block_lloyd
     try:
-        yield rows, None
+        yield rows, None, unit
     finally:
         rows.close()
 

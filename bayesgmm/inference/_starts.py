@@ -67,7 +67,8 @@ def em_start(X, n_components, covariance_type="full", *, n_init=EM_START_N_INIT,
     covariance_type : str or CovarianceModel, default="full"
     n_init : int or "auto", default=EM_START_N_INIT ("auto")
         EM starts; the best is returned. ``"auto"``: as many as a fixed amount
-        of work allows (:func:`bayesgmm.em._init.auto_n_init`, at most 20).
+        of work allows (:func:`bayesgmm.em._init.auto_n_init`: at most 20, and up to 60
+        where their maxima differ, :func:`bayesgmm.em._init.rugged`).
     random_state : int, numpy Generator, RandomState or None
     reg_covar : float or None, default None
         EM's covariance regulariser; ``None``: :func:`initial_reg_covar` of ``X``.
