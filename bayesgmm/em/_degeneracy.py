@@ -21,7 +21,8 @@
 
 The warnings' ``stacklevel`` points at the user's call: the chain is
 ``fit``/``fit_predict`` -> ``_fit`` -> ``_fit_attempt`` (-> ``_fit_loop``
-(-> ``_run_start`` -> ``GaussianMixture._m_step``)) -> here.
+(-> ``_starts_round`` or ``_split_merge`` -> ``_run_start`` ->
+``GaussianMixture._m_step``)) -> here.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ COLLAPSED = 1e-6
 
 # warnings.warn stacklevel of the user's call (see the module docstring)
 _FROM_FIT_ATTEMPT = 5  # warn_reg_covar_scale, called by _fit_attempt
-_FROM_M_STEP = 8  # Degeneracy methods, called by _m_step (<- _run_start)
+_FROM_M_STEP = 9  # Degeneracy methods, called by _m_step (<- _run_start <- a round or a move)
 _FROM_FIT_LOOP = 6  # warn_near_singular, called by _fit_loop
 
 

@@ -1436,7 +1436,8 @@ def _warn_unresolved_variance(covariance, params, reg_covar):
         "variance): float64 rounding there may make EM decrease the lower bound slightly. "
         "Increase reg_covar (e.g. 1e-6 x the features' variance), or use fewer components.",
         DegenerateComponentWarning,
-        stacklevel=7,  # here <- _run_start <- _fit_loop <- _fit_attempt <- _fit <- fit <- user
+        stacklevel=8,  # here <- _run_start <- _starts_round/_split_merge <- _fit_loop <- _fit_attempt
+        # <- _fit <- fit <- user
     )
     return True
 
