@@ -29,16 +29,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import compare as C  # noqa: E402
+import compare as C
 
-from bayesgmm.covariance import get_covariance_type  # noqa: E402
+from bayesgmm.covariance import get_covariance_type
 
 
 def load(files):
     out = {}
     for fn in files:
         ds = None
-        for line in open(fn):
+        with open(fn) as f:
+            lines = f.readlines()
+        for line in lines:
             m = re.match(r"== (\w+): n=(\d+), d=(\d+)", line)
             if m:
                 ds = (m.group(1), int(m.group(2)), int(m.group(3)))

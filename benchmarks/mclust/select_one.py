@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from compare import load_data  # noqa: E402
+from compare import load_data
 
-from bayesgmm import select_components  # noqa: E402
+from bayesgmm import select_components
 
 
 def main(argv=None):
