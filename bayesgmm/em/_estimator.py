@@ -45,9 +45,9 @@ from bayesgmm.em._engine import _block_stats_em, open_data
 from bayesgmm.em._missing import MISSING_OPTIONS, MissingData, weighted_log_prob
 from bayesgmm.em import _noise, _split_merge
 from bayesgmm.em._init import (
+    AUTO_MAX_STARTS,
     INIT_PARAMS,
     MIN_ITERATIONS,
-    AUTO_MAX_STARTS,
     auto_extra_starts,
     auto_n_init,
     auto_work_starts,
