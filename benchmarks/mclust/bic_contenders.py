@@ -58,17 +58,23 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--files", nargs="+", required=True)
     ap.add_argument("--margin", type=float, default=60.0)
+    ap.add_argument("--min-gap", type=float, default=0.0,
+                    help="refit only cells at least this far below the best (to split a run)")
+    ap.add_argument("--datasets", default=None, help="comma-separated; default: all on file")
     args = ap.parse_args()
     cells = load(args.files)
     fit_args = types.SimpleNamespace(init_params=None, n_init=None, split_merge=None, prior=False,
                                      tol=1e-8, max_iter=2000, seed=0)
     for ds in sorted({c[0] for c in cells}):
         name, n, d = ds
+        if args.datasets and name not in args.datasets.split(","):
+            continue
         mine = {(ct, g): ll for (dd, ct, g), ll in cells.items() if dd == ds}
         bic = {c: 2 * ll - get_covariance_type(c[0]).n_parameters(c[1], d) * math.log(n)
                for c, ll in mine.items()}
         best = max(bic, key=bic.get)
-        near = sorted((c for c in bic if bic[c] >= bic[best] - args.margin), key=lambda c: -bic[c])
+        near = sorted((c for c in bic if bic[best] - args.margin <= bic[c] <= bic[best] - args.min_gap
+                       or c == best), key=lambda c: -bic[c])
         print(f"\n== {name}: {len(mine)} cells on file, best BIC {best[0]} {best[1]} "
               f"({bic[best]:.3f}); {len(near)} within {args.margin}", flush=True)
         X = C.load_data(name)
