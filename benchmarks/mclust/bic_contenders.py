@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 import sys
 import time
 import types
@@ -30,28 +29,19 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import compare as C
+from combine import SIZES, read
 
 from bayesgmm.covariance import get_covariance_type
 
 
 def load(files):
-    out = {}
-    for fn in files:
-        ds = None
-        with open(fn) as f:
-            lines = f.readlines()
-        for line in lines:
-            m = re.match(r"== (\w+): n=(\d+), d=(\d+)", line)
-            if m:
-                ds = (m.group(1), int(m.group(2)), int(m.group(3)))
-                continue
-            p = line.split()
-            if ds and len(p) >= 7 and p[1].isdigit():
-                try:
-                    out[(ds, get_covariance_type(p[0]).name, int(p[1]))] = float(p[5])
-                except (KeyError, ValueError):
-                    continue
-    return out
+    """``{((name, n, d), covariance type, G): log-likelihood}`` of ``compare.py`` outputs
+    (``combine.read``: later files win)."""
+    return {
+        ((name, *SIZES[name]), get_covariance_type(model).name, g): loglik
+        for name, cells in read(files).items()
+        for (model, g), (_, loglik, _, _) in cells.items()
+    }
 
 
 def main():
