@@ -227,7 +227,9 @@ def test_a_rugged_fit_runs_more_rounds_of_starts_and_an_easy_one_does_not(monkey
     assert "standardised_kmeans" in _init.AUTO_EXTRA_STRATEGIES
     # three separated groups: every start ends at the one maximum, one round
     B = np.concatenate([rng.normal(c, 0.1, size=(30, 2)) for c in ([0, 0], [5, 0], [0, 5])])
-    assert GaussianMixture(3, tol=1e-6, random_state=0).fit(B).n_init_ == cap
+    # (and the probe's unit-free starts, which find nothing higher there)
+    assert GaussianMixture(3, tol=1e-6, random_state=0).fit(B).n_init_ == (
+        cap + _init.AUTO_PROBE_STARTS)
     # an integer n_init is exactly that many starts
     assert GaussianMixture(4, n_init=3, tol=1e-6, split_merge=0, random_state=0).fit(U).n_init_ == 3
     # the later rounds follow the first's verdict: stopped after one round when it says so
@@ -260,4 +262,37 @@ def test_later_rounds_only_improve_on_the_first(monkeypatch):
     B = np.concatenate([rng.normal(c, 0.1, size=(30, 2)) for c in ([0, 0], [5, 0], [0, 5])])
     monkeypatch.undo()
     easy = GaussianMixture(3, **kw).fit(B)
-    assert easy.n_init_ == _init.AUTO_MAX_STARTS
+    assert easy.n_init_ == _init.AUTO_MAX_STARTS + _init.AUTO_PROBE_STARTS
+
+
+def test_the_probe_finds_what_the_units_hid_and_the_later_rounds_follow(monkeypatch):
+    """Old Faithful, EVV with three components (issue 15's last missed cell): the
+    first round's 20 starts agree below mclust's best (raw k-means splits along
+    ``waiting``, whose spread is 12x that of ``eruptions``); the probe's k-means
+    on the standardised features ends at mclust's -1124.127, and the later
+    rounds run."""
+    from bayesgmm.datasets import load_old_faithful
+    from bayesgmm.em import _estimator
+
+    X = np.asarray(load_old_faithful(), dtype=float)
+    seen = []
+    real = _estimator.strategy
+    monkeypatch.setattr(_estimator, "strategy",
+                        lambda p, i, auto=False: seen.append(real(p, i, auto)) or seen[-1])
+    kw = {"covariance_type": "EVV", "tol": 1e-5, "max_iter": 1000, "split_merge": 0,
+          "random_state": 0}
+    gm = GaussianMixture(3, **kw).fit(X)
+    cap, probe = _init.AUTO_MAX_STARTS, _init.AUTO_PROBE_STARTS
+    first = [r["lower_bound"] * len(X) for r in gm._restarts[:cap]]
+    assert not _init.rugged(gm._restarts[:cap], kw["tol"]) and max(first) < -1125.6
+    assert gm.lower_bound_ * len(X) > -1124.127 - 0.05
+    # the probe's starts are not numbered strategies: the strategy() calls are the
+    # first round's and the later rounds' (all the extra starts but the probe's)
+    assert cap + probe < gm.n_init_ <= cap + _init.AUTO_EXTRA_STARTS
+    assert len(seen) == gm.n_init_ - probe
+    assert set(seen[cap:]) == set(_init.AUTO_EXTRA_STRATEGIES)
+    # without the probe the fit stops at the first round's maximum
+    monkeypatch.setattr(_estimator, "AUTO_PROBE_STARTS", 0)
+    monkeypatch.setattr(_estimator, "strategy", real)
+    one = GaussianMixture(3, **kw).fit(X)
+    assert one.n_init_ == cap and one.lower_bound_ * len(X) < -1125.6

@@ -46,6 +46,8 @@ from bayesgmm.em._missing import MISSING_OPTIONS, MissingData, weighted_log_prob
 from bayesgmm.em import _noise, _split_merge
 from bayesgmm.em._init import (
     AUTO_MAX_STARTS,
+    AUTO_PROBE_STARTS,
+    AUTO_PROBE_STRATEGY,
     INIT_PARAMS,
     MIN_ITERATIONS,
     auto_extra_starts,
@@ -118,7 +120,12 @@ class GaussianMixture(EstimatorMixin):
         and the verdict stays rugged, with k-means on the standardised
         features in place of raw k-means; each round searches on its own
         (starts, then split-and-merge moves) and its result replaces the
-        first round's only where it ends higher. An integer runs
+        first round's only where it ends higher. Where the capped first
+        round does not look rugged, four starts of k-means on the
+        standardised features probe whether its agreement is an artefact of
+        the features' units (raw k-means is not unit-free); where one ends
+        higher, it is kept and the later rounds run (20 more starts and 16,
+        the probe's four coming out of the same budget). An integer runs
         that many starts of ``init_params`` (``n_init=1`` is
         scikit-learn's default and gives scikit-learn's fit from the same
         seed). With ``weights_init``, ``means_init`` or ``precisions_init``
@@ -713,7 +720,26 @@ class GaussianMixture(EstimatorMixin):
         extra = (auto_extra_starts(cov, data.n, k, data.d, n_init)
                  if auto and do_init and self.max_iter > 0
                  and not any(v is not None for v in inits) else 0)
-        while extra and rugged(starts, self.tol):
+        # where the first round agrees on its best, a few unit-free starts test
+        # whether the agreement is an artefact of the features' units
+        # (AUTO_PROBE_STARTS); the rounds run where one of them ends higher
+        probe_higher = False
+        if extra >= AUTO_PROBE_STARTS and not rugged(starts, self.tol):
+            extra -= AUTO_PROBE_STARTS  # the probe's starts come out of the later rounds'
+            own = []
+            p_best, p_bound, p_singular, _ = self._starts_round(
+                data, shift, spread, rng, do_init, inits, auto, feats, chunk,
+                range(n_init, n_init + AUTO_PROBE_STARTS), own, kind=AUTO_PROBE_STRATEGY)
+            n_init += AUTO_PROBE_STARTS
+            self.n_init_ = n_init
+            starts.extend(own)
+            restarts.extend(own)
+            if p_best is not None and (not p_singular.size, p_bound) > (
+                    not best_singular.size, max_lower_bound + self.tol):
+                best, max_lower_bound, best_singular = p_best, p_bound, p_singular
+                probe_higher = True
+        while extra and (probe_higher or rugged(starts, self.tol)):
+            probe_higher = False
             more = min(extra, AUTO_MAX_STARTS)
             extra -= more
             tried, moved = self.split_merge_trials_, self.split_merge_moves_
@@ -785,8 +811,10 @@ class GaussianMixture(EstimatorMixin):
         return None
 
     def _starts_round(self, data, shift, spread, rng, do_init, inits, auto, feats, chunk,
-                      indices, restarts):
+                      indices, restarts, kind=None):
         """The starts numbered ``indices``; appends their end points to ``restarts``.
+
+        ``kind``: every start's strategy (default: :func:`strategy`'s, by number).
 
         Returns ``(best, bound, singular, failure)``: the best start as
         ``(params, n_iter, history, converged, caught)`` (None when every start hit
@@ -804,7 +832,7 @@ class GaussianMixture(EstimatorMixin):
                 warnings.simplefilter("always")
                 try:
                     params, lower_bound, n_iter, history, converged = self._run_start(
-                        data, shift, spread, rng, do_init, inits, strategy(self.init_params, init, auto),
+                        data, shift, spread, rng, do_init, inits, kind or strategy(self.init_params, init, auto),
                         feats, chunk,
                     )
                 except SingularCovarianceError as err:
