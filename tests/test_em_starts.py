@@ -29,7 +29,8 @@ def test_auto_runs_many_starts_on_small_data_and_one_on_large():
     per_start = 20_000 * 4 * (5 + full.n_moment_features(5))
     assert _init.auto_n_init(full, 20_000, 4, 5) == int(_init.AUTO_WORK // per_start)
     gm = GaussianMixture(3, random_state=0).fit(_blobs())
-    assert gm.n_init == "auto" and gm.n_init_ == _init.AUTO_MAX_STARTS
+    # one round (the starts agree) and the probe's unit-free starts
+    assert gm.n_init == "auto" and gm.n_init_ == _init.AUTO_MAX_STARTS + _init.AUTO_PROBE_STARTS
 
 
 def test_auto_is_one_start_with_given_parameters_or_a_warm_start():
@@ -55,8 +56,9 @@ def test_auto_reaches_the_better_maximum_that_one_kmeans_start_misses():
     from bayesgmm.datasets import load_old_faithful
 
     X = np.asarray(load_old_faithful(), dtype=float)
-    one = GaussianMixture(4, n_init=1, tol=1e-8, max_iter=2000, random_state=0).fit(X)
-    auto = GaussianMixture(4, tol=1e-8, max_iter=2000, random_state=0).fit(X)
+    # (the starts alone: split_merge=0; the moves are test_em_split_merge's)
+    one = GaussianMixture(4, n_init=1, tol=1e-5, max_iter=2000, random_state=0).fit(X)
+    auto = GaussianMixture(4, tol=1e-5, max_iter=2000, split_merge=0, random_state=0).fit(X)
     assert auto.lower_bound_ * len(X) > one.lower_bound_ * len(X) + 0.5
     assert auto.degenerate_components_.size == 0
 
