@@ -8,7 +8,7 @@ import pytest
 
 from bayesgmm import GaussianMixture
 from bayesgmm.covariance import MCLUST_MODELS
-from bayesgmm.em import _split_merge
+from bayesgmm.em import _init, _split_merge
 
 CENTRES = np.array([[0, 0], [10, 0], [0, 10], [10, 10]], dtype=float)
 # two components share the cluster at the origin, one spans (10, 0) and (10, 10):
@@ -63,9 +63,11 @@ def test_the_budget_bounds_the_trials(four_clusters):
 def test_auto_runs_moves_only_with_auto_starts(four_clusters):
     X = four_clusters
     auto = GaussianMixture(4, random_state=0).fit(X)
-    assert auto.n_init_ == 20
-    assert 0 < auto.split_merge_trials_ <= _split_merge.AUTO_MOVES_PER_START * auto.n_init_
-    assert _split_merge.auto_budget(auto.n_init_, 4, 10**6) == 120  # 24 candidates < 120
+    # the first round's 20 starts (and the probe's four, which find nothing higher)
+    assert auto.n_init_ == _init.AUTO_MAX_STARTS + _init.AUTO_PROBE_STARTS
+    cap = _init.AUTO_MAX_STARTS
+    assert 0 < auto.split_merge_trials_ <= _split_merge.AUTO_MOVES_PER_START * cap
+    assert _split_merge.auto_budget(cap, 4, 10**6) == 120  # 24 candidates < 120
     # an explicit n_init (scikit-learn's fit), given initial values, fewer than
     # three components: no moves
     for gm in (GaussianMixture(4, n_init=3, random_state=0),

@@ -64,7 +64,8 @@ def test_select_components_runs_auto_starts_and_int_starts(blobs):
     three = bg.select_components(blobs, [1, 2], n_init=3, random_state=0, progressbar=False)
     for k in (1, 2):
         assert auto.models[(k, "full")].n_init == "auto"
-        assert auto.models[(k, "full")].n_init_ == AUTO_MAX_STARTS  # 80 rows: all 20
+        # 80 rows: the whole first round of 20 (and the probe's or later rounds' starts)
+        assert auto.models[(k, "full")].n_init_ >= AUTO_MAX_STARTS
         assert three.models[(k, "full")].n_init_ == 3
 
 
@@ -72,7 +73,7 @@ def test_bayesian_gmm_default_runs_auto_starts(blobs):
     m = bg.BayesianGMM(2, draws=20, tune=20, chains=1, progressbar=False, random_state=0)
     assert m.n_init == "auto"
     m.fit(blobs)
-    assert m.em_.n_init == "auto" and m.em_.n_init_ == AUTO_MAX_STARTS
+    assert m.em_.n_init == "auto" and m.em_.n_init_ >= AUTO_MAX_STARTS
 
 
 def test_every_estimator_defaults_to_the_one_n_init():
