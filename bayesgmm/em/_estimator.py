@@ -70,6 +70,16 @@ from bayesgmm.exceptions import (
 __all__ = ["GaussianMixture"]
 
 
+def _higher(singular, bound, other_singular, other_bound):
+    """Whether an end point (its near-singular components, its bound) beats another.
+
+    One without a near-singular component beats one with, whatever the
+    bounds; otherwise the higher bound wins (``other_bound`` includes any
+    margin, e.g. ``+ tol``).
+    """
+    return (not singular.size, bound) > (not other_singular.size, other_bound)
+
+
 class GaussianMixture(EstimatorMixin):
     """Gaussian mixture fitted by expectation-maximisation.
 
@@ -734,8 +744,8 @@ class GaussianMixture(EstimatorMixin):
             self.n_init_ = n_init
             starts.extend(own)
             restarts.extend(own)
-            if p_best is not None and (not p_singular.size, p_bound) > (
-                    not best_singular.size, max_lower_bound + self.tol):
+            if p_best is not None and _higher(p_singular, p_bound, best_singular,
+                                              max_lower_bound + self.tol):
                 best, max_lower_bound, best_singular = p_best, p_bound, p_singular
                 probe_higher = True
         while extra and (probe_higher or rugged(starts, self.tol)):
@@ -757,8 +767,7 @@ class GaussianMixture(EstimatorMixin):
                         _split_merge.AUTO_MOVES_PER_START * more, feats, chunk, own)
                     self.split_merge_trials_ += tried
                     self.split_merge_moves_ += moved
-                if (not r_singular.size, r_bound) > (not best_singular.size,
-                                                     max_lower_bound + self.tol):
+                if _higher(r_singular, r_bound, best_singular, max_lower_bound + self.tol):
                     best, max_lower_bound, best_singular = r_best, r_bound, r_singular
             restarts.extend(own)
 
@@ -843,8 +852,7 @@ class GaussianMixture(EstimatorMixin):
             restarts.append(_restart_record(params, lower_bound, converged, singular))
             # an initialisation with a near-singular component counts as
             # failed: any without one is preferred, whatever its bound
-            if best is None or (not singular.size, lower_bound) > (not best_singular.size,
-                                                                  max_lower_bound):
+            if best is None or _higher(singular, lower_bound, best_singular, max_lower_bound):
                 max_lower_bound = lower_bound
                 best = (params, n_iter, history, converged, caught)
                 best_singular = singular
@@ -925,10 +933,10 @@ class GaussianMixture(EstimatorMixin):
                 thin = _thinnest(cov, params, spread)
                 if thin < NEAR_SINGULAR and thin < cur_thinnest:
                     continue
-                if (not sing.size, lb) > (not cur_singular.size, cur_bound + self.tol):
+                if _higher(sing, lb, cur_singular, cur_bound + self.tol):
                     current, cur_bound, cur_singular = params, lb, sing
                     restarts.append(_restart_record(params, lb, converged, sing))
-                    if (not sing.size, lb) > (not singular.size, bound + self.tol):
+                    if _higher(sing, lb, singular, bound + self.tol):
                         best, bound, singular = (params, n_iter, history, converged, caught), lb, sing
                         moved += 1
                     improved = True
