@@ -134,8 +134,9 @@ class GaussianMixture(EstimatorMixin):
         round does not look rugged, four starts of k-means on the
         standardised features probe whether its agreement is an artefact of
         the features' units (raw k-means is not unit-free); where one ends
-        higher, it is kept and the later rounds run (20 more starts and 16,
-        the probe's four coming out of the same budget). An integer runs
+        higher, it is kept and the later rounds run (20 more starts, then 16
+        while the verdict is rugged: the probe's four come out of the same
+        budget). An integer runs
         that many starts of ``init_params`` (``n_init=1`` is
         scikit-learn's default and gives scikit-learn's fit from the same
         seed). With ``weights_init``, ``means_init`` or ``precisions_init``

@@ -149,8 +149,9 @@ def auto_n_init(covariance, n_samples, n_components, n_features):
 #: is unchanged by rescaling a feature. Where a probe start ends higher than
 #: the first round's best, the later rounds run (:func:`auto_extra_starts`).
 #: On Old Faithful, EVV with three components, the 20 first-round starts end
-#: at or below -1125.661 (raw k-means: 20 of 20 identical) and about half of
-#: the standardised k-means starts at mclust's -1124.127.
+#: at or below -1125.661 (as do 20 of 20 raw k-means starts from different
+#: seeds) and about half of the standardised k-means starts at mclust's
+#: -1124.127 (``benchmarks/mclust/probe.py``).
 AUTO_PROBE_STARTS = 4
 
 #: ... their strategy (internal, not an ``init_params`` value).
