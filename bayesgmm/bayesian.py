@@ -32,11 +32,12 @@ from bayesgmm._data import (
 from bayesgmm.exceptions import NotFittedError, VIConvergenceWarning, not_fitted
 from bayesgmm.em._init import DEFAULT_N_INIT, check_n_init
 from bayesgmm.em._noise import noise_with_missing_error
+from bayesgmm.inference import METHODS as _INFERENCE_METHODS
 
 __all__ = ["BayesianGMM", "NotFittedError", "METHODS", "FIT_SETTINGS"]
 
-#: Inference methods accepted by :meth:`BayesianGMM.fit`.
-METHODS = ("nuts", "advi", "fullrank_advi", "minibatch_advi", "tempering")
+#: Inference methods accepted by :meth:`BayesianGMM.fit` (those of :func:`bayesgmm.inference.run_inference`).
+METHODS = _INFERENCE_METHODS
 
 #: Constructor parameters of :class:`BayesianGMM` that ``fit(X, **overrides)``
 #: may override for one call (the sampler and starting-fit settings).

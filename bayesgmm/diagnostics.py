@@ -374,7 +374,9 @@ def check_diagnostics(
     if ess_min is None:
         ess_min = 100.0 * n_chains
 
-    if method not in ("nuts", "tempering"):  # the MCMC methods; the others are VI
+    from bayesgmm.inference import MCMC_METHODS
+
+    if method not in MCMC_METHODS:  # the others are VI
         problem = _vi_loss_problem(_datatree.get_sample_stats(tree))
         return DiagnosticsReport(
             method, n_chains, n_draws, None, None, None, None, None, rhat_max, ess_min,

@@ -68,12 +68,14 @@ from bayesgmm.inference._starts import (
     em_start,
     initial_reg_covar,
 )
+from bayesgmm.inference._gibbs import _gibbs
 from bayesgmm.inference._tempering import _tempering
 from bayesgmm.inference._vi import _check_vi_loss, _minibatch_advi, _pymc_fit  # _check_vi_loss: re-exported
 from bayesgmm.priors import coerce_priors
 
 __all__ = [
     "EM_START_N_INIT",
+    "MCMC_METHODS",
     "METHODS",
     "NUTS_SAMPLERS",
     "POSTERIOR_VARS",
@@ -83,7 +85,10 @@ __all__ = [
     "run_inference",
 ]
 
-METHODS = ("nuts", "advi", "fullrank_advi", "minibatch_advi", "tempering")
+METHODS = ("nuts", "advi", "fullrank_advi", "minibatch_advi", "tempering", "gibbs")
+#: The methods that draw a Markov chain (checked by R-hat, ESS and the stuck-chain rules);
+#: the others are variational approximations.
+MCMC_METHODS = ("nuts", "tempering", "gibbs")
 NUTS_SAMPLERS = ("nutpie", "pymc", "numpyro", "blackjax")
 
 
@@ -268,7 +273,7 @@ def run_inference(
                               noise_hypervolume=noise_hypervolume)
     x0, optima = _init_points(init, dens, seed_init)
     start_attrs = {}
-    if method == "nuts":
+    if method in ("nuts", "gibbs"):
         # chains at distinct EM optima, the rest over-dispersed around the best
         starts, which, halvings = _chain_starts(
             dens, x0, chains, seed_jitter, jitter, [x for x, _ in optima], dispersion
@@ -293,6 +298,8 @@ def run_inference(
         tree = _pymc_sample(X, nuts_sampler=nuts_sampler, model=model, **common, **sampler_kwargs)
     elif method == "tempering":
         tree = _tempering(**common, **sampler_kwargs)
+    elif method == "gibbs":
+        tree = _gibbs(**common, **sampler_kwargs)
     elif method in ("advi", "fullrank_advi"):
         tree = _pymc_fit(X, method=method, **common, **sampler_kwargs)
     else:

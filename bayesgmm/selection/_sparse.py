@@ -194,7 +194,9 @@ def _select_sparse(X, Xa, ks, cts, n_init, seed, progressbar, n_jobs, priors, fi
         )
     if priors is None:
         priors = Priors(weights_alpha=SPARSE_ALPHA)
-    if fit_kwargs.get("method", "nuts") not in ("nuts", "tempering"):
+    from bayesgmm.inference import MCMC_METHODS
+
+    if fit_kwargs.get("method", "nuts") not in MCMC_METHODS:
         warnings.warn(
             f"method='sparse' with inference={fit_kwargs['method']!r}: variational "
             "approximations tend to keep superfluous components occupied, so the number "

@@ -1,0 +1,577 @@
+"""Gibbs sampling with data augmentation (``method="gibbs"``), compiled and chains in parallel.
+
+The sampler of the mixture literature (Diebolt & Robert 1994; Fruehwirth-Schnatter
+2006, ch. 3; the sparse finite mixtures of Malsiner-Walli, Fruehwirth-Schnatter &
+Gruen 2016): the allocations ``z`` are sampled with the parameters, and given
+``z`` the posterior factorises. One sweep, on the same posterior and the same
+unconstrained vector as NUTS (:class:`bayesgmm._logdensity.MixtureDensity`):
+
+1. ``z_n | theta``: categorical, ``P(z_n = k)`` proportional to ``w_k N(x_n | mu_k, Sigma_k)``
+   (and the uniform noise component ``w_0 / V`` where there is one); exact;
+2. ``w | z ~ Dirichlet(alpha + n)``, exact, drawn on the log scale (a weight
+   with ``alpha_k + n_k`` as small as the sparse method's 0.01 underflows in
+   ``w`` but not in ``log w``);
+3. ``mu_k | z, Sigma_k``: Gaussian (the independent Normal prior per coordinate
+   is conjugate), exact;
+4. the covariance block ``u | z, mu``: its prior is not conjugate (LKJ and
+   half-normal standard deviations), so a random-walk Metropolis update of each
+   coordinate of ``u`` in turn (``n_cov_steps`` passes per sweep) on the
+   conditional, which depends on the data only through ``n_k`` and the centred
+   scatter ``S_k = sum_{z_n = k} (x_n - mu_k)(x_n - mu_k)^T`` (cost ``O(K D^3)``
+   per proposal, not ``O(N)``). The log prior is the covariance type's compiled
+   block (:mod:`bayesgmm.covariance._compiled`), so every type with a compiled
+   density is covered and nothing here switches on a type name. The step of
+   each coordinate starts at the local posterior sd (scale-free) and is adapted
+   during the warm-up (``tune`` sweeps) to an acceptance of 0.44, then frozen.
+
+Why Gibbs: a surplus or overlapping component can empty out. Given ``z`` an
+empty component's parameters are drawn from their prior in one sweep, and a
+component refills when a few allocations move to it, so the sampler crosses
+between "split" and "absorbed" modes that NUTS, on the marginal posterior's
+funnel-shaped geometry around an almost empty component, crosses rarely
+(``benchmarks/hard_posteriors.py``, issue 14). It does not cross between
+*labellings* (label switching), which is not needed: the draws are relabelled
+against the EM fit afterwards, as NUTS's are.
+
+Each chain is one call of a numba function that holds no Python object and
+releases the GIL (its own ``numpy.random.Generator``, spawned from the seed),
+so the chains run in parallel threads, one per core, and the same seed gives
+the same draws whatever the number of cores. Kept draws: every ``thin``-th
+sweep after the warm-up.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
+import numpy as np
+
+from bayesgmm._compiled import _H_KIND, _H_NF, _H_NOISE, _layout
+from bayesgmm.covariance._compiled import chol_from_unconstrained, log_prior_and_grad
+from bayesgmm.inference._common import _check_int
+from bayesgmm.inference._results import _draws_to_dataset, _tree
+
+__all__ = ["GIBBS_TARGET_ACCEPT", "gibbs_chain"]
+
+#: Acceptance rate the covariance coordinates' random-walk steps are tuned to
+#: (the optimum of one-dimensional random-walk Metropolis; Roberts & Rosenthal 2001).
+GIBBS_TARGET_ACCEPT = 0.44
+
+_LOG_2PI = math.log(2.0 * math.pi)
+_NSTATS = 4  # per kept draw: log-likelihood, covariance acceptance, occupied components, noise count
+
+_njit = numba.njit(cache=True, nogil=True, error_model="numpy")
+
+
+@_njit
+def _log_gamma_draw(rng, a):
+    """``log G`` with ``G ~ Gamma(a, 1)``, finite for any ``a > 0`` (``a < 1``: ``G(a + 1) U^(1/a)``)."""
+    if a >= 1.0:
+        return math.log(rng.gamma(a))
+    return math.log(rng.gamma(a + 1.0)) + math.log(1.0 - rng.random()) / a
+
+
+@_njit
+def _factors(kind, nf, params, ucov, K, D, L, A, logdet):
+    """``L`` (zeroed here), ``A = L^{-1}`` and ``sum log diag L`` per component; False if not finite."""
+    L[:] = 0.0
+    if not chol_from_unconstrained(kind, nf, params, ucov, L):
+        return False
+    A[:] = 0.0
+    for k in range(K):
+        s = 0.0
+        for i in range(D):
+            s += math.log(L[k, i, i])
+            A[k, i, i] = 1.0 / L[k, i, i]
+            for j in range(i):
+                t = 0.0
+                for m in range(j, i):
+                    t += L[k, i, m] * A[k, m, j]
+                A[k, i, j] = -t / L[k, i, i]
+        logdet[k] = s
+    return True
+
+
+@_njit
+def _factor_target(kind, params, uf, D, n, S, L, A, logdet, dL, g):
+    """Log conditional density (up to a constant) of one covariance factor's coordinates ``uf``
+    given the allocations and means: its log prior (with the transform's Jacobian) plus
+    ``-n log|L| - tr(A S A^T) / 2``, where ``n`` and ``S`` (D, D) sum the counts and centred
+    scatters of the components that use the factor. ``L, A, dL`` (1, D, D), ``logdet`` (1,)
+    scratch, left holding the factor at ``uf``."""
+    if not _factors(kind, 1, params, uf, 1, D, L, A, logdet):
+        return -np.inf
+    dL[:] = 0.0
+    lp = log_prior_and_grad(kind, 1, params, L, dL, g)
+    # tr(A S A^T) = sum_i sum_{m, l <= i} A_im S_ml A_il (A lower triangular)
+    q = 0.0
+    for i in range(D):
+        for m in range(i + 1):
+            aim = A[0, i, m]
+            if aim == 0.0:
+                continue
+            t = 0.0
+            for l in range(i + 1):
+                t += S[m, l] * A[0, i, l]
+            q += aim * t
+    lp += -n * logdet[0] - 0.5 * q
+    return lp if np.isfinite(lp) else -np.inf
+
+
+@_njit
+def gibbs_chain(buf, x, z, rng, n_tune, n_keep, thin, n_cov_steps, step, adapt_from, draws_out, stats_out,
+                acc_out):
+    """Run one chain: ``n_tune`` warm-up sweeps, then ``n_keep * thin`` sweeps, keeping every ``thin``-th.
+
+    State, updated in place: ``x`` (ndim,) the unconstrained point; ``z`` (N,) the
+    allocations (negative on the first call: then drawn from ``z | x``); ``step``
+    (covariance block size,) the random-walk steps, adapted during the warm-up (sweeps
+    counted from ``adapt_from``, for a warm-up run in several calls). Out:
+    ``draws_out`` (n_keep, ndim) the kept points, each the state at the start of its
+    sweep; ``stats_out`` (n_keep, 4): the log-likelihood of that point, the covariance
+    acceptance rate of its sweep, and the occupied components and the noise count of the
+    allocations drawn in it; ``acc_out`` (covariance block size,) the kept sweeps'
+    acceptance rate per coordinate. Returns 0, or 1 if the start's covariance block is
+    not finite.
+
+    The allocations are drawn with the weights integrated out (``P(z_n = k | z_-n, mu,
+    Sigma)`` proportional to ``(n_-n,k + alpha_k) N(x_n | mu_k, Sigma_k)``, one
+    observation at a time), then the weights given them: a partially collapsed Gibbs
+    sampler (van Dyk & Park 2008) with the same stationary distribution. With a small
+    ``alpha`` (the sparse method's 0.01) an empty component's weight is drawn as
+    ``1e-40`` or smaller and the plain step almost never refills it; here its pull is
+    ``alpha_k``, so the number of occupied components can go up as well as down.
+    """
+    N, D, K, params, mean_loc, mean_sd, alpha, XT = _layout(buf)
+    kind = int(buf[_H_KIND])
+    nf = int(buf[_H_NF])
+    V = buf[_H_NOISE]
+    kw = alpha.shape[0]  # K, or K + 1 with the noise component (its weight last)
+    nw = kw - 1
+    o_cov = nw + K * D
+    ncov = x.shape[0] - o_cov
+    pf = ncov // nf  # coordinates per covariance factor
+    X = np.ascontiguousarray(XT.T)  # (N, D): one observation's features adjacent
+    # state
+    logw = np.empty(kw)
+    v = np.zeros(kw)
+    for k in range(nw):
+        v[k] = x[k]
+        v[kw - 1] -= x[k]
+    mx = v.max()
+    se = 0.0
+    for k in range(kw):
+        se += math.exp(v[k] - mx)
+    for k in range(kw):
+        logw[k] = v[k] - mx - math.log(se)
+    mu = np.empty((K, D))
+    for k in range(K):
+        for i in range(D):
+            mu[k, i] = x[nw + k * D + i]
+    ucov = x[o_cov:].copy()
+    L = np.zeros((K, D, D))
+    A = np.zeros((K, D, D))
+    logdet = np.empty(K)
+    if not _factors(kind, nf, params, ucov, K, D, L, A, logdet):
+        return 1
+    # one factor's scratch (current and proposed)
+    L1 = np.zeros((1, D, D))
+    A1 = np.zeros((1, D, D))
+    ld1 = np.empty(1)
+    dL1 = np.zeros((1, D, D))
+    g1 = np.empty(pf)
+    c = np.empty(kw)
+    dens = np.empty((N, kw))  # log N(x_n | mu_k, Sigma_k) (+ the constants), the noise's -log V last
+    p = np.empty(kw)
+    lc = np.empty(kw)  # log(n_k + alpha_k) of the current counts
+    y = np.empty(D)
+    nk = np.zeros(kw)
+    xs = np.zeros((K, D))
+    S = np.zeros((K, D, D))
+    nF = np.zeros(nf)
+    SF = np.zeros((nf, D, D))
+    xbar = np.empty((K, D))
+    P = np.empty((D, D))
+    U = np.empty((D, D))
+    h = np.empty(D)
+    wv = np.empty(D)
+    e = np.empty(D)
+    prec = np.empty((D, D))
+    acc_sum = np.zeros(ncov)
+    tries = np.zeros(ncov)
+    acc_out[:] = 0.0
+    fresh = z[0] < 0
+    n_total = n_tune + n_keep * thin
+    for sweep in range(n_total):
+        # ---- 1. allocations (and the log-likelihood of the current point)
+        for k in range(K):
+            c[k] = -logdet[k] - 0.5 * D * _LOG_2PI
+        if kw > K:
+            c[K] = -math.log(V)
+        keep = sweep >= n_tune and (sweep - n_tune) % thin == 0
+        r = (sweep - n_tune) // thin
+        ll = 0.0
+        for n in range(N):
+            best = -np.inf
+            for k in range(K):
+                for i in range(D):
+                    y[i] = X[n, i] - mu[k, i]
+                q = 0.0
+                for i in range(D):
+                    t = 0.0
+                    for j in range(i + 1):
+                        t += A[k, i, j] * y[j]
+                    q += t * t
+                dens[n, k] = c[k] - 0.5 * q
+                t = dens[n, k] + logw[k]
+                if t > best:
+                    best = t
+            if kw > K:
+                dens[n, K] = c[K]
+                t = c[K] + logw[K]
+                if t > best:
+                    best = t
+            if keep:  # the log-likelihood, only where the point is kept
+                tot = 0.0
+                for k in range(kw):
+                    tot += math.exp(dens[n, k] + logw[k] - best)
+                ll += best + math.log(tot)
+        if fresh:  # the first sweep of a chain: z | x, with the weights
+            for n in range(N):
+                best = -np.inf
+                for k in range(kw):
+                    p[k] = dens[n, k] + logw[k]
+                    best = max(best, p[k])
+                tot = 0.0
+                for k in range(kw):
+                    p[k] = math.exp(p[k] - best)
+                    tot += p[k]
+                u = rng.random() * tot
+                zn = kw - 1
+                acc = 0.0
+                for k in range(kw):
+                    acc += p[k]
+                    if u < acc:
+                        zn = k
+                        break
+                z[n] = zn
+            fresh = False
+        else:  # z_n | z_-n, mu, Sigma with the weights integrated out
+            nk[:] = 0.0
+            for n in range(N):
+                nk[z[n]] += 1.0
+            for k in range(kw):
+                lc[k] = math.log(nk[k] + alpha[k])
+            for n in range(N):
+                k = z[n]
+                nk[k] -= 1.0
+                lc[k] = math.log(nk[k] + alpha[k])
+                best = -np.inf
+                for k in range(kw):
+                    p[k] = dens[n, k] + lc[k]
+                    best = max(best, p[k])
+                tot = 0.0
+                for k in range(kw):
+                    p[k] = math.exp(p[k] - best)
+                    tot += p[k]
+                u = rng.random() * tot
+                zn = kw - 1
+                acc = 0.0
+                for k in range(kw):
+                    acc += p[k]
+                    if u < acc:
+                        zn = k
+                        break
+                z[n] = zn
+                nk[zn] += 1.0
+                lc[zn] = math.log(nk[zn] + alpha[zn])
+        nk[:] = 0.0
+        xs[:] = 0.0
+        for n in range(N):
+            k = z[n]
+            nk[k] += 1.0
+            if k < K:
+                for i in range(D):
+                    xs[k, i] += X[n, i]
+        if keep:
+            for i in range(x.shape[0]):
+                draws_out[r, i] = x[i]
+            stats_out[r, 0] = ll
+            occ = 0
+            for k in range(K):
+                if nk[k] > 0:
+                    occ += 1
+            stats_out[r, 2] = occ
+            stats_out[r, 3] = nk[K] if kw > K else 0.0
+        # ---- 2. weights | z: Dirichlet(alpha + n) on the log scale
+        mx = -np.inf
+        for k in range(kw):
+            logw[k] = _log_gamma_draw(rng, alpha[k] + nk[k])
+            if logw[k] > mx:
+                mx = logw[k]
+        se = 0.0
+        for k in range(kw):
+            se += math.exp(logw[k] - mx)
+        lse = mx + math.log(se)
+        for k in range(kw):
+            logw[k] -= lse
+        # ---- 3. means | z, Sigma: precision diag(1/sd^2) + n_k Sigma_k^{-1}, conjugate
+        for k in range(K):
+            for i in range(D):  # Sigma_k^{-1} = A_k^T A_k
+                for j in range(D):
+                    s = 0.0
+                    for l in range(max(i, j), D):
+                        s += A[k, l, i] * A[k, l, j]
+                    prec[i, j] = s
+            for i in range(D):
+                s = 0.0
+                for j in range(D):
+                    s += prec[i, j] * xs[k, j]
+                h[i] = mean_loc[i] / (mean_sd[i] * mean_sd[i]) + s
+                for j in range(D):
+                    P[i, j] = nk[k] * prec[i, j]
+                P[i, i] += 1.0 / (mean_sd[i] * mean_sd[i])
+            # P = U U^T (U lower): mu = P^{-1} h + U^{-T} e
+            for i in range(D):
+                for j in range(i + 1):
+                    s = P[i, j]
+                    for l in range(j):
+                        s -= U[i, l] * U[j, l]
+                    if i == j:
+                        U[i, i] = math.sqrt(s) if s > 0.0 else np.nan
+                    else:
+                        U[i, j] = s / U[j, j]
+            for i in range(D):  # U wv = h
+                s = h[i]
+                for l in range(i):
+                    s -= U[i, l] * wv[l]
+                wv[i] = s / U[i, i]
+            for i in range(D):
+                e[i] = wv[i] + rng.standard_normal()
+            for i in range(D - 1, -1, -1):  # U^T mu = wv + e
+                s = e[i]
+                for l in range(i + 1, D):
+                    s -= U[l, i] * mu[k, l]
+                mu[k, i] = s / U[i, i]
+        # ---- 4. covariance factors | z, mu: centred scatter (two-pass), then random-walk
+        # Metropolis on each coordinate of each factor (the factors are independent given z, mu)
+        for k in range(K):
+            for i in range(D):
+                xbar[k, i] = xs[k, i] / nk[k] if nk[k] > 0 else mu[k, i]
+        S[:] = 0.0
+        for n in range(N):
+            k = z[n]
+            if k >= K:
+                continue
+            for i in range(D):
+                y[i] = X[n, i] - xbar[k, i]
+            for i in range(D):
+                for j in range(i + 1):
+                    S[k, i, j] += y[i] * y[j]
+        nF[:] = 0.0
+        SF[:] = 0.0
+        for k in range(K):
+            f = k if nf == K else 0
+            for i in range(D):
+                y[i] = xbar[k, i] - mu[k, i]
+            nF[f] += nk[k]
+            for i in range(D):
+                for j in range(i + 1):
+                    t = S[k, i, j] + nk[k] * y[i] * y[j]
+                    SF[f, i, j] += t
+                    if j < i:
+                        SF[f, j, i] += t
+        n_acc = 0.0
+        warm = sweep < n_tune
+        gamma = 1.0 / (adapt_from + sweep + 1.0) ** 0.6
+        for f in range(nf):
+            uf = ucov[f * pf : (f + 1) * pf]
+            cur = _factor_target(kind, params, uf, D, nF[f], SF[f], L1, A1, ld1, dL1, g1)
+            for _ in range(n_cov_steps):
+                for jj in range(pf):
+                    j = f * pf + jj
+                    old = uf[jj]
+                    uf[jj] = old + step[j] * rng.standard_normal()
+                    new = _factor_target(kind, params, uf, D, nF[f], SF[f], L1, A1, ld1, dL1, g1)
+                    a = 0.0
+                    if new > -np.inf:
+                        d = new - cur
+                        a = 1.0 if d >= 0.0 else math.exp(d)
+                    if rng.random() < a:
+                        cur = new
+                    else:
+                        uf[jj] = old
+                    n_acc += a
+                    if warm:
+                        step[j] *= math.exp(gamma * (a - GIBBS_TARGET_ACCEPT))
+                    elif keep:
+                        acc_sum[j] += a
+                        tries[j] += 1.0
+        if not _factors(kind, nf, params, ucov, K, D, L, A, logdet):
+            return 1  # not reached: every accepted coordinate had a finite target
+        if keep:
+            stats_out[r, 1] = n_acc / max(1, n_cov_steps * ncov)
+        # ---- the new state as the unconstrained vector (zero-sum logits)
+        mean_lw = 0.0
+        for k in range(kw):
+            mean_lw += logw[k]
+        mean_lw /= kw
+        for k in range(nw):
+            x[k] = logw[k] - mean_lw
+        for k in range(K):
+            for i in range(D):
+                x[nw + k * D + i] = mu[k, i]
+        for j in range(ncov):
+            x[o_cov + j] = ucov[j]
+    for j in range(ncov):
+        acc_out[j] = acc_sum[j] / tries[j] if tries[j] > 0 else np.nan
+    return 0
+
+
+#: Sweeps per call of the compiled chain between progress-bar updates.
+_CHUNK = 500
+
+
+def _gibbs(
+    *,
+    dens,
+    x0,
+    draws,
+    tune,
+    chains,
+    progressbar,
+    seed_jitter,
+    seed_sampler,
+    jitter,
+    t0,
+    thin=1,
+    n_cov_steps=2,
+    cores=None,
+    **kwargs,
+):
+    """``method="gibbs"``: the chains of :func:`gibbs_chain` in parallel threads; the result tree.
+
+    ``x0`` (chains, ndim): the chain starts (:func:`~bayesgmm.inference._starts._chain_starts`).
+    """
+    if kwargs:
+        raise TypeError(
+            f"method='gibbs' got unexpected keyword argument(s) {sorted(kwargs)}; it accepts "
+            "thin, n_cov_steps, cores, jitter and dispersion."
+        )
+    from bayesgmm._compiled import CompiledDensity
+
+    thin = _check_int(thin, "thin", 1)
+    n_cov_steps = _check_int(n_cov_steps, "n_cov_steps", 1)
+    if cores is None:
+        cores = min(chains, os.cpu_count() or 1)
+    cores = _check_int(cores, "cores", 1)
+    try:
+        cd = dens if isinstance(dens, CompiledDensity) else CompiledDensity(dens)
+    except NotImplementedError as err:
+        raise ValueError(
+            f"method='gibbs' needs the compiled density, which covariance_type={dens.covariance_type!r} "
+            "does not have; use method='nuts' or 'tempering'."
+        ) from err
+    xs0 = np.atleast_2d(np.asarray(x0, dtype=np.float64))
+    if xs0.shape[0] == 1 and chains > 1:
+        xs0 = np.repeat(xs0, chains, axis=0)
+    nd = dens.ndim
+    K, D = dens.n_components, dens.n_features
+    kw = K + (1 if getattr(dens, "noise_hypervolume", None) is not None else 0)
+    o_cov = kw - 1 + K * D
+    from bayesgmm.inference._starts import _jitter_scale
+
+    # the covariance coordinates' first random-walk steps: the local posterior sds (scale-free)
+    sd = _jitter_scale(dens, xs0[0], 1.0)[o_cov:]
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed_sampler).spawn(chains)]
+    state = [xs0[c].copy() for c in range(chains)]
+    alloc = [np.full(dens.X.shape[0], -1, dtype=np.int64) for _ in range(chains)]
+    steps = [np.ascontiguousarray(sd.copy()) for _ in range(chains)]
+    draws_out = np.empty((chains, draws, nd))
+    stats_out = np.empty((chains, draws, _NSTATS))
+    acc_out = np.full((chains, nd - o_cov), np.nan)
+    buf = cd.buffer
+    setup_time = time.perf_counter() - t0
+    t1 = time.perf_counter()
+
+    # the warm-up and the kept sweeps in chunks (progress between them); the chain's
+    # generator and state carry over, so the chunks give the draws of one long call
+    plan = []
+    done_tune = 0
+    while done_tune < tune:
+        n = min(_CHUNK, tune - done_tune)
+        plan.append(("tune", done_tune, n))
+        done_tune += n
+    kept = 0
+    per = max(1, _CHUNK // thin)
+    while kept < draws:
+        n = min(per, draws - kept)
+        plan.append(("keep", kept, n))
+        kept += n
+
+    def run_chain(c, stage, first, n):
+        if stage == "tune":
+            return gibbs_chain(buf, state[c], alloc[c], streams[c], n, 0, 1, n_cov_steps, steps[c], first,
+                               draws_out[c, :0], stats_out[c, :0], acc_out[c])
+        acc = np.empty(nd - o_cov)
+        rc = gibbs_chain(buf, state[c], alloc[c], streams[c], 0, n, thin, n_cov_steps, steps[c], tune,
+                         draws_out[c, first : first + n], stats_out[c, first : first + n], acc)
+        acc_sums[c] += np.nan_to_num(acc) * n
+        return rc
+
+    acc_sums = np.zeros((chains, nd - o_cov))
+    bar = _progress(progressbar, tune + draws * thin)
+    with ThreadPoolExecutor(max_workers=cores) as pool:
+        for stage, first, n in plan:
+            rcs = list(pool.map(lambda c, st=stage, f=first, m=n: run_chain(c, st, f, m), range(chains)))
+            if any(rcs):
+                raise RuntimeError(
+                    "a Gibbs chain's starting covariance factors are not finite; try another "
+                    "random_seed or a smaller jitter."
+                )
+            if bar is not None:
+                bar.update(n if stage == "tune" else n * thin)
+    if bar is not None:
+        bar.close()
+    sampling_time = time.perf_counter() - t1
+
+    import xarray as xr
+
+    posterior = _draws_to_dataset(dens, draws_out)
+    coords = {"chain": np.arange(chains), "draw": np.arange(draws)}
+    stats = xr.Dataset(
+        {
+            "log_likelihood": (("chain", "draw"), stats_out[..., 0]),
+            "acceptance_rate": (("chain", "draw"), stats_out[..., 1]),
+            "occupied": (("chain", "draw"), stats_out[..., 2].astype(np.int64)),
+            "diverging": (("chain", "draw"), np.zeros((chains, draws), dtype=bool)),
+        },
+        coords=coords,
+    )
+    if kw > K:
+        stats["noise_count"] = (("chain", "draw"), stats_out[..., 3].astype(np.int64))
+    attrs = {
+        "method": "gibbs",
+        "setup_time": setup_time,
+        "sampling_time": sampling_time,
+        "thin": int(thin),
+        "n_cov_steps": int(n_cov_steps),
+        "sweeps_total": int(chains * (tune + draws * thin)),
+        "cov_step_sizes": [float(v) for v in np.median(np.stack(steps), axis=0)],
+        "cov_acceptance": [float(v) for v in (acc_sums / max(draws, 1)).mean(axis=0)],
+    }
+    return _tree(posterior, stats, attrs)
+
+
+def _progress(enabled, total):
+    if not enabled:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # tqdm is optional: no bar without it
+        return None
+    return tqdm(total=total, desc="gibbs", leave=False)
