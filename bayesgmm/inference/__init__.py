@@ -1,4 +1,4 @@
-"""Posterior inference for the Bayesian Gaussian mixture: NUTS and VI behind one function.
+"""Posterior inference for the Bayesian Gaussian mixture: MCMC and VI behind one function.
 
 :func:`run_inference` takes the data, the model specification and an EM fit
 (the starting point) and returns an :class:`xarray.DataTree` with a
@@ -28,9 +28,19 @@ and a ``sample_stats`` group.  Methods:
     (DEO) swaps and an adaptive ladder; for posteriors with several modes
     (overlapping clusters, surplus components).  ``draws``/``tune`` are
     iterations of the whole ladder; the coldest replica's draws are kept.
+``method="gibbs"``
+    Gibbs sampling with data augmentation (:mod:`bayesgmm.inference._gibbs`):
+    the allocations drawn with the weights integrated out, then the weights
+    (Dirichlet), the means (conjugate Gaussian) and, per covariance factor,
+    random-walk Metropolis on its unconstrained coordinates (steps adapted
+    during the warm-up, then frozen); compiled with numba (once per machine,
+    then cached), chains in parallel threads. An emptied surplus or overlapping
+    component is redrawn from its prior and can refill, so it moves between
+    modes (a merged against a split pair) that NUTS rarely leaves. ``tune``
+    is warm-up sweeps, ``draws`` the kept sweeps per chain (every ``thin``-th).
 
 Every VI fit starts at the EM estimate (the caller's, or :func:`em_start`'s).
-NUTS chains start at the distinct optima of its restarts (chain 0 at the best;
+NUTS and Gibbs chains start at the distinct optima of its restarts (chain 0 at the best;
 :func:`bayesgmm.inference._starts.distinct_optima`), the chains left over at
 over-dispersed points around the best; all in units of the local posterior sd
 (scale-free).  The result's attrs ``chain_start_optimum`` (per chain, 0 = the
@@ -40,7 +50,7 @@ Layout: ``_nutpie`` (nutpie on the compiled or the numpy density), ``_pymc`` (``
 with PyMC's, NumPyro's or BlackJAX's NUTS on the PyMC model), ``_vi`` (ADVI,
 full-rank ADVI, minibatch ADVI, the VI loss check), ``_starts`` (EM start,
 chain starts, curvature-scaled jitter, seeds), ``_tempering`` (replica
-exchange), ``_results`` (draws to the
+exchange), ``_gibbs`` (Gibbs sampling with data augmentation), ``_results`` (draws to the
 result tree), ``_common`` (argument checks, BLAS threads).
 """
 
@@ -111,7 +121,7 @@ def run_inference(
     noise_hypervolume=None,
     **sampler_kwargs,
 ) -> xr.DataTree:
-    """Sample (NUTS) or approximate (VI) the posterior of a Gaussian mixture.
+    """Sample (NUTS, tempering, Gibbs) or approximate (VI) the posterior of a Gaussian mixture.
 
     Parameters
     ----------
@@ -129,11 +139,18 @@ def run_inference(
         in scikit-learn layout, same ``covariance_type``), a dict with keys
         ``weights``, ``means``, ``covariances``, or None for :func:`em_start`
         (``EM_START_N_INIT`` = ``"auto"`` starts) here.
-    method : {"nuts", "advi", "fullrank_advi", "minibatch_advi", "tempering"}, default="nuts"
+    method : {"nuts", "advi", "fullrank_advi", "minibatch_advi", "tempering", "gibbs"}, default="nuts"
+        :data:`METHODS`; the Markov chain methods (:data:`MCMC_METHODS`) are
+        ``"nuts"``, ``"tempering"`` and ``"gibbs"``, the others variational.
+        ``"tempering"`` and ``"gibbs"`` are for posteriors with several modes
+        (overlapping clusters, surplus components; see the user guide's page on
+        multimodal posteriors).
     draws : int, default=1000
-        Draws per chain kept (VI: draws per "chain" from the approximation).
+        Draws per chain kept (VI: draws per "chain" from the approximation;
+        Gibbs: kept sweeps, every ``thin``-th).
     tune : int, default=1000
-        NUTS warm-up steps per chain.  For VI, the number of optimisation
+        NUTS warm-up steps per chain (tempering: iterations of the whole
+        ladder; Gibbs: warm-up sweeps).  For VI, the number of optimisation
         steps is ``sampler_kwargs["n"]`` if given, else ``max(10 * tune, 5000)``.
     chains : int, default=4
     random_seed : int, numpy Generator or None
@@ -182,7 +199,12 @@ def run_inference(
         ``n_temperatures`` (default 8), ``n_leapfrog`` (default 10),
         ``target_accept`` (default 0.75), ``swap_scheme`` (``"deo"`` or
         ``"seo"``), ``adapt_ladder`` (default True), ``betas`` (a fixed
-        ladder from 1.0 down).  ``jitter`` (default
+        ladder from 1.0 down); for ``"gibbs"``: ``thin`` (default 1; keep
+        every ``thin``-th sweep, so ``draws * thin`` sweeps after the warm-up),
+        ``n_cov_steps`` (default 2; passes of the covariance coordinates'
+        random-walk Metropolis per sweep) and ``cores`` (default
+        ``min(chains, CPUs)``: chains run in that many threads; the draws do not
+        depend on it).  ``jitter`` (default
         0.1) scales the per-chain starting jitter in units of the approximate
         posterior sd; ``dispersion`` (default 1.0) is the spread, in the same
         units, of the over-dispersed starts of the chains left over when the
@@ -198,12 +220,21 @@ def run_inference(
         sampler's statistics (``diverging``, ``n_steps``, ...), or for VI the
         ``loss`` history (dim ``vi_iteration``).  Root attrs: ``method``,
         ``nuts_sampler``, ``setup_time`` and ``sampling_time`` (seconds) and,
-        for NUTS, ``n_steps_total`` (leapfrog steps including warm-up),
-        ``chain_start_optimum`` (per chain, the index of the distinct EM optimum
-        it started from; 0 = the best), ``chain_start_halvings`` (per chain, how
-        often its start's offset was halved because it lay far below its optimum;
+        for NUTS, ``n_steps_total`` (leapfrog steps including warm-up); for
+        NUTS and Gibbs, ``chain_start_optimum`` (per chain, the index of the
+        distinct EM optimum it started from; 0 = the best),
+        ``chain_start_halvings`` (per chain, how often its start's offset was
+        halved because it lay far below its optimum;
         :func:`bayesgmm.inference._starts.pulled_in`) and ``em_optima_loglik``
         (their mean log-likelihoods per observation).
+        Gibbs: ``sample_stats`` has ``log_likelihood``, ``acceptance_rate``
+        (of the sweep's covariance moves), ``occupied`` (the number of
+        non-empty components in the sweep's allocations), ``diverging``
+        (always False) and, with the noise component, ``noise_count``; root
+        attrs ``thin``, ``n_cov_steps``, ``sweeps_total`` (all chains, warm-up
+        included), ``cov_step_sizes`` (the frozen random-walk step of each
+        covariance coordinate, median over chains) and ``cov_acceptance`` (its
+        acceptance rate in the kept sweeps, mean over chains).
         The draws are *not* relabelled.
 
     Examples
