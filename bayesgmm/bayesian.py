@@ -79,15 +79,20 @@ class BayesianGMM(EstimatorMixin):
         covariance, diagonal, a single variance per component).
     priors : bayesgmm.Priors, dict or None, default None
         Prior configuration; ``None`` uses :class:`bayesgmm.Priors` defaults.
-    method : {"nuts", "advi", "fullrank_advi", "minibatch_advi", "tempering"}, default "nuts"
+    method : {"nuts", "advi", "fullrank_advi", "minibatch_advi", "tempering", "gibbs"}, default "nuts"
         NUTS, or a variational approximation from which ``draws`` x
-        ``chains`` draws are taken, or ``"tempering"``: replica exchange
-        (parallel tempering with HMC moves) for posteriors with several modes
-        (overlapping clusters, more components than the data support).
+        ``chains`` draws are taken, or, for posteriors with several modes
+        (overlapping clusters, more components than the data support),
+        ``"gibbs"``: Gibbs sampling with data augmentation (the allocations
+        are sampled, so an emptied component can refill; sampler keywords
+        ``thin``, ``n_cov_steps``, ``cores``), or ``"tempering"``: replica
+        exchange (parallel tempering with HMC moves). See
+        :func:`bayesgmm.inference.run_inference` and the user guide's page on
+        multimodal posteriors.
     draws : int, default 1000
-        Draws per chain kept.
+        Draws per chain kept (Gibbs: every ``thin``-th sweep is kept).
     tune : int, default 1000
-        Tuning (warm-up) steps per chain for NUTS. For VI the number of
+        Tuning (warm-up) steps per chain for NUTS (Gibbs: sweeps). For VI the number of
         optimisation steps is ``n`` if given in ``sampler_kwargs``, else
         ``max(10 * tune, 5000)`` (see :func:`bayesgmm.inference.run_inference`).
     chains : int, default 4
@@ -107,7 +112,7 @@ class BayesianGMM(EstimatorMixin):
     sampler_kwargs : dict or None, default None
         Keywords for the sampler, e.g. ``{"target_accept": 0.95}`` for NUTS,
         ``{"n": 20000}`` optimisation steps for VI, ``{"batch_size": 500}``
-        for minibatch ADVI (see :func:`bayesgmm.inference.run_inference`).
+        for minibatch ADVI, ``{"thin": 10}`` for Gibbs (see :func:`bayesgmm.inference.run_inference`).
     log_likelihood : bool or "auto", default "auto"
         Store the pointwise log-likelihood (chain x draw x obs; needed for
         LOO). ``"auto"`` skips it above 512 MiB, with a warning.

@@ -171,9 +171,9 @@ def run_inference(
         (one likelihood term per pattern of missing values): NUTS through
         ``pm.sample`` (``nuts_sampler="nutpie"``: nutpie's compiled PyMC path),
         or ``"advi"`` / ``"fullrank_advi"``; not the fast density, so
-        ``"minibatch_advi"``, ``"tempering"`` and ``model=`` are refused. The
-        priors' data scales come from the observed values; the chain starts'
-        scales from the mean-imputed data.
+        ``"minibatch_advi"``, ``"tempering"``, ``"gibbs"`` and ``model=`` are
+        refused. The priors' data scales come from the observed values; the
+        chain starts' scales from the mean-imputed data.
     noise_hypervolume : float, optional
         Adds mclust's uniform noise component of density ``1 / noise_hypervolume``
         (e.g. an EM fit's ``noise_hypervolume_``) and its weight, the last of

@@ -126,8 +126,10 @@ def select_components(
         1/log10(S), 0.7)``) ``< k <= 1`` are kept, with a warning when the
         table is built. If every cell is unusable, all are used, with a
         warning.
-    inference : {"nuts", "advi", "fullrank_advi", "minibatch_advi", "tempering"}, default "nuts"
+    inference : {"nuts", "advi", "fullrank_advi", "minibatch_advi", "tempering", "gibbs"}, default "nuts"
         For the Bayesian methods: ``BayesianGMM(method=inference)``.
+        ``"gibbs"`` (Gibbs sampling with data augmentation: an empty
+        component is redrawn from its prior and can refill) or
         ``"tempering"`` (replica exchange) for the overfitted mixture of
         ``method="sparse"``, where NUTS gets stuck between its modes.
     **fit_kwargs
@@ -203,7 +205,9 @@ def select_components(
     components empty out. For each draw the allocations are sampled from the
     responsibilities with the seeded generator and the non-empty components
     counted (:func:`occupied_components`); the selected count is the
-    posterior mode. Use NUTS (the default) for this: with
+    posterior mode. Use a Markov chain method for this (NUTS, the default,
+    or ``"gibbs"``, the sampler of Malsiner-Walli et al., whose emptied
+    components refill and empty again between sweeps): with
     ``inference="minibatch_advi"`` the mean-field approximation kept
     superfluous components occupied in our checks (5 occupied for 3 true
     clusters), so a VI method gives a :class:`SelectionWarning`. With

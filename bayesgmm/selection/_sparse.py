@@ -200,7 +200,7 @@ def _select_sparse(X, Xa, ks, cts, n_init, seed, progressbar, n_jobs, priors, fi
         warnings.warn(
             f"method='sparse' with inference={fit_kwargs['method']!r}: variational "
             "approximations tend to keep superfluous components occupied, so the number "
-            "of occupied components is overstated. Use inference='tempering' (or 'nuts').",
+            "of occupied components is overstated. Use inference='gibbs' (or 'tempering' or 'nuts').",
             SelectionWarning,
             stacklevel=3,
         )
