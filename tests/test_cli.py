@@ -271,6 +271,41 @@ def test_fit_minibatch_advi_strict_passes(data_dir, tmp_path):
     assert model.idata_["sample_stats"]["loss"].size == 3000  # --vi-steps
 
 
+def test_fit_gibbs_with_thin_saves_a_loadable_model(data_dir, tmp_path):
+    out = tmp_path / "gibbs.nc"
+    proc = run_cli("fit", data_dir / "faithful.csv", "-k", "2", "--method", "gibbs", "--covariance", "diag",
+                   "--draws", 30, "--tune", 30, "--chains", 2, "--thin", 3, "--seed", 1, "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "then gibbs, 2 chains x 30 draws (30 warm-up sweeps, then 1 in 3 of 90 sweeps kept)" in proc.stdout
+    assert "Posterior summary" in proc.stdout and f"Saved the fit to {out}" in proc.stdout
+    from bayesgmm import BayesianGMM
+
+    model = BayesianGMM.load(out)
+    assert model.covariance_type == "diag" and model.idata_.attrs["method"] == "gibbs"
+    post = model.idata_["posterior"]
+    assert post.sizes["chain"] == 2 and post.sizes["draw"] == 30
+    assert "occupied" in model.idata_["sample_stats"]
+    assert '"thin": 3' in model.idata_.attrs["sampler_config"]  # --thin reached the sampler
+    means = post["means"].mean(("chain", "draw")).sel(feature="waiting").to_numpy()
+    np.testing.assert_allclose(np.sort(means), [54.5, 80.0], atol=2.0)
+
+
+def test_fit_tempering_with_target_accept(data_dir, tmp_path):
+    out = tmp_path / "tempering.nc"
+    proc = run_cli("fit", data_dir / "faithful.csv", "-k", "2", "--method", "tempering", "--covariance", "spherical",
+                   "--draws", 20, "--tune", 20, "--chains", 1, "--target-accept", 0.8, "--quiet", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "then tempering, 1 chains x 20 draws (20 tuning iterations)" in proc.stdout
+    from bayesgmm import BayesianGMM
+
+    model = BayesianGMM.load(out)
+    assert model.idata_.attrs["method"] == "tempering"
+    assert model.idata_["posterior"].sizes["draw"] == 20
+    assert '"target_accept": 0.8' in model.idata_.attrs["sampler_config"]
+
+
 @pytest.mark.parametrize(
     "args, code, needles",
     [
@@ -284,7 +319,15 @@ def test_fit_minibatch_advi_strict_passes(data_dir, tmp_path):
         (["{d}/mixed.csv", "-k", "2", "--index-col", "nope"], 2, ["--index-col 'nope'"]),
         (["{d}/faithful.csv", "-k", "300"], 2, ["272 rows but --components is 300"]),
         (["{d}/faithful.csv", "-k", "0"], 2, ["--components/-k", "expected an integer >= 1"]),
-        (["{d}/faithful.csv", "-k", "2", "--method", "gibbs"], 2, ["--method", "invalid choice: 'gibbs'"]),
+        (["{d}/faithful.csv", "-k", "2", "--method", "hmc"], 2, ["--method", "invalid choice: 'hmc'"]),
+        (["{d}/faithful.csv", "-k", "2", "--thin", "2"], 2, ["--thin only applies to --method gibbs"]),
+        (["{d}/faithful.csv", "-k", "2", "--method", "gibbs", "--thin", "0"], 2, ["--thin", "expected an integer >= 1"]),
+        (["{d}/faithful.csv", "-k", "2", "--method", "gibbs", "--covariance", "EII"], 2,
+         ["--method gibbs needs a covariance type with a compiled density", "'EII'"]),
+        (["{d}/faithful.csv", "-k", "2", "--method", "gibbs", "--target-accept", "0.9"], 2,
+         ["--target-accept only applies to --method nuts or tempering"]),
+        (["{d}/faithful.csv", "-k", "2", "--method", "tempering", "--vi-steps", "100"], 2,
+         ["--vi-steps only applies to the VI methods"]),
         (["{d}/faithful.csv", "-k", "2", "--out", "{d}/no/such/dir/fit.nc"], 2, ["does not exist"]),
         (["{d}/faithful.csv", "-k", "2", "--target-accept", "1.5"], 2, ["--target-accept", "(0, 1)"]),
         (["{d}/faithful.csv", "-k", "2", "--method", "advi", "--target-accept", "0.9"], 2,

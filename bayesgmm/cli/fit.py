@@ -33,11 +33,26 @@ from bayesgmm.cli._common import (
 )
 from bayesgmm.em._init import DEFAULT_N_INIT
 
-_FIT_METHODS = ("nuts", "advi", "fullrank_advi", "minibatch_advi")
+_FIT_METHODS = ("nuts", "gibbs", "tempering", "advi", "fullrank_advi", "minibatch_advi")
+#: The methods that draw Markov chains (the others are variational approximations).
+_MCMC_FIT_METHODS = ("nuts", "gibbs", "tempering")
 
 
 def _starts(n_init) -> str:
     return "n_init='auto' starts" if n_init == "auto" else f"{n_init} starts"
+
+
+def _check_gibbs_covariance(name, X, k) -> None:
+    """``--method gibbs`` needs the covariance type's compiled density: a usage error before EM if it has none."""
+    from bayesgmm.covariance import get_covariance_type
+    from bayesgmm.priors import Priors
+
+    ct = get_covariance_type(name)
+    if ct.compiled_block(k, X.shape[1], Priors().resolve(X.to_numpy(), k)) is None:
+        raise CLIError(
+            f"--method gibbs needs a covariance type with a compiled density (full, tied, diag, "
+            f"spherical); {name!r} has none: use --method nuts or tempering"
+        )
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -49,18 +64,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    metavar="TYPE",
                    help=f"covariance type with a Bayesian model: {', '.join(BAYESIAN_NAMES)} (default: full)")
     p.add_argument("--method", default="nuts", choices=_FIT_METHODS,
-                   help="inference: NUTS (nutpie) or a variational approximation (default: nuts)")
+                   help="inference: NUTS (nutpie); gibbs (Gibbs sampling with data augmentation) or "
+                        "tempering (replica exchange), for posteriors with several modes (overlapping "
+                        "clusters, surplus components); or a variational approximation (default: nuts)")
     p.add_argument("--draws", type=_positive_int, default=1000, help="draws per chain kept (default: 1000)")
     p.add_argument("--tune", type=_nonnegative_int, default=1000,
-                   help="NUTS warm-up steps per chain; for VI sets the optimisation length "
-                        "max(10 * tune, 5000) (default: 1000)")
+                   help="warm-up steps per chain (gibbs: sweeps; tempering: iterations of the "
+                        "ladder); for VI sets the optimisation length max(10 * tune, 5000) "
+                        "(default: 1000)")
     p.add_argument("--chains", type=_positive_int, default=4, help="chains (default: 4)")
     p.add_argument("--n-init", type=_n_init, default=DEFAULT_N_INIT,
                    help=f"EM starts: 'auto' (as many as a fixed amount of work allows, at most "
                         f"20) or a number (default: {DEFAULT_N_INIT})")
     p.add_argument("--target-accept", type=_probability, metavar="P",
-                   help="NUTS target acceptance rate in (0, 1), e.g. 0.95 against divergences "
-                        "(default: the sampler's)")
+                   help="NUTS target acceptance rate in (0, 1), e.g. 0.95 against divergences; "
+                        "tempering: its HMC moves' (default: the sampler's)")
+    p.add_argument("--thin", type=_positive_int, metavar="N",
+                   help="gibbs: keep every N-th sweep, so --draws kept draws cost draws * N sweeps "
+                        "per chain after the warm-up (default: 1)")
     p.add_argument("--vi-steps", type=_positive_int, metavar="N",
                    help="VI methods: optimisation steps (default: max(10 * tune, 5000))")
     p.add_argument("--out", "-o", required=True, metavar="FIT.nc", help="where to save the fit (netCDF)")
@@ -81,11 +102,15 @@ def run_fit(args) -> int:
     _check_output_file(args.out, "output file")
     sampler_kwargs = {}
     if args.target_accept is not None:
-        if args.method != "nuts":
-            raise CLIError("--target-accept only applies to --method nuts")
+        if args.method not in ("nuts", "tempering"):
+            raise CLIError("--target-accept only applies to --method nuts or tempering")
         sampler_kwargs["target_accept"] = args.target_accept
+    if args.thin is not None:
+        if args.method != "gibbs":
+            raise CLIError("--thin only applies to --method gibbs")
+        sampler_kwargs["thin"] = args.thin
     if args.vi_steps is not None:
-        if args.method == "nuts":
+        if args.method in _MCMC_FIT_METHODS:
             raise CLIError("--vi-steps only applies to the VI methods (advi, fullrank_advi, minibatch_advi)")
         sampler_kwargs["n"] = args.vi_steps
     X = read_data(args.data, args.columns, sep=args.sep, index_col=args.index_col)
@@ -96,6 +121,8 @@ def run_fit(args) -> int:
             f"{args.data!r} has {n} rows but --components is {args.components}; "
             "use fewer components or more data"
         )
+    if args.method == "gibbs":
+        _check_gibbs_covariance(args.covariance, X, args.components)
     from bayesgmm.bayesian import BayesianGMM
     from bayesgmm.diagnostics import SamplingWarning
 
@@ -104,11 +131,16 @@ def run_fit(args) -> int:
         tune=args.tune, chains=args.chains, n_init=args.n_init, progressbar=_progress(args),
         sampler_kwargs=sampler_kwargs or None, random_state=args.seed,
     )
-    what = (
-        f"{args.chains} chains x {args.draws} draws ({args.tune} tuning steps)"
-        if args.method == "nuts"
-        else f"{args.chains} x {args.draws} draws from the approximation"
-    )
+    if args.method == "nuts":
+        what = f"{args.chains} chains x {args.draws} draws ({args.tune} tuning steps)"
+    elif args.method == "gibbs":
+        thin = args.thin or 1
+        what = (f"{args.chains} chains x {args.draws} draws ({args.tune} warm-up sweeps"
+                + (f", then 1 in {thin} of {args.draws * thin} sweeps kept" if thin > 1 else "") + ")")
+    elif args.method == "tempering":
+        what = f"{args.chains} chains x {args.draws} draws ({args.tune} tuning iterations)"
+    else:
+        what = f"{args.chains} x {args.draws} draws from the approximation"
     _say(f"Fitting K={args.components} ({args.covariance} covariances) to {n} rows x {d} "
          f"columns {list(X.columns)} from {args.data}: EM ({_starts(args.n_init)}), then "
          f"{args.method}, {what}.")
