@@ -271,7 +271,8 @@ def _chains_table(chains: xr.Dataset) -> str:
             parts.append(f"mean log density {float(row['mean_logp']):.6g}")
         mode = int(row["mode"])
         parts.append(f"mode {mode}" if mode >= 0 else "no mode")
-        parts.append(f"step size {float(row['step_size']):.3g}")
+        if np.isfinite(float(row["step_size"])):  # Gibbs sampling has no step size
+            parts.append(f"step size {float(row['step_size']):.3g}")
         if bool(row["stuck"]):
             parts.append("STUCK")
         lines.append(f"  chain {c}: " + ", ".join(parts))
@@ -419,6 +420,8 @@ def check_diagnostics(
 
     total = n_used * n_draws
     which = f" (on the {n_used} chain(s) that moved)" if stuck else ""
+    # Gibbs sweeps are cheap and correlated: keeping every thin-th costs no memory
+    longer = "; with method='gibbs' also `thin`, the sweeps per kept draw" if method == "gibbs" else ""
     value, where = _extreme(rhat, np.nanmax)
     if report_mixing and value > rhat_max:
         n_bad = _count_bad(rhat, lambda a: a > rhat_max)
@@ -428,7 +431,7 @@ def check_diagnostics(
                 RhatWarning,
                 f"R-hat is {value:.3f} for {where} ({n_bad} parameter(s) above {rhat_max}){which}: "
                 "the chains have not converged to the same distribution. Sample longer "
-                "(increase `tune` and `draws`), check that the EM start is sensible "
+                f"(increase `tune` and `draws`{longer}), check that the EM start is sensible "
                 "(`model.em_`, more `n_init`), or use fewer components if one is empty or "
                 "redundant.",
             )
@@ -444,8 +447,8 @@ def check_diagnostics(
                     LowESSWarning,
                     f"{label} effective sample size is only {value:.0f} for {where} "
                     f"({n_bad} parameter(s) below {ess_min:.0f}, from {total} draws){which}: "
-                    "means, intervals and memberships are imprecise. Increase `draws` "
-                    "(and `tune`), or simplify the model (fewer components, a simpler "
+                    f"means, intervals and memberships are imprecise. Increase `draws` "
+                    f"(and `tune`{longer}), or simplify the model (fewer components, a simpler "
                     "`covariance_type`, stronger priors).",
                 )
             )

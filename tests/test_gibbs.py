@@ -215,3 +215,18 @@ def test_the_chain_reports_a_start_that_is_not_finite():
     rc = gibbs_chain(cd.buffer, x, np.full(X.shape[0], -1, dtype=np.int64), np.random.default_rng(0), 1, 0, 1, 1,
                      np.ones(3), 0, np.empty((0, cd.ndim)), np.empty((0, 4)), np.empty(3))
     assert rc == 1
+
+
+def test_diagnostics_of_a_gibbs_fit_name_thin_and_print_no_step_size():
+    import bayesgmm as bg
+
+    X = _two_clusters()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        m = bg.BayesianGMM(2, random_state=0, draws=40, tune=40, chains=2, method="gibbs",
+                           progressbar=False).fit(X)
+    text = str(m.diagnostics_)
+    assert "nan" not in text and "step size" not in text
+    assert "chain 1:" in text
+    ess = [str(w.message) for w in caught if "effective sample size" in str(w.message)]
+    assert ess and all("`thin`" in t for t in ess)  # 80 draws: below the ESS floor

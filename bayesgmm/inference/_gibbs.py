@@ -6,8 +6,13 @@ Gruen 2016): the allocations ``z`` are sampled with the parameters, and given
 ``z`` the posterior factorises. One sweep, on the same posterior and the same
 unconstrained vector as NUTS (:class:`bayesgmm._logdensity.MixtureDensity`):
 
-1. ``z_n | theta``: categorical, ``P(z_n = k)`` proportional to ``w_k N(x_n | mu_k, Sigma_k)``
-   (and the uniform noise component ``w_0 / V`` where there is one); exact;
+1. ``z | mu, Sigma`` with the weights integrated out, one observation at a time:
+   ``P(z_n = k | z_-n)`` proportional to ``(n_-n,k + alpha_k) N(x_n | mu_k, Sigma_k)``
+   (the uniform noise component: ``(n_-n,0 + alpha_0) / V``); exact. (A chain's
+   first sweep draws ``z | theta`` with the weights, ``w_k N(x_n | mu_k, Sigma_k)``.)
+   Steps 1 and 2 together are a partially collapsed Gibbs step (van Dyk & Park 2008);
+   with a small ``alpha`` an empty component's pull is ``alpha_k``, not a weight of
+   ``1e-40``, so empty components can refill;
 2. ``w | z ~ Dirichlet(alpha + n)``, exact, drawn on the log scale (a weight
    with ``alpha_k + n_k`` as small as the sparse method's 0.01 underflows in
    ``w`` but not in ``log w``);
