@@ -546,9 +546,9 @@ def holm(pvalues):
 ALL_TYPES = ("full", "diag", "spherical", "tied", *SHARED)
 
 
-def analyse(tag="", n_bins=20, plots=True, pool=None, types=ALL_TYPES):
+def analyse(tag="", n_bins=20, plots=True, pool=None, types=ALL_TYPES, pooled_tag="_pooled"):
     """Tests, table and plots from the CSVs of ``tag`` (or of all tags in ``pool``,
-    written under the tag ``_pooled``), for the covariance ``types`` that have
+    written under the tag ``pooled_tag``), for the covariance ``types`` that have
     results; the summary goes to ``sbc_summary<tag>.txt`` (``sbc_summary<tag>_<types>.txt``
     for a subset of the types)."""
     import pandas as pd
@@ -556,7 +556,7 @@ def analyse(tag="", n_bins=20, plots=True, pool=None, types=ALL_TYPES):
     lines = []
     tags = [tag] if pool is None else list(pool)
     if pool is not None:
-        tag = "_pooled"
+        tag = pooled_tag
     for ct in types:
         paths = [RESULTS / f"sbc_{ct}{t}.csv" for t in tags]
         if not all(p.exists() for p in paths):
@@ -667,7 +667,8 @@ def main(argv=None):
                     help="only compare the prior simulator with NUTS on the prior-only density")
     ap.add_argument("--bins", type=int, default=20)
     ap.add_argument("--pool", nargs="+", default=None, metavar="TAG",
-                    help="with --analyse: pool the runs of these tags ('' for the untagged run)")
+                    help="with --analyse: pool the runs of these tags ('' for the untagged run); the "
+                         "result tag is _pooled, or _<method>_pooled with --method tempering/gibbs")
     ap.add_argument("--mean-scale", type=float, default=None,
                     help="prior sd of the component means at unit data scale (default 2, the package's; "
                          "0.5 gives the overlapping configuration)")
@@ -700,7 +701,8 @@ def main(argv=None):
             for ct in args.covariance_type:
                 run(ct, args.replicates, -1 if args.scheduler else args.processes, args.seed, args.tag,
                     args.timeout)
-    analyse(args.tag, args.bins, pool=args.pool)  # every type with results under this tag
+    # every type with results under this tag; pooled runs of another sampler go to _<method>_pooled
+    analyse(args.tag, args.bins, pool=args.pool, pooled_tag=default_tag(SBC_METHOD) + "_pooled")
     print(f"total wall time {time.perf_counter() - t0:.0f} s")
 
 
