@@ -82,3 +82,27 @@ def test_without_a_timeout_and_one_job_runs_here_in_order(sbc):
 def _sleepy_fast(task):
     return {"replicate": task[1], "seed": task[2], "covariance_type": task[0], "status": "ok",
             "wall_time": 0.0, "rng": float(np.random.default_rng([task[2], task[1]]).random())}
+
+
+def test_method_choices_settings_and_default_tags(sbc):
+    assert sbc.METHODS == ("nuts", "tempering", "gibbs")
+    assert [sbc.default_tag(m) for m in (None, *sbc.METHODS)] == ["", "", "_tempering", "_gibbs"]
+    draws, tune, thin, kw = sbc.sampler_settings("gibbs")
+    assert kw == {"thin": sbc.GIBBS_THIN, "cores": 1}
+    assert len(range(0, draws, thin)) >= sbc.L_DRAWS  # enough kept draws for L after thinning
+    assert sbc.sampler_settings("nuts") == (63, 60, 7, {"cores": 1})  # the shrunk module settings
+    with pytest.raises(ValueError, match="unknown method"):
+        sbc.sampler_settings("advi")
+    with pytest.raises(SystemExit):  # argparse refuses a method it does not offer
+        sbc.main(["--method", "advi", "--analyse"])
+
+
+def test_a_gibbs_replicate(sbc, monkeypatch):
+    for name, value in {"SBC_METHOD": "gibbs", "GIBBS_DRAWS": 90, "GIBBS_TUNE": 100, "GIBBS_THIN": 2,
+                        "GIBBS_SCRIPT_THIN": 10}.items():
+        monkeypatch.setattr(sbc, name, value)
+    row = next(sbc.run_replicates([("full", 0, 11)], n_jobs=1))
+    assert row["status"] == "ok" and row["method"] == "gibbs"
+    ranks = [v for k, v in row.items() if k.startswith("rank_")]
+    assert len(ranks) == 30 and all(0 <= r <= 9 for r in ranks)
+    assert row["divergences"] == 0 and 0.0 < row["min_cov_acceptance"] < 1.0

@@ -3,7 +3,8 @@
 For each replicate: draw theta ~ prior, simulate X | theta (K=2, D=2, N fixed),
 sample the posterior with the package's default NUTS path (nutpie on the numpy
 analytic-gradient density, ``bayesgmm.inference.run_inference``, started at the
-package's EM fit), thin to L draws and record the rank of each true quantity
+package's EM fit; ``--method tempering`` or ``--method gibbs`` for the package's other
+samplers, see :func:`sampler_settings`), thin to L draws and record the rank of each true quantity
 among the draws.  If the sampler and the model agree, the ranks are uniform on
 {0, ..., L}.
 
@@ -46,13 +47,16 @@ Usage::
 
     python validation/sbc.py --covariance-type full --replicates 200 --processes 2
     python validation/sbc.py --analyse     # tests, table and plots from the CSVs
+    python validation/sbc.py --covariance-type full --method gibbs --replicates 200 --processes 1
+    python validation/sbc.py --analyse --method gibbs   # the files tagged _gibbs
     python validation/sbc.py --replicates 200 --scheduler tcp://host:8786   # on a dask cluster
 
 The replicates run through joblib (:func:`run_replicates`): loky processes here, or
 the workers of a dask.distributed cluster (joblib's dask backend).
 
-Results are appended to ``validation/results/sbc_<type>.csv`` one row per
-replicate as they finish, so an interrupted run keeps its replicates; a rerun
+Results are appended to ``validation/results/sbc_<type><tag>.csv`` one row per
+replicate (``<tag>``: ``--tag``, by default "" for NUTS and ``_<method>`` for the
+other samplers) as they finish, so an interrupted run keeps its replicates; a rerun
 skips replicate ids already present.
 """
 
@@ -88,9 +92,38 @@ THIN = 7
 # same prior, so SBC's argument holds. Read from the environment so that worker
 # processes (spawned) see the value ``main`` set.
 MEAN_SCALE = float(os.environ.get("BAYESGMM_SBC_MEAN_SCALE", "2.0"))
-# Sampler of the posterior: "nuts" (the default path) or "tempering" (replica exchange,
-# ``run_inference(method="tempering")``). Environment-set for the same reason.
+# Sampler of the posterior: "nuts" (the default path), "tempering" (replica exchange,
+# ``run_inference(method="tempering")``) or "gibbs" (Gibbs sampling with data
+# augmentation, ``run_inference(method="gibbs")``). Environment-set for the same reason.
 SBC_METHOD = os.environ.get("BAYESGMM_SBC_METHOD", "nuts")
+METHODS = ("nuts", "tempering", "gibbs")
+# Gibbs settings. A sweep costs ~20-30 us at N=80 (K=2, D=2), so the chain is made long
+# enough that the L kept draws are ~independent: 1000 warm-up sweeps, then the sampler
+# keeps every GIBBS_THIN-th of 20000 sweeps (GIBBS_DRAWS draws) and this script takes
+# every GIBBS_SCRIPT_THIN-th of those: 99 draws 200 sweeps apart. The slowest-mixing
+# replicates seen (full, seed 20181) have an ESS of ~0.8% of the sweeps for w_min
+# (replicate 2), i.e. ~1.6 per 200 sweeps; typical is > 0.08 per sweep.
+GIBBS_TUNE = 1000
+GIBBS_THIN = 10
+GIBBS_DRAWS = 2000
+GIBBS_SCRIPT_THIN = 20
+
+
+def sampler_settings(method=None):
+    """``(draws per chain, tune, this script's thinning, run_inference keywords)`` of ``method``."""
+    method = SBC_METHOD if method is None else method
+    if method == "gibbs":
+        return GIBBS_DRAWS, GIBBS_TUNE, GIBBS_SCRIPT_THIN, {"thin": GIBBS_THIN, "cores": 1}
+    if method == "nuts":
+        return DRAWS_PER_CHAIN, TUNE, THIN, {"cores": 1}
+    if method == "tempering":
+        return DRAWS_PER_CHAIN, TUNE, THIN, {}
+    raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
+
+
+def default_tag(method):
+    """Result-file tag of a method's run when ``--tag`` is not given: "" for NUTS, else ``_<method>``."""
+    return "" if method in (None, "nuts") else f"_{method}"
 
 
 def reference_priors(covariance_type):
@@ -230,22 +263,22 @@ def run_replicate(args):
             rp = reference_priors(covariance_type)
             w, mu, cov = draw_prior(rp, covariance_type, rng)
             X = simulate(w, mu, cov, N_OBS, rng)
+            draws_per_chain, tune, thin, sampler_kw = sampler_settings()
             em = GaussianMixture(K, covariance_type=covariance_type, n_init=3, random_state=int(rng.integers(2**31 - 1)))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 em.fit(X)
                 tree = run_inference(
-                    X, K, covariance_type, priors=rp, init=em, method=SBC_METHOD, draws=DRAWS_PER_CHAIN, tune=TUNE,
-                    chains=CHAINS, random_seed=int(rng.integers(2**31 - 1)), progressbar=False,
-                    **({"cores": 1} if SBC_METHOD == "nuts" else {}),
+                    X, K, covariance_type, priors=rp, init=em, method=SBC_METHOD, draws=draws_per_chain, tune=tune,
+                    chains=CHAINS, random_seed=int(rng.integers(2**31 - 1)), progressbar=False, **sampler_kw,
                 )
             post = tree["posterior"]
-            S_all = CHAINS * DRAWS_PER_CHAIN
+            S_all = CHAINS * draws_per_chain
             pw = post["weights"].values.reshape(S_all, K)
             pmu = post["means"].values.reshape(S_all, K, D)
             pcov = post["covariances"].values.reshape(S_all, K, D, D)
             # thin within each chain (draw order is chain-major), keep L draws
-            keep = np.arange(0, S_all, THIN)[:L_DRAWS]
+            keep = np.arange(0, S_all, thin)[:L_DRAWS]
             pw, pmu, pcov = pw[keep], pmu[keep], pcov[keep]
             dens = MixtureDensity(X, K, covariance_type, rp)
             ll = np.array([dens.pointwise_log_likelihood(pw[s], pmu[s], pcov[s]).sum() for s in range(L_DRAWS)])
@@ -279,6 +312,11 @@ def run_replicate(args):
             row["sampling_time"] = float(tree.attrs.get("sampling_time", np.nan))
             # split R-hat of the EM-relabelled thinned draws (chain-major order)
             row["max_rhat"] = float(max(_split_rhat(draws[q]) for q in draws if q.endswith("_em") or q == "loglik"))
+            # the smallest ESS (one chain, Geyer) of the L thinned draws over all quantities
+            row["min_ess"] = float(min(_ess(draws[q]) for q in draws))
+            row["method"] = SBC_METHOD
+            if "cov_acceptance" in tree.attrs:  # gibbs: the covariance random walk's acceptance
+                row["min_cov_acceptance"] = float(min(tree.attrs["cov_acceptance"]))
     except Exception as err:  # record, never hide: failures are reported in the table
         row["status"] = f"error: {type(err).__name__}: {err}".replace("\n", " ")[:300]
         traceback.print_exc()
@@ -298,6 +336,26 @@ def _split_rhat(x):
     if W <= 0:
         return float("nan")
     return float(np.sqrt(((m - 1) / m * W + B / m) / W))
+
+
+def _ess(x):
+    """Effective sample size of one chain (Geyer's initial monotone sequence estimator)."""
+    x = np.asarray(x, dtype=float)
+    n = len(x)
+    x = x - x.mean()
+    if n < 4 or not np.any(x):
+        return float("nan")
+    f = np.fft.rfft(x, 2 * n)
+    ac = np.fft.irfft(f * np.conj(f))[:n]
+    ac = ac / ac[0]
+    total, prev = 0.0, np.inf
+    for t in range(0, n - 1, 2):
+        pair = ac[t] + ac[t + 1]
+        if pair < 0:
+            break
+        prev = min(pair, prev)
+        total += prev
+    return float(n / max(2.0 * total - 1.0, 1e-12))
 
 
 def _done_ids(path):
@@ -488,9 +546,9 @@ def holm(pvalues):
 ALL_TYPES = ("full", "diag", "spherical", "tied", *SHARED)
 
 
-def analyse(tag="", n_bins=20, plots=True, pool=None, types=ALL_TYPES):
+def analyse(tag="", n_bins=20, plots=True, pool=None, types=ALL_TYPES, pooled_tag="_pooled"):
     """Tests, table and plots from the CSVs of ``tag`` (or of all tags in ``pool``,
-    written under the tag ``_pooled``), for the covariance ``types`` that have
+    written under the tag ``pooled_tag``), for the covariance ``types`` that have
     results; the summary goes to ``sbc_summary<tag>.txt`` (``sbc_summary<tag>_<types>.txt``
     for a subset of the types)."""
     import pandas as pd
@@ -498,7 +556,7 @@ def analyse(tag="", n_bins=20, plots=True, pool=None, types=ALL_TYPES):
     lines = []
     tags = [tag] if pool is None else list(pool)
     if pool is not None:
-        tag = "_pooled"
+        tag = pooled_tag
     for ct in types:
         paths = [RESULTS / f"sbc_{ct}{t}.csv" for t in tags]
         if not all(p.exists() for p in paths):
@@ -602,18 +660,21 @@ def main(argv=None):
     ap.add_argument("--replicates", type=int, default=200)
     ap.add_argument("--processes", type=int, default=2)
     ap.add_argument("--seed", type=int, default=20181)
-    ap.add_argument("--tag", default="", help="suffix of the result files (e.g. _smoke)")
+    ap.add_argument("--tag", default=None,
+                    help="suffix of the result files (e.g. _smoke); default '' for nuts, '_<method>' otherwise")
     ap.add_argument("--analyse", action="store_true", help="only analyse the CSVs on file")
     ap.add_argument("--check-prior", action="store_true",
                     help="only compare the prior simulator with NUTS on the prior-only density")
     ap.add_argument("--bins", type=int, default=20)
     ap.add_argument("--pool", nargs="+", default=None, metavar="TAG",
-                    help="with --analyse: pool the runs of these tags ('' for the untagged run)")
+                    help="with --analyse: pool the runs of these tags ('' for the untagged run); the "
+                         "result tag is _pooled, or _<method>_pooled with --method tempering/gibbs")
     ap.add_argument("--mean-scale", type=float, default=None,
                     help="prior sd of the component means at unit data scale (default 2, the package's; "
                          "0.5 gives the overlapping configuration)")
-    ap.add_argument("--method", choices=["nuts", "tempering"], default=None,
-                    help="posterior sampler (default nuts, the package's default path)")
+    ap.add_argument("--method", choices=list(METHODS), default=None,
+                    help="posterior sampler (default nuts, the package's default path; tempering: replica "
+                         "exchange; gibbs: Gibbs sampling with data augmentation)")
     ap.add_argument("--timeout", type=float, default=480.0,
                     help="wall seconds per replicate before it is recorded as 'timeout' (default 480)")
     ap.add_argument("--scheduler", default=None, metavar="ADDRESS",
@@ -628,6 +689,8 @@ def main(argv=None):
     if args.method is not None:
         os.environ["BAYESGMM_SBC_METHOD"] = args.method
         SBC_METHOD = args.method
+    if args.tag is None:
+        args.tag = default_tag(SBC_METHOD)
     t0 = time.perf_counter()
     if args.check_prior:
         for ct in args.covariance_type:
@@ -638,7 +701,8 @@ def main(argv=None):
             for ct in args.covariance_type:
                 run(ct, args.replicates, -1 if args.scheduler else args.processes, args.seed, args.tag,
                     args.timeout)
-    analyse(args.tag, args.bins, pool=args.pool)  # every type with results under this tag
+    # every type with results under this tag; pooled runs of another sampler go to _<method>_pooled
+    analyse(args.tag, args.bins, pool=args.pool, pooled_tag=default_tag(SBC_METHOD) + "_pooled")
     print(f"total wall time {time.perf_counter() - t0:.0f} s")
 
 
