@@ -361,9 +361,11 @@ def run_sparse(name, args, out):
         from sklearn.datasets import load_iris
 
         X = load_iris(as_frame=True).data
-    methods = ["tempering"] + (["nuts"] if args.sparse_nuts else [])
+    methods = list(args.sparse_methods) + (["nuts"] if args.sparse_nuts and "nuts" not in args.sparse_methods else [])
     for inference in methods:
         kw = {"n_temperatures": args.n_temperatures} if inference == "tempering" else {}
+        if inference == "gibbs":
+            kw = {"thin": args.sparse_thin}
         t = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -429,6 +431,9 @@ def main():
     p.add_argument("--ref-thin", type=int, default=1, help="validation/gibbs.py reference: keep every n-th sweep")
     p.add_argument("--sparse-draws", type=int, default=500)
     p.add_argument("--sparse-tune", type=int, default=500)
+    p.add_argument("--sparse-methods", nargs="+", default=["gibbs"], choices=["gibbs", "tempering", "nuts"],
+                   help="samplers of the sparse cases (default: gibbs, the sparse method's default)")
+    p.add_argument("--sparse-thin", type=int, default=10, help="thin of the sparse cases with gibbs (default 10)")
     p.add_argument("--sparse-nuts", action="store_true", help="also run the sparse method with NUTS")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-seed", type=int, default=0)

@@ -15,6 +15,7 @@ from scipy.stats import multivariate_normal
 import bayesgmm as bg
 from bayesgmm import _datatree
 from bayesgmm.selection import (
+    SPARSE_GIBBS_THIN,
     ParetoKWarning,
     SelectionResult,
     SelectionWarning,
@@ -406,8 +407,9 @@ class FakeBayesianGMM:
         return self._fit(X, **self.settings)
 
     def _fit(self, X, *, n_init=1, progressbar=True, draws=40, chains=2, spread=1.0, empty_beyond=None,
-             method="nuts"):
+             method="nuts", thin=None):
         self.fit_kwargs = dict(n_init=n_init, progressbar=progressbar, draws=draws, chains=chains)
+        self.thin = thin
         self.fit_method = method
         X = np.asarray(X, dtype=float)
         K = self.n_components
@@ -587,6 +589,8 @@ def test_sparse_counts_occupied_components(fake_bayes, two_blobs):
     inst = fake_bayes.instances[0]
     assert inst.n_components == 5
     assert inst.priors.weights_alpha == 0.01
+    # the default sampler of the sparse method: Gibbs, every SPARSE_GIBBS_THIN-th sweep kept
+    assert inst.fit_method == "gibbs" and inst.thin == SPARSE_GIBBS_THIN
     t = res.table
     assert t["probability"].dims == ("covariance_type", "n_occupied")
     np.testing.assert_allclose(t["probability"].sum("n_occupied").values, 1.0)
@@ -627,7 +631,7 @@ def test_sparse_with_vi_warns(fake_bayes, two_blobs):
                           n_init=1, empty_beyond=2, inference="advi")
     assert fake_bayes.instances[-1].fit_method == "advi"
     with pytest.raises(ValueError, match="`inference`"):
-        select_components(two_blobs.X, [1, 2], method="loo", progressbar=False, inference="gibbs")
+        select_components(two_blobs.X, [1, 2], method="loo", progressbar=False, inference="hmc")
 
 
 def test_sparse_needs_more_than_one_component(fake_bayes, two_blobs):
@@ -741,3 +745,27 @@ def test_any_cell_failure_is_recorded_not_raised(fake_bayes, two_blobs, monkeypa
     monkeypatch.setattr(FakeBayesianGMM, "fit", interrupt)
     with pytest.raises(KeyboardInterrupt):
         select_components(two_blobs.X, [1, 2], method="waic", progressbar=False)
+
+
+def test_sparse_warns_when_the_chains_disagree_on_the_occupied_count(monkeypatch):
+    """Chains that settle on different occupied counts (R-hat of the count > 1.01) are
+    named in a SelectionWarning; chains that agree, or one count throughout, are not."""
+    import xarray as xr
+
+    from bayesgmm.selection import OCCUPIED_RHAT_MAX, occupied_rhat
+    from bayesgmm.selection._sparse import _warn_disagreeing_chains
+
+    rng = np.random.default_rng(0)
+    agree = xr.DataArray(rng.choice([2, 3], size=(4, 400)), dims=("chain", "draw"))
+    apart = xr.DataArray(np.array([[2] * 400, [2] * 400, [4] * 400, [3] * 200 + [4] * 200]), dims=("chain", "draw"))
+    same = xr.DataArray(np.full((4, 50), 3), dims=("chain", "draw"))
+    assert occupied_rhat(agree) < OCCUPIED_RHAT_MAX
+    assert occupied_rhat(apart) > 1.5
+    assert np.isnan(occupied_rhat(same)) and np.isnan(occupied_rhat(agree.isel(chain=[0])))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _warn_disagreeing_chains([agree, same, None], ["full", "diag", "tied"], "gibbs")
+    with pytest.warns(SelectionWarning, match=r"disagree on the number of occupied.*\[2, 2, 4, 3\].*`thin`"):
+        _warn_disagreeing_chains([apart], ["full"], "gibbs")
+    with pytest.warns(SelectionWarning, match="use inference='gibbs'"):
+        _warn_disagreeing_chains([apart], ["full"], "nuts")

@@ -41,9 +41,12 @@ from bayesgmm.selection._result import SelectionResult
 # single module used to define them (tests use _pick_elpd and _sorted_weights_mean).
 from bayesgmm.selection._elpd import PARETO_K_SKIP, _pick_elpd, moment_match_loo, waic  # noqa: F401
 from bayesgmm.selection._sparse import (  # noqa: F401
+    OCCUPIED_RHAT_MAX,
     SPARSE_ALPHA,
+    SPARSE_GIBBS_THIN,
     _sorted_weights_mean,
     occupied_components,
+    occupied_rhat,
 )
 
 __all__ = [

@@ -26,7 +26,7 @@ from bayesgmm.covariance import (
 from bayesgmm.em._init import DEFAULT_N_INIT, check_n_init
 from bayesgmm.selection._bic import _select_em
 from bayesgmm.selection._elpd import _select_elpd
-from bayesgmm.selection._sparse import _select_sparse
+from bayesgmm.selection._sparse import SPARSE_GIBBS_THIN, _select_sparse
 
 __all__ = ["METHODS", "select_components"]
 
@@ -47,7 +47,7 @@ def select_components(
     icl_method="map",
     priors=None,
     rule="one_se",
-    inference="nuts",
+    inference=None,
     **fit_kwargs,
 ):
     """Choose the number of mixture components.
@@ -126,8 +126,11 @@ def select_components(
         1/log10(S), 0.7)``) ``< k <= 1`` are kept, with a warning when the
         table is built. If every cell is unusable, all are used, with a
         warning.
-    inference : {"nuts", "advi", "fullrank_advi", "minibatch_advi", "tempering", "gibbs"}, default "nuts"
-        For the Bayesian methods: ``BayesianGMM(method=inference)``.
+    inference : {"nuts", "advi", "fullrank_advi", "minibatch_advi", "tempering", "gibbs"} or None, default None
+        For the Bayesian methods: ``BayesianGMM(method=inference)``. ``None``:
+        ``"gibbs"`` for ``method="sparse"`` (with ``thin=SPARSE_GIBBS_THIN`` unless
+        ``thin`` is given) where every covariance type has the compiled density
+        Gibbs sampling runs on, else ``"nuts"``.
         ``"gibbs"`` (Gibbs sampling with data augmentation: an empty
         component is redrawn from its prior and can refill) or
         ``"tempering"`` (replica exchange) for the overfitted mixture of
@@ -265,6 +268,11 @@ def select_components(
                           icl_method, fit_kwargs)
     from bayesgmm.bayesian import METHODS as _INFERENCE
 
+    if inference is None:
+        inference = "nuts"
+        if method == "sparse" and _all_compiled(cts, Xa):
+            inference = "gibbs"
+            fit_kwargs = {"thin": SPARSE_GIBBS_THIN, **fit_kwargs}
     if inference not in _INFERENCE:
         raise ValueError(
             f"`inference` must be one of {list(_INFERENCE)}; got {inference!r}."
@@ -423,3 +431,12 @@ def _base_seed(random_state):
         "`random_state` must be None, an int, a numpy Generator or RandomState; got "
         f"{type(random_state).__name__} ({random_state!r}). Pass e.g. random_state=0."
     )
+
+
+def _all_compiled(cts, Xa):
+    """Whether every covariance type in ``cts`` has the compiled density (Gibbs sampling needs it)."""
+    from bayesgmm.covariance import get_covariance_type
+    from bayesgmm.priors import Priors
+
+    rp = Priors().resolve(np.asarray(Xa, dtype=np.float64), 2)
+    return all(get_covariance_type(ct).compiled_block(2, rp.mean_loc.shape[-1], rp) is not None for ct in cts)

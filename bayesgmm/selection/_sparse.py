@@ -21,10 +21,15 @@ from bayesgmm.exceptions import SelectionWarning
 from bayesgmm.selection._cells import _fit_bayes, _reemit, _run_cells, _warn_failures
 from bayesgmm.selection._result import SelectionResult
 
-__all__ = ["SPARSE_ALPHA", "occupied_components"]
+__all__ = ["OCCUPIED_RHAT_MAX", "SPARSE_ALPHA", "SPARSE_GIBBS_THIN", "occupied_components", "occupied_rhat"]
 
 #: Default Dirichlet concentration of the sparse overfitted mixture.
 SPARSE_ALPHA = 0.01
+
+#: Sweeps per kept draw of the sparse method's default sampler (``inference=None``:
+#: Gibbs sampling): the number of occupied components changes slowly, one allocation at
+#: a time, and sweeps are cheap.
+SPARSE_GIBBS_THIN = 10
 
 def occupied_components(
     posterior,
@@ -276,5 +281,58 @@ def _select_sparse(X, Xa, ks, cts, n_init, seed, progressbar, n_jobs, priors, fi
         best_n_components=best_k,
         best_covariance_type=best_ct,
     )
+    _warn_disagreeing_chains(occ_list, cts, fit_kwargs.get("method", "nuts"))
     models = {c: results[c]["model"] for c in cells}
     return SelectionResult("sparse", table, best_k, best_ct, models[(k_max, best_ct)], models)
+
+
+#: R-hat of the number of occupied components above which the chains are said to disagree.
+OCCUPIED_RHAT_MAX = 1.01
+
+
+def occupied_rhat(occupied):
+    """Rank-normalised split R-hat of the number of occupied components, or NaN when it is
+    undefined (one chain, or the same count in every draw: then the chains agree).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> from bayesgmm.selection._sparse import occupied_rhat
+    >>> occ = xr.DataArray(np.array([[2, 2, 3, 2] * 25, [4, 4, 4, 5] * 25]), dims=("chain", "draw"))
+    >>> bool(occupied_rhat(occ) > 1.5)
+    True
+    """
+    import arviz_stats as azs
+
+    o = np.asarray(occupied, dtype=float)
+    if o.ndim != 2 or o.shape[0] < 2 or np.all(o == o.flat[0]):
+        return float("nan")
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        return float(azs.rhat(xr.Dataset({"o": (("chain", "draw"), o)}), sample_dims=("chain", "draw"))["o"])
+
+
+def _warn_disagreeing_chains(occ_list, cts, inference):
+    """Say so when the chains disagree on the number of occupied components: its
+    posterior probabilities then describe the starting points more than the posterior."""
+    for occ, ct in zip(occ_list, cts):
+        if occ is None:
+            continue
+        rh = occupied_rhat(occ)
+        if not rh > OCCUPIED_RHAT_MAX:
+            continue
+        o = np.asarray(occ)
+        modes = [int(np.bincount(row).argmax()) for row in o]
+        how = (
+            "increase `thin` (sweeps per kept draw) and `draws`"
+            if inference == "gibbs"
+            else "use inference='gibbs' (with a larger `thin`), or increase `draws` and `tune`"
+        )
+        warnings.warn(
+            f"[covariance_type={ct!r}] The chains disagree on the number of occupied components "
+            f"(R-hat {rh:.3f} > {OCCUPIED_RHAT_MAX}; the most frequent count per chain: {modes}): "
+            "its posterior probabilities in `table['probability']` are not reliable, and the "
+            f"selected count may change from run to run. To mix longer, {how}.",
+            SelectionWarning,
+            stacklevel=4,
+        )
