@@ -23,3 +23,14 @@ def _blas_one_thread():
         import contextlib
 
         return contextlib.nullcontext()
+
+
+def _progress(enabled, total, desc):
+    """A tqdm progress bar of ``total`` steps, or None (disabled, or tqdm not installed)."""
+    if not enabled:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # tqdm is optional: no bar without it
+        return None
+    return tqdm(total=total, desc=desc, leave=False)

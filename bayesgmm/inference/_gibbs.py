@@ -57,7 +57,7 @@ import numpy as np
 
 from bayesgmm._compiled import _H_KIND, _H_NF, _H_NOISE, _layout
 from bayesgmm.covariance._compiled import chol_from_unconstrained, log_prior_and_grad
-from bayesgmm.inference._common import _check_int
+from bayesgmm.inference._common import _check_int, _progress
 from bayesgmm.inference._results import _draws_to_dataset, _tree
 
 __all__ = ["GIBBS_TARGET_ACCEPT", "gibbs_chain"]
@@ -78,6 +78,25 @@ def _log_gamma_draw(rng, a):
     if a >= 1.0:
         return math.log(rng.gamma(a))
     return math.log(rng.gamma(a + 1.0)) + math.log(1.0 - rng.random()) / a
+
+
+@_njit
+def _categorical(logp, rng):
+    """An index drawn with probabilities proportional to ``exp(logp)`` (``logp`` is overwritten)."""
+    best = -np.inf
+    for k in range(logp.shape[0]):
+        best = max(best, logp[k])
+    tot = 0.0
+    for k in range(logp.shape[0]):
+        logp[k] = math.exp(logp[k] - best)
+        tot += logp[k]
+    u = rng.random() * tot
+    acc = 0.0
+    for k in range(logp.shape[0]):
+        acc += logp[k]
+        if u < acc:
+            return k
+    return logp.shape[0] - 1
 
 
 @_njit
@@ -247,23 +266,9 @@ def gibbs_chain(buf, x, z, rng, n_tune, n_keep, thin, n_cov_steps, step, adapt_f
                 ll += best + math.log(tot)
         if fresh:  # the first sweep of a chain: z | x, with the weights
             for n in range(N):
-                best = -np.inf
                 for k in range(kw):
                     p[k] = dens[n, k] + logw[k]
-                    best = max(best, p[k])
-                tot = 0.0
-                for k in range(kw):
-                    p[k] = math.exp(p[k] - best)
-                    tot += p[k]
-                u = rng.random() * tot
-                zn = kw - 1
-                acc = 0.0
-                for k in range(kw):
-                    acc += p[k]
-                    if u < acc:
-                        zn = k
-                        break
-                z[n] = zn
+                z[n] = _categorical(p, rng)
             fresh = False
         else:  # z_n | z_-n, mu, Sigma with the weights integrated out
             nk[:] = 0.0
@@ -275,22 +280,9 @@ def gibbs_chain(buf, x, z, rng, n_tune, n_keep, thin, n_cov_steps, step, adapt_f
                 k = z[n]
                 nk[k] -= 1.0
                 lc[k] = math.log(nk[k] + alpha[k])
-                best = -np.inf
                 for k in range(kw):
                     p[k] = dens[n, k] + lc[k]
-                    best = max(best, p[k])
-                tot = 0.0
-                for k in range(kw):
-                    p[k] = math.exp(p[k] - best)
-                    tot += p[k]
-                u = rng.random() * tot
-                zn = kw - 1
-                acc = 0.0
-                for k in range(kw):
-                    acc += p[k]
-                    if u < acc:
-                        zn = k
-                        break
+                zn = _categorical(p, rng)
                 z[n] = zn
                 nk[zn] += 1.0
                 lc[zn] = math.log(nk[zn] + alpha[zn])
@@ -529,7 +521,7 @@ def _gibbs(
         return rc
 
     acc_sums = np.zeros((chains, nd - o_cov))
-    bar = _progress(progressbar, tune + draws * thin)
+    bar = _progress(progressbar, tune + draws * thin, "gibbs")
     with ThreadPoolExecutor(max_workers=cores) as pool:
         for stage, first, n in plan:
             rcs = list(pool.map(lambda c, st=stage, f=first, m=n: run_chain(c, st, f, m), range(chains)))
@@ -571,12 +563,3 @@ def _gibbs(
     }
     return _tree(posterior, stats, attrs)
 
-
-def _progress(enabled, total):
-    if not enabled:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # tqdm is optional: no bar without it
-        return None
-    return tqdm(total=total, desc="gibbs", leave=False)

@@ -42,7 +42,7 @@ import warnings
 import numpy as np
 
 from bayesgmm.exceptions import TemperingWarning
-from bayesgmm.inference._common import _blas_one_thread, _check_int
+from bayesgmm.inference._common import _blas_one_thread, _check_int, _progress
 from bayesgmm.inference._results import _draws_to_dataset, _tree
 from bayesgmm.inference._starts import _jitter_scale, pulled_in, start_floor
 
@@ -370,7 +370,7 @@ def _tempering(
         st["diverging"] = np.zeros((C, draws), dtype=bool)
         st["swap_accepted"] = np.zeros((C, draws), dtype=bool)
         n_steps_total = 0
-        bar = _progress(progressbar, tune + draws)
+        bar = _progress(progressbar, tune + draws, "tempering")
         lo = max(1, n_leapfrog // 2)
         hi = max(lo, (3 * n_leapfrog) // 2)
 
@@ -566,12 +566,3 @@ def _warn_tempering(M, draws, round_trips, barrier, swap_rate):
             stacklevel=4,
         )
 
-
-def _progress(enabled, total):
-    if not enabled:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # tqdm is optional: no bar without it
-        return None
-    return tqdm(total=total, desc="tempering", leave=False)
