@@ -37,8 +37,9 @@ def test_covariance_list_takes_every_name_and_mclust():
 def test_fit_covariance_takes_the_bayesian_names_and_refuses_the_others():
     assert set(BAYESIAN_NAMES) == {"full", "tied", "diag", "spherical", "EII", "VII", "EEI", "VVI", "EEE", "VVV"}
     for name in BAYESIAN_NAMES:
-        assert _bayesian_covariance(name) == name
-        assert get_covariance_type(name).name in BAYESIAN_COVARIANCE_TYPES
+        # the name BayesianGMM takes: mclust's VVV, EEE, VVI, VII become full, tied, diag, spherical
+        assert _bayesian_covariance(name) == get_covariance_type(name).name
+        assert _bayesian_covariance(name) in BAYESIAN_COVARIANCE_TYPES
     for name in set(MCLUST_MODELS) - set(BAYESIAN_NAMES):
         with pytest.raises(argparse.ArgumentTypeError, match=f"'{name}' has no Bayesian model.*--covariance {name}"):
             _bayesian_covariance(name)
@@ -50,6 +51,8 @@ def test_fit_covariance_takes_the_bayesian_names_and_refuses_the_others():
 def test_both_option_spellings_parse(option):
     args = _parser().parse_args(["fit", "d.csv", "-k", "2", option, "EEI", "--out", "f.nc"])
     assert args.covariance == "EEI"
+    args = _parser().parse_args(["fit", "d.csv", "-k", "2", option, "VVV", "--out", "f.nc"])
+    assert args.covariance == "full"
     args = _parser().parse_args(["select", "d.csv", option, "VVV,mclust"])
     assert args.covariance == ["VVV", *[m for m in MCLUST_MODELS if m != "VVV"]]
 
@@ -98,3 +101,18 @@ def test_covariance_errors(faithful_csv, command, args, needles):
     proc = run_cli_in_process(command, faithful_csv, *args, cwd=faithful_csv.parent)
     assert_clean_error(proc, 2, *needles)
     assert not (faithful_csv.parent / "never.nc").exists()
+
+
+def test_fit_and_sparse_select_take_mclust_names_of_bayesian_types(faithful_csv, tmp_path):
+    """``fit --covariance VVI`` and ``select --method sparse --covariance VVV,full`` run: the
+    mclust names reach the Bayesian estimators as diag and full (once)."""
+    out = tmp_path / "f.nc"
+    proc = run_cli("-q", "fit", faithful_csv, "-k", "2", "--covariance", "VVI", "--draws", 20, "--tune", 20,
+                   "--chains", 1, "--seed", 0, "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert out.exists()
+    table = tmp_path / "t.csv"
+    proc = run_cli("-q", "select", faithful_csv, "-k", "3", "--method", "sparse", "--covariance", "VVV,full",
+                   "--draws", 20, "--tune", 20, "--chains", 1, "--seed", 0, "--out", table)
+    assert proc.returncode == 0, proc.stderr
+    assert set(pd.read_csv(table)["covariance_type"]) == {"full"}

@@ -404,13 +404,17 @@ def _covariance_list(text: str) -> list[str]:
 
 
 def _bayesian_covariance(text: str) -> str:
-    """``--covariance`` of ``fit``: one type with a Bayesian model (any of its names).
+    """``--covariance`` of ``fit``: one type with a Bayesian model (any of its names), as the
+    name :class:`~bayesgmm.BayesianGMM` takes (mclust's ``VVV``, ``EEE``, ``VVI``, ``VII``
+    are ``full``, ``tied``, ``diag``, ``spherical``).
 
     Examples
     --------
     >>> from bayesgmm.cli._common import _bayesian_covariance
     >>> _bayesian_covariance("EEI")
     'EEI'
+    >>> _bayesian_covariance("VVV")
+    'full'
     """
     name = str(text).strip()
     if name not in EM_COVARIANCE_TYPES:
@@ -421,7 +425,25 @@ def _bayesian_covariance(text: str) -> str:
             "For mclust's other models use EM: "
             f"bayesgmm select --method bic --covariance {name}"
         )
-    return name
+    return get_covariance_type(name).name
+
+
+def bayesian_names(names):
+    """The names the Bayesian estimators take (mclust's ``VVV``, ``EEE``, ``VVI``, ``VII``:
+    ``full``, ``tied``, ``diag``, ``spherical``), each model once, in the given order.
+
+    Examples
+    --------
+    >>> from bayesgmm.cli._common import bayesian_names
+    >>> bayesian_names(["VVV", "diag", "full"])
+    ['full', 'diag']
+    """
+    out = []
+    for n in names:
+        canonical = get_covariance_type(n).name
+        if canonical not in out:
+            out.append(canonical)
+    return out
 
 
 def check_bayesian_covariances(names, method):

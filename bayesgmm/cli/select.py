@@ -24,6 +24,7 @@ from bayesgmm.cli._common import (
     _table,
     _use_agg,
     _Warnings,
+    bayesian_names,
     check_bayesian_covariances,
     check_components_against_data,
     parse_component_range,
@@ -84,6 +85,7 @@ def run_select(args) -> int:
     check_components_against_data(args.components, X.shape[0], args.data)
     if bayesian:
         check_bayesian_covariances(args.covariance, args.method)
+        args.covariance = bayesian_names(args.covariance)
         _check_constant(X, args.data)
     from bayesgmm.selection import select_components
 
