@@ -71,7 +71,7 @@ def test_unfitted_use_raises_not_fitted_error():
 @pytest.mark.parametrize(
     "kwargs, exc, match",
     [
-        ({"method": "gibbs"}, ValueError, "method must be one of"),
+        ({"method": "hmc"}, ValueError, "method must be one of"),
         ({"draws": 0}, ValueError, "draws must be an integer >= 1"),
         ({"tune": -1}, ValueError, "tune must be an integer >= 0"),
         ({"chains": 1.5}, TypeError, "chains must be an integer"),

@@ -128,7 +128,7 @@ def test_bad_arguments():
     X, centres = _clusters()
     init = _init(centres, "full")
     with pytest.raises(ValueError, match="method must be one of"):
-        _run(X, 2, "full", init, method="gibbs")
+        _run(X, 2, "full", init, method="hmc")
     with pytest.raises(ValueError, match="nuts_sampler must be one of"):
         _run(X, 2, "full", init, nuts_sampler="stan")
     with pytest.raises(ValueError, match="draws must be >= 1"):
