@@ -208,9 +208,9 @@ def select_components(
     components empty out. For each draw the allocations are sampled from the
     responsibilities with the seeded generator and the non-empty components
     counted (:func:`occupied_components`); the selected count is the
-    posterior mode. Use a Markov chain method for this (NUTS, the default,
-    or ``"gibbs"``, the sampler of Malsiner-Walli et al., whose emptied
-    components refill and empty again between sweeps): with
+    posterior mode. Use a Markov chain method for this (``"gibbs"``, the
+    default here and the sampler of Malsiner-Walli et al., whose emptied
+    components refill and empty again between sweeps, or NUTS): with
     ``inference="minibatch_advi"`` the mean-field approximation kept
     superfluous components occupied in our checks (5 occupied for 3 true
     clusters), so a VI method gives a :class:`SelectionWarning`. With
