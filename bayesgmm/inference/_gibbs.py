@@ -100,6 +100,31 @@ def _categorical(logp, rng):
 
 
 @_njit
+def _truncated_standard_normal(rng, a, b):
+    """A draw of ``N(0, 1)`` truncated to ``[a, b]`` (``a < b``), exact by rejection from a
+    normal (an interval around 0 wider than 2.5), a uniform (a narrow interval) or, in a
+    tail, an exponential proposal (Robert 1995); each accepts at least ~1/3 of proposals."""
+    if a < 0.0 < b and b - a > 2.5:
+        while True:
+            u = rng.standard_normal()
+            if a <= u <= b:
+                return u
+    if b <= 0.0:  # the lower tail: mirror
+        return -_truncated_standard_normal(rng, -b, -a)
+    lo = max(a, 0.0)  # the point of [a, b] nearest 0 (a < 0 < b: 0)
+    if (b - a) * max(lo, 1.0) < 2.0:  # narrow: a uniform proposal
+        while True:
+            u = a + (b - a) * rng.random()
+            if math.log(1.0 - rng.random()) < -0.5 * (u * u - lo * lo):
+                return u
+    lam = 0.5 * (a + math.sqrt(a * a + 4.0))  # a > 0, wide: exponential proposal from a
+    while True:
+        u = a - math.log(1.0 - rng.random()) / lam
+        if u <= b and math.log(1.0 - rng.random()) < -0.5 * (u - lam) * (u - lam):
+            return u
+
+
+@_njit
 def _factors(kind, nf, params, ucov, K, D, L, A, logdet):
     """``L`` (zeroed here), ``A = L^{-1}`` and ``sum log diag L`` per component; False if not finite."""
     L[:] = 0.0
@@ -121,12 +146,13 @@ def _factors(kind, nf, params, ucov, K, D, L, A, logdet):
 
 
 @_njit
-def _factor_target(kind, params, uf, D, n, S, L, A, logdet, dL, g):
+def _factor_target(kind, params, uf, D, n, S, L, A, logdet, dL, g, beta=1.0):
     """Log conditional density (up to a constant) of one covariance factor's coordinates ``uf``
     given the allocations and means: its log prior (with the transform's Jacobian) plus
-    ``-n log|L| - tr(A S A^T) / 2``, where ``n`` and ``S`` (D, D) sum the counts and centred
-    scatters of the components that use the factor. ``L, A, dL`` (1, D, D), ``logdet`` (1,)
-    scratch, left holding the factor at ``uf``."""
+    ``beta (-n log|L| - tr(A S A^T) / 2)``, where ``n`` and ``S`` (D, D) sum the counts and
+    centred scatters of the components that use the factor and ``beta`` is the inverse
+    temperature of the likelihood. ``L, A, dL`` (1, D, D), ``logdet`` (1,) scratch, left
+    holding the factor at ``uf``."""
     if not _factors(kind, 1, params, uf, 1, D, L, A, logdet):
         return -np.inf
     dL[:] = 0.0
@@ -142,66 +168,105 @@ def _factor_target(kind, params, uf, D, n, S, L, A, logdet, dL, g):
             for l in range(i + 1):
                 t += S[m, l] * A[0, i, l]
             q += aim * t
-    lp += -n * logdet[0] - 0.5 * q
+    lp += beta * (-n * logdet[0] - 0.5 * q)
     return lp if np.isfinite(lp) else -np.inf
 
 
 @_njit
 def gibbs_chain(buf, x, z, rng, n_tune, n_keep, thin, n_cov_steps, step, adapt_from, draws_out, stats_out,
-                acc_out):
+                acc_out, betas, perm, swap_out, trips, res, Xl):
     """Run one chain: ``n_tune`` warm-up sweeps, then ``n_keep * thin`` sweeps, keeping every ``thin``-th.
 
-    State, updated in place: ``x`` (ndim,) the unconstrained point; ``z`` (N,) the
-    allocations (negative on the first call: then drawn from ``z | x``); ``step``
-    (covariance block size,) the random-walk steps, adapted during the warm-up (sweeps
-    counted from ``adapt_from``, for a warm-up run in several calls). Out:
-    ``draws_out`` (n_keep, ndim) the kept points, each the state at the start of its
+    The chain is ``R = len(betas)`` replicas of the model whose likelihood is raised to
+    the power ``betas[t]`` (``betas[0] = 1``: the posterior; with ``R = 1`` it is plain
+    Gibbs sampling), each moved by one sweep in turn, followed by swaps between
+    neighbouring temperatures (parallel tempering, below). State, updated in place:
+    ``x`` (R, ndim) the replicas' unconstrained points; ``z`` (R, N) their allocations
+    (a row that starts negative is drawn from ``z | x``); ``perm`` (R,) the replica (row)
+    at each temperature; ``step`` (R, covariance block size) the random-walk steps of
+    each temperature, adapted during the warm-up (sweeps counted from ``adapt_from``,
+    for a run in several calls; its parity also picks the swaps). Out: ``draws_out``
+    (n_keep, ndim) the kept points of temperature 0, each the state at the start of its
     sweep; ``stats_out`` (n_keep, 4): the log-likelihood of that point, the covariance
     acceptance rate of its sweep, and the occupied components and the noise count of the
     allocations drawn in it; ``acc_out`` (covariance block size,) the kept sweeps'
-    acceptance rate per coordinate. Returns 0, or 1 if the start's covariance block is
-    not finite.
+    acceptance rate per coordinate; ``swap_out`` (R - 1, 2): summed rejection
+    probability and number of swap proposals per neighbouring pair (added to); ``trips``
+    (R + 1,) the end of the ladder each replica visited last (0 the posterior, 1 the
+    hottest, -1 neither) and, last, the round trips so far (a replica going from
+    temperature 0 to the hottest and back); ``res`` (D,) the rounding step of each
+    feature (0: not rounded) and ``Xl`` (R, N, D) each replica's latent unrounded
+    values (state; unused, and may be empty, when no feature is rounded). Returns 0,
+    or 1 if a start's covariance block is not finite.
+
+    Rounded data (``res > 0``): the observed ``x_ni`` is the latent ``x*_ni`` rounded to
+    a multiple of ``res_i``, so ``x*_ni`` lies in ``[x_ni - res_i / 2, x_ni + res_i / 2]``
+    and the likelihood of an observation is the component's probability of its box,
+    at most 1, instead of a density that grows without bound on tied values. Each
+    sweep draws the latent values given the allocations and the parameters, one
+    coordinate at a time from its conditional normal truncated to the box (data
+    augmentation, as for the allocations), and every other step uses them.
 
     The allocations are drawn with the weights integrated out (``P(z_n = k | z_-n, mu,
-    Sigma)`` proportional to ``(n_-n,k + alpha_k) N(x_n | mu_k, Sigma_k)``, one
+    Sigma)`` proportional to ``(n_-n,k + alpha_k) N(x_n | mu_k, Sigma_k)^beta``, one
     observation at a time), then the weights given them: a partially collapsed Gibbs
     sampler (van Dyk & Park 2008) with the same stationary distribution. With a small
     ``alpha`` (the sparse method's 0.01) an empty component's weight is drawn as
     ``1e-40`` or smaller and the plain step almost never refills it; here its pull is
     ``alpha_k``, so the number of occupied components can go up as well as down.
+
+    Swaps (``R > 1``): the non-reversible deterministic even-odd scheme (Okabe et al.
+    2001; Syed et al. 2022): on even sweeps the pairs ``(0, 1), (2, 3), ...``, on odd ones
+    ``(1, 2), ...``; a swap of the states at ``betas[t]`` and ``betas[t + 1]`` is accepted
+    with probability ``min(1, exp((betas[t] - betas[t+1]) (l_{t+1} - l_t)))``, ``l`` the
+    complete-data log-likelihood ``sum_n log N(x_n | mu_{z_n}, Sigma_{z_n})`` of each
+    state (the tempered target is ``p(X | z, theta)^beta p(z | w) p(w) p(theta)``).
     """
     N, D, K, params, mean_loc, mean_sd, alpha, XT = _layout(buf)
     kind = int(buf[_H_KIND])
     nf = int(buf[_H_NF])
     V = buf[_H_NOISE]
+    R = betas.shape[0]
     kw = alpha.shape[0]  # K, or K + 1 with the noise component (its weight last)
     nw = kw - 1
     o_cov = nw + K * D
-    ncov = x.shape[0] - o_cov
+    ncov = x.shape[1] - o_cov
     pf = ncov // nf  # coordinates per covariance factor
     X = np.ascontiguousarray(XT.T)  # (N, D): one observation's features adjacent
-    # state
-    logw = np.empty(kw)
+    rounded = False
+    for i in range(D):
+        if res[i] > 0.0:
+            rounded = True
+    lam = np.empty((K, D, D))
+    # each replica's state, unpacked from its row of x
+    logw_all = np.empty((R, kw))
+    mu_all = np.empty((R, K, D))
+    ucov_all = np.empty((R, ncov))
+    L_all = np.zeros((R, K, D, D))
+    A_all = np.zeros((R, K, D, D))
+    logdet_all = np.empty((R, K))
+    fresh = np.zeros(R, dtype=np.bool_)
     v = np.zeros(kw)
-    for k in range(nw):
-        v[k] = x[k]
-        v[kw - 1] -= x[k]
-    mx = v.max()
-    se = 0.0
-    for k in range(kw):
-        se += math.exp(v[k] - mx)
-    for k in range(kw):
-        logw[k] = v[k] - mx - math.log(se)
-    mu = np.empty((K, D))
-    for k in range(K):
-        for i in range(D):
-            mu[k, i] = x[nw + k * D + i]
-    ucov = x[o_cov:].copy()
-    L = np.zeros((K, D, D))
-    A = np.zeros((K, D, D))
-    logdet = np.empty(K)
-    if not _factors(kind, nf, params, ucov, K, D, L, A, logdet):
-        return 1
+    for s in range(R):
+        v[:] = 0.0
+        for k in range(nw):
+            v[k] = x[s, k]
+            v[kw - 1] -= x[s, k]
+        mx = v.max()
+        se = 0.0
+        for k in range(kw):
+            se += math.exp(v[k] - mx)
+        for k in range(kw):
+            logw_all[s, k] = v[k] - mx - math.log(se)
+        for k in range(K):
+            for i in range(D):
+                mu_all[s, k, i] = x[s, nw + k * D + i]
+        for j in range(ncov):
+            ucov_all[s, j] = x[s, o_cov + j]
+        if not _factors(kind, nf, params, ucov_all[s], K, D, L_all[s], A_all[s], logdet_all[s]):
+            return 1
+        fresh[s] = z[s, 0] < 0
+    ell = np.zeros(R)  # complete-data log-likelihood of each replica's state (for swaps)
     # one factor's scratch (current and proposed)
     L1 = np.zeros((1, D, D))
     A1 = np.zeros((1, D, D))
@@ -228,205 +293,294 @@ def gibbs_chain(buf, x, z, rng, n_tune, n_keep, thin, n_cov_steps, step, adapt_f
     acc_sum = np.zeros(ncov)
     tries = np.zeros(ncov)
     acc_out[:] = 0.0
-    fresh = z[0] < 0
     n_total = n_tune + n_keep * thin
     for sweep in range(n_total):
-        # ---- 1. allocations (and the log-likelihood of the current point)
-        for k in range(K):
-            c[k] = -logdet[k] - 0.5 * D * _LOG_2PI
-        if kw > K:
-            c[K] = -math.log(V)
-        keep = sweep >= n_tune and (sweep - n_tune) % thin == 0
+        keep0 = sweep >= n_tune and (sweep - n_tune) % thin == 0
         r = (sweep - n_tune) // thin
-        ll = 0.0
-        for n in range(N):
-            best = -np.inf
-            for k in range(K):
-                for i in range(D):
-                    y[i] = X[n, i] - mu[k, i]
-                q = 0.0
-                for i in range(D):
-                    t = 0.0
-                    for j in range(i + 1):
-                        t += A[k, i, j] * y[j]
-                    q += t * t
-                dens[n, k] = c[k] - 0.5 * q
-                t = dens[n, k] + logw[k]
-                if t > best:
-                    best = t
-            if kw > K:
-                dens[n, K] = c[K]
-                t = c[K] + logw[K]
-                if t > best:
-                    best = t
-            if keep:  # the log-likelihood, only where the point is kept
-                tot = 0.0
-                for k in range(kw):
-                    tot += math.exp(dens[n, k] + logw[k] - best)
-                ll += best + math.log(tot)
-        if fresh:  # the first sweep of a chain: z | x, with the weights
-            for n in range(N):
-                for k in range(kw):
-                    p[k] = dens[n, k] + logw[k]
-                z[n] = _categorical(p, rng)
-            fresh = False
-        else:  # z_n | z_-n, mu, Sigma with the weights integrated out
-            nk[:] = 0.0
-            for n in range(N):
-                nk[z[n]] += 1.0
-            for k in range(kw):
-                lc[k] = math.log(nk[k] + alpha[k])
-            for n in range(N):
-                k = z[n]
-                nk[k] -= 1.0
-                lc[k] = math.log(nk[k] + alpha[k])
-                for k in range(kw):
-                    p[k] = dens[n, k] + lc[k]
-                zn = _categorical(p, rng)
-                z[n] = zn
-                nk[zn] += 1.0
-                lc[zn] = math.log(nk[zn] + alpha[zn])
-        nk[:] = 0.0
-        xs[:] = 0.0
-        for n in range(N):
-            k = z[n]
-            nk[k] += 1.0
-            if k < K:
-                for i in range(D):
-                    xs[k, i] += X[n, i]
-        if keep:
-            for i in range(x.shape[0]):
-                draws_out[r, i] = x[i]
-            stats_out[r, 0] = ll
-            occ = 0
-            for k in range(K):
-                if nk[k] > 0:
-                    occ += 1
-            stats_out[r, 2] = occ
-            stats_out[r, 3] = nk[K] if kw > K else 0.0
-        # ---- 2. weights | z: Dirichlet(alpha + n) on the log scale
-        mx = -np.inf
-        for k in range(kw):
-            logw[k] = _log_gamma_draw(rng, alpha[k] + nk[k])
-            if logw[k] > mx:
-                mx = logw[k]
-        se = 0.0
-        for k in range(kw):
-            se += math.exp(logw[k] - mx)
-        lse = mx + math.log(se)
-        for k in range(kw):
-            logw[k] -= lse
-        # ---- 3. means | z, Sigma: precision diag(1/sd^2) + n_k Sigma_k^{-1}, conjugate
-        for k in range(K):
-            for i in range(D):  # Sigma_k^{-1} = A_k^T A_k
-                for j in range(D):
-                    s = 0.0
-                    for l in range(max(i, j), D):
-                        s += A[k, l, i] * A[k, l, j]
-                    prec[i, j] = s
-            for i in range(D):
-                s = 0.0
-                for j in range(D):
-                    s += prec[i, j] * xs[k, j]
-                h[i] = mean_loc[i] / (mean_sd[i] * mean_sd[i]) + s
-                for j in range(D):
-                    P[i, j] = nk[k] * prec[i, j]
-                P[i, i] += 1.0 / (mean_sd[i] * mean_sd[i])
-            # P = U U^T (U lower): mu = P^{-1} h + U^{-T} e
-            for i in range(D):
-                for j in range(i + 1):
-                    s = P[i, j]
-                    for l in range(j):
-                        s -= U[i, l] * U[j, l]
-                    if i == j:
-                        U[i, i] = math.sqrt(s) if s > 0.0 else np.nan
-                    else:
-                        U[i, j] = s / U[j, j]
-            for i in range(D):  # U wv = h
-                s = h[i]
-                for l in range(i):
-                    s -= U[i, l] * wv[l]
-                wv[i] = s / U[i, i]
-            for i in range(D):
-                e[i] = wv[i] + rng.standard_normal()
-            for i in range(D - 1, -1, -1):  # U^T mu = wv + e
-                s = e[i]
-                for l in range(i + 1, D):
-                    s -= U[l, i] * mu[k, l]
-                mu[k, i] = s / U[i, i]
-        # ---- 4. covariance factors | z, mu: centred scatter (two-pass), then random-walk
-        # Metropolis on each coordinate of each factor (the factors are independent given z, mu)
-        for k in range(K):
-            for i in range(D):
-                xbar[k, i] = xs[k, i] / nk[k] if nk[k] > 0 else mu[k, i]
-        S[:] = 0.0
-        for n in range(N):
-            k = z[n]
-            if k >= K:
-                continue
-            for i in range(D):
-                y[i] = X[n, i] - xbar[k, i]
-            for i in range(D):
-                for j in range(i + 1):
-                    S[k, i, j] += y[i] * y[j]
-        nF[:] = 0.0
-        SF[:] = 0.0
-        for k in range(K):
-            f = k if nf == K else 0
-            for i in range(D):
-                y[i] = xbar[k, i] - mu[k, i]
-            nF[f] += nk[k]
-            for i in range(D):
-                for j in range(i + 1):
-                    t = S[k, i, j] + nk[k] * y[i] * y[j]
-                    SF[f, i, j] += t
-                    if j < i:
-                        SF[f, j, i] += t
-        n_acc = 0.0
         warm = sweep < n_tune
         gamma = 1.0 / (adapt_from + sweep + 1.0) ** 0.6
-        for f in range(nf):
-            uf = ucov[f * pf : (f + 1) * pf]
-            cur = _factor_target(kind, params, uf, D, nF[f], SF[f], L1, A1, ld1, dL1, g1)
-            for _ in range(n_cov_steps):
-                for jj in range(pf):
-                    j = f * pf + jj
-                    old = uf[jj]
-                    uf[jj] = old + step[j] * rng.standard_normal()
-                    new = _factor_target(kind, params, uf, D, nF[f], SF[f], L1, A1, ld1, dL1, g1)
-                    a = 0.0
-                    if new > -np.inf:
-                        d = new - cur
-                        a = 1.0 if d >= 0.0 else math.exp(d)
-                    if rng.random() < a:
-                        cur = new
-                    else:
-                        uf[jj] = old
-                    n_acc += a
-                    if warm:
-                        step[j] *= math.exp(gamma * (a - GIBBS_TARGET_ACCEPT))
-                    elif keep:
-                        acc_sum[j] += a
-                        tries[j] += 1.0
-        if not _factors(kind, nf, params, ucov, K, D, L, A, logdet):
-            return 1  # not reached: every accepted coordinate had a finite target
-        if keep:
-            stats_out[r, 1] = n_acc / max(1, n_cov_steps * ncov)
-        # ---- the new state as the unconstrained vector (zero-sum logits)
-        mean_lw = 0.0
-        for k in range(kw):
-            mean_lw += logw[k]
-        mean_lw /= kw
-        for k in range(nw):
-            x[k] = logw[k] - mean_lw
-        for k in range(K):
-            for i in range(D):
-                x[nw + k * D + i] = mu[k, i]
-        for j in range(ncov):
-            x[o_cov + j] = ucov[j]
+        for t in range(R):
+            s = perm[t]
+            beta = betas[t]
+            keep = keep0 and t == 0
+            logw = logw_all[s]
+            mu = mu_all[s]
+            ucov = ucov_all[s]
+            L = L_all[s]
+            A = A_all[s]
+            logdet = logdet_all[s]
+            zs = z[s]
+            Xs = Xl[s] if rounded else X
+            # ---- 1. allocations (and the log-likelihood of the current point)
+            for k in range(K):
+                c[k] = -logdet[k] - 0.5 * D * _LOG_2PI
+            if kw > K:
+                c[K] = -math.log(V)
+            ll = 0.0
+            for n in range(N):
+                best = -np.inf
+                for k in range(K):
+                    for i in range(D):
+                        y[i] = Xs[n, i] - mu[k, i]
+                    q = 0.0
+                    for i in range(D):
+                        tt = 0.0
+                        for j in range(i + 1):
+                            tt += A[k, i, j] * y[j]
+                        q += tt * tt
+                    dens[n, k] = c[k] - 0.5 * q
+                    tt = dens[n, k] + logw[k]
+                    if tt > best:
+                        best = tt
+                if kw > K:
+                    dens[n, K] = c[K]
+                    tt = c[K] + logw[K]
+                    if tt > best:
+                        best = tt
+                if keep:  # the log-likelihood, only where the point is kept
+                    tot = 0.0
+                    for k in range(kw):
+                        tot += math.exp(dens[n, k] + logw[k] - best)
+                    ll += best + math.log(tot)
+            if fresh[s]:  # the first sweep of a replica: z | x, with the weights
+                for n in range(N):
+                    for k in range(kw):
+                        p[k] = beta * dens[n, k] + logw[k]
+                    zs[n] = _categorical(p, rng)
+                fresh[s] = False
+            else:  # z_n | z_-n, mu, Sigma with the weights integrated out
+                nk[:] = 0.0
+                for n in range(N):
+                    nk[zs[n]] += 1.0
+                for k in range(kw):
+                    lc[k] = math.log(nk[k] + alpha[k])
+                for n in range(N):
+                    k = zs[n]
+                    nk[k] -= 1.0
+                    lc[k] = math.log(nk[k] + alpha[k])
+                    for k in range(kw):
+                        p[k] = beta * dens[n, k] + lc[k]
+                    zn = _categorical(p, rng)
+                    zs[n] = zn
+                    nk[zn] += 1.0
+                    lc[zn] = math.log(nk[zn] + alpha[zn])
+            if rounded:  # ---- 1b. the latent unrounded values | z, mu, Sigma: truncated normals
+                for k in range(K):  # Sigma_k^{-1} = A_k^T A_k
+                    for i in range(D):
+                        for j in range(D):
+                            sm = 0.0
+                            for l in range(max(i, j), D):
+                                sm += A[k, l, i] * A[k, l, j]
+                            lam[k, i, j] = sm
+                for n in range(N):
+                    k = zs[n]
+                    for i in range(D):
+                        if res[i] <= 0.0:
+                            continue
+                        lo = X[n, i] - 0.5 * res[i]
+                        hi = X[n, i] + 0.5 * res[i]
+                        if k >= K or beta == 0.0:  # the noise component, or no likelihood: uniform
+                            Xs[n, i] = lo + (hi - lo) * rng.random()
+                            continue
+                        tt = 0.0
+                        for j in range(D):
+                            if j != i:
+                                tt += lam[k, i, j] * (Xs[n, j] - mu[k, j])
+                        m = mu[k, i] - tt / lam[k, i, i]
+                        sdv = 1.0 / math.sqrt(beta * lam[k, i, i])
+                        Xs[n, i] = m + sdv * _truncated_standard_normal(rng, (lo - m) / sdv, (hi - m) / sdv)
+            nk[:] = 0.0
+            xs[:] = 0.0
+            for n in range(N):
+                k = zs[n]
+                nk[k] += 1.0
+                if k < K:
+                    for i in range(D):
+                        xs[k, i] += Xs[n, i]
+            if keep:
+                for i in range(x.shape[1]):
+                    draws_out[r, i] = x[s, i]
+                stats_out[r, 0] = ll
+                occ = 0
+                for k in range(K):
+                    if nk[k] > 0:
+                        occ += 1
+                stats_out[r, 2] = occ
+                stats_out[r, 3] = nk[K] if kw > K else 0.0
+            # ---- 2. weights | z: Dirichlet(alpha + n) on the log scale
+            mx = -np.inf
+            for k in range(kw):
+                logw[k] = _log_gamma_draw(rng, alpha[k] + nk[k])
+                if logw[k] > mx:
+                    mx = logw[k]
+            se = 0.0
+            for k in range(kw):
+                se += math.exp(logw[k] - mx)
+            lse = mx + math.log(se)
+            for k in range(kw):
+                logw[k] -= lse
+            # ---- 3. means | z, Sigma: precision diag(1/sd^2) + beta n_k Sigma_k^{-1}, conjugate
+            for k in range(K):
+                for i in range(D):  # Sigma_k^{-1} = A_k^T A_k
+                    for j in range(D):
+                        sm = 0.0
+                        for l in range(max(i, j), D):
+                            sm += A[k, l, i] * A[k, l, j]
+                        prec[i, j] = beta * sm
+                for i in range(D):
+                    sm = 0.0
+                    for j in range(D):
+                        sm += prec[i, j] * xs[k, j]
+                    h[i] = mean_loc[i] / (mean_sd[i] * mean_sd[i]) + sm
+                    for j in range(D):
+                        P[i, j] = nk[k] * prec[i, j]
+                    P[i, i] += 1.0 / (mean_sd[i] * mean_sd[i])
+                # P = U U^T (U lower): mu = P^{-1} h + U^{-T} e
+                for i in range(D):
+                    for j in range(i + 1):
+                        sm = P[i, j]
+                        for l in range(j):
+                            sm -= U[i, l] * U[j, l]
+                        if i == j:
+                            U[i, i] = math.sqrt(sm) if sm > 0.0 else np.nan
+                        else:
+                            U[i, j] = sm / U[j, j]
+                for i in range(D):  # U wv = h
+                    sm = h[i]
+                    for l in range(i):
+                        sm -= U[i, l] * wv[l]
+                    wv[i] = sm / U[i, i]
+                for i in range(D):
+                    e[i] = wv[i] + rng.standard_normal()
+                for i in range(D - 1, -1, -1):  # U^T mu = wv + e
+                    sm = e[i]
+                    for l in range(i + 1, D):
+                        sm -= U[l, i] * mu[k, l]
+                    mu[k, i] = sm / U[i, i]
+            # ---- 4. covariance factors | z, mu: centred scatter (two-pass), then random-walk
+            # Metropolis on each coordinate of each factor (the factors are independent given z, mu)
+            for k in range(K):
+                for i in range(D):
+                    xbar[k, i] = xs[k, i] / nk[k] if nk[k] > 0 else mu[k, i]
+            S[:] = 0.0
+            for n in range(N):
+                k = zs[n]
+                if k >= K:
+                    continue
+                for i in range(D):
+                    y[i] = Xs[n, i] - xbar[k, i]
+                for i in range(D):
+                    for j in range(i + 1):
+                        S[k, i, j] += y[i] * y[j]
+            nF[:] = 0.0
+            SF[:] = 0.0
+            for k in range(K):
+                f = k if nf == K else 0
+                for i in range(D):
+                    y[i] = xbar[k, i] - mu[k, i]
+                nF[f] += nk[k]
+                for i in range(D):
+                    for j in range(i + 1):
+                        tt = S[k, i, j] + nk[k] * y[i] * y[j]
+                        SF[f, i, j] += tt
+                        if j < i:
+                            SF[f, j, i] += tt
+            n_acc = 0.0
+            for f in range(nf):
+                uf = ucov[f * pf : (f + 1) * pf]
+                cur = _factor_target(kind, params, uf, D, nF[f], SF[f], L1, A1, ld1, dL1, g1, beta)
+                for _ in range(n_cov_steps):
+                    for jj in range(pf):
+                        j = f * pf + jj
+                        old = uf[jj]
+                        uf[jj] = old + step[t, j] * rng.standard_normal()
+                        new = _factor_target(kind, params, uf, D, nF[f], SF[f], L1, A1, ld1, dL1, g1, beta)
+                        a = 0.0
+                        if new > -np.inf:
+                            d = new - cur
+                            a = 1.0 if d >= 0.0 else math.exp(d)
+                        if rng.random() < a:
+                            cur = new
+                        else:
+                            uf[jj] = old
+                        n_acc += a
+                        if warm:
+                            step[t, j] *= math.exp(gamma * (a - GIBBS_TARGET_ACCEPT))
+                        elif keep:
+                            acc_sum[j] += a
+                            tries[j] += 1.0
+            if not _factors(kind, nf, params, ucov, K, D, L, A, logdet):
+                return 1  # not reached: every accepted coordinate had a finite target
+            if keep:
+                stats_out[r, 1] = n_acc / max(1, n_cov_steps * ncov)
+            # ---- the new state as the unconstrained vector (zero-sum logits)
+            mean_lw = 0.0
+            for k in range(kw):
+                mean_lw += logw[k]
+            mean_lw /= kw
+            for k in range(nw):
+                x[s, k] = logw[k] - mean_lw
+            for k in range(K):
+                for i in range(D):
+                    x[s, nw + k * D + i] = mu[k, i]
+            for j in range(ncov):
+                x[s, o_cov + j] = ucov[j]
+            if R > 1:  # the complete-data log-likelihood of the new state, for the swaps
+                for k in range(K):
+                    c[k] = -logdet[k] - 0.5 * D * _LOG_2PI
+                lsum = 0.0
+                for n in range(N):
+                    k = zs[n]
+                    if k >= K:
+                        lsum += c[K]
+                        continue
+                    q = 0.0
+                    for i in range(D):
+                        tt = 0.0
+                        for j in range(i + 1):
+                            tt += A[k, i, j] * (Xs[n, j] - mu[k, j])
+                        q += tt * tt
+                    lsum += c[k] - 0.5 * q
+                ell[s] = lsum
+        # ---- swaps between neighbouring temperatures (non-reversible, even-odd)
+        if R > 1:
+            for t in range((adapt_from + sweep) % 2, R - 1, 2):
+                s1 = perm[t]
+                s2 = perm[t + 1]
+                d = (betas[t] - betas[t + 1]) * (ell[s2] - ell[s1])
+                a = 1.0 if d >= 0.0 else math.exp(d)
+                swap_out[t, 0] += 1.0 - a
+                swap_out[t, 1] += 1.0
+                if rng.random() < a:
+                    perm[t] = s2
+                    perm[t + 1] = s1
+            trips[perm[R - 1]] = 1
+            if trips[perm[0]] == 1:
+                trips[R] += 1
+            trips[perm[0]] = 0
     for j in range(ncov):
         acc_out[j] = acc_sum[j] / tries[j] if tries[j] > 0 else np.nan
     return 0
+
+
+def _check_resolution(resolution, n_features):
+    """``resolution`` as ``n_features`` finite non-negative floats (None: zeros)."""
+    if resolution is None:
+        return np.zeros(n_features)
+    try:
+        r = np.asarray(resolution, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"resolution must be a number or one number per feature, got {resolution!r}."
+        ) from None
+    if r.ndim == 0:
+        r = np.full(n_features, float(r))
+    if r.shape != (n_features,) or not np.all(np.isfinite(r)) or np.any(r < 0):
+        raise ValueError(
+            f"resolution must be one finite number >= 0 or {n_features} of them (the rounding step "
+            f"of each feature in the data's units, 0 where a feature is not rounded); got {resolution!r}."
+        )
+    return np.ascontiguousarray(r)
 
 
 #: Sweeps per call of the compiled chain between progress-bar updates.
@@ -448,21 +602,35 @@ def _gibbs(
     thin=1,
     n_cov_steps=2,
     cores=None,
+    n_temperatures=1,
+    adapt_ladder=True,
+    resolution=None,
     **kwargs,
 ):
     """``method="gibbs"``: the chains of :func:`gibbs_chain` in parallel threads; the result tree.
 
     ``x0`` (chains, ndim): the chain starts (:func:`~bayesgmm.inference._starts._chain_starts`).
+    With ``n_temperatures > 1`` each chain is a parallel-tempering run of that many
+    replicas (every replica starts at the chain's start); the ladder starts geometric from
+    1 to ``1/N``, then 0 (the prior), and with ``adapt_ladder`` is moved during the first
+    half of the warm-up so that neighbouring temperatures swap equally often (Syed et al.
+    2022, Algorithm 4; one ladder for all chains, so the result does not depend on ``cores``).
+    ``resolution`` (one value, or one per feature, in the data's units; 0 = not rounded):
+    the data are the latent values rounded to these steps (see :func:`gibbs_chain`).
     """
     if kwargs:
         raise TypeError(
             f"method='gibbs' got unexpected keyword argument(s) {sorted(kwargs)}; it accepts "
-            "thin, n_cov_steps, cores, jitter and dispersion."
+            "thin, n_cov_steps, cores, n_temperatures, adapt_ladder, resolution, jitter and dispersion."
         )
     from bayesgmm._compiled import CompiledDensity
+    from bayesgmm.inference._tempering import _CHECKPOINTS, _initial_ladder, _ladder_from_rejections
 
     thin = _check_int(thin, "thin", 1)
     n_cov_steps = _check_int(n_cov_steps, "n_cov_steps", 1)
+    R = _check_int(n_temperatures, "n_temperatures", 1)
+    if not isinstance(adapt_ladder, bool):
+        raise TypeError(f"adapt_ladder must be True or False, got {adapt_ladder!r}.")
     if cores is None:
         cores = min(chains, os.cpu_count() or 1)
     cores = _check_int(cores, "cores", 1)
@@ -478,58 +646,93 @@ def _gibbs(
         xs0 = np.repeat(xs0, chains, axis=0)
     nd = dens.ndim
     K, D = dens.n_components, dens.n_features
+    N = dens.X.shape[0]
+    res = _check_resolution(resolution, D)
     kw = K + (1 if getattr(dens, "noise_hypervolume", None) is not None else 0)
     o_cov = kw - 1 + K * D
+    ncov = nd - o_cov
     from bayesgmm.inference._starts import _jitter_scale
 
     # the covariance coordinates' first random-walk steps: the local posterior sds (scale-free)
     sd = _jitter_scale(dens, xs0[0], 1.0)[o_cov:]
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed_sampler).spawn(chains)]
-    state = [xs0[c].copy() for c in range(chains)]
-    alloc = [np.full(dens.X.shape[0], -1, dtype=np.int64) for _ in range(chains)]
-    steps = [np.ascontiguousarray(sd.copy()) for _ in range(chains)]
+    state = [np.repeat(xs0[c][None, :], R, axis=0) for c in range(chains)]
+    alloc = [np.full((R, N), -1, dtype=np.int64) for _ in range(chains)]
+    Xobs = np.ascontiguousarray(dens.X, dtype=np.float64)
+    latent = [np.repeat(Xobs[None], R, axis=0) if res.any() else np.empty((R, 0, D)) for _ in range(chains)]
+    steps = [np.ascontiguousarray(np.repeat(sd[None, :], R, axis=0)) for _ in range(chains)]
+    betas = _initial_ladder(R, N)
+    perms = [np.arange(R, dtype=np.int64) for _ in range(chains)]
+    swaps = [np.zeros((max(R - 1, 0), 2)) for _ in range(chains)]
+    trips = []
+    for _ in range(chains):
+        tr = np.full(R + 1, -1, dtype=np.int64)
+        tr[0], tr[R] = 0, 0
+        trips.append(tr)
     draws_out = np.empty((chains, draws, nd))
     stats_out = np.empty((chains, draws, _NSTATS))
-    acc_out = np.full((chains, nd - o_cov), np.nan)
+    acc_out = np.full((chains, ncov), np.nan)
     buf = cd.buffer
     setup_time = time.perf_counter() - t0
     t1 = time.perf_counter()
 
-    # the warm-up and the kept sweeps in chunks (progress between them); the chain's
-    # generator and state carry over, so the chunks give the draws of one long call
+    # the warm-up and the kept sweeps in chunks (progress between them, and the ladder's
+    # moves at the checkpoints); the chains' generators and states carry over, so the
+    # chunks give the draws of one long call
+    cuts = {min(tune, _CHUNK * i) for i in range(1, tune // _CHUNK + 2)}
+    adapting = R > 2 and adapt_ladder
+    ladder_at = {int(f * tune) for f in _CHECKPOINTS if int(f * tune) > 0} if adapting else set()
+    cuts = sorted((cuts | ladder_at) - {0})
     plan = []
-    done_tune = 0
-    while done_tune < tune:
-        n = min(_CHUNK, tune - done_tune)
-        plan.append(("tune", done_tune, n))
-        done_tune += n
+    prev = 0
+    for cut in cuts:
+        plan.append(("tune", prev, cut - prev))
+        prev = cut
     kept = 0
-    per = max(1, _CHUNK // thin)
+    per = max(1, _CHUNK // (thin * R))
     while kept < draws:
         n = min(per, draws - kept)
         plan.append(("keep", kept, n))
         kept += n
+    ladders = [betas.tolist()]
+    barrier = np.nan
 
-    def run_chain(c, stage, first, n):
+    def run_chain(c, stage, first, n, betas):
         if stage == "tune":
             return gibbs_chain(buf, state[c], alloc[c], streams[c], n, 0, 1, n_cov_steps, steps[c], first,
-                               draws_out[c, :0], stats_out[c, :0], acc_out[c])
-        acc = np.empty(nd - o_cov)
-        rc = gibbs_chain(buf, state[c], alloc[c], streams[c], 0, n, thin, n_cov_steps, steps[c], tune,
-                         draws_out[c, first : first + n], stats_out[c, first : first + n], acc)
+                               draws_out[c, :0], stats_out[c, :0], acc_out[c], betas, perms[c], swaps[c],
+                               trips[c], res, latent[c])
+        acc = np.empty(ncov)
+        rc = gibbs_chain(buf, state[c], alloc[c], streams[c], 0, n, thin, n_cov_steps, steps[c],
+                         tune + first * thin, draws_out[c, first : first + n], stats_out[c, first : first + n],
+                         acc, betas, perms[c], swaps[c], trips[c], res, latent[c])
         acc_sums[c] += np.nan_to_num(acc) * n
         return rc
 
-    acc_sums = np.zeros((chains, nd - o_cov))
-    bar = _progress(progressbar, tune + draws * thin, "gibbs")
+    acc_sums = np.zeros((chains, ncov))
+    bar = _progress(progressbar, tune + draws * thin, "gibbs" if R == 1 else f"gibbs ({R} temperatures)")
+    in_keep = False
     with ThreadPoolExecutor(max_workers=cores) as pool:
         for stage, first, n in plan:
-            rcs = list(pool.map(lambda c, st=stage, f=first, m=n: run_chain(c, st, f, m), range(chains)))
+            if stage == "keep" and not in_keep:  # the swap rates and round trips of the kept sweeps only
+                in_keep = True
+                for c in range(chains):
+                    swaps[c][:] = 0.0
+                    trips[c][R] = 0
+            b = betas.copy()
+            rcs = list(pool.map(lambda c, st=stage, f=first, m=n, b=b: run_chain(c, st, f, m, b), range(chains)))
             if any(rcs):
                 raise RuntimeError(
                     "a Gibbs chain's starting covariance factors are not finite; try another "
                     "random_seed or a smaller jitter."
                 )
+            if stage == "tune" and first + n in ladder_at:
+                tot = np.sum(swaps, axis=0)
+                rej = tot[:, 0] / np.maximum(tot[:, 1], 1.0)
+                betas, barrier = _ladder_from_rejections(betas, rej)
+                ladders.append(betas.tolist())
+                for c in range(chains):
+                    swaps[c][:] = 0.0
             if bar is not None:
                 bar.update(n if stage == "tune" else n * thin)
     if bar is not None:
@@ -557,9 +760,21 @@ def _gibbs(
         "sampling_time": sampling_time,
         "thin": int(thin),
         "n_cov_steps": int(n_cov_steps),
-        "sweeps_total": int(chains * (tune + draws * thin)),
-        "cov_step_sizes": [float(v) for v in np.median(np.stack(steps), axis=0)],
+        "n_temperatures": int(R),
+        "resolution": [float(v) for v in res],
+        "sweeps_total": int(chains * R * (tune + draws * thin)),
+        "cov_step_sizes": [float(v) for v in np.median(np.stack([s[0] for s in steps]), axis=0)],
         "cov_acceptance": [float(v) for v in (acc_sums / max(draws, 1)).mean(axis=0)],
     }
+    if R > 1:
+        tot = np.sum(swaps, axis=0)
+        attrs.update(
+            {
+                "betas": [float(b) for b in betas],
+                "ladders": ladders,
+                "swap_acceptance": [float(v) for v in 1.0 - tot[:, 0] / np.maximum(tot[:, 1], 1.0)],
+                "round_trips": [int(tr[R]) for tr in trips],
+                "barrier": float(np.sum(tot[:, 0] / np.maximum(tot[:, 1], 1.0))),
+            }
+        )
     return _tree(posterior, stats, attrs)
-
