@@ -536,6 +536,37 @@ def feature_labels(feature_names, n_features: int) -> list[str]:
     return [str(f) for f in feature_names]
 
 
+def tied_values(arr: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
+    """Ties in checked data: per feature, how many observations share their value with
+    another observation; how many rows repeat an earlier row exactly; and per feature
+    the smallest gap between two distinct values (NaN with fewer than two), the finest
+    rounding step the values are consistent with.
+
+    Rounded or discretised measurements (minutes, millimetres, counts) tie; continuous
+    ones almost never do. NaN values are not counted.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayesgmm._data import tied_values
+    >>> per_feature, duplicate_rows, step = tied_values(np.array([[1.0, 2.0], [1.0, 3.0], [1.0, 3.0], [2.0, 4.5]]))
+    >>> per_feature.tolist(), duplicate_rows, step.tolist()
+    ([3, 2], 1, [1.0, 1.0])
+    """
+    arr = np.asarray(arr, dtype=np.float64)
+    per_feature = np.zeros(arr.shape[1], dtype=np.int64)
+    step = np.full(arr.shape[1], np.nan)
+    for j in range(arr.shape[1]):
+        col = arr[:, j]
+        values, counts = np.unique(col[~np.isnan(col)], return_counts=True)
+        per_feature[j] = int(counts[counts > 1].sum())
+        if values.size > 1:
+            step[j] = float(np.diff(values).min())
+    ok = ~np.isnan(arr).any(axis=1)
+    duplicate_rows = int(ok.sum() - np.unique(arr[ok], axis=0).shape[0]) if ok.any() else 0
+    return per_feature, duplicate_rows, step
+
+
 def prepare_data(X, *, name: str = "X", min_samples: int = 2, allow_nan: bool = False):
     """Validate ``X`` and return ``(array, obs_coords, feature_names)``.
 

@@ -687,9 +687,15 @@ def test_sparse_end_to_end(small_blobs):
     assert model.idata_.attrs["n_components"] == 4
     p = res.table["probability"].sel(covariance_type="full")
     assert p.sum().item() == pytest.approx(1.0)
-    occ = occupied_components(_datatree.get_posterior(model.idata_), small_blobs.X, random_state=2)
-    counts = np.bincount(occ["occupied"].values.ravel(), minlength=5)[1:]
+    # Gibbs (the default): the counts of the sampler's own allocations ...
+    own = _datatree.get_sample_stats(model.idata_)["occupied"].values
+    counts = np.bincount(own.ravel(), minlength=5)[1:]
     np.testing.assert_allclose(p.values, counts / counts.sum())
+    np.testing.assert_array_equal(res.table["occupied"].sel(covariance_type="full").values, own)
+    # ... which agree with allocations redrawn from each draw's responsibilities
+    occ = occupied_components(_datatree.get_posterior(model.idata_), small_blobs.X, random_state=2)
+    redrawn = np.bincount(occ["occupied"].values.ravel(), minlength=5)[1:]
+    np.testing.assert_allclose(p.values, redrawn / redrawn.sum(), atol=0.05)
     assert res.n_components == 2
     assert p.sel(n_occupied=2).item() > 0.5
 
@@ -769,3 +775,41 @@ def test_sparse_warns_when_the_chains_disagree_on_the_occupied_count(monkeypatch
         _warn_disagreeing_chains([apart], ["full"], "gibbs")
     with pytest.warns(SelectionWarning, match="use inference='gibbs'"):
         _warn_disagreeing_chains([apart], ["full"], "nuts")
+
+
+# ------------------------------------------------- tied values (rounded data)
+def _tie_warnings(X, cts, inference="gibbs", resolution=None):
+    from bayesgmm.selection._sparse import _warn_tied_values
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _warn_tied_values(X, np.asarray(X, dtype=float), cts, inference, resolution)
+    return [str(w.message) for w in caught if issubclass(w.category, SelectionWarning)]
+
+
+def test_tied_values_are_named_with_the_rounding_step_to_pass():
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=50), "b": np.round(rng.normal(size=50), 1)})
+    msgs = _tie_warnings(X, ["full", "diag"])
+    assert len(msgs) == 2 and "covariance_type='full'" in msgs[0] and "covariance_type='diag'" in msgs[1]
+    n_tied = int(50 - len(np.unique(X["b"])) + sum(np.unique(X["b"], return_counts=True)[1] > 1))
+    assert f"b: {n_tied} of 50" in msgs[0] and "a:" not in msgs[0]
+    assert "improper" in msgs[0] and "resolution=[" in msgs[0] and ", 0.1]" in msgs[0]
+    # modelled as rounded: no warning; the continuous feature needs none
+    assert _tie_warnings(X, ["full"], resolution=[0.0, 0.1]) == []
+    # a resolution only Gibbs uses does not count for another sampler
+    assert len(_tie_warnings(X, ["full"], inference="nuts", resolution=[0.0, 0.1])) == 1
+
+
+def test_ties_matter_per_covariance_type():
+    rng = np.random.default_rng(1)
+    X = np.round(rng.normal(size=(40, 2)), 1)  # ties in each feature, no repeated row
+    X = X[np.unique(X, axis=0, return_index=True)[1]]
+    assert _tie_warnings(X, ["tied"]) == []  # a shared covariance cannot shrink onto a few points
+    assert _tie_warnings(X, ["spherical"]) == []  # one variance: only identical rows
+    X2 = np.vstack([X, X[:3]])
+    msgs = _tie_warnings(X2, ["spherical", "tied"])
+    assert len(msgs) == 1 and "3 of" in msgs[0] and "repeat another row" in msgs[0]
+    assert _tie_warnings(rng.normal(size=(40, 2)), ["full", "diag", "spherical"]) == []

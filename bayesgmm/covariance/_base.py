@@ -66,6 +66,14 @@ class CovarianceModel:
     has_bayesian_model : bool
         Whether the Bayesian methods (PyMC prior block, unconstrained
         transform) are offered; where not they raise ``NotImplementedError``.
+    singular_on_ties : {"feature", "row"} or None
+        Which tied observations make the likelihood unbounded: ``"feature"``
+        where a component has its own variance per feature (``full``, ``diag``:
+        a component holding only observations with one value of a feature, its
+        sd there going to 0), ``"row"`` where it has one variance (``spherical``:
+        identical rows), ``None`` for a shared covariance (``tied``). With the
+        half-normal sd prior, whose density does not vanish at 0, the posterior
+        is then improper (:mod:`bayesgmm.selection` warns where it matters).
     """
 
     name: str = ""
@@ -75,6 +83,7 @@ class CovarianceModel:
     has_correlations: bool = False
     shared: bool = False
     has_bayesian_model: bool = True
+    singular_on_ties: str | None = "feature"
     #: Whether EM offers the conjugate (MAP) prior of Fraley & Raftery (2007)
     #: for this type: :meth:`m_step` takes ``prior`` and
     #: :meth:`log_conjugate_prior` evaluates it.

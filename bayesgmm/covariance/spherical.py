@@ -35,6 +35,7 @@ class Spherical(VarianceCovariance):
     mclust_name = "VII"
     description = "each component has its own single variance"
     shared = False
+    singular_on_ties = "row"
     has_conjugate_prior = True
 
     # -------------------------------------------------------------------- layout

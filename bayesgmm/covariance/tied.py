@@ -45,6 +45,7 @@ class Tied(MatrixCovariance):
     mclust_name = "EEE"
     description = "all components share one general covariance matrix"
     shared = True
+    singular_on_ties = None
     has_conjugate_prior = True
 
     # -------------------------------------------------------------------- layout

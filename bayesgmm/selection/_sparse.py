@@ -233,6 +233,12 @@ def _select_sparse(X, Xa, ks, cts, n_init, seed, progressbar, n_jobs, priors, fi
             continue
         post = _datatree.get_posterior(r["model"].idata_)
         oc = occupied_components(post, Xa, random_state=seed)
+        stats = _datatree.get_sample_stats(r["model"].idata_)
+        if stats is not None and "occupied" in stats:
+            # Gibbs: the count of the sampler's own allocations, a draw from the joint
+            # posterior (exact also where the data are modelled as rounded, where the
+            # responsibilities at the observed values are not the model's)
+            oc["occupied"] = stats["occupied"].astype(np.int64).assign_coords(oc["occupied"].coords)
         counts = np.bincount(oc["occupied"].to_numpy().ravel(), minlength=k_max + 1)[1:]
         prob[j] = counts / counts.sum()
         occ_list.append(oc["occupied"])
@@ -282,6 +288,7 @@ def _select_sparse(X, Xa, ks, cts, n_init, seed, progressbar, n_jobs, priors, fi
         best_covariance_type=best_ct,
     )
     _warn_disagreeing_chains(occ_list, cts, fit_kwargs.get("method", "nuts"))
+    _warn_tied_values(X, Xa, cts, fit_kwargs.get("method", "nuts"), fit_kwargs.get("resolution"))
     models = {c: results[c]["model"] for c in cells}
     return SelectionResult("sparse", table, best_k, best_ct, models[(k_max, best_ct)], models)
 
@@ -310,6 +317,55 @@ def occupied_rhat(occupied):
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         return float(azs.rhat(xr.Dataset({"o": (("chain", "draw"), o)}), sample_dims=("chain", "draw"))["o"])
+
+
+def _warn_tied_values(X, Xa, cts, inference, resolution):
+    """Say so when tied observations make the overfitted mixture's posterior improper.
+
+    A component holding only observations that share the value of a feature has a
+    likelihood growing like ``sd^-(m - 1)`` (``m`` such observations) as its sd in that
+    feature goes to 0, and the half-normal sd prior does not vanish there: the posterior
+    mass near such "spikes" is infinite. A sampler finds them slowly, so the number of
+    occupied components creeps up with longer runs and chains disagree. Which ties
+    matter is the covariance type's :attr:`~bayesgmm.covariance.CovarianceModel.singular_on_ties`;
+    features given a rounding step (Gibbs's ``resolution``) are modelled as rounded, and
+    their ties are harmless.
+    """
+    from bayesgmm._data import feature_labels, tied_values
+    from bayesgmm.covariance import get_covariance_type
+
+    per_feature, duplicate_rows, step = tied_values(Xa)
+    n, d = Xa.shape
+    rounded = np.zeros(d, dtype=bool)
+    if resolution is not None and inference == "gibbs":
+        rounded = np.broadcast_to(np.asarray(resolution, dtype=float), (d,)) > 0
+    names = feature_labels(check_array(X, name="X", allow_dask=False)[1], d)
+    tied = (per_feature > 0) & ~rounded
+    for ct in cts:
+        on = get_covariance_type(ct).singular_on_ties
+        if on == "feature" and tied.any():
+            where = ", ".join(f"{names[j]}: {per_feature[j]} of {n}" for j in np.flatnonzero(tied))
+            what = f"observations that share their value of a feature with another ({where})"
+        elif on == "row" and duplicate_rows and not rounded.all():
+            what = f"{duplicate_rows} of {n} observations that repeat another row exactly"
+        else:
+            continue
+        steps = ", ".join(f"{v:.3g}" if np.isfinite(v) else "0" for v in step)
+        how = (
+            f"resolution=[{steps}]" if d > 1 else f"resolution={steps}"
+        )
+        warnings.warn(
+            f"[covariance_type={ct!r}] The data have tied values: {what}. A component that holds "
+            "only tied observations has a likelihood that grows without bound as its sd goes to 0, "
+            "and the half-normal prior on the sds does not prevent it: the posterior is improper, "
+            "and the longer a sampler runs the more it puts on such tiny components (the number of "
+            "occupied components creeps up and chains disagree). If the values are rounded, say so: "
+            f"with inference='gibbs' pass the rounding step of each feature, e.g. {how} (the "
+            "smallest gap between distinct values), and the sampler models the data as rounded; "
+            "or use covariance_type='tied'. See docs/user-guide/choosing-components.md.",
+            SelectionWarning,
+            stacklevel=4,
+        )
 
 
 def _warn_disagreeing_chains(occ_list, cts, inference):
