@@ -12,8 +12,13 @@ Cases (N observations, unit covariances, equal weights; ``--cases`` picks):
 ``c``  N=1000, D=2, K=3 in a row at 1.5 sd spacing ((0, 0), (1.5, 0), (3, 0)).
 ``iris``, ``faithful``
        ``select_components(method="sparse", n_components=range(1, 7))`` with
-       ``inference="tempering"`` (and NUTS with ``--sparse-nuts``): the
-       posterior of the number of occupied components.
+       the samplers of ``--sparse-methods`` (default ``gibbs``, with
+       ``--sparse-temperatures`` replicas per chain; NUTS with ``--sparse-nuts``):
+       the posterior of the number of occupied components. Both data sets are
+       rounded (waiting to the minute, iris to 0.1 cm), and tied values make the
+       model's posterior improper (``--sparse-jitter`` adds the rounding error,
+       uniform over each value's rounding interval: waiting 1 min, eruptions
+       1/60 min, iris 0.1 cm, seed 123, to show what the ties do).
 
 For a, b, c every method is a :meth:`bayesgmm.BayesianGMM.fit` with the same
 seed-derived data; reported per run: wall time of the fit (EM included), max
@@ -361,11 +366,18 @@ def run_sparse(name, args, out):
         from sklearn.datasets import load_iris
 
         X = load_iris(as_frame=True).data
+    if args.sparse_jitter:  # the rounding error, uniform over each value's rounding interval
+        resolution = {"waiting": 1.0, "eruptions": 1 / 60}
+        rng = np.random.default_rng(123)
+        X = X.copy()
+        for c in X:
+            d = resolution.get(c, 0.1)
+            X[c] = X[c] + rng.uniform(-d / 2, d / 2, len(X))
     methods = list(args.sparse_methods) + (["nuts"] if args.sparse_nuts and "nuts" not in args.sparse_methods else [])
     for inference in methods:
         kw = {"n_temperatures": args.n_temperatures} if inference == "tempering" else {}
         if inference == "gibbs":
-            kw = {"thin": args.sparse_thin}
+            kw = {"thin": args.sparse_thin, "n_temperatures": args.sparse_temperatures}
         t = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -386,13 +398,22 @@ def run_sparse(name, args, out):
             rh_e = float(azs.rhat(xr.Dataset({"e": tab["expected_occupied"].isel(covariance_type=0)}),
                                   sample_dims=("chain", "draw"))["e"])
         per_chain = [np.round(np.bincount(c, minlength=7)[1:] / c.size, 2).tolist() for c in occ.to_numpy()]
-        print(f"\n=== sparse on {name} (K_max=6, {inference}, {args.chains}x({args.sparse_tune}+{args.sparse_draws})): "
+        label = name + (" + rounding error" if args.sparse_jitter else "")
+        if inference == "gibbs" and args.sparse_temperatures > 1:
+            label += f", {args.sparse_temperatures} temperatures"
+        print(f"\n=== sparse on {label} (K_max=6, {inference}, {args.chains}x({args.sparse_tune}+{args.sparse_draws})): "
               f"{el:.0f} s, P(K+ = 1..6) = {np.round(prob, 3).tolist()}, selected {res.n_components}, "
               f"R-hat(occupied) {rh:.3f}, R-hat(expected occupied) {rh_e:.3f}; per chain {per_chain} [{load()}]",
               flush=True)
-        for w in caught[:4]:
+        if inference == "gibbs" and args.sparse_temperatures > 1:
+            inf = res.best_model.idata_.attrs["sampler_config"]["inference"]
+            print(f"      ladder {np.round(inf['betas'], 4).tolist()}; swap acceptance "
+                  f"{np.round(inf['swap_acceptance'], 3).tolist()}; round trips per chain {inf['round_trips']}",
+                  flush=True)
+        sel = [w for w in caught if type(w.message).__name__ == "SelectionWarning"]
+        for w in [w for w in caught if w not in sel][:3] + sel:
             print(f"      {type(w.message).__name__}: {str(w.message)[:200]}", flush=True)
-        out.append(dict(case=name, method=f"sparse/{inference}", time_s=round(el, 1), prob=np.round(prob, 3).tolist(),
+        out.append(dict(case=label, method=f"sparse/{inference}", time_s=round(el, 1), prob=np.round(prob, 3).tolist(),
                         rhat_occupied=round(rh, 4), rhat_expected_occupied=round(rh_e, 4), per_chain=per_chain,
                         load=load()))
 
@@ -435,6 +456,10 @@ def main():
                    help="samplers of the sparse cases (default: gibbs, the sparse method's default)")
     p.add_argument("--sparse-thin", type=int, default=10, help="thin of the sparse cases with gibbs (default 10)")
     p.add_argument("--sparse-nuts", action="store_true", help="also run the sparse method with NUTS")
+    p.add_argument("--sparse-temperatures", type=int, default=1,
+                   help="n_temperatures of the sparse cases with gibbs (default 1: no tempering)")
+    p.add_argument("--sparse-jitter", action="store_true",
+                   help="add the rounding error to faithful and iris (see the docstring)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-seed", type=int, default=0)
     p.add_argument("--json", default=None, help="write the rows to this JSON file")
