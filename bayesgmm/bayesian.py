@@ -85,7 +85,8 @@ class BayesianGMM(EstimatorMixin):
         (overlapping clusters, more components than the data support),
         ``"gibbs"``: Gibbs sampling with data augmentation (the allocations
         are sampled, so an emptied component can refill; sampler keywords
-        ``thin``, ``n_cov_steps``, ``cores``), or ``"tempering"``: replica
+        ``thin``, ``n_cov_steps``, ``cores``, ``resolution`` for rounded
+        data, ``n_temperatures``), or ``"tempering"``: replica
         exchange (parallel tempering with HMC moves). See
         :func:`bayesgmm.inference.run_inference` and the user guide's page on
         multimodal posteriors.

@@ -13,7 +13,10 @@ After NUTS, :func:`check_diagnostics` computes on the *relabelled* draws
   do not move on the scale of the posterior, or the maximum tree depth on most
   draws while barely moving.  A stuck chain's draws are its starting point, not
   a sample, so R-hat, ESS and chain modes are computed on the other chains only
-  (instead of an astronomically large R-hat that says nothing about why).
+  (instead of an astronomically large R-hat that says nothing about why);
+* components that collapsed onto identical observations in chains that kept moving
+  (:class:`CollapsedComponentWarning`; Gibbs sampling follows an improper
+  posterior's spike on tied values instead of getting stuck).
 
 The report's ``chains`` table has one row per chain: where it started (the EM
 optimum of :func:`bayesgmm.inference.em_start`'s restarts), its mean log
@@ -51,6 +54,7 @@ from bayesgmm.exceptions import (
     RhatWarning,
     SamplingWarning,
     StuckSamplerWarning,
+    CollapsedComponentWarning,
     VIConvergenceWarning,
 )
 
@@ -65,6 +69,7 @@ __all__ = [
     "DivergenceWarning",
     "ChainModeWarning",
     "StuckSamplerWarning",
+    "CollapsedComponentWarning",
     "VIConvergenceWarning",
     "Problem",
     "DiagnosticsReport",
@@ -102,7 +107,7 @@ class Problem:
 
     Attributes
     ----------
-    kind : {"rhat", "ess_bulk", "ess_tail", "divergences", "chain_modes", "vi_loss"}
+    kind : {"rhat", "ess_bulk", "ess_tail", "divergences", "chain_modes", "stuck", "collapsed", "vi_loss"}
     category : type
         The :class:`SamplingWarning` subclass to raise.
     message : str
@@ -404,6 +409,13 @@ def check_diagnostics(
     if stuck:
         collapsed = _collapsed_components(posterior, tree, stuck_mask)
         problems.append(_stuck_problem(chains, stuck_mask, n_healthy=healthy.size, collapsed=collapsed))
+    if healthy.size:  # a component collapsed in chains that kept moving (Gibbs follows the spike)
+        info = (config.get("sampler_config") or {}).get("inference") or {}
+        moving = np.zeros(n_chains, dtype=bool)
+        moving[healthy] = True
+        collapsed = _collapsed_components(posterior, tree, moving, resolution=info.get("resolution"))
+        if collapsed:
+            problems.append(_collapsed_problem(collapsed))
     # R-hat, ESS and modes of the chains that moved: across a stuck chain they only
     # measure how far its starting point is from the rest (issue 14: "R-hat 9.9e15")
     post_h = posterior.isel(chain=healthy) if stuck and healthy.size else posterior
@@ -644,7 +656,22 @@ def _with_modes(chains, modes, stuck_mask):
     return chains.assign(mode=("chain", mode))
 
 
-def _collapsed_components(posterior, tree, stuck_mask):
+def _collapsed_problem(collapsed):
+    """The CollapsedComponentWarning Problem for components collapsed in moving chains."""
+    parts = [f"component {k} (sd {r:.2g} of the data's, {n} observation(s) at its mean)"
+             for k, (r, n) in collapsed.items()]
+    return Problem(
+        "collapsed",
+        CollapsedComponentWarning,
+        f"Collapsed: {'; '.join(parts)}. A component that sits on identical (tied or rounded) "
+        "observations has a likelihood that grows without bound as its sd goes to 0, so the "
+        "posterior is improper there and these draws follow the spike. If the values are "
+        "rounded, fit with method='gibbs' and resolution= the rounding step of each feature; "
+        "else remove or de-duplicate those rows, or use fewer `n_components`.",
+    )
+
+
+def _collapsed_components(posterior, tree, stuck_mask, resolution=None):
     """Components of the stuck chains whose sd collapsed onto identical observations.
 
     Returns ``{component: (sd ratio, observations at its mean)}`` over the stuck
@@ -652,6 +679,8 @@ def _collapsed_components(posterior, tree, stuck_mask):
     fraction of the data's sd in that feature, below :data:`COLLAPSED_SD_RATIO`;
     the count is of observations within 10 such sds of the component's median mean
     in every feature. Empty when the tree has no ``sds`` or no observed data.
+    Features with a rounding step (``resolution`` > 0: modelled as rounded, where a
+    component narrower than the step is allowed) are not counted.
     """
     if "sds" not in posterior or not stuck_mask.any():
         return {}
@@ -666,6 +695,9 @@ def _collapsed_components(posterior, tree, stuck_mask):
     sds = sel["sds"].transpose("chain", "draw", "component", "feature").to_numpy()
     means = sel["means"].transpose("chain", "draw", "component", "feature").to_numpy()
     ratio = np.median(sds / data_sd, axis=1)  # (chain, component, feature)
+    if resolution is not None:
+        rounded = np.broadcast_to(np.asarray(resolution, dtype=np.float64), data_sd.shape) > 0
+        ratio = np.where(rounded, np.inf, ratio)
     centre = np.median(means, axis=1)
     out = {}
     for c, k in zip(*np.nonzero(ratio.min(axis=-1) < COLLAPSED_SD_RATIO)):
@@ -707,8 +739,9 @@ def _stuck_problem(chains, stuck_mask, *, n_healthy, collapsed=None):
         cause = (
             f"Collapsed: {'; '.join(parts)}. A component that sits on identical (duplicated or "
             "rounded) observations has an unbounded likelihood there, and NUTS follows it into "
-            "the singularity. Remove or de-duplicate those rows (or add the rounding error as "
-            "noise), or use fewer `n_components`; drop the stuck chains before summarising "
+            "the singularity. If the values are rounded, model them so: method='gibbs' with "
+            "resolution= the rounding step of each feature; else remove or de-duplicate those "
+            "rows, or use fewer `n_components`; drop the stuck chains before summarising "
             "(`model.idata_.isel(chain=...)`)."
         )
     else:

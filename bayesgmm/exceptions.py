@@ -50,6 +50,7 @@ import sys
 __all__ = [
     "BayesGMMWarning",
     "ChainModeWarning",
+    "CollapsedComponentWarning",
     "ConvergenceWarning",
     "DataConversionWarning",
     "DegenerateComponentWarning",
@@ -210,6 +211,23 @@ class StuckSamplerWarning(SamplingWarning):
     --------
     >>> from bayesgmm.exceptions import StuckSamplerWarning, SamplingWarning
     >>> issubclass(StuckSamplerWarning, SamplingWarning)
+    True
+    """
+
+
+class CollapsedComponentWarning(SamplingWarning):
+    """A component's sd collapsed onto identical (tied or rounded) observations in
+    chains that kept moving (Gibbs sampling typically).
+
+    The likelihood is unbounded there and, with the half-normal sd prior, the
+    posterior is improper: the draws follow the spike rather than sample a
+    posterior. Model rounded values as such (``method="gibbs"`` with
+    ``resolution=``), de-duplicate, or use fewer components.
+
+    Examples
+    --------
+    >>> from bayesgmm.exceptions import CollapsedComponentWarning, SamplingWarning
+    >>> issubclass(CollapsedComponentWarning, SamplingWarning)
     True
     """
 

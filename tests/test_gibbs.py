@@ -74,7 +74,7 @@ def test_factor_target_is_the_complete_data_posterior_in_the_covariance_block(co
                 S += r.T @ r
             L1, A1, dL1 = np.zeros((1, D, D)), np.zeros((1, D, D)), np.zeros((1, D, D))
             total += _factor_target(block.kind, params, u[f * pf : (f + 1) * pf].copy(), D, n, S, L1, A1,
-                                    np.empty(1), dL1, np.empty(pf), beta)
+                                    np.empty(1), dL1, np.empty(pf), beta, np.zeros(D))
         return total
 
     assert cd.ndim == dens.ndim
@@ -393,3 +393,29 @@ def test_resolution_zero_gives_the_unrounded_draws():
     a = _quiet(**common)["posterior"]["means"].values
     b = _quiet(resolution=0.0, **common)["posterior"]["means"].values
     np.testing.assert_array_equal(a, b)
+
+
+def test_tied_values_give_a_collapse_warning_not_a_crash_and_resolution_none():
+    """A tight cluster rounded onto a few grid points: without ``resolution`` the posterior
+    is improper and a component shrinks onto the tied values until the sampler's floor
+    (the draws stay finite and positive definite, and the diagnostics name the collapse);
+    modelled as rounded, nothing collapses."""
+    import bayesgmm as bg
+    from bayesgmm.exceptions import CollapsedComponentWarning
+
+    rng = np.random.default_rng(0)
+    X = np.round(np.concatenate([rng.normal([0.5, 1.5], [0.02, 0.1], (30, 2)),
+                                 rng.normal([1, 0], [1.35, 0.38], (50, 2))]) / 0.5) * 0.5
+    common = dict(method="gibbs", draws=300, tune=300, chains=2, thin=5, progressbar=False)
+    for resolution, collapses in ((None, True), (0.5, False)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            m = bg.BayesianGMM(2, random_state=0).fit(X, resolution=resolution, **common)
+        post = m.idata_.posterior
+        assert np.isfinite(post["means"].values).all()
+        assert np.all(np.linalg.eigvalsh(post["covariances"].values) > 0)
+        got = [w for w in caught if issubclass(w.category, CollapsedComponentWarning)]
+        assert bool(got) is collapses, [str(w.message) for w in caught]
+        if collapses:
+            assert "resolution=" in str(got[0].message) and "improper" in str(got[0].message)
+        assert m.membership() is not None

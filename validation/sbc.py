@@ -50,6 +50,8 @@ Usage::
     python validation/sbc.py --covariance-type full --method gibbs --replicates 200 --processes 1
     python validation/sbc.py --analyse --method gibbs   # the files tagged _gibbs
     python validation/sbc.py --replicates 200 --scheduler tcp://host:8786   # on a dask cluster
+    python validation/sbc.py --covariance-type full diag --method gibbs --resolution 0.5 --tag _gibbs_rounded
+    python validation/sbc.py --covariance-type full --method gibbs --resolution 0.5 --round-only --tag _gibbs_round_only
 
 The replicates run through joblib (:func:`run_replicates`): loky processes here, or
 the workers of a dask.distributed cluster (joblib's dask backend).
@@ -96,6 +98,12 @@ MEAN_SCALE = float(os.environ.get("BAYESGMM_SBC_MEAN_SCALE", "2.0"))
 # ``run_inference(method="tempering")``) or "gibbs" (Gibbs sampling with data
 # augmentation, ``run_inference(method="gibbs")``). Environment-set for the same reason.
 SBC_METHOD = os.environ.get("BAYESGMM_SBC_METHOD", "nuts")
+# --resolution: the simulated data are rounded to this step (at unit data scale) and the
+# sampler (Gibbs only) is told so, modelling them as rounded (``resolution=``)
+RESOLUTION = float(os.environ.get("BAYESGMM_SBC_RESOLUTION", "0"))
+# --round-only: round the data to --resolution but fit them as continuous (the control:
+# it shows what ignoring the rounding does, and that SBC detects it)
+ROUND_ONLY = os.environ.get("BAYESGMM_SBC_ROUND_ONLY", "0") == "1"
 METHODS = ("nuts", "tempering", "gibbs")
 # Gibbs settings. A sweep costs ~20-30 us at N=80 (K=2, D=2), so the chain is made long
 # enough that the L kept draws are ~independent: 1000 warm-up sweeps, then the sampler
@@ -264,6 +272,10 @@ def run_replicate(args):
             w, mu, cov = draw_prior(rp, covariance_type, rng)
             X = simulate(w, mu, cov, N_OBS, rng)
             draws_per_chain, tune, thin, sampler_kw = sampler_settings()
+            if RESOLUTION > 0:  # rounded data, modelled as such
+                X = np.round(X / RESOLUTION) * RESOLUTION
+                if not ROUND_ONLY:
+                    sampler_kw = {**sampler_kw, "resolution": RESOLUTION}
             em = GaussianMixture(K, covariance_type=covariance_type, n_init=3, random_state=int(rng.integers(2**31 - 1)))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -315,6 +327,7 @@ def run_replicate(args):
             # the smallest ESS (one chain, Geyer) of the L thinned draws over all quantities
             row["min_ess"] = float(min(_ess(draws[q]) for q in draws))
             row["method"] = SBC_METHOD
+            row["resolution"] = RESOLUTION if not ROUND_ONLY else f"{RESOLUTION} (data only)"
             if "cov_acceptance" in tree.attrs:  # gibbs: the covariance random walk's acceptance
                 row["min_cov_acceptance"] = float(min(tree.attrs["cov_acceptance"]))
     except Exception as err:  # record, never hide: failures are reported in the table
@@ -675,6 +688,11 @@ def main(argv=None):
     ap.add_argument("--method", choices=list(METHODS), default=None,
                     help="posterior sampler (default nuts, the package's default path; tempering: replica "
                          "exchange; gibbs: Gibbs sampling with data augmentation)")
+    ap.add_argument("--resolution", type=float, default=None,
+                    help="round the simulated data to this step (unit data scale) and fit them as rounded "
+                         "(Gibbs's resolution=; only with --method gibbs)")
+    ap.add_argument("--round-only", action="store_true",
+                    help="with --resolution: round the data but fit them as continuous (the control)")
     ap.add_argument("--timeout", type=float, default=480.0,
                     help="wall seconds per replicate before it is recorded as 'timeout' (default 480)")
     ap.add_argument("--scheduler", default=None, metavar="ADDRESS",
@@ -682,7 +700,15 @@ def main(argv=None):
                          "tcp://host:8786) through joblib's dask backend, on all its workers "
                          "(--processes is then ignored)")
     args = ap.parse_args(argv)
-    global MEAN_SCALE, SBC_METHOD
+    global MEAN_SCALE, SBC_METHOD, RESOLUTION, ROUND_ONLY
+    if args.resolution is not None:
+        if args.method != "gibbs":
+            ap.error("--resolution needs --method gibbs (the sampler that models rounded data)")
+        os.environ["BAYESGMM_SBC_RESOLUTION"] = repr(args.resolution)
+        RESOLUTION = args.resolution
+        if args.round_only:
+            os.environ["BAYESGMM_SBC_ROUND_ONLY"] = "1"
+            ROUND_ONLY = True
     if args.mean_scale is not None:  # workers are spawned: they read the environment
         os.environ["BAYESGMM_SBC_MEAN_SCALE"] = repr(args.mean_scale)
         MEAN_SCALE = args.mean_scale

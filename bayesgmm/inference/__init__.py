@@ -38,6 +38,9 @@ and a ``sample_stats`` group.  Methods:
     component is redrawn from its prior and can refill, so it moves between
     modes (a merged against a split pair) that NUTS rarely leaves. ``tune``
     is warm-up sweeps, ``draws`` the kept sweeps per chain (every ``thin``-th).
+    ``resolution=``: the data are rounded to these steps (latent unrounded values
+    drawn each sweep; tied values then cannot make the posterior improper);
+    ``n_temperatures=``: replica exchange of tempered copies within each chain.
 
 Every VI fit starts at the EM estimate (the caller's, or :func:`em_start`'s).
 NUTS and Gibbs chains start at the distinct optima of its restarts (chain 0 at the best;
@@ -231,10 +234,14 @@ def run_inference(
         (of the sweep's covariance moves), ``occupied`` (the number of
         non-empty components in the sweep's allocations), ``diverging``
         (always False) and, with the noise component, ``noise_count``; root
-        attrs ``thin``, ``n_cov_steps``, ``sweeps_total`` (all chains, warm-up
-        included), ``cov_step_sizes`` (the frozen random-walk step of each
-        covariance coordinate, median over chains) and ``cov_acceptance`` (its
-        acceptance rate in the kept sweeps, mean over chains).
+        attrs ``thin``, ``n_cov_steps``, ``sweeps_total`` (all chains and
+        replicas, warm-up included), ``cov_step_sizes`` (the frozen random-walk
+        step of each covariance coordinate, median over chains) and
+        ``cov_acceptance`` (its acceptance rate in the kept sweeps, mean over
+        chains), ``n_temperatures``, ``resolution`` and, with
+        ``n_temperatures > 1``, ``betas``, ``ladders``, ``swap_acceptance``,
+        ``round_trips`` and ``barrier`` (the replica exchange's ladder and
+        swap statistics).
         The draws are *not* relabelled.
 
     Examples

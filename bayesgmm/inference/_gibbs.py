@@ -67,6 +67,14 @@ __all__ = ["GIBBS_TARGET_ACCEPT", "gibbs_chain"]
 GIBBS_TARGET_ACCEPT = 0.44
 
 _LOG_2PI = math.log(2.0 * math.pi)
+#: The covariance moves keep every diagonal of a Cholesky factor (a conditional sd) above
+#: this times the prior sd of the means (``mean_scale`` data sds): a truncation of the sd
+#: prior far below any cluster the data can show (EM's ``reg_covar`` floor is an sd of
+#: 1e-3 data sds) that keeps the covariances numerically positive definite (condition
+#: number below ~1e12). Without it a component on tied values, where the posterior is
+#: improper, follows its spike until the covariances lose positive definiteness; with it
+#: the component stops at the floor, and the diagnostics say it collapsed.
+_SD_FLOOR = 1e-6
 _NSTATS = 4  # per kept draw: log-likelihood, covariance acceptance, occupied components, noise count
 
 _njit = numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -146,15 +154,19 @@ def _factors(kind, nf, params, ucov, K, D, L, A, logdet):
 
 
 @_njit
-def _factor_target(kind, params, uf, D, n, S, L, A, logdet, dL, g, beta=1.0):
+def _factor_target(kind, params, uf, D, n, S, L, A, logdet, dL, g, beta, floor):
     """Log conditional density (up to a constant) of one covariance factor's coordinates ``uf``
     given the allocations and means: its log prior (with the transform's Jacobian) plus
     ``beta (-n log|L| - tr(A S A^T) / 2)``, where ``n`` and ``S`` (D, D) sum the counts and
     centred scatters of the components that use the factor and ``beta`` is the inverse
-    temperature of the likelihood. ``L, A, dL`` (1, D, D), ``logdet`` (1,) scratch, left
-    holding the factor at ``uf``."""
+    temperature of the likelihood. ``-inf`` where a diagonal of the Cholesky factor is
+    below ``floor`` (D,): the sampler's numerical floor (see ``_SD_FLOOR``). ``L, A, dL``
+    (1, D, D), ``logdet`` (1,) scratch, left holding the factor at ``uf``."""
     if not _factors(kind, 1, params, uf, 1, D, L, A, logdet):
         return -np.inf
+    for i in range(D):
+        if L[0, i, i] < floor[i]:
+            return -np.inf
     dL[:] = 0.0
     lp = log_prior_and_grad(kind, 1, params, L, dL, g)
     # tr(A S A^T) = sum_i sum_{m, l <= i} A_im S_ml A_il (A lower triangular)
@@ -238,6 +250,9 @@ def gibbs_chain(buf, x, z, rng, n_tune, n_keep, thin, n_cov_steps, step, adapt_f
         if res[i] > 0.0:
             rounded = True
     lam = np.empty((K, D, D))
+    floor = np.empty(D)
+    for i in range(D):
+        floor[i] = _SD_FLOOR * mean_sd[i]
     # each replica's state, unpacked from its row of x
     logw_all = np.empty((R, kw))
     mu_all = np.empty((R, K, D))
@@ -289,7 +304,6 @@ def gibbs_chain(buf, x, z, rng, n_tune, n_keep, thin, n_cov_steps, step, adapt_f
     h = np.empty(D)
     wv = np.empty(D)
     e = np.empty(D)
-    prec = np.empty((D, D))
     acc_sum = np.zeros(ncov)
     tries = np.zeros(ncov)
     acc_out[:] = 0.0
@@ -419,44 +433,58 @@ def gibbs_chain(buf, x, z, rng, n_tune, n_keep, thin, n_cov_steps, step, adapt_f
             lse = mx + math.log(se)
             for k in range(kw):
                 logw[k] -= lse
-            # ---- 3. means | z, Sigma: precision diag(1/sd^2) + beta n_k Sigma_k^{-1}, conjugate
+            # ---- 3. means | z, Sigma: conjugate, prior N(m0, D0) (D0 diagonal) and the
+            # component's mean xbar ~ N(mu, S), S = Sigma / (beta n_k). Drawn by Matheron's
+            # rule (perturbation): mu = mt + D0 (D0 + S)^{-1} (xbar - mt - delta) with
+            # mt ~ N(m0, D0) and delta ~ N(0, S) is exact, and only D0 + S is factorised,
+            # which stays well conditioned when Sigma is nearly singular (the precision
+            # form n Sigma^{-1} + D0^{-1} does not: its Cholesky fails on a component that
+            # sits on collinear or tied values)
             for k in range(K):
-                for i in range(D):  # Sigma_k^{-1} = A_k^T A_k
-                    for j in range(D):
+                for i in range(D):
+                    h[i] = mean_loc[i] + mean_sd[i] * rng.standard_normal()  # mt
+                if nk[k] == 0.0 or beta == 0.0:  # no data (or no likelihood): the prior
+                    for i in range(D):
+                        mu[k, i] = h[i]
+                    continue
+                cs = 1.0 / (beta * nk[k])
+                for i in range(D):  # P = D0 + cs L L^T
+                    for j in range(i + 1):
                         sm = 0.0
-                        for l in range(max(i, j), D):
-                            sm += A[k, l, i] * A[k, l, j]
-                        prec[i, j] = beta * sm
-                for i in range(D):
-                    sm = 0.0
-                    for j in range(D):
-                        sm += prec[i, j] * xs[k, j]
-                    h[i] = mean_loc[i] / (mean_sd[i] * mean_sd[i]) + sm
-                    for j in range(D):
-                        P[i, j] = nk[k] * prec[i, j]
-                    P[i, i] += 1.0 / (mean_sd[i] * mean_sd[i])
-                # P = U U^T (U lower): mu = P^{-1} h + U^{-T} e
-                for i in range(D):
+                        for l in range(j + 1):
+                            sm += L[k, i, l] * L[k, j, l]
+                        P[i, j] = cs * sm
+                        P[j, i] = P[i, j]
+                    P[i, i] += mean_sd[i] * mean_sd[i]
+                for i in range(D):  # P = U U^T (U lower)
                     for j in range(i + 1):
                         sm = P[i, j]
                         for l in range(j):
                             sm -= U[i, l] * U[j, l]
                         if i == j:
-                            U[i, i] = math.sqrt(sm) if sm > 0.0 else np.nan
+                            U[i, i] = math.sqrt(sm)
                         else:
                             U[i, j] = sm / U[j, j]
-                for i in range(D):  # U wv = h
-                    sm = h[i]
+                for i in range(D):
+                    e[i] = rng.standard_normal()
+                sq = math.sqrt(cs)
+                for i in range(D):  # v = xbar - mt - delta, delta = sqrt(cs) L e
+                    sm = 0.0
+                    for l in range(i + 1):
+                        sm += L[k, i, l] * e[l]
+                    wv[i] = xs[k, i] / nk[k] - h[i] - sq * sm
+                for i in range(D):  # U y = v
+                    sm = wv[i]
                     for l in range(i):
-                        sm -= U[i, l] * wv[l]
+                        sm -= U[i, l] * y[l]
+                    y[i] = sm / U[i, i]
+                for i in range(D - 1, -1, -1):  # U^T w = y
+                    sm = y[i]
+                    for l in range(i + 1, D):
+                        sm -= U[l, i] * wv[l]
                     wv[i] = sm / U[i, i]
                 for i in range(D):
-                    e[i] = wv[i] + rng.standard_normal()
-                for i in range(D - 1, -1, -1):  # U^T mu = wv + e
-                    sm = e[i]
-                    for l in range(i + 1, D):
-                        sm -= U[l, i] * mu[k, l]
-                    mu[k, i] = sm / U[i, i]
+                    mu[k, i] = h[i] + mean_sd[i] * mean_sd[i] * wv[i]
             # ---- 4. covariance factors | z, mu: centred scatter (two-pass), then random-walk
             # Metropolis on each coordinate of each factor (the factors are independent given z, mu)
             for k in range(K):
@@ -488,13 +516,14 @@ def gibbs_chain(buf, x, z, rng, n_tune, n_keep, thin, n_cov_steps, step, adapt_f
             n_acc = 0.0
             for f in range(nf):
                 uf = ucov[f * pf : (f + 1) * pf]
-                cur = _factor_target(kind, params, uf, D, nF[f], SF[f], L1, A1, ld1, dL1, g1, beta)
+                cur = _factor_target(kind, params, uf, D, nF[f], SF[f], L1, A1, ld1, dL1, g1, beta, floor)
                 for _ in range(n_cov_steps):
                     for jj in range(pf):
                         j = f * pf + jj
                         old = uf[jj]
                         uf[jj] = old + step[t, j] * rng.standard_normal()
-                        new = _factor_target(kind, params, uf, D, nF[f], SF[f], L1, A1, ld1, dL1, g1, beta)
+                        new = _factor_target(kind, params, uf, D, nF[f], SF[f], L1, A1, ld1, dL1, g1, beta,
+                                             floor)
                         a = 0.0
                         if new > -np.inf:
                             d = new - cur
