@@ -291,6 +291,22 @@ def test_fit_gibbs_with_thin_saves_a_loadable_model(data_dir, tmp_path):
     np.testing.assert_allclose(np.sort(means), [54.5, 80.0], atol=2.0)
 
 
+def test_fit_gibbs_with_resolution_models_rounded_data(data_dir, tmp_path):
+    out = tmp_path / "rounded.nc"
+    proc = run_cli("fit", data_dir / "faithful.csv", "-k", "2", "--method", "gibbs", "--draws", 20, "--tune", 20,
+                   "--chains", 1, "--resolution", "0.001,1", "--quiet", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    from bayesgmm import BayesianGMM
+
+    config = BayesianGMM.load(out).idata_.attrs["sampler_config"]
+    assert '"resolution": [0.001, 1.0]' in config
+    bad = run_cli("fit", data_dir / "faithful.csv", "-k", "2", "--resolution", "0.1", "--out", tmp_path / "x.nc")
+    assert bad.returncode != 0 and "--resolution only applies to --method gibbs" in bad.stderr
+    bad = run_cli("fit", data_dir / "faithful.csv", "-k", "2", "--method", "gibbs", "--resolution", "-1",
+                  "--out", tmp_path / "y.nc")
+    assert bad.returncode != 0 and "every step must be a finite number >= 0" in bad.stderr
+
+
 def test_fit_tempering_with_target_accept(data_dir, tmp_path):
     out = tmp_path / "tempering.nc"
     proc = run_cli("fit", data_dir / "faithful.csv", "-k", "2", "--method", "tempering", "--covariance", "spherical",

@@ -82,12 +82,33 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--thin", type=_positive_int, metavar="N",
                    help="gibbs: keep every N-th sweep, so --draws kept draws cost draws * N sweeps "
                         "per chain after the warm-up (default: 1)")
+    p.add_argument("--resolution", type=_resolution, metavar="STEP[,STEP...]",
+                   help="gibbs: the data are rounded to this step (one number, or one per column "
+                        "separated by commas, in the data's units; 0 = not rounded), e.g. 0.001,1 "
+                        "for eruptions recorded to 0.001 min and waiting to the minute: tied values "
+                        "then cannot collapse a component (default: not rounded)")
     p.add_argument("--vi-steps", type=_positive_int, metavar="N",
                    help="VI methods: optimisation steps (default: max(10 * tune, 5000))")
     p.add_argument("--out", "-o", required=True, metavar="FIT.nc", help="where to save the fit (netCDF)")
     p.add_argument("--strict", action="store_true",
                    help="exit with status 1 when the sampling diagnostics find a problem "
                         "(R-hat, ESS, divergences, chain modes); the fit is saved anyway")
+
+
+def _resolution(text):
+    """``--resolution``: one step or comma-separated steps, each a finite number >= 0."""
+    import argparse
+    import math
+
+    try:
+        steps = [float(v) for v in str(text).split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number or comma-separated numbers (e.g. 0.1 or 0.001,1), got {text!r}"
+        ) from None
+    if not all(math.isfinite(v) and v >= 0 for v in steps):
+        raise argparse.ArgumentTypeError(f"every step must be a finite number >= 0, got {text!r}")
+    return steps[0] if len(steps) == 1 else steps
 
 
 def run_fit(args) -> int:
@@ -109,6 +130,10 @@ def run_fit(args) -> int:
         if args.method != "gibbs":
             raise CLIError("--thin only applies to --method gibbs")
         sampler_kwargs["thin"] = args.thin
+    if args.resolution is not None:
+        if args.method != "gibbs":
+            raise CLIError("--resolution only applies to --method gibbs (the sampler that models rounded data)")
+        sampler_kwargs["resolution"] = args.resolution
     if args.vi_steps is not None:
         if args.method in _MCMC_FIT_METHODS:
             raise CLIError("--vi-steps only applies to the VI methods (advi, fullrank_advi, minibatch_advi)")
