@@ -18,7 +18,11 @@ Cases (N observations, unit covariances, equal weights; ``--cases`` picks):
        rounded (waiting to the minute, iris to 0.1 cm), and tied values make the
        model's posterior improper (``--sparse-jitter`` adds the rounding error,
        uniform over each value's rounding interval: waiting 1 min, eruptions
-       1/60 min, iris 0.1 cm, seed 123, to show what the ties do).
+       1/60 min, iris 0.1 cm, seed 123, to show what the ties do), and
+       ``--sparse-rounded`` models them as rounded (Gibbs's ``resolution=``, the
+       smallest gap between distinct values: faithful 0.001 and 1, iris 0.1).
+       Printed per chain: the share of each count and how often the count changed
+       between kept draws.
 
 For a, b, c every method is a :meth:`bayesgmm.BayesianGMM.fit` with the same
 seed-derived data; reported per run: wall time of the fit (EM included), max
@@ -373,11 +377,18 @@ def run_sparse(name, args, out):
         for c in X:
             d = resolution.get(c, 0.1)
             X[c] = X[c] + rng.uniform(-d / 2, d / 2, len(X))
+    if args.sparse_rounded:  # what the tie warning suggests: the smallest gap between distinct values
+        from bayesgmm._data import tied_values
+
+        step = tied_values(np.asarray(X, dtype=float))[2]
+        args._resolution = [float(f"{v:.3g}") for v in step]
     methods = list(args.sparse_methods) + (["nuts"] if args.sparse_nuts and "nuts" not in args.sparse_methods else [])
     for inference in methods:
         kw = {"n_temperatures": args.n_temperatures} if inference == "tempering" else {}
         if inference == "gibbs":
             kw = {"thin": args.sparse_thin, "n_temperatures": args.sparse_temperatures}
+            if args.sparse_rounded:
+                kw["resolution"] = args._resolution
         t = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -398,15 +409,22 @@ def run_sparse(name, args, out):
             rh_e = float(azs.rhat(xr.Dataset({"e": tab["expected_occupied"].isel(covariance_type=0)}),
                                   sample_dims=("chain", "draw"))["e"])
         per_chain = [np.round(np.bincount(c, minlength=7)[1:] / c.size, 2).tolist() for c in occ.to_numpy()]
+        # how often each chain's count changes between kept draws: few changes mean that the
+        # chains' agreement (R-hat) rests on few visits to each count
+        changes = [int(np.sum(np.diff(c) != 0)) for c in occ.to_numpy()]
         label = name + (" + rounding error" if args.sparse_jitter else "")
+        if args.sparse_rounded and inference == "gibbs":
+            label += f", resolution={args._resolution}"
         if inference == "gibbs" and args.sparse_temperatures > 1:
             label += f", {args.sparse_temperatures} temperatures"
         print(f"\n=== sparse on {label} (K_max=6, {inference}, {args.chains}x({args.sparse_tune}+{args.sparse_draws})): "
               f"{el:.0f} s, P(K+ = 1..6) = {np.round(prob, 3).tolist()}, selected {res.n_components}, "
-              f"R-hat(occupied) {rh:.3f}, R-hat(expected occupied) {rh_e:.3f}; per chain {per_chain} [{load()}]",
+              f"R-hat(occupied) {rh:.3f}, R-hat(expected occupied) {rh_e:.3f}; per chain {per_chain}; "
+              f"changes of the count per chain {changes} [{load()}]",
               flush=True)
         if inference == "gibbs" and args.sparse_temperatures > 1:
-            inf = res.best_model.idata_.attrs["sampler_config"]["inference"]
+            sc = res.best_model.idata_.attrs["sampler_config"]
+            inf = (json.loads(sc) if isinstance(sc, str) else sc)["inference"]
             print(f"      ladder {np.round(inf['betas'], 4).tolist()}; swap acceptance "
                   f"{np.round(inf['swap_acceptance'], 3).tolist()}; round trips per chain {inf['round_trips']}",
                   flush=True)
@@ -415,6 +433,7 @@ def run_sparse(name, args, out):
             print(f"      {type(w.message).__name__}: {str(w.message)[:200]}", flush=True)
         out.append(dict(case=label, method=f"sparse/{inference}", time_s=round(el, 1), prob=np.round(prob, 3).tolist(),
                         rhat_occupied=round(rh, 4), rhat_expected_occupied=round(rh_e, 4), per_chain=per_chain,
+                        changes=changes,
                         load=load()))
 
 
@@ -454,7 +473,11 @@ def main():
     p.add_argument("--sparse-tune", type=int, default=500)
     p.add_argument("--sparse-methods", nargs="+", default=["gibbs"], choices=["gibbs", "tempering", "nuts"],
                    help="samplers of the sparse cases (default: gibbs, the sparse method's default)")
-    p.add_argument("--sparse-thin", type=int, default=10, help="thin of the sparse cases with gibbs (default 10)")
+    p.add_argument("--sparse-thin", type=int, default=None,
+                   help="thin of the sparse cases with gibbs (default: the sparse method's, SPARSE_GIBBS_THIN)")
+    p.add_argument("--sparse-rounded", action="store_true",
+                   help="model faithful and iris as rounded (gibbs's resolution=, the smallest gap between "
+                        "distinct values of each feature, as the tie warning suggests)")
     p.add_argument("--sparse-nuts", action="store_true", help="also run the sparse method with NUTS")
     p.add_argument("--sparse-temperatures", type=int, default=1,
                    help="n_temperatures of the sparse cases with gibbs (default 1: no tempering)")
@@ -468,6 +491,10 @@ def main():
                         "comma-separated D: time, R-hat, ESS and, per chain, the fraction of "
                         "draws whose smallest weight is below 0.05")
     args = p.parse_args()
+    if args.sparse_thin is None:
+        from bayesgmm.selection import SPARSE_GIBBS_THIN
+
+        args.sparse_thin = SPARSE_GIBBS_THIN
     if args.ref_runs is None:
         args.ref_runs = 3 if args.reference == "tempering" else 4
     if args.quick:
