@@ -20,7 +20,9 @@ Cases (N observations, unit covariances, equal weights; ``--cases`` picks):
        uniform over each value's rounding interval: waiting 1 min, eruptions
        1/60 min, iris 0.1 cm, seed 123, to show what the ties do), and
        ``--sparse-rounded`` models them as rounded (Gibbs's ``resolution=``, the
-       smallest gap between distinct values: faithful 0.001 and 1, iris 0.1).
+       smallest gap between distinct values: faithful 0.001 and 1, iris 0.1;
+       ``--sparse-rounded unit``: the recording units, eruptions 1/60 min (times
+       were recorded to the second), waiting 1 min, iris 0.1 cm).
        Printed per chain: the share of each count and how often the count changed
        between kept draws.
 
@@ -377,11 +379,13 @@ def run_sparse(name, args, out):
         for c in X:
             d = resolution.get(c, 0.1)
             X[c] = X[c] + rng.uniform(-d / 2, d / 2, len(X))
-    if args.sparse_rounded:  # what the tie warning suggests: the smallest gap between distinct values
+    if args.sparse_rounded == "smallest":  # what the tie warning suggests: the smallest gaps
         from bayesgmm._data import tied_values
 
         step = tied_values(np.asarray(X, dtype=float))[2]
         args._resolution = [float(f"{v:.3g}") for v in step]
+    elif args.sparse_rounded == "unit":  # the recording units: seconds and minutes; 0.1 cm
+        args._resolution = [1 / 60, 1.0] if name == "faithful" else [0.1] * X.shape[1]
     methods = list(args.sparse_methods) + (["nuts"] if args.sparse_nuts and "nuts" not in args.sparse_methods else [])
     for inference in methods:
         kw = {"n_temperatures": args.n_temperatures} if inference == "tempering" else {}
@@ -475,9 +479,10 @@ def main():
                    help="samplers of the sparse cases (default: gibbs, the sparse method's default)")
     p.add_argument("--sparse-thin", type=int, default=None,
                    help="thin of the sparse cases with gibbs (default: the sparse method's, SPARSE_GIBBS_THIN)")
-    p.add_argument("--sparse-rounded", action="store_true",
-                   help="model faithful and iris as rounded (gibbs's resolution=, the smallest gap between "
-                        "distinct values of each feature, as the tie warning suggests)")
+    p.add_argument("--sparse-rounded", nargs="?", const="smallest", choices=["smallest", "unit"], default=None,
+                   help="model faithful and iris as rounded (gibbs's resolution=): 'smallest' (the default) the "
+                        "smallest gap between distinct values of each feature, as the tie warning suggests; "
+                        "'unit' the recording units (eruptions 1/60 min, waiting 1 min; iris 0.1 cm)")
     p.add_argument("--sparse-nuts", action="store_true", help="also run the sparse method with NUTS")
     p.add_argument("--sparse-temperatures", type=int, default=1,
                    help="n_temperatures of the sparse cases with gibbs (default 1: no tempering)")

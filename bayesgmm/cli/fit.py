@@ -84,8 +84,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "per chain after the warm-up (default: 1)")
     p.add_argument("--resolution", type=_resolution, metavar="STEP[,STEP...]",
                    help="gibbs: the data are rounded to this step (one number, or one per column "
-                        "separated by commas, in the data's units; 0 = not rounded), e.g. 0.001,1 "
-                        "for eruptions recorded to 0.001 min and waiting to the minute: tied values "
+                        "separated by commas, in the data's units; 0 = not rounded), e.g. 0.016667,1 "
+                        "for eruptions in minutes recorded to the second and waiting to the minute: tied values "
                         "then cannot collapse a component (default: not rounded)")
     p.add_argument("--vi-steps", type=_positive_int, metavar="N",
                    help="VI methods: optimisation steps (default: max(10 * tune, 5000))")

@@ -362,9 +362,10 @@ def _warn_tied_values(X, Xa, cts, inference, resolution):
             "and the half-normal prior on the sds does not prevent it: the posterior is improper, "
             "and the longer a sampler runs the more it puts on such tiny components (the number of "
             "occupied components creeps up and chains disagree). If the values are rounded, say so: "
-            f"with inference='gibbs' pass the rounding step of each feature, e.g. {how} (the "
-            "smallest gap between distinct values), and the sampler models the data as rounded; "
-            "or use covariance_type='tied'. See docs/user-guide/choosing-components.md.",
+            "with inference='gibbs' pass the unit each feature was recorded in as `resolution`, and "
+            f"the sampler models the data as rounded (the smallest gaps between distinct values, {how}, "
+            "are a lower bound: a finer step than the real one leaves tied values looking like point "
+            "masses); or use covariance_type='tied'. See docs/user-guide/choosing-components.md.",
             SelectionWarning,
             stacklevel=4,
         )
