@@ -307,6 +307,20 @@ def test_fit_gibbs_with_resolution_models_rounded_data(data_dir, tmp_path):
     assert bad.returncode != 0 and "every step must be a finite number >= 0" in bad.stderr
 
 
+def test_select_sparse_with_resolution_and_thin(data_dir):
+    base = ("select", data_dir / "faithful.csv", "-k", "1-3", "--method", "sparse", "--draws", 20, "--tune", 20,
+            "--chains", 2, "--quiet")
+    proc = run_cli(*base)
+    assert proc.returncode == 0, proc.stderr
+    assert "tied values" in proc.stderr and "resolution" in proc.stderr  # the warning, shown
+    proc = run_cli(*base, "--resolution", "0.016667,1", "--thin", 2)
+    assert proc.returncode == 0, proc.stderr
+    assert "tied values" not in proc.stderr  # modelled as rounded
+    assert "Posterior mode of the number of occupied components" in proc.stdout
+    bad = run_cli("select", data_dir / "faithful.csv", "--method", "bic", "--resolution", "1")
+    assert bad.returncode != 0 and "--resolution only applies to --method sparse" in bad.stderr
+
+
 def test_fit_tempering_with_target_accept(data_dir, tmp_path):
     out = tmp_path / "tempering.nc"
     proc = run_cli("fit", data_dir / "faithful.csv", "-k", "2", "--method", "tempering", "--covariance", "spherical",

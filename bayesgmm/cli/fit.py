@@ -16,6 +16,7 @@ from bayesgmm.cli._common import (
     CLIError,
     _add_data_arguments,
     _bayesian_covariance,
+    _resolution,
     _check_constant,
     _check_output_file,
     _err,
@@ -93,22 +94,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strict", action="store_true",
                    help="exit with status 1 when the sampling diagnostics find a problem "
                         "(R-hat, ESS, divergences, chain modes); the fit is saved anyway")
-
-
-def _resolution(text):
-    """``--resolution``: one step or comma-separated steps, each a finite number >= 0."""
-    import argparse
-    import math
-
-    try:
-        steps = [float(v) for v in str(text).split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a number or comma-separated numbers (e.g. 0.1 or 0.001,1), got {text!r}"
-        ) from None
-    if not all(math.isfinite(v) and v >= 0 for v in steps):
-        raise argparse.ArgumentTypeError(f"every step must be a finite number >= 0, got {text!r}")
-    return steps[0] if len(steps) == 1 else steps
 
 
 def run_fit(args) -> int:

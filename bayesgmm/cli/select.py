@@ -19,6 +19,7 @@ from bayesgmm.cli._common import (
     _figure_of,
     _n_init,
     _nonnegative_int,
+    _resolution,
     _positive_int,
     _say,
     _table,
@@ -55,6 +56,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--draws", type=_positive_int, help="loo/waic/sparse: draws per chain (default: 1000)")
     p.add_argument("--tune", type=_nonnegative_int, help="loo/waic/sparse: warm-up steps (default: 1000)")
     p.add_argument("--chains", type=_positive_int, help="loo/waic/sparse: chains (default: 4)")
+    p.add_argument("--thin", type=_positive_int, metavar="N",
+                   help="sparse (Gibbs): keep every N-th sweep (default: SPARSE_GIBBS_THIN, 10)")
+    p.add_argument("--resolution", type=_resolution, metavar="STEP[,STEP...]",
+                   help="sparse (Gibbs): the data are rounded to this step (one number, or one per "
+                        "column separated by commas, in the data's units; 0 = not rounded): with tied "
+                        "values the overfitted mixture's posterior is otherwise improper (default: not rounded)")
     p.add_argument("--jobs", type=int, default=1, help="worker processes for the fits (-1: all cores; default: 1)")
     p.add_argument("--out", "-o", metavar="TABLE.csv", help="write the table as CSV")
     p.add_argument("--plot", metavar="PLOT.png", help="write the selection plot as PNG")
@@ -81,6 +88,11 @@ def run_select(args) -> int:
             f"--{'/--'.join(extra)} only apply to "
             "--method loo, waic or sparse (bic/icl fit EM only)"
         )
+    for name in ("thin", "resolution"):
+        if getattr(args, name) is not None:
+            if args.method != "sparse":
+                raise CLIError(f"--{name} only applies to --method sparse (its Gibbs sampler)")
+            extra[name] = getattr(args, name)
     X = read_data(args.data, args.columns, sep=args.sep, index_col=args.index_col)
     check_components_against_data(args.components, X.shape[0], args.data)
     if bayesian:
