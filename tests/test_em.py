@@ -437,9 +437,9 @@ def _record_threads(monkeypatch):
 def test_threaded_blocks_give_bit_identical_fit(monkeypatch, ct, init_params):
     # blocks are cut by data size only and summed in block order: the fit is
     # the same on 1 thread and on 3 (more threads than cores is fine here: only
-    # the scheduling changes), up to the last bit or two: numpy's vectorised sums
-    # within a block round differently with the alignment of a thread's temporary
-    # buffers (numpy 2.5: the lower bound differed by 1 ulp, run to run)
+    # the scheduling changes), up to the last bit or two (numpy 2.5: the lower bound
+    # differed by 1 ulp, and between threaded runs; most likely a vectorised sum
+    # rounding with the alignment of a thread's temporary buffers)
     X, _ = _blobs(9000, seed=3)
     w = np.random.default_rng(0).uniform(0.5, 2.0, len(X))
     kw = dict(covariance_type=ct, init_params=init_params, n_init=2, max_iter=20, random_state=1)
