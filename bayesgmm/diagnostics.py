@@ -671,10 +671,11 @@ def _collapsed_problem(collapsed):
     )
 
 
-def _collapsed_components(posterior, tree, stuck_mask, resolution=None):
-    """Components of the stuck chains whose sd collapsed onto identical observations.
+def _collapsed_components(posterior, tree, chain_mask, resolution=None):
+    """Components of the chains in ``chain_mask`` (the stuck ones, or those that moved)
+    whose sd collapsed onto identical observations.
 
-    Returns ``{component: (sd ratio, observations at its mean)}`` over the stuck
+    Returns ``{component: (sd ratio, observations at its mean)}`` over those
     chains: the median (over draws) of the smallest sd over the features, as a
     fraction of the data's sd in that feature, below :data:`COLLAPSED_SD_RATIO`;
     the count is of observations within 10 such sds of the component's median mean
@@ -682,7 +683,7 @@ def _collapsed_components(posterior, tree, stuck_mask, resolution=None):
     Features with a rounding step (``resolution`` > 0: modelled as rounded, where a
     component narrower than the step is allowed) are not counted.
     """
-    if "sds" not in posterior or not stuck_mask.any():
+    if "sds" not in posterior or not chain_mask.any():
         return {}
     try:
         X = np.asarray(_datatree.get_observed(tree).transpose("obs", "feature").values, dtype=np.float64)
@@ -691,7 +692,7 @@ def _collapsed_components(posterior, tree, stuck_mask, resolution=None):
     data_sd = X.std(axis=0)
     if X.shape[0] < 2 or not np.all(data_sd > 0):
         return {}
-    sel = posterior.isel(chain=np.flatnonzero(stuck_mask))
+    sel = posterior.isel(chain=np.flatnonzero(chain_mask))
     sds = sel["sds"].transpose("chain", "draw", "component", "feature").to_numpy()
     means = sel["means"].transpose("chain", "draw", "component", "feature").to_numpy()
     ratio = np.median(sds / data_sd, axis=1)  # (chain, component, feature)

@@ -246,16 +246,13 @@ _nonnegative_int = _int_at_least(0)
 
 def _resolution(text):
     """``--resolution``: one step or comma-separated steps, each a finite number >= 0."""
-    import argparse
-    import math
-
     try:
         steps = [float(v) for v in str(text).split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected a number or comma-separated numbers (e.g. 0.1 or 0.001,1), got {text!r}"
         ) from None
-    if not all(math.isfinite(v) and v >= 0 for v in steps):
+    if not all(np.isfinite(v) and v >= 0 for v in steps):
         raise argparse.ArgumentTypeError(f"every step must be a finite number >= 0, got {text!r}")
     return steps[0] if len(steps) == 1 else steps
 

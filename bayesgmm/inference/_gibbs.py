@@ -724,7 +724,6 @@ def _gibbs(
         plan.append(("keep", kept, n))
         kept += n
     ladders = [betas.tolist()]
-    barrier = np.nan
 
     def run_chain(c, stage, first, n, betas):
         if stage == "tune":
@@ -758,7 +757,7 @@ def _gibbs(
             if stage == "tune" and first + n in ladder_at:
                 tot = np.sum(swaps, axis=0)
                 rej = tot[:, 0] / np.maximum(tot[:, 1], 1.0)
-                betas, barrier = _ladder_from_rejections(betas, rej)
+                betas, _ = _ladder_from_rejections(betas, rej)
                 ladders.append(betas.tolist())
                 for c in range(chains):
                     swaps[c][:] = 0.0

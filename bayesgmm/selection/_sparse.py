@@ -341,7 +341,8 @@ def _warn_tied_values(X, Xa, cts, inference, resolution):
     rounded = np.zeros(d, dtype=bool)
     if resolution is not None and inference == "gibbs":
         rounded = np.broadcast_to(np.asarray(resolution, dtype=float), (d,)) > 0
-    names = feature_labels(check_array(X, name="X", allow_dask=False)[1], d)
+    columns = getattr(X, "columns", None)  # X as passed to the fits: a DataFrame when named
+    names = feature_labels(None if columns is None else list(columns), d)
     tied = (per_feature > 0) & ~rounded
     for ct in cts:
         on = get_covariance_type(ct).singular_on_ties
