@@ -13,13 +13,21 @@ does for PyMC models.
 Likelihood, per component and always centred (the accurate form of
 ``MixtureDensity._loglik_stats_centred``, with no cancellation at any offset or
 scale): with ``A_k = L_k^{-1}`` and ``y_nk = A_k (x_n - mu_k)``, blocked over
-observations (:data:`BLOCK` rows at a time, transposed so the inner loops run
-over observations and vectorise)::
+observations (:func:`_block_rows` rows at a time, transposed so the inner loops run
+over observations and vectorise; each pass over a block does as much as it can:
+all rows of ``y`` at ``D <= 3``, four rows or statistics at a time otherwise; with
+a diagonal covariance ``y`` is recomputed for the statistics instead of stored)::
 
     log p(x_n | k) = log w_k - sum log diag(L_k) - D/2 log(2 pi) - |y_nk|^2 / 2
     r_nk = softmax_k(...),  R_k = sum_n r_nk,  S_k = sum_n r_nk y_nk,
     M_k = sum_n r_nk y_nk y_nk^T
     d/d mu_k = A_k^T S_k,   d/d L_k = tril(A_k^T M_k) - R_k diag(1 / L_k,ii)
+
+``sum_n log sum_k`` is taken as the log of products of the per-observation sums (each
+in ``[1, K]``) over runs short enough not to overflow: one logarithm per run, not
+per observation. Exponentials below ``exp(-600)`` relative to an observation's
+largest term are 0 (:func:`_exp_nonpositive`), so no responsibility, and no product
+with one, is subnormal (each operation on a subnormal number costs ~100 times more).
 
 With the uniform noise component (``MixtureDensity(noise_hypervolume=V)``: ``V`` in
 the buffer's header, ``K + 1`` weights with the noise's last), the noise is one more
@@ -52,14 +60,25 @@ import math
 
 import numba
 import numpy as np
+from llvmlite import ir
 from numba import types
+from numba.extending import intrinsic
 
 from bayesgmm.covariance._compiled import chol_from_unconstrained, log_prior_and_grad
 
 __all__ = ["BLOCK", "CompiledDensity", "compile_density"]
 
-#: Observations per block of the likelihood (the temporaries are ``(K, D + 2, BLOCK)``).
+#: Observations per block of the likelihood: :func:`_block_rows`. With a full covariance
+#: and ``D > 3`` (many passes over ``Y``, which must stay in cache) :data:`BLOCK`; otherwise
+#: (one or two passes per component) the largest power of two up to :data:`BLOCK_MAX`
+#: whose temporaries (``8 (K (D + 1) + K + 2)`` bytes per observation, ``8 (K + 3)``
+#: when diagonal) take at most :data:`BLOCK_BYTES`, at least :data:`BLOCK`: a pass's
+#: fixed cost (its array views) is then spread over more observations. Measured on a
+#: 2-core Xeon (``benchmarks/sampling.py --sections grad``): 256 rows were best for
+#: full ``D = 10``; 1024-4096 rows took 25-40 % less time than 256 when diagonal.
 BLOCK = 256
+BLOCK_MAX = 4096
+BLOCK_BYTES = 1 << 20
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -83,6 +102,18 @@ def _buffer_length(head):
         n += 2 * int(head[_H_NDIM])
     return n
 
+
+
+@_njit
+def _block_rows(K, D, diagonal):
+    """Observations per block of the likelihood (see :data:`BLOCK`)."""
+    if not diagonal and D > 3:
+        return BLOCK
+    per_row = 8 * (K + 3 + (0 if diagonal else K * (D + 1)))
+    blk = BLOCK
+    while 2 * blk <= BLOCK_MAX and 2 * blk * per_row <= BLOCK_BYTES:
+        blk *= 2
+    return blk
 
 
 @_njit
@@ -124,128 +155,391 @@ def _weights(x, K):
     return logw, w
 
 
+@intrinsic
+def _as_float(typingctx, bits):
+    """The float64 whose bits are the int64 ``bits`` (a bitcast, no conversion: loops with it vectorise)."""
+    if bits != types.int64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.int64), codegen
+
+
+@intrinsic
+def _as_int(typingctx, value):
+    """The int64 whose bits are the float64 ``value`` (a bitcast)."""
+    if value != types.float64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return types.int64(types.float64), codegen
+
+
 # exp on [-inf, 0] in loops that vectorise: 2^n * exp(r), |r| <= log(2)/2, the integer n
-# put into the exponent bits through int64 views (a libm call per element costs
-# more than the rest of the likelihood). Relative error ~2 ulp; arguments
-# below -708 give exp(-708) ~ 3e-308 instead of a smaller number or 0.
+# put into the exponent bits by a bitcast (a libm call per element costs more than the
+# rest of the likelihood); exp(r) by its degree-13 Taylor polynomial in Estrin's scheme
+# (depth 5 instead of Horner's 13: the loop is bound by throughput, not latency).
+# Relative error ~2 ulp; arguments below -708 give exp(-708) ~ 3e-308 instead of a
+# smaller number or 0; NaN stays NaN.
 _LOG2E = 1.4426950408889634
 _LN2_HI = 0.6931471803691238
 _LN2_LO = 1.9082149292705877e-10
 _ROUND = 6755399441055744.0  # 1.5 * 2**52: adding it rounds to an integer kept in the low bits
 _ROUND_BITS = 0x4338000000000000
+_EXP_FLUSH = -600.0  # exp below this is 0: see _exp_nonpositive
+_E2, _E3, _E4, _E5, _E6, _E7, _E8, _E9, _E10, _E11, _E12, _E13 = (1.0 / math.factorial(i) for i in range(2, 14))
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
-def _exp_nonpositive(v, n, F, I):
-    """``v[:n] = exp(v[:n])`` for ``v <= 0`` (NaN stays NaN); ``F``, ``I`` scratch of length >= n."""
-    FI = F.view(np.int64)
-    S = I.view(np.float64)
-    for b in range(n):
-        t = max(v[b], -708.0)
-        kf = t * _LOG2E + _ROUND
-        F[b] = kf
-        nf = kf - _ROUND
-        r = (t - nf * _LN2_HI) - nf * _LN2_LO
-        p = 1.0 / 479001600.0
-        p = p * r + 1.0 / 39916800.0
-        p = p * r + 1.0 / 3628800.0
-        p = p * r + 1.0 / 362880.0
-        p = p * r + 1.0 / 40320.0
-        p = p * r + 1.0 / 5040.0
-        p = p * r + 1.0 / 720.0
-        p = p * r + 1.0 / 120.0
-        p = p * r + 1.0 / 24.0
-        p = p * r + 1.0 / 6.0
-        p = p * r + 0.5
-        p = p * r + 1.0
-        p = p * r + 1.0
-        v[b] = p if v[b] == v[b] else v[b]
-    for b in range(n):
-        I[b] = (FI[b] - _ROUND_BITS + 1023) << 52
-    for b in range(n):
-        v[b] *= S[b]
-
-
-@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
-def _log_positive(v, n, F, I):
-    """``v[:n] = log(v[:n])`` for positive normal finite ``v``, vectorised as :func:`_exp_nonpositive`
-    (``f 2^e`` with ``f`` in [sqrt(1/2), sqrt(2)), ``log f = 2 atanh((f - 1) / (f + 1))``, ~2 ulp)."""
-    VI = v.view(np.int64)
-    FI = F.view(np.int64)
-    IF = I.view(np.float64)
-    for b in range(n):
-        bits = VI[b]
-        I[b] = (bits & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000  # the mantissa as a number in [1, 2)
-        FI[b] = (bits >> 52) - 1023 + _ROUND_BITS  # as a float: _ROUND + exponent
-    for b in range(n):
-        f = IF[b]
-        e = F[b] - _ROUND
-        big = f > 1.4142135623730951
-        f = 0.5 * f if big else f
-        e = e + 1.0 if big else e
-        u = (f - 1.0) / (f + 1.0)
-        u2 = u * u
-        p = 1.0 / 21.0
-        p = p * u2 + 1.0 / 19.0
-        p = p * u2 + 1.0 / 17.0
-        p = p * u2 + 1.0 / 15.0
-        p = p * u2 + 1.0 / 13.0
-        p = p * u2 + 1.0 / 11.0
-        p = p * u2 + 1.0 / 9.0
-        p = p * u2 + 1.0 / 7.0
-        p = p * u2 + 1.0 / 5.0
-        p = p * u2 + 1.0 / 3.0
-        p = p * u2
-        v[b] = e * _LN2_HI + (e * _LN2_LO + (2.0 * u + 2.0 * u * p))
+@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"}, inline="always")
+def _exp_nonpositive(v):
+    """``exp(v)`` for ``v <= 0`` (or NaN), inlined into loops that vectorise."""
+    t = max(v, -708.0)
+    kf = t * _LOG2E + _ROUND
+    nf = kf - _ROUND
+    r = (t - nf * _LN2_HI) - nf * _LN2_LO
+    r2 = r * r
+    r4 = r2 * r2
+    q0 = (1.0 + r) + (0.5 + _E3 * r) * r2
+    q1 = (_E4 + _E5 * r) + (_E6 + _E7 * r) * r2
+    q2 = (_E8 + _E9 * r) + (_E10 + _E11 * r) * r2
+    q3 = _E12 + _E13 * r
+    p = (q0 + q1 * r4) + (q2 + q3 * r4) * (r4 * r4)
+    e = p * _as_float((_as_int(kf) - _ROUND_BITS + 1023) << 52)
+    e = 0.0 if v < _EXP_FLUSH else e
+    return e if v == v else v
 
 
 @_njit
-def _loglik_block(XT, start, nb, K, D, mu, A, c, diagonal, Y, LP, W, IW, R, S, M, nk):
+def _rows_diag(XT, start, e0, nb, k, i, n, mu, A, ck, lpk):
+    """Diagonal covariance, ``n`` (1 to 4) rows from ``i``: ``lp -= |y|^2 / 2`` with
+    ``y_j = a_jj (x_j - mu_j)`` (``lp = c_k - ...`` when ``i == 0``); ``y`` is not stored."""
+    x0 = XT[i, start:e0]
+    a0, m0 = A[k, i, i], mu[k, i]
+    if n == 1:
+        if i == 0:
+            for b in range(nb):
+                y0 = a0 * (x0[b] - m0)
+                lpk[b] = ck - 0.5 * (y0 * y0)
+        else:
+            for b in range(nb):
+                y0 = a0 * (x0[b] - m0)
+                lpk[b] -= 0.5 * (y0 * y0)
+        return
+    x1 = XT[i + 1, start:e0]
+    a1, m1 = A[k, i + 1, i + 1], mu[k, i + 1]
+    if n == 2:
+        if i == 0:
+            for b in range(nb):
+                y0 = a0 * (x0[b] - m0)
+                y1 = a1 * (x1[b] - m1)
+                lpk[b] = ck - 0.5 * (y0 * y0 + y1 * y1)
+        else:
+            for b in range(nb):
+                y0 = a0 * (x0[b] - m0)
+                y1 = a1 * (x1[b] - m1)
+                lpk[b] -= 0.5 * (y0 * y0 + y1 * y1)
+        return
+    x2 = XT[i + 2, start:e0]
+    a2, m2 = A[k, i + 2, i + 2], mu[k, i + 2]
+    if n == 3:
+        if i == 0:
+            for b in range(nb):
+                y0 = a0 * (x0[b] - m0)
+                y1 = a1 * (x1[b] - m1)
+                y2 = a2 * (x2[b] - m2)
+                lpk[b] = ck - 0.5 * ((y0 * y0 + y1 * y1) + y2 * y2)
+        else:
+            for b in range(nb):
+                y0 = a0 * (x0[b] - m0)
+                y1 = a1 * (x1[b] - m1)
+                y2 = a2 * (x2[b] - m2)
+                lpk[b] -= 0.5 * ((y0 * y0 + y1 * y1) + y2 * y2)
+        return
+    x3 = XT[i + 3, start:e0]
+    a3, m3 = A[k, i + 3, i + 3], mu[k, i + 3]
+    if i == 0:
+        for b in range(nb):
+            y0 = a0 * (x0[b] - m0)
+            y1 = a1 * (x1[b] - m1)
+            y2 = a2 * (x2[b] - m2)
+            y3 = a3 * (x3[b] - m3)
+            lpk[b] = ck - 0.5 * ((y0 * y0 + y1 * y1) + (y2 * y2 + y3 * y3))
+    else:
+        for b in range(nb):
+            y0 = a0 * (x0[b] - m0)
+            y1 = a1 * (x1[b] - m1)
+            y2 = a2 * (x2[b] - m2)
+            y3 = a3 * (x3[b] - m3)
+            lpk[b] -= 0.5 * ((y0 * y0 + y1 * y1) + (y2 * y2 + y3 * y3))
+
+
+@_njit
+def _stats_diag(XT, start, e0, nb, k, i, n, mu, A, lpk, sm, R, S, M):
+    """Diagonal covariance, ``n`` (1 to 4) rows from ``i``: ``S_j += sum r y_j``,
+    ``M_jj += sum r y_j^2`` with ``r = lp * sm`` (and ``R_k += sum r`` when ``i == 0``)."""
+    x0 = XT[i, start:e0]
+    a0, m0 = A[k, i, i], mu[k, i]
+    s0 = q0 = rs = 0.0
+    if n == 1:
+        for b in range(nb):
+            r = lpk[b] * sm[b]
+            rs += r
+            t0 = r * (a0 * (x0[b] - m0))
+            s0 += t0
+            q0 += t0 * (a0 * (x0[b] - m0))
+    else:
+        x1 = XT[i + 1, start:e0]
+        a1, m1 = A[k, i + 1, i + 1], mu[k, i + 1]
+        s1 = q1 = 0.0
+        if n == 2:
+            for b in range(nb):
+                r = lpk[b] * sm[b]
+                rs += r
+                y0 = a0 * (x0[b] - m0)
+                y1 = a1 * (x1[b] - m1)
+                t0 = r * y0
+                t1 = r * y1
+                s0 += t0
+                q0 += t0 * y0
+                s1 += t1
+                q1 += t1 * y1
+        else:
+            x2 = XT[i + 2, start:e0]
+            a2, m2 = A[k, i + 2, i + 2], mu[k, i + 2]
+            s2 = q2 = 0.0
+            if n == 3:
+                for b in range(nb):
+                    r = lpk[b] * sm[b]
+                    rs += r
+                    y0 = a0 * (x0[b] - m0)
+                    y1 = a1 * (x1[b] - m1)
+                    y2 = a2 * (x2[b] - m2)
+                    t0 = r * y0
+                    t1 = r * y1
+                    t2 = r * y2
+                    s0 += t0
+                    q0 += t0 * y0
+                    s1 += t1
+                    q1 += t1 * y1
+                    s2 += t2
+                    q2 += t2 * y2
+            else:
+                x3 = XT[i + 3, start:e0]
+                a3, m3 = A[k, i + 3, i + 3], mu[k, i + 3]
+                s3 = q3 = 0.0
+                for b in range(nb):
+                    r = lpk[b] * sm[b]
+                    rs += r
+                    y0 = a0 * (x0[b] - m0)
+                    y1 = a1 * (x1[b] - m1)
+                    y2 = a2 * (x2[b] - m2)
+                    y3 = a3 * (x3[b] - m3)
+                    t0 = r * y0
+                    t1 = r * y1
+                    t2 = r * y2
+                    t3 = r * y3
+                    s0 += t0
+                    q0 += t0 * y0
+                    s1 += t1
+                    q1 += t1 * y1
+                    s2 += t2
+                    q2 += t2 * y2
+                    s3 += t3
+                    q3 += t3 * y3
+                S[k, i + 3] += s3
+                M[k, i + 3, i + 3] += q3
+            S[k, i + 2] += s2
+            M[k, i + 2, i + 2] += q2
+        S[k, i + 1] += s1
+        M[k, i + 1, i + 1] += q1
+    S[k, i] += s0
+    M[k, i, i] += q0
+    if i == 0:
+        R[k] += rs
+
+
+@_njit
+def _rows_full(XT, start, e0, nb, k, D, mu, A, ck, Y, lpk):
+    """Full covariance: the rows of ``y = A_k (x - mu_k)`` into ``Y[k]`` (``A_k`` lower
+    triangular) and ``lp = c_k - |y|^2 / 2``. ``D <= 3``: one pass per block (all rows
+    at once); larger ``D``: centred rows, transformed in place from the last row up
+    with four lower terms per pass, then the squares."""
+    Y0 = Y[k, 0]
+    x0 = XT[0, start:e0]
+    a00, m0 = A[k, 0, 0], mu[k, 0]
+    if D == 1:
+        for b in range(nb):
+            y0 = a00 * (x0[b] - m0)
+            Y0[b] = y0
+            lpk[b] = ck - 0.5 * (y0 * y0)
+        return
+    Y1 = Y[k, 1]
+    x1 = XT[1, start:e0]
+    a10, a11, m1 = A[k, 1, 0], A[k, 1, 1], mu[k, 1]
+    if D == 2:
+        for b in range(nb):
+            c0 = x0[b] - m0
+            y0 = a00 * c0
+            y1 = a11 * (x1[b] - m1) + a10 * c0
+            Y0[b] = y0
+            Y1[b] = y1
+            lpk[b] = ck - 0.5 * (y0 * y0 + y1 * y1)
+        return
+    if D == 3:
+        Y2 = Y[k, 2]
+        x2 = XT[2, start:e0]
+        a20, a21, a22, m2 = A[k, 2, 0], A[k, 2, 1], A[k, 2, 2], mu[k, 2]
+        for b in range(nb):
+            c0 = x0[b] - m0
+            c1 = x1[b] - m1
+            y0 = a00 * c0
+            y1 = a11 * c1 + a10 * c0
+            y2 = a22 * (x2[b] - m2) + (a20 * c0 + a21 * c1)
+            Y0[b] = y0
+            Y1[b] = y1
+            Y2[b] = y2
+            lpk[b] = ck - 0.5 * ((y0 * y0 + y1 * y1) + y2 * y2)
+        return
+    for i in range(D):
+        Yi = Y[k, i]
+        xi = XT[i, start:e0]
+        m = mu[k, i]
+        for b in range(nb):
+            Yi[b] = xi[b] - m
+    for i in range(D - 1, -1, -1):
+        Yi = Y[k, i]
+        a = A[k, i, i]
+        for b in range(nb):
+            Yi[b] *= a
+        j = 0
+        while j + 4 <= i:  # four rows per pass: one load and store of Yi per 4 FMAs
+            a0, a1, a2, a3 = A[k, i, j], A[k, i, j + 1], A[k, i, j + 2], A[k, i, j + 3]
+            Z0, Z1, Z2, Z3 = Y[k, j], Y[k, j + 1], Y[k, j + 2], Y[k, j + 3]
+            for b in range(nb):
+                Yi[b] += (a0 * Z0[b] + a1 * Z1[b]) + (a2 * Z2[b] + a3 * Z3[b])
+            j += 4
+        while j < i:
+            a = A[k, i, j]
+            Zj = Y[k, j]
+            for b in range(nb):
+                Yi[b] += a * Zj[b]
+            j += 1
+    for b in range(nb):
+        lpk[b] = ck
+    for i in range(D):
+        Yi = Y[k, i]
+        for b in range(nb):
+            lpk[b] -= 0.5 * (Yi[b] * Yi[b])
+
+
+@_njit
+def _stats_full(nb, k, D, Y, lpk, sm, R, S, M):
+    """Full covariance: ``R_k += sum r``, ``S_k += sum r y``, ``M_k += sum r y y^T``
+    (lower triangle) with ``r = lp * sm``: rows 0 and 1 in one pass, then per row a
+    pass with ``S_i`` and ``M_i0..M_i2`` and passes of four further columns."""
+    Y0 = Y[k, 0]
+    rs = s0 = q00 = 0.0
+    if D == 1:
+        for b in range(nb):
+            r = lpk[b] * sm[b]
+            rs += r
+            t0 = r * Y0[b]
+            s0 += t0
+            q00 += t0 * Y0[b]
+        R[k] += rs
+        S[k, 0] += s0
+        M[k, 0, 0] += q00
+        return
+    Y1 = Y[k, 1]
+    s1 = q10 = q11 = 0.0
+    for b in range(nb):
+        r = lpk[b] * sm[b]
+        rs += r
+        y0 = Y0[b]
+        y1 = Y1[b]
+        t0 = r * y0
+        t1 = r * y1
+        s0 += t0
+        s1 += t1
+        q00 += t0 * y0
+        q10 += t1 * y0
+        q11 += t1 * y1
+    R[k] += rs
+    S[k, 0] += s0
+    S[k, 1] += s1
+    M[k, 0, 0] += q00
+    M[k, 1, 0] += q10
+    M[k, 1, 1] += q11
+    RY = Y[k, D]  # scratch row: r * y_i
+    for i in range(2, D):
+        Yi = Y[k, i]
+        Y2 = Y[k, 2]
+        si = c0 = c1 = c2 = 0.0
+        for b in range(nb):
+            t = (lpk[b] * sm[b]) * Yi[b]
+            RY[b] = t
+            si += t
+            c0 += t * Y0[b]
+            c1 += t * Y1[b]
+            c2 += t * Y2[b]
+        S[k, i] += si
+        M[k, i, 0] += c0
+        M[k, i, 1] += c1
+        M[k, i, 2] += c2
+        j = 3
+        while j + 4 <= i + 1:  # four sums per pass over RY
+            Z0, Z1, Z2, Z3 = Y[k, j], Y[k, j + 1], Y[k, j + 2], Y[k, j + 3]
+            c0 = c1 = c2 = c3 = 0.0
+            for b in range(nb):
+                t = RY[b]
+                c0 += t * Z0[b]
+                c1 += t * Z1[b]
+                c2 += t * Z2[b]
+                c3 += t * Z3[b]
+            M[k, i, j] += c0
+            M[k, i, j + 1] += c1
+            M[k, i, j + 2] += c2
+            M[k, i, j + 3] += c3
+            j += 4
+        while j <= i:
+            Zj = Y[k, j]
+            acc = 0.0
+            for b in range(nb):
+                acc += RY[b] * Zj[b]
+            M[k, i, j] += acc
+            j += 1
+
+
+@_njit
+def _loglik_block(XT, start, nb, K, D, mu, A, c, diagonal, Y, LP, W, R, S, M, nk):
     """Add one block's log-likelihood (returned) and statistics ``R, S, M``.
 
     ``nk = K + 1``: the uniform noise component, the constant ``c[K]`` (``log w_0 -
-    log V``), is row ``K`` of ``LP``; only its responsibility sum ``R[K]`` is kept."""
+    log V``), is row ``K`` of ``LP``; only its responsibility sum ``R[K]`` is kept.
+    Every loop runs over the block's observations and vectorises; each pass over the
+    block does as much as it can (several rows of ``y``, several statistics), since
+    at small ``D`` the passes' loads and stores, not the arithmetic, set the time."""
+    e0 = start + nb
     for k in range(K):
-        for i in range(D):
-            Yi = Y[k, i]
-            xi = XT[i, start : start + nb]
-            m = mu[k, i]
-            for b in range(nb):
-                Yi[b] = xi[b] - m
-        # y = A (x - mu): A lower triangular, in place from the last row up
-        for i in range(D - 1, -1, -1):
-            Yi = Y[k, i]
-            a = A[k, i, i]
-            for b in range(nb):
-                Yi[b] *= a
-            if not diagonal:
-                j = 0
-                while j + 4 <= i:  # four rows per pass: one load and store of Yi per 4 FMAs
-                    a0, a1, a2, a3 = A[k, i, j], A[k, i, j + 1], A[k, i, j + 2], A[k, i, j + 3]
-                    Y0, Y1, Y2, Y3 = Y[k, j], Y[k, j + 1], Y[k, j + 2], Y[k, j + 3]
-                    for b in range(nb):
-                        Yi[b] += (a0 * Y0[b] + a1 * Y1[b]) + (a2 * Y2[b] + a3 * Y3[b])
-                    j += 4
-                while j < i:
-                    a = A[k, i, j]
-                    Yj = Y[k, j]
-                    for b in range(nb):
-                        Yi[b] += a * Yj[b]
-                    j += 1
         lpk = LP[k]
-        ck = c[k]
-        for b in range(nb):
-            lpk[b] = ck
-        for i in range(D):
-            Yi = Y[k, i]
-            for b in range(nb):
-                lpk[b] -= 0.5 * Yi[b] * Yi[b]
+        if diagonal:  # y = A (x - mu) is recomputed in the statistics, not stored
+            i = 0
+            while i < D:
+                n = min(4, D - i)
+                _rows_diag(XT, start, e0, nb, k, i, n, mu, A, c[k], lpk)
+                i += n
+        else:
+            _rows_full(XT, start, e0, nb, k, D, mu, A, c[k], Y, lpk)
     if nk > K:
         lpk = LP[K]
         ck = c[K]
         for b in range(nb):
             lpk[b] = ck
-    # responsibilities: max over components, exp, normalise (loops over observations vectorise)
+    # responsibilities: max over components, exp, normalise
     mx = W[0]
     sm = W[1]
     for b in range(nb):
@@ -259,64 +553,38 @@ def _loglik_block(XT, start, nb, K, D, mu, A, c, diagonal, Y, LP, W, IW, R, S, M
     for k in range(nk):
         lpk = LP[k]
         for b in range(nb):
-            lpk[b] -= mx[b]
-        _exp_nonpositive(lpk, nb, W[2], IW)
-        for b in range(nb):
-            sm[b] += lpk[b]
-    lg = W[2]
-    for b in range(nb):
-        lg[b] = sm[b]  # in [1, K]: the largest term is exp(0)
-        sm[b] = 1.0 / sm[b]
-    _log_positive(lg, nb, W[3], IW)
+            e = _exp_nonpositive(lpk[b] - mx[b])
+            lpk[b] = e
+            sm[b] += e
+    # log-likelihood: sum of mx + log(sm), the logs summed as the log of products of
+    # sm (each in [1, nk]: the largest term is exp(0)) over runs short enough not to overflow
     total = 0.0
     for b in range(nb):
-        total += mx[b] + lg[b]
-    for k in range(nk):
-        lpk = LP[k]
-        for b in range(nb):
-            lpk[b] *= sm[b]
+        total += mx[b]
+    run = max(1, int(1000.0 / math.log2(max(nk, 2))))
+    for s in range(0, nb, run):
+        prod = 1.0
+        for b in range(s, min(nb, s + run)):
+            prod *= sm[b]
+        total += math.log(prod)
+    for b in range(nb):
+        sm[b] = 1.0 / sm[b]
     if nk > K:
         acc = 0.0
+        lpk = LP[K]
         for b in range(nb):
-            acc += LP[K, b]
+            acc += lpk[b] * sm[b]
         R[K] += acc
     for k in range(K):
-        r = LP[k]
-        acc = 0.0
-        for b in range(nb):
-            acc += r[b]
-        R[k] += acc
-        for i in range(D):
-            Yi = Y[k, i]
-            RY = Y[k, D]  # scratch row: r * y_i
-            acc = 0.0
-            for b in range(nb):
-                t = r[b] * Yi[b]
-                RY[b] = t
-                acc += t
-            S[k, i] += acc
-            j = i if diagonal else 0
-            while j + 4 <= i + 1:  # four sums per pass over RY
-                Y0, Y1, Y2, Y3 = Y[k, j], Y[k, j + 1], Y[k, j + 2], Y[k, j + 3]
-                c0 = c1 = c2 = c3 = 0.0
-                for b in range(nb):
-                    t = RY[b]
-                    c0 += t * Y0[b]
-                    c1 += t * Y1[b]
-                    c2 += t * Y2[b]
-                    c3 += t * Y3[b]
-                M[k, i, j] += c0
-                M[k, i, j + 1] += c1
-                M[k, i, j + 2] += c2
-                M[k, i, j + 3] += c3
-                j += 4
-            while j <= i:
-                Yj = Y[k, j]
-                acc = 0.0
-                for b in range(nb):
-                    acc += RY[b] * Yj[b]
-                M[k, i, j] += acc
-                j += 1
+        lpk = LP[k]
+        if diagonal:
+            i = 0
+            while i < D:
+                n = min(4, D - i)
+                _stats_diag(XT, start, e0, nb, k, i, n, mu, A, lpk, sm, R, S, M)
+                i += n
+        else:
+            _stats_full(nb, k, D, Y, lpk, sm, R, S, M)
     return total
 
 
@@ -359,15 +627,14 @@ def _logp_grad(buf, x, grad):
     R = np.zeros(kw)
     S = np.zeros((K, D))
     M = np.zeros((K, D, D))
-    blk = min(N, BLOCK)
-    Y = np.empty((K, D + 1, blk))
+    blk = min(N, _block_rows(K, D, diagonal))
+    Y = np.empty((K, 1 if diagonal else D + 1, blk))
     LP = np.empty((kw, blk))
-    W = np.empty((4, blk))
-    IW = np.empty(blk, dtype=np.int64)
+    W = np.empty((2, blk))
     ll = 0.0
     for start in range(0, N, blk):
         nb = min(blk, N - start)
-        ll += _loglik_block(XT, start, nb, K, D, mu, A, c, diagonal, Y, LP, W, IW, R, S, M, kw)
+        ll += _loglik_block(XT, start, nb, K, D, mu, A, c, diagonal, Y, LP, W, R, S, M, kw)
 
     lp = buf[_H_CONST] + ll
     # weights: Dirichlet + simplex Jacobian = const + sum alpha log w

@@ -14,7 +14,8 @@ from bayesgmm.exceptions import PerformanceWarning
 from bayesgmm.priors import Priors
 
 TYPES = ["full", "tied", "diag", "spherical"]
-SHAPES = [(1, 1), (3, 2), (2, 3), (2, 1), (4, 5)]
+# D = 1, 2, 3: the one-pass row kernels; 4 to 9: four-row chunks and their remainders
+SHAPES = [(1, 1), (3, 2), (2, 3), (2, 1), (4, 5), (1, 4), (2, 7), (2, 9)]
 
 
 def _priors(K):
@@ -60,7 +61,8 @@ def test_equals_numpy_density_over_blocks_and_extremes(covariance_type):
     """More rows than a block; data far from the origin at a tiny scale (MixtureDensity's
     centred path); components far from all data (responsibilities underflow)."""
     K, D = 3, 2
-    X = _data(2 * _compiled.BLOCK + 37, D, seed=5)
+    blk = max(_compiled._block_rows(K, D, True), _compiled._block_rows(K, D, False))
+    X = _data(2 * blk + 37, D, seed=5)
     dens = MixtureDensity(X, K, covariance_type, _priors(K))
     cd = _compiled.CompiledDensity(dens)
     for x in _points(dens, 2, seed=1):
@@ -237,3 +239,41 @@ def test_every_bayesian_type_is_compiled_exactly_or_not_at_all(covariance_type):
         return
     for x in _points(dens, 3, seed=5):
         _assert_same(dens, cd, x)
+
+
+def test_block_rows():
+    """Blocks: 256 rows for full covariances with D > 3; otherwise a power of two from 256
+    to 4096 whose temporaries fit in BLOCK_BYTES."""
+    assert _compiled._block_rows(10, 10, False) == _compiled.BLOCK == 256
+    assert _compiled._block_rows(3, 2, True) == _compiled.BLOCK_MAX
+    for K, D, diagonal in [(3, 2, False), (10, 3, False), (50, 2, True), (200, 50, True), (3, 1, False)]:
+        blk = _compiled._block_rows(K, D, diagonal)
+        per_row = 8 * (K + 3 + (0 if diagonal else K * (D + 1)))
+        assert _compiled.BLOCK <= blk <= _compiled.BLOCK_MAX and blk & (blk - 1) == 0
+        assert blk == _compiled.BLOCK or blk * per_row <= _compiled.BLOCK_BYTES
+        assert blk == _compiled.BLOCK_MAX or 2 * blk * per_row > _compiled.BLOCK_BYTES
+
+
+def test_vectorised_exp_within_two_ulp_of_numpy():
+    """The likelihood's exponential: within 2 ulp of numpy's on [-600, 0] (every scale of
+    argument), 0 below -600 (no subnormal responsibilities), NaN stays NaN."""
+    import numba
+
+    @numba.njit
+    def exp_all(v, out):
+        for b in range(v.shape[0]):
+            out[b] = _compiled._exp_nonpositive(v[b])
+
+    rng = np.random.default_rng(3)
+    v = -np.concatenate([rng.random(200_000) * 600.0, rng.random(200_000) * 2.0,
+                         np.logspace(-300, np.log10(600.0), 2000), [0.0]])
+    out = np.empty_like(v)
+    exp_all(v, out)
+    ref = np.exp(v)
+    assert (np.abs(out - ref) <= 2 * np.spacing(ref)).all()
+    assert out[-1] == 1.0
+    w = np.array([-600.0 - 1e-9, -700.0, -1e300, -np.inf, np.nan])
+    o = np.empty(5)
+    exp_all(w, o)
+    np.testing.assert_array_equal(o[:4], 0.0)
+    assert np.isnan(o[4])
