@@ -1,0 +1,84 @@
+"""Interleaved A/B of the compiled likelihood kernel: this checkout against an earlier commit.
+
+Loads ``bayesgmm/_compiled.py`` as it was at ``--rev`` (``git show``) as a separate
+module, next to the current one, and times both gradients alternately in one process
+(minimum thread CPU time over repeats), so that load on the machine affects both
+alike; also prints how far apart their log densities and gradients are::
+
+    python benchmarks/kernel_ab.py --rev b20ba86 [--n 10000]
+
+The old module imports the current ``bayesgmm.covariance._compiled``; use a revision
+whose buffer layout and covariance blocks are those of this checkout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sampling import expansion_flops, make_data, matmul_gflops  # noqa: E402
+
+from bayesgmm import _compiled as new  # noqa: E402
+from bayesgmm._logdensity import MixtureDensity  # noqa: E402
+
+
+def _old_module(rev):
+    root = Path(__file__).resolve().parent.parent
+    src = subprocess.run(["git", "show", f"{rev}:bayesgmm/_compiled.py"], cwd=root, check=True,
+                         capture_output=True, text=True).stdout
+    d = Path(tempfile.mkdtemp(prefix="kernel_ab_"))
+    path = d / f"compiled_{rev}.py"
+    path.write_text(src)
+    spec = importlib.util.spec_from_file_location(f"compiled_{rev}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rev", required=True, help="the earlier commit")
+    ap.add_argument("--n", type=int, nargs="*", default=[1000, 10000, 100000])
+    args = ap.parse_args()
+    old = _old_module(args.rev)
+    gf = matmul_gflops()
+    print(f"one-thread matrix product {gf:.1f} GFLOP/s; old = {args.rev}, new = this checkout")
+    print("N | D | K | cov | old us | new us | old / new | x limit old | x limit new | |dlogp| rel | |dgrad| rel")
+    rng = np.random.default_rng(0)
+    for N in args.n:
+        for D in (2, 10):
+            for K in (3, 10):
+                X, w, mu, cov = make_data(N, D, K, 0)
+                for ct in ("full", "diag"):
+                    dens = MixtureDensity(X, K, ct)
+                    full = cov if ct == "full" else np.stack([np.diag(np.diag(c)) for c in cov])
+                    x = dens.pack(w, mu + rng.normal(scale=0.1, size=mu.shape), full)
+                    co, cn = old.compile_density(dens), new.compile_density(dens)
+                    go, gn = np.empty(dens.ndim), np.empty(dens.ndim)
+                    lo = old._logp_grad(co.buffer, x, go)
+                    ln = new._logp_grad(cn.buffer, x, gn)
+                    to, tn = [], []
+                    for _ in range(max(5, int(2e6 / N))):
+                        t = time.thread_time()
+                        old._logp_grad(co.buffer, x, go)
+                        to.append(time.thread_time() - t)
+                        t = time.thread_time()
+                        new._logp_grad(cn.buffer, x, gn)
+                        tn.append(time.thread_time() - t)
+                    a, b = min(to), min(tn)
+                    lim = expansion_flops(N, D, K, ct) / (gf * 1e9)
+                    print(f"{N} | {D} | {K} | {ct} | {a * 1e6:.1f} | {b * 1e6:.1f} | {a / b:.2f} | {a / lim:.1f} | "
+                          f"{b / lim:.1f} | {abs(lo - ln) / abs(lo):.1e} | {np.abs(go - gn).max() / np.abs(go).max():.1e}",
+                          flush=True)
+
+
+if __name__ == "__main__":
+    main()
