@@ -491,7 +491,7 @@ class BayesianGMM(EstimatorMixin):
                 **sampler_kwargs,
             )
         raw_post = raw["posterior"].to_dataset()
-        _check_complete(raw_post, draws, chains)
+        _check_complete(raw_post, draws, chains, interruptible=method == "nuts", method=method)
         em_ds = _datatree.em_dataset(em, feature_names)
         relabelled, perm = relabel_draws(raw_post, em_ds)
         stats = raw["sample_stats"].to_dataset() if "sample_stats" in raw.children else None
@@ -1056,13 +1056,18 @@ class BayesianGMM(EstimatorMixin):
         return model
 
 
-def _check_complete(posterior: xr.Dataset, draws: int, chains: int) -> None:
+def _check_complete(posterior: xr.Dataset, draws: int, chains: int, *, interruptible: bool = True,
+                    method: str = "nuts") -> None:
     """Raise KeyboardInterrupt for a sampler run that was interrupted.
 
     nutpie catches Ctrl-C itself and returns what it has: the ``draw`` dim cut
     to the longest chain and the shorter chains padded with NaN.  Such a run is
     not a fit: the model is left unchanged.  Non-finite values that are not such
-    a tail are reported as a ValueError.
+    a tail are reported as a ValueError. Only NUTS returns a partial run when
+    interrupted (``interruptible``); the other methods (``gibbs``, ``tempering``,
+    ``advi``...) pass Ctrl-C on as KeyboardInterrupt, so for them every non-finite
+    draw, even a chain with none finite, is a numerical failure (ValueError), not an
+    interruption.
     """
     w = posterior["weights"].transpose("chain", "draw", "component").to_numpy()
     finite = np.isfinite(w).all(axis=-1)  # (chain, draw)
@@ -1077,14 +1082,18 @@ def _check_complete(posterior: xr.Dataset, draws: int, chains: int) -> None:
     short = w.shape[1] < draws or w.shape[0] < chains
     if finite.all() and not short:
         return
-    if short or prefix_only:
+    if interruptible and (short or prefix_only):
         got = ", ".join(f"chain {c}: {int(n)}" for c, n in enumerate(n_got))
         raise KeyboardInterrupt(
             f"Sampling was interrupted ({got} of {draws} draws); the model was left "
             "unchanged. Fit again to get a complete posterior."
         )
+    where = ", ".join(f"chain {c}: {int(n)}" for c, n in enumerate((~finite).sum(axis=1)) if n)
+    advice = ("more `tune` steps or a higher `target_accept`" if method == "nuts" else
+              "method='nuts'" + (", or `resolution=` if the data are rounded (tied values)"
+                                 if method == "gibbs" else ""))
     raise ValueError(
-        f"The sampler returned {int((~finite).sum())} draws with non-finite parameters "
-        "(NaN or inf). Check the data for extreme values or duplicated rows, and try "
-        "more `tune` steps or method='nuts' with a higher `target_accept`."
+        f"The sampler (method={method!r}) returned {int((~finite).sum())} draws with non-finite "
+        f"parameters (NaN or inf; {where} of {finite.shape[1]}). Check the data for extreme values "
+        f"or duplicated rows, and try {advice}."
     )

@@ -158,6 +158,22 @@ def test_check_complete_detects_interrupted_runs():
         _check_complete(post, draws=10, chains=2)
 
 
+def test_check_complete_non_finite_chain_of_a_sampler_that_is_not_interruptible():
+    """Gibbs, tempering and VI pass Ctrl-C on instead of returning a partial run: a chain
+    whose draws are all non-finite is a numerical failure, not an interruption."""
+    from bayesgmm.bayesian import _check_complete
+
+    post = _post()
+    post["means"][1] = np.nan
+    with pytest.raises(KeyboardInterrupt):  # NUTS: the pattern of nutpie's Ctrl-C
+        _check_complete(post, draws=10, chains=2)
+    with pytest.raises(ValueError, match=r"method='gibbs'.*chain 1: 10 of 10.*resolution="):
+        _check_complete(post, draws=10, chains=2, interruptible=False, method="gibbs")
+    with pytest.raises(ValueError, match=r"method='tempering'.*try method='nuts'\."):
+        _check_complete(post, draws=10, chains=2, interruptible=False, method="tempering")
+    _check_complete(_post(), draws=10, chains=2, interruptible=False, method="gibbs")
+
+
 @pytest.mark.slow
 def test_docstring_examples_run():
     import doctest
