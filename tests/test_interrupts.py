@@ -111,6 +111,17 @@ def test_ctrl_c_during_vi(X, fitted, monkeypatch, method):
         X, method=method, draws=10, chains=1, progressbar=False, n=300_000))  # finite: a lost signal fails
 
 
+@pytest.mark.parametrize("method", ["gibbs", "tempering"])
+def test_ctrl_c_during_our_samplers(X, fitted, monkeypatch, method):
+    """Gibbs (chains in threads, compiled chunks of sweeps) and tempering stop at Ctrl-C
+    and leave the model as it was."""
+    sigint = _interrupt_when_called(monkeypatch, bayesgmm.inference, f"_{method}", 1.5)
+    kw = dict(draws=10, tune=2_000_000 if method == "gibbs" else 200_000)  # minutes of warm-up
+    before = dict(vars(fitted))
+    _assert_interrupted(fitted, before, sigint, lambda: fitted.fit(
+        X, method=method, chains=2, progressbar=False, **kw))
+
+
 def test_ctrl_c_during_em(fitted, monkeypatch):
     from bayesgmm.em import GaussianMixture
 
