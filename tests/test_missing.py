@@ -93,7 +93,10 @@ def test_without_nan_the_fit_is_unchanged(ct):
     b = GaussianMixture(2, covariance_type=ct, random_state=0, n_init=2, missing="marginalize").fit(X)
     np.testing.assert_array_equal(a.means_, b.means_)
     np.testing.assert_array_equal(a.covariances_, b.covariances_)
-    assert a.lower_bounds_ == b.lower_bounds_
+    # the bounds to 1e-14, not bit for bit: numpy 2.5's vectorised sums round with the
+    # buffers' alignment, and the two fits' per-iteration sums differed by 1 ulp in one
+    # run out of many (2 Dec 2026); the parameters above stay identical
+    np.testing.assert_allclose(a.lower_bounds_, b.lower_bounds_, rtol=1e-14, atol=0)
     np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
 
 
