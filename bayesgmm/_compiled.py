@@ -214,72 +214,45 @@ def _exp_nonpositive(v):
 
 
 @_njit
-def _rows_diag(XT, start, e0, nb, k, i, n, mu, A, ck, lpk):
-    """Diagonal covariance, ``n`` (1 to 4) rows from ``i``: ``lp -= |y|^2 / 2`` with
-    ``y_j = a_jj (x_j - mu_j)`` (``lp = c_k - ...`` when ``i == 0``); ``y`` is not stored."""
+def _diag_rows(left):
+    """Rows per pass of the diagonal kernels: 4, 2 or 1 (of ``left`` rows)."""
+    return 4 if left >= 4 else (2 if left >= 2 else 1)
+
+
+@_njit
+def _rows_diag(XT, start, e0, nb, k, i, n, mu, A, lpk):
+    """Diagonal covariance, ``n`` (1, 2 or 4) rows from ``i``: ``lp -= |y|^2 / 2`` with
+    ``y_j = a_jj (x_j - mu_j)``; ``y`` is not stored."""
     x0 = XT[i, start:e0]
     a0, m0 = A[k, i, i], mu[k, i]
     if n == 1:
-        if i == 0:
-            for b in range(nb):
-                y0 = a0 * (x0[b] - m0)
-                lpk[b] = ck - 0.5 * (y0 * y0)
-        else:
-            for b in range(nb):
-                y0 = a0 * (x0[b] - m0)
-                lpk[b] -= 0.5 * (y0 * y0)
+        for b in range(nb):
+            y0 = a0 * (x0[b] - m0)
+            lpk[b] -= 0.5 * (y0 * y0)
         return
     x1 = XT[i + 1, start:e0]
     a1, m1 = A[k, i + 1, i + 1], mu[k, i + 1]
     if n == 2:
-        if i == 0:
-            for b in range(nb):
-                y0 = a0 * (x0[b] - m0)
-                y1 = a1 * (x1[b] - m1)
-                lpk[b] = ck - 0.5 * (y0 * y0 + y1 * y1)
-        else:
-            for b in range(nb):
-                y0 = a0 * (x0[b] - m0)
-                y1 = a1 * (x1[b] - m1)
-                lpk[b] -= 0.5 * (y0 * y0 + y1 * y1)
+        for b in range(nb):
+            y0 = a0 * (x0[b] - m0)
+            y1 = a1 * (x1[b] - m1)
+            lpk[b] -= 0.5 * (y0 * y0 + y1 * y1)
         return
     x2 = XT[i + 2, start:e0]
     a2, m2 = A[k, i + 2, i + 2], mu[k, i + 2]
-    if n == 3:
-        if i == 0:
-            for b in range(nb):
-                y0 = a0 * (x0[b] - m0)
-                y1 = a1 * (x1[b] - m1)
-                y2 = a2 * (x2[b] - m2)
-                lpk[b] = ck - 0.5 * ((y0 * y0 + y1 * y1) + y2 * y2)
-        else:
-            for b in range(nb):
-                y0 = a0 * (x0[b] - m0)
-                y1 = a1 * (x1[b] - m1)
-                y2 = a2 * (x2[b] - m2)
-                lpk[b] -= 0.5 * ((y0 * y0 + y1 * y1) + y2 * y2)
-        return
     x3 = XT[i + 3, start:e0]
     a3, m3 = A[k, i + 3, i + 3], mu[k, i + 3]
-    if i == 0:
-        for b in range(nb):
-            y0 = a0 * (x0[b] - m0)
-            y1 = a1 * (x1[b] - m1)
-            y2 = a2 * (x2[b] - m2)
-            y3 = a3 * (x3[b] - m3)
-            lpk[b] = ck - 0.5 * ((y0 * y0 + y1 * y1) + (y2 * y2 + y3 * y3))
-    else:
-        for b in range(nb):
-            y0 = a0 * (x0[b] - m0)
-            y1 = a1 * (x1[b] - m1)
-            y2 = a2 * (x2[b] - m2)
-            y3 = a3 * (x3[b] - m3)
-            lpk[b] -= 0.5 * ((y0 * y0 + y1 * y1) + (y2 * y2 + y3 * y3))
+    for b in range(nb):
+        y0 = a0 * (x0[b] - m0)
+        y1 = a1 * (x1[b] - m1)
+        y2 = a2 * (x2[b] - m2)
+        y3 = a3 * (x3[b] - m3)
+        lpk[b] -= 0.5 * ((y0 * y0 + y1 * y1) + (y2 * y2 + y3 * y3))
 
 
 @_njit
 def _stats_diag(XT, start, e0, nb, k, i, n, mu, A, lpk, sm, R, S, M):
-    """Diagonal covariance, ``n`` (1 to 4) rows from ``i``: ``S_j += sum r y_j``,
+    """Diagonal covariance, ``n`` (1, 2 or 4) rows from ``i``: ``S_j += sum r y_j``,
     ``M_jj += sum r y_j^2`` with ``r = lp * sm`` (and ``R_k += sum r`` when ``i == 0``)."""
     x0 = XT[i, start:e0]
     a0, m0 = A[k, i, i], mu[k, i]
@@ -307,51 +280,34 @@ def _stats_diag(XT, start, e0, nb, k, i, n, mu, A, lpk, sm, R, S, M):
                 q0 += t0 * y0
                 s1 += t1
                 q1 += t1 * y1
-        else:
+        else:  # n == 4
             x2 = XT[i + 2, start:e0]
             a2, m2 = A[k, i + 2, i + 2], mu[k, i + 2]
             s2 = q2 = 0.0
-            if n == 3:
-                for b in range(nb):
-                    r = lpk[b] * sm[b]
-                    rs += r
-                    y0 = a0 * (x0[b] - m0)
-                    y1 = a1 * (x1[b] - m1)
-                    y2 = a2 * (x2[b] - m2)
-                    t0 = r * y0
-                    t1 = r * y1
-                    t2 = r * y2
-                    s0 += t0
-                    q0 += t0 * y0
-                    s1 += t1
-                    q1 += t1 * y1
-                    s2 += t2
-                    q2 += t2 * y2
-            else:
-                x3 = XT[i + 3, start:e0]
-                a3, m3 = A[k, i + 3, i + 3], mu[k, i + 3]
-                s3 = q3 = 0.0
-                for b in range(nb):
-                    r = lpk[b] * sm[b]
-                    rs += r
-                    y0 = a0 * (x0[b] - m0)
-                    y1 = a1 * (x1[b] - m1)
-                    y2 = a2 * (x2[b] - m2)
-                    y3 = a3 * (x3[b] - m3)
-                    t0 = r * y0
-                    t1 = r * y1
-                    t2 = r * y2
-                    t3 = r * y3
-                    s0 += t0
-                    q0 += t0 * y0
-                    s1 += t1
-                    q1 += t1 * y1
-                    s2 += t2
-                    q2 += t2 * y2
-                    s3 += t3
-                    q3 += t3 * y3
-                S[k, i + 3] += s3
-                M[k, i + 3, i + 3] += q3
+            x3 = XT[i + 3, start:e0]
+            a3, m3 = A[k, i + 3, i + 3], mu[k, i + 3]
+            s3 = q3 = 0.0
+            for b in range(nb):
+                r = lpk[b] * sm[b]
+                rs += r
+                y0 = a0 * (x0[b] - m0)
+                y1 = a1 * (x1[b] - m1)
+                y2 = a2 * (x2[b] - m2)
+                y3 = a3 * (x3[b] - m3)
+                t0 = r * y0
+                t1 = r * y1
+                t2 = r * y2
+                t3 = r * y3
+                s0 += t0
+                q0 += t0 * y0
+                s1 += t1
+                q1 += t1 * y1
+                s2 += t2
+                q2 += t2 * y2
+                s3 += t3
+                q3 += t3 * y3
+            S[k, i + 3] += s3
+            M[k, i + 3, i + 3] += q3
             S[k, i + 2] += s2
             M[k, i + 2, i + 2] += q2
         S[k, i + 1] += s1
@@ -527,10 +483,13 @@ def _loglik_block(XT, start, nb, K, D, mu, A, c, diagonal, Y, LP, W, R, S, M, nk
     for k in range(K):
         lpk = LP[k]
         if diagonal:  # y = A (x - mu) is recomputed in the statistics, not stored
+            ck = c[k]
+            for b in range(nb):
+                lpk[b] = ck
             i = 0
             while i < D:
-                n = min(4, D - i)
-                _rows_diag(XT, start, e0, nb, k, i, n, mu, A, c[k], lpk)
+                n = _diag_rows(D - i)
+                _rows_diag(XT, start, e0, nb, k, i, n, mu, A, lpk)
                 i += n
         else:
             _rows_full(XT, start, e0, nb, k, D, mu, A, c[k], Y, lpk)
@@ -580,7 +539,7 @@ def _loglik_block(XT, start, nb, K, D, mu, A, c, diagonal, Y, LP, W, R, S, M, nk
         if diagonal:
             i = 0
             while i < D:
-                n = min(4, D - i)
+                n = _diag_rows(D - i)
                 _stats_diag(XT, start, e0, nb, k, i, n, mu, A, lpk, sm, R, S, M)
                 i += n
         else:
