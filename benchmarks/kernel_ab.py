@@ -24,10 +24,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sampling import expansion_flops, make_data, matmul_gflops  # noqa: E402
+from sampling import expansion_flops, grad_cells, matmul_gflops  # noqa: E402
 
 from bayesgmm import _compiled as new  # noqa: E402
-from bayesgmm._logdensity import MixtureDensity  # noqa: E402
 
 
 def _old_module(rev):
@@ -52,32 +51,24 @@ def main():
     gf = matmul_gflops()
     print(f"one-thread matrix product {gf:.1f} GFLOP/s; old = {args.rev}, new = this checkout")
     print("N | D | K | cov | old us | new us | old / new | x limit old | x limit new | |dlogp| rel | |dgrad| rel")
-    rng = np.random.default_rng(0)
-    for N in args.n:
-        for D in (2, 10):
-            for K in (3, 10):
-                X, w, mu, cov = make_data(N, D, K, 0)
-                for ct in ("full", "diag"):
-                    dens = MixtureDensity(X, K, ct)
-                    full = cov if ct == "full" else np.stack([np.diag(np.diag(c)) for c in cov])
-                    x = dens.pack(w, mu + rng.normal(scale=0.1, size=mu.shape), full)
-                    co, cn = old.compile_density(dens), new.compile_density(dens)
-                    go, gn = np.empty(dens.ndim), np.empty(dens.ndim)
-                    lo = old._logp_grad(co.buffer, x, go)
-                    ln = new._logp_grad(cn.buffer, x, gn)
-                    to, tn = [], []
-                    for _ in range(max(5, int(2e6 / N))):
-                        t = time.thread_time()
-                        old._logp_grad(co.buffer, x, go)
-                        to.append(time.thread_time() - t)
-                        t = time.thread_time()
-                        new._logp_grad(cn.buffer, x, gn)
-                        tn.append(time.thread_time() - t)
-                    a, b = min(to), min(tn)
-                    lim = expansion_flops(N, D, K, ct) / (gf * 1e9)
-                    print(f"{N} | {D} | {K} | {ct} | {a * 1e6:.1f} | {b * 1e6:.1f} | {a / b:.2f} | {a / lim:.1f} | "
-                          f"{b / lim:.1f} | {abs(lo - ln) / abs(lo):.1e} | {np.abs(go - gn).max() / np.abs(go).max():.1e}",
-                          flush=True)
+    for N, D, K, ct, dens, x in grad_cells(args.n):
+        co, cn = old.compile_density(dens), new.compile_density(dens)
+        go, gn = np.empty(dens.ndim), np.empty(dens.ndim)
+        lo = old._logp_grad(co.buffer, x, go)
+        ln = new._logp_grad(cn.buffer, x, gn)
+        to, tn = [], []
+        for _ in range(max(5, int(2e6 / N))):
+            t = time.thread_time()
+            old._logp_grad(co.buffer, x, go)
+            to.append(time.thread_time() - t)
+            t = time.thread_time()
+            new._logp_grad(cn.buffer, x, gn)
+            tn.append(time.thread_time() - t)
+        a, b = min(to), min(tn)
+        lim = expansion_flops(N, D, K, ct) / (gf * 1e9)
+        print(f"{N} | {D} | {K} | {ct} | {a * 1e6:.1f} | {b * 1e6:.1f} | {a / b:.2f} | {a / lim:.1f} | "
+              f"{b / lim:.1f} | {abs(lo - ln) / abs(lo):.1e} | {np.abs(go - gn).max() / np.abs(go).max():.1e}",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -482,11 +482,26 @@ def all_flops(N, D, K, cov):
     return expansion_flops(N, D, K, cov) + (K * EXP_FLOPS + LOG_FLOPS + 5 * K + 3) * N
 
 
+def grad_cells(Ns):
+    """The per-gradient grid's cells: ``(N, D, K, cov, MixtureDensity, point)`` for N in ``Ns``,
+    D in (2, 10), K in (3, 10), full and diag, at the data's true parameters with the means moved."""
+    from bayesgmm._logdensity import MixtureDensity
+
+    rng = np.random.default_rng(0)
+    for N in Ns:
+        for D in (2, 10):
+            for K in (3, 10):
+                X, w, mu, cov = make_data(N, D, K, 0)
+                for ct in ("full", "diag"):
+                    dens = MixtureDensity(X, K, ct)
+                    full = cov if ct == "full" else np.stack([np.diag(np.diag(c)) for c in cov])
+                    yield N, D, K, ct, dens, dens.pack(w, mu + rng.normal(scale=0.1, size=mu.shape), full)
+
+
 def grad_grid(quick, budget=1.0):
     from threadpoolctl import threadpool_limits
 
-    from bayesgmm._compiled import compile_density
-    from bayesgmm._logdensity import MixtureDensity
+    from bayesgmm._compiled import _logp_grad, compile_density
 
     gf = matmul_gflops()
     print(f"matrix-product throughput, one thread: {gf:.1f} GFLOP/s", flush=True)
@@ -494,31 +509,21 @@ def grad_grid(quick, budget=1.0):
            "limit us (all flops)", "x limit (all flops)")
     print(" | ".join(hdr), flush=True)
     rows = []
-    rng = np.random.default_rng(0)
     Ns = [1000, 10000] if quick else [1000, 10000, 100000]
     with threadpool_limits(1, user_api="blas"):
-        for N in Ns:
-            for D in (2, 10):
-                for K in (3, 10):
-                    X, w, mu, cov = make_data(N, D, K, 0)
-                    for ct in ("full", "diag"):
-                        dens = MixtureDensity(X, K, ct)
-                        full = cov if ct == "full" else np.stack([np.diag(np.diag(c)) for c in cov])
-                        x = dens.pack(w, mu + rng.normal(scale=0.1, size=mu.shape), full)
-                        cd = compile_density(dens)
-                        g = np.empty(dens.ndim)
-                        from bayesgmm._compiled import _logp_grad
-
-                        t_c = _min_cpu(lambda: _logp_grad(cd.buffer, x, g), budget)
-                        t_n = _min_cpu(lambda: dens.logp_and_grad(x), budget, max_repeats=50)
-                        lim = expansion_flops(N, D, K, ct) / (gf * 1e9)
-                        lim_all = all_flops(N, D, K, ct) / (gf * 1e9)
-                        r = dict(N=N, D=D, K=K, cov=ct, numpy_us=t_n * 1e6, compiled_us=t_c * 1e6,
-                                 limit_us=lim * 1e6, limit_all_us=lim_all * 1e6)
-                        rows.append(r)
-                        print(f"{N} | {D} | {K} | {ct} | {t_n * 1e6:.1f} | {t_c * 1e6:.1f} | {t_n / t_c:.1f}x | "
-                              f"{lim * 1e6:.1f} | {t_c / lim:.1f} | {lim_all * 1e6:.1f} | {t_c / lim_all:.1f}",
-                              flush=True)
+        for N, D, K, ct, dens, x in grad_cells(Ns):
+            cd = compile_density(dens)
+            g = np.empty(dens.ndim)
+            t_c = _min_cpu(lambda: _logp_grad(cd.buffer, x, g), budget)
+            t_n = _min_cpu(lambda: dens.logp_and_grad(x), budget, max_repeats=50)
+            lim = expansion_flops(N, D, K, ct) / (gf * 1e9)
+            lim_all = all_flops(N, D, K, ct) / (gf * 1e9)
+            r = dict(N=N, D=D, K=K, cov=ct, numpy_us=t_n * 1e6, compiled_us=t_c * 1e6,
+                     limit_us=lim * 1e6, limit_all_us=lim_all * 1e6)
+            rows.append(r)
+            print(f"{N} | {D} | {K} | {ct} | {t_n * 1e6:.1f} | {t_c * 1e6:.1f} | {t_n / t_c:.1f}x | "
+                  f"{lim * 1e6:.1f} | {t_c / lim:.1f} | {lim_all * 1e6:.1f} | {t_c / lim_all:.1f}",
+                  flush=True)
     return {"gflops": gf, "rows": rows}
 
 
