@@ -50,7 +50,7 @@ __all__ = ["cov_prior_constant", "split_merge_move"]
 _LOG_2PI = math.log(2.0 * math.pi)
 _HALFNORMAL_CONST = 0.5 * math.log(2.0 / math.pi)
 #: EM iterations of the split proposal and Newton iterations of the Laplace approximation.
-_EM_ITER = 40
+_EM_ITER = 25
 _NEWTON_ITER = 8
 _FD_H = 1e-5
 
@@ -152,13 +152,19 @@ def _factor_value_grad(kind, params, u, D, n, S, beta, g, L1, A1, dL1):
     for i in range(D):
         logdet += math.log(L[i, i])
     # M = A S A^T, G = A^T M (the likelihood's gradient in L: tril(G) - n diag(1/L_ii))
-    M = np.zeros((D, D))
+    T = np.empty((D, D))  # T = A S, M = T A^T
+    M = np.empty((D, D))
+    for i in range(D):
+        for b in range(D):
+            s = 0.0
+            for a in range(i + 1):
+                s += A[i, a] * S[a, b]
+            T[i, b] = s
     for i in range(D):
         for j in range(D):
             s = 0.0
-            for a in range(i + 1):
-                for b in range(j + 1):
-                    s += A[i, a] * S[a, b] * A[j, b]
+            for b in range(j + 1):
+                s += T[i, b] * A[j, b]
             M[i, j] = s
     q = 0.0
     for i in range(D):
@@ -203,6 +209,7 @@ def _laplace(kind, params, D, n, S, beta, u0, uhat, R):
     f = _factor_value_grad(kind, params, uhat, D, n, S, beta, g, L1, A1, dL1)
     if not np.isfinite(f):
         return False
+    last = False
     for it in range(_NEWTON_ITER + 1):
         # negative Hessian by central differences of the gradient
         for j in range(pf):
@@ -237,7 +244,7 @@ def _laplace(kind, params, D, n, S, beta, u0, uhat, R):
             ridge = 1e-6 * mx if ridge == 0.0 else ridge * 4.0
         if not ok:
             return False
-        if it == _NEWTON_ITER:
+        if it == _NEWTON_ITER or last:
             break
         # Newton step: P step = g
         for i in range(pf):
@@ -268,9 +275,8 @@ def _laplace(kind, params, D, n, S, beta, u0, uhat, R):
             uhat[k] = ut[k]
             g[k] = gp[k]
         f = fn
-        if mxs < 1e-7:
-            # one more pass computes the Hessian at the end point
-            pass
+        if mxs < 1e-6:  # converged: one more pass for the Hessian at the end point
+            last = True
     return True
 
 
@@ -434,18 +440,23 @@ def _loglik_point(x, mu, A, logdet, D):
 def _em2(X, idx, m, D, diag, floor, pis, means, covs, nw, scat):
     """Two-component EM on the points ``X[idx[:m]]`` from the split along the principal axis;
     ``pis, means, covs`` the fit, ``nw`` and ``scat`` its weighted counts and scatters (about
-    the means). Deterministic in the set. False if degenerate."""
+    the means). Deterministic in the set (stops after ``_EM_ITER`` iterations or when no
+    responsibility moves by 1e-6). False if degenerate."""
+    Y = np.empty((m, D))
+    for a in range(m):
+        for i in range(D):
+            Y[a, i] = X[idx[a], i]
     mbar = np.zeros(D)
     for a in range(m):
         for i in range(D):
-            mbar[i] += X[idx[a], i]
+            mbar[i] += Y[a, i]
     for i in range(D):
         mbar[i] /= m
     C = np.zeros((D, D))
     for a in range(m):
         for i in range(D):
             for j in range(D):
-                C[i, j] += (X[idx[a], i] - mbar[i]) * (X[idx[a], j] - mbar[j])
+                C[i, j] += (Y[a, i] - mbar[i]) * (Y[a, j] - mbar[j])
     for i in range(D):
         for j in range(D):
             C[i, j] /= m
@@ -470,68 +481,92 @@ def _em2(X, idx, m, D, diag, floor, pis, means, covs, nw, scat):
             return False
         for i in range(D):
             v[i] = w[i] / nn
-    r = np.empty((m, 2))
+    r = np.empty(m)  # responsibility of the first component
     na = 0.0
     for a in range(m):
         s = 0.0
         for i in range(D):
-            s += (X[idx[a], i] - mbar[i]) * v[i]
-        r[a, 0] = 1.0 if s > 0.0 else 0.0
-        r[a, 1] = 1.0 - r[a, 0]
-        na += r[a, 0]
+            s += (Y[a, i] - mbar[i]) * v[i]
+        r[a] = 1.0 if s > 0.0 else 0.0
+        na += r[a]
     if na == 0.0 or na == m:
         return False
     Lk = np.empty((D, D))
-    Ak = np.empty((D, D))
-    lp = np.empty(2)
-    for it in range(_EM_ITER + 1):
-        # M-step
-        for c in range(2):
-            s = 0.0
-            for a in range(m):
-                s += r[a, c]
-            nw[c] = s
-            if not s > 1e-8:
-                return False
-            pis[c] = s / m
-            for i in range(D):
-                t = 0.0
-                for a in range(m):
-                    t += r[a, c] * X[idx[a], i]
-                means[c, i] = t / s
-            for i in range(D):
-                for j in range(D):
-                    scat[c, i, j] = 0.0
-            for a in range(m):
-                for i in range(D):
-                    di = X[idx[a], i] - means[c, i]
-                    for j in range(i + 1):
-                        scat[c, i, j] += r[a, c] * di * (X[idx[a], j] - means[c, j])
-            for i in range(D):
-                for j in range(i):
-                    scat[c, j, i] = scat[c, i, j]
-            for i in range(D):
-                for j in range(D):
-                    covs[c, i, j] = 0.0 if (diag and i != j) else scat[c, i, j] / s
-                covs[c, i, i] += reg[i]
-        if it == _EM_ITER:
-            break
+    Ak = np.empty((2, D, D))
+    c0 = np.empty(2)
+    dv = np.empty(D)
+    if not _em_mstep(Y, r, m, D, diag, reg, pis, means, covs, nw, scat, dv):
+        return False
+    for _ in range(_EM_ITER):
         # E-step
         for c in range(2):
             if not _chol(covs[c], Lk):
                 return False
-            _inv_lower(Lk, Ak)
+            _inv_lower(Lk, Ak[c])
             ld = 0.0
             for i in range(D):
                 ld += math.log(Lk[i, i])
-            for a in range(m):
-                r[a, c] = math.log(pis[c]) + _loglik_point(X[idx[a]], means[c], Ak, ld, D)
+            c0[c] = math.log(pis[c]) - ld
+        change = 0.0
         for a in range(m):
-            mx = max(r[a, 0], r[a, 1])
-            e0 = math.exp(r[a, 0] - mx)
-            e1 = math.exp(r[a, 1] - mx)
-            r[a, 0] = e0 / (e0 + e1)
-            r[a, 1] = e1 / (e0 + e1)
+            q0 = 0.0
+            q1 = 0.0
+            for i in range(D):
+                t0 = 0.0
+                t1 = 0.0
+                for j in range(i + 1):
+                    t0 += Ak[0, i, j] * (Y[a, j] - means[0, j])
+                    t1 += Ak[1, i, j] * (Y[a, j] - means[1, j])
+                q0 += t0 * t0
+                q1 += t1 * t1
+            d = (c0[1] - 0.5 * q1) - (c0[0] - 0.5 * q0)  # log odds of the second component
+            rn = 1.0 / (1.0 + math.exp(d)) if d < 700.0 else 0.0
+            change = max(change, abs(rn - r[a]))
+            r[a] = rn
+        if not _em_mstep(Y, r, m, D, diag, reg, pis, means, covs, nw, scat, dv):
+            return False
+        if change < 1e-6:
+            break
+    return True
+
+
+@_njit
+def _em_mstep(Y, r, m, D, diag, reg, pis, means, covs, nw, scat, dv):
+    """The M-step of :func:`_em2` (``r`` the first component's responsibilities)."""
+    for c in range(2):
+        s = 0.0
+        for a in range(m):
+            s += r[a] if c == 0 else 1.0 - r[a]
+        nw[c] = s
+        if not s > 1e-8:
+            return False
+        pis[c] = s / m
+        for i in range(D):
+            means[c, i] = 0.0
+        for a in range(m):
+            ra = r[a] if c == 0 else 1.0 - r[a]
+            for i in range(D):
+                means[c, i] += ra * Y[a, i]
+        for i in range(D):
+            means[c, i] /= s
+        for i in range(D):
+            for j in range(D):
+                scat[c, i, j] = 0.0
+        for a in range(m):
+            ra = r[a] if c == 0 else 1.0 - r[a]
+            for i in range(D):
+                dv[i] = Y[a, i] - means[c, i]
+            for i in range(D):
+                t = ra * dv[i]
+                for j in range(i + 1):
+                    scat[c, i, j] += t * dv[j]
+        for i in range(D):
+            for j in range(i):
+                scat[c, j, i] = scat[c, i, j]
+        for i in range(D):
+            for j in range(D):
+                covs[c, i, j] = 0.0 if (diag and i != j) else scat[c, i, j] / s
+            covs[c, i, i] += reg[i]
     return True
 
 
