@@ -3,8 +3,8 @@
 * On a tiny problem (N = 7, D = 1, K = 3) the posterior of the number of occupied
   components with the moves equals an independent computation: every allocation
   enumerated, each group's mean integrated in closed form and its sd on a grid.
-* In D = 2 (``full``: the LKJ prior's normaliser and draws; ``diag``) it equals plain
-  Gibbs's (SBC-checked) posterior.
+* In D = 2 with ``diag`` it equals the enumeration too (a product over the features);
+  with ``full`` (the LKJ prior's normaliser and draws) plain Gibbs's (SBC-checked) posterior.
 * The proposal densities evaluated at a drawn proposal equal the densities returned by
   the draw (the reverse move uses the evaluation path).
 """
@@ -33,35 +33,39 @@ from bayesgmm.priors import Priors
 _X1 = np.array([-2.1, -1.7, -1.2, 0.3, 0.8, 2.5, 2.9])[:, None]
 
 
-def _occupied(X, K, alpha, covariance_type, split_merge, draws, seed):
+def _occupied(X, K, alpha, covariance_type, split_merge, draws, seed, **kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         tree = run_inference(X=X, n_components=K, covariance_type=covariance_type, method="gibbs", draws=draws,
                              tune=500, chains=4, random_seed=seed, progressbar=False, split_merge=split_merge,
-                             priors={"weights_alpha": alpha})
+                             priors={"weights_alpha": alpha}, **kw)
     occ = tree["sample_stats"]["occupied"].values
     return np.array([np.mean(occ == k) for k in range(1, K + 1)]), tree
 
 
-def _exact_occupied_1d(X, K, alpha):
+def _exact_occupied(X, K, alpha, covariance_type):
     """P(K+ = k) by enumerating the allocations: the Dirichlet-multinomial prior times each
-    group's marginal likelihood (normal mean prior integrated in closed form, half-normal sd
-    on a fine grid of log sd)."""
-    N = X.shape[0]
-    pr = MixtureDensity(X, K, "full", priors=Priors(weights_alpha=alpha)).priors
-    m0, s0, sig = float(pr.mean_loc[0]), float(pr.mean_sd[0]), float(np.ravel(pr.sd_sigma)[0])
-    grid = np.linspace(math.log(sig) - 25, math.log(sig) + 6, 40001)
-    s = np.exp(grid)
+    group's marginal likelihood, a product over the features (``diag``, or ``full`` with
+    D = 1): normal mean prior integrated in closed form, half-normal sd on a fine grid of log sd."""
+    N, D = X.shape
+    assert covariance_type == "diag" or D == 1
+    pr = MixtureDensity(X, K, covariance_type, priors=Priors(weights_alpha=alpha)).priors
+    sds = np.broadcast_to(np.ravel(pr.sd_sigma), (D,))
 
-    def log_marginal(x):
+    def log_marginal(x, d):
+        m0, s0, sig = float(pr.mean_loc[d]), float(pr.mean_sd[d]), float(sds[d])
+        grid = np.linspace(math.log(sig) - 25, math.log(sig) + 6, 40001)
+        s = np.exp(grid)
         n, r = x.size, x - m0
-        q = (np.sum(r**2) - s0**2 * np.sum(r) ** 2 / (s * s + n * s0**2)) / (s * s)
+        rbar = r.mean()  # the quadratic form, without cancellation: SS / s^2 + n rbar^2 / (s^2 + n s0^2)
+        q = np.sum((r - rbar) ** 2) / (s * s) + n * rbar**2 / (s * s + n * s0**2)
         lm = -0.5 * n * math.log(2 * math.pi) - (n - 1) * grid - 0.5 * np.log(s * s + n * s0**2) - 0.5 * q
         lp = 0.5 * math.log(2 / math.pi) - math.log(sig) - 0.5 * (s / sig) ** 2 + grid
         g = lm + lp
         return float(g.max() + math.log(np.trapezoid(np.exp(g - g.max()), grid)))
 
-    cache = {S: log_marginal(X[list(S), 0]) for r in range(1, N + 1) for S in itertools.combinations(range(N), r)}
+    cache = {S: sum(log_marginal(X[list(S), d], d) for d in range(D))
+             for r in range(1, N + 1) for S in itertools.combinations(range(N), r)}
     lp, occ = [], []
     for z in itertools.product(range(K), repeat=N):
         z = np.asarray(z)
@@ -81,7 +85,7 @@ def _exact_occupied_1d(X, K, alpha):
 
 
 def test_occupied_posterior_with_split_merge_equals_enumeration():
-    exact = _exact_occupied_1d(_X1, 3, 0.5)
+    exact = _exact_occupied(_X1, 3, 0.5, "full")
     got, tree = _occupied(_X1, 3, 0.5, "full", 2.0, 20000, 1)
     counts = tree.attrs["split_merge_counts"]
     assert counts[1] > 1000 and counts[3] > 1000  # the moves are accepted, often
@@ -89,11 +93,23 @@ def test_occupied_posterior_with_split_merge_equals_enumeration():
 
 
 @pytest.mark.parametrize("covariance_type", ["full", "diag"])
-def test_occupied_posterior_with_split_merge_equals_plain_gibbs_in_2d(covariance_type):
+def test_occupied_posterior_with_split_merge_in_2d(covariance_type):
+    """``diag``: against the enumeration; ``full`` (the LKJ prior's normaliser and draws):
+    against plain Gibbs."""
     rng = np.random.default_rng(3)
     X = np.column_stack([_X1[:, 0], rng.normal(size=7) + np.array([0, 0, 0, 1, 1, 2, 2])])
-    plain, _ = _occupied(X, 3, 0.5, covariance_type, 0.0, 20000, 2)
     sm, tree = _occupied(X, 3, 0.5, covariance_type, 2.0, 20000, 3)
+    assert tree.attrs["split_merge_counts"][1] > 500
+    ref = _exact_occupied(X, 3, 0.5, "diag") if covariance_type == "diag" else _occupied(X, 3, 0.5, "full", 0.0,
+                                                                                           20000, 2)[0]
+    np.testing.assert_allclose(sm, ref, atol=0.015)
+
+
+def test_split_merge_on_rounded_data_equals_plain_gibbs():
+    """The moves act on the latent unrounded values (``resolution=``), which they leave alone."""
+    X = np.round(_X1 * 2.0) / 2.0
+    plain, _ = _occupied(X, 3, 0.5, "full", 0.0, 20000, 4, resolution=0.5)
+    sm, tree = _occupied(X, 3, 0.5, "full", 2.0, 20000, 5, resolution=0.5)
     assert tree.attrs["split_merge_counts"][1] > 500
     np.testing.assert_allclose(sm, plain, atol=0.015)
 
