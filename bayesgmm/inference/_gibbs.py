@@ -38,6 +38,14 @@ funnel-shaped geometry around an almost empty component, crosses rarely
 *labellings* (label switching), which is not needed: the draws are relabelled
 against the EM fit afterwards, as NUTS's are.
 
+Split-merge moves (experimental, ``split_merge=`` moves per sweep, off by default): a
+data-driven Metropolis-Hastings move on ``(z, mu, Sigma)`` with the weights integrated
+out, after the allocations (:mod:`bayesgmm.inference._split_merge`): a component's points
+split in two by a deterministic EM with parameters drawn around its fit, or two
+components merged. On iris (modelled as rounded) they make the number of occupied
+components mix where the sweeps alone move it a few times per 200,000 sweeps
+(``benchmarks/README.md``).
+
 Each chain is one call of a numba function that holds no Python object and
 releases the GIL (its own ``numpy.random.Generator``, spawned from the seed),
 so the chains run in parallel threads, one per core, and the same seed gives
