@@ -444,7 +444,8 @@ def run_sparse(name, args, out):
             if c:
                 print(f"      split-merge (kept sweeps, all chains): splits {c[1]}/{c[0]} accepted "
                       f"({c[1] / max(c[0], 1):.4f}), merges {c[3]}/{c[2]} ({c[3] / max(c[2], 1):.4f}); per chain "
-                      f"{inf.get('split_merge_counts_per_chain')}; sampling {inf.get('sampling_time', float('nan')):.0f} s "
+                      f"{inf.get('split_merge_counts_per_chain')}; "
+                      f"sampling {inf.get('sampling_time', float('nan')):.0f} s "
                       f"of the {el:.0f} s", flush=True)
         sel = [w for w in caught if type(w.message).__name__ == "SelectionWarning"]
         for w in [w for w in caught if w not in sel][:3] + sel:
