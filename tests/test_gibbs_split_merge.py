@@ -114,6 +114,16 @@ def test_split_merge_on_rounded_data_equals_plain_gibbs():
     np.testing.assert_allclose(sm, plain, atol=0.015)
 
 
+def test_split_merge_with_the_noise_component_equals_plain_gibbs():
+    """Observations in the uniform noise component are left where they are."""
+    rng = np.random.default_rng(8)
+    X = np.concatenate([rng.normal(0, 1, (6, 2)), rng.normal(1.8, 1, (6, 2)), rng.uniform(-4, 6, (2, 2))])
+    plain, _ = _occupied(X, 3, 0.5, "full", 0.0, 20000, 6, noise_hypervolume=100.0)
+    sm, tree = _occupied(X, 3, 0.5, "full", 3.0, 20000, 7, noise_hypervolume=100.0)
+    assert tree.attrs["split_merge_counts"][1] > 500
+    np.testing.assert_allclose(sm, plain, atol=0.015)
+
+
 @pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical"])
 def test_evaluated_proposal_densities_equal_the_drawn_ones(covariance_type):
     rng = np.random.default_rng(0)
