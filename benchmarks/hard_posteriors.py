@@ -393,6 +393,9 @@ def run_sparse(name, args, out):
             kw = {"thin": args.sparse_thin, "n_temperatures": args.sparse_temperatures}
             if args.sparse_rounded:
                 kw["resolution"] = args._resolution
+            if args.sparse_split_merge:
+                kw["split_merge"] = args.sparse_split_merge
+                kw["split_merge_scale"] = args.sparse_split_merge_scale
         t = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -421,6 +424,8 @@ def run_sparse(name, args, out):
             label += f", resolution={args._resolution}"
         if inference == "gibbs" and args.sparse_temperatures > 1:
             label += f", {args.sparse_temperatures} temperatures"
+        if inference == "gibbs" and args.sparse_split_merge:
+            label += f", split-merge {args.sparse_split_merge:g}/sweep (scale {args.sparse_split_merge_scale:g})"
         print(f"\n=== sparse on {label} (K_max=6, {inference}, {args.chains}x({args.sparse_tune}+{args.sparse_draws})): "
               f"{el:.0f} s, P(K+ = 1..6) = {np.round(prob, 3).tolist()}, selected {res.n_components}, "
               f"R-hat(occupied) {rh:.3f}, R-hat(expected occupied) {rh_e:.3f}; per chain {per_chain}; "
@@ -432,6 +437,16 @@ def run_sparse(name, args, out):
             print(f"      ladder {np.round(inf['betas'], 4).tolist()}; swap acceptance "
                   f"{np.round(inf['swap_acceptance'], 3).tolist()}; round trips per chain {inf['round_trips']}",
                   flush=True)
+        if inference == "gibbs" and args.sparse_split_merge:
+            sc = res.best_model.idata_.attrs["sampler_config"]
+            inf = (json.loads(sc) if isinstance(sc, str) else sc)["inference"]
+            c = inf.get("split_merge_counts")
+            if c:
+                print(f"      split-merge (kept sweeps, all chains): splits {c[1]}/{c[0]} accepted "
+                      f"({c[1] / max(c[0], 1):.4f}), merges {c[3]}/{c[2]} ({c[3] / max(c[2], 1):.4f}); per chain "
+                      f"{inf.get('split_merge_counts_per_chain')}; "
+                      f"sampling {inf.get('sampling_time', float('nan')):.0f} s "
+                      f"of the {el:.0f} s", flush=True)
         sel = [w for w in caught if type(w.message).__name__ == "SelectionWarning"]
         for w in [w for w in caught if w not in sel][:3] + sel:
             print(f"      {type(w.message).__name__}: {str(w.message)[:200]}", flush=True)
@@ -484,6 +499,10 @@ def main():
                         "smallest gap between distinct values of each feature, as the tie warning suggests; "
                         "'unit' the recording units (eruptions 1/60 min, waiting 1 min; iris 0.1 cm)")
     p.add_argument("--sparse-nuts", action="store_true", help="also run the sparse method with NUTS")
+    p.add_argument("--sparse-split-merge", type=float, default=0.0,
+                   help="split-merge moves per sweep of the sparse cases with gibbs (experimental; default 0: off)")
+    p.add_argument("--sparse-split-merge-scale", type=float, default=1.0,
+                   help="scale of the split-merge moves' parameter proposals (default 1)")
     p.add_argument("--sparse-temperatures", type=int, default=1,
                    help="n_temperatures of the sparse cases with gibbs (default 1: no tempering)")
     p.add_argument("--sparse-jitter", action="store_true",

@@ -40,7 +40,9 @@ and a ``sample_stats`` group.  Methods:
     is warm-up sweeps, ``draws`` the kept sweeps per chain (every ``thin``-th).
     ``resolution=``: the data are rounded to these steps (latent unrounded values
     drawn each sweep; tied values then cannot make the posterior improper);
-    ``n_temperatures=``: replica exchange of tempered copies within each chain.
+    ``n_temperatures=``: replica exchange of tempered copies within each chain;
+    ``split_merge=`` (experimental, default 0: off): data-driven split-merge
+    Metropolis-Hastings moves per sweep (:mod:`bayesgmm.inference._split_merge`).
 
 Every VI fit starts at the EM estimate (the caller's, or :func:`em_start`'s).
 NUTS and Gibbs chains start at the distinct optima of its restarts (chain 0 at the best;
@@ -241,7 +243,10 @@ def run_inference(
         chains), ``n_temperatures``, ``resolution`` and, with
         ``n_temperatures > 1``, ``betas``, ``ladders``, ``swap_acceptance``,
         ``round_trips`` and ``barrier`` (the replica exchange's ladder and
-        swap statistics).
+        swap statistics); with ``split_merge > 0``, ``split_merge``,
+        ``split_merge_scale`` and ``split_merge_counts`` (kept sweeps, all
+        chains: split proposals, accepted splits, merge proposals, accepted
+        merges; ``split_merge_counts_per_chain`` per chain).
         The draws are *not* relabelled.
 
     Examples

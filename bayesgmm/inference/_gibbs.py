@@ -38,6 +38,14 @@ funnel-shaped geometry around an almost empty component, crosses rarely
 *labellings* (label switching), which is not needed: the draws are relabelled
 against the EM fit afterwards, as NUTS's are.
 
+Split-merge moves (experimental, ``split_merge=`` moves per sweep, off by default): a
+data-driven Metropolis-Hastings move on ``(z, mu, Sigma)`` with the weights integrated
+out, after the allocations (:mod:`bayesgmm.inference._split_merge`): a component's points
+split in two by a deterministic EM with parameters drawn around its fit, or two
+components merged. On iris (modelled as rounded) they make the number of occupied
+components mix where the sweeps alone move it a few times per 200,000 sweeps
+(``benchmarks/README.md``).
+
 Each chain is one call of a numba function that holds no Python object and
 releases the GIL (its own ``numpy.random.Generator``, spawned from the seed),
 so the chains run in parallel threads, one per core, and the same seed gives
@@ -59,6 +67,7 @@ from bayesgmm._compiled import _H_KIND, _H_NF, _H_NOISE, _layout
 from bayesgmm.covariance._compiled import chol_from_unconstrained, log_prior_and_grad
 from bayesgmm.inference._common import _check_int, _progress
 from bayesgmm.inference._results import _draws_to_dataset, _tree
+from bayesgmm.inference._split_merge import cov_prior_constant, split_merge_move
 
 __all__ = ["GIBBS_TARGET_ACCEPT", "gibbs_chain"]
 
@@ -187,6 +196,14 @@ def _factor_target(kind, params, uf, D, n, S, L, A, logdet, dL, g, beta, floor):
 @_njit
 def gibbs_chain(buf, x, z, rng, n_tune, n_keep, thin, n_cov_steps, step, adapt_from, draws_out, stats_out,
                 acc_out, betas, perm, swap_out, trips, res, Xl):
+    """:func:`gibbs_chain_sm` without split-merge moves (see there)."""
+    return gibbs_chain_sm(buf, x, z, rng, n_tune, n_keep, thin, n_cov_steps, step, adapt_from, draws_out,
+                          stats_out, acc_out, betas, perm, swap_out, trips, res, Xl, 0.0, 1.0, 0.0, np.zeros(4))
+
+
+@_njit
+def gibbs_chain_sm(buf, x, z, rng, n_tune, n_keep, thin, n_cov_steps, step, adapt_from, draws_out, stats_out,
+                   acc_out, betas, perm, swap_out, trips, res, Xl, sm_rate, sm_scale, cov_const, sm_counts):
     """Run one chain: ``n_tune`` warm-up sweeps, then ``n_keep * thin`` sweeps, keeping every ``thin``-th.
 
     The chain is ``R = len(betas)`` replicas of the model whose likelihood is raised to
@@ -233,6 +250,14 @@ def gibbs_chain(buf, x, z, rng, n_tune, n_keep, thin, n_cov_steps, step, adapt_f
     with probability ``min(1, exp((betas[t] - betas[t+1]) (l_{t+1} - l_t)))``, ``l`` the
     complete-data log-likelihood ``sum_n log N(x_n | mu_{z_n}, Sigma_{z_n})`` of each
     state (the tempered target is ``p(X | z, theta)^beta p(z | w) p(w) p(theta)``).
+
+    Split-merge (experimental; ``sm_rate > 0``, one covariance factor per component):
+    after the allocations (and latent values) of each sweep, ``floor(sm_rate)`` split-merge
+    Metropolis-Hastings moves (:mod:`bayesgmm.inference._split_merge`), plus one more with
+    probability ``sm_rate - floor(sm_rate)``, on ``(z, mu, Sigma)`` with the weights integrated
+    out; ``sm_scale`` scales the parameter proposals' sds, ``cov_const`` is the normalising
+    constant of one covariance factor's prior, and ``sm_counts`` (4,) adds, over the sweeps
+    after the warm-up: split proposals, accepted splits, merge proposals, accepted merges.
     """
     N, D, K, params, mean_loc, mean_sd, alpha, XT = _layout(buf)
     kind = int(buf[_H_KIND])
@@ -306,6 +331,8 @@ def gibbs_chain(buf, x, z, rng, n_tune, n_keep, thin, n_cov_steps, step, adapt_f
     e = np.empty(D)
     acc_sum = np.zeros(ncov)
     tries = np.zeros(ncov)
+    sm_tmp = np.zeros(4)
+    sm_dbg = np.zeros(6)
     acc_out[:] = 0.0
     n_total = n_tune + n_keep * thin
     for sweep in range(n_total):
@@ -403,6 +430,21 @@ def gibbs_chain(buf, x, z, rng, n_tune, n_keep, thin, n_cov_steps, step, adapt_f
                         m = mu[k, i] - tt / lam[k, i, i]
                         sdv = 1.0 / math.sqrt(beta * lam[k, i, i])
                         Xs[n, i] = m + sdv * _truncated_standard_normal(rng, (lo - m) / sdv, (hi - m) / sdv)
+            if sm_rate > 0.0 and nf == K:  # ---- 1c. split-merge moves on (z, mu, Sigma), weights integrated out
+                n_sm = int(sm_rate)
+                if rng.random() < sm_rate - n_sm:
+                    n_sm += 1
+                moved = False
+                for _ in range(n_sm):
+                    if split_merge_move(rng, kind, pf, params, cov_const, mean_loc, mean_sd, alpha, Xs, zs, N, K, D,
+                                        beta, mu, ucov, floor, sm_scale, sm_tmp, sm_dbg):
+                        moved = True
+                if not warm:
+                    for q4 in range(4):
+                        sm_counts[q4] += sm_tmp[q4]
+                sm_tmp[:] = 0.0
+                if moved and not _factors(kind, nf, params, ucov, K, D, L, A, logdet):
+                    return 1  # not reached: accepted proposals have finite factors
             nk[:] = 0.0
             xs[:] = 0.0
             for n in range(N):
@@ -634,6 +676,8 @@ def _gibbs(
     n_temperatures=1,
     adapt_ladder=True,
     resolution=None,
+    split_merge=0.0,
+    split_merge_scale=1.0,
     **kwargs,
 ):
     """``method="gibbs"``: the chains of :func:`gibbs_chain` in parallel threads; the result tree.
@@ -646,11 +690,15 @@ def _gibbs(
     2022, Algorithm 4; one ladder for all chains, so the result does not depend on ``cores``).
     ``resolution`` (one value, or one per feature, in the data's units; 0 = not rounded):
     the data are the latent values rounded to these steps (see :func:`gibbs_chain`).
+    ``split_merge`` (experimental, default 0: off): split-merge moves per sweep
+    (:mod:`bayesgmm.inference._split_merge`; covariance types with a factor per component),
+    ``split_merge_scale`` the scale of their parameter proposals.
     """
     if kwargs:
         raise TypeError(
             f"method='gibbs' got unexpected keyword argument(s) {sorted(kwargs)}; it accepts "
-            "thin, n_cov_steps, cores, n_temperatures, adapt_ladder, resolution, jitter and dispersion."
+            "thin, n_cov_steps, cores, n_temperatures, adapt_ladder, resolution, split_merge, "
+            "split_merge_scale, jitter and dispersion."
         )
     from bayesgmm._compiled import CompiledDensity
     from bayesgmm.inference._tempering import _CHECKPOINTS, _initial_ladder, _ladder_from_rejections
@@ -677,6 +725,18 @@ def _gibbs(
     K, D = dens.n_components, dens.n_features
     N = dens.X.shape[0]
     res = _check_resolution(resolution, D)
+    sm_rate = float(split_merge)
+    sm_scale = float(split_merge_scale)
+    if not (np.isfinite(sm_rate) and sm_rate >= 0.0) or not (np.isfinite(sm_scale) and sm_scale > 0.0):
+        raise ValueError(
+            f"split_merge must be a number >= 0 and split_merge_scale one > 0; got {split_merge!r}, "
+            f"{split_merge_scale!r}."
+        )
+    kind = int(cd.buffer[_H_KIND])
+    if sm_rate > 0.0 and int(cd.buffer[_H_NF]) != K:
+        raise ValueError("split_merge needs a covariance factor per component (not covariance_type='tied').")
+    cov_const = cov_prior_constant(kind, np.array(_layout(cd.buffer)[3]), D)
+    sm_counts = [np.zeros(4) for _ in range(chains)]
     kw = K + (1 if getattr(dens, "noise_hypervolume", None) is not None else 0)
     o_cov = kw - 1 + K * D
     ncov = nd - o_cov
@@ -727,13 +787,14 @@ def _gibbs(
 
     def run_chain(c, stage, first, n, betas):
         if stage == "tune":
-            return gibbs_chain(buf, state[c], alloc[c], streams[c], n, 0, 1, n_cov_steps, steps[c], first,
-                               draws_out[c, :0], stats_out[c, :0], acc_out[c], betas, perms[c], swaps[c],
-                               trips[c], res, latent[c])
+            return gibbs_chain_sm(buf, state[c], alloc[c], streams[c], n, 0, 1, n_cov_steps, steps[c], first,
+                                  draws_out[c, :0], stats_out[c, :0], acc_out[c], betas, perms[c], swaps[c],
+                                  trips[c], res, latent[c], sm_rate, sm_scale, cov_const, sm_counts[c])
         acc = np.empty(ncov)
-        rc = gibbs_chain(buf, state[c], alloc[c], streams[c], 0, n, thin, n_cov_steps, steps[c],
-                         tune + first * thin, draws_out[c, first : first + n], stats_out[c, first : first + n],
-                         acc, betas, perms[c], swaps[c], trips[c], res, latent[c])
+        rc = gibbs_chain_sm(buf, state[c], alloc[c], streams[c], 0, n, thin, n_cov_steps, steps[c],
+                            tune + first * thin, draws_out[c, first : first + n], stats_out[c, first : first + n],
+                            acc, betas, perms[c], swaps[c], trips[c], res, latent[c], sm_rate, sm_scale, cov_const,
+                            sm_counts[c])
         acc_sums[c] += np.nan_to_num(acc) * n
         return rc
 
@@ -794,6 +855,17 @@ def _gibbs(
         "cov_step_sizes": [float(v) for v in np.median(np.stack([s[0] for s in steps]), axis=0)],
         "cov_acceptance": [float(v) for v in (acc_sums / max(draws, 1)).mean(axis=0)],
     }
+    if sm_rate > 0.0:
+        tot = np.sum(sm_counts, axis=0)
+        attrs.update(
+            {
+                "split_merge": sm_rate,
+                "split_merge_scale": sm_scale,
+                # kept sweeps: split proposals, accepted, merge proposals, accepted (all chains)
+                "split_merge_counts": [int(v) for v in tot],
+                "split_merge_counts_per_chain": [[int(v) for v in sc] for sc in sm_counts],
+            }
+        )
     if R > 1:
         tot = np.sum(swaps, axis=0)
         attrs.update(
