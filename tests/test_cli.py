@@ -319,6 +319,21 @@ def test_select_sparse_with_resolution_and_thin(data_dir):
     assert "Posterior mode of the number of occupied components" in proc.stdout
     bad = run_cli("select", data_dir / "faithful.csv", "--method", "bic", "--resolution", "1")
     assert bad.returncode != 0 and "--resolution only applies to --method sparse" in bad.stderr
+    bad = run_cli("select", data_dir / "faithful.csv", "--method", "loo", "--split-merge", "1")
+    assert bad.returncode != 0 and "--split-merge only applies to --method sparse" in bad.stderr
+
+
+def test_fit_gibbs_with_split_merge(data_dir, tmp_path):
+    out = tmp_path / "sm.nc"
+    proc = run_cli("fit", data_dir / "faithful.csv", "-k", "3", "--method", "gibbs", "--draws", 20, "--tune", 20,
+                   "--chains", 1, "--split-merge", 2, "--resolution", "0.016667,1", "--quiet", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    from bayesgmm import BayesianGMM
+
+    model = BayesianGMM.load(out)
+    assert '"split_merge": 2' in model.idata_.attrs["sampler_config"]
+    bad = run_cli("fit", data_dir / "faithful.csv", "-k", "2", "--split-merge", "1", "--out", tmp_path / "x.nc")
+    assert bad.returncode != 0 and "--split-merge only applies to --method gibbs" in bad.stderr
 
 
 def test_fit_tempering_with_target_accept(data_dir, tmp_path):

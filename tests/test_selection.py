@@ -16,6 +16,7 @@ import bayesgmm as bg
 from bayesgmm import _datatree
 from bayesgmm.selection import (
     SPARSE_GIBBS_THIN,
+    SPARSE_SPLIT_MERGE,
     ParetoKWarning,
     SelectionResult,
     SelectionWarning,
@@ -407,9 +408,10 @@ class FakeBayesianGMM:
         return self._fit(X, **self.settings)
 
     def _fit(self, X, *, n_init=1, progressbar=True, draws=40, chains=2, spread=1.0, empty_beyond=None,
-             method="nuts", thin=None):
+             method="nuts", thin=None, split_merge=None):
         self.fit_kwargs = dict(n_init=n_init, progressbar=progressbar, draws=draws, chains=chains)
         self.thin = thin
+        self.split_merge = split_merge
         self.fit_method = method
         X = np.asarray(X, dtype=float)
         K = self.n_components
@@ -589,8 +591,10 @@ def test_sparse_counts_occupied_components(fake_bayes, two_blobs):
     inst = fake_bayes.instances[0]
     assert inst.n_components == 5
     assert inst.priors.weights_alpha == 0.01
-    # the default sampler of the sparse method: Gibbs, every SPARSE_GIBBS_THIN-th sweep kept
+    # the default sampler of the sparse method: Gibbs, every SPARSE_GIBBS_THIN-th sweep kept,
+    # with SPARSE_SPLIT_MERGE split-merge moves per sweep
     assert inst.fit_method == "gibbs" and inst.thin == SPARSE_GIBBS_THIN
+    assert inst.split_merge == SPARSE_SPLIT_MERGE == 1
     t = res.table
     assert t["probability"].dims == ("covariance_type", "n_occupied")
     np.testing.assert_allclose(t["probability"].sum("n_occupied").values, 1.0)
@@ -609,6 +613,19 @@ def test_sparse_counts_occupied_components(fake_bayes, two_blobs):
     direct = np.sort(W.reshape(-1, 5), axis=1)[:, ::-1].mean(axis=0)
     np.testing.assert_allclose(t["weights_sorted_mean"].sel(covariance_type="full").values, direct)
     assert np.all(np.diff(direct) <= 0) and direct[2:].max() < 1e-6
+
+
+def test_sparse_default_moves_not_for_tied_and_given_values_win(fake_bayes, two_blobs):
+    """Tied covariances share one factor, which the split-merge moves cannot split: no moves
+    by default there; a given split_merge (or thin) is passed as given."""
+    select_components(two_blobs.X, range(1, 4), method="sparse", covariance_types=["full", "tied"],
+                      random_state=0, progressbar=False, n_init=1)
+    assert {i.split_merge for i in fake_bayes.instances} == {None}
+    fake_bayes.instances.clear()
+    select_components(two_blobs.X, range(1, 4), method="sparse", random_state=0, progressbar=False, n_init=1,
+                      split_merge=0, thin=3)
+    inst = fake_bayes.instances[0]
+    assert inst.split_merge == 0 and inst.thin == 3
 
 
 def test_sorted_weights_mean_is_label_invariant():

@@ -52,6 +52,7 @@ Usage::
     python validation/sbc.py --replicates 200 --scheduler tcp://host:8786   # on a dask cluster
     python validation/sbc.py --covariance-type full diag --method gibbs --resolution 0.5 --tag _gibbs_rounded
     python validation/sbc.py --covariance-type full --method gibbs --resolution 0.5 --round-only --tag _gibbs_round_only
+    python validation/sbc.py --covariance-type full diag --method gibbs --split-merge 1 --tag _gibbs_split_merge
 
 The replicates run through joblib (:func:`run_replicates`): loky processes here, or
 the workers of a dask.distributed cluster (joblib's dask backend).
@@ -104,6 +105,8 @@ RESOLUTION = float(os.environ.get("BAYESGMM_SBC_RESOLUTION", "0"))
 # --round-only: round the data to --resolution but fit them as continuous (the control:
 # it shows what ignoring the rounding does, and that SBC detects it)
 ROUND_ONLY = os.environ.get("BAYESGMM_SBC_ROUND_ONLY", "0") == "1"
+# --split-merge M: Gibbs with M split-merge moves per sweep (``split_merge=M``)
+SPLIT_MERGE = int(os.environ.get("BAYESGMM_SBC_SPLIT_MERGE", "0"))
 METHODS = ("nuts", "tempering", "gibbs")
 # Gibbs settings. A sweep costs ~20-30 us at N=80 (K=2, D=2), so the chain is made long
 # enough that the L kept draws are ~independent: 1000 warm-up sweeps, then the sampler
@@ -121,7 +124,8 @@ def sampler_settings(method=None):
     """``(draws per chain, tune, this script's thinning, run_inference keywords)`` of ``method``."""
     method = SBC_METHOD if method is None else method
     if method == "gibbs":
-        return GIBBS_DRAWS, GIBBS_TUNE, GIBBS_SCRIPT_THIN, {"thin": GIBBS_THIN, "cores": 1}
+        kw = {"thin": GIBBS_THIN, "cores": 1, **({"split_merge": SPLIT_MERGE} if SPLIT_MERGE else {})}
+        return GIBBS_DRAWS, GIBBS_TUNE, GIBBS_SCRIPT_THIN, kw
     if method == "nuts":
         return DRAWS_PER_CHAIN, TUNE, THIN, {"cores": 1}
     if method == "tempering":
@@ -328,6 +332,7 @@ def run_replicate(args):
             row["min_ess"] = float(min(_ess(draws[q]) for q in draws))
             row["method"] = SBC_METHOD
             row["resolution"] = RESOLUTION if not ROUND_ONLY else f"{RESOLUTION} (data only)"
+            row["split_merge"] = SPLIT_MERGE
             if "cov_acceptance" in tree.attrs:  # gibbs: the covariance random walk's acceptance
                 row["min_cov_acceptance"] = float(min(tree.attrs["cov_acceptance"]))
     except Exception as err:  # record, never hide: failures are reported in the table
@@ -693,6 +698,8 @@ def main(argv=None):
                          "(Gibbs's resolution=; only with --method gibbs)")
     ap.add_argument("--round-only", action="store_true",
                     help="with --resolution: round the data but fit them as continuous (the control)")
+    ap.add_argument("--split-merge", type=int, default=None, metavar="M",
+                    help="with --method gibbs: M split-merge moves per sweep (Gibbs's split_merge=)")
     ap.add_argument("--timeout", type=float, default=480.0,
                     help="wall seconds per replicate before it is recorded as 'timeout' (default 480)")
     ap.add_argument("--scheduler", default=None, metavar="ADDRESS",
@@ -700,7 +707,12 @@ def main(argv=None):
                          "tcp://host:8786) through joblib's dask backend, on all its workers "
                          "(--processes is then ignored)")
     args = ap.parse_args(argv)
-    global MEAN_SCALE, SBC_METHOD, RESOLUTION, ROUND_ONLY
+    global MEAN_SCALE, SBC_METHOD, RESOLUTION, ROUND_ONLY, SPLIT_MERGE
+    if args.split_merge is not None:
+        if args.method != "gibbs":
+            ap.error("--split-merge needs --method gibbs")
+        os.environ["BAYESGMM_SBC_SPLIT_MERGE"] = str(args.split_merge)
+        SPLIT_MERGE = args.split_merge
     if args.resolution is not None:
         if args.method != "gibbs":
             ap.error("--resolution needs --method gibbs (the sampler that models rounded data)")

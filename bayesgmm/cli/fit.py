@@ -88,6 +88,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "separated by commas, in the data's units; 0 = not rounded), e.g. 0.016667,1 "
                         "for eruptions in minutes recorded to the second and waiting to the minute: tied values "
                         "then cannot collapse a component (default: not rounded)")
+    p.add_argument("--split-merge", type=_nonnegative_int, metavar="M",
+                   help="gibbs: split-merge moves per sweep (whole clusters split or merged; helps the "
+                        "number of occupied components mix), 0 = none; not with tied covariances (default: 0)")
     p.add_argument("--vi-steps", type=_positive_int, metavar="N",
                    help="VI methods: optimisation steps (default: max(10 * tune, 5000))")
     p.add_argument("--out", "-o", required=True, metavar="FIT.nc", help="where to save the fit (netCDF)")
@@ -119,6 +122,10 @@ def run_fit(args) -> int:
         if args.method != "gibbs":
             raise CLIError("--resolution only applies to --method gibbs (the sampler that models rounded data)")
         sampler_kwargs["resolution"] = args.resolution
+    if args.split_merge is not None:
+        if args.method != "gibbs":
+            raise CLIError("--split-merge only applies to --method gibbs")
+        sampler_kwargs["split_merge"] = args.split_merge
     if args.vi_steps is not None:
         if args.method in _MCMC_FIT_METHODS:
             raise CLIError("--vi-steps only applies to the VI methods (advi, fullrank_advi, minibatch_advi)")

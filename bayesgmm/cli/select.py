@@ -58,6 +58,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chains", type=_positive_int, help="loo/waic/sparse: chains (default: 4)")
     p.add_argument("--thin", type=_positive_int, metavar="N",
                    help="sparse (Gibbs): keep every N-th sweep (default: SPARSE_GIBBS_THIN, 10)")
+    p.add_argument("--split-merge", type=_nonnegative_int, metavar="M",
+                   help="sparse (Gibbs): split-merge moves per sweep, 0 = none (default: SPARSE_SPLIT_MERGE, "
+                        "1, except with tied covariances)")
     p.add_argument("--resolution", type=_resolution, metavar="STEP[,STEP...]",
                    help="sparse (Gibbs): the data are rounded to this step (one number, or one per "
                         "column separated by commas, in the data's units; 0 = not rounded): with tied "
@@ -88,10 +91,10 @@ def run_select(args) -> int:
             f"--{'/--'.join(extra)} only apply to "
             "--method loo, waic or sparse (bic/icl fit EM only)"
         )
-    for name in ("thin", "resolution"):
+    for name in ("thin", "resolution", "split_merge"):
         if getattr(args, name) is not None:
             if args.method != "sparse":
-                raise CLIError(f"--{name} only applies to --method sparse (its Gibbs sampler)")
+                raise CLIError(f"--{name.replace('_', '-')} only applies to --method sparse (its Gibbs sampler)")
             extra[name] = getattr(args, name)
     X = read_data(args.data, args.columns, sep=args.sep, index_col=args.index_col)
     check_components_against_data(args.components, X.shape[0], args.data)

@@ -44,6 +44,7 @@ from bayesgmm.selection._sparse import (  # noqa: F401
     OCCUPIED_RHAT_MAX,
     SPARSE_ALPHA,
     SPARSE_GIBBS_THIN,
+    SPARSE_SPLIT_MERGE,
     _sorted_weights_mean,
     occupied_components,
     occupied_rhat,

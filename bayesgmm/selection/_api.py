@@ -26,7 +26,7 @@ from bayesgmm.covariance import (
 from bayesgmm.em._init import DEFAULT_N_INIT, check_n_init
 from bayesgmm.selection._bic import _select_em
 from bayesgmm.selection._elpd import _select_elpd
-from bayesgmm.selection._sparse import SPARSE_GIBBS_THIN, _select_sparse
+from bayesgmm.selection._sparse import SPARSE_GIBBS_THIN, SPARSE_SPLIT_MERGE, _select_sparse
 
 __all__ = ["METHODS", "select_components"]
 
@@ -128,8 +128,9 @@ def select_components(
         warning.
     inference : {"nuts", "advi", "fullrank_advi", "minibatch_advi", "tempering", "gibbs"} or None, default None
         For the Bayesian methods: ``BayesianGMM(method=inference)``. ``None``:
-        ``"gibbs"`` for ``method="sparse"`` (with ``thin=SPARSE_GIBBS_THIN`` unless
-        ``thin`` is given) where every covariance type has the compiled density
+        ``"gibbs"`` for ``method="sparse"`` (with ``thin=SPARSE_GIBBS_THIN`` and,
+        unless a type is ``"tied"``, ``split_merge=SPARSE_SPLIT_MERGE`` moves per
+        sweep, unless given) where every covariance type has the compiled density
         Gibbs sampling runs on, else ``"nuts"``.
         ``"gibbs"`` (Gibbs sampling with data augmentation: an empty
         component is redrawn from its prior and can refill) or
@@ -272,7 +273,8 @@ def select_components(
         inference = "nuts"
         if method == "sparse" and _all_compiled(cts, Xa):
             inference = "gibbs"
-            fit_kwargs = {"thin": SPARSE_GIBBS_THIN, **fit_kwargs}
+            moves = {"split_merge": SPARSE_SPLIT_MERGE} if "tied" not in cts else {}
+            fit_kwargs = {"thin": SPARSE_GIBBS_THIN, **moves, **fit_kwargs}
     if inference not in _INFERENCE:
         raise ValueError(
             f"`inference` must be one of {list(_INFERENCE)}; got {inference!r}."

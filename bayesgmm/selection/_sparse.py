@@ -21,7 +21,8 @@ from bayesgmm.exceptions import SelectionWarning
 from bayesgmm.selection._cells import _fit_bayes, _reemit, _run_cells, _warn_failures
 from bayesgmm.selection._result import SelectionResult
 
-__all__ = ["OCCUPIED_RHAT_MAX", "SPARSE_ALPHA", "SPARSE_GIBBS_THIN", "occupied_components", "occupied_rhat"]
+__all__ = ["OCCUPIED_RHAT_MAX", "SPARSE_ALPHA", "SPARSE_GIBBS_THIN", "SPARSE_SPLIT_MERGE", "occupied_components",
+           "occupied_rhat"]
 
 #: Default Dirichlet concentration of the sparse overfitted mixture.
 SPARSE_ALPHA = 0.01
@@ -32,6 +33,13 @@ SPARSE_ALPHA = 0.01
 #: Faithful or iris: their slow modes are far longer than any default run;
 #: ``benchmarks/README.md``, "Hard posteriors".)
 SPARSE_GIBBS_THIN = 10
+
+#: Split-merge moves per sweep of the sparse method's default sampler (Gibbs, where every
+#: covariance type has a covariance factor per component, i.e. not ``"tied"``): the
+#: number of occupied components then changes by whole clusters, not one allocation at a
+#: time (:mod:`bayesgmm.inference._split_merge`; on iris, modelled as rounded, the chains
+#: agree where without the moves they stay where they start; ``benchmarks/README.md``).
+SPARSE_SPLIT_MERGE = 1
 
 def occupied_components(
     posterior,
