@@ -57,7 +57,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tune", type=_nonnegative_int, help="loo/waic/sparse: warm-up steps (default: 1000)")
     p.add_argument("--chains", type=_positive_int, help="loo/waic/sparse: chains (default: 4)")
     p.add_argument("--thin", type=_positive_int, metavar="N",
-                   help="sparse (Gibbs): keep every N-th sweep (default: SPARSE_GIBBS_THIN, 10)")
+                   help="sparse (Gibbs): keep every N-th sweep (default: SPARSE_GIBBS_THIN, 50)")
     p.add_argument("--split-merge", type=_nonnegative_int, metavar="M",
                    help="sparse (Gibbs): split-merge moves per sweep, 0 = none (default: SPARSE_SPLIT_MERGE, "
                         "1, except with tied covariances)")
