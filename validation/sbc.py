@@ -333,6 +333,10 @@ def run_replicate(args):
             row["method"] = SBC_METHOD
             row["resolution"] = RESOLUTION if not ROUND_ONLY else f"{RESOLUTION} (data only)"
             row["split_merge"] = SPLIT_MERGE
+            if "split_merge_counts" in tree.attrs:  # kept sweeps: proposals and accepted moves
+                c = tree.attrs["split_merge_counts"]
+                row["split_merge_proposed"] = int(c[0] + c[2])
+                row["split_merge_accepted"] = int(c[1] + c[3])
             if "cov_acceptance" in tree.attrs:  # gibbs: the covariance random walk's acceptance
                 row["min_cov_acceptance"] = float(min(tree.attrs["cov_acceptance"]))
     except Exception as err:  # record, never hide: failures are reported in the table
