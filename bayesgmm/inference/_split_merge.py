@@ -89,6 +89,22 @@ def _chol(P, R):
 
 
 @_njit
+def _chol_solve(R, b, y, out):
+    """``out = (R R^T)^-1 b`` (``R`` lower triangular) by two triangular solves; ``y`` scratch."""
+    n = b.shape[0]
+    for i in range(n):
+        s = b[i]
+        for l in range(i):
+            s -= R[i, l] * y[l]
+        y[i] = s / R[i, i]
+    for i in range(n - 1, -1, -1):
+        s = y[i]
+        for l in range(i + 1, n):
+            s -= R[l, i] * out[l]
+        out[i] = s / R[i, i]
+
+
+@_njit
 def _gauss_draw(rng, m, R, scale, out):
     """``out ~ N(m, scale^2 (R R^T)^-1)`` (``R R^T`` a precision); returns its log density."""
     n = m.shape[0]
@@ -246,17 +262,7 @@ def _laplace(kind, params, D, n, S, beta, u0, uhat, R):
             return False
         if it == _NEWTON_ITER or last:
             break
-        # Newton step: P step = g
-        for i in range(pf):
-            s = g[i]
-            for l in range(i):
-                s -= R[i, l] * ut[l]
-            ut[i] = s / R[i, i]
-        for i in range(pf - 1, -1, -1):
-            s = ut[i]
-            for l in range(i + 1, pf):
-                s -= R[l, i] * step[l]
-            step[i] = s / R[i, i]
+        _chol_solve(R, g, ut, step)  # Newton step: P step = g
         t = 1.0
         moved = False
         for _ in range(12):
@@ -332,17 +338,7 @@ def _mean_conditional(Lk, D, n, xbar, beta, mean_loc, mean_sd, m, R):
         b[i] = s
     if not _chol(P, R):
         return False
-    y = np.empty(D)
-    for i in range(D):
-        s = b[i]
-        for l in range(i):
-            s -= R[i, l] * y[l]
-        y[i] = s / R[i, i]
-    for i in range(D - 1, -1, -1):
-        s = y[i]
-        for l in range(i + 1, D):
-            s -= R[l, i] * m[l]
-        m[i] = s / R[i, i]
+    _chol_solve(R, b, np.empty(D), m)
     return True
 
 
@@ -678,6 +674,29 @@ def _target_part(kind, params, cov_const, mean_loc, mean_sd, alpha, X, zs, N, D,
 
 
 @_njit
+def _pair_target(kind, params, cov_const, mean_loc, mean_sd, alpha, X, zs, N, D, beta, floor, i, mu_i, u_i, j, mu_j,
+                 u_j):
+    """:func:`_target_part` of components ``i`` and ``j`` together."""
+    return (_target_part(kind, params, cov_const, mean_loc, mean_sd, alpha, X, zs, N, D, beta, floor, i, mu_i, u_i)
+            + _target_part(kind, params, cov_const, mean_loc, mean_sd, alpha, X, zs, N, D, beta, floor, j, mu_j, u_j))
+
+
+@_njit
+def _metropolis(rng, la, mu, ucov, pf, D, i, j, mu_i, u_i, mu_j, u_j):
+    """Accept with probability ``min(1, exp(la))``: then components ``i`` and ``j`` take the
+    proposed parameters. Returns whether it accepted."""
+    if not (np.isfinite(la) and math.log(1.0 - rng.random()) < la):
+        return False
+    for d in range(D):
+        mu[i, d] = mu_i[d]
+        mu[j, d] = mu_j[d]
+    for p in range(pf):
+        ucov[i * pf + p] = u_i[p]
+        ucov[j * pf + p] = u_j[p]
+    return True
+
+
+@_njit
 def split_merge_move(rng, kind, pf, params, cov_const, mean_loc, mean_sd, alpha, X, zs, N, K, D, beta, mu, ucov,
                      floor, scale, counts, dbg):
     """One split-merge proposal on ``(zs, mu, ucov)`` (updated in place if accepted).
@@ -722,10 +741,8 @@ def split_merge_move(rng, kind, pf, params, cov_const, mean_loc, mean_sd, alpha,
             if zs[n] == i:
                 idx[m] = n
                 m += 1
-        old = (_target_part(kind, params, cov_const, mean_loc, mean_sd, alpha, X, zs, N, D, beta, floor, i, mu[i],
-                            ucov[i * pf:(i + 1) * pf])
-               + _target_part(kind, params, cov_const, mean_loc, mean_sd, alpha, X, zs, N, D, beta, floor, j, mu[j],
-                              ucov[j * pf:(j + 1) * pf]))
+        old = _pair_target(kind, params, cov_const, mean_loc, mean_sd, alpha, X, zs, N, D, beta, floor, i, mu[i],
+                           ucov[i * pf:(i + 1) * pf], j, mu[j], ucov[j * pf:(j + 1) * pf])
         lq_fwd = _split_proposal_terms(rng, True, kind, params, X, idx, m, D, floor, beta, mean_loc, mean_sd, scale,
                                        zs, i, j, mu_i, u_i, mu_j, u_j)
         if not np.isfinite(lq_fwd):
@@ -740,9 +757,8 @@ def split_merge_move(rng, kind, pf, params, cov_const, mean_loc, mean_sd, alpha,
             for a in range(m):
                 zs[idx[a]] = i
             return False
-        new = (_target_part(kind, params, cov_const, mean_loc, mean_sd, alpha, X, zs, N, D, beta, floor, i, mu_i, u_i)
-               + _target_part(kind, params, cov_const, mean_loc, mean_sd, alpha, X, zs, N, D, beta, floor, j, mu_j,
-                              u_j))
+        new = _pair_target(kind, params, cov_const, mean_loc, mean_sd, alpha, X, zs, N, D, beta, floor, i, mu_i, u_i,
+                           j, mu_j, u_j)
         # reverse: merge (i <- j) from the new state, then theta_j (old, empty) from the prior
         lq_rev = _merge_proposal_terms(rng, False, kind, params, X, idx, m, D, floor, beta, mean_loc, mean_sd, scale,
                                        mu[i], ucov[i * pf:(i + 1) * pf])
@@ -752,13 +768,7 @@ def split_merge_move(rng, kind, pf, params, cov_const, mean_loc, mean_sd, alpha,
         lchoose_rev = -math.log(n_occ + 1) - math.log(n_occ)
         la = new - old + lq_rev - lq_fwd + lchoose_rev - lchoose_fwd
         dbg[0], dbg[1], dbg[2], dbg[3], dbg[4], dbg[5] = 1.0, new - old, lq_rev, lq_fwd, lchoose_rev - lchoose_fwd, la
-        if np.isfinite(la) and math.log(1.0 - rng.random()) < la:
-            for d in range(D):
-                mu[i, d] = mu_i[d]
-                mu[j, d] = mu_j[d]
-            for p in range(pf):
-                ucov[i * pf + p] = u_i[p]
-                ucov[j * pf + p] = u_j[p]
+        if _metropolis(rng, la, mu, ucov, pf, D, i, j, mu_i, u_i, mu_j, u_j):
             counts[1] += 1.0
             return True
         for a in range(m):
@@ -779,10 +789,8 @@ def split_merge_move(rng, kind, pf, params, cov_const, mean_loc, mean_sd, alpha,
         if zs[n] == i or zs[n] == j:
             idx[m] = n
             m += 1
-    old = (_target_part(kind, params, cov_const, mean_loc, mean_sd, alpha, X, zs, N, D, beta, floor, i, mu[i],
-                        ucov[i * pf:(i + 1) * pf])
-           + _target_part(kind, params, cov_const, mean_loc, mean_sd, alpha, X, zs, N, D, beta, floor, j, mu[j],
-                          ucov[j * pf:(j + 1) * pf]))
+    old = _pair_target(kind, params, cov_const, mean_loc, mean_sd, alpha, X, zs, N, D, beta, floor, i, mu[i],
+                       ucov[i * pf:(i + 1) * pf], j, mu[j], ucov[j * pf:(j + 1) * pf])
     # reverse first (it reads the current state): split of the union into (i, j)
     lq_rev = _split_proposal_terms(rng, False, kind, params, X, idx, m, D, floor, beta, mean_loc, mean_sd, scale, zs,
                                    i, j, mu[i], ucov[i * pf:(i + 1) * pf], mu[j], ucov[j * pf:(j + 1) * pf])
@@ -798,19 +806,13 @@ def split_merge_move(rng, kind, pf, params, cov_const, mean_loc, mean_sd, alpha,
         return False
     for a in range(m):
         zs[idx[a]] = i
-    new = (_target_part(kind, params, cov_const, mean_loc, mean_sd, alpha, X, zs, N, D, beta, floor, i, mu_i, u_i)
-           + _target_part(kind, params, cov_const, mean_loc, mean_sd, alpha, X, zs, N, D, beta, floor, j, mu_j, u_j))
+    new = _pair_target(kind, params, cov_const, mean_loc, mean_sd, alpha, X, zs, N, D, beta, floor, i, mu_i, u_i, j,
+                       mu_j, u_j)
     lchoose_fwd = -math.log(n_occ) - math.log(n_occ - 1)
     lchoose_rev = -math.log(n_occ - 1) - math.log(n_emp + 1)
     la = new - old + lq_rev - lq_fwd + lchoose_rev - lchoose_fwd
     dbg[0], dbg[1], dbg[2], dbg[3], dbg[4], dbg[5] = 2.0, new - old, lq_rev, lq_fwd, lchoose_rev - lchoose_fwd, la
-    if np.isfinite(la) and math.log(1.0 - rng.random()) < la:
-        for d in range(D):
-            mu[i, d] = mu_i[d]
-            mu[j, d] = mu_j[d]
-        for p in range(pf):
-            ucov[i * pf + p] = u_i[p]
-            ucov[j * pf + p] = u_j[p]
+    if _metropolis(rng, la, mu, ucov, pf, D, i, j, mu_i, u_i, mu_j, u_j):
         counts[3] += 1.0
         return True
     for a in range(m):
