@@ -273,7 +273,9 @@ def select_components(
         inference = "nuts"
         if method == "sparse" and _all_compiled(cts, Xa):
             inference = "gibbs"
-            moves = {"split_merge": SPARSE_SPLIT_MERGE} if "tied" not in cts else {}
+            # split-merge moves need a covariance factor per component (not a shared one)
+            shared = any(get_covariance_type(ct).shared for ct in cts)
+            moves = {} if shared else {"split_merge": SPARSE_SPLIT_MERGE}
             fit_kwargs = {"thin": SPARSE_GIBBS_THIN, **moves, **fit_kwargs}
     if inference not in _INFERENCE:
         raise ValueError(
