@@ -67,7 +67,7 @@ from bayesgmm._compiled import _H_KIND, _H_NF, _H_NOISE, _layout
 from bayesgmm.covariance._compiled import chol_from_unconstrained, log_prior_and_grad
 from bayesgmm.inference._common import _check_int, _progress
 from bayesgmm.inference._results import _draws_to_dataset, _tree
-from bayesgmm.inference._split_merge import cov_prior_constant, split_merge_move
+from bayesgmm.inference._split_merge import _inv_lower, cov_prior_constant, split_merge_move
 
 __all__ = ["GIBBS_TARGET_ACCEPT", "gibbs_chain"]
 
@@ -147,17 +147,11 @@ def _factors(kind, nf, params, ucov, K, D, L, A, logdet):
     L[:] = 0.0
     if not chol_from_unconstrained(kind, nf, params, ucov, L):
         return False
-    A[:] = 0.0
     for k in range(K):
+        _inv_lower(L[k], A[k])
         s = 0.0
         for i in range(D):
             s += math.log(L[k, i, i])
-            A[k, i, i] = 1.0 / L[k, i, i]
-            for j in range(i):
-                t = 0.0
-                for m in range(j, i):
-                    t += L[k, i, m] * A[k, m, j]
-                A[k, i, j] = -t / L[k, i, i]
         logdet[k] = s
     return True
 

@@ -141,6 +141,8 @@ def _gauss_logpdf(xv, m, R, scale):
 
 @_njit
 def _inv_lower(L, A):
+    """``A = L^{-1}`` for lower triangular ``L`` (D, D), by forward substitution (also the Gibbs
+    sampler's, :func:`bayesgmm.inference._gibbs._factors`)."""
     D = L.shape[0]
     A[:] = 0.0
     for i in range(D):
