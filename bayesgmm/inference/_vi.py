@@ -95,18 +95,25 @@ def _reraise_swallowed_interrupt(what):
     ``pm.fit`` catches KeyboardInterrupt and returns the unfinished approximation
     as if it had converged, and a KeyboardInterrupt raised while PyTensor's
     compiled (numba) step function calls back into Python can come out as a
-    SystemError or be lost. So a SIGINT in the block is only noted by the
-    handler; the yielded callback (pass it in ``pm.fit(callbacks=...)``) ends the
-    loop with StopIteration at the next step, and KeyboardInterrupt is raised once
-    the block returns, or instead of whatever error left the block after the
-    signal. Only the main thread receives signals; elsewhere the callback does
-    nothing and the block runs unchanged.
+    SystemError or be lost. So once the loop steps (the yielded callback, passed
+    in ``pm.fit(callbacks=...)``, has run once), a SIGINT is only noted by the
+    handler and the callback ends the loop with StopIteration at the next step.
+    Before that (``pm.fit``'s set-up and the first step, which compiles the step
+    function and may wait for PyTensor's compile lock: tens of seconds on a new
+    machine) the handler also raises KeyboardInterrupt at once, so Ctrl-C does
+    not wait for the first step. Either way KeyboardInterrupt is raised once the
+    block returns, or instead of whatever error left the block after the signal.
+    Only the main thread receives signals; elsewhere the callback does nothing
+    and the block runs unchanged.
     """
     received = []
+    stepping = []
 
     def stop_if_interrupted(*_):
         if received:
             raise StopIteration(f"{what} interrupted")
+        if not stepping:
+            stepping.append(True)
 
     if threading.current_thread() is not threading.main_thread():
         yield stop_if_interrupted
@@ -116,13 +123,18 @@ def _reraise_swallowed_interrupt(what):
         yield stop_if_interrupted
         return
 
+    message = f"{what} was interrupted; nothing was fitted."
+
     def handler(signum, frame):
         received.append(signum)
+        if not stepping:
+            raise KeyboardInterrupt(message)
 
-    message = f"{what} was interrupted; nothing was fitted."
     signal.signal(signal.SIGINT, handler)
     try:
         yield stop_if_interrupted
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(message) from None
     except Exception as exc:
         if received:
             raise KeyboardInterrupt(message) from exc
