@@ -224,7 +224,8 @@ def run_inference(
         feature), ``correlations`` (full/tied).  ``sample_stats``: the
         sampler's statistics (``diverging``, ``n_steps``, ...), or for VI the
         ``loss`` history (dim ``vi_iteration``).  Root attrs: ``method``,
-        ``nuts_sampler``, ``setup_time`` and ``sampling_time`` (seconds) and,
+        ``nuts_sampler``, ``setup_time`` (the compiled code's compile or cache
+        load included) and ``sampling_time`` (seconds) and,
         for NUTS, ``n_steps_total`` (leapfrog steps including warm-up); for
         NUTS and Gibbs, ``chain_start_optimum`` (per chain, the index of the
         distinct EM optimum it started from; 0 = the best),
