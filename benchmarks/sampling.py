@@ -53,6 +53,7 @@ Usage::
     python benchmarks/sampling.py                         # grad, chains, converge, compile
     python benchmarks/sampling.py --sections grad,chains  # a subset
     python benchmarks/sampling.py --quick                 # N <= 1e4 in the grid, small problem only
+    python benchmarks/sampling.py --sections grad --cells 1e4:10:3:full,1e5:10:3:full  # some cells
     python benchmarks/sampling.py --compare-plain [--quick] [--skip-plain]
 
 Machines shared with other work: the header prints the load average; compare
@@ -526,7 +527,7 @@ def grad_cells(Ns):
                     yield N, D, K, ct, dens, dens.pack(w, mu + rng.normal(scale=0.1, size=mu.shape), full)
 
 
-def grad_grid(quick, budget=1.0):
+def grad_grid(quick, budget=1.0, cells=None):
     from threadpoolctl import threadpool_limits
 
     from bayesgmm._compiled import _logp_grad, compile_density
@@ -542,8 +543,12 @@ def grad_grid(quick, budget=1.0):
     print(" | ".join(hdr), flush=True)
     rows = []
     Ns = [1000, 10000] if quick else [1000, 10000, 100000]
+    if cells:
+        Ns = sorted({c[0] for c in cells})
     with threadpool_limits(1, user_api="blas"):
         for N, D, K, ct, dens, x in grad_cells(Ns):
+            if cells and (N, D, K, ct) not in cells:
+                continue
             cd = compile_density(dens)
             g = np.empty(dens.ndim)
             t_c = _min_cpu(lambda: _logp_grad(cd.buffer, x, g), budget)
@@ -760,6 +765,8 @@ def main(argv=None):
                          "minutes on 2 shared cores); by default its sampling time is estimated")
     ap.add_argument("--problems", help="(--compare-plain) the problems as 'N,D,K;N,D,K' (default "
                     "'1000,2,3;10000,5,4'; --quick: '1000,2,3')")
+    ap.add_argument("--cells", help="(grad) only these cells, as 'N:D:K:cov,...', e.g. '1e5:10:3:full' "
+                    "(N from 1e3, 1e4, 1e5; D from 2, 10; K from 3, 10; cov full or diag)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", help="also write the results to this JSON file")
     args = ap.parse_args(argv)
@@ -774,7 +781,13 @@ def main(argv=None):
     results = {}
     if "grad" in sections:
         print("\n== per-gradient time (min thread CPU time over repeats) ==", flush=True)
-        results["grad"] = grad_grid(args.quick)
+        cells = None
+        if args.cells:
+            cells = set()
+            for c in args.cells.split(","):
+                n, d, k, ct = c.split(":")
+                cells.add((int(float(n)), int(d), int(k), ct))
+        results["grad"] = grad_grid(args.quick, cells=cells)
     if "chains" in sections:
         print("\n== 1 vs 2 chains ==", flush=True)
         results["chains"] = chains_timing(args.quick, args.seed)
