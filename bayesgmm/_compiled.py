@@ -503,8 +503,10 @@ def _loglik_block(XT, start, nb, K, D, mu, A, c, diagonal, Y, LP, W, R, S, M, nk
     ``nk = K + 1``: the uniform noise component, the constant ``c[K]`` (``log w_0 -
     log V``), is row ``K`` of ``LP``; only its responsibility sum ``R[K]`` is kept.
     Every loop runs over the block's observations and vectorises; each pass over the
-    block does as much as it can (several rows of ``y``, several statistics), since
-    at small ``D`` the passes' loads and stores, not the arithmetic, set the time."""
+    block does as much as it can (several rows of ``y``, several statistics). At
+    ``D = 2`` the arithmetic, not the passes' loads and stores, sets the time on a
+    Zen 4 (one fully fused loop for ``K = 3``, tried, was no faster), and about a third
+    of it is the exponentials (``benchmarks/README.md``)."""
     e0 = start + nb
     mx = W[0]  # the maximum over the components (_put_lp, _max_into)
     sm = W[1]
