@@ -92,6 +92,8 @@ _HEADER = 13
 
 
 _njit = numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract", "reassoc"})
+_njit_inline = numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract", "reassoc"},
+                          inline="always")
 
 
 @_njit
@@ -183,8 +185,8 @@ def _as_int(typingctx, value):
 # put into the exponent bits by a bitcast (a libm call per element costs more than the
 # rest of the likelihood); exp(r) by its degree-13 Taylor polynomial in Estrin's scheme
 # (depth 5 instead of Horner's 13: the loop is bound by throughput, not latency).
-# Relative error ~2 ulp; arguments below -708 give exp(-708) ~ 3e-308 instead of a
-# smaller number or 0; NaN stays NaN.
+# Relative error ~2 ulp; arguments below _EXP_FLUSH (-600) give 0 (no subnormal
+# results); NaN stays NaN.
 _LOG2E = 1.4426950408889634
 _LN2_HI = 0.6931471803691238
 _LN2_LO = 1.9082149292705877e-10
@@ -219,7 +221,7 @@ def _diag_rows(left):
     return 4 if left >= 4 else (2 if left >= 2 else 1)
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract", "reassoc"}, inline="always")
+@_njit_inline
 def _put_lp(lpk, mx, b, q, ck, single, k):
     """One observation's pass result ``q`` (a sum of squares): with ``single`` (the
     component's only pass) ``lp[b] = ck - q / 2`` and the running maximum over the
@@ -457,9 +459,9 @@ def _stats_full(nb, k, D, Y, lpk, sm, R, S, M):
     M[k, 1, 0] += q10
     M[k, 1, 1] += q11
     RY = Y[k, D]  # scratch row: r * y_i
+    Y2 = Y[k, 2]
     for i in range(2, D):
         Yi = Y[k, i]
-        Y2 = Y[k, 2]
         si = c0 = c1 = c2 = 0.0
         for b in range(nb):
             t = (lpk[b] * sm[b]) * Yi[b]
@@ -510,19 +512,20 @@ def _loglik_block(XT, start, nb, K, D, mu, A, c, diagonal, Y, LP, W, R, S, M, nk
     e0 = start + nb
     mx = W[0]  # the maximum over the components (_put_lp, _max_into)
     sm = W[1]
+    single = _diag_rows(D) == D  # diagonal: one pass per component sets lp and mx
     for k in range(K):
         lpk = LP[k]
         if diagonal:  # y = A (x - mu) is recomputed in the statistics, not stored
             ck = c[k]
-            if _diag_rows(D) < D:  # several passes: lp set here, the maximum after them
+            if not single:  # several passes: lp set here, the maximum after them
                 for b in range(nb):
                     lpk[b] = ck
             i = 0
             while i < D:
                 n = _diag_rows(D - i)
-                _rows_diag(XT, start, e0, nb, k, i, n, mu, A, ck, lpk, mx, n == D)
+                _rows_diag(XT, start, e0, nb, k, i, n, mu, A, ck, lpk, mx, single)
                 i += n
-            if _diag_rows(D) < D:
+            if not single:
                 _max_into(mx, lpk, nb, k)
         else:
             _rows_full(XT, start, e0, nb, k, D, mu, A, c[k], Y, lpk)

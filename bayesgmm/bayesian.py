@@ -86,7 +86,7 @@ class BayesianGMM(EstimatorMixin):
         ``"gibbs"``: Gibbs sampling with data augmentation (the allocations
         are sampled, so an emptied component can refill; sampler keywords
         ``thin``, ``n_cov_steps``, ``cores``, ``resolution`` for rounded
-        data, ``n_temperatures``, ``split_merge`` (experimental)), or ``"tempering"``: replica
+        data, ``n_temperatures``, ``split_merge`` moves per sweep), or ``"tempering"``: replica
         exchange (parallel tempering with HMC moves). See
         :func:`bayesgmm.inference.run_inference` and the user guide's page on
         multimodal posteriors.

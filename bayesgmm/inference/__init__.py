@@ -41,7 +41,8 @@ and a ``sample_stats`` group.  Methods:
     ``resolution=``: the data are rounded to these steps (latent unrounded values
     drawn each sweep; tied values then cannot make the posterior improper);
     ``n_temperatures=``: replica exchange of tempered copies within each chain;
-    ``split_merge=`` (experimental, default 0: off): data-driven split-merge
+    ``split_merge=`` (default 0: off; the sparse method's default sampler uses
+    ``SPARSE_SPLIT_MERGE``): data-driven split-merge
     Metropolis-Hastings moves per sweep (:mod:`bayesgmm.inference._split_merge`).
 
 Every VI fit starts at the EM estimate (the caller's, or :func:`em_start`'s).

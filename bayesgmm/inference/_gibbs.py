@@ -38,7 +38,8 @@ funnel-shaped geometry around an almost empty component, crosses rarely
 *labellings* (label switching), which is not needed: the draws are relabelled
 against the EM fit afterwards, as NUTS's are.
 
-Split-merge moves (experimental, ``split_merge=`` moves per sweep, off by default): a
+Split-merge moves (``split_merge=`` moves per sweep, off by default; on in the sparse
+method's default sampler): a
 data-driven Metropolis-Hastings move on ``(z, mu, Sigma)`` with the weights integrated
 out, after the allocations (:mod:`bayesgmm.inference._split_merge`): a component's points
 split in two by a deterministic EM with parameters drawn around its fit, or two
@@ -245,7 +246,7 @@ def gibbs_chain_sm(buf, x, z, rng, n_tune, n_keep, thin, n_cov_steps, step, adap
     complete-data log-likelihood ``sum_n log N(x_n | mu_{z_n}, Sigma_{z_n})`` of each
     state (the tempered target is ``p(X | z, theta)^beta p(z | w) p(w) p(theta)``).
 
-    Split-merge (experimental; ``sm_rate > 0``, one covariance factor per component):
+    Split-merge (``sm_rate > 0``, one covariance factor per component):
     after the allocations (and latent values) of each sweep, ``floor(sm_rate)`` split-merge
     Metropolis-Hastings moves (:mod:`bayesgmm.inference._split_merge`), plus one more with
     probability ``sm_rate - floor(sm_rate)``, on ``(z, mu, Sigma)`` with the weights integrated
@@ -692,7 +693,7 @@ def _gibbs(
     2022, Algorithm 4; one ladder for all chains, so the result does not depend on ``cores``).
     ``resolution`` (one value, or one per feature, in the data's units; 0 = not rounded):
     the data are the latent values rounded to these steps (see :func:`gibbs_chain`).
-    ``split_merge`` (experimental, default 0: off): split-merge moves per sweep
+    ``split_merge`` (default 0: off): split-merge moves per sweep
     (:mod:`bayesgmm.inference._split_merge`; covariance types with a factor per component),
     ``split_merge_scale`` the scale of their parameter proposals.
     """

@@ -1,4 +1,4 @@
-"""A data-driven split-merge Metropolis-Hastings move for the Gibbs sampler (experimental).
+"""A data-driven split-merge Metropolis-Hastings move for the Gibbs sampler.
 
 The move acts on the joint state ``(z, theta)`` with the weights integrated out: its
 target is exactly the one of the Gibbs sweep's allocation step (Dirichlet-multinomial
