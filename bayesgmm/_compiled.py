@@ -92,8 +92,6 @@ _HEADER = 13
 
 
 _njit = numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract", "reassoc"})
-_njit_inline = numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract", "reassoc"},
-                          inline="always")
 
 
 @_njit
@@ -221,31 +219,16 @@ def _diag_rows(left):
     return 4 if left >= 4 else (2 if left >= 2 else 1)
 
 
-@_njit_inline
-def _put_lp(lpk, mx, b, q, ck, single, k):
-    """One observation's pass result ``q`` (a sum of squares): with ``single`` (the
-    component's only pass) ``lp[b] = ck - q / 2`` and the running maximum over the
-    components ``mx[b]`` (set by component 0), with no pass of their own; otherwise
-    ``lp[b] -= q / 2`` (``lp`` set to ``ck`` and ``mx`` updated by the caller)."""
-    if single:
-        v = ck - 0.5 * q
-        lpk[b] = v
-        mx[b] = v if k == 0 else max(mx[b], v)
-    else:
-        lpk[b] -= 0.5 * q
-
-
 @_njit
-def _rows_diag(XT, start, e0, nb, k, i, n, mu, A, ck, lpk, mx, single):
+def _rows_diag(XT, start, e0, nb, k, i, n, mu, A, lpk):
     """Diagonal covariance, ``n`` (1, 2 or 4) rows from ``i``: ``lp -= |y|^2 / 2`` with
-    ``y_j = a_jj (x_j - mu_j)``, not stored; ``single`` (``n == D``, the only pass):
-    ``lp = c_k - |y|^2 / 2`` and ``mx`` too (:func:`_put_lp`)."""
+    ``y_j = a_jj (x_j - mu_j)``; ``y`` is not stored."""
     x0 = XT[i, start:e0]
     a0, m0 = A[k, i, i], mu[k, i]
     if n == 1:
         for b in range(nb):
             y0 = a0 * (x0[b] - m0)
-            _put_lp(lpk, mx, b, y0 * y0, ck, single, k)
+            lpk[b] -= 0.5 * (y0 * y0)
         return
     x1 = XT[i + 1, start:e0]
     a1, m1 = A[k, i + 1, i + 1], mu[k, i + 1]
@@ -253,7 +236,7 @@ def _rows_diag(XT, start, e0, nb, k, i, n, mu, A, ck, lpk, mx, single):
         for b in range(nb):
             y0 = a0 * (x0[b] - m0)
             y1 = a1 * (x1[b] - m1)
-            _put_lp(lpk, mx, b, y0 * y0 + y1 * y1, ck, single, k)
+            lpk[b] -= 0.5 * (y0 * y0 + y1 * y1)
         return
     x2 = XT[i + 2, start:e0]
     a2, m2 = A[k, i + 2, i + 2], mu[k, i + 2]
@@ -264,18 +247,7 @@ def _rows_diag(XT, start, e0, nb, k, i, n, mu, A, ck, lpk, mx, single):
         y1 = a1 * (x1[b] - m1)
         y2 = a2 * (x2[b] - m2)
         y3 = a3 * (x3[b] - m3)
-        _put_lp(lpk, mx, b, (y0 * y0 + y1 * y1) + (y2 * y2 + y3 * y3), ck, single, k)
-
-
-@_njit
-def _max_into(mx, lpk, nb, k):
-    """``mx = lp`` for component 0, else ``mx = max(mx, lp)``: the running maximum over components."""
-    if k == 0:
-        for b in range(nb):
-            mx[b] = lpk[b]
-    else:
-        for b in range(nb):
-            mx[b] = max(mx[b], lpk[b])
+        lpk[b] -= 0.5 * ((y0 * y0 + y1 * y1) + (y2 * y2 + y3 * y3))
 
 
 @_njit
@@ -508,44 +480,40 @@ def _loglik_block(XT, start, nb, K, D, mu, A, c, diagonal, Y, LP, W, R, S, M, nk
     block does as much as it can (several rows of ``y``, several statistics). At
     ``D = 2`` the arithmetic, not the passes' loads and stores, sets the time on a
     Zen 4 (one fully fused loop for ``K = 3``, tried, was no faster), and about a third
-    of it is the exponentials (``benchmarks/README.md``)."""
+    of it is the exponentials (``benchmarks/README.md``). Folding the fill of ``lp``
+    and the maximum into the diagonal rows' pass (tried, 2 Dec 2026) was 0.81-0.87x as
+    fast compiled afresh, 1.07-1.12x loaded from numba's cache: not adopted."""
     e0 = start + nb
-    mx = W[0]  # the maximum over the components (_put_lp, _max_into)
-    sm = W[1]
-    single = _diag_rows(D) == D  # diagonal: one pass per component sets lp and mx
     for k in range(K):
         lpk = LP[k]
         if diagonal:  # y = A (x - mu) is recomputed in the statistics, not stored
             ck = c[k]
-            if not single:  # several passes: lp set here, the maximum after them
-                for b in range(nb):
-                    lpk[b] = ck
+            for b in range(nb):
+                lpk[b] = ck
             i = 0
             while i < D:
                 n = _diag_rows(D - i)
-                _rows_diag(XT, start, e0, nb, k, i, n, mu, A, ck, lpk, mx, single)
+                _rows_diag(XT, start, e0, nb, k, i, n, mu, A, lpk)
                 i += n
-            if not single:
-                _max_into(mx, lpk, nb, k)
         else:
             _rows_full(XT, start, e0, nb, k, D, mu, A, c[k], Y, lpk)
-    if not diagonal:  # the maximum over the components in passes of their own (folded
-        # into the rows' pass, as for diagonal covariances, it made D = 2 20-30 % slower)
-        for k in range(K):
-            _max_into(mx, LP[k], nb, k)
     if nk > K:
         lpk = LP[K]
         ck = c[K]
         for b in range(nb):
             lpk[b] = ck
-            mx[b] = max(mx[b], ck)
-    # responsibilities: exp, normalise
-    lpk = LP[0]
+    # responsibilities: max over components, exp, normalise
+    mx = W[0]
+    sm = W[1]
     for b in range(nb):
-        e = _exp_nonpositive(lpk[b] - mx[b])
-        lpk[b] = e
-        sm[b] = e
+        mx[b] = LP[0, b]
     for k in range(1, nk):
+        lpk = LP[k]
+        for b in range(nb):
+            mx[b] = max(mx[b], lpk[b])
+    for b in range(nb):
+        sm[b] = 0.0
+    for k in range(nk):
         lpk = LP[k]
         for b in range(nb):
             e = _exp_nonpositive(lpk[b] - mx[b])
