@@ -12,7 +12,10 @@ Times, on one thread and on the grad grid's cell N=1e4, D=2, K=3, diag
   multiply-add (wrong values; it times everything but the exponentials).
 
 If ``fused`` is not clearly faster than ``kernel``, the kernel's passes are not what
-sets its time. Usage::
+sets its time. Everything is compiled afresh in the process (``NUMBA_CACHE_DIR`` is
+set to a new folder unless given): code loaded from numba's cache can run at another
+speed than the same code compiled in the process (``benchmarks/kernel_ab.py``).
+Usage::
 
     python benchmarks/kernel_fused_probe.py
 """
@@ -20,12 +23,16 @@ sets its time. Usage::
 from __future__ import annotations
 
 import math
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-import numba
-import numpy as np
+os.environ.setdefault("NUMBA_CACHE_DIR", tempfile.mkdtemp(prefix="fused_probe_"))
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sampling import _min_cpu, grad_cells  # noqa: E402
