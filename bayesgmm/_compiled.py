@@ -26,7 +26,7 @@ a diagonal covariance ``y`` is recomputed for the statistics instead of stored):
 ``sum_n log sum_k`` is taken as the log of products of the per-observation sums (each
 in ``[1, K]``) over runs short enough not to overflow: one logarithm per run, not
 per observation. Exponentials below ``exp(-600)`` relative to an observation's
-largest term are 0 (:func:`_exp_nonpositive`), so no responsibility, and no product
+largest term are 0 (:func:`bayesgmm._exp.exp_nonpositive`), so no responsibility, and no product
 with one, is subnormal (each operation on a subnormal number costs ~100 times more).
 
 With the uniform noise component (``MixtureDensity(noise_hypervolume=V)``: ``V`` in
@@ -60,10 +60,9 @@ import math
 
 import numba
 import numpy as np
-from llvmlite import ir
 from numba import types
-from numba.extending import intrinsic
 
+from bayesgmm._exp import exp_nonpositive
 from bayesgmm.covariance._compiled import chol_from_unconstrained, log_prior_and_grad
 
 __all__ = ["BLOCK", "CompiledDensity", "compile_density"]
@@ -153,64 +152,6 @@ def _weights(x, K):
     logw = v - lse
     w = np.exp(v) / se
     return logw, w
-
-
-@intrinsic
-def _as_float(typingctx, bits):
-    """The float64 whose bits are the int64 ``bits`` (a bitcast, no conversion: loops with it vectorise)."""
-    if bits != types.int64:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.DoubleType())
-
-    return types.float64(types.int64), codegen
-
-
-@intrinsic
-def _as_int(typingctx, value):
-    """The int64 whose bits are the float64 ``value`` (a bitcast)."""
-    if value != types.float64:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(64))
-
-    return types.int64(types.float64), codegen
-
-
-# exp on [-inf, 0] in loops that vectorise: 2^n * exp(r), |r| <= log(2)/2, the integer n
-# put into the exponent bits by a bitcast (a libm call per element costs more than the
-# rest of the likelihood); exp(r) by its degree-13 Taylor polynomial in Estrin's scheme
-# (depth 5 instead of Horner's 13: the loop is bound by throughput, not latency).
-# Relative error ~2 ulp; arguments below _EXP_FLUSH (-600) give 0 (no subnormal
-# results); NaN stays NaN.
-_LOG2E = 1.4426950408889634
-_LN2_HI = 0.6931471803691238
-_LN2_LO = 1.9082149292705877e-10
-_ROUND = 6755399441055744.0  # 1.5 * 2**52: adding it rounds to an integer kept in the low bits
-_ROUND_BITS = 0x4338000000000000
-_EXP_FLUSH = -600.0  # exp below this is 0: see _exp_nonpositive
-_E2, _E3, _E4, _E5, _E6, _E7, _E8, _E9, _E10, _E11, _E12, _E13 = (1.0 / math.factorial(i) for i in range(2, 14))
-
-
-@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"}, inline="always")
-def _exp_nonpositive(v):
-    """``exp(v)`` for ``v <= 0`` (or NaN), inlined into loops that vectorise."""
-    t = max(v, -708.0)
-    kf = t * _LOG2E + _ROUND
-    nf = kf - _ROUND
-    r = (t - nf * _LN2_HI) - nf * _LN2_LO
-    r2 = r * r
-    r4 = r2 * r2
-    q0 = (1.0 + r) + (0.5 + _E3 * r) * r2
-    q1 = (_E4 + _E5 * r) + (_E6 + _E7 * r) * r2
-    q2 = (_E8 + _E9 * r) + (_E10 + _E11 * r) * r2
-    q3 = _E12 + _E13 * r
-    p = (q0 + q1 * r4) + (q2 + q3 * r4) * (r4 * r4)
-    e = p * _as_float((_as_int(kf) - _ROUND_BITS + 1023) << 52)
-    e = 0.0 if v < _EXP_FLUSH else e
-    return e if v == v else v
 
 
 @_njit
@@ -516,7 +457,7 @@ def _loglik_block(XT, start, nb, K, D, mu, A, c, diagonal, Y, LP, W, R, S, M, nk
     for k in range(nk):
         lpk = LP[k]
         for b in range(nb):
-            e = _exp_nonpositive(lpk[b] - mx[b])
+            e = exp_nonpositive(lpk[b] - mx[b])
             lpk[b] = e
             sm[b] += e
     # log-likelihood: sum of mx + log(sm), the logs summed as the log of products of
@@ -524,14 +465,17 @@ def _loglik_block(XT, start, nb, K, D, mu, A, c, diagonal, Y, LP, W, R, S, M, nk
     total = 0.0
     for b in range(nb):
         total += mx[b]
+    # (and sm replaced by its reciprocal in the same pass; the run is a view, so its index
+    # is known non-negative: indexing sm itself from s compiled to gathers, 7 % of the time)
     run = max(1, int(1000.0 / math.log2(max(nk, 2))))
     for s in range(0, nb, run):
+        seg = sm[s : min(nb, s + run)]
         prod = 1.0
-        for b in range(s, min(nb, s + run)):
-            prod *= sm[b]
+        for b in range(seg.shape[0]):
+            v = seg[b]
+            prod *= v
+            seg[b] = 1.0 / v
         total += math.log(prod)
-    for b in range(nb):
-        sm[b] = 1.0 / sm[b]
     if nk > K:
         acc = 0.0
         lpk = LP[K]

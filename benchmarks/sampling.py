@@ -474,12 +474,13 @@ def expansion_flops(N, D, K, cov):
 
 
 #: floating-point operations of one exponential as the compiled density evaluates it
-#: (``bayesgmm._compiled._exp_nonpositive``: clamp, range reduction in 5, the degree-13
-#: polynomial in Estrin's scheme: 3 products and 13 multiply-adds = 29, scaling, the
-#: flush below -600), the same double-precision accuracy as libm's (within 2 ulp of
-#: numpy's). The logarithm is one per run of a few hundred observations (of their
+#: (:func:`bayesgmm._exp.exp_nonpositive`: clamp, range reduction in 5, the degree-11
+#: polynomial in Estrin's scheme: 3 products, 10 multiply-adds and an addition = 24,
+#: scaling, the flush below -600), within about 1 ulp, as libm's (``tests/test_exp.py``).
+#: The degree-13 Taylor polynomial before 2 Dec 2026 (3 products, 13 multiply-adds) made
+#: it 37. The logarithm is one per run of a few hundred observations (of their
 #: product): 1 multiplication per observation.
-EXP_FLOPS = 37
+EXP_FLOPS = 32
 LOG_FLOPS = 1
 
 
@@ -493,17 +494,17 @@ def all_flops(N, D, K, cov):
 
 def exp_throughput(n=100_000):
     """Time per exponential (s) on one thread, vectorised, the best of: the compiled density's
-    own (:func:`bayesgmm._compiled._exp_nonpositive` in a loop that writes ``n`` results, as
+    own (:func:`bayesgmm._exp.exp_nonpositive` in a loop that writes ``n`` results, as
     the density's exponential pass does) and numpy's ``np.exp`` (with AVX-512 where the CPU
     has it). Returns ``(compiled, numpy)``, each the minimum over repeats."""
     import numba
 
-    from bayesgmm._compiled import _exp_nonpositive
+    from bayesgmm._exp import exp_nonpositive
 
     @numba.njit(fastmath={"contract", "reassoc"})
     def exp_pass(a, out):
         for i in range(a.shape[0]):
-            out[i] = _exp_nonpositive(a[i])
+            out[i] = exp_nonpositive(a[i])
 
     a = -30.0 * np.random.default_rng(0).random(n)
     out = np.empty(n)

@@ -252,28 +252,3 @@ def test_block_rows():
         assert _compiled.BLOCK <= blk <= _compiled.BLOCK_MAX and blk & (blk - 1) == 0
         assert blk == _compiled.BLOCK or blk * per_row <= _compiled.BLOCK_BYTES
         assert blk == _compiled.BLOCK_MAX or 2 * blk * per_row > _compiled.BLOCK_BYTES
-
-
-def test_vectorised_exp_within_two_ulp_of_numpy():
-    """The likelihood's exponential: within 2 ulp of numpy's on [-600, 0] (every scale of
-    argument), 0 below -600 (no subnormal responsibilities), NaN stays NaN."""
-    import numba
-
-    @numba.njit
-    def exp_all(v, out):
-        for b in range(v.shape[0]):
-            out[b] = _compiled._exp_nonpositive(v[b])
-
-    rng = np.random.default_rng(3)
-    v = -np.concatenate([rng.random(200_000) * 600.0, rng.random(200_000) * 2.0,
-                         np.logspace(-300, np.log10(600.0), 2000), [0.0]])
-    out = np.empty_like(v)
-    exp_all(v, out)
-    ref = np.exp(v)
-    assert (np.abs(out - ref) <= 2 * np.spacing(ref)).all()
-    assert out[-1] == 1.0
-    w = np.array([-600.0 - 1e-9, -700.0, -1e300, -np.inf, np.nan])
-    o = np.empty(5)
-    exp_all(w, o)
-    np.testing.assert_array_equal(o[:4], 0.0)
-    assert np.isnan(o[4])

@@ -94,10 +94,9 @@ def test_exp_tile_against_numpy_exp():
     n = v.size
     lp = v[None, :].copy()
     tot = np.zeros(n)
-    tb = np.empty(n)
-    _exp_tile(lp, np.zeros(n), n, tot, tb, tb.view(np.int64))
+    _exp_tile(lp, np.zeros(n), n, tot)
     ref = np.exp(np.maximum(v, -700.0))
-    assert np.max(np.abs(lp[0] - ref) / ref) < 1e-15
+    assert np.max(np.abs(lp[0] - ref) / ref) < 3e-16  # bayesgmm._exp: about 1 ulp (tests/test_exp.py)
     np.testing.assert_array_equal(tot, lp[0])
 
 

@@ -17,6 +17,8 @@ import math
 import numba
 import numpy as np
 
+from bayesgmm._exp import exp_reduced
+
 __all__ = ["diag_statistics"]
 
 
@@ -25,52 +27,18 @@ __all__ = ["diag_statistics"]
 _TILE = 128
 
 
-_LOG2E = 1.4426950408889634
-_LN2_HI = 0.693147180369123816490  # Cody-Waite split of log(2): kf * _LN2_HI is exact
-_LN2_LO = 1.90821492927058770002e-10
-_SHIFTER = 6755399441055744.0  # 1.5 * 2**52: the low bits of SHIFTER + kf hold the integer kf
-_SHIFTER_BITS = 0x4338000000000000
-_INV_FACT = tuple(1.0 / math.factorial(i) for i in range(14))
-
-
 @numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"nsz", "contract"})
-def _exp_tile(lp, mx, nt, tot, tb, ib):  # pragma: no cover - compiled
+def _exp_tile(lp, mx, nt, tot):  # pragma: no cover - compiled
     """``lp[j, i] <- exp(max(lp[j, i], mx[i] - 700) - mx[i])``, ``tot[i] += lp[j, i]``.
 
-    A branch-free exp the compiler vectorises (libm's is scalar): ``v = kf
-    log 2 + r`` with ``|r| <= log(2) / 2``, ``e^r`` by its Taylor series to
-    degree 13 (truncation below 1e-17), ``2**kf`` from its exponent bits
-    (``v`` in ``[-700, 0]``: ``kf >= -1010``, no subnormals); a few ulps from
-    libm's. No reassociation: the Cody-Waite reduction relies on the order.
-    ``tb``/``ib``: one scratch tile seen as float64 and as int64.
+    The package's vectorising exponential (:func:`bayesgmm._exp.exp_reduced`, within 1
+    ulp of libm's); its argument is in ``[-700, 0]``, so no result is subnormal. No
+    reassociation here: the exponential's range reduction relies on the order.
     """
-    c = _INV_FACT
     for j in range(lp.shape[0]):
         row = lp[j]
         for i in range(nt):
-            v = max(row[i], mx[i] - 700.0) - mx[i]
-            kf = math.floor(v * _LOG2E + 0.5)
-            r = (v - kf * _LN2_HI) - kf * _LN2_LO
-            p = c[13]
-            p = p * r + c[12]
-            p = p * r + c[11]
-            p = p * r + c[10]
-            p = p * r + c[9]
-            p = p * r + c[8]
-            p = p * r + c[7]
-            p = p * r + c[6]
-            p = p * r + c[5]
-            p = p * r + c[4]
-            p = p * r + c[3]
-            p = p * r + c[2]
-            p = p * r + 1.0
-            p = p * r + 1.0
-            row[i] = p
-            tb[i] = kf + _SHIFTER
-        for i in range(nt):
-            ib[i] = (ib[i] - _SHIFTER_BITS + 1023) << 52
-        for i in range(nt):
-            e = row[i] * tb[i]
+            e = exp_reduced(max(row[i], mx[i] - 700.0) - mx[i])
             row[i] = e
             tot[i] += e
 
@@ -85,8 +53,6 @@ def _diag_statistics(X, shift, means, prec_chol, const, w, log_norm, srz):  # pr
     lp = np.empty((k, T))
     mx = np.empty(T)
     tot = np.empty(T)
-    tb = np.empty(T)
-    ib = tb.view(np.int64)
     loglik = 0.0
     for s0 in range(0, n, T):
         nt = min(T, n - s0)
@@ -117,7 +83,7 @@ def _diag_statistics(X, shift, means, prec_chol, const, w, log_norm, srz):  # pr
             tot[i] = 0.0
         # as _kernels._normalise_columns: clip at max - 700 (exp's slow
         # subnormal path); responsibilities below ~1e-304 are zero anyway
-        _exp_tile(lp, mx, nt, tot, tb, ib)
+        _exp_tile(lp, mx, nt, tot)
         for i in range(nt):
             ln = mx[i] + math.log(tot[i])
             log_norm[s0 + i] = ln
