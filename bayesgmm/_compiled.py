@@ -443,23 +443,63 @@ def _loglik_block(XT, start, nb, K, D, mu, A, c, diagonal, Y, LP, W, R, S, M, nk
         ck = c[K]
         for b in range(nb):
             lpk[b] = ck
-    # responsibilities: max over components, exp, normalise
+    # responsibilities: max over components, exp, normalise; two components per pass
+    # (one load and store of mx or sm per two: 1.03-1.10x faster than one per pass
+    # at D = 2, 2 Dec 2026, benchmarks/README.md)
     mx = W[0]
     sm = W[1]
-    for b in range(nb):
-        mx[b] = LP[0, b]
-    for k in range(1, nk):
-        lpk = LP[k]
+    l0 = LP[0]
+    if nk == 1:
         for b in range(nb):
-            mx[b] = max(mx[b], lpk[b])
-    for b in range(nb):
-        sm[b] = 0.0
-    for k in range(nk):
-        lpk = LP[k]
+            mx[b] = l0[b]
+    else:
+        l1 = LP[1]
         for b in range(nb):
-            e = exp_nonpositive(lpk[b] - mx[b])
-            lpk[b] = e
-            sm[b] += e
+            mx[b] = max(l0[b], l1[b])
+    k = 2
+    while k + 1 < nk:
+        l0 = LP[k]
+        l1 = LP[k + 1]
+        for b in range(nb):
+            mx[b] = max(mx[b], max(l0[b], l1[b]))
+        k += 2
+    if k < nk:
+        l0 = LP[k]
+        for b in range(nb):
+            mx[b] = max(mx[b], l0[b])
+    l0 = LP[0]
+    if nk == 1:
+        for b in range(nb):
+            e0 = exp_nonpositive(l0[b] - mx[b])
+            l0[b] = e0
+            sm[b] = e0
+    else:
+        l1 = LP[1]
+        for b in range(nb):
+            m = mx[b]
+            e0 = exp_nonpositive(l0[b] - m)
+            e1 = exp_nonpositive(l1[b] - m)
+            l0[b] = e0
+            l1[b] = e1
+            sm[b] = e0 + e1
+    k = 2
+    while k + 1 < nk:
+        l0 = LP[k]
+        l1 = LP[k + 1]
+        for b in range(nb):
+            m = mx[b]
+            e0 = exp_nonpositive(l0[b] - m)
+            e1 = exp_nonpositive(l1[b] - m)
+            l0[b] = e0
+            l1[b] = e1
+            sm[b] += e0 + e1
+        k += 2
+    if k < nk:
+        l0 = LP[k]
+        for b in range(nb):
+            e0 = exp_nonpositive(l0[b] - mx[b])
+            l0[b] = e0
+            sm[b] += e0
     # log-likelihood: sum of mx + log(sm), the logs summed as the log of products of
     # sm (each in [1, nk]: the largest term is exp(0)) over runs short enough not to overflow
     total = 0.0
