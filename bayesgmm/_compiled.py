@@ -161,15 +161,16 @@ def _diag_rows(left):
 
 
 @_njit
-def _rows_diag(XT, start, e0, nb, k, i, n, mu, A, lpk):
+def _rows_diag(XT, start, e0, nb, k, i, n, mu, A, ck, first, lpk):
     """Diagonal covariance, ``n`` (1, 2 or 4) rows from ``i``: ``lp -= |y|^2 / 2`` with
-    ``y_j = a_jj (x_j - mu_j)``; ``y`` is not stored."""
+    ``y_j = a_jj (x_j - mu_j)``, or ``lp = ck - |y|^2 / 2`` if ``first`` (no pass to fill
+    ``lp`` with ``ck``); ``y`` is not stored."""
     x0 = XT[i, start:e0]
     a0, m0 = A[k, i, i], mu[k, i]
     if n == 1:
         for b in range(nb):
             y0 = a0 * (x0[b] - m0)
-            lpk[b] -= 0.5 * (y0 * y0)
+            lpk[b] = (ck if first else lpk[b]) - 0.5 * (y0 * y0)
         return
     x1 = XT[i + 1, start:e0]
     a1, m1 = A[k, i + 1, i + 1], mu[k, i + 1]
@@ -177,7 +178,7 @@ def _rows_diag(XT, start, e0, nb, k, i, n, mu, A, lpk):
         for b in range(nb):
             y0 = a0 * (x0[b] - m0)
             y1 = a1 * (x1[b] - m1)
-            lpk[b] -= 0.5 * (y0 * y0 + y1 * y1)
+            lpk[b] = (ck if first else lpk[b]) - 0.5 * (y0 * y0 + y1 * y1)
         return
     x2 = XT[i + 2, start:e0]
     a2, m2 = A[k, i + 2, i + 2], mu[k, i + 2]
@@ -188,7 +189,7 @@ def _rows_diag(XT, start, e0, nb, k, i, n, mu, A, lpk):
         y1 = a1 * (x1[b] - m1)
         y2 = a2 * (x2[b] - m2)
         y3 = a3 * (x3[b] - m3)
-        lpk[b] -= 0.5 * ((y0 * y0 + y1 * y1) + (y2 * y2 + y3 * y3))
+        lpk[b] = (ck if first else lpk[b]) - 0.5 * ((y0 * y0 + y1 * y1) + (y2 * y2 + y3 * y3))
 
 
 @_njit
@@ -419,22 +420,20 @@ def _loglik_block(XT, start, nb, K, D, mu, A, c, diagonal, Y, LP, W, R, S, M, nk
     log V``), is row ``K`` of ``LP``; only its responsibility sum ``R[K]`` is kept.
     Every loop runs over the block's observations and vectorises; each pass over the
     block does as much as it can (several rows of ``y``, several statistics). At
-    ``D = 2`` the arithmetic, not the passes' loads and stores, sets the time on a
-    Zen 4 (one fully fused loop for ``K = 3``, tried, was no faster), and about a third
-    of it is the exponentials (``benchmarks/README.md``). Folding the fill of ``lp``
-    and the maximum into the diagonal rows' pass (tried, 2 Dec 2026) was 0.81-0.87x as
-    fast compiled afresh, 1.07-1.12x loaded from numba's cache: not adopted."""
+    ``D = 2`` one fully fused loop for ``K = 3`` (tried) was no faster on a Zen 4, and
+    about a third of the time is the exponentials (``benchmarks/README.md``). Folding
+    both the fill of ``lp`` and the maximum into the diagonal rows' pass (tried, 2 Dec
+    2026) was 0.81-0.87x as fast compiled afresh; folding the fill alone (the first
+    rows' pass sets ``lp``) and taking two components per maximum and exponential
+    pass were 1.03-1.10x faster (both compiled afresh, same process)."""
     e0 = start + nb
     for k in range(K):
         lpk = LP[k]
         if diagonal:  # y = A (x - mu) is recomputed in the statistics, not stored
-            ck = c[k]
-            for b in range(nb):
-                lpk[b] = ck
             i = 0
             while i < D:
                 n = _diag_rows(D - i)
-                _rows_diag(XT, start, e0, nb, k, i, n, mu, A, lpk)
+                _rows_diag(XT, start, e0, nb, k, i, n, mu, A, c[k], i == 0, lpk)
                 i += n
         else:
             _rows_full(XT, start, e0, nb, k, D, mu, A, c[k], Y, lpk)
