@@ -16,7 +16,8 @@ scale): with ``A_k = L_k^{-1}`` and ``y_nk = A_k (x_n - mu_k)``, blocked over
 observations (:func:`_block_rows` rows at a time, transposed so the inner loops run
 over observations and vectorise; each pass over a block does as much as it can:
 all rows of ``y`` at ``D <= 3``, four rows or statistics at a time otherwise; with
-a diagonal covariance ``y`` is recomputed for the statistics instead of stored)::
+a diagonal covariance, and with a full one at ``D <= 3``, ``y`` is recomputed for the
+statistics instead of stored)::
 
     log p(x_n | k) = log w_k - sum log diag(L_k) - D/2 log(2 pi) - |y_nk|^2 / 2
     r_nk = softmax_k(...),  R_k = sum_n r_nk,  S_k = sum_n r_nk y_nk,
@@ -70,8 +71,8 @@ __all__ = ["BLOCK", "CompiledDensity", "compile_density"]
 #: Observations per block of the likelihood: :func:`_block_rows`. With a full covariance
 #: and ``D > 3`` (many passes over ``Y``, which must stay in cache) :data:`BLOCK`; otherwise
 #: (one or two passes per component) the largest power of two up to :data:`BLOCK_MAX`
-#: whose temporaries (``8 (K (D + 1) + K + 2)`` bytes per observation, ``8 (K + 3)``
-#: when diagonal) take at most :data:`BLOCK_BYTES`, at least :data:`BLOCK`: a pass's
+#: whose temporaries (the log densities, maximum and sum, ``8 (K + 3)`` bytes per
+#: observation) take at most :data:`BLOCK_BYTES`, at least :data:`BLOCK`: a pass's
 #: fixed cost (its array views) is then spread over more observations. Measured on a
 #: 2-core Xeon (``benchmarks/sampling.py --sections grad``): 256 rows were best for
 #: full ``D = 10``; 1024-4096 rows took 25-40 % less time than 256 when diagonal.
@@ -108,7 +109,7 @@ def _block_rows(K, D, diagonal):
     """Observations per block of the likelihood (see :data:`BLOCK`)."""
     if not diagonal and D > 3:
         return BLOCK
-    per_row = 8 * (K + 3 + (0 if diagonal else K * (D + 1)))
+    per_row = 8 * (K + 3)  # the log densities, maximum and sum (``y`` is not stored)
     blk = BLOCK
     while 2 * blk <= BLOCK_MAX and 2 * blk * per_row <= BLOCK_BYTES:
         blk *= 2
@@ -262,20 +263,19 @@ def _stats_diag(XT, start, e0, nb, k, i, n, mu, A, lpk, sm, R, S, M):
 
 @_njit
 def _rows_full(XT, start, e0, nb, k, D, mu, A, ck, Y, lpk):
-    """Full covariance: the rows of ``y = A_k (x - mu_k)`` into ``Y[k]`` (``A_k`` lower
-    triangular) and ``lp = c_k - |y|^2 / 2``. ``D <= 3``: one pass per block (all rows
-    at once); larger ``D``: centred rows, transformed in place from the last row up
-    with four lower terms per pass, then the squares."""
-    Y0 = Y[k, 0]
+    """Full covariance: ``lp = c_k - |y|^2 / 2`` with ``y = A_k (x - mu_k)`` (``A_k``
+    lower triangular). ``D <= 3``: one pass per block (all rows at once), ``y`` not
+    stored (:func:`_stats_full_small` recomputes it: 1.03-1.18x faster than storing
+    and loading it, 2 Dec 2026); larger ``D``: the rows of ``y`` into ``Y[k]``, centred,
+    transformed in place from the last row up with four lower terms per pass, then the
+    squares."""
     x0 = XT[0, start:e0]
     a00, m0 = A[k, 0, 0], mu[k, 0]
     if D == 1:
         for b in range(nb):
             y0 = a00 * (x0[b] - m0)
-            Y0[b] = y0
             lpk[b] = ck - 0.5 * (y0 * y0)
         return
-    Y1 = Y[k, 1]
     x1 = XT[1, start:e0]
     a10, a11, m1 = A[k, 1, 0], A[k, 1, 1], mu[k, 1]
     if D == 2:
@@ -283,12 +283,9 @@ def _rows_full(XT, start, e0, nb, k, D, mu, A, ck, Y, lpk):
             c0 = x0[b] - m0
             y0 = a00 * c0
             y1 = a11 * (x1[b] - m1) + a10 * c0
-            Y0[b] = y0
-            Y1[b] = y1
             lpk[b] = ck - 0.5 * (y0 * y0 + y1 * y1)
         return
     if D == 3:
-        Y2 = Y[k, 2]
         x2 = XT[2, start:e0]
         a20, a21, a22, m2 = A[k, 2, 0], A[k, 2, 1], A[k, 2, 2], mu[k, 2]
         for b in range(nb):
@@ -297,9 +294,6 @@ def _rows_full(XT, start, e0, nb, k, D, mu, A, ck, Y, lpk):
             y0 = a00 * c0
             y1 = a11 * c1 + a10 * c0
             y2 = a22 * (x2[b] - m2) + (a20 * c0 + a21 * c1)
-            Y0[b] = y0
-            Y1[b] = y1
-            Y2[b] = y2
             lpk[b] = ck - 0.5 * ((y0 * y0 + y1 * y1) + y2 * y2)
         return
     for i in range(D):
@@ -335,23 +329,85 @@ def _rows_full(XT, start, e0, nb, k, D, mu, A, ck, Y, lpk):
 
 
 @_njit
-def _stats_full(nb, k, D, Y, lpk, sm, R, S, M):
-    """Full covariance: ``R_k += sum r``, ``S_k += sum r y``, ``M_k += sum r y y^T``
-    (lower triangle) with ``r = lp * sm``: rows 0 and 1 in one pass, then per row a
-    pass with ``S_i`` and ``M_i0..M_i2`` and passes of four further columns."""
-    Y0 = Y[k, 0]
+def _stats_full_small(XT, start, e0, nb, k, D, mu, A, lpk, sm, R, S, M):
+    """Full covariance, ``D <= 3``: ``R_k, S_k, M_k`` as :func:`_stats_full`, with ``y``
+    recomputed from ``x`` (cheaper than storing and loading it at this size)."""
+    x0 = XT[0, start:e0]
+    a00, m0 = A[k, 0, 0], mu[k, 0]
     rs = s0 = q00 = 0.0
     if D == 1:
         for b in range(nb):
             r = lpk[b] * sm[b]
+            y0 = a00 * (x0[b] - m0)
             rs += r
-            t0 = r * Y0[b]
+            t0 = r * y0
             s0 += t0
-            q00 += t0 * Y0[b]
+            q00 += t0 * y0
         R[k] += rs
         S[k, 0] += s0
         M[k, 0, 0] += q00
         return
+    x1 = XT[1, start:e0]
+    a10, a11, m1 = A[k, 1, 0], A[k, 1, 1], mu[k, 1]
+    s1 = q10 = q11 = 0.0
+    if D == 2:
+        for b in range(nb):
+            r = lpk[b] * sm[b]
+            c0 = x0[b] - m0
+            y0 = a00 * c0
+            y1 = a11 * (x1[b] - m1) + a10 * c0
+            rs += r
+            t0 = r * y0
+            t1 = r * y1
+            s0 += t0
+            s1 += t1
+            q00 += t0 * y0
+            q10 += t1 * y0
+            q11 += t1 * y1
+    else:
+        x2 = XT[2, start:e0]
+        a20, a21, a22, m2 = A[k, 2, 0], A[k, 2, 1], A[k, 2, 2], mu[k, 2]
+        s2 = q20 = q21 = q22 = 0.0
+        for b in range(nb):
+            r = lpk[b] * sm[b]
+            c0 = x0[b] - m0
+            c1 = x1[b] - m1
+            y0 = a00 * c0
+            y1 = a11 * c1 + a10 * c0
+            y2 = a22 * (x2[b] - m2) + (a20 * c0 + a21 * c1)
+            rs += r
+            t0 = r * y0
+            t1 = r * y1
+            t2 = r * y2
+            s0 += t0
+            s1 += t1
+            s2 += t2
+            q00 += t0 * y0
+            q10 += t1 * y0
+            q11 += t1 * y1
+            q20 += t2 * y0
+            q21 += t2 * y1
+            q22 += t2 * y2
+        S[k, 2] += s2
+        M[k, 2, 0] += q20
+        M[k, 2, 1] += q21
+        M[k, 2, 2] += q22
+    R[k] += rs
+    S[k, 0] += s0
+    S[k, 1] += s1
+    M[k, 0, 0] += q00
+    M[k, 1, 0] += q10
+    M[k, 1, 1] += q11
+
+
+@_njit
+def _stats_full(nb, k, D, Y, lpk, sm, R, S, M):
+    """Full covariance, ``D > 3`` (``y`` stored in ``Y[k]``): ``R_k += sum r``, ``S_k +=
+    sum r y``, ``M_k += sum r y y^T`` (lower triangle) with ``r = lp * sm``: rows 0 and 1
+    in one pass, then per row a pass with ``S_i`` and ``M_i0..M_i2`` and passes of four
+    further columns."""
+    Y0 = Y[k, 0]
+    rs = s0 = q00 = 0.0
     Y1 = Y[k, 1]
     s1 = q10 = q11 = 0.0
     for b in range(nb):
@@ -530,7 +586,10 @@ def _loglik_block(XT, start, nb, K, D, mu, A, c, diagonal, Y, LP, W, R, S, M, nk
                 _stats_diag(XT, start, e0, nb, k, i, n, mu, A, lpk, sm, R, S, M)
                 i += n
         else:
-            _stats_full(nb, k, D, Y, lpk, sm, R, S, M)
+            if D <= 3:
+                _stats_full_small(XT, start, e0, nb, k, D, mu, A, lpk, sm, R, S, M)
+            else:
+                _stats_full(nb, k, D, Y, lpk, sm, R, S, M)
     return total
 
 
@@ -574,7 +633,7 @@ def _logp_grad(buf, x, grad):
     S = np.zeros((K, D))
     M = np.zeros((K, D, D))
     blk = min(N, _block_rows(K, D, diagonal))
-    Y = np.empty((K, 1 if diagonal else D + 1, blk))
+    Y = np.empty((K, 1 if diagonal or D <= 3 else D + 1, blk))  # y, stored only for full D > 3
     LP = np.empty((kw, blk))
     W = np.empty((2, blk))
     ll = 0.0

@@ -248,7 +248,7 @@ def test_block_rows():
     assert _compiled._block_rows(3, 2, True) == _compiled.BLOCK_MAX
     for K, D, diagonal in [(3, 2, False), (10, 3, False), (50, 2, True), (200, 50, True), (3, 1, False)]:
         blk = _compiled._block_rows(K, D, diagonal)
-        per_row = 8 * (K + 3 + (0 if diagonal else K * (D + 1)))
+        per_row = 8 * (K + 3)  # y is stored only for full D > 3 (BLOCK rows)
         assert _compiled.BLOCK <= blk <= _compiled.BLOCK_MAX and blk & (blk - 1) == 0
         assert blk == _compiled.BLOCK or blk * per_row <= _compiled.BLOCK_BYTES
         assert blk == _compiled.BLOCK_MAX or 2 * blk * per_row > _compiled.BLOCK_BYTES
