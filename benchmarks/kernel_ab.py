@@ -11,9 +11,15 @@ and for the time users see after the first run (code loaded from the cache) comp
 ``NUMBA_CACHE_DIR`` in each version's checkout::
 
     python benchmarks/kernel_ab.py --rev b20ba86 [--n 10000]
+    python benchmarks/kernel_ab.py --rev 01a1e4e --em-diag   # the diagonal EM kernel instead
 
 The old module imports the current ``bayesgmm.covariance._compiled``; use a revision
 whose buffer layout and covariance blocks are those of this checkout.
+
+``--em-diag`` compares ``bayesgmm/covariance/_fused.py`` (the diagonal EM kernel,
+:func:`~bayesgmm.covariance._fused.diag_statistics`: one E-step and its statistics) the
+same way, on standard normal data with random means and precisions, for a few
+``(N, D, K)``.
 """
 
 from __future__ import annotations
@@ -46,11 +52,45 @@ def _module(src, name):
     return mod
 
 
+def em_diag(rev):
+    """A/B of the diagonal EM kernel (``covariance/_fused.py``) at ``rev`` and in this checkout."""
+    src = subprocess.run(["git", "show", f"{rev}:bayesgmm/covariance/_fused.py"], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout
+    old = _module(src, f"fused_{rev}")
+    new = _module((ROOT / "bayesgmm" / "covariance" / "_fused.py").read_text(), "fused_checkout")
+    print(f"diagonal EM kernel (diag_statistics); old = {rev}, new = this checkout")
+    print("N | D | K | old ms | new ms | old / new | |dloglik| rel | |dstats| rel")
+    rng = np.random.default_rng(0)
+    for n, d, k in [(100_000, 2, 3), (100_000, 10, 10), (20_000, 5, 30), (1_000_000, 10, 3)]:
+        X = rng.normal(size=(n, d))
+        means = rng.normal(size=(k, d))
+        pc = rng.uniform(0.5, 2.0, size=(k, d))
+        const = np.log(np.full(k, 1.0 / k)) - 0.5 * d * np.log(2 * np.pi) + np.log(pc).sum(1)
+        ro = old.diag_statistics(X, None, means, pc, const)
+        rn = new.diag_statistics(X, None, means, pc, const)
+        to, tn = [], []
+        for _ in range(max(5, int(3e6 / n))):
+            t = time.thread_time()
+            old.diag_statistics(X, None, means, pc, const)
+            to.append(time.thread_time() - t)
+            t = time.thread_time()
+            new.diag_statistics(X, None, means, pc, const)
+            tn.append(time.thread_time() - t)
+        a, b = min(to), min(tn)
+        print(f"{n} | {d} | {k} | {a * 1e3:.2f} | {b * 1e3:.2f} | {a / b:.2f} | "
+              f"{abs(ro[2] - rn[2]) / abs(ro[2]):.1e} | {np.abs(ro[0] - rn[0]).max() / np.abs(ro[0]).max():.1e}",
+              flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rev", required=True, help="the earlier commit")
     ap.add_argument("--n", type=int, nargs="*", default=[1000, 10000, 100000])
+    ap.add_argument("--em-diag", action="store_true", help="compare the diagonal EM kernel instead")
     args = ap.parse_args()
+    if args.em_diag:
+        em_diag(args.rev)
+        return
     src = subprocess.run(["git", "show", f"{args.rev}:bayesgmm/_compiled.py"], cwd=ROOT, check=True,
                          capture_output=True, text=True).stdout
     old = _module(src, f"compiled_{args.rev}")

@@ -24,8 +24,9 @@ LAYERS = {
     "_data": 0,
     "_validation": 0,  # import-compatibility shim of _data
     "_estimator": 0,
-    # 1: numpy kernels
+    # 1: numpy kernels, and the numba kernels' exponential
     "_kernels": 1,
+    "_exp": 1,
     # 2: covariance parameterisations (the registry)
     "covariance": 2,
     # 3: EM, bundled/synthetic data, the DataTree layout and storage
