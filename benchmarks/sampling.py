@@ -57,6 +57,14 @@ Usage::
     python benchmarks/sampling.py --quick                 # N <= 1e4 in the grid, small problem only
     python benchmarks/sampling.py --sections grad --cells 1e4:10:3:full,1e5:10:3:full  # some cells
     python benchmarks/sampling.py --compare-plain [--quick] [--skip-plain]
+    python benchmarks/sampling.py --sections chains,converge --separation 2   # overlapping components
+    python benchmarks/sampling.py --compare-plain --plain-big-sample --separation 2
+
+``--separation`` sets how far apart the components' centres are (:func:`make_data`:
+component ``k`` on axis ``k % D`` at ``separation * (1 + k // D)``, sds about 1): 8,
+the default, gives separated components; 2 overlapping ones (at N=1000, D=2, K=3 about
+a third of the observations have no component with responsibility above 0.9), whose
+posteriors are more correlated and take the sampler more steps.
 
 Machines shared with other work: the header prints the load average; compare
 ratios within one run.
@@ -78,12 +86,18 @@ RHAT_MAX = 1.01
 ESS_MIN = 400
 
 
-def make_data(N, D, K, seed):
+#: distance of the centres from the origin along their axes (``make_data``): 8 (the
+#: default) gives separated components (sds about 1); ``--separation 2`` overlapping ones
+SEPARATED = 8.0
+
+
+def make_data(N, D, K, seed, separation=SEPARATED):
     rng = np.random.default_rng(seed)
-    # well separated centres on a scaled simplex-like layout
+    # centres on a scaled simplex-like layout: component k on axis k % D at
+    # separation * (1 + k // D), sds about 1 (well separated at the default 8)
     means = np.zeros((K, D))
     for k in range(K):
-        means[k, k % D] = 8.0 * (1 + k // D)
+        means[k, k % D] = separation * (1 + k // D)
     means += rng.normal(scale=0.5, size=(K, D))
     L = []
     for _ in range(K):
@@ -349,8 +363,10 @@ def compare_plain(args):
     if args.problems:
         problems = [tuple(int(v) for v in p.split(",")) for p in args.problems.split(";")]
     results = {}
+    print(f"data: make_data(..., separation={args.separation:g})"
+          f"{' (separated)' if args.separation == SEPARATED else ''}", flush=True)
     for N, D, K in problems:
-        X, w, mu, cov = make_data(N, D, K, args.seed)
+        X, w, mu, cov = make_data(N, D, K, args.seed, args.separation)
         truth = (w, mu, cov)
         name = f"N={N}, D={D}, K={K}"
         print(f"\n== {name} ==", flush=True)
@@ -583,7 +599,7 @@ def _wall_and_cpu(X, K, em, seed, density, chains):
     return t, cpu() - c
 
 
-def chains_timing(quick, seed=0):
+def chains_timing(quick, seed=0, separation=SEPARATED):
     import os
 
     # judged by the load before this section starts: its own two chains raise the
@@ -592,7 +608,7 @@ def chains_timing(quick, seed=0):
     out = []
     problems = [(1000, 2, 3)] if quick else [(1000, 2, 3), (10000, 5, 4)]
     for N, D, K in problems:
-        X, *_ = make_data(N, D, K, seed)
+        X, *_ = make_data(N, D, K, seed, separation)
         em, _ = fit_em(X, K, seed)
         for density in ("compiled", "numpy"):
             with warnings.catch_warnings():
@@ -631,8 +647,8 @@ CONVERGE = textwrap.dedent(
     import bayesgmm.inference, nutpie, arviz_stats  # imports are not compile time
     t_import = time.perf_counter() - t0
     c_import = cpu()
-    N, D, K, density, seed, max_draws = {N}, {D}, {K}, {density!r}, {seed}, {max_draws}
-    X, *_ = make_data(N, D, K, seed)
+    N, D, K, density, seed, max_draws, sep = {N}, {D}, {K}, {density!r}, {seed}, {max_draws}, {separation!r}
+    X, *_ = make_data(N, D, K, seed, sep)
     em, t_em = fit_em(X, K, seed)
     draws, setup, sampling, attempts = 500, 0.0, 0.0, 0
     while True:
@@ -644,7 +660,7 @@ CONVERGE = textwrap.dedent(
         draws *= 2
     total = time.perf_counter() - t0
     cpu_total = cpu() - c_import
-    X2, *_ = make_data(N, D, K + 1, seed + 1)
+    X2, *_ = make_data(N, D, K + 1, seed + 1, sep)
     em2, _ = fit_em(X2, K + 1, seed + 1)
     r2 = run_bayesgmm(X2, K + 1, em2, 500, 500, seed + 1, density)
     print(json.dumps(dict(N=N, D=D, K=K, density=density, imports=t_import, em=t_em, setup=setup,
@@ -655,7 +671,7 @@ CONVERGE = textwrap.dedent(
 )
 
 
-def converge_fresh(quick, seed=0, max_draws=4000):
+def converge_fresh(quick, seed=0, max_draws=4000, separation=SEPARATED):
     import os
 
     out = []
@@ -663,7 +679,8 @@ def converge_fresh(quick, seed=0, max_draws=4000):
     problems = [(1000, 2, 3)] if quick else [(1000, 2, 3), (10000, 5, 4)]
     for N, D, K in problems:
         for density in ("compiled", "numpy"):
-            code = CONVERGE.format(bench=bench, N=N, D=D, K=K, density=density, seed=seed, max_draws=max_draws)
+            code = CONVERGE.format(bench=bench, N=N, D=D, K=K, density=density, seed=seed, max_draws=max_draws,
+                                   separation=float(separation))
             res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
             r = json.loads(res.stdout.strip().splitlines()[-1])
             out.append(r)
@@ -771,6 +788,9 @@ def main(argv=None):
     ap.add_argument("--cells", help="(grad) only these cells, as 'N:D:K:cov,...', e.g. '1e5:10:3:full' "
                     "(N from 1e3, 1e4, 1e5; D from 2, 10; K from 3, 10; cov full or diag)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--separation", type=float, default=SEPARATED,
+                    help="(chains, converge, --compare-plain) distance of the components' centres from "
+                         "the origin, sds about 1: 8 separated (default), 2 overlapping")
     ap.add_argument("--json", help="also write the results to this JSON file")
     args = ap.parse_args(argv)
     if args.compare_plain:
@@ -779,7 +799,8 @@ def main(argv=None):
     import platform
 
     print(f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}; {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs; load average {os.getloadavg()}", flush=True)
+          f"{os.cpu_count()} CPUs; load average {os.getloadavg()}; chains and converge on "
+          f"make_data(..., separation={args.separation:g})", flush=True)
     sections = args.sections.split(",")
     results = {}
     if "grad" in sections:
@@ -793,10 +814,10 @@ def main(argv=None):
         results["grad"] = grad_grid(args.quick, cells=cells)
     if "chains" in sections:
         print("\n== 1 vs 2 chains ==", flush=True)
-        results["chains"] = chains_timing(args.quick, args.seed)
+        results["chains"] = chains_timing(args.quick, args.seed, args.separation)
     if "converge" in sections:
         print("\n== time to a converged posterior, fresh process ==", flush=True)
-        results["converge"] = converge_fresh(args.quick, args.seed, max(args.max_draws, 4000))
+        results["converge"] = converge_fresh(args.quick, args.seed, max(args.max_draws, 4000), args.separation)
     if "compile" in sections:
         print("\n== compile time of the compiled density ==", flush=True)
         results["compile"] = compile_cold_warm()
