@@ -10,7 +10,7 @@ and for the time users see after the first run (code loaded from the cache) comp
 ``benchmarks/sampling.py --sections grad --cells ...`` run twice with the same
 ``NUMBA_CACHE_DIR`` in each version's checkout::
 
-    python benchmarks/kernel_ab.py --rev b20ba86 [--n 10000]
+    python benchmarks/kernel_ab.py --rev b20ba86 [--n 10000] [--d 1 3]
     python benchmarks/kernel_ab.py --rev 01a1e4e --em-diag   # the diagonal EM kernel instead
 
 The old module imports the current ``bayesgmm.covariance._compiled``; use a revision
@@ -86,6 +86,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rev", required=True, help="the earlier commit")
     ap.add_argument("--n", type=int, nargs="*", default=[1000, 10000, 100000])
+    ap.add_argument("--d", type=int, nargs="*", default=[2, 10], help="dimensions (default 2 10)")
     ap.add_argument("--em-diag", action="store_true", help="compare the diagonal EM kernel instead")
     args = ap.parse_args()
     if args.em_diag:
@@ -102,7 +103,7 @@ def main():
     gf = matmul_gflops()
     print(f"one-thread matrix product {gf:.1f} GFLOP/s; old = {args.rev}, new = this checkout")
     print("N | D | K | cov | old us | new us | old / new | x limit old | x limit new | |dlogp| rel | |dgrad| rel")
-    for N, D, K, ct, dens, x in grad_cells(args.n):
+    for N, D, K, ct, dens, x in grad_cells(args.n, tuple(args.d)):
         co, cn = old.compile_density(dens), new.compile_density(dens)
         go, gn = np.empty(dens.ndim), np.empty(dens.ndim)
         lo = old._logp_grad(co.buffer, x, go)
