@@ -13,7 +13,8 @@ from bayesgmm._exp import EXP_FLUSH, exp_nonpositive, exp_reduced
 
 #: the flags of the callers' loops: the function's own, the compiled density's
 #: (``bayesgmm._compiled._njit``) and the diagonal EM kernel's (``covariance._fused._exp_tile``)
-CALLER_FLAGS = {"own": {"contract"}, "density": {"contract", "reassoc"}, "em-diag": {"nsz", "contract"}}
+CALLER_FLAGS = {"own": {"contract"}, "density": {"contract", "reassoc"}, "em-diag": {"nsz", "contract"},
+                "no-fma": set()}  # the last: nothing fused, as on a CPU without multiply-adds
 
 EXTENDED = np.finfo(np.longdouble).nmant >= 63  # x87 80-bit long double (x86-64 Linux)
 
@@ -53,8 +54,11 @@ def test_exp_reduced_within_about_one_ulp_on_its_range(caller):
     out = np.empty_like(v)
     _loop(exp_reduced, CALLER_FLAGS[caller])(v, out)
     err = _ulps(out, v)
-    # measured 2 Dec 2026 (Zen 4): at most 1.04 ulp, mean 0.27 (numpy's own: 0.70 and 0.25)
-    assert err.max() <= (1.1 if EXTENDED else 2.0)
+    # measured 2 Dec 2026 (Zen 4; benchmarks/exp_accuracy.py, 4e6 arguments): at most 1.04 ulp
+    # without fused multiply-adds, 1.08 with (each caller's flags), mean 0.27 (numpy's own: 0.70
+    # and 0.25; the density's exponential before that day: 2.11 and 0.47). The bound leaves room
+    # for another CPU's code generation (which operations are fused).
+    assert err.max() <= (1.5 if EXTENDED else 2.0)
     assert err.mean() <= 0.35 if EXTENDED else True
     assert out[-1] == 1.0
     nan = np.array([np.nan])
@@ -68,7 +72,7 @@ def test_exp_nonpositive_flushes_below_minus_600_and_keeps_nan(caller):
     v = _arguments(EXP_FLUSH)
     out = np.empty_like(v)
     run(v, out)
-    assert _ulps(out, v).max() <= (1.1 if EXTENDED else 2.0)
+    assert _ulps(out, v).max() <= (1.5 if EXTENDED else 2.0)
     assert (out >= np.finfo(np.float64).tiny).all()  # no subnormal result above the flush
     w = np.array([EXP_FLUSH - 1e-9, -700.0, -708.5, -1e300, -np.inf, np.nan])
     o = np.empty_like(w)
