@@ -265,7 +265,7 @@ def _stats_diag(XT, start, e0, nb, k, i, n, mu, A, lpk, sm, R, S, M):
 def _rows_full(XT, start, e0, nb, k, D, mu, A, ck, Y, lpk):
     """Full covariance: ``lp = c_k - |y|^2 / 2`` with ``y = A_k (x - mu_k)`` (``A_k``
     lower triangular). ``D <= 3``: one pass per block (all rows at once), ``y`` not
-    stored (:func:`_stats_full_small` recomputes it: 1.03-1.18x faster than storing
+    stored (:func:`_stats_full_small` recomputes it: 1.02-1.20x faster than storing
     and loading it, 2 Dec 2026); larger ``D``: the rows of ``y`` into ``Y[k]``, centred,
     transformed in place from the last row up with four lower terms per pass, then the
     squares."""
@@ -481,7 +481,8 @@ def _loglik_block(XT, start, nb, K, D, mu, A, c, diagonal, Y, LP, W, R, S, M, nk
     both the fill of ``lp`` and the maximum into the diagonal rows' pass (tried, 2 Dec
     2026) was 0.81-0.87x as fast compiled afresh; folding the fill alone (the first
     rows' pass sets ``lp``) and taking two components per maximum and exponential
-    pass were 1.03-1.10x faster (both compiled afresh, same process)."""
+    pass were each a few per cent faster at ``D = 2`` (scratch A/Bs, both compiled
+    afresh; with the other changes of that day 1.1-1.3x, ``benchmarks/README.md``)."""
     e0 = start + nb
     for k in range(K):
         lpk = LP[k]
@@ -499,8 +500,7 @@ def _loglik_block(XT, start, nb, K, D, mu, A, c, diagonal, Y, LP, W, R, S, M, nk
         for b in range(nb):
             lpk[b] = ck
     # responsibilities: max over components, exp, normalise; two components per pass
-    # (one load and store of mx or sm per two: 1.03-1.10x faster than one per pass
-    # at D = 2, 2 Dec 2026, benchmarks/README.md)
+    # (one load and store of mx or sm per two; see the docstring)
     mx = W[0]
     sm = W[1]
     l0 = LP[0]
