@@ -15,7 +15,10 @@ ulp (1.08 with multiply-adds fused), mean 0.27; numpy's own: 0.70 and 0.25
 
 Callers: the compiled posterior density (:mod:`bayesgmm._compiled`, the sampler's
 responsibilities) and the diagonal EM kernel (:mod:`bayesgmm.covariance._fused`). Layer
-1: imports numba and llvmlite only.
+1: imports numba and llvmlite only. The callers' cached machine code contains this
+code, and numba's cache only notices changes to a function's own file: after editing
+this one, clear the cache (``__pycache__/*.nbi``, ``*.nbc`` beside the callers, or
+``NUMBA_CACHE_DIR``).
 
 The reduction relies on the order of its operations (``(t log2 e + 1.5 2^52) - 1.5 2^52``
 rounds to an integer): callers may compile with ``fastmath`` ``contract``, ``nsz`` or
