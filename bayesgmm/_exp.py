@@ -1,4 +1,4 @@
-"""The exponential of the compiled kernels: vectorisable, within 1 ulp of libm's.
+"""The exponential of the compiled kernels: vectorisable, within about 1 ulp.
 
 numba compiles ``math.exp`` in a loop to a call of libm's scalar ``exp`` per element,
 which costs more than the rest of a likelihood evaluation and keeps the loop from
@@ -33,11 +33,11 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-__all__ = ["EXP_FLUSH", "as_float", "as_int", "exp_nonpositive", "exp_reduced"]
+__all__ = ["EXP_FLUSH", "exp_nonpositive", "exp_reduced"]
 
 
 @intrinsic
-def as_float(typingctx, bits):
+def _as_float(typingctx, bits):
     """The float64 whose bits are the int64 ``bits`` (a bitcast, no conversion: loops with it vectorise)."""
     if bits != types.int64:
         return None
@@ -49,7 +49,7 @@ def as_float(typingctx, bits):
 
 
 @intrinsic
-def as_int(typingctx, value):
+def _as_int(typingctx, value):
     """The int64 whose bits are the float64 ``value`` (a bitcast)."""
     if value != types.float64:
         return None
@@ -88,7 +88,7 @@ def exp_reduced(t):  # pragma: no cover - compiled
     q = ((_Q0 + _Q1 * r) + (_Q2 + _Q3 * r) * r2) + ((_Q4 + _Q5 * r) + (_Q6 + _Q7 * r) * r2) * r4
     q = q + (_Q8 + _Q9 * r) * (r4 * r4)
     p = 1.0 + (r + q * r2)
-    return p * as_float((as_int(kf) - _ROUND_BITS + 1023) << 52)
+    return p * _as_float((_as_int(kf) - _ROUND_BITS + 1023) << 52)
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"}, inline="always")

@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _module(src, name):
-    """``src`` (a ``_compiled.py``) as a module of its own, compiled afresh in this process
+    """``src`` (a module's source) as a module of its own, compiled afresh in this process
     (a new folder, so numba's cache has nothing for it)."""
     d = Path(tempfile.mkdtemp(prefix="kernel_ab_"))
     path = d / f"{name}.py"
@@ -52,12 +52,33 @@ def _module(src, name):
     return mod
 
 
+def _versions(rev, relpath, name):
+    """The module at ``relpath`` as it was at ``rev`` and as it is in this checkout, both
+    compiled afresh (:func:`_module`): the same machine code ran 53 us loaded from numba's
+    cache and 68-90 us compiled in the process (N=1e4, D=2, K=3, diag; placement in
+    memory, 2 Dec 2026), so the two versions must come the same way."""
+    src = subprocess.run(["git", "show", f"{rev}:{relpath}"], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout
+    return _module(src, f"{name}_{rev}"), _module((ROOT / relpath).read_text(), f"{name}_checkout")
+
+
+def _alternate(run_old, run_new, repeats):
+    """Minimum thread CPU time of each of two calls, timed alternately ``repeats`` times
+    (load on the machine affects both alike)."""
+    to, tn = [], []
+    for _ in range(repeats):
+        t = time.thread_time()
+        run_old()
+        to.append(time.thread_time() - t)
+        t = time.thread_time()
+        run_new()
+        tn.append(time.thread_time() - t)
+    return min(to), min(tn)
+
+
 def em_diag(rev):
     """A/B of the diagonal EM kernel (``covariance/_fused.py``) at ``rev`` and in this checkout."""
-    src = subprocess.run(["git", "show", f"{rev}:bayesgmm/covariance/_fused.py"], cwd=ROOT, check=True,
-                         capture_output=True, text=True).stdout
-    old = _module(src, f"fused_{rev}")
-    new = _module((ROOT / "bayesgmm" / "covariance" / "_fused.py").read_text(), "fused_checkout")
+    old, new = _versions(rev, "bayesgmm/covariance/_fused.py", "fused")
     print(f"diagonal EM kernel (diag_statistics); old = {rev}, new = this checkout")
     print("N | D | K | old ms | new ms | old / new | |dloglik| rel | |dstats| rel")
     rng = np.random.default_rng(0)
@@ -68,15 +89,8 @@ def em_diag(rev):
         const = np.log(np.full(k, 1.0 / k)) - 0.5 * d * np.log(2 * np.pi) + np.log(pc).sum(1)
         ro = old.diag_statistics(X, None, means, pc, const)
         rn = new.diag_statistics(X, None, means, pc, const)
-        to, tn = [], []
-        for _ in range(max(5, int(3e6 / n))):
-            t = time.thread_time()
-            old.diag_statistics(X, None, means, pc, const)
-            to.append(time.thread_time() - t)
-            t = time.thread_time()
-            new.diag_statistics(X, None, means, pc, const)
-            tn.append(time.thread_time() - t)
-        a, b = min(to), min(tn)
+        a, b = _alternate(lambda: old.diag_statistics(X, None, means, pc, const),
+                          lambda: new.diag_statistics(X, None, means, pc, const), max(5, int(3e6 / n)))
         print(f"{n} | {d} | {k} | {a * 1e3:.2f} | {b * 1e3:.2f} | {a / b:.2f} | "
               f"{abs(ro[2] - rn[2]) / abs(ro[2]):.1e} | {np.abs(ro[0] - rn[0]).max() / np.abs(ro[0]).max():.1e}",
               flush=True)
@@ -92,14 +106,7 @@ def main():
     if args.em_diag:
         em_diag(args.rev)
         return
-    src = subprocess.run(["git", "show", f"{args.rev}:bayesgmm/_compiled.py"], cwd=ROOT, check=True,
-                         capture_output=True, text=True).stdout
-    old = _module(src, f"compiled_{args.rev}")
-    # the checkout's kernel compiled afresh too, not loaded from numba's cache: the same
-    # machine code ran 53 us loaded from the cache and 68-90 us compiled in the process
-    # (N=1e4, D=2, K=3, diag; placement in memory, 2 Dec 2026), so the two versions must
-    # come the same way
-    new = _module((ROOT / "bayesgmm" / "_compiled.py").read_text(), "compiled_checkout")
+    old, new = _versions(args.rev, "bayesgmm/_compiled.py", "compiled")
     gf = matmul_gflops()
     print(f"one-thread matrix product {gf:.1f} GFLOP/s; old = {args.rev}, new = this checkout")
     print("N | D | K | cov | old us | new us | old / new | x limit old | x limit new | |dlogp| rel | |dgrad| rel")
@@ -108,15 +115,8 @@ def main():
         go, gn = np.empty(dens.ndim), np.empty(dens.ndim)
         lo = old._logp_grad(co.buffer, x, go)
         ln = new._logp_grad(cn.buffer, x, gn)
-        to, tn = [], []
-        for _ in range(max(5, int(2e6 / N))):
-            t = time.thread_time()
-            old._logp_grad(co.buffer, x, go)
-            to.append(time.thread_time() - t)
-            t = time.thread_time()
-            new._logp_grad(cn.buffer, x, gn)
-            tn.append(time.thread_time() - t)
-        a, b = min(to), min(tn)
+        a, b = _alternate(lambda: old._logp_grad(co.buffer, x, go), lambda: new._logp_grad(cn.buffer, x, gn),
+                          max(5, int(2e6 / N)))
         lim = expansion_flops(N, D, K, ct) / (gf * 1e9)
         print(f"{N} | {D} | {K} | {ct} | {a * 1e6:.1f} | {b * 1e6:.1f} | {a / b:.2f} | {a / lim:.1f} | "
               f"{b / lim:.1f} | {abs(lo - ln) / abs(lo):.1e} | {np.abs(go - gn).max() / np.abs(go).max():.1e}",

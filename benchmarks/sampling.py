@@ -47,8 +47,9 @@ Default run (``python benchmarks/sampling.py``; ~5-10 min on 2 shared cores):
 
 ``--compare-plain`` runs the earlier comparison with the plain PyMC mixture
 model instead (both samplers 2 chains x (500 tune + 500 draws); plain PyMC
-compiled by nutpie's PyMC backend): compile time, sampling time, time per
-leapfrog step, R-hat, ESS, and the wall time to a converged posterior.
+compiled by nutpie's PyMC backend, cold: in an empty PyTensor compile directory
+unless ``--plain-warm-cache``): compile time, sampling time, time per leapfrog step,
+R-hat, ESS, and the wall time to a converged posterior.
 
 Usage::
 

@@ -59,7 +59,8 @@ def test_exp_reduced_within_about_one_ulp_on_its_range(caller):
     # and 0.25; the density's exponential before that day: 2.11 and 0.47). The bound leaves room
     # for another CPU's code generation (which operations are fused).
     assert err.max() <= (1.5 if EXTENDED else 2.0)
-    assert err.mean() <= 0.35 if EXTENDED else True
+    if EXTENDED:  # numpy's float64 exp as the reference would add its own mean error
+        assert err.mean() <= 0.35
     assert out[-1] == 1.0
     nan = np.array([np.nan])
     _loop(exp_reduced, CALLER_FLAGS[caller])(nan, nan)

@@ -31,8 +31,8 @@ _TILE = 128
 def _exp_tile(lp, mx, nt, tot):  # pragma: no cover - compiled
     """``lp[j, i] <- exp(max(lp[j, i], mx[i] - 700) - mx[i])``, ``tot[i] += lp[j, i]``.
 
-    The package's vectorising exponential (:func:`bayesgmm._exp.exp_reduced`, within 1
-    ulp of libm's); its argument is in ``[-700, 0]``, so no result is subnormal. No
+    The package's vectorising exponential (:func:`bayesgmm._exp.exp_reduced`, within about
+    1 ulp); its argument is in ``[-700, 0]``, so no result is subnormal. No
     reassociation here: the exponential's range reduction relies on the order.
     """
     for j in range(lp.shape[0]):
