@@ -400,6 +400,61 @@ def test_fit_predict_equals_fit_then_predict_and_seed_determinism(seed, k, ct):
     np.testing.assert_allclose(a.lower_bounds_, b.lower_bounds_, rtol=1e-14, atol=0)
 
 
+@pytest.mark.parametrize("nudge", [-4, 0, 4])
+def test_starts_tied_to_rounding_keep_the_first(monkeypatch, nudge):
+    """Two starts that reach the same maximum (components in another order) have
+    bounds that differ in their last bits, which can depend on the alignment of
+    the arrays a sum runs over: CI once saw ``fit_predict`` and ``fit`` with the
+    same seed pick different starts (seed 67, diag, K = 3 below). The fit must
+    keep the first start whatever the rounding of the second's bound."""
+    X, _ = _blobs(60, seed=67)
+    first = GaussianMixture(3, covariance_type="diag", random_state=67, max_iter=5, n_init=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first.fit(X)
+    real = bayesgmm.em._estimator.GaussianMixture._run_start
+    seen = []
+
+    def nudged(self, *args, **kwargs):
+        params, bound, *rest = real(self, *args, **kwargs)
+        if seen:  # the second start: its bound moved by a few ulp
+            bound = bound + nudge * np.spacing(bound)
+        seen.append(bound)
+        means.append(params[1])
+        return (params, bound, *rest)
+
+    means = []
+    monkeypatch.setattr(bayesgmm.em._estimator.GaussianMixture, "_run_start", nudged)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gm = GaussianMixture(3, covariance_type="diag", random_state=67, max_iter=5,
+                             n_init=2).fit(X)
+    assert len(seen) == 2 and abs(seen[1] - seen[0]) < 1e-12 * abs(seen[0])
+    # the two starts found the same maximum in another component order
+    order = np.argsort(means[0][:, 0])
+    back = np.argsort(means[1][:, 0])
+    assert not np.array_equal(order, back)
+    np.testing.assert_allclose(means[0][order], means[1][back], rtol=1e-12)
+    np.testing.assert_array_equal(gm.means_, first.means_)
+    assert gm.lower_bound_ == seen[0]
+    # bounds that differ by more than rounding still go to the higher start
+    far = GaussianMixture(3, covariance_type="diag", random_state=67, max_iter=5, n_init=2)
+    seen.clear()
+
+    def lifted(self, *args, **kwargs):
+        params, bound, *rest = real(self, *args, **kwargs)
+        if seen:
+            bound = bound + 1e-9 * abs(bound)
+        seen.append(bound)
+        return (params, bound, *rest)
+
+    monkeypatch.setattr(bayesgmm.em._estimator.GaussianMixture, "_run_start", lifted)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        far.fit(X)
+    assert far.lower_bound_ == seen[1]
+
+
 def test_fit_leaves_blas_threads_as_they_were():
     threadpoolctl = pytest.importorskip("threadpoolctl")
     before = [i["num_threads"] for i in threadpoolctl.threadpool_info()]

@@ -80,6 +80,21 @@ def _higher(singular, bound, other_singular, other_bound):
     return (not singular.size, bound) > (not other_singular.size, other_bound)
 
 
+#: Bounds of two starts that differ by less than this (relative, at least 1 nat
+#: scale) count as tied, and the earlier start is kept: starts that reach the
+#: same maximum (often with the components in another order) have bounds that
+#: differ only in their last bits, and those bits can depend on the memory
+#: alignment of the arrays a sum runs over (numpy's and BLAS's vectorised sums),
+#: so with a strict comparison the same fit could return its components in
+#: another order from one call to the next.
+_TIE = 1e-12
+
+
+def _tie_margin(bound):
+    """The margin within which another start's bound ties with ``bound``."""
+    return _TIE * max(1.0, abs(bound)) if np.isfinite(bound) else 0.0
+
+
 class GaussianMixture(EstimatorMixin):
     """Gaussian mixture fitted by expectation-maximisation.
 
@@ -116,7 +131,9 @@ class GaussianMixture(EstimatorMixin):
     n_init : int or "auto", default="auto"
         Number of initialisations; the one with the highest lower bound is
         kept (a start ending with a near-singular component counts as
-        failed). ``"auto"``: as many as a fixed amount of work allows, at
+        failed; bounds within 1e-12 relative count as tied, and the earlier
+        start is kept, so that rounding never decides between starts that
+        reached the same maximum). ``"auto"``: as many as a fixed amount of work allows, at
         most 20 in a first round -- 20 on data of up to about ten thousand
         rows (a start costs milliseconds there), one at 100,000 rows, 10
         features and 10 components (``n_init_`` says how many ran); the
@@ -853,7 +870,9 @@ class GaussianMixture(EstimatorMixin):
             restarts.append(_restart_record(params, lower_bound, converged, singular))
             # an initialisation with a near-singular component counts as
             # failed: any without one is preferred, whatever its bound
-            if best is None or _higher(singular, lower_bound, best_singular, max_lower_bound):
+            # ties within rounding keep the earlier start (_TIE)
+            if best is None or _higher(singular, lower_bound, best_singular,
+                                       max_lower_bound + _tie_margin(max_lower_bound)):
                 max_lower_bound = lower_bound
                 best = (params, n_iter, history, converged, caught)
                 best_singular = singular
