@@ -455,6 +455,36 @@ def test_starts_tied_to_rounding_keep_the_first(monkeypatch, nudge):
     assert far.lower_bound_ == seen[1]
 
 
+def test_tied_start_that_warned_gives_way_to_a_clean_one(monkeypatch):
+    """Of two starts tied to rounding, one that warned (e.g. re-seeded a component) gives
+    way to a later one that reached the same maximum cleanly: its warning is noise."""
+    X, _ = _blobs(60, seed=67)
+    real = bayesgmm.em._estimator.GaussianMixture._run_start
+    means = []
+
+    bounds = []
+
+    def first_warns(self, *args, **kwargs):
+        params, bound, *rest = real(self, *args, **kwargs)
+        if not means:
+            warnings.warn("component 0 re-seeded", DegenerateComponentWarning)
+        else:  # tied, but a few ulp below the first: only the tie rule prefers it
+            bound = bounds[0] - 4 * abs(np.spacing(bounds[0]))
+        means.append(params[1])
+        bounds.append(bound)
+        return (params, bound, *rest)
+
+    monkeypatch.setattr(bayesgmm.em._estimator.GaussianMixture, "_run_start", first_warns)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        gm = GaussianMixture(3, covariance_type="diag", random_state=67, max_iter=5,
+                             n_init=2).fit(X)
+    assert len(means) == 2 and bounds[1] < bounds[0]
+    np.testing.assert_array_equal(gm.means_, means[1])
+    assert gm.lower_bound_ == bounds[1]
+    assert not [w for w in rec if "re-seeded" in str(w.message)]
+
+
 def test_fit_leaves_blas_threads_as_they_were():
     threadpoolctl = pytest.importorskip("threadpoolctl")
     before = [i["num_threads"] for i in threadpoolctl.threadpool_info()]

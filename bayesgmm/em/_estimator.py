@@ -81,7 +81,8 @@ def _higher(singular, bound, other_singular, other_bound):
 
 
 #: Bounds of two starts that differ by less than this (relative, at least 1 nat
-#: scale) count as tied, and the earlier start is kept: starts that reach the
+#: scale) count as tied, and the earlier start is kept (unless it warned and the
+#: later one did not): starts that reach the
 #: same maximum (often with the components in another order) have bounds that
 #: differ only in their last bits, and those bits can depend on the memory
 #: alignment of the arrays a sum runs over (numpy's and BLAS's vectorised sums),
@@ -132,8 +133,9 @@ class GaussianMixture(EstimatorMixin):
         Number of initialisations; the one with the highest lower bound is
         kept (a start ending with a near-singular component counts as
         failed; bounds within 1e-12 relative count as tied, and the earlier
-        start is kept, so that rounding never decides between starts that
-        reached the same maximum). ``"auto"``: as many as a fixed amount of work allows, at
+        start is kept unless it warned, e.g. re-seeded a component, and a
+        later one did not, so that rounding never decides between starts
+        that reached the same maximum). ``"auto"``: as many as a fixed amount of work allows, at
         most 20 in a first round -- 20 on data of up to about ten thousand
         rows (a start costs milliseconds there), one at 100,000 rows, 10
         features and 10 components (``n_init_`` says how many ran); the
@@ -870,9 +872,14 @@ class GaussianMixture(EstimatorMixin):
             restarts.append(_restart_record(params, lower_bound, converged, singular))
             # an initialisation with a near-singular component counts as
             # failed: any without one is preferred, whatever its bound
-            # ties within rounding keep the earlier start (_TIE)
-            if best is None or _higher(singular, lower_bound, best_singular,
-                                       max_lower_bound + _tie_margin(max_lower_bound)):
+            # ties within rounding keep the earlier start (_TIE), unless it warned
+            # (e.g. re-seeded a component) and this one reached the maximum cleanly
+            margin = _tie_margin(max_lower_bound)
+            tied = (best is not None and bool(singular.size) == bool(best_singular.size)
+                    and abs(lower_bound - max_lower_bound) <= margin)
+            if (best is None
+                    or _higher(singular, lower_bound, best_singular, max_lower_bound + margin)
+                    or (tied and best[4] and not caught)):
                 max_lower_bound = lower_bound
                 best = (params, n_iter, history, converged, caught)
                 best_singular = singular
