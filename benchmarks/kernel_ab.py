@@ -16,6 +16,15 @@ and for the time users see after the first run (code loaded from the cache) comp
 The old module imports the current ``bayesgmm.covariance._compiled``; use a revision
 whose buffer layout and covariance blocks are those of this checkout.
 
+``--probe no-exp`` and ``--probe one-exp-fewer`` are timing probes, not A/Bs of two
+commits: "old" is this checkout's kernel, "new" the same kernel with its exponentials
+replaced by a multiply-add (``no-exp``: what the rest of the kernel costs) or with the
+first component's exponential left out (``one-exp-fewer``: one exponential fewer per
+observation, for free: a bound on what any scheme computing ``K - 1`` exponentials could
+gain). Their results are wrong by design (the last two columns say how wrong)::
+
+    python benchmarks/kernel_ab.py --probe no-exp --n 10000 100000 --d 2
+
 ``--em-diag`` compares ``bayesgmm/covariance/_fused.py`` (the diagonal EM kernel,
 :func:`~bayesgmm.covariance._fused.diag_statistics`: one E-step and its statistics) the
 same way, on standard normal data with random means and precisions, for a few
@@ -62,6 +71,27 @@ def _versions(rev, relpath, name):
     return _module(src, f"{name}_{rev}"), _module((ROOT / relpath).read_text(), f"{name}_checkout")
 
 
+#: ``--probe``: (text in the kernel's exponential passes, its replacement, how many times
+#: it must occur); a probe fails loudly when the kernel no longer has that text
+_PROBES = {
+    "no-exp": ("exp_nonpositive(", "(0.5 + 1e-3 * ", 6),
+    "one-exp-fewer": ("            ea = exp_nonpositive(l0[b] - m)\n            eb = exp_nonpositive(l1[b] - m)\n            l0[b] = ea\n            l1[b] = eb\n            sm[b] = ea + eb",
+                      "            ea = 1.0\n            eb = exp_nonpositive(l1[b] - m)\n            l0[b] = ea\n            l1[b] = eb\n            sm[b] = ea + eb", 1),
+}
+
+
+def _probe(name):
+    """This checkout's kernel and the probe ``name`` of it (:data:`_PROBES`), both compiled afresh."""
+    src = (ROOT / "bayesgmm/_compiled.py").read_text()
+    head, body = src.split("def _loglik_block", 1)
+    find, repl, count = _PROBES[name]
+    if body.count(find) != count:
+        raise SystemExit(f"--probe {name}: the kernel's exponential passes changed "
+                         f"({body.count(find)} matches of the probe's text, expected {count})")
+    probe = head + "def _loglik_block" + body.replace(find, repl)
+    return _module(src, "compiled_checkout"), _module(probe, f"compiled_{name.replace('-', '_')}")
+
+
 def _alternate(run_old, run_new, repeats):
     """Minimum thread CPU time of each of two calls, timed alternately ``repeats`` times
     (load on the machine affects both alike)."""
@@ -98,17 +128,28 @@ def em_diag(rev):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rev", required=True, help="the earlier commit")
+    ap.add_argument("--rev", help="the earlier commit")
+    ap.add_argument("--probe", choices=sorted(_PROBES),
+                    help="instead of --rev: this checkout against a timing probe of it")
     ap.add_argument("--n", type=int, nargs="*", default=[1000, 10000, 100000])
     ap.add_argument("--d", type=int, nargs="*", default=[2, 10], help="dimensions (default 2 10)")
     ap.add_argument("--em-diag", action="store_true", help="compare the diagonal EM kernel instead")
     args = ap.parse_args()
+    if (args.rev is None) == (args.probe is None):
+        ap.error("give either --rev (an A/B against that commit) or --probe")
     if args.em_diag:
+        if args.rev is None:
+            ap.error("--em-diag compares against --rev")
         em_diag(args.rev)
         return
-    old, new = _versions(args.rev, "bayesgmm/_compiled.py", "compiled")
+    if args.probe:
+        old, new = _probe(args.probe)
+        label = f"old = this checkout, new = probe {args.probe} (wrong results by design)"
+    else:
+        old, new = _versions(args.rev, "bayesgmm/_compiled.py", "compiled")
+        label = f"old = {args.rev}, new = this checkout"
     gf = matmul_gflops()
-    print(f"one-thread matrix product {gf:.1f} GFLOP/s; old = {args.rev}, new = this checkout")
+    print(f"one-thread matrix product {gf:.1f} GFLOP/s; {label}")
     print("N | D | K | cov | old us | new us | old / new | x limit old | x limit new | |dlogp| rel | |dgrad| rel")
     for N, D, K, ct, dens, x in grad_cells(args.n, tuple(args.d)):
         co, cn = old.compile_density(dens), new.compile_density(dens)
