@@ -406,17 +406,17 @@ def test_fit_predict_equals_fit_then_predict_and_seed_determinism(seed, k, ct):
 @pytest.mark.parametrize("nudge", [-4, 0, 4])
 def test_starts_tied_to_rounding_keep_the_first(monkeypatch, nudge):
     """Two starts that reach the same maximum (components in another order) have
-    bounds that differ in their last bits, which can depend on the alignment of
-    the arrays a sum runs over: CI once saw ``fit_predict`` and ``fit`` with the
-    same seed pick different starts (seed 67, diag, K = 3 below). The fit must
-    keep the first start whatever the rounding of the second's bound."""
+    bounds that differ in their last bits, which are not reliable: CI once saw
+    ``fit_predict`` and ``fit`` with the same seed keep different starts (seed 67,
+    diag, K = 3 below). The fit must keep the first start whatever the rounding of
+    the second's bound."""
     X, _ = _blobs(60, seed=67)
     first = GaussianMixture(3, covariance_type="diag", random_state=67, max_iter=5, n_init=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         first.fit(X)
     real = bayesgmm.em._estimator.GaussianMixture._run_start
-    seen = []
+    seen, means = [], []
 
     def nudged(self, *args, **kwargs):
         params, bound, *rest = real(self, *args, **kwargs)
@@ -426,7 +426,6 @@ def test_starts_tied_to_rounding_keep_the_first(monkeypatch, nudge):
         means.append(params[1])
         return (params, bound, *rest)
 
-    means = []
     monkeypatch.setattr(bayesgmm.em._estimator.GaussianMixture, "_run_start", nudged)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -463,9 +462,7 @@ def test_tied_start_that_warned_gives_way_to_a_clean_one(monkeypatch):
     way to a later one that reached the same maximum cleanly: its warning is noise."""
     X, _ = _blobs(60, seed=67)
     real = bayesgmm.em._estimator.GaussianMixture._run_start
-    means = []
-
-    bounds = []
+    means, bounds = [], []
 
     def first_warns(self, *args, **kwargs):
         params, bound, *rest = real(self, *args, **kwargs)

@@ -82,12 +82,12 @@ def _higher(singular, bound, other_singular, other_bound):
 
 #: Bounds of two starts that differ by less than this (relative, at least 1 nat
 #: scale) count as tied, and the earlier start is kept (unless it warned and the
-#: later one did not): starts that reach the
-#: same maximum (often with the components in another order) have bounds that
-#: differ only in their last bits, and those bits can depend on the memory
-#: alignment of the arrays a sum runs over (numpy's and BLAS's vectorised sums),
-#: so with a strict comparison the same fit could return its components in
-#: another order from one call to the next.
+#: later one did not). Starts that reach the same maximum (often with the
+#: components in another order) have bounds that differ only in their last bits,
+#: and last bits are not reliable: numpy's vectorised sums can depend on the
+#: arrays' alignment, and CI once saw the same fit (seed 67, diag, K = 3 in
+#: tests/test_em.py) keep the other of two such starts on one call. With a strict
+#: comparison the components' order could change from one call to the next.
 _TIE = 1e-12
 
 
@@ -135,10 +135,11 @@ class GaussianMixture(EstimatorMixin):
         failed; bounds within 1e-12 relative count as tied, and the earlier
         start is kept unless it warned, e.g. re-seeded a component, and a
         later one did not, so that rounding never decides between starts
-        that reached the same maximum). ``"auto"``: as many as a fixed amount of work allows, at
-        most 20 in a first round -- 20 on data of up to about ten thousand
-        rows (a start costs milliseconds there), one at 100,000 rows, 10
-        features and 10 components (``n_init_`` says how many ran); the
+        that reached the same maximum). ``"auto"``: as many as a fixed
+        amount of work allows, at most 20 in a first round -- 20 on data of
+        up to about ten thousand rows (a start costs milliseconds there),
+        one at 100,000 rows, 10 features and 10 components (``n_init_`` says
+        how many ran); the
         first start uses ``init_params``, the others cycle through random
         partitions, random observations and k-means, because different
         kinds of start reach different maxima. Where the first round was
