@@ -53,7 +53,6 @@ def _diag_statistics(X, shift, means, prec_chol, const, w, log_norm, srz):  # pr
     lp = np.empty((k, T))
     mx = np.empty(T)
     tot = np.empty(T)
-    loglik = 0.0
     for s0 in range(0, n, T):
         nt = min(T, n - s0)
         for i in range(nt):
@@ -85,11 +84,8 @@ def _diag_statistics(X, shift, means, prec_chol, const, w, log_norm, srz):  # pr
         # subnormal path); responsibilities below ~1e-304 are zero anyway
         _exp_tile(lp, mx, nt, tot)
         for i in range(nt):
-            ln = mx[i] + math.log(tot[i])
-            log_norm[s0 + i] = ln
-            wi = w[s0 + i] if has_w else 1.0
-            loglik += wi * ln
-            tot[i] = wi / tot[i]
+            log_norm[s0 + i] = mx[i] + math.log(tot[i])
+            tot[i] = (w[s0 + i] if has_w else 1.0) / tot[i]
         for j in range(k):
             row = lp[j]
             a = 0.0
@@ -108,6 +104,18 @@ def _diag_statistics(X, shift, means, prec_chol, const, w, log_norm, srz):  # pr
                     a2 += rx * xf[i]
                 srz[j, d + f] += a1
                 srz[j, f] += a2
+    # the log-likelihood in a loop that only reads, after all the tiles: a loop that
+    # also stores runs its vector or its scalar version (two orders of the sum) by a
+    # run-time check of the arrays' addresses, so summed in the tiles' loop above its
+    # last bits changed from call to call with where the allocator had put the arrays
+    # (CI once saw two identical fits keep different starts)
+    loglik = 0.0
+    if has_w:
+        for i in range(n):
+            loglik += w[i] * log_norm[i]
+    else:
+        for i in range(n):
+            loglik += log_norm[i]
     return loglik
 
 

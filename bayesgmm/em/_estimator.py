@@ -84,10 +84,11 @@ def _higher(singular, bound, other_singular, other_bound):
 #: scale) count as tied, and the earlier start is kept (unless it warned and the
 #: later one did not). Starts that reach the same maximum (often with the
 #: components in another order) have bounds that differ only in their last bits,
-#: and last bits are not reliable: numpy's vectorised sums can depend on the
-#: arrays' alignment, and CI once saw the same fit (seed 67, diag, K = 3 in
-#: tests/test_em.py) keep the other of two such starts on one call. With a strict
-#: comparison the components' order could change from one call to the next.
+#: and a strict comparison lets those bits choose the components' order. They
+#: were not reproducible once: the diagonal E-step's log-likelihood changed in its
+#: last bits with where the allocator had put its arrays (fixed in
+#: ``covariance/_fused.py``), and CI saw the same fit (seed 67, diag, K = 3 in
+#: tests/test_em.py) keep the other of two such starts on one call.
 _TIE = 1e-12
 
 
