@@ -72,11 +72,17 @@ def _versions(rev, relpath, name):
 
 
 #: ``--probe``: (text in the kernel's exponential passes, its replacement, how many times
-#: it must occur); a probe fails loudly when the kernel no longer has that text
+#: it must occur); a probe fails loudly when the kernel no longer has that text. The first
+#: pair's pass (``sm[b] = ea + eb``, where later pairs add) is where ``one-exp-fewer``
+#: sets component 0's exponential to 1.
+_FIRST_PAIR = ("            ea = exp_nonpositive(l0[b] - m)\n"
+               "            eb = exp_nonpositive(l1[b] - m)\n"
+               "            l0[b] = ea\n"
+               "            l1[b] = eb\n"
+               "            sm[b] = ea + eb")
 _PROBES = {
     "no-exp": ("exp_nonpositive(", "(0.5 + 1e-3 * ", 6),
-    "one-exp-fewer": ("            ea = exp_nonpositive(l0[b] - m)\n            eb = exp_nonpositive(l1[b] - m)\n            l0[b] = ea\n            l1[b] = eb\n            sm[b] = ea + eb",
-                      "            ea = 1.0\n            eb = exp_nonpositive(l1[b] - m)\n            l0[b] = ea\n            l1[b] = eb\n            sm[b] = ea + eb", 1),
+    "one-exp-fewer": (_FIRST_PAIR, _FIRST_PAIR.replace("exp_nonpositive(l0[b] - m)", "1.0"), 1),
 }
 
 
