@@ -62,16 +62,11 @@ def loop(fn, flags):
     return run
 
 
-def coefficients():
-    """Recompute ``bayesgmm._exp``'s ``Q``: interpolation of ``(e^r - 1 - r) / r^2`` at the 10
-    Chebyshev nodes of ``|r| <= 1.0005 log(2) / 2``, solved in float64 and refined in 80-bit
-    arithmetic; prints them beside the module's and the largest relative error of ``1 + r +
-    r^2 Q(r)`` (the module's float64 coefficients, evaluated in 80 bits) on that interval."""
-    from bayesgmm import _exp
-
+def chebyshev_q(h, n):
+    """Interpolation of ``Q(r) = (e^r - 1 - r) / r^2`` at the ``n`` Chebyshev nodes of ``|r| <= h``
+    (a long double): its ``n`` monomial coefficients, solved in float64 and refined in 80-bit
+    arithmetic, as long doubles."""
     L = np.longdouble
-    h = L("0.693147180559945309417232121458176568") / 2 * L(1.0005)
-    n = 10
 
     def q(r):  # the series sum_j r^j / (j + 2)!
         s, t, j = L(0), L(0.5), 0
@@ -87,16 +82,34 @@ def coefficients():
     c = np.linalg.solve(A.astype(np.float64), b.astype(np.float64)).astype(L)
     for _ in range(5):
         c = c + np.linalg.solve(A.astype(np.float64), (b - A.dot(c)).astype(np.float64)).astype(L)
+    return c
+
+
+def q_error(h, coef):
+    """The largest relative error of ``1 + r + r^2 Q(r)`` on ``|r| <= h``, ``Q`` the float64
+    coefficients ``coef`` (constant first) evaluated in 80 bits."""
+    L = np.longdouble
+    xs = np.linspace(-h, h, 20001, dtype=L)
+    poly = np.zeros_like(xs)
+    for cj in coef[::-1]:
+        poly = poly * xs + L(cj)
+    return float((np.abs((1 + xs + xs * xs * poly) - np.exp(xs)) / np.exp(xs)).max())
+
+
+def coefficients():
+    """Recompute ``bayesgmm._exp``'s ``Q``: :func:`chebyshev_q` at 10 nodes of ``|r| <= 1.0005
+    log(2) / 2``; prints them beside the module's and the largest relative error of ``1 + r +
+    r^2 Q(r)`` with the module's coefficients (:func:`q_error`)."""
+    from bayesgmm import _exp
+
+    h = np.longdouble("0.693147180559945309417232121458176568") / 2 * np.longdouble(1.0005)
+    n = 10
+    c = chebyshev_q(h, n)
     mine = np.array([getattr(_exp, f"_Q{j}") for j in range(n)])
     print("Q coefficients, recomputed | bayesgmm._exp")
     for j in range(n):
         print(f"  Q{j}: {float(c[j])!r} | {float(mine[j])!r}")
-    xs = np.linspace(-h, h, 20001, dtype=L)
-    poly = np.zeros_like(xs)
-    for cj in mine[::-1]:
-        poly = poly * xs + L(cj)
-    err = np.abs((1 + xs + xs * xs * poly) - np.exp(xs)) / np.exp(xs)
-    print(f"max relative error of 1 + r + r^2 Q(r) on |r| <= {float(h):.4f}: {float(err.max()):.2e}")
+    print(f"max relative error of 1 + r + r^2 Q(r) on |r| <= {float(h):.4f}: {q_error(h, mine):.2e}")
 
 
 def main():

@@ -40,7 +40,6 @@ import math
 import statistics
 import struct
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -71,33 +70,13 @@ def _isplat(v):
 
 def coefficients(degree):
     """``Q(r) = (e^r - 1 - r) / r^2`` on ``|r| <= 1.0005 log(2) / 32``: Chebyshev interpolation of
-    degree ``degree``, monomial coefficients; and the largest relative error of ``1 + r + r^2 Q``
-    (the float64 coefficients, evaluated in 80 bits) on that interval."""
-    L = np.longdouble
-    h = L("0.693147180559945309417232121458176568") / 32 * L(1.0005)
+    degree ``degree`` (``exp_accuracy.py``'s :func:`chebyshev_q`), float64 monomial coefficients;
+    and the largest relative error of ``1 + r + r^2 Q`` with them (:func:`q_error`)."""
+    from exp_accuracy import chebyshev_q, q_error
 
-    def q(r):  # sum_j r^j / (j + 2)!
-        s, t, j = L(0), L(0.5), 0
-        while abs(t) > L(1e-25):
-            s += t
-            j += 1
-            t = t * r / L(j + 2)
-        return s
-
-    n = degree + 1
-    nodes = [h * L(np.cos(np.pi * (2 * k + 1) / (2 * n))) for k in range(n)]
-    A = np.array([[x**j for j in range(n)] for x in nodes], dtype=L)
-    b = np.array([q(x) for x in nodes], dtype=L)
-    c = np.linalg.solve(A.astype(np.float64), b.astype(np.float64)).astype(L)
-    for _ in range(5):
-        c = c + np.linalg.solve(A.astype(np.float64), (b - A.dot(c)).astype(np.float64)).astype(L)
-    coef = [float(v) for v in c]
-    xs = np.linspace(-h, h, 20001, dtype=L)
-    poly = np.zeros_like(xs)
-    for cj in coef[::-1]:
-        poly = poly * xs + L(cj)
-    err = np.abs((1 + xs + xs * xs * poly) - np.exp(xs)) / np.exp(xs)
-    return coef, float(err.max())
+    h = np.longdouble("0.693147180559945309417232121458176568") / 32 * np.longdouble(1.0005)
+    coef = [float(v) for v in chebyshev_q(h, degree + 1)]
+    return coef, q_error(h, coef)
 
 
 def _poly_ir(coef):
@@ -216,17 +195,6 @@ def _ulps(out, v):
     return float(err.max()), float(err.mean()), bool(np.all(out[~ok] == 0.0))
 
 
-def _min_cpu(f, budget=0.5, max_repeats=200):
-    ts, spent = [], 0.0
-    while len(ts) < 3 or (spent < budget and len(ts) < max_repeats):
-        t = time.thread_time()
-        f()
-        t = time.thread_time() - t
-        ts.append(t)
-        spent += t
-    return min(ts)
-
-
 def project(path, ratio):
     """Rows of a ``kernel_ab.py --probe no-exp`` results file, projected (see the module's docstring)."""
     rows = []
@@ -254,6 +222,7 @@ def main():
 
     from bayesgmm._exp import exp_nonpositive
     from exp_accuracy import arguments
+    from sampling import _min_cpu
 
     coef, fit_err = coefficients(args.degree)
     table_exp = compile_table_exp(coef, args.asm)
@@ -283,9 +252,9 @@ def main():
     package_exp(a, o)
     times = {"table": [], "package": [], "numpy": []}
     for _ in range(args.rounds):  # interleaved, so that load affects each alike
-        times["table"].append(_min_cpu(lambda: table_exp(a, o)) / n)
-        times["package"].append(_min_cpu(lambda: package_exp(a, o)) / n)
-        times["numpy"].append(_min_cpu(lambda: np.exp(a, out=o)) / n)
+        times["table"].append(_min_cpu(lambda: table_exp(a, o), 0.5) / n)
+        times["package"].append(_min_cpu(lambda: package_exp(a, o), 0.5) / n)
+        times["numpy"].append(_min_cpu(lambda: np.exp(a, out=o), 0.5) / n)
     med = {k: statistics.median(t) * 1e9 for k, t in times.items()}
     print(f"time per value, one thread, median of {args.rounds} rounds of the minimum over repeats "
           f"({n} values of -30 U(0, 1)):")
