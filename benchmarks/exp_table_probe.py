@@ -26,8 +26,11 @@ exponentials took the table exponential's share of their time,
 ``x_noexp + (x_kernel - x_noexp) * t_table / t_package`` (an optimistic bound: the
 kernel's exponential pass is not bound by its multiply-adds alone)::
 
-    python benchmarks/exp_table_probe.py [--n 100000] [--rounds 5] [--degree 4]
+    python benchmarks/exp_table_probe.py [--n 100000] [--rounds 5] [--degree 4] [--rev 52a8d33]
         [--project benchmarks/results/kernel_probe_no-exp_2026-12-02_epyc.txt]
+
+``--rev`` also measures ``bayesgmm/_exp.py`` as it was at that commit (compiled afresh), for
+an A/B of a change to the package's exponential.
 
 Needs an x86-64 CPU with AVX-512F and an 80-bit ``long double`` (x86-64 Linux).
 """
@@ -208,6 +211,18 @@ def project(path, ratio):
     return rows
 
 
+def _package_loop(exp_nonpositive):
+    """A numba loop ``run(a, out)`` writing ``exp_nonpositive(a[i])``, with the compiled density's flags."""
+    import numba
+
+    @numba.njit(fastmath={"contract", "reassoc"})
+    def run(a, out):
+        for i in range(a.shape[0]):
+            out[i] = exp_nonpositive(a[i])
+
+    return run
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=100_000, help="values per timed loop (default 1e5, rounded to 8)")
@@ -215,54 +230,50 @@ def main():
     ap.add_argument("--degree", type=int, default=4, help="degree of Q (default 4)")
     ap.add_argument("--asm", action="store_true", help="print the table exponential's machine code")
     ap.add_argument("--project", metavar="FILE", help="a kernel_ab.py --probe no-exp results file")
+    ap.add_argument("--rev", help="also bayesgmm/_exp.py as it was at this commit (compiled afresh)")
     args = ap.parse_args()
     if np.finfo(np.longdouble).nmant < 63:
         sys.exit("needs an 80-bit long double for the reference")
-    import numba
-
     from bayesgmm._exp import exp_nonpositive
     from exp_accuracy import arguments
     from sampling import _min_cpu
 
     coef, fit_err = coefficients(args.degree)
-    table_exp = compile_table_exp(coef, args.asm)
     print(f"Q of degree {args.degree} on |r| <= log(2)/32: {coef}; 1 + r + r^2 Q within {fit_err:.2e} (relative)")
+    candidates = {"table exponential": compile_table_exp(coef, args.asm),
+                  "bayesgmm._exp.exp_nonpositive": _package_loop(exp_nonpositive)}
+    if args.rev:
+        from kernel_ab import _module, _source
 
-    @numba.njit(fastmath={"contract", "reassoc"})  # the compiled density's flags
-    def package_exp(a, out):
-        for i in range(a.shape[0]):
-            out[i] = exp_nonpositive(a[i])
+        old = _module(_source(args.rev, "bayesgmm/_exp.py"), f"exp_{args.rev}")
+        candidates[f"bayesgmm._exp.exp_nonpositive at {args.rev}"] = _package_loop(old.exp_nonpositive)
+    candidates["numpy.exp"] = lambda a, out: np.exp(a, out=out)
 
     v = arguments(-708.0, 1_000_000)
     v = np.ascontiguousarray(v[: v.size // 8 * 8])
     out = np.empty_like(v)
     print(f"{v.size} arguments in [-708, 0] (as exp_accuracy.py); error in ulps against 80-bit exp on [-600, 0]")
-    table_exp(v, out)
-    mx, mean, flush = _ulps(out, v)
-    print(f"table exponential: max {mx:.3g}, mean {mean:.3g}; 0 below -600: {flush}")
-    package_exp(v, out)
-    mx, mean, flush = _ulps(out, v)
-    print(f"bayesgmm._exp.exp_nonpositive: max {mx:.3g}, mean {mean:.3g}; 0 below -600: {flush}")
-    mx, mean, _ = _ulps(np.exp(v), v)
-    print(f"numpy.exp: max {mx:.3g}, mean {mean:.3g}")
+    for label, run in candidates.items():
+        run(v, out)
+        mx, mean, flush = _ulps(out, v)
+        print(f"{label}: max {mx:.3g}, mean {mean:.3g}; 0 below -600: {flush}")
 
     n = args.n // 8 * 8
     a = -30.0 * np.random.default_rng(0).random(n)
     o = np.empty(n)
-    package_exp(a, o)
-    times = {"table": [], "package": [], "numpy": []}
+    times = {label: [] for label in candidates}
     for _ in range(args.rounds):  # interleaved, so that load affects each alike
-        times["table"].append(_min_cpu(lambda: table_exp(a, o), 0.5) / n)
-        times["package"].append(_min_cpu(lambda: package_exp(a, o), 0.5) / n)
-        times["numpy"].append(_min_cpu(lambda: np.exp(a, out=o), 0.5) / n)
+        for label, run in candidates.items():
+            times[label].append(_min_cpu(lambda: run(a, o), 0.5) / n)
     med = {k: statistics.median(t) * 1e9 for k, t in times.items()}
     print(f"time per value, one thread, median of {args.rounds} rounds of the minimum over repeats "
           f"({n} values of -30 U(0, 1)):")
-    for k, label in (("table", "table exponential"), ("package", "bayesgmm._exp.exp_nonpositive"),
-                     ("numpy", "numpy.exp")):
-        print(f"  {label}: {med[k]:.3f} ns (rounds: {', '.join(f'{t * 1e9:.3f}' for t in times[k])})")
-    ratio = med["table"] / med["package"]
-    print(f"table / package: {ratio:.2f} (package / table {1 / ratio:.2f}x)")
+    for label, t in times.items():
+        print(f"  {label}: {med[label]:.3f} ns (rounds: {', '.join(f'{x * 1e9:.3f}' for x in t)})")
+    package = med["bayesgmm._exp.exp_nonpositive"]
+    print("time / bayesgmm._exp.exp_nonpositive's: "
+          + ", ".join(f"{label} {med[label] / package:.2f}" for label in candidates if med[label] != package))
+    ratio = med["table exponential"] / package
     if args.project:
         print(f"projection from {args.project}: x limit if the kernel's exponentials took {ratio:.2f} of their time")
         print("N | D | K | cov | x limit kernel | x limit no-exp | x limit projected")

@@ -13,8 +13,10 @@ and for the time users see after the first run (code loaded from the cache) comp
     python benchmarks/kernel_ab.py --rev b20ba86 [--n 10000] [--d 1 3]
     python benchmarks/kernel_ab.py --rev 01a1e4e --em-diag   # the diagonal EM kernel instead
 
-The old module imports the current ``bayesgmm.covariance._compiled``; use a revision
-whose buffer layout and covariance blocks are those of this checkout.
+Each version uses its own exponential (``bayesgmm/_exp.py`` at that commit, also compiled
+afresh), so a change to the exponential alone is an A/B too. The old module imports
+the current ``bayesgmm.covariance._compiled``; use a revision whose buffer layout and
+covariance blocks are those of this checkout.
 
 ``--probe no-exp`` and ``--probe one-exp-fewer`` are timing probes, not A/Bs of two
 commits: "old" is this checkout's kernel, "new" the same kernel with its exponentials
@@ -61,14 +63,36 @@ def _module(src, name):
     return mod
 
 
+_EXP_IMPORT = "from bayesgmm._exp import "
+
+
+def _source(rev, relpath):
+    """The text of ``relpath`` at ``rev`` (``None``: this checkout)."""
+    if rev is None:
+        return (ROOT / relpath).read_text()
+    return subprocess.run(["git", "show", f"{rev}:{relpath}"], cwd=ROOT, check=True,
+                          capture_output=True, text=True).stdout
+
+
+def _kernel(rev, relpath, name):
+    """The module at ``relpath`` as it is at ``rev`` (``None``: this checkout), compiled afresh
+    (:func:`_module`), with the exponential (``bayesgmm/_exp.py``) of the same version: the
+    kernels inline it, so an A/B of a change to it needs each version's own."""
+    src = _source(rev, relpath)
+    if _EXP_IMPORT in src:
+        exp_name = f"exp_for_{name}"
+        sys.modules[exp_name] = _module(_source(rev, "bayesgmm/_exp.py"), exp_name)
+        src = src.replace(_EXP_IMPORT, f"from {exp_name} import ")
+    return _module(src, name)
+
+
 def _versions(rev, relpath, name):
     """The module at ``relpath`` as it was at ``rev`` and as it is in this checkout, both
-    compiled afresh (:func:`_module`): the same machine code ran 53 us loaded from numba's
+    compiled afresh (:func:`_kernel`): the same machine code ran 53 us loaded from numba's
     cache and 68-90 us compiled in the process (N=1e4, D=2, K=3, diag; placement in
     memory, 2 Dec 2026), so the two versions must come the same way."""
-    src = subprocess.run(["git", "show", f"{rev}:{relpath}"], cwd=ROOT, check=True,
-                         capture_output=True, text=True).stdout
-    return _module(src, f"{name}_{rev}"), _module((ROOT / relpath).read_text(), f"{name}_checkout")
+    tag = "".join(c if c.isalnum() else "_" for c in rev)  # a module name: "v1.2-rc" -> "v1_2_rc"
+    return _kernel(rev, relpath, f"{name}_{tag}"), _kernel(None, relpath, f"{name}_checkout")
 
 
 #: ``--probe``: (text in the kernel's exponential passes, its replacement, how many times

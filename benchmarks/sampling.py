@@ -503,12 +503,13 @@ def expansion_flops(N, D, K, cov):
 
 #: floating-point operations of one exponential as the compiled density evaluates it
 #: (:func:`bayesgmm._exp.exp_nonpositive`: clamp, range reduction in 5, the degree-11
-#: polynomial in Estrin's scheme: 3 products, 10 multiply-adds and an addition = 24,
-#: scaling, the flush below -600), within about 1 ulp, as libm's (``tests/test_exp.py``).
-#: The degree-13 Taylor polynomial before 2 Dec 2026 (3 products, 13 multiply-adds) made
+#: polynomial as pairs in Horner's scheme: 1 product, 10 multiply-adds and an addition =
+#: 22, scaling, the flush below -600), within about 1 ulp, as libm's
+#: (``tests/test_exp.py``). In Estrin's scheme (before 3 Dec 2026: 3 products) it was 32;
+#: the degree-13 Taylor polynomial before 2 Dec 2026 (3 products, 13 multiply-adds) made
 #: it 37. The logarithm is one per run of a few hundred observations (of their
 #: product): 1 multiplication per observation.
-EXP_FLOPS = 32
+EXP_FLOPS = 30
 LOG_FLOPS = 1
 
 
