@@ -11,8 +11,8 @@ into the exponent bits by a bitcast, and ``exp(r) = 1 + r + r^2 Q(r)`` with ``Q`
 scheme in ``r^2`` over them. The loops are bound by throughput, not latency, so the fewest
 operations win: Estrin's scheme (``r^4`` and ``r^8`` formed, two products more) took 0.70
 ns a value against 0.63 (``benchmarks/exp_table_probe.py --rev 52a8d33``), and the
-likelihood kernel at ``D = 2`` up to 6 % longer (0.98-1.06; ``benchmarks/kernel_ab.py``,
-``benchmarks/results/kernel_ab_exp_horner_2026-12-03_epyc.txt``). 1 product and 10 multiply-adds for the
+likelihood kernel at ``D = 2`` about 4 % longer (0.98-1.06, median 1.045, against an
+identical-code control's 0.98-1.01; ``benchmarks/kernel_ab.py``, ``benchmarks/README.md``). 1 product and 10 multiply-adds for the
 polynomial, 3 operations for the reduction, 1 product for the scaling. The scaling stays
 a product: adding ``n`` to the result's exponent bits as integers was 2-7 % faster alone
 but no faster in the kernel (0.98-1.02), and turns a NaN with a payload into a number.
