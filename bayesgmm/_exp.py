@@ -6,19 +6,19 @@ vectorising. The functions here are inlined into the callers' loops (``inline="a
 and vectorise: ``exp(t) = 2^n exp(r)`` with ``n = round(t / log 2)`` and ``|r| <= log(2) /
 2`` (Cody-Waite reduction, ``log 2`` in two parts so ``n log_hi 2`` is exact), ``2^n`` put
 into the exponent bits by a bitcast, and ``exp(r) = 1 + r + r^2 Q(r)`` with ``Q`` of degree
-9 (a Chebyshev fit of ``(e^r - 1 - r) / r^2`` on ``|r| <= 0.3467``: relative error
-1.6e-17 with the float64 coefficients) as five pairs ``Q_i + Q_{i+1} r`` and Horner's
-scheme in ``r^2`` over them. The loops are bound by throughput, not latency, so the fewest
+9 (a Chebyshev fit of ``(e^r - 1 - r) / r^2`` on ``|r| <= 0.3467``: relative error 1.6e-17
+with the float64 coefficients) as five pairs ``Q_i + Q_{i+1} r`` and Horner's scheme in
+``r^2`` over them. The loops are bound by throughput, not latency, so the fewest
 operations win: Estrin's scheme (``r^4`` and ``r^8`` formed, two products more) took 0.70
 ns a value against 0.63 (``benchmarks/exp_table_probe.py --rev 52a8d33``), and the
 likelihood kernel at ``D = 2`` about 4 % longer (0.98-1.06, median 1.045, against an
-identical-code control's 0.98-1.01; ``benchmarks/kernel_ab.py``, ``benchmarks/README.md``). 1 product and 10 multiply-adds for the
-polynomial, 3 operations for the reduction, 1 product for the scaling. The scaling stays
-a product: adding ``n`` to the result's exponent bits as integers was 2-7 % faster alone
-but no faster in the kernel (0.98-1.02), and turns a NaN with a payload into a number.
-Against an 80-bit ``exp`` on ``[-708, 0]``: at most 1.04 ulp (1.07 with multiply-adds
-fused), mean 0.27; numpy's own: 0.70 and 0.25
-(``benchmarks/exp_accuracy.py``, ``tests/test_exp.py``).
+identical-code control's 0.98-1.01; ``benchmarks/kernel_ab.py``,
+``benchmarks/README.md``). 1 product and 10 multiply-adds for the polynomial, 3
+multiply-adds for the reduction, 1 product for the scaling. The scaling stays a product:
+adding ``n`` to the result's exponent bits as integers was 2-7 % faster alone but no
+faster in the kernel (0.98-1.02), and turns a NaN with a payload into a number. Against an
+80-bit ``exp`` on ``[-708, 0]``: at most 1.04 ulp (1.07 with multiply-adds fused), mean
+0.27; numpy's own: 0.70 and 0.25 (``benchmarks/exp_accuracy.py``, ``tests/test_exp.py``).
 
 Callers: the compiled posterior density (:mod:`bayesgmm._compiled`, the sampler's
 responsibilities) and the diagonal EM kernel (:mod:`bayesgmm.covariance._fused`). Layer

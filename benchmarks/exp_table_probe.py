@@ -243,9 +243,9 @@ def main():
     candidates = {"table exponential": compile_table_exp(coef, args.asm),
                   "bayesgmm._exp.exp_nonpositive": _package_loop(exp_nonpositive)}
     if args.rev:
-        from kernel_ab import _module, _source
+        from kernel_ab import _module, _source, rev_tag
 
-        old = _module(_source(args.rev, "bayesgmm/_exp.py"), f"exp_{args.rev}")
+        old = _module(_source(args.rev, "bayesgmm/_exp.py"), f"exp_{rev_tag(args.rev)}")
         candidates[f"bayesgmm._exp.exp_nonpositive at {args.rev}"] = _package_loop(old.exp_nonpositive)
     candidates["numpy.exp"] = lambda a, out: np.exp(a, out=out)
 

@@ -74,6 +74,12 @@ def _source(rev, relpath):
                           capture_output=True, text=True).stdout
 
 
+def rev_tag(rev):
+    """``rev`` as part of a module name (which an ``import`` must be able to spell):
+    ``"v1.2-rc"`` -> ``"v1_2_rc"``."""
+    return "".join(c if c.isalnum() else "_" for c in rev)
+
+
 def _kernel(rev, relpath, name):
     """The module at ``relpath`` as it is at ``rev`` (``None``: this checkout), compiled afresh
     (:func:`_module`), with the exponential (``bayesgmm/_exp.py``) of the same version: the
@@ -91,8 +97,7 @@ def _versions(rev, relpath, name):
     compiled afresh (:func:`_kernel`): the same machine code ran 53 us loaded from numba's
     cache and 68-90 us compiled in the process (N=1e4, D=2, K=3, diag; placement in
     memory, 2 Dec 2026), so the two versions must come the same way."""
-    tag = "".join(c if c.isalnum() else "_" for c in rev)  # a module name: "v1.2-rc" -> "v1_2_rc"
-    return _kernel(rev, relpath, f"{name}_{tag}"), _kernel(None, relpath, f"{name}_checkout")
+    return _kernel(rev, relpath, f"{name}_{rev_tag(rev)}"), _kernel(None, relpath, f"{name}_checkout")
 
 
 #: ``--probe``: (text in the kernel's exponential passes, its replacement, how many times

@@ -55,9 +55,10 @@ def test_exp_reduced_within_about_one_ulp_on_its_range(caller):
     _loop(exp_reduced, CALLER_FLAGS[caller])(v, out)
     err = _ulps(out, v)
     # measured 3 Dec 2026 (Zen 4; benchmarks/exp_accuracy.py, 4e6 arguments): at most 1.04 ulp
-    # without fused multiply-adds, 1.07 with (each caller's flags; 1.08 in Estrin's scheme), mean 0.27 (numpy's own: 0.70
-    # and 0.25; the density's exponential before that day: 2.11 and 0.47). The bound leaves room
-    # for another CPU's code generation (which operations are fused).
+    # without fused multiply-adds, 1.07 with (each caller's flags; 1.08 in Estrin's scheme),
+    # mean 0.27 (numpy's own: 0.70 and 0.25; the density's exponential before 2 Dec 2026: 2.11
+    # and 0.47). The bound leaves room for another CPU's code generation (which operations are
+    # fused).
     assert err.max() <= (1.5 if EXTENDED else 2.0)
     if EXTENDED:  # numpy's float64 exp as the reference would add its own mean error
         assert err.mean() <= 0.35
