@@ -27,7 +27,7 @@ exponentials took the table exponential's share of their time,
 kernel's exponential pass is not bound by its multiply-adds alone)::
 
     python benchmarks/exp_table_probe.py [--n 100000] [--rounds 5] [--degree 4] [--rev 52a8d33]
-        [--project benchmarks/results/kernel_probe_no-exp_2026-12-02_epyc.txt]
+        [--project benchmarks/results/kernel_probe_no-exp_2026-12-03_epyc_horner.txt]
 
 ``--rev`` also measures ``bayesgmm/_exp.py`` as it was at that commit (compiled afresh), for
 an A/B of a change to the package's exponential.
@@ -211,18 +211,6 @@ def project(path, ratio):
     return rows
 
 
-def _package_loop(exp_nonpositive):
-    """A numba loop ``run(a, out)`` writing ``exp_nonpositive(a[i])``, with the compiled density's flags."""
-    import numba
-
-    @numba.njit(fastmath={"contract", "reassoc"})
-    def run(a, out):
-        for i in range(a.shape[0]):
-            out[i] = exp_nonpositive(a[i])
-
-    return run
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=100_000, help="values per timed loop (default 1e5, rounded to 8)")
@@ -235,18 +223,20 @@ def main():
     if np.finfo(np.longdouble).nmant < 63:
         sys.exit("needs an 80-bit long double for the reference")
     from bayesgmm._exp import exp_nonpositive
-    from exp_accuracy import arguments
+    from exp_accuracy import FLAGS, arguments, loop
     from sampling import _min_cpu
 
     coef, fit_err = coefficients(args.degree)
     print(f"Q of degree {args.degree} on |r| <= log(2)/32: {coef}; 1 + r + r^2 Q within {fit_err:.2e} (relative)")
+    density_flags = FLAGS["compiled density {contract, reassoc}"]
+    package = "bayesgmm._exp.exp_nonpositive"
     candidates = {"table exponential": compile_table_exp(coef, args.asm),
-                  "bayesgmm._exp.exp_nonpositive": _package_loop(exp_nonpositive)}
+                  package: loop(exp_nonpositive, density_flags)}
     if args.rev:
         from kernel_ab import _module, _source, rev_tag
 
         old = _module(_source(args.rev, "bayesgmm/_exp.py"), f"exp_{rev_tag(args.rev)}")
-        candidates[f"bayesgmm._exp.exp_nonpositive at {args.rev}"] = _package_loop(old.exp_nonpositive)
+        candidates[f"{package} at {args.rev}"] = loop(old.exp_nonpositive, density_flags)
     candidates["numpy.exp"] = lambda a, out: np.exp(a, out=out)
 
     v = arguments(-708.0, 1_000_000)
@@ -270,10 +260,9 @@ def main():
           f"({n} values of -30 U(0, 1)):")
     for label, t in times.items():
         print(f"  {label}: {med[label]:.3f} ns (rounds: {', '.join(f'{x * 1e9:.3f}' for x in t)})")
-    package = med["bayesgmm._exp.exp_nonpositive"]
-    print("time / bayesgmm._exp.exp_nonpositive's: "
-          + ", ".join(f"{label} {med[label] / package:.2f}" for label in candidates if med[label] != package))
-    ratio = med["table exponential"] / package
+    print(f"time / {package}'s: "
+          + ", ".join(f"{label} {med[label] / med[package]:.2f}" for label in candidates if label != package))
+    ratio = med["table exponential"] / med[package]
     if args.project:
         print(f"projection from {args.project}: x limit if the kernel's exponentials took {ratio:.2f} of their time")
         print("N | D | K | cov | x limit kernel | x limit no-exp | x limit projected")
